@@ -1,0 +1,280 @@
+"""Typed values that flow between the provider, the engine, the server and telemetry.
+
+Everything here is an immutable attrs class so results can be shared between the
+language server, the recorder and the CLI without defensive copies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from attrs import field, frozen
+
+Mode = Literal["best-of", "merge", "debate"]
+MODES: tuple[Mode, ...] = ("best-of", "merge", "debate")
+Task = Literal["review", "explain", "fix"]
+Severity = Literal["error", "warning", "info", "hint"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info", "hint")
+CandidateStatus = Literal["ok", "error", "cancelled", "skipped"]
+
+
+# --- provider level -------------------------------------------------------------------
+
+
+@frozen
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    # USD as reported by the provider (`usage.cost`) or computed from /models pricing.
+    cost_usd: float | None = None
+
+    def __add__(self, other: Usage) -> Usage:
+        cost: float | None
+        if self.cost_usd is None and other.cost_usd is None:
+            cost = None
+        else:
+            cost = (self.cost_usd or 0.0) + (other.cost_usd or 0.0)
+        return Usage(
+            prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+            completion_tokens=self.completion_tokens + other.completion_tokens,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+            cost_usd=cost,
+        )
+
+
+@frozen
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@frozen
+class JsonSchema:
+    """A structured-output request: sent as `response_format: {type: json_schema, ...}`."""
+
+    name: str
+    schema: dict[str, Any]
+
+
+@frozen
+class Endpoint:
+    """Where one model is reached. The key itself is never stored, only the env var name."""
+
+    base_url: str
+    api_key_env: str | None = None
+    headers: dict[str, str] = field(factory=dict)
+
+
+@frozen
+class ChatRequest:
+    model: str
+    messages: tuple[ChatMessage, ...]
+    endpoint: Endpoint
+    max_tokens: int | None = None
+    temperature: float | None = None
+    json_schema: JsonSchema | None = None
+    stream: bool = True
+
+
+@frozen
+class ChatResponse:
+    model: str  # the model that actually answered (OpenRouter may route to a fallback)
+    text: str
+    usage: Usage
+    latency_s: float
+    ttft_s: float | None = None
+    generation_id: str | None = None
+    finish_reason: str | None = None
+
+
+# --- findings -------------------------------------------------------------------------
+
+
+@frozen
+class Finding:
+    """One issue raised by one model. Lines are 1-based and inclusive, in file coordinates."""
+
+    start_line: int
+    end_line: int
+    severity: Severity
+    category: str
+    message: str
+    replacement: str | None = None  # replaces lines start_line..end_line when applied
+
+
+@frozen
+class FusedFinding:
+    """A cluster of findings that several models raised about the same thing."""
+
+    start_line: int
+    end_line: int
+    severity: Severity
+    category: str
+    message: str
+    votes: int  # how many distinct pool members raised it
+    pool_size: int  # how many pool members answered
+    models: tuple[str, ...]  # the models behind the votes
+    replacement: str | None = None
+    # True: the judge confirmed it; False: the judge rejected it (dropped by the engine,
+    # kept only in `FusionResult.rejected`); None: no judge verdict (skipped or failed).
+    confirmed: bool | None = None
+    rationale: str = ""
+    related: tuple[tuple[int, int, str], ...] = ()  # other (start, end, message) locations
+
+    @property
+    def agreement(self) -> str:
+        return f"{self.votes}/{self.pool_size} models"
+
+
+# --- analysis (merge / debate) --------------------------------------------------------
+
+
+@frozen
+class Stance:
+    model: str
+    stance: str
+
+
+@frozen
+class Contradiction:
+    topic: str
+    stances: tuple[Stance, ...]
+
+
+@frozen
+class Insight:
+    insight: str
+    model: str
+
+
+@frozen
+class Analysis:
+    consensus: tuple[str, ...] = ()
+    contradictions: tuple[Contradiction, ...] = ()
+    unique_insights: tuple[Insight, ...] = ()
+    blind_spots: tuple[str, ...] = ()
+
+
+# --- results --------------------------------------------------------------------------
+
+
+@frozen
+class CandidateResult:
+    model: str
+    index: int  # position in the pool (the same model may appear several times)
+    status: CandidateStatus
+    text: str = ""
+    findings: tuple[Finding, ...] = ()
+    latency_s: float | None = None
+    ttft_s: float | None = None
+    usage: Usage = field(factory=Usage)
+    error: str | None = None  # human readable, never contains secrets
+    error_kind: str | None = None  # e.g. "auth", "credits", "rate_limited", "timeout"
+    status_code: int | None = None
+    confidence: float | None = None  # debate: the model's confidence in its final answer
+    revised: bool = False  # debate: changed its answer after seeing the others
+
+    @property
+    def cost_usd(self) -> float | None:
+        return self.usage.cost_usd
+
+
+@frozen
+class JudgeResult:
+    model: str
+    status: CandidateStatus
+    latency_s: float | None = None
+    usage: Usage = field(factory=Usage)
+    rationale: str = ""
+    error: str | None = None
+    skipped_reason: str | None = None  # e.g. "candidates agree"
+
+
+@frozen
+class FusionResult:
+    task: Task
+    mode: Mode
+    answer: str | None  # explain/fix: the fused text (fix: the replacement code)
+    findings: tuple[FusedFinding, ...]  # review: confirmed or unjudged findings, by severity
+    analysis: Analysis | None
+    candidates: tuple[CandidateResult, ...]
+    judge: JudgeResult | None
+    winner: str | None = None  # best-of: the winning model id
+    scores: dict[str, float] = field(factory=dict)  # best-of: model id -> judge score
+    rejected: tuple[FusedFinding, ...] = ()  # review: clusters the judge rejected
+    explanation: str = ""  # fix: why the fused rewrite looks as it does
+    estimated_cost_usd: float | None = None
+    total_cost_usd: float = 0.0
+    wall_time_s: float = 0.0
+    notes: tuple[str, ...] = ()  # degradations the user should know about
+    fusion_id: str = ""
+
+    @property
+    def answered(self) -> tuple[CandidateResult, ...]:
+        return tuple(c for c in self.candidates if c.status == "ok")
+
+    @property
+    def failed(self) -> tuple[CandidateResult, ...]:
+        return tuple(c for c in self.candidates if c.status in ("error", "cancelled"))
+
+
+# --- what the engine is asked ---------------------------------------------------------
+
+
+@frozen
+class FusionRequest:
+    task: Task
+    path: str  # shown to the models; relative to the workspace where possible
+    language: str
+    code: str  # the selected lines, exactly as in the document
+    start_line: int  # 1-based line of the first selected line in the file
+    context_before: str = ""  # surrounding lines, given as context but not reviewed
+    context_after: str = ""
+    intent: str | None = None  # the stated purpose of the code (e.g. a Rocky sidecar)
+    blast_radius: str | None = None  # downstream consumers that a change would touch
+    instruction: str | None = None  # optional extra ask from the user ("focus on SQL")
+
+    @property
+    def end_line(self) -> int:
+        return self.start_line + max(len(self.code.splitlines()), 1) - 1
+
+
+# --- progress events (observed by the server, the CLI and the recorder) ---------------
+
+EventKind = Literal[
+    "fusion_started",
+    "model_started",
+    "model_streaming",
+    "model_finished",
+    "model_failed",
+    "round_started",  # debate rounds
+    "judge_started",
+    "judge_finished",
+    "judge_failed",
+    "fusion_finished",
+    "fusion_failed",
+]
+
+
+@frozen
+class FusionEvent:
+    kind: EventKind
+    fusion_id: str
+    elapsed_s: float
+    model: str | None = None
+    index: int | None = None
+    candidate: CandidateResult | None = None  # model_finished / model_failed
+    judge: JudgeResult | None = None
+    result: FusionResult | None = None  # fusion_finished
+    message: str = ""
+    round: int = 0
+    request: FusionRequest | None = None  # fusion_started
+
+
+Observer = Callable[[FusionEvent], None]
