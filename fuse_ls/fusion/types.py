@@ -126,6 +126,7 @@ class FusedFinding:
     confirmed: bool | None = None
     rationale: str = ""
     related: tuple[tuple[int, int, str], ...] = ()  # other (start, end, message) locations
+    id: str = ""  # stable within one fusion: "<fusion_id>-<n>"
 
     @property
     def agreement(self) -> str:
