@@ -1,0 +1,210 @@
+"""Redaction corpus: realistic (fake, correctly shaped) secrets and look-alikes.
+
+Secrets are assembled from a seeded generator so that the corpus itself contains no
+string a secret scanner would flag, while keeping each provider's exact shape.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import string
+import time
+
+import pytest
+
+from fuse_ls.telemetry.redact import redact, shannon_entropy
+
+_rng = random.Random(4)
+ALNUM = string.ascii_letters + string.digits
+
+
+def rnd(n: int, alphabet: str = ALNUM) -> str:
+    return "".join(_rng.choice(alphabet) for _ in range(n))
+
+
+UPPER = string.ascii_uppercase + string.digits
+HEX = "0123456789abcdef"
+B64 = ALNUM + "+/"
+URLSAFE = ALNUM + "-_"
+
+OPENAI_PROJ = "sk-" + "proj-" + rnd(74, URLSAFE) + "T3BlbkFJ" + rnd(74, URLSAFE)
+OPENAI_CLASSIC = "sk-" + rnd(20) + "T3BlbkFJ" + rnd(20)
+OPENROUTER = "sk-" + "or-v1-" + rnd(64, HEX)
+ANTHROPIC = "sk-" + "ant-api03-" + rnd(93, URLSAFE) + "AA"
+AWS_ID = "AKIA" + rnd(16, UPPER)
+AWS_STS = "ASIA" + rnd(16, UPPER)
+AWS_SECRET = rnd(40, B64)
+GH_PAT = "ghp_" + rnd(36)
+GH_OAUTH = "gho_" + rnd(36)
+GH_FINE = "github_pat_" + rnd(22) + "_" + rnd(59)
+SLACK = "xoxb-" + rnd(12, string.digits) + "-" + rnd(13, string.digits) + "-" + rnd(24)
+STRIPE = "sk_" + "live_" + rnd(99)
+STRIPE_R = "rk_" + "live_" + rnd(99)
+GOOGLE = "AIza" + rnd(35, URLSAFE)
+JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9." + "eyJ" + rnd(60, URLSAFE) + "." + rnd(43, URLSAFE)
+PEM_BODY = "\n".join(rnd(64, B64) for _ in range(6))
+PEM = "-----BEGIN RSA " + "PRIVATE KEY-----\n" + PEM_BODY + "\n-----END RSA " + "PRIVATE KEY-----"
+DB_PASS = rnd(14)
+HIGH_ENTROPY = rnd(40, URLSAFE)
+
+SECRETS: list[tuple[str, str, str]] = [
+    # (name, text containing the secret, the secret itself)
+    ("openai-proj", f'client = OpenAI(api_key="{OPENAI_PROJ}")', OPENAI_PROJ),
+    ("openai-classic", f"OPENAI_API_KEY={OPENAI_CLASSIC}", OPENAI_CLASSIC),
+    ("openrouter", f"const key = '{OPENROUTER}';", OPENROUTER),
+    ("anthropic", f"headers = {{'x-api-key': '{ANTHROPIC}'}}", ANTHROPIC),
+    ("aws-id", f"aws_access_key_id = {AWS_ID}", AWS_ID),
+    ("aws-sts", f'"AccessKeyId": "{AWS_STS}",', AWS_STS),
+    ("aws-secret", f"aws_secret_access_key = {AWS_SECRET}", AWS_SECRET),
+    ("aws-secret-env", f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}", AWS_SECRET),
+    ("github-pat", f"git clone https://{GH_PAT}@github.com/o/r.git", GH_PAT),
+    ("github-oauth", f"token {GH_OAUTH}", GH_OAUTH),
+    ("github-fine", f"GITHUB_TOKEN: {GH_FINE}", GH_FINE),
+    ("slack", f"slack = WebClient(token='{SLACK}')", SLACK),
+    ("stripe", f"stripe.api_key = '{STRIPE}'", STRIPE),
+    ("stripe-restricted", f"STRIPE_KEY={STRIPE_R}", STRIPE_R),
+    ("google", f"url = f'https://maps.googleapis.com/maps/api?key={GOOGLE}'", GOOGLE),
+    ("jwt", f"Authorization: Bearer {JWT}", JWT),
+    ("jwt-bare", f"session_cookie = {JWT}", JWT),
+    ("pem", f"key = '''{PEM}'''", PEM_BODY.splitlines()[2]),
+    ("pem-escaped", 'k = "' + PEM.replace("\n", "\\n") + '"', PEM_BODY.splitlines()[3]),
+    ("url-password", f"DATABASE_URL=postgres://app:{DB_PASS}@db.internal:5432/app", DB_PASS),
+    ("url-password-redis", f'redis.from_url("redis://default:{DB_PASS}@cache:6379")', DB_PASS),
+    ("dotenv", f"export DB_PASSWORD={DB_PASS}", DB_PASS),
+    ("py-assign", f'password = "{DB_PASS}"', DB_PASS),
+    ("json", f'{{"client_secret": "{DB_PASS}", "id": 3}}', DB_PASS),
+    ("yaml", f"  password: {DB_PASS}", DB_PASS),
+    ("yaml-quoted", f'  secret: "{DB_PASS}"', DB_PASS),
+    ("go-assign", f'apiToken := "{DB_PASS}"', DB_PASS),
+    ("django", f"SECRET_KEY = 'django-insecure-{DB_PASS}'", DB_PASS),
+    ("entropy-weak-name", f'signing_key = "{HIGH_ENTROPY}"', HIGH_ENTROPY),
+    ("entropy-salt", f"SALT={HIGH_ENTROPY}", HIGH_ENTROPY),
+    ("bearer", f'headers["Authorization"] = "Bearer {HIGH_ENTROPY}"', HIGH_ENTROPY),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "secret"), SECRETS, ids=[s[0] for s in SECRETS])
+def test_secret_is_redacted(name: str, text: str, secret: str) -> None:
+    result = redact(text)
+    assert secret not in result.text, result.text
+    assert "[REDACTED:" in result.text
+    assert result.total >= 1
+    # Every mark is whole: no rule ever rewrites a previous rule's mark.
+    assert re.sub(r"\[REDACTED:[a-z0-9-]+\]", "", result.text).count("REDACTED") == 0
+    assert len(result.text.splitlines()) == len(text.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("text", "rule"),
+    [
+        (f"k={OPENAI_PROJ}", "openai-key"),
+        (f"k={OPENROUTER}", "openrouter-key"),
+        (f"k={ANTHROPIC}", "anthropic-key"),
+        (f"x {AWS_ID} y", "aws-access-key-id"),
+        (f"x {GH_PAT}", "github-token"),
+        (f"x {SLACK}", "slack-token"),
+        (f"x {STRIPE}", "stripe-key"),
+        (f"x {GOOGLE}", "google-api-key"),
+        (f"x {JWT}", "jwt"),
+        (PEM, "private-key"),
+        (f"mysql://root:{DB_PASS}@localhost/db", "url-password"),
+    ],
+)
+def test_rule_names(text: str, rule: str) -> None:
+    result = redact(text)
+    assert result.counts.get(rule) == 1, result.counts
+    assert f"[REDACTED:{rule}]" in result.text
+
+
+LOOKALIKES = [
+    "request_id = '9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d'",
+    'idempotency_key = "9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d"',
+    "commit = 'a94a8fe5ccb19ba61c4c0873d391e987982fbbd3'",
+    "Merge: 1fbd014 d244168 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "integrity sha512-Vq8pV1fVnm7h0G5Bx3wB1S0b9tfa2e1R4D9b8NHu8kC3yL2Q6C3XwL4R8kq6hQ2u5Pv==",
+    '"resolved": "https://registry.npmjs.org/left-pad/-/left-pad-1.3.0.tgz",',
+    "password = get_password()",
+    "password = getpass.getpass('Password: ')",
+    'api_key = os.environ["OPENAI_API_KEY"]',
+    "api_key = os.getenv('OPENAI_API_KEY')",
+    "token = self.token",
+    "token: Optional[str] = None",
+    "password: str",
+    "token_count = 3",
+    "max_tokens = 4096",
+    'token_type = "Bearer"',
+    "def check_password(password, hashed):",
+    "    password=password,",
+    "color: #ff00aa; background: #1e1e1e;",
+    "AbstractSingletonProxyFactoryBeanConfigurationBuilder2 = make_builder()",
+    "created_at_timestamp_desc_index = build_index()",
+    "sort_key = 'created_at_timestamp_desc'",
+    "DB_PASSWORD=${DB_PASSWORD}",
+    'password: "{{ vault_db_password }}"',
+    "url = 'https://user@example.com/path'",
+    "url = 'https://example.com:8443/path?x=1'",
+    "git@github.com:fuse-ls/fuse-ls.git",
+    "postgres://app:${DB_PASS}@db:5432/app",
+    "task-0123456789abcdefghijklmnopqrstuvwxyz",
+    "disk-sk-abcdefghijklmnopqrstuvwxyz0123456789ABCD",
+    "The quick brown fox says the secret word is in the manual.",
+    "if not password:",
+    'PASSWORD_PROMPT_LABEL = "Enter password"',
+    "keyboard_layout = 'qwerty'",
+    "x = 0xDEADBEEF",
+    "hash = 'd41d8cd98f00b204e9800998ecf8427e'",
+    '<img src="data:image/png;base64,iVBORw0KGgo=">',
+]
+
+
+@pytest.mark.parametrize("text", LOOKALIKES)
+def test_lookalike_survives(text: str) -> None:
+    result = redact(text)
+    assert result.text == text, result.counts
+    assert result.counts == {}
+
+
+def test_line_count_unchanged_and_idempotent() -> None:
+    text = "\n".join(t for _, t, _ in SECRETS) + "\n" + "\r\n".join(LOOKALIKES) + "\n"
+    first = redact(text)
+    assert len(first.text.splitlines()) == len(text.splitlines())
+    assert first.text.count("\n") == text.count("\n")
+    second = redact(first.text)
+    assert second.text == first.text
+    assert second.counts == {}
+
+
+def test_multiline_pem_keeps_lines() -> None:
+    code = "a = 1\nKEY = '''" + PEM + "'''\nb = 2\n"
+    result = redact(code)
+    lines = result.text.splitlines()
+    assert len(lines) == len(code.splitlines())
+    assert lines[0] == "a = 1" and lines[-1] == "b = 2"
+    assert result.counts == {"private-key": 1}
+
+
+def test_truncated_pem_selection() -> None:
+    code = "-----BEGIN " + "PRIVATE KEY-----\n" + PEM_BODY + "\nrest = 1"
+    result = redact(code)
+    assert PEM_BODY.splitlines()[-1] not in result.text
+    assert result.text.endswith("rest = 1")
+    assert len(result.text.splitlines()) == len(code.splitlines())
+
+
+def test_entropy() -> None:
+    assert shannon_entropy("") == 0.0
+    assert shannon_entropy("aaaa") == 0.0
+    assert shannon_entropy("ab") == pytest.approx(1.0)
+    assert shannon_entropy(HIGH_ENTROPY) > 4.0
+
+
+def test_fast_on_large_input() -> None:
+    # ~1 MB of ordinary code with a few secrets sprinkled in.
+    block = "\n".join(LOOKALIKES) + "\n" + "\n".join(t for _, t, _ in SECRETS) + "\n"
+    text = block * (1_000_000 // len(block))
+    start = time.perf_counter()
+    result = redact(text)
+    elapsed = time.perf_counter() - start
+    assert len(result.text.splitlines()) == len(text.splitlines())
+    assert elapsed < 5.0, elapsed
