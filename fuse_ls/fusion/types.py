@@ -170,8 +170,9 @@ class CandidateResult:
     model: str
     index: int  # position in the pool (the same model may appear several times)
     status: CandidateStatus
-    text: str = ""
+    text: str = ""  # explain: Markdown; fix: the replacement code; review: the raw JSON
     findings: tuple[Finding, ...] = ()
+    explanation: str = ""  # fix: why the model changed what it changed
     latency_s: float | None = None
     ttft_s: float | None = None
     usage: Usage = field(factory=Usage)

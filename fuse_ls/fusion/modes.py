@@ -1,0 +1,429 @@
+"""The three fusion modes (best-of, merge, debate) for the three tasks (review, explain, fix).
+
+Each function takes the pool's answers and returns an `Outcome`. Judges see anonymous,
+shuffled candidates; labels are mapped back to model ids only in the outcome. Whenever
+the judge fails, the outcome falls back to what the votes say and a note tells the user.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from attrs import define, evolve, field
+
+from fuse_ls.fusion import prompts
+from fuse_ls.fusion.findings import (
+    Cluster,
+    cluster_findings,
+    normalise_severity,
+    parse_findings,
+    severity_rank,
+    similarity,
+)
+from fuse_ls.fusion.jsonparse import parse_json_object
+from fuse_ls.fusion.types import (
+    Analysis,
+    CandidateResult,
+    Contradiction,
+    FusedFinding,
+    FusionRequest,
+    Insight,
+    JudgeResult,
+    Stance,
+)
+
+if TYPE_CHECKING:
+    from fuse_ls.fusion.engine import Slot, _Run
+
+
+@define
+class Outcome:
+    candidates: list[CandidateResult]
+    answer: str | None = None
+    findings: list[FusedFinding] = field(factory=list)
+    rejected: list[FusedFinding] = field(factory=list)
+    analysis: Analysis | None = None
+    judge: JudgeResult | None = None
+    winner: str | None = None
+    scores: dict[str, float] = field(factory=dict)
+    explanation: str = ""
+
+
+async def fuse(run: _Run, request: FusionRequest, candidates: list[CandidateResult]) -> Outcome:
+    mode = run.settings.mode
+    tally = ""
+    if mode == "debate":
+        candidates, tally = await debate(run, request, candidates)
+    answered = [c for c in candidates if c.status == "ok"]
+    if mode == "best-of":
+        outcome = await best_of(run, request, answered)
+    elif request.task == "review":
+        outcome = await review_merge(run, request, answered, tally)
+    else:
+        outcome = await text_merge(run, request, answered, tally)
+    outcome.candidates = candidates
+    return outcome
+
+
+# --- helpers --------------------------------------------------------------------------
+
+
+def answer_text(request: FusionRequest, c: CandidateResult) -> str:
+    """What other models and judges are shown of a candidate's answer."""
+    if request.task == "review":
+        return json.dumps(
+            {
+                "findings": [
+                    {
+                        "start_line": f.start_line,
+                        "end_line": f.end_line,
+                        "severity": f.severity,
+                        "category": f.category,
+                        "message": f.message,
+                        "replacement": f.replacement,
+                    }
+                    for f in c.findings
+                ]
+            }
+        )
+    if request.task == "fix" and c.explanation:
+        return json.dumps({"replacement": c.text, "explanation": c.explanation})
+    return c.text
+
+
+def _norm(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _medoid(candidates: Sequence[CandidateResult]) -> CandidateResult:
+    return max(
+        candidates, key=lambda c: sum(similarity(c.text, o.text) for o in candidates if o is not c)
+    )
+
+
+def _clusters(answered: Sequence[CandidateResult]) -> list[Cluster]:
+    return cluster_findings((c.index, c.model, c.findings) for c in answered)
+
+
+def _by_severity(findings: list[FusedFinding]) -> list[FusedFinding]:
+    return sorted(findings, key=lambda f: (severity_rank(f.severity), -f.votes, f.start_line))
+
+
+def _unanimous(clusters: Sequence[Cluster], answered: int) -> bool:
+    return all(len(c.voters) == answered for c in clusters)
+
+
+# --- best-of --------------------------------------------------------------------------
+
+
+def _agree(request: FusionRequest, answered: Sequence[CandidateResult]) -> bool:
+    if len(answered) < 2:
+        return True
+    if request.task == "review":
+        return _unanimous(_clusters(answered), len(answered))
+    return len({_norm(c.text) for c in answered}) == 1
+
+
+async def best_of(run: _Run, request: FusionRequest, answered: list[CandidateResult]) -> Outcome:
+    clusters = _clusters(answered) if request.task == "review" else []
+    if _agree(request, answered):
+        winner = answered[0]
+        judge = JudgeResult(run.settings.judge.id, "skipped", skipped_reason="candidates agree")
+        return _best_of_outcome(request, answered, winner, clusters, judge, {}, "")
+    labelled = run.shuffled(answered)
+    messages = prompts.best_of_messages(
+        request, [(label, answer_text(request, c)) for label, c in labelled]
+    )
+    judge, payload = await run.ask_judge(messages, prompts.BEST_OF_SCHEMA, "best-of")
+    by_label = dict(labelled)
+    chosen = by_label.get(str(payload.get("winner", "")).strip()) if payload else None
+    if payload is not None and chosen is None:
+        judge = evolve(judge, status="error", error="the judge named no valid winner")
+        run.notes.append("judge named no valid winner; fell back to a vote-based pick")
+    if chosen is None:
+        chosen = _vote_winner(request, answered, clusters)
+        return _best_of_outcome(request, answered, chosen, clusters, judge, {}, "")
+    run.judge_finished(judge)
+    rationale = str(payload.get("rationale", "")) if payload else ""
+    raw_scores = payload.get("scores") if payload else None
+    scores: dict[str, float] = {}
+    if isinstance(raw_scores, dict):
+        for label, score in raw_scores.items():
+            c = by_label.get(str(label))
+            if c is not None and isinstance(score, int | float):
+                scores[c.model] = max(scores.get(c.model, float("-inf")), float(score))
+    judge = evolve(judge, rationale=rationale)
+    return _best_of_outcome(request, answered, chosen, clusters, judge, scores, rationale)
+
+
+def _vote_winner(
+    request: FusionRequest, answered: Sequence[CandidateResult], clusters: Sequence[Cluster]
+) -> CandidateResult:
+    if request.task == "review":
+        support = {c.index: 0 for c in answered}
+        for cluster in clusters:
+            for voter in cluster.voters:
+                support[voter] += len(cluster.voters)
+        return max(answered, key=lambda c: (support[c.index], -c.index))
+    if request.task == "fix":
+        counts = Counter(_norm(c.text) for c in answered)
+        best, n = counts.most_common(1)[0]
+        if n > 1:
+            return next(c for c in answered if _norm(c.text) == best)
+    return _medoid(answered)
+
+
+def _best_of_outcome(
+    request: FusionRequest,
+    answered: Sequence[CandidateResult],
+    winner: CandidateResult,
+    clusters: Sequence[Cluster],
+    judge: JudgeResult,
+    scores: dict[str, float],
+    rationale: str,
+) -> Outcome:
+    outcome = Outcome(
+        candidates=list(answered),
+        judge=judge,
+        winner=winner.model,
+        scores=scores,
+        answer=None if request.task == "review" else winner.text,
+        explanation=winner.explanation,
+    )
+    if request.task == "review":
+        pool = len(answered)
+        for cluster in clusters:
+            own = next((v.finding for v in cluster.votes if v.voter == winner.index), None)
+            if own is None:
+                continue
+            fused = cluster.fuse(
+                pool, confirmed=True if judge.status == "ok" else None, rationale=rationale
+            )
+            # The winning answer is returned untouched: its own wording, lines and fix.
+            outcome.findings.append(
+                evolve(
+                    fused,
+                    start_line=own.start_line,
+                    end_line=own.end_line,
+                    severity=own.severity,
+                    category=own.category,
+                    message=own.message,
+                    replacement=own.replacement,
+                )
+            )
+        outcome.findings = _by_severity(outcome.findings)
+    return outcome
+
+
+# --- merge: reviews ---------------------------------------------------------------------
+
+
+async def review_merge(
+    run: _Run, request: FusionRequest, answered: list[CandidateResult], tally: str
+) -> Outcome:
+    pool = len(answered)
+    clusters = _clusters(answered)
+    outcome = Outcome(candidates=list(answered))
+    if not clusters or (pool > 1 and _unanimous(clusters, pool)) or pool == 1:
+        reason = (
+            "no findings"
+            if not clusters
+            else "only one model answered"
+            if pool == 1
+            else "every model raised every finding"
+        )
+        outcome.judge = JudgeResult(run.settings.judge.id, "skipped", skipped_reason=reason)
+        outcome.findings = _by_severity([c.fuse(pool) for c in clusters])
+        return outcome
+    ids = {f"C{i + 1}": cluster for i, cluster in enumerate(clusters)}
+    messages = prompts.cluster_messages(
+        request, [(cid, len(c.voters), pool, c.body()) for cid, c in ids.items()], tally
+    )
+    judge, payload = await run.ask_judge(messages, prompts.CLUSTER_SCHEMA, "review")
+    outcome.judge = judge
+    verdicts = _cluster_verdicts(payload)
+    if payload is None:
+        outcome.findings = _by_severity([c.fuse(pool) for c in clusters])
+        return outcome
+    run.judge_finished(judge)
+    outcome.judge = evolve(judge, rationale=str(payload.get("summary", "")))
+    for cid, cluster in ids.items():
+        verdict = verdicts.get(cid)
+        if verdict is None:
+            outcome.findings.append(cluster.fuse(pool))
+            continue
+        severity = verdict.get("severity")
+        message = verdict.get("message")
+        fused = cluster.fuse(
+            pool,
+            confirmed=verdict["decision"] == "confirm",
+            rationale=str(verdict.get("rationale", "")),
+            severity=normalise_severity(severity) if severity else None,
+            message=str(message) if message else None,
+        )
+        (outcome.findings if fused.confirmed else outcome.rejected).append(fused)
+    outcome.findings = _by_severity(outcome.findings)
+    return outcome
+
+
+def _cluster_verdicts(payload: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
+    if payload is None or not isinstance(payload.get("clusters"), list):
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for item in payload["clusters"]:
+        if isinstance(item, dict) and item.get("decision") in ("confirm", "reject"):
+            out[str(item.get("id", "")).strip()] = item
+    return out
+
+
+# --- merge: explanations and fixes --------------------------------------------------------
+
+
+async def text_merge(
+    run: _Run, request: FusionRequest, answered: list[CandidateResult], tally: str
+) -> Outcome:
+    outcome = Outcome(candidates=list(answered))
+    if len(answered) == 1 or (request.task == "fix" and _agree(request, answered)):
+        only = answered[0]
+        reason = "only one model answered" if len(answered) == 1 else "candidates agree"
+        outcome.judge = JudgeResult(run.settings.judge.id, "skipped", skipped_reason=reason)
+        outcome.answer, outcome.explanation = only.text, only.explanation
+        return outcome
+    labelled = run.shuffled(answered)
+    by_label = {label: c.model for label, c in labelled}
+    messages = prompts.merge_messages(
+        request, [(label, answer_text(request, c)) for label, c in labelled], tally
+    )
+    schema = prompts.FIX_SCHEMA if request.task == "fix" else prompts.MERGE_SCHEMA
+    judge, payload = await run.ask_judge(messages, schema, "merge")
+    outcome.judge = judge
+    key = "replacement" if request.task == "fix" else "answer"
+    if payload is None or not isinstance(payload.get(key), str) or not payload[key].strip():
+        if payload is not None:
+            outcome.judge = evolve(judge, status="error", error=f"the judge's answer has no {key}")
+            run.notes.append(f"judge answer had no {key}; fell back to a vote-based result")
+        fallback = _vote_winner(request, answered, [])
+        outcome.answer, outcome.explanation = fallback.text, fallback.explanation
+        outcome.winner = fallback.model
+        return outcome
+    run.judge_finished(judge)
+    outcome.answer = payload[key]
+    if request.task == "fix":
+        outcome.explanation = str(payload.get("explanation", ""))
+    else:
+        outcome.analysis = _analysis(payload, by_label)
+    return outcome
+
+
+def _analysis(payload: dict[str, Any], by_label: dict[str, str]) -> Analysis:
+    def model(label: object) -> str:
+        return by_label.get(str(label).strip(), str(label))
+
+    def strings(value: object) -> tuple[str, ...]:
+        return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+    contradictions = []
+    for item in payload.get("contradictions") or []:
+        if isinstance(item, dict):
+            stances = tuple(
+                Stance(model(s.get("response")), str(s.get("stance", "")))
+                for s in item.get("stances") or []
+                if isinstance(s, dict)
+            )
+            contradictions.append(Contradiction(str(item.get("topic", "")), stances))
+    insights = tuple(
+        Insight(str(i.get("insight", "")), model(i.get("response")))
+        for i in payload.get("unique_insights") or []
+        if isinstance(i, dict)
+    )
+    return Analysis(
+        consensus=strings(payload.get("consensus")),
+        contradictions=tuple(contradictions),
+        unique_insights=insights,
+        blind_spots=strings(payload.get("blind_spots")),
+    )
+
+
+# --- debate -------------------------------------------------------------------------------
+
+
+async def debate(
+    run: _Run, request: FusionRequest, candidates: list[CandidateResult]
+) -> tuple[list[CandidateResult], str]:
+    """Each model sees the others' anonymous answers and keeps or revises its own."""
+    rounds = max(1, min(run.settings.debate.rounds, 3))
+    slots = {slot.index: slot for slot in run.engine.slots()}
+    current = {c.index: c for c in candidates}
+    for round_no in range(1, rounds + 1):
+        live = [c for c in current.values() if c.status == "ok"]
+        if len(live) < 2:
+            break
+        run.emit("round_started", round=round_no, message=f"debate round {round_no}")
+
+        def messages_for(slot: Slot, live: list[CandidateResult] = live, r: int = round_no) -> Any:
+            own = current[slot.index]
+            others = run.shuffled([c for c in live if c.index != slot.index])
+            return prompts.debate_messages(
+                request,
+                answer_text(request, own),
+                [(label, answer_text(request, c)) for label, c in others],
+                r,
+            )
+
+        def parser_for(slot: Slot) -> Any:
+            return lambda text: _parse_revision(request, current[slot.index], text)
+
+        revised = await run.ask_pool(
+            [slots[c.index] for c in live],
+            messages_for,
+            prompts.DEBATE_SCHEMA,
+            parser_for,
+            round_no,
+        )
+        for new in revised:
+            old = current[new.index]
+            if new.status == "ok":
+                current[new.index] = evolve(
+                    new,
+                    usage=old.usage + new.usage,
+                    latency_s=(old.latency_s or 0.0) + (new.latency_s or 0.0),
+                    ttft_s=old.ttft_s,
+                    revised=old.revised or new.revised,
+                )
+            else:
+                # A model that fails to revise keeps its earlier answer: its vote still counts.
+                current[new.index] = evolve(old, usage=old.usage + new.usage)
+                run.notes.append(
+                    f"{new.model} kept its first answer (debate round failed: {new.error})"
+                )
+    final = [current[c.index] for c in candidates]
+    tally = "\n".join(
+        f"- a reviewer {'revised' if c.revised else 'kept'} its answer"
+        + (f" (confidence {c.confidence:.2f})" if c.confidence is not None else "")
+        for c in final
+        if c.status == "ok"
+    )
+    return final, tally
+
+
+def _parse_revision(request: FusionRequest, old: CandidateResult, text: str) -> CandidateResult:
+    payload = parse_json_object(text, model=old.model)
+    answer = payload.get("answer")
+    raw_conf = payload.get("confidence")
+    confidence = float(raw_conf) if isinstance(raw_conf, int | float) else None
+    if confidence is not None:
+        confidence = min(max(confidence, 0.0), 1.0)
+    changed = bool(payload.get("changed", False))
+    if request.task == "review":
+        findings = (
+            parse_findings(payload, request.start_line, request.end_line)
+            if isinstance(payload.get("findings"), list)
+            else old.findings
+        )
+        return evolve(old, text=text, findings=findings, confidence=confidence, revised=changed)
+    if not isinstance(answer, str) or not answer.strip():
+        return evolve(old, confidence=confidence, revised=False)
+    return evolve(old, text=answer, confidence=confidence, revised=changed)
