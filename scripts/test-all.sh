@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh clone: install, lint, type-check, build the VS Code
+# extension, run every test. The README's test command and CI (.ci/run) run exactly this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[test]"
+
+echo "== ruff"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+echo "== mypy --strict fuse_ls"
+.venv/bin/mypy
+
+if [ -f vscode-extension/package.json ]; then
+  echo "== VS Code extension (typecheck, lint, unit tests, bundle, .vsix)"
+  (cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error && npm run ci)
+fi
+
+echo "== pytest"
+set +e
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure, not a pass." >&2
+  exit 1
+fi
+exit "$rc"
