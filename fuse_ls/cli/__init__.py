@@ -1,0 +1,287 @@
+"""`fuse-ls`: the command line. Every capability of the server can be run from here.
+
+Exit codes: 0 success; 1 a finding at or above `--fail-on`; 2 bad usage or setup
+(missing key, bad range, budget); 3 the fusion failed (every model failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from fuse_ls import __version__
+from fuse_ls.config import LoadedSettings, ModelSpec, Settings, load_settings
+from fuse_ls.errors import FuseError
+from fuse_ls.fusion.types import MODES, SEVERITIES, FusionResult, Observer, Task
+
+_TARGET = re.compile(r"^(?P<path>.+?)(?::(?P<start>\d+)(?:-(?P<end>\d+))?)?$")
+_ROOT_MARKERS = (".git", ".fuse-ls.toml", "pyproject.toml", "package.json")
+
+
+def parse_target(target: str) -> tuple[Path, int | None, int | None]:
+    """`FILE`, `FILE:N` or `FILE:START-END` (1-based, inclusive)."""
+    match = _TARGET.match(target)
+    if match is None:  # pragma: no cover - the pattern matches any non-empty string
+        raise FuseError(f"Cannot read target {target!r}; use FILE, FILE:LINE or FILE:START-END.")
+    path = Path(match["path"])
+    start = int(match["start"]) if match["start"] else None
+    end = int(match["end"]) if match["end"] else start
+    return path, start, end
+
+
+def find_workspace(path: Path) -> Path:
+    for folder in [path.resolve().parent, *path.resolve().parents]:
+        if any((folder / marker).exists() for marker in _ROOT_MARKERS):
+            return folder
+    return Path.cwd()
+
+
+def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
+    if getattr(args, "mode", None):
+        settings.mode = args.mode
+    if getattr(args, "models", None):
+        settings.pool = [ModelSpec(m.strip()) for m in args.models.split(",") if m.strip()]
+    if getattr(args, "judge", None):
+        settings.judge = ModelSpec(args.judge)
+
+
+def missing_key_message(settings: Settings, env: dict[str, str] | os._Environ[str]) -> str | None:
+    """A key is required for OpenRouter; local servers (Ollama, vLLM) usually need none."""
+    from fuse_ls.fusion.provider import speaks_openrouter
+
+    missing = set()
+    for spec in [*settings.pool, settings.judge]:
+        endpoint = settings.endpoint_for(spec)
+        if speaks_openrouter(endpoint.base_url) and not env.get(endpoint.api_key_env or ""):
+            missing.add(endpoint.api_key_env or "OPENROUTER_API_KEY")
+    if not missing:
+        return None
+    names = " and ".join(sorted(missing))
+    return (
+        f"No API key: set {names} (an OpenRouter key from https://openrouter.ai/keys), "
+        "or point fuse-ls at a local OpenAI-compatible server, e.g. "
+        "FUSE_LS_BASE_URL=http://localhost:11434/v1 FUSE_LS_MODELS=qwen2.5-coder:7b "
+        "FUSE_LS_JUDGE=qwen2.5-coder:7b for Ollama. To see fuse-ls work without any model, "
+        "run `fuse-ls demo`."
+    )
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _report_problems(loaded: LoadedSettings, err: Console) -> None:
+    for problem in loaded.problems:
+        err.print(f"[yellow]config:[/yellow] {problem}", highlight=False)
+
+
+async def run_fusion(
+    settings: Settings, request: Any, observer: Observer | None, workspace: Path
+) -> FusionResult:
+    from fuse_ls.fusion.engine import FusionEngine
+
+    observers: list[Observer] = [o for o in (observer,) if o is not None]
+    recorder = _recorder(settings, workspace)
+    if recorder is not None:
+        observers.append(recorder.observe)
+
+    def fan_out(event: Any) -> None:
+        for o in observers:
+            o(event)
+
+    try:
+        async with FusionEngine(settings) as engine:
+            return await engine.run(request, fan_out)
+    finally:
+        if recorder is not None:
+            recorder.close()
+
+
+def _recorder(settings: Settings, workspace: Path) -> Any:
+    if not settings.telemetry.enabled:
+        return None
+    try:
+        from fuse_ls.telemetry.recorder import SessionRecorder
+    except ImportError:
+        return None
+    return SessionRecorder(settings.telemetry, workspace, source="cli", version=__version__)
+
+
+def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
+    from fuse_ls.cli import render, report
+    from fuse_ls.context import build_request, language_for
+
+    out, err = _console(), _console(stderr=True)
+    path, start, end = parse_target(args.target)
+    if not path.is_file():
+        err.print(f"[red]error:[/red] {path} is not a file.")
+        return 2
+    workspace = find_workspace(path)
+    loaded = load_settings(workspace)
+    _report_problems(loaded, err)
+    settings = loaded.settings
+    apply_overrides(settings, args)
+    message = missing_key_message(settings, os.environ)
+    if message:
+        err.print(f"[red]error:[/red] {message}", highlight=False)
+        return 2
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        err.print(f"[red]error:[/red] cannot read {path}: {exc}")
+        return 2
+    n_lines = max(len(text.splitlines()), 1)
+    try:
+        request = build_request(
+            task,
+            path.resolve(),
+            text,
+            start or 1,
+            end or n_lines,
+            settings,
+            workspace,
+            language_for(path),
+        )
+    except (FuseError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        return 2
+    shown = str(request.path)
+    progress = (
+        None
+        if args.json or args.sarif or args.quiet
+        else render.LiveProgress(err, [s.spec.id for s in _slots(settings)], settings.judge.id)
+    )
+    try:
+        if progress is not None:
+            with progress:
+                result = asyncio.run(run_fusion(settings, request, progress, workspace))
+        else:
+            result = asyncio.run(run_fusion(settings, request, None, workspace))
+    except KeyboardInterrupt:
+        err.print("[yellow]cancelled[/yellow]")
+        return 130
+    except FuseError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        from fuse_ls.errors import AllModelsFailed
+
+        return 3 if isinstance(exc, AllModelsFailed) else 2
+    if args.sarif:
+        print(json.dumps(report.sarif(result, shown), indent=2))
+    elif args.json:
+        print(json.dumps(report.result_json(result, shown), indent=2))
+    elif task == "review":
+        render.print_review(out, result, shown)
+    else:
+        title = "consensus explanation" if task == "explain" else "fused fix"
+        render.print_text(out, result, f"{title}: {shown}:{request.start_line}-{request.end_line}")
+    if task == "fix" and getattr(args, "apply", False) and result.answer is not None:
+        _apply_fix(path, text, request.start_line, request.end_line, result.answer)
+        err.print(f"applied the fused fix to {path}")
+    if getattr(args, "fail_on", None) and report.fails_on(result, args.fail_on):
+        return 1
+    return 0
+
+
+def _slots(settings: Settings) -> list[Any]:
+    from fuse_ls.fusion.engine import Slot
+
+    out: list[Slot] = []
+    for spec in settings.pool:
+        for _ in range(max(spec.repeat, 1)):
+            out.append(Slot(len(out), spec))
+    return out
+
+
+def _apply_fix(path: Path, text: str, start: int, end: int, replacement: str) -> None:
+    lines = text.splitlines(keepends=True)
+    new = replacement if replacement.endswith("\n") else replacement + "\n"
+    lines[start - 1 : end] = [new]
+    path.write_text("".join(lines), encoding="utf-8")
+
+
+def _add_fusion_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("target", help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)")
+    p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
+    p.add_argument("--models", help="comma-separated pool of model ids (overrides config)")
+    p.add_argument("--judge", help="judge model id (overrides config)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no live progress")
+    p.set_defaults(sarif=False, fail_on=None)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fuse-ls",
+        description="Multi-model consensus for code: fused review, explanation and fix.",
+    )
+    parser.add_argument("--version", action="version", version=f"fuse-ls {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("review", help="fused review of a file or line range")
+    _add_fusion_options(p)
+    p.add_argument("--sarif", action="store_true", help="print SARIF 2.1.0 for code scanning")
+    p.add_argument(
+        "--fail-on", choices=SEVERITIES, help="exit 1 if a finding is this severe or worse"
+    )
+
+    p = sub.add_parser("explain", help="consensus explanation of a file or line range")
+    _add_fusion_options(p)
+
+    p = sub.add_parser("fix", help="fused fix of a file or line range")
+    _add_fusion_options(p)
+    p.add_argument("--apply", action="store_true", help="write the fused fix into the file")
+
+    p = sub.add_parser("demo", help="a review against the bundled model emulator (no key needed)")
+    p.add_argument("--mode", choices=MODES, default="merge")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("doctor", help="check configuration, keys, endpoints and model ids")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--offline", action="store_true", help="skip network checks")
+
+    sub.add_parser("serve", help="run the language server (stdio; --tcp/--ws)", add_help=False)
+    sub.add_parser("stats", help="local dashboard of recorded sessions", add_help=False)
+    sub.add_parser("upload", help="upload sessions to a self-hosted Rudel", add_help=False)
+    sub.add_parser("emulator", help="run the loopback model emulator", add_help=False)
+    return parser
+
+
+_PASSTHROUGH = {
+    "serve": ("fuse_ls.server", "serve_main"),
+    "stats": ("fuse_ls.telemetry.stats", "stats_main"),
+    "upload": ("fuse_ls.telemetry.upload", "upload_main"),
+    "emulator": ("fuse_ls.emulator.__main__", "main"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in _PASSTHROUGH:
+        import importlib
+
+        module, func = _PASSTHROUGH[args_list[0]]
+        entry = getattr(importlib.import_module(module), func)
+        return int(entry(args_list[1:]))
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command in ("review", "explain", "fix"):
+        return cmd_fusion(args, args.command)
+    if args.command == "demo":
+        from fuse_ls.cli.demo import cmd_demo
+
+        return cmd_demo(args)
+    if args.command == "doctor":
+        from fuse_ls.cli.doctor import cmd_doctor
+
+        return cmd_doctor(args)
+    parser.print_help()
+    return 0 if args.command is None and args_list == [] else 2

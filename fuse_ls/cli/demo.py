@@ -1,0 +1,102 @@
+"""`fuse-ls demo`: a real fused review with no key, against the bundled model emulator.
+
+Everything but the models is real: the emulator is a loopback HTTP server speaking the
+OpenRouter wire protocol, and the engine, judge, clustering and output are the ones a
+real run uses. The output says clearly that the answers are emulated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from fuse_ls.cli import render, report, run_fusion
+from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.context import build_request, language_for
+from fuse_ls.emulator import Emulator, demo_script, demo_source_path
+from fuse_ls.emulator.demo import DEMO_JUDGE, DEMO_POOL
+
+NEXT_STEPS = """\
+To review your own code with real models:
+  export OPENROUTER_API_KEY=sk-or-...        # https://openrouter.ai/keys
+  fuse-ls review path/to/file.py:10-60
+Or with a local OpenAI-compatible server (Ollama, vLLM, llama.cpp):
+  FUSE_LS_BASE_URL=http://localhost:11434/v1 FUSE_LS_MODELS=qwen2.5-coder:7b,llama3.1:8b \\
+  FUSE_LS_JUDGE=qwen2.5-coder:7b fuse-ls review path/to/file.py
+In your editor: see editors/ (Neovim, Helix, Emacs, ...) and vscode-extension/.
+Check your setup with: fuse-ls doctor"""
+
+
+def demo_settings(base_url: str, mode: str) -> Settings:
+    settings = Settings()
+    settings.provider.base_url = base_url
+    settings.provider.api_key_env = "FUSE_LS_DEMO_KEY"  # the emulator needs no key
+    settings.pool = [ModelSpec(m) for m in DEMO_POOL]
+    settings.judge = ModelSpec(DEMO_JUDGE)
+    settings.mode = mode  # type: ignore[assignment]
+    settings.budget.max_usd_per_day = None  # emulated spend must not count against a real budget
+    settings.telemetry.enabled = False
+    return settings
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    source = demo_source_path()
+    work = Path(tempfile.mkdtemp(prefix="fuse-ls-demo-"))
+    try:
+        target = work / source.name
+        shutil.copyfile(source, target)
+        text = target.read_text(encoding="utf-8")
+        if not args.json:
+            out.print(
+                Panel(
+                    Text(
+                        "DEMO: the answers below come from fuse-ls's bundled model emulator "
+                        "(scripted models on a loopback server), not from real models. The "
+                        "engine, the judge step, the vote counting and the output are real.",
+                        style="bold",
+                    ),
+                    border_style="magenta",
+                )
+            )
+        with Emulator(demo_script()) as emulator:
+            settings = demo_settings(emulator.base_url, args.mode)
+            settings.telemetry.data_dir = str(work / "data")
+            request = build_request(
+                "review",
+                target,
+                text,
+                1,
+                len(text.splitlines()),
+                settings,
+                work,
+                language_for(target),
+            )
+            progress = (
+                None
+                if args.json
+                else render.LiveProgress(err, [m.id for m in settings.pool], settings.judge.id)
+            )
+            if progress is not None:
+                with progress:
+                    result = asyncio.run(run_fusion(settings, request, progress, work))
+            else:
+                result = asyncio.run(run_fusion(settings, request, None, work))
+        if args.json:
+            data = report.result_json(result, source.name)
+            data["demo"] = True
+            print(json.dumps(data, indent=2))
+            return 0
+        render.print_review(out, result, f"{source.name} (demo)")
+        out.print(Panel(NEXT_STEPS, title="next steps", title_align="left"))
+        return 0
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

@@ -1,0 +1,117 @@
+"""`fuse-ls doctor`: is this machine set up to fuse? Never prints a key's value."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from fuse_ls import __version__
+from fuse_ls.config import Settings, load_settings
+from fuse_ls.errors import ProviderError
+from fuse_ls.fusion.provider import ChatClient, speaks_openrouter
+from fuse_ls.fusion.types import Endpoint
+
+
+def _check(name: str, ok: bool | None, detail: str) -> dict[str, Any]:
+    return {
+        "check": name,
+        "status": "ok" if ok else "skipped" if ok is None else "error",
+        "detail": detail,
+    }
+
+
+async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, Any]]:
+    endpoints: dict[str, tuple[Endpoint, list[str]]] = {}
+    for spec in [*settings.pool, settings.judge]:
+        ep = settings.endpoint_for(spec)
+        endpoints.setdefault(ep.base_url, (ep, []))[1].append(spec.id)
+    checks = []
+    client = ChatClient(timeouts=settings.timeouts, retries=settings.retries)
+    try:
+        for base, (ep, model_ids) in endpoints.items():
+            if offline:
+                checks.append(_check(f"endpoint {base}", None, "not checked (--offline)"))
+                continue
+            try:
+                models = await asyncio.wait_for(
+                    client.list_models(ep), settings.timeouts.connect_s + 5
+                )
+            except (ProviderError, TimeoutError, OSError) as exc:
+                checks.append(_check(f"endpoint {base}", False, f"not reachable: {exc}"))
+                continue
+            checks.append(
+                _check(f"endpoint {base}", True, f"reachable, {len(models)} models listed")
+            )
+            known = {m.id for m in models}
+            for model_id in dict.fromkeys(model_ids):
+                exists = model_id in known or model_id.split(":", 1)[0] in known
+                detail = (
+                    "listed by the endpoint"
+                    if exists
+                    else ("not listed by the endpoint: check the id (see its /models)")
+                )
+                checks.append(_check(f"model {model_id}", exists if known else None, detail))
+    finally:
+        await client.aclose()
+    return checks
+
+
+def run_checks(workspace: Path, offline: bool) -> tuple[list[dict[str, Any]], Settings]:
+    loaded = load_settings(workspace)
+    settings = loaded.settings
+    checks = [_check("fuse-ls", True, f"version {__version__}")]
+    checks.append(_check("config sources", True, ", ".join(loaded.sources)))
+    if loaded.problems:
+        for problem in loaded.problems:
+            checks.append(_check("config", False, str(problem)))
+    else:
+        checks.append(_check("config", True, "all settings valid"))
+    key_vars: dict[str, bool] = {}
+    for spec in [*settings.pool, settings.judge]:
+        ep = settings.endpoint_for(spec)
+        if ep.api_key_env:
+            required = speaks_openrouter(ep.base_url)
+            key_vars[ep.api_key_env] = key_vars.get(ep.api_key_env, False) or required
+    for var, required in key_vars.items():
+        present = bool(os.environ.get(var))
+        if present:
+            checks.append(_check(f"key {var}", True, "set (value not shown)"))
+        elif required:
+            checks.append(
+                _check(f"key {var}", False, f"not set: export {var}=... (OpenRouter key)")
+            )
+        else:
+            checks.append(_check(f"key {var}", None, "not set; a local server may not need one"))
+    checks += asyncio.run(_endpoint_checks(settings, offline))
+    return checks, settings
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    checks, _ = run_checks(Path.cwd(), args.offline)
+    failed = any(c["status"] == "error" for c in checks)
+    if args.json:
+        print(json.dumps({"ok": not failed, "checks": checks}, indent=2))
+        return 1 if failed else 0
+    table = Table(title="fuse-ls doctor", title_justify="left")
+    table.add_column("check")
+    table.add_column("status")
+    table.add_column("detail", overflow="fold")
+    style = {"ok": "green", "error": "red", "skipped": "dim"}
+    for c in checks:
+        table.add_row(c["check"], Text(c["status"], style=style[c["status"]]), c["detail"])
+    console = Console(highlight=False)
+    console.print(table)
+    console.print(
+        Text("Problems found: fix the red rows above.", style="red")
+        if failed
+        else Text("All good.", style="green")
+    )
+    return 1 if failed else 0

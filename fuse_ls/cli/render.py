@@ -1,0 +1,205 @@
+"""Terminal output: live per-model progress while a fusion runs, then the fused result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from fuse_ls.fusion.types import FusionEvent, FusionResult
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
+_STATE_STYLE = {
+    "waiting": "dim",
+    "asking": "blue",
+    "streaming": "blue",
+    "done": "green",
+    "failed": "red",
+    "skipped": "dim",
+    "cancelled": "yellow",
+}
+
+
+class LiveProgress:
+    """An observer that redraws a small table as models start, stream, finish or fail."""
+
+    def __init__(self, console: Console, models: list[str], judge: str) -> None:
+        self.console = console
+        self.rows: dict[int, dict[str, Any]] = {
+            i: {"model": m, "state": "waiting", "detail": ""} for i, m in enumerate(models)
+        }
+        self.judge = {"model": judge, "state": "waiting", "detail": ""}
+        self.stage = "asking the pool"
+        self.live = Live(self._table(), console=console, refresh_per_second=8, transient=False)
+
+    def __enter__(self) -> LiveProgress:
+        if self.console.is_terminal:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.console.is_terminal:
+            self.live.update(self._table())
+            self.live.__exit__(None, None, None)
+
+    def _table(self) -> Table:
+        table = Table(title=f"fuse-ls: {self.stage}", title_justify="left", expand=False)
+        table.add_column("model")
+        table.add_column("state")
+        table.add_column("", overflow="fold")
+        for row in [*self.rows.values(), self.judge]:
+            style = _STATE_STYLE.get(row["state"], "")
+            label = row["model"] + (" (judge)" if row is self.judge else "")
+            table.add_row(label, Text(row["state"], style=style), row["detail"])
+        return table
+
+    def __call__(self, event: FusionEvent) -> None:
+        row = self.rows.get(event.index) if event.index is not None else None
+        kind = event.kind
+        if kind == "model_started" and row is not None:
+            row["state"] = "asking"
+            if event.round:
+                row["detail"] = f"debate round {event.round}"
+        elif kind == "model_streaming" and row is not None:
+            row["state"] = "streaming"
+        elif kind == "model_finished" and row is not None and event.candidate is not None:
+            c = event.candidate
+            row["state"] = "done"
+            row["detail"] = f"{(c.latency_s or 0):.2f}s" + (
+                f", {len(c.findings)} findings" if c.findings else ""
+            )
+        elif kind == "model_failed" and row is not None and event.candidate is not None:
+            c = event.candidate
+            row["state"] = "cancelled" if c.status == "cancelled" else "failed"
+            row["detail"] = c.error or ""
+        elif kind == "round_started":
+            self.stage = event.message or "debate"
+        elif kind == "judge_started":
+            self.stage = "judging"
+            self.judge["state"] = "asking"
+        elif kind == "judge_finished":
+            self.judge["state"] = "done"
+            if event.judge is not None and event.judge.latency_s is not None:
+                self.judge["detail"] = f"{event.judge.latency_s:.2f}s"
+        elif kind == "judge_failed":
+            self.judge["state"] = "failed"
+            self.judge["detail"] = event.message
+        elif kind == "fusion_finished":
+            self.stage = "done"
+            if self.judge["state"] == "waiting":
+                self.judge["state"] = "skipped"
+        if self.console.is_terminal:
+            self.live.update(self._table())
+        elif kind in ("model_finished", "model_failed", "judge_finished", "judge_failed"):
+            # Not a terminal (CI logs): one plain line per completed step instead of redraws.
+            detail = row["detail"] if row is not None else self.judge["detail"]
+            who = event.model or ""
+            self.console.print(
+                f"[fuse-ls] {kind.replace('_', ' ')}: {who} {detail}", highlight=False
+            )
+
+
+def _money(value: float | None) -> str:
+    return "?" if value is None else f"${value:.5f}"
+
+
+def models_table(result: FusionResult) -> Table:
+    table = Table(title="models", title_justify="left")
+    for col in ("model", "status", "latency", "tokens in/out", "cost", "note"):
+        table.add_column(col, justify="right" if col in ("latency", "cost") else "left")
+    for c in result.candidates:
+        table.add_row(
+            c.model,
+            Text(c.status, style="green" if c.status == "ok" else "red"),
+            "-" if c.latency_s is None else f"{c.latency_s:.2f}s",
+            f"{c.usage.prompt_tokens}/{c.usage.completion_tokens}",
+            _money(c.cost_usd),
+            (c.error or "") + ("winner" if result.winner == c.model and c.status == "ok" else ""),
+        )
+    j = result.judge
+    if j is not None:
+        table.add_row(
+            f"{j.model} (judge)",
+            Text(j.status, style="green" if j.status in ("ok", "skipped") else "red"),
+            "-" if j.latency_s is None else f"{j.latency_s:.2f}s",
+            f"{j.usage.prompt_tokens}/{j.usage.completion_tokens}",
+            _money(j.usage.cost_usd),
+            j.skipped_reason or j.error or "",
+        )
+    return table
+
+
+def findings_table(result: FusionResult, path: str) -> Table:
+    table = Table(title=f"fused findings for {path}", title_justify="left", show_lines=True)
+    table.add_column("lines", justify="right")
+    table.add_column("severity")
+    table.add_column("votes", justify="center")
+    table.add_column("finding", overflow="fold")
+    table.add_column("models", overflow="fold")
+    for f in result.findings:
+        lines = str(f.start_line) if f.start_line == f.end_line else f"{f.start_line}-{f.end_line}"
+        verdict = {True: " (judge: confirmed)", False: "", None: ""}[f.confirmed]
+        table.add_row(
+            lines,
+            Text(f.severity, style=_SEVERITY_STYLE[f.severity]),
+            f"{f.votes}/{f.pool_size}",
+            f"[{f.category}] {f.message}{verdict}"
+            + (f"\nfix: {f.replacement.strip()[:200]}" if f.replacement else ""),
+            ", ".join(dict.fromkeys(f.models)),
+        )
+    return table
+
+
+def summary(result: FusionResult) -> Text:
+    est = (
+        ""
+        if result.estimated_cost_usd is None
+        else f" (estimated up to {_money(result.estimated_cost_usd)})"
+    )
+    line = Text(
+        f"mode {result.mode} · {len(result.answered)}/{len(result.candidates)} models answered · "
+        f"wall time {result.wall_time_s:.2f}s · total cost {_money(result.total_cost_usd)}{est}"
+    )
+    return line
+
+
+def print_review(console: Console, result: FusionResult, path: str) -> None:
+    if result.findings:
+        console.print(findings_table(result, path))
+    else:
+        console.print(Text(f"No findings for {path}.", style="green"))
+    if result.rejected:
+        console.print(
+            Text(f"{len(result.rejected)} finding(s) rejected by the judge.", style="dim")
+        )
+    _footer(console, result)
+
+
+def print_text(console: Console, result: FusionResult, title: str) -> None:
+    body: list[Any] = [Markdown(result.answer or "")]
+    if result.explanation:
+        body.append(Text("\n" + result.explanation, style="italic"))
+    console.print(Panel(Group(*body), title=title, title_align="left"))
+    a = result.analysis
+    if a is not None and (a.consensus or a.contradictions or a.unique_insights or a.blind_spots):
+        lines = []
+        lines += [f"- agreed: {c}" for c in a.consensus]
+        for c in a.contradictions:
+            stances = "; ".join(f"{s.model}: {s.stance}" for s in c.stances)
+            lines.append(f"- disputed: {c.topic} ({stances})")
+        lines += [f"- only {i.model}: {i.insight}" for i in a.unique_insights]
+        lines += [f"- nobody covered: {b}" for b in a.blind_spots]
+        console.print(Panel(Markdown("\n".join(lines)), title="analysis", title_align="left"))
+    _footer(console, result)
+
+
+def _footer(console: Console, result: FusionResult) -> None:
+    console.print(models_table(result))
+    for note in result.notes:
+        console.print(Text(f"note: {note}", style="yellow"))
+    console.print(summary(result))

@@ -1,0 +1,177 @@
+"""Turning a FusionResult into JSON and SARIF for scripts and code-scanning tools."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fuse_ls import __version__
+from fuse_ls.fusion.types import (
+    SEVERITIES,
+    CandidateResult,
+    FusedFinding,
+    FusionResult,
+    Severity,
+)
+
+
+def finding_json(f: FusedFinding) -> dict[str, Any]:
+    return {
+        "id": f.id,
+        "start_line": f.start_line,
+        "end_line": f.end_line,
+        "severity": f.severity,
+        "category": f.category,
+        "message": f.message,
+        "votes": f.votes,
+        "pool_size": f.pool_size,
+        "agreement": f.agreement,
+        "models": list(f.models),
+        "confirmed": f.confirmed,
+        "rationale": f.rationale,
+        "replacement": f.replacement,
+    }
+
+
+def candidate_json(c: CandidateResult) -> dict[str, Any]:
+    return {
+        "model": c.model,
+        "index": c.index,
+        "status": c.status,
+        "latency_s": c.latency_s,
+        "ttft_s": c.ttft_s,
+        "prompt_tokens": c.usage.prompt_tokens,
+        "completion_tokens": c.usage.completion_tokens,
+        "cost_usd": c.cost_usd,
+        "findings": len(c.findings),
+        "error": c.error,
+        "error_kind": c.error_kind,
+        "confidence": c.confidence,
+        "revised": c.revised,
+    }
+
+
+def result_json(result: FusionResult, path: str) -> dict[str, Any]:
+    judge = result.judge
+    out: dict[str, Any] = {
+        "fusion_id": result.fusion_id,
+        "path": path,
+        "task": result.task,
+        "mode": result.mode,
+        "findings": [finding_json(f) for f in result.findings],
+        "rejected": [finding_json(f) for f in result.rejected],
+        "answer": result.answer,
+        "explanation": result.explanation or None,
+        "winner": result.winner,
+        "scores": result.scores,
+        "candidates": [candidate_json(c) for c in result.candidates],
+        "judge": None
+        if judge is None
+        else {
+            "model": judge.model,
+            "status": judge.status,
+            "latency_s": judge.latency_s,
+            "cost_usd": judge.usage.cost_usd,
+            "rationale": judge.rationale,
+            "error": judge.error,
+            "skipped_reason": judge.skipped_reason,
+        },
+        "estimated_cost_usd": result.estimated_cost_usd,
+        "total_cost_usd": result.total_cost_usd,
+        "wall_time_s": result.wall_time_s,
+        "notes": list(result.notes),
+    }
+    if result.analysis is not None:
+        a = result.analysis
+        out["analysis"] = {
+            "consensus": list(a.consensus),
+            "contradictions": [
+                {
+                    "topic": c.topic,
+                    "stances": [{"model": s.model, "stance": s.stance} for s in c.stances],
+                }
+                for c in a.contradictions
+            ],
+            "unique_insights": [
+                {"insight": i.insight, "model": i.model} for i in a.unique_insights
+            ],
+            "blind_spots": list(a.blind_spots),
+        }
+    return out
+
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
+
+
+def sarif(result: FusionResult, path: str) -> dict[str, Any]:
+    """SARIF 2.1.0, the format GitHub code scanning and most CI dashboards read."""
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for f in result.findings:
+        rule_id = f"fuse-ls/{f.category}"
+        rules.setdefault(
+            rule_id, {"id": rule_id, "name": f.category, "shortDescription": {"text": f.category}}
+        )
+        entry: dict[str, Any] = {
+            "ruleId": rule_id,
+            "level": _SARIF_LEVEL[f.severity],
+            "message": {"text": f"{f.message} ({f.agreement})"},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": path},
+                        "region": {"startLine": f.start_line, "endLine": f.end_line},
+                    }
+                }
+            ],
+            "properties": {
+                "votes": f.votes,
+                "poolSize": f.pool_size,
+                "models": list(f.models),
+                "confirmedByJudge": f.confirmed,
+                "severity": f.severity,
+            },
+        }
+        if f.replacement is not None:
+            entry["fixes"] = [
+                {
+                    "description": {"text": "fused fix"},
+                    "artifactChanges": [
+                        {
+                            "artifactLocation": {"uri": path},
+                            "replacements": [
+                                {
+                                    "deletedRegion": {
+                                        "startLine": f.start_line,
+                                        "endLine": f.end_line,
+                                    },
+                                    "insertedContent": {"text": f.replacement.rstrip("\n") + "\n"},
+                                }
+                            ],
+                        }
+                    ],
+                }
+            ]
+        results.append(entry)
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "fuse-ls",
+                        "version": __version__,
+                        "informationUri": "https://github.com/fuse-ls/fuse-ls",
+                        "rules": list(rules.values()),
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+def fails_on(result: FusionResult, threshold: Severity) -> bool:
+    """True when a finding is at least as severe as `threshold` (error > ... > hint)."""
+    limit = SEVERITIES.index(threshold)
+    return any(SEVERITIES.index(f.severity) <= limit for f in result.findings)
