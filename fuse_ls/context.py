@@ -1,0 +1,600 @@
+"""What a review sees beyond the selected lines: the code's stated purpose (intent) and
+who consumes it downstream (blast radius), plus turning a selection into a FusionRequest.
+
+Intent and lineage follow Rocky's conventions (see the shared notes): a TOML sidecar with
+the model's stem, folder `_defaults.toml`, inline `---toml` front matter, and
+`.rocky/catalog/catalog.json`. Everything here reads user files that may be half-written
+while the user types, so every reader tolerates bad input and returns None instead of
+raising, and all scanning is capped so the editor never stalls.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import tomllib
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from fuse_ls.config import Settings
+from fuse_ls.errors import FuseError
+from fuse_ls.fusion.types import FusionRequest, Task
+
+# --- languages ------------------------------------------------------------------------
+
+_BY_SUFFIX: dict[str, str] = {
+    **dict.fromkeys((".py", ".pyi", ".pyw"), "python"),
+    ".sql": "sql",
+    ".rocky": "rocky",
+    **dict.fromkeys((".ts", ".mts", ".cts"), "typescript"),
+    ".tsx": "typescriptreact",
+    **dict.fromkeys((".js", ".mjs", ".cjs"), "javascript"),
+    ".jsx": "javascriptreact",
+    ".go": "go",
+    ".rs": "rust",
+    ".java": "java",
+    **dict.fromkeys((".kt", ".kts"), "kotlin"),
+    ".scala": "scala",
+    **dict.fromkeys((".c", ".h"), "c"),
+    **dict.fromkeys((".cc", ".cpp", ".cxx", ".hh", ".hpp", ".hxx"), "cpp"),
+    ".cs": "csharp",
+    ".swift": "swift",
+    **dict.fromkeys((".m", ".mm"), "objective-c"),
+    ".rb": "ruby",
+    ".php": "php",
+    ".lua": "lua",
+    **dict.fromkeys((".sh", ".bash", ".zsh"), "shellscript"),
+    ".ps1": "powershell",
+    ".r": "r",
+    ".jl": "julia",
+    ".dart": "dart",
+    **dict.fromkeys((".ex", ".exs"), "elixir"),
+    ".erl": "erlang",
+    ".hs": "haskell",
+    **dict.fromkeys((".ml", ".mli"), "ocaml"),
+    **dict.fromkeys((".clj", ".cljs"), "clojure"),
+    ".zig": "zig",
+    ".vue": "vue",
+    ".svelte": "svelte",
+    **dict.fromkeys((".html", ".htm"), "html"),
+    ".css": "css",
+    ".scss": "scss",
+    ".json": "json",
+    ".jsonc": "jsonc",
+    **dict.fromkeys((".yaml", ".yml"), "yaml"),
+    ".toml": "toml",
+    **dict.fromkeys((".md", ".markdown"), "markdown"),
+    **dict.fromkeys((".tf", ".tfvars"), "terraform"),
+    ".proto": "proto",
+    ".graphql": "graphql",
+    ".dockerfile": "dockerfile",
+}
+_BY_NAME = {"dockerfile": "dockerfile", "makefile": "makefile", "gnumakefile": "makefile"}
+
+
+def language_for(path: Path) -> str:
+    """An LSP language id from the file name; "plaintext" when unknown."""
+    return _BY_NAME.get(path.name.lower()) or _BY_SUFFIX.get(path.suffix.lower(), "plaintext")
+
+
+# --- small tolerant readers -----------------------------------------------------------
+
+_SQL_SUFFIXES = (".sql", ".rocky")
+_MAX_META_BYTES = 256 * 1024  # sidecars and defaults are tiny; anything bigger is not one
+_MAX_SQL_BYTES = 1024 * 1024
+_MAX_CATALOG_BYTES = 64 * 1024 * 1024
+
+
+def _read_text(path: Path, limit: int) -> str | None:
+    try:
+        if not path.is_file() or path.stat().st_size > limit:
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _parse_toml(text: str | None) -> dict[str, Any] | None:
+    if text is None:
+        return None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None  # half-typed sidecar: no intent rather than an error popup
+
+
+# Rocky's inline form: `---toml` on the first line, TOML, then a line starting `---`.
+_FRONT_MATTER = re.compile(r"\A\s*---toml[ \t]*\r?\n(.*?)^---", re.DOTALL | re.MULTILINE)
+
+
+def _front_matter(text: str) -> dict[str, Any] | None:
+    found = _FRONT_MATTER.match(text)
+    return _parse_toml(found[1]) if found else None
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _absolute(path: Path) -> Path:
+    # Not resolve(): following symlinks costs syscalls and would move a linked models
+    # folder out of its workspace.
+    return Path(os.path.abspath(path))
+
+
+# --- intent ---------------------------------------------------------------------------
+
+_MAX_INTENT_CHARS = 2000
+_MAX_COLUMNS = 40
+_MAX_DESCRIPTION_CHARS = 300
+
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _intent_of(config: dict[str, Any] | None) -> str | None:
+    intent = (config or {}).get("intent")
+    return intent.strip() or None if isinstance(intent, str) else None
+
+
+def _column_lines(config: dict[str, Any] | None) -> list[str]:
+    columns = (config or {}).get("columns")
+    if not isinstance(columns, dict):
+        return []
+    lines = []
+    for name, value in columns.items():
+        # `[columns.amount] description = "..."`; a bare string is accepted too.
+        text = value.get("description") if isinstance(value, dict) else value
+        if isinstance(text, str) and text.strip():
+            lines.append(f"- {name}: {_clip(text, _MAX_DESCRIPTION_CHARS)}")
+    if len(lines) > _MAX_COLUMNS:
+        lines = [*lines[:_MAX_COLUMNS], f"- ... {len(lines) - _MAX_COLUMNS} more columns"]
+    return lines
+
+
+def _model_config(path: Path, sql: bool) -> tuple[dict[str, Any] | None, str]:
+    """The model's own config: the sidecar, else (SQL only) inline front matter."""
+    if path.suffix.lower() != ".toml":
+        sidecar = path.with_suffix(".toml")
+        config = _parse_toml(_read_text(sidecar, _MAX_META_BYTES))
+        if config is not None:
+            return config, sidecar.name
+    if sql:
+        text = _read_text(path, _MAX_SQL_BYTES)
+        if text is not None:
+            return _front_matter(text), f"front matter of {path.name}"
+    return None, ""
+
+
+def _folder_defaults(path: Path, workspace: Path | None) -> tuple[str | None, str]:
+    """The nearest `_defaults.toml` intent, walking up to the workspace root (inclusive).
+
+    Outside a workspace only the file's own folder counts: walking up to / could pick
+    up an unrelated project's defaults.
+    """
+    folder = _absolute(path).parent
+    root = _absolute(workspace) if workspace is not None else None
+    while True:
+        defaults = folder / "_defaults.toml"
+        intent = _intent_of(_parse_toml(_read_text(defaults, _MAX_META_BYTES)))
+        if intent:
+            return intent, str(defaults.relative_to(root)) if root else defaults.name
+        if root is None or folder == root or not _inside(folder, root):
+            return None, ""
+        folder = folder.parent
+
+
+def find_intent(path: Path, workspace: Path | None) -> str | None:
+    """The stated purpose of the code at `path`, as short text for the prompt, or None.
+
+    Order follows Rocky's loader (rocky-core `models.rs`): the model's own config (the
+    sidecar `<stem>.toml`, or for SQL without a sidecar its `---toml` front matter) wins
+    over folder `_defaults.toml`; a model-level statement is more specific than a folder
+    default. Column descriptions come from the model's own config. Non-SQL files only
+    get the generic sidecar.
+    """
+    sql = path.suffix.lower() in _SQL_SUFFIXES
+    config, label = _model_config(path, sql)
+    intent = _intent_of(config)
+    if intent is None and sql:
+        intent, label = _folder_defaults(path, workspace)
+    columns = _column_lines(config)
+    if intent is None and not columns:
+        return None
+    parts = [f"Stated intent (from {label}): {_clip(intent, 800)}"] if intent else []
+    if columns:
+        parts += ["Column descriptions:", *columns]
+    return _clip_lines(parts, _MAX_INTENT_CHARS)
+
+
+def _clip_lines(lines: list[str], limit: int) -> str:
+    text = "\n".join(lines)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- blast radius: Rocky's catalog ----------------------------------------------------
+
+_MAX_NAMES = 15  # per list in the text: the reviewer needs the shape, not an inventory
+_MAX_DEPTH = 3  # direct consumers, then two more levels as "indirectly"
+
+
+@frozen
+class _Catalog:
+    downstream: dict[str, tuple[str, ...]]  # model (lowercase) -> direct consumers
+    columns: dict[tuple[str, str], tuple[str, ...]]  # (source, target) -> target columns
+
+
+_catalog_cache: dict[Path, tuple[tuple[int, int], _Catalog | None]] = {}
+
+
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _load_catalog(path: Path) -> _Catalog | None:
+    """Parse catalog.json once per version of the file: it can be megabytes."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _catalog_cache.get(path)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    catalog = None
+    text = _read_text(path, _MAX_CATALOG_BYTES)
+    try:
+        data = json.loads(text) if text is not None else None
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        downstream: dict[str, tuple[str, ...]] = {}
+        for asset in _dicts(data.get("assets")):
+            name = asset.get("model_name")
+            if isinstance(name, str):
+                downstream[name.lower()] = tuple(_strings(asset.get("downstream_models")))
+        columns: dict[tuple[str, str], list[str]] = {}
+        for edge in _dicts(data.get("edges")):
+            source, target, column = (
+                edge.get(k) for k in ("source_model", "target_model", "target_column")
+            )
+            if isinstance(source, str) and isinstance(target, str) and isinstance(column, str):
+                found = columns.setdefault((source.lower(), target.lower()), [])
+                if column not in found:
+                    found.append(column)
+        catalog = _Catalog(downstream, {k: tuple(v) for k, v in columns.items()})
+    _catalog_cache.clear()  # one workspace at a time is the common case; bound memory
+    _catalog_cache[path] = (stamp, catalog)
+    return catalog
+
+
+def _walk_downstream(
+    start: str, consumers: Callable[[str], Iterable[str]], limit: int = 60
+) -> tuple[list[str], list[str]]:
+    """Direct consumers and those further down (breadth first, cycles and caps safe)."""
+    direct: list[str] = list(dict.fromkeys(consumers(start)))
+    seen = {start.lower(), *(d.lower() for d in direct)}
+    further: list[str] = []
+    level = direct
+    for _ in range(_MAX_DEPTH - 1):
+        following = []
+        for name in level:
+            for consumer in consumers(name):
+                if consumer.lower() not in seen and len(seen) < limit:
+                    seen.add(consumer.lower())
+                    following.append(consumer)
+        further += following
+        level = following
+    return direct, further
+
+
+def _listing(names: list[str], columns: dict[str, list[str]] | None = None) -> str:
+    shown = []
+    for name in names[:_MAX_NAMES]:
+        cols = (columns or {}).get(name.lower())
+        shown.append(
+            f"{name} ({', '.join(cols[:8])}{', ...' if len(cols) > 8 else ''})" if cols else name
+        )
+    more = len(names) - _MAX_NAMES
+    return ", ".join(shown) + (f", and {more} more" if more > 0 else "")
+
+
+def _describe(
+    direct: list[str], further: list[str], columns: dict[str, list[str]], note: str
+) -> str | None:
+    if not direct:
+        return None
+    # Alphabetical: stable across runs and file systems, so prompts (and caches) are too.
+    text = "Downstream: " + _listing(sorted(direct, key=str.lower), columns)
+    if further:
+        text += "; indirectly: " + _listing(sorted(further, key=str.lower))
+    return text + (f" ({note})" if note else "")
+
+
+def _from_catalog(catalog: _Catalog, model: str) -> str | None:
+    key = model.lower()
+    if key not in catalog.downstream:
+        return None
+
+    def consumers(name: str) -> tuple[str, ...]:
+        return catalog.downstream.get(name.lower(), ())
+
+    direct, further = _walk_downstream(model, consumers)
+    columns = {d.lower(): list(catalog.columns.get((key, d.lower()), ())) for d in direct}
+    return _describe(direct, further, columns, "from .rocky/catalog/catalog.json")
+
+
+# --- blast radius: scanning plain SQL models ------------------------------------------
+#
+# sqlglot rather than a regex: it ignores names in comments and strings, tells a CTE
+# called `orders` from the model `orders`, handles quoting and schema prefixes, and its
+# lineage says which *output columns* of a consumer come from this model, which is the
+# part a reviewer cares about. Parsing is only done for files whose text mentions a
+# name we look for, and a regex on FROM/JOIN/ref() remains for what sqlglot cannot
+# parse (dbt Jinja, Rocky's DSL, dialect oddities).
+
+_MAX_FILES = 2000
+_MAX_ENTRIES = 50_000  # directory entries looked at, files or not
+_SCAN_BUDGET_S = 1.5
+_SKIP_DIRS = {"node_modules", "target", "dist", "build", "venv", "__pycache__", "site-packages"}
+
+
+@frozen
+class _Refs:
+    tables: frozenset[str]  # lowercase model names this file reads
+    columns: dict[str, tuple[str, ...]]  # lowercase source -> output columns that use it
+
+
+def _iter_models(root: Path, deadline: float) -> Iterator[Path]:
+    """SQL/Rocky files under root, skipping hidden and vendored folders, capped."""
+    seen_files = entries = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in _SKIP_DIRS)
+        entries += len(dirs) + len(files)
+        for name in sorted(files):
+            if name.lower().endswith(_SQL_SUFFIXES):
+                seen_files += 1
+                yield Path(folder) / name
+                if seen_files >= _MAX_FILES:
+                    return
+        if entries >= _MAX_ENTRIES or time.monotonic() > deadline:
+            return
+
+
+def _scan_root(path: Path, workspace: Path | None) -> Path:
+    """The models folder holding `path` (Rocky and dbt keep models under `models/`),
+    else the workspace, else the file's folder."""
+    path = _absolute(path)
+    root = _absolute(workspace) if workspace is not None else None
+    for folder in path.parents:
+        if root is not None and not _inside(folder, root):
+            break
+        if folder.name.lower() == "models":
+            return folder
+    return root if root is not None and _inside(path, root) else path.parent
+
+
+_COMMENTS = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_FROM_JOIN = re.compile(r"""\b(?:from|join)\s+((?:[\w"`\[\]]+\.)*[\w"`\[\]]+)""", re.IGNORECASE)
+_DBT_REF = re.compile(r"""\bref\(\s*['"]([\w.]+)['"]\s*\)""")
+
+
+def _regex_refs(text: str) -> _Refs:
+    text = _COMMENTS.sub(" ", text)
+    names = {m.rsplit(".", 1)[-1].strip('"`[]').lower() for m in _FROM_JOIN.findall(text)}
+    names |= {m.lower() for m in _DBT_REF.findall(text)}
+    return _Refs(frozenset(names), {})
+
+
+def _sqlglot_refs(text: str) -> _Refs | None:
+    """Tables read and per-source output columns; None when sqlglot cannot parse it."""
+    try:
+        import sqlglot  # lazy: a tenth of a second to import, only SQL reviews need it
+        from sqlglot import exp
+        from sqlglot.lineage import lineage
+    except ImportError:
+        return None
+    found = _FRONT_MATTER.match(text)
+    if found:  # keep line numbers, drop Rocky's TOML header
+        text = "\n" * found[0].count("\n") + text[found.end() :].split("\n", 1)[-1]
+    # Third-party parser on arbitrary, possibly half-typed SQL: any failure means "use
+    # the regex", never an exception in the editor.
+    try:
+        statements = [s for s in sqlglot.parse(text) if s is not None]
+    except Exception:
+        return None
+    tables: set[str] = set()
+    columns: dict[str, list[str]] = {}
+    for statement in statements:
+        ctes = {cte.alias_or_name.lower(): cte for cte in statement.find_all(exp.CTE)}
+        for table in statement.find_all(exp.Table):
+            name = table.name.lower()
+            if name in ctes and not _within(table, ctes[name]):
+                continue  # a reference to the CTE, not to the model of that name
+            if name:
+                tables.add(name)
+        query = statement if isinstance(statement, exp.Query) else statement.find(exp.Query)
+        if query is None:
+            continue
+        try:
+            nodes = lineage(None, query, {})
+        except Exception:
+            continue  # tables are known; only the column detail is lost
+        for output, node in nodes.items():
+            for source in {
+                n.expression.name.lower()
+                for n in node.walk()
+                if isinstance(n.expression, exp.Table)
+            }:
+                columns.setdefault(source, []).append(output)
+    return _Refs(frozenset(tables), {k: tuple(dict.fromkeys(v)) for k, v in columns.items()})
+
+
+def _within(node: Any, ancestor: Any) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent is ancestor:
+            return True
+        parent = parent.parent
+    return False
+
+
+def _from_scan(path: Path, workspace: Path | None, model: str) -> str | None:
+    deadline = time.monotonic() + _SCAN_BUDGET_S
+    root = _scan_root(path, workspace)
+    me = _absolute(path)
+    files: dict[str, tuple[Path, str]] = {}  # model name (lowercase) -> (file, text)
+    found = list(_iter_models(root, deadline))
+    partial = len(found) >= _MAX_FILES
+    for file in found:
+        if time.monotonic() > deadline:
+            partial = True
+            break
+        text = _read_text(file, _MAX_SQL_BYTES) if _absolute(file) != me else None
+        if text is not None:
+            files[file.stem.lower()] = (file, text)
+    refs: dict[str, _Refs] = {}
+
+    def refs_of(key: str) -> _Refs:
+        if key not in refs:
+            file, text = files[key]
+            parsed = _sqlglot_refs(text) if file.suffix.lower() == ".sql" else None
+            refs[key] = parsed or _regex_refs(text)
+        return refs[key]
+
+    def consumers(name: str) -> list[str]:
+        key = name.lower()
+        word = re.compile(rf"\b{re.escape(key)}\b", re.IGNORECASE)
+        out = []
+        for other, (file, text) in files.items():
+            if time.monotonic() > deadline:
+                break
+            # The word search is the cheap filter that keeps parsing to likely consumers.
+            if other != key and word.search(text) and key in refs_of(other).tables:
+                out.append(file.stem)
+        return out
+
+    direct, further = _walk_downstream(model, consumers)
+    columns = {d.lower(): list(refs_of(d.lower()).columns.get(model.lower(), ())) for d in direct}
+    if time.monotonic() > deadline:
+        partial = True
+    return _describe(
+        direct, further, columns, f"found in {root.name}/" + (", partial scan" if partial else "")
+    )
+
+
+def find_blast_radius(path: Path, workspace: Path | None) -> str | None:
+    """Who reads the SQL model at `path`, as "Downstream: fct_revenue (total), dash_orders".
+
+    Rocky's catalog (`.rocky/catalog/catalog.json` in the workspace) is used when it
+    knows the model; otherwise the models folder is scanned. None for non-SQL files and
+    for models nobody reads (or none was found within the scan's limits).
+    """
+    if path.suffix.lower() not in _SQL_SUFFIXES:
+        return None
+    model = path.stem
+    if workspace is not None:
+        catalog = _load_catalog(workspace / ".rocky" / "catalog" / "catalog.json")
+        if catalog is not None and model.lower() in catalog.downstream:
+            return _from_catalog(catalog, model)
+    try:
+        return _from_scan(path, workspace, model)
+    except (OSError, RecursionError, KeyError):
+        return None
+
+
+# --- the request ----------------------------------------------------------------------
+
+
+class BadRange(FuseError):
+    """The selected lines do not exist in the document (1-based, inclusive)."""
+
+    def __init__(self, start_line: int, end_line: int, line_count: int) -> None:
+        lines = "line" if line_count == 1 else "lines"
+        if end_line < start_line and start_line >= 1:
+            message = f"Range {start_line}-{end_line} is reversed: it ends before it starts"
+        else:
+            message = (
+                f"Range {start_line}-{end_line} is outside the document ({line_count} {lines})"
+            )
+        super().__init__(message)
+        self.start_line = start_line
+        self.end_line = end_line
+        self.line_count = line_count
+
+
+# LSP's line breaks only (\r\n, \r, \n): str.splitlines also splits on \x0c, \u2028 and
+# friends, which would shift every line number after them relative to the editor.
+_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def _display_path(path: Path, workspace: Path | None) -> str:
+    absolute = _absolute(path)
+    if workspace is not None:
+        root = _absolute(workspace)
+        if _inside(absolute, root) and absolute != root:
+            return absolute.relative_to(root).as_posix()
+    home = Path.home()
+    if _inside(absolute, home):  # the user name is nobody's business, models included
+        return "~/" + absolute.relative_to(home).as_posix()
+    return absolute.as_posix()
+
+
+def build_request(
+    task: Task,
+    path: Path,
+    text: str,
+    start_line: int | None,
+    end_line: int | None,
+    settings: Settings,
+    workspace: Path | None,
+    language: str | None = None,
+    *,
+    instruction: str | None = None,
+) -> FusionRequest:
+    """The FusionRequest for lines start_line..end_line (1-based, inclusive) of `text`.
+
+    None for either line (an empty selection) means the whole document. Raises BadRange
+    when the lines are not in the document. Reads sidecars and scans SQL models for the
+    intent and blast radius: call it off the event loop.
+    """
+    lines = _LINES.findall(text)
+    count = len(lines)
+    if start_line is None or end_line is None:
+        first, code, before, after = 1, text, "", ""
+    else:
+        last = end_line
+        # The editor shows an empty last line after a final newline; selecting down to
+        # it is selecting to the end.
+        if last == count + 1 and text.endswith(("\n", "\r")):
+            last = count
+        if start_line < 1 or start_line > count or last < start_line or last > count:
+            raise BadRange(start_line, end_line, count)
+        first = start_line
+        context = max(settings.review.context_lines, 0)
+        code = "".join(lines[first - 1 : last])
+        before = "".join(lines[max(first - 1 - context, 0) : first - 1])
+        after = "".join(lines[last : last + context])
+    return FusionRequest(
+        task=task,
+        path=_display_path(path, workspace),
+        language=language or language_for(path),
+        code=code,
+        start_line=first,
+        context_before=before,
+        context_after=after,
+        intent=find_intent(path, workspace),
+        blast_radius=find_blast_radius(path, workspace),
+        instruction=instruction,
+    )
