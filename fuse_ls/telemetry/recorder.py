@@ -1,0 +1,618 @@
+"""SessionRecorder: turns the engine's FusionEvents into a Rudel-shaped session transcript.
+
+One recorder per server session (per workspace) or per CLI run. It is an engine
+`Observer`: `observe` is called on the event loop for every progress event, so it is
+cheap (one small JSON line per interesting event, no fsync) and never raises: its own
+failures are logged once and then ignored, because telemetry must never break a review.
+
+Privacy: the code under review is recorded only as a SHA-256 and a line count unless
+`telemetry.record_content` is true; model answers and the judge's rationale are likewise
+summarised (length, finding count) rather than stored. Whatever text is recorded passes
+through `redact()` first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+from fuse_ls.config import TelemetrySettings
+from fuse_ls.fusion.types import (
+    CandidateResult,
+    FusionEvent,
+    FusionResult,
+    JudgeResult,
+    Usage,
+)
+from fuse_ls.telemetry import store
+from fuse_ls.telemetry.redact import redact
+from fuse_ls.telemetry.transcript import (
+    FUSE_KEY,
+    SCHEMA_VERSION,
+    iso_timestamp,
+    new_uuid,
+    sha256_hex,
+    stable_id,
+    text_block,
+    usage_block,
+    usage_facts,
+)
+
+log = logging.getLogger(__name__)
+
+Decision = Literal["applied", "dismissed", "left"]
+ItemKind = Literal["finding", "fix"]
+Source = Literal["server", "cli"]
+
+# How many recent fusions we remember (task, findings' votes) to annotate later events
+# and decisions; older ones still get recorded, just without the lookup.
+_FUSION_MEMORY = 256
+
+
+class SessionRecorder:
+    """Writes one session transcript; see the module docstring.
+
+    The file (and its folders) are created lazily on the first recorded line, so a
+    server that starts and answers nothing leaves no empty session behind.
+    """
+
+    def __init__(
+        self,
+        settings: TelemetrySettings,
+        workspace: Path,
+        *,
+        source: Source,
+        version: str,
+        git_branch: str | None = None,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """`clock` (epoch seconds) exists for tests and the synthetic corpus."""
+        self.settings = settings
+        self._clock = clock or time.time
+        self.enabled = settings.enabled
+        self.workspace = Path(workspace).expanduser().absolute()
+        self.source: Source = source
+        self.version = version
+        self.git_branch = git_branch or ""
+        self.record_content = settings.record_content
+        self.max_lines = max(10, min(settings.max_lines_per_file, store.HARD_MAX_LINES))
+        self.root_session_id = new_uuid()
+        self.session_id = self.root_session_id
+        self.part = 1
+        self._previous_session_id: str | None = None
+        self._data_dir: Path | None = None
+        self._file: store.AppendOnlyFile | None = None
+        self._lines = 0
+        self._parent: str | None = None
+        self._lock = threading.RLock()
+        self._closed = False
+        self._failed_once = False
+        self._started_at = self._clock()
+        self._pruned = False
+        # fusion id -> {"action": task, "findings": {finding id: (votes, pool size)}}
+        self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    # --- public API -------------------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        """The current session file (None until something was recorded)."""
+        return self._file.path if self._file is not None else None
+
+    def observe(self, event: FusionEvent) -> None:
+        """Engine observer. Never raises."""
+        if not self.enabled or self._closed:
+            return
+        try:
+            handler = _HANDLERS.get(event.kind)
+            if handler is not None:
+                with self._lock:
+                    handler(self, event)
+        except Exception as e:  # telemetry must never break a fusion
+            self._report_failure(e)
+
+    def record_decision(
+        self,
+        fusion_id: str,
+        item_id: str,
+        decision: Decision,
+        *,
+        kind: ItemKind,
+        votes: int | None = None,
+        pool_size: int | None = None,
+    ) -> None:
+        """The user applied, dismissed or left a finding or fix. Never raises."""
+        if not self.enabled or self._closed:
+            return
+        try:
+            with self._lock:
+                known = self._fusions.get(fusion_id, {}).get("findings", {}).get(item_id)
+                if known is not None:
+                    votes = known[0] if votes is None else votes
+                    pool_size = known[1] if pool_size is None else pool_size
+                agreement = f" ({votes}/{pool_size} models)" if votes is not None else ""
+                self._write(
+                    "user",
+                    {"role": "user", "content": f"[fuse-ls] {kind} {decision}{agreement}"},
+                    {
+                        "event": "decision",
+                        "fusionId": fusion_id,
+                        "itemId": item_id,
+                        "decision": decision,
+                        "kind": kind,
+                        "votes": votes,
+                        "poolSize": pool_size,
+                    },
+                )
+        except Exception as e:
+            self._report_failure(e)
+
+    def close(self) -> None:
+        """Write the session-end line (if anything was recorded) and release the file."""
+        if self._closed:
+            return
+        try:
+            with self._lock:
+                if self._file is not None:
+                    self._write_system(
+                        "fuse_ls_session_end",
+                        "fuse-ls session ended",
+                        {"event": "session_end", "reason": "closed"},
+                    )
+                    self._file.close()
+        except Exception as e:
+            self._report_failure(e)
+        finally:
+            self._closed = True
+
+    def __enter__(self) -> SessionRecorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- event handlers ---------------------------------------------------------------
+
+    def _on_fusion_started(self, event: FusionEvent) -> None:
+        req = event.request
+        info = self._remember(event.fusion_id)
+        facts: dict[str, Any] = {"event": "action", "fusionId": event.fusion_id}
+        if req is None:
+            info["action"] = "unknown"
+            facts["action"] = "unknown"
+            self._write("user", {"role": "user", "content": "[fuse-ls] action"}, facts)
+            return
+        info["action"] = req.task
+        rel = self._relative(req.path)
+        lines = len(req.code.splitlines()) or 1
+        digest = sha256_hex(req.code)
+        summary = (
+            f"fuse-ls {req.task} of {rel} lines {req.start_line}-{req.end_line} "
+            f"({req.language}, {lines} lines, sha256 {digest[:12]})"
+        )
+        content: list[dict[str, Any]] = [text_block(summary)]
+        if self.record_content:
+            content.append(text_block(self._clean(f"```{req.language}\n{req.code}\n```")))
+            if req.instruction:
+                content.append(text_block(self._clean(req.instruction)))
+        facts.update(
+            action=req.task,
+            path=rel,
+            startLine=req.start_line,
+            endLine=req.end_line,
+            language=req.language,
+            codeSha256=digest,
+            codeLines=lines,
+            instruction=bool(req.instruction),
+        )
+        self._write("user", {"role": "user", "content": content}, facts)
+
+    def _on_model(self, event: FusionEvent) -> None:
+        cand = event.candidate
+        if cand is None:
+            return
+        if cand.status == "ok":
+            self._answer(
+                event,
+                "pool",
+                cand.model,
+                cand.index,
+                cand.usage,
+                cand.latency_s,
+                cand.text,
+                extra={
+                    "ttftS": _round(cand.ttft_s),
+                    "findings": len(cand.findings),
+                    "revised": cand.revised or None,
+                },
+            )
+        else:
+            self._failure(event, "pool", cand)
+
+    def _on_judge(self, event: FusionEvent) -> None:
+        judge = event.judge
+        if judge is None or judge.status == "skipped":
+            return  # no model call happened; fusion_finished records the reason
+        if judge.status == "ok":
+            self._answer(
+                event,
+                "judge",
+                judge.model,
+                0,
+                judge.usage,
+                judge.latency_s,
+                judge.rationale,
+                extra={},
+            )
+        else:
+            self._failure(event, "judge", judge)
+
+    def _on_fusion_finished(self, event: FusionEvent) -> None:
+        result = event.result
+        if result is None:
+            return
+        info = self._remember(event.fusion_id)
+        findings = {f.id: (f.votes, f.pool_size) for f in result.findings if f.id}
+        info["findings"] = findings
+        self._write_system(
+            "fuse_ls_fusion_finished",
+            _finished_summary(result),
+            {
+                "event": "fusion_finished",
+                "fusionId": event.fusion_id,
+                "action": result.task,
+                "mode": result.mode,
+                "winner": result.winner,
+                "scores": dict(result.scores) or None,
+                "findings": [
+                    {
+                        "id": f.id,
+                        "votes": f.votes,
+                        "poolSize": f.pool_size,
+                        "severity": f.severity,
+                        "confirmed": f.confirmed,
+                        "fix": f.replacement is not None,
+                    }
+                    for f in result.findings
+                ],
+                "rejected": len(result.rejected),
+                "answered": len(result.answered),
+                "failed": len(result.failed),
+                "judge": result.judge.status if result.judge is not None else None,
+                "hasAnswer": bool(result.answer),
+                "costUsd": result.total_cost_usd,
+                "wallTimeS": round(result.wall_time_s, 3),
+                "notes": len(result.notes),
+            },
+        )
+
+    def _on_fusion_failed(self, event: FusionEvent) -> None:
+        reason = self._clean(event.message)[:500]
+        # A cancellation is the user's choice, not an error: keep it out of error counts.
+        cancelled = "cancel" in reason.lower()
+        self._write_system(
+            "fuse_ls_fusion_failed",
+            f"fuse-ls fusion {'cancelled' if cancelled else 'failed'}: {reason}",
+            {
+                "event": "fusion_failed",
+                "fusionId": event.fusion_id,
+                "action": self._fusions.get(event.fusion_id, {}).get("action"),
+                "reason": reason,
+                "cancelled": cancelled or None,
+            },
+            level="info" if cancelled else "error",
+        )
+
+    # --- line builders ----------------------------------------------------------------
+
+    def _answer(
+        self,
+        event: FusionEvent,
+        role: str,
+        model: str,
+        index: int,
+        usage: Usage,
+        latency_s: float | None,
+        text: str,
+        *,
+        extra: dict[str, Any],
+    ) -> None:
+        key = (self.root_session_id, event.fusion_id, role, index, event.round, model)
+        action = self._fusions.get(event.fusion_id, {}).get("action")
+        if self.record_content:
+            shown = self._clean(text)
+        else:
+            what = "rationale" if role == "judge" else f"{action or 'answer'}"
+            shown = f"[{what} from {model}: {len(text)} chars; content not recorded]"
+        facts: dict[str, Any] = {
+            "event": "model_answer",
+            "fusionId": event.fusion_id,
+            "action": action,
+            "role": role,
+            "model": model,
+            "index": index,
+            "round": event.round,
+            "status": "ok",
+            "latencyS": _round(latency_s),
+            "costUsd": usage.cost_usd,
+            "usage": usage_facts(usage),
+        }
+        facts.update({k: v for k, v in extra.items() if v is not None})
+        self._write(
+            "assistant",
+            {
+                "id": stable_id("msg", *key),
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": [text_block(shown)],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": usage_block(usage),
+            },
+            facts,
+            request_id=stable_id("req", *key),
+        )
+
+    def _failure(self, event: FusionEvent, role: str, who: CandidateResult | JudgeResult) -> None:
+        index = who.index if isinstance(who, CandidateResult) else 0
+        key = (self.root_session_id, event.fusion_id, role, index, event.round, who.model)
+        tool_id = stable_id("toolu", *key)
+        action = self._fusions.get(event.fusion_id, {}).get("action")
+        is_error = who.status == "error"
+        kind = who.error_kind if isinstance(who, CandidateResult) else None
+        code = who.status_code if isinstance(who, CandidateResult) else None
+        reason = self._clean(who.error or who.status)[:500]
+        # Rudel counts failures only as tool_result blocks; a tool_result answers a
+        # tool_use, so the call itself is written first as the model's (failed) turn.
+        self._write(
+            "assistant",
+            {
+                "id": stable_id("msg", *key),
+                "type": "message",
+                "role": "assistant",
+                "model": who.model,
+                "content": [
+                    {
+                        "type": "tool_use",
+                        "id": tool_id,
+                        "name": "fuse_ls_model_call",
+                        "input": {"model": who.model, "role": role, "index": index},
+                    }
+                ],
+                "stop_reason": "tool_use",
+                "stop_sequence": None,
+                "usage": usage_block(who.usage),
+            },
+            {
+                "event": "model_call",
+                "fusionId": event.fusion_id,
+                "role": role,
+                "model": who.model,
+                "index": index,
+            },
+            request_id=stable_id("req", *key),
+        )
+        prefix = f"{kind}: " if kind else ""
+        suffix = f" (HTTP {code})" if code else ""
+        block: dict[str, Any] = {
+            "type": "tool_result",
+            "tool_use_id": tool_id,
+            "content": f"{who.model} {who.status}: {prefix}{reason}{suffix}",
+        }
+        if is_error:
+            block["is_error"] = True
+        self._write(
+            "user",
+            {"role": "user", "content": [block]},
+            {
+                "event": "model_failed",
+                "fusionId": event.fusion_id,
+                "action": action,
+                "role": role,
+                "model": who.model,
+                "index": index,
+                "round": event.round,
+                "status": who.status,
+                "errorKind": kind,
+                "statusCode": code,
+                "latencyS": _round(who.latency_s),
+                "costUsd": who.usage.cost_usd,
+                "usage": usage_facts(who.usage),
+            },
+        )
+
+    def _write_system(
+        self, subtype: str, content: str, facts: dict[str, Any], *, level: str = "info"
+    ) -> None:
+        self._write("system", None, facts, subtype=subtype, content=content, level=level)
+
+    def _write(
+        self,
+        line_type: str,
+        message: dict[str, Any] | None,
+        facts: dict[str, Any],
+        *,
+        request_id: str | None = None,
+        subtype: str | None = None,
+        content: str | None = None,
+        level: str | None = None,
+    ) -> None:
+        if self._file is None:
+            self._open_part()
+        elif self._lines >= self.max_lines - 1 or self._file.size >= store.HARD_MAX_BYTES:
+            self._rotate()
+        self._emit(line_type, message, facts, request_id, subtype, content, level)
+
+    def _emit(
+        self,
+        line_type: str,
+        message: dict[str, Any] | None,
+        facts: dict[str, Any],
+        request_id: str | None,
+        subtype: str | None,
+        content: str | None,
+        level: str | None,
+    ) -> None:
+        assert self._file is not None
+        uid = new_uuid()
+        # Key order follows Claude Code's own lines; `fuseLs` must stay last (stats.py).
+        line: dict[str, Any] = {
+            "parentUuid": self._parent,
+            "isSidechain": False,
+            "userType": "external",
+            "cwd": str(self.workspace),
+            "sessionId": self.session_id,
+            "version": self.version,
+            "gitBranch": self.git_branch,
+            "type": line_type,
+        }
+        if subtype is not None:
+            line["subtype"] = subtype
+            line["content"] = content or ""
+            line["isMeta"] = False
+            line["level"] = level or "info"
+        if message is not None:
+            line["message"] = message
+        if request_id is not None:
+            line["requestId"] = request_id
+        line["uuid"] = uid
+        line["timestamp"] = iso_timestamp(self._clock())
+        line[FUSE_KEY] = {k: v for k, v in facts.items() if v is not None}
+        self._file.append(store.dumps(line))
+        self._parent = uid
+        self._lines += 1
+
+    def _open_part(self) -> None:
+        root = store.data_dir(self.settings)
+        self._data_dir = root
+        path = store.session_path(root, self.workspace, self.session_id)
+        store.ensure_dir(path.parent)
+        self._file = store.AppendOnlyFile(path)
+        self._lines = 0
+        self._parent = None
+        facts: dict[str, Any] = {
+            "event": "session_start",
+            "schema": SCHEMA_VERSION,
+            "source": self.source,
+            "workspace": str(self.workspace),
+            "rootSessionId": self.root_session_id,
+            "part": self.part,
+            "previousSessionId": self._previous_session_id,
+            "startedAt": iso_timestamp(self._started_at),
+            "pid": os.getpid(),
+        }
+        self._emit(
+            "system",
+            None,
+            facts,
+            None,
+            "fuse_ls_session_start",
+            f"fuse-ls {self.source} session started",
+            "info",
+        )
+        if not self._pruned:
+            self._pruned = True
+            self._prune()
+
+    def _rotate(self) -> None:
+        assert self._file is not None
+        next_id = new_uuid()
+        self._emit(
+            "system",
+            None,
+            {"event": "session_end", "reason": "rotated", "nextSessionId": next_id},
+            None,
+            "fuse_ls_session_end",
+            "fuse-ls session continues in the next file",
+            "info",
+        )
+        self._file.close()
+        self._previous_session_id = self.session_id
+        self.session_id = next_id
+        self.part += 1
+        self._open_part()
+
+    def _prune(self) -> None:
+        try:
+            assert self._data_dir is not None and self._file is not None
+            store.prune(
+                self._data_dir,
+                retention_days=self.settings.retention_days,
+                max_total_mb=self.settings.max_total_mb,
+                keep={self._file.path},
+            )
+        except Exception as e:
+            log.debug("telemetry pruning failed: %s", e)
+
+    # --- helpers ----------------------------------------------------------------------
+
+    def _remember(self, fusion_id: str) -> dict[str, Any]:
+        info = self._fusions.get(fusion_id)
+        if info is None:
+            info = self._fusions[fusion_id] = {}
+            while len(self._fusions) > _FUSION_MEMORY:
+                self._fusions.popitem(last=False)
+        else:
+            self._fusions.move_to_end(fusion_id)
+        return info
+
+    def _relative(self, path: str) -> str:
+        if path.startswith("file://"):
+            from urllib.parse import unquote, urlparse
+
+            path = unquote(urlparse(path).path)
+        p = Path(path)
+        if p.is_absolute():
+            try:
+                return p.relative_to(self.workspace).as_posix()
+            except ValueError:
+                # Outside the workspace: keep only the file name, the rest may be private.
+                return p.name
+        return p.as_posix()
+
+    @staticmethod
+    def _clean(text: str) -> str:
+        return redact(text).text
+
+    def _report_failure(self, e: Exception) -> None:
+        if not self._failed_once:
+            self._failed_once = True
+            log.warning("telemetry disabled for this session after an error: %s", e)
+        else:
+            log.debug("telemetry error: %s", e)
+        # A recorder that failed once (disk full, permissions) stops trying: half-written
+        # sessions are worse than none, and retrying on every event costs time.
+        self.enabled = False
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _finished_summary(result: FusionResult) -> str:
+    parts = [f"fuse-ls {result.task} ({result.mode}) finished"]
+    if result.task == "review":
+        parts.append(f"{len(result.findings)} findings")
+    if result.winner:
+        parts.append(f"winner {result.winner}")
+    parts.append(f"{len(result.answered)}/{len(result.candidates)} models answered")
+    parts.append(f"${result.total_cost_usd:.4f}")
+    return ", ".join(parts)
+
+
+_HANDLERS: dict[str, Callable[[SessionRecorder, FusionEvent], None]] = {
+    "fusion_started": SessionRecorder._on_fusion_started,
+    "model_finished": SessionRecorder._on_model,
+    "model_failed": SessionRecorder._on_model,
+    "judge_finished": SessionRecorder._on_judge,
+    "judge_failed": SessionRecorder._on_judge,
+    "fusion_finished": SessionRecorder._on_fusion_finished,
+    "fusion_failed": SessionRecorder._on_fusion_failed,
+}
