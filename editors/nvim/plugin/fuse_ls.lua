@@ -1,0 +1,11 @@
+-- fuse-ls: user commands (:FuseReview, :FuseExplain, :FuseFix, :FuseCancel, :FuseStats).
+-- The language server itself starts through require('fuse_ls').setup() or
+-- vim.lsp.enable('fuse_ls'); see :help fuse_ls.
+if vim.g.loaded_fuse_ls then
+  return
+end
+vim.g.loaded_fuse_ls = true
+if vim.fn.has('nvim-0.11') == 0 then
+  return
+end
+require('fuse_ls').create_user_commands()

@@ -1,0 +1,123 @@
+"""Neovim 0.11 (headless, from PyPI) + editors/nvim plugin + the real fuse-ls server +
+the model emulator, end to end."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from editor_support import require_ok, script_with
+
+pytestmark = pytest.mark.slow
+
+API_KEY = "test-key-never-printed-3f9a"
+
+
+def server_env(emulator: Any, **extra: str) -> dict[str, str]:
+    return {
+        "FUSE_LS_BASE_URL": emulator.base_url,
+        "OPENROUTER_API_KEY": API_KEY,
+        **extra,
+    }
+
+
+def test_review_selection_diagnostics_and_quick_fix(
+    run_nvim: Any, emulator: Any, workspace: Path
+) -> None:
+    run = run_nvim("review.lua", workspace=workspace, env=server_env(emulator))
+    report = require_ok(run)
+    diags = [
+        d for d in report["data"]["diagnostics"] if not (d.get("data") or {}).get("provisional")
+    ]
+    assert any("3/3 models" in d["message"] for d in diags), diags
+    assert report["data"]["after_quickfix"][4] == "    value = ast.literal_eval(text)"
+
+
+def test_explain_opens_markdown(run_nvim: Any, emulator: Any, workspace: Path) -> None:
+    run = run_nvim("explain.lua", workspace=workspace, env=server_env(emulator))
+    report = require_ok(run)
+    assert "Consensus" in report["data"]["markdown"]
+
+
+def test_fused_fix_confirm_decline_and_apply(run_nvim: Any, emulator: Any, workspace: Path) -> None:
+    run = run_nvim("fix.lua", workspace=workspace, env=server_env(emulator))
+    report = require_ok(run)
+    assert report["data"]["after"][4] == "    value = ast.literal_eval(text)"
+
+
+def test_cancel_slow_review(run_nvim: Any, emulator_factory: Any, workspace: Path) -> None:
+    latency_ms = 3000
+    emulator = emulator_factory(script_with(ttft_ms=latency_ms))
+    run = run_nvim(
+        "cancel.lua",
+        workspace=workspace,
+        env=server_env(emulator, FUSE_TEST_LATENCY_MS=str(latency_ms)),
+    )
+    report = require_ok(run)
+    assert report["data"]["diagnostics"] == []
+    # The cancel took effect well before the models would have answered.
+    assert report["data"]["cancel_ms"] < latency_ms, report["data"]
+
+
+@pytest.mark.parametrize("style", ["setup", "lspconfig"])
+def test_attaches_to_every_filetype(
+    run_nvim: Any, emulator: Any, workspace: Path, style: str
+) -> None:
+    run = run_nvim(
+        "attach.lua", workspace=workspace, env=server_env(emulator, FUSE_TEST_STYLE=style)
+    )
+    require_ok(run)
+
+
+def _health(run_nvim: Any, workspace: Path, env: dict[str, str]) -> list[str]:
+    run = run_nvim("health.lua", workspace=workspace, env=env)
+    report = require_ok(run)
+    lines: list[str] = report["data"]["health"]
+    assert API_KEY not in "\n".join(lines), "the API key value must never be printed"
+    return lines
+
+
+def _has(lines: list[str], *needles: str) -> bool:
+    return any(all(n in line for n in needles) for line in lines)
+
+
+def test_checkhealth_ok(run_nvim: Any, emulator: Any, workspace: Path) -> None:
+    lines = _health(run_nvim, workspace, server_env(emulator))
+    text = "\n".join(lines)
+    assert _has(lines, "OK", "server executable"), text
+    assert _has(lines, "OK", "version: fuse-ls"), text
+    assert _has(lines, "OK", "editor settings valid"), text
+    assert _has(lines, "OK", "$OPENROUTER_API_KEY is set"), text
+    assert _has(lines, "OK", emulator.base_url.rstrip("/") + "/models", "reachable"), text
+    assert "ERROR" not in text, text
+
+
+def test_checkhealth_server_missing(run_nvim: Any, emulator: Any, workspace: Path) -> None:
+    env = server_env(emulator, FUSE_TEST_HEALTH_CMD=json.dumps(["/nonexistent/fuse-ls", "serve"]))
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "ERROR", "server executable not found", "/nonexistent/fuse-ls"), text
+    assert _has(lines, "pipx install fuse-ls"), text
+
+
+def test_checkhealth_missing_key_and_bad_settings(
+    run_nvim: Any, emulator: Any, workspace: Path
+) -> None:
+    env = {
+        "FUSE_LS_BASE_URL": "https://api.example.invalid/v1",
+        "FUSE_TEST_HEALTH_BAD_SETTINGS": json.dumps({"mode": "vote", "quorum": {"deadlineS": "x"}}),
+    }
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "ERROR", "$OPENROUTER_API_KEY is not set"), text
+    assert _has(lines, "ERROR", "mode", "vote", "best-of, merge, debate"), text
+    assert _has(lines, "ERROR", "quorum.deadlineS"), text
+    assert _has(lines, "api.example.invalid"), text
+
+
+def test_python_is_the_venv() -> None:
+    # The server runs as `sys.executable -m fuse_ls serve`; make sure that imports.
+    assert Path(sys.executable).exists()
