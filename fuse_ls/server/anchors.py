@@ -1,0 +1,230 @@
+"""Ranges that stay true while the document changes under them.
+
+A fusion is computed on one version of a document, but the user keeps typing while the
+models think, and a published diagnostic lives on across later edits. Every range the
+server hands out (diagnostics, fixes, explained ranges) is therefore kept as an
+`Anchor`: the range plus the text it covered. Edits move an anchor when they happen
+before it and drop it when they touch its text, so the server never points at the wrong
+code. This module is pure: no LSP I/O, no server state.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Sequence
+
+from attrs import evolve, frozen
+from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
+
+Units = Callable[[str], int]
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+@frozen
+class Anchor:
+    """A range plus the exact text it covered when the range was computed."""
+
+    range: types.Range
+    text: str
+
+
+def pos(p: types.Position) -> tuple[int, int]:
+    return (p.line, p.character)
+
+
+def copy_range(r: types.Range) -> types.Range:
+    # lsprotocol's classes are mutable and pygls' codec mutates positions it clamps;
+    # copies keep a published range from changing behind the server's back.
+    return types.Range(
+        start=types.Position(line=r.start.line, character=r.start.character),
+        end=types.Position(line=r.end.line, character=r.end.character),
+    )
+
+
+class Snapshot:
+    """One immutable version of a document's text, with LSP position helpers.
+
+    Offsets come from a table of line starts built once, because pygls' TextDocument
+    re-splits the whole text on every position conversion.
+    """
+
+    def __init__(self, uri: str, text: str, version: int | None, codec: PositionCodec) -> None:
+        self.uri = uri
+        self.text = text
+        self.version = version
+        self.codec = codec
+        # The same line splitting as pygls, so positions agree with its documents.
+        self._with_ends: Sequence[str] = text.splitlines(True)
+        self.lines: Sequence[str] = [line.rstrip("\r\n") for line in self._with_ends]
+        self._starts = [0]
+        for line in self._with_ends:
+            self._starts.append(self._starts[-1] + len(line))
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
+
+    def units(self, s: str) -> int:
+        return int(self.codec.client_num_units(s))
+
+    def contains(self, r: types.Range) -> bool:
+        """Whether both ends of `r` lie inside this text (the end may be one past the end)."""
+        for p in (r.start, r.end):
+            if p.line < 0 or p.character < 0:
+                return False
+            if p.line > self.line_count or (p.line == self.line_count and p.character > 0):
+                return False
+            if p.line < self.line_count and p.character > self.units(self.lines[p.line]):
+                return False
+        return pos(r.start) <= pos(r.end)
+
+    def offset_at(self, p: types.Position) -> int:
+        if p.line >= self.line_count:
+            return len(self.text)
+        line = self.lines[p.line]
+        # The codec clamps (and mutates) what it is given: hand it a copy.
+        server = self.codec.position_from_client_units(
+            [line], types.Position(line=0, character=p.character)
+        )
+        return self._starts[p.line] + int(server.character)
+
+    def position_at(self, offset: int) -> types.Position:
+        line = max(bisect.bisect_right(self._starts, offset) - 1, 0)
+        if line >= self.line_count:
+            return types.Position(line=self.line_count, character=0)
+        column = offset - self._starts[line]
+        return types.Position(line=line, character=self.units(self._with_ends[line][:column]))
+
+    def text_in(self, r: types.Range) -> str:
+        return self.text[self.offset_at(r.start) : self.offset_at(r.end)]
+
+    def line_range(self, start_line: int, end_line: int) -> types.Range | None:
+        """The LSP range of 1-based inclusive lines, clamped to the text; None if outside."""
+        if self.line_count == 0 or start_line > self.line_count or end_line < 1:
+            return None
+        first = max(start_line, 1) - 1
+        last = min(max(end_line, start_line), self.line_count) - 1
+        return types.Range(
+            start=types.Position(line=first, character=0),
+            end=types.Position(line=last, character=self.units(self.lines[last])),
+        )
+
+    def anchor(self, r: types.Range) -> Anchor:
+        return Anchor(range=copy_range(r), text=self.text_in(r))
+
+    @property
+    def whole(self) -> types.Range:
+        return types.Range(
+            start=types.Position(line=0, character=0), end=self.position_at(len(self.text))
+        )
+
+
+def _end_of_insert(start: types.Position, new_text: str, units: Units) -> tuple[int, int]:
+    pieces = _NEWLINE.split(new_text)
+    if len(pieces) == 1:
+        return (start.line, start.character + units(pieces[0]))
+    return (start.line + len(pieces) - 1, units(pieces[-1]))
+
+
+def _shift(p: types.Position, old_end: types.Position, new_end: tuple[int, int]) -> types.Position:
+    if p.line == old_end.line:
+        return types.Position(
+            line=new_end[0], character=new_end[1] + p.character - old_end.character
+        )
+    return types.Position(line=p.line + new_end[0] - old_end.line, character=p.character)
+
+
+def move_range(
+    r: types.Range, change: types.Range, new_text: str, units: Units
+) -> types.Range | None:
+    """Where `r` is after `change` was replaced by `new_text`; None if the change touched it.
+
+    A change that ends where the range starts (typing just before it) moves the range;
+    one that starts where it ends (typing just after it) leaves it alone.
+    """
+    if pos(change.end) <= pos(r.start):
+        new_end = _end_of_insert(change.start, new_text, units)
+        return types.Range(
+            start=_shift(r.start, change.end, new_end), end=_shift(r.end, change.end, new_end)
+        )
+    if pos(change.start) >= pos(r.end):
+        return r
+    return None
+
+
+def relocate(anchor: Anchor, now: Snapshot) -> Anchor | None:
+    """Find the anchor's text in a wholly replaced document, nearest its old line."""
+    if not anchor.text:
+        return None
+    best: tuple[int, int] | None = None  # (distance in lines, offset)
+    start = now.text.find(anchor.text)
+    while start != -1:
+        line = now.text.count("\n", 0, start)
+        distance = abs(line - anchor.range.start.line)
+        if best is None or distance < best[0]:
+            best = (distance, start)
+        start = now.text.find(anchor.text, start + 1)
+    if best is None:
+        return None
+    offset = best[1]
+    moved = types.Range(
+        start=now.position_at(offset), end=now.position_at(offset + len(anchor.text))
+    )
+    return evolve(anchor, range=moved)
+
+
+def track(
+    anchor: Anchor,
+    changes: Sequence[types.TextDocumentContentChangeEvent],
+    now: Snapshot,
+) -> Anchor | None:
+    """The anchor after `changes` (in order) produced `now`; None when its text is gone.
+
+    Whatever the path, the result is checked against the current text, so a bug in the
+    arithmetic can drop a diagnostic but never misplace one.
+    """
+    moved: Anchor | None = anchor
+    if any(isinstance(c, types.TextDocumentContentChangeWholeDocument) for c in changes):
+        moved = relocate(anchor, now)
+    else:
+        r: types.Range | None = anchor.range
+        for change in changes:
+            if r is None:
+                break
+            assert isinstance(change, types.TextDocumentContentChangePartial)
+            r = move_range(r, change.range, change.text, now.units)
+        moved = None if r is None else evolve(anchor, range=r)
+    if moved is None or not now.contains(moved.range) or now.text_in(moved.range) != anchor.text:
+        return None
+    return moved
+
+
+def _move_position(
+    p: types.Position, change: types.Range, new_text: str, units: Units
+) -> types.Position:
+    if pos(p) <= pos(change.start):
+        return p
+    new_end = _end_of_insert(change.start, new_text, units)
+    if pos(p) < pos(change.end):
+        return types.Position(line=new_end[0], character=new_end[1])
+    return _shift(p, change.end, new_end)
+
+
+def track_span(
+    span: types.Range, changes: Sequence[types.TextDocumentContentChangeEvent], now: Snapshot
+) -> types.Range:
+    """Where a region is after `changes`, growing or shrinking with edits inside it.
+
+    Unlike `track`, the region survives edits to its text: this is for "the lines that were
+    reviewed", not for something that must still point at the same code.
+    """
+    if any(isinstance(c, types.TextDocumentContentChangeWholeDocument) for c in changes):
+        return now.whole
+    start, end = span.start, span.end
+    for change in changes:
+        assert isinstance(change, types.TextDocumentContentChangePartial)
+        start = _move_position(start, change.range, change.text, now.units)
+        end = _move_position(end, change.range, change.text, now.units)
+    return types.Range(start=start, end=end)

@@ -1,0 +1,90 @@
+"""Settings glue: editor settings merged with the layered config, last valid kept.
+
+The editor speaks in two places (`initializationOptions` and `workspace/configuration`
+section `fuseLs`); both are merged into the "editor settings" layer of
+`fuse_ls.config.load_settings`, which adds files and environment. A load that reports
+problems keeps the last valid settings in force; the server shows the problems.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from attrs import frozen
+
+from fuse_ls.config import ConfigNotice, Settings, load_settings
+from fuse_ls.errors import ConfigError
+
+SECTION = "fuseLs"
+WATCHED_NAMES = (".fuse-ls.toml", "pyproject.toml")
+
+
+@frozen
+class Reload:
+    settings: Settings  # what is in force after this reload
+    problems: tuple[ConfigError, ...]
+    changed: bool  # whether `settings` differs from what was in force before
+
+
+def _unwrap(options: Any) -> dict[str, Any]:
+    """Editor settings as a dict; clients may wrap them in the section name."""
+    if not isinstance(options, Mapping):
+        return {}
+    if len(options) == 1 and next(iter(options)) in (SECTION, "fuse_ls", "fuse-ls"):
+        inner = next(iter(options.values()))
+        return dict(inner) if isinstance(inner, Mapping) else {}
+    return dict(options)
+
+
+def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+class SettingsState:
+    """The settings in force and where they came from. Loading reads files: callers run
+    `reload` in a thread so the event loop never waits on the disk."""
+
+    def __init__(self, workspace: Path | None) -> None:
+        self.workspace = workspace
+        self.initialization_options: dict[str, Any] = {}
+        self.client_settings: dict[str, Any] = {}
+        self.current: Settings | None = None  # None until the first load
+
+    def set_initialization_options(self, options: Any) -> None:
+        self.initialization_options = _unwrap(options)
+
+    def set_client_settings(self, settings: Any) -> None:
+        self.client_settings = _unwrap(settings)
+
+    @property
+    def editor(self) -> dict[str, Any]:
+        # workspace/configuration is pulled later and on every change, so it wins.
+        return deep_merge(self.initialization_options, self.client_settings)
+
+    def reload(self) -> Reload:
+        loaded = load_settings(self.workspace, editor=self.editor)
+        previous = self.current
+        # A notice (say, a pyproject table shadowed by .fuse-ls.toml) is worth showing
+        # but is no invalid value: it must not pin the old settings.
+        invalid = [p for p in loaded.problems if not isinstance(p, ConfigNotice)]
+        if invalid and previous is not None:
+            return Reload(previous, tuple(loaded.problems), changed=False)
+        # The first load has no last valid settings: the valid keys apply and every bad
+        # key falls back to the layer below it (load_settings does that per key).
+        self.current = loaded.settings
+        return Reload(loaded.settings, tuple(loaded.problems), changed=previous != loaded.settings)
+
+    def is_watched(self, path: Path) -> bool:
+        return (
+            self.workspace is not None
+            and path.parent == self.workspace
+            and (path.name in WATCHED_NAMES)
+        )
