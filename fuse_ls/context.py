@@ -347,6 +347,7 @@ def _from_catalog(catalog: _Catalog, model: str) -> str | None:
 _MAX_FILES = 2000
 _MAX_ENTRIES = 50_000  # directory entries looked at, files or not
 _SCAN_BUDGET_S = 1.5
+_MAX_PARSE_CHARS = 200_000
 _SKIP_DIRS = {"node_modules", "target", "dist", "build", "venv", "__pycache__", "site-packages"}
 
 
@@ -469,7 +470,9 @@ def _from_scan(path: Path, workspace: Path | None, model: str) -> str | None:
     def refs_of(key: str) -> _Refs:
         if key not in refs:
             file, text = files[key]
-            parsed = _sqlglot_refs(text) if file.suffix.lower() == ".sql" else None
+            # Rocky DSL is not SQL, and a huge generated file could parse for seconds.
+            sql = file.suffix.lower() == ".sql" and len(text) <= _MAX_PARSE_CHARS
+            parsed = _sqlglot_refs(text) if sql else None
             refs[key] = parsed or _regex_refs(text)
         return refs[key]
 
