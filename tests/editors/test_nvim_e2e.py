@@ -4,6 +4,7 @@ the model emulator, end to end."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,33 @@ def test_checkhealth_missing_key_and_bad_settings(
 def test_python_is_the_venv() -> None:
     # The server runs as `sys.executable -m fuse_ls serve`; make sure that imports.
     assert Path(sys.executable).exists()
+
+
+def test_help_tags_current_and_links_resolve(
+    run_nvim: Any, nvim_bin: Path, workspace: Path, tmp_path: Path
+) -> None:
+    doc = Path(__file__).resolve().parents[2] / "editors" / "nvim" / "doc"
+    fresh = tmp_path / "doc"
+    fresh.mkdir()
+    (fresh / "fuse_ls.txt").write_bytes((doc / "fuse_ls.txt").read_bytes())
+    subprocess.run(
+        [
+            str(nvim_bin),
+            "--headless",
+            "--clean",
+            "-u",
+            "NONE",
+            "-c",
+            f"helptags {fresh}",
+            "-c",
+            "qa!",
+        ],
+        check=True,
+        timeout=30,
+        capture_output=True,
+    )
+    assert (fresh / "tags").read_text() == (doc / "tags").read_text(), (
+        "editors/nvim/doc/tags is stale: run "
+        "`nvim --headless --clean -u NONE -c 'helptags editors/nvim/doc' -c qa!`"
+    )
+    require_ok(run_nvim("help.lua", workspace=workspace))
