@@ -1,0 +1,78 @@
+// Checks the packaged .vsix (a zip): it must hold the manifest and the bundle VS Code
+// loads, the manifest's `main` must point at that bundle, and nothing from the build
+// inputs (sources, node_modules, tests) may ship. No dependencies: a small zip reader.
+import { readFileSync, readdirSync } from 'node:fs';
+import { inflateRawSync } from 'node:zlib';
+
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'));
+const file = process.argv[2] ?? `${pkg.name}-${pkg.version}.vsix`;
+if (!readdirSync('.').includes(file)) {
+  console.error(`check-vsix: ${file} not found`);
+  process.exit(1);
+}
+const zip = readFileSync(file);
+
+function entries(buf) {
+  // End of central directory: signature 0x06054b50 within the last 64 KiB + 22 bytes.
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= Math.max(0, buf.length - 65557); i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) {
+      eocd = i;
+      break;
+    }
+  }
+  if (eocd < 0) throw new Error('not a zip file');
+  const count = buf.readUInt16LE(eocd + 10);
+  let at = buf.readUInt32LE(eocd + 16);
+  const out = new Map();
+  for (let n = 0; n < count; n++) {
+    if (buf.readUInt32LE(at) !== 0x02014b50) throw new Error('bad central directory');
+    const method = buf.readUInt16LE(at + 10);
+    const compressed = buf.readUInt32LE(at + 20);
+    const nameLen = buf.readUInt16LE(at + 28);
+    const extraLen = buf.readUInt16LE(at + 30);
+    const commentLen = buf.readUInt16LE(at + 32);
+    const local = buf.readUInt32LE(at + 42);
+    const name = buf.toString('utf8', at + 46, at + 46 + nameLen);
+    out.set(name, { method, compressed, local });
+    at += 46 + nameLen + extraLen + commentLen;
+  }
+  return out;
+}
+
+function read(buf, entry) {
+  const nameLen = buf.readUInt16LE(entry.local + 26);
+  const extraLen = buf.readUInt16LE(entry.local + 28);
+  const start = entry.local + 30 + nameLen + extraLen;
+  const data = buf.subarray(start, start + entry.compressed);
+  return entry.method === 0 ? data : inflateRawSync(data);
+}
+
+const files = entries(zip);
+const problems = [];
+for (const required of ['extension/package.json', 'extension/dist/extension.js', 'extension/README.md', 'extension/LICENSE.txt', 'extension.vsixmanifest']) {
+  if (!files.has(required) && !(required === 'extension/LICENSE.txt' && files.has('extension/LICENSE'))) {
+    problems.push(`missing ${required}`);
+  }
+}
+for (const name of files.keys()) {
+  if (/^extension\/(src|test|node_modules|scripts)\//.test(name) || name.endsWith('.ts') && !name.endsWith('.d.ts')) {
+    problems.push(`should not ship: ${name}`);
+  }
+}
+if (files.has('extension/package.json')) {
+  const manifest = JSON.parse(read(zip, files.get('extension/package.json')).toString('utf8'));
+  const main = `extension/${manifest.main.replace(/^\.\//, '')}`;
+  if (!files.has(main)) problems.push(`main ${manifest.main} is not in the package`);
+  if (manifest.version !== pkg.version) problems.push(`version ${manifest.version} != ${pkg.version}`);
+}
+if (files.has('extension/dist/extension.js')) {
+  const bundle = read(zip, files.get('extension/dist/extension.js')).toString('utf8');
+  if (!bundle.includes('require("vscode")')) problems.push('bundle does not load vscode as an external');
+  if (bundle.length < 10_000) problems.push('bundle suspiciously small');
+}
+if (problems.length > 0) {
+  console.error(`check-vsix: ${file}:\n  ${problems.join('\n  ')}`);
+  process.exit(1);
+}
+console.log(`check-vsix: ${file} ok (${files.size} files: ${[...files.keys()].join(', ')})`);

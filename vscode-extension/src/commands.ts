@@ -1,0 +1,344 @@
+/**
+ * Review / explain / fix / cancel / stats. Each fusion runs inside a cancellable
+ * notification that lists the pool's models as their `fuse/modelStatus` arrive.
+ */
+import * as vscode from 'vscode';
+import { describeError, type Logger } from './log';
+import type { ClientLike } from './server';
+import { describeModels, formatUsd, type FusionTracker } from './tracker';
+
+export type Task = 'review' | 'explain' | 'fix';
+
+export const SERVER_COMMANDS: Record<Task, string> = {
+  review: 'fuse-ls.review',
+  explain: 'fuse-ls.explain',
+  fix: 'fuse-ls.fix',
+};
+
+const TITLES: Record<Task, string> = {
+  review: 'Fused review',
+  explain: 'Explain with consensus',
+  fix: 'Fused fix',
+};
+
+export interface LspRange {
+  start: { line: number; character: number };
+  end: { line: number; character: number };
+}
+
+export interface FusionArgs {
+  uri: string;
+  range?: LspRange;
+}
+
+export interface ReviewResult {
+  fusionId?: string;
+  findings?: unknown[];
+  cancelled?: boolean;
+}
+export interface ExplainResult {
+  fusionId?: string;
+  markdown?: string;
+  documentUri?: string;
+  cancelled?: boolean;
+}
+export interface FixResult {
+  fusionId?: string;
+  applied?: boolean;
+  cancelled?: boolean;
+}
+export interface StatsResult {
+  fusions?: number;
+  costUsd?: number;
+  models?: Record<
+    string,
+    {
+      calls?: number;
+      failures?: number;
+      costUsd?: number;
+      promptTokens?: number;
+      completionTokens?: number;
+      meanLatencyMs?: number;
+    }
+  >;
+}
+
+class Cancelled extends Error {
+  constructor() {
+    super('cancelled');
+  }
+}
+
+export function taskOf(command: string): Task | undefined {
+  return (Object.keys(SERVER_COMMANDS) as Task[]).find((task) => SERVER_COMMANDS[task] === command);
+}
+
+/** LSP and VS Code agree on 0-based lines and UTF-16 columns, so this is a plain copy. */
+export function toLspRange(range: vscode.Range): LspRange {
+  return {
+    start: { line: range.start.line, character: range.start.character },
+    end: { line: range.end.line, character: range.end.character },
+  };
+}
+
+/** `{uri, range}` for the active selection; no range (= whole document) when it is empty. */
+export function argsForEditor(editor: vscode.TextEditor): FusionArgs {
+  const uri = editor.document.uri.toString();
+  const selection = editor.selection;
+  return selection.isEmpty ? { uri } : { uri, range: toLspRange(selection) };
+}
+
+export class Fusions {
+  /** Fusions this window started, by uri, so Cancel can also stop waiting locally. */
+  private readonly local = new Map<vscode.CancellationTokenSource, string>();
+
+  constructor(
+    private readonly tracker: FusionTracker,
+    private readonly client: () => ClientLike | undefined,
+    private readonly logger: Logger,
+    private readonly channel: vscode.OutputChannel,
+  ) {}
+
+  /** Palette / context menu entry point. */
+  async runOnEditor(task: Task): Promise<unknown> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) {
+      void vscode.window.showWarningMessage(`fuse-ls: open a file and select code to run "${TITLES[task]}".`);
+      return undefined;
+    }
+    const client = this.requireClient();
+    if (!client) {
+      return undefined;
+    }
+    const args = argsForEditor(editor);
+    const result = await this.withProgress(task, args, (token) =>
+      client.sendRequest('workspace/executeCommand', { command: SERVER_COMMANDS[task], arguments: [args] }, token),
+    );
+    await this.present(task, result);
+    return result;
+  }
+
+  /**
+   * Language-client middleware for `fuse-ls.*` commands the server's code actions carry:
+   * the lightbulb path gets the same progress UI and result handling as the palette.
+   */
+  readonly executeCommandMiddleware = async (
+    command: string,
+    args: unknown[],
+    next: (command: string, args: unknown[]) => unknown,
+  ): Promise<unknown> => {
+    const task = taskOf(command);
+    const first = args[0] as Partial<FusionArgs> | undefined;
+    if (!task || typeof first?.uri !== 'string') {
+      return next(command, args);
+    }
+    const result = await this.withProgress(task, first as FusionArgs, () => Promise.resolve(next(command, args)));
+    await this.present(task, result);
+    return result;
+  };
+
+  /** Cancels the fusions of the active document when it has any, else all of them. */
+  async cancel(): Promise<number> {
+    const editorUri = vscode.window.activeTextEditor?.document.uri.toString();
+    const scoped = editorUri !== undefined && this.tracker.running().some((f) => f.uri === editorUri);
+    for (const [source, uri] of this.local) {
+      if (!scoped || uri === editorUri) {
+        source.cancel();
+      }
+    }
+    const client = this.client();
+    if (!client) {
+      return 0;
+    }
+    const result = await client.sendRequest<{ cancelled?: number }>('workspace/executeCommand', {
+      command: 'fuse-ls.cancel',
+      arguments: [scoped ? { uri: editorUri } : {}],
+    });
+    const count = typeof result?.cancelled === 'number' ? result.cancelled : 0;
+    vscode.window.setStatusBarMessage(`fuse-ls: cancelled ${count} fusion${count === 1 ? '' : 's'}`, 4000);
+    return count;
+  }
+
+  async showStats(): Promise<void> {
+    const client = this.requireClient();
+    if (!client) {
+      return;
+    }
+    const stats = await client.sendRequest<StatsResult>('workspace/executeCommand', { command: 'fuse-ls.stats', arguments: [{}] });
+    const items: vscode.QuickPickItem[] = [
+      {
+        label: `$(graph) ${stats?.fusions ?? 0} fusion${stats?.fusions === 1 ? '' : 's'} · ${formatUsd(stats?.costUsd)} this session`,
+        description: `running now: ${this.tracker.inFlight}`,
+      },
+    ];
+    const models = Object.entries(stats?.models ?? {}).sort((a, b) => (b[1].costUsd ?? 0) - (a[1].costUsd ?? 0));
+    for (const [id, m] of models) {
+      const failures = m.failures ? ` · ${m.failures} failed` : '';
+      const latency = typeof m.meanLatencyMs === 'number' ? ` · mean ${(m.meanLatencyMs / 1000).toFixed(1)}s` : '';
+      items.push({
+        label: id,
+        description: `${formatUsd(m.costUsd)} · ${m.calls ?? 0} call${m.calls === 1 ? '' : 's'}${failures}`,
+        detail: `${m.promptTokens ?? 0} prompt + ${m.completionTokens ?? 0} completion tokens${latency}`,
+      });
+    }
+    if (models.length === 0) {
+      items.push({ label: 'No model calls yet in this server session' });
+    }
+    await vscode.window.showQuickPick(items, { title: 'fuse-ls: usage and cost (this server session)', matchOnDescription: true });
+  }
+
+  private requireClient(): ClientLike | undefined {
+    const client = this.client();
+    if (!client) {
+      void vscode.window
+        .showErrorMessage('fuse-ls: the server is not running.', 'Show Logs', 'Install fuse-ls')
+        .then((choice) => {
+          if (choice === 'Show Logs') {
+            this.channel.show(true);
+          } else if (choice === 'Install fuse-ls') {
+            void vscode.commands.executeCommand('fuseLs.installServer');
+          }
+        });
+    }
+    return client;
+  }
+
+  private async withProgress<R>(task: Task, args: FusionArgs, send: (token: vscode.CancellationToken) => Promise<R>): Promise<R | undefined> {
+    const mark = this.tracker.mark;
+    const source = new vscode.CancellationTokenSource();
+    this.local.set(source, args.uri);
+    const title = `fuse-ls: ${TITLES[task]}`;
+    try {
+      return await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+        async (progress, token) => {
+          let bound: string | undefined;
+          const watch = this.tracker.onDidChange(() => {
+            const fusion = bound !== undefined ? this.tracker.get(bound) : this.tracker.find(args.uri, task, mark, new Set());
+            if (fusion) {
+              bound = fusion.fusionId;
+              progress.report({ message: describeModels(fusion) });
+            }
+          });
+          const onCancel = token.onCancellationRequested(() => {
+            source.cancel();
+            void this.cancelOnServer(args.uri);
+          });
+          progress.report({ message: 'asking the pool…' });
+          try {
+            return await raceCancellation(send(source.token), source.token);
+          } finally {
+            watch.dispose();
+            onCancel.dispose();
+          }
+        },
+      );
+    } catch (error) {
+      if (error instanceof Cancelled || source.token.isCancellationRequested) {
+        vscode.window.setStatusBarMessage(`${title}: cancelled`, 4000);
+        return undefined;
+      }
+      this.logger.error(`${TITLES[task]} failed`, error);
+      void vscode.window.showErrorMessage(`${title} failed: ${describeError(error)}`, 'Show Logs').then((choice) => {
+        if (choice === 'Show Logs') {
+          this.channel.show(true);
+        }
+      });
+      return undefined;
+    } finally {
+      this.local.delete(source);
+      source.dispose();
+    }
+  }
+
+  /** Cancelling the request alone may not stop the server's coroutine: also say which document. */
+  private async cancelOnServer(uri: string): Promise<void> {
+    try {
+      await this.client()?.sendRequest('workspace/executeCommand', { command: 'fuse-ls.cancel', arguments: [{ uri }] });
+    } catch (error) {
+      this.logger.error('fuse-ls.cancel failed', error);
+    }
+  }
+
+  private async present(task: Task, result: unknown): Promise<void> {
+    if (result === undefined || result === null || typeof result !== 'object') {
+      return;
+    }
+    if ((result as { cancelled?: boolean }).cancelled) {
+      vscode.window.setStatusBarMessage(`fuse-ls: ${TITLES[task]} cancelled`, 4000);
+      return;
+    }
+    if (task === 'review') {
+      await this.presentReview(result);
+    } else if (task === 'explain') {
+      await showExplanation(result, this.logger);
+    } else {
+      const fix = result as FixResult;
+      if (fix.applied) {
+        vscode.window.setStatusBarMessage('fuse-ls: fused fix applied', 4000);
+      } else {
+        void vscode.window.showInformationMessage('fuse-ls: no fix was applied.');
+      }
+    }
+  }
+
+  private async presentReview(result: ReviewResult): Promise<void> {
+    const count = Array.isArray(result.findings) ? result.findings.length : 0;
+    if (count === 0) {
+      void vscode.window.showInformationMessage('fuse-ls: the fused review found nothing to report.');
+      return;
+    }
+    const choice = await vscode.window.showInformationMessage(
+      `fuse-ls: the fused review found ${count} issue${count === 1 ? '' : 's'}.`,
+      'Show Problems',
+    );
+    if (choice === 'Show Problems') {
+      await vscode.commands.executeCommand('workbench.actions.view.problems');
+    }
+  }
+}
+
+/**
+ * Shows the explanation in a Markdown preview: the server's document when it exists on
+ * disk, else an untitled Markdown document holding the returned text.
+ */
+export async function showExplanation(result: ExplainResult, logger: Logger): Promise<void> {
+  if (typeof result.documentUri === 'string' && result.documentUri !== '') {
+    const uri = vscode.Uri.parse(result.documentUri);
+    try {
+      await vscode.workspace.fs.stat(uri);
+      await vscode.commands.executeCommand('markdown.showPreviewToSide', uri);
+      return;
+    } catch (error) {
+      logger.info(`Explanation document ${result.documentUri} unavailable (${describeError(error)}); showing the text instead`);
+    }
+  }
+  if (typeof result.markdown !== 'string') {
+    return;
+  }
+  const document = await vscode.workspace.openTextDocument({ language: 'markdown', content: result.markdown });
+  await vscode.commands.executeCommand('markdown.showPreviewToSide', document.uri);
+}
+
+/** Settles as soon as the token fires, so the notification closes without waiting for the server. */
+function raceCancellation<R>(promise: Promise<R>, token: vscode.CancellationToken): Promise<R> {
+  if (token.isCancellationRequested) {
+    return Promise.reject(new Cancelled());
+  }
+  return new Promise<R>((resolve, reject) => {
+    const listener = token.onCancellationRequested(() => {
+      listener.dispose();
+      reject(new Cancelled());
+    });
+    promise.then(
+      (value) => {
+        listener.dispose();
+        resolve(value);
+      },
+      (error: unknown) => {
+        listener.dispose();
+        reject(error instanceof Error ? error : new Error(describeError(error)));
+      },
+    );
+  });
+}

@@ -1,0 +1,110 @@
+/**
+ * How the extension starts the server: command line, environment and initialization
+ * options. Pure (no `vscode` import) so `scripts/print-launch.js` can print exactly what
+ * the extension would run, for the Python protocol test.
+ */
+import { buildServerSettings, DEFAULT_API_KEY_ENV, type ServerSettings, type SettingReader } from './settings';
+
+/** Oldest server this extension speaks to (commands, notifications of docs/protocol.md). */
+export const MIN_SERVER_VERSION = '0.1.0';
+
+export const SERVER_ARGS: readonly string[] = ['-m', 'fuse_ls', 'serve'];
+export const VERSION_ARGS: readonly string[] = ['-m', 'fuse_ls', '--version'];
+
+export function installArgs(): string[] {
+  return ['-m', 'pip', 'install', '--upgrade', 'fuse-ls'];
+}
+
+export interface LaunchInput {
+  python: string;
+  read: SettingReader;
+  /** The effective `provider.apiKeyEnv` (user value or default), even if not sent. */
+  apiKeyEnv?: string;
+  /** From SecretStorage; undefined when no key was stored (the inherited env may hold one). */
+  apiKey?: string;
+  baseEnv: Record<string, string | undefined>;
+  cwd?: string;
+}
+
+export interface Launch {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Names of the variables the extension set on top of the inherited environment. */
+  envKeys: string[];
+  cwd?: string;
+  initializationOptions: ServerSettings;
+}
+
+export function apiKeyEnvName(read: SettingReader): string {
+  const value = read('provider.apiKeyEnv');
+  return typeof value === 'string' && value.trim() !== '' ? value.trim() : DEFAULT_API_KEY_ENV;
+}
+
+export function buildLaunch(input: LaunchInput): Launch {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(input.baseEnv)) {
+    if (v !== undefined) {
+      env[k] = v;
+    }
+  }
+  const envKeys: string[] = [];
+  // The key travels only here: in the server's environment, as the protocol requires.
+  if (input.apiKey !== undefined && input.apiKey !== '') {
+    const name = input.apiKeyEnv ?? apiKeyEnvName(input.read);
+    env[name] = input.apiKey;
+    envKeys.push(name);
+  }
+  return {
+    command: input.python,
+    args: [...SERVER_ARGS],
+    env,
+    envKeys,
+    cwd: input.cwd,
+    initializationOptions: buildServerSettings(input.read),
+  };
+}
+
+export interface Version {
+  major: number;
+  minor: number;
+  patch: number;
+  text: string;
+}
+
+/** Parses the first line of `python -m fuse_ls --version` (`fuse-ls X.Y.Z`). */
+export function parseServerVersion(output: string): Version | undefined {
+  const match = /fuse-ls\s+v?(\d+)\.(\d+)\.(\d+)\S*/.exec(output);
+  if (!match) {
+    return undefined;
+  }
+  return {
+    major: Number(match[1]),
+    minor: Number(match[2]),
+    patch: Number(match[3]),
+    text: match[0].replace(/^fuse-ls\s+/, ''),
+  };
+}
+
+export function compareVersions(a: Version, b: Version): number {
+  return a.major - b.major || a.minor - b.minor || a.patch - b.patch;
+}
+
+export function minimumVersion(): Version {
+  const v = parseServerVersion(`fuse-ls ${MIN_SERVER_VERSION}`);
+  if (!v) {
+    throw new Error('MIN_SERVER_VERSION is malformed');
+  }
+  return v;
+}
+
+/**
+ * 0.0.0 is what an uninstalled source checkout reports (`fuse_ls/__init__.py`); treat it
+ * as a developer's build and accept it rather than nagging contributors to reinstall.
+ */
+export function isDevelopmentVersion(v: Version): boolean {
+  return v.major === 0 && v.minor === 0 && v.patch === 0;
+}
+
+// Re-exported for scripts/print-launch.js, which loads only this module's bundle.
+export { buildServerSettings, readerFromJson } from './settings';
