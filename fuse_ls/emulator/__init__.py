@@ -4,7 +4,7 @@ Used by the tests, the benchmarks and `fuse-ls emulator` / the demo, so fuse-ls 
 exercised end to end without network access or API keys. See README.md in this folder.
 """
 
-from fuse_ls.emulator.demo import demo_script, demo_source_path
+from fuse_ls.emulator.demo import DEMO_JUDGE, DEMO_POOL, demo_script, demo_source_path
 from fuse_ls.emulator.script import (
     EmulatorScript,
     Fault,
@@ -20,6 +20,8 @@ from fuse_ls.emulator.script import (
 from fuse_ls.emulator.server import Emulator, RequestRecord
 
 __all__ = [
+    "DEMO_JUDGE",
+    "DEMO_POOL",
     "Emulator",
     "EmulatorScript",
     "Fault",
