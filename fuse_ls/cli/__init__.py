@@ -12,9 +12,10 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from rich.console import Console
 
@@ -54,14 +55,17 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
         settings.judge = ModelSpec(args.judge)
 
 
-def missing_key_message(settings: Settings, env: dict[str, str] | os._Environ[str]) -> str | None:
-    """A key is required for OpenRouter; local servers (Ollama, vLLM) usually need none."""
-    from fuse_ls.fusion.provider import speaks_openrouter
+def needs_key(base_url: str) -> bool:
+    """OpenRouter always needs a key; local servers (Ollama, vLLM) usually need none."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    return host == "openrouter.ai" or host.endswith(".openrouter.ai")
 
+
+def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | None:
     missing = set()
     for spec in [*settings.pool, settings.judge]:
         endpoint = settings.endpoint_for(spec)
-        if speaks_openrouter(endpoint.base_url) and not env.get(endpoint.api_key_env or ""):
+        if needs_key(endpoint.base_url) and not env.get(endpoint.api_key_env or ""):
             missing.add(endpoint.api_key_env or "OPENROUTER_API_KEY")
     if not missing:
         return None

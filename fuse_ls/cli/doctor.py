@@ -14,9 +14,10 @@ from rich.table import Table
 from rich.text import Text
 
 from fuse_ls import __version__
+from fuse_ls.cli import needs_key
 from fuse_ls.config import Settings, load_settings
 from fuse_ls.errors import ProviderError
-from fuse_ls.fusion.provider import ChatClient, speaks_openrouter
+from fuse_ls.fusion.provider import ChatClient
 from fuse_ls.fusion.types import Endpoint
 
 
@@ -78,7 +79,7 @@ def run_checks(workspace: Path, offline: bool) -> tuple[list[dict[str, Any]], Se
     for spec in [*settings.pool, settings.judge]:
         ep = settings.endpoint_for(spec)
         if ep.api_key_env:
-            required = speaks_openrouter(ep.base_url)
+            required = needs_key(ep.base_url)
             key_vars[ep.api_key_env] = key_vars.get(ep.api_key_env, False) or required
     for var, required in key_vars.items():
         present = bool(os.environ.get(var))

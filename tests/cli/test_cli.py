@@ -1,0 +1,207 @@
+"""The `fuse-ls` command line, run as a real process against the loopback emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fuse_ls.emulator import Emulator
+
+A, B, C, JUDGE = (
+    "anthropic/claude-sonnet-4.5",
+    "openai/gpt-5",
+    "google/gemini-2.5-pro",
+    "openai/gpt-5-mini",
+)
+CODE = """\
+def load(user_input, rows=[]):
+    value = eval(user_input)
+    try:
+        rows.append(value)
+    except:
+        pass
+    return rows
+"""
+EVAL = {
+    "match": "eval(",
+    "message": "eval of user input",
+    "severity": "error",
+    "category": "security",
+    "replace": "ast.literal_eval(",
+}
+EXCEPT = {"match": "except:", "message": "bare except", "severity": "warning", "category": "errors"}
+SCRIPT: dict[str, Any] = {
+    "models": {
+        A: {
+            "findings": [EVAL, EXCEPT],
+            "text": "It loads rows.",
+            "fix": {"find": "eval(", "replace": "ast.literal_eval("},
+        },
+        B: {
+            "findings": [EVAL],
+            "text": "It loads rows too.",
+            "fix": {"find": "eval(", "replace": "ast.literal_eval("},
+        },
+        C: {
+            "findings": [EVAL],
+            "text": "Loads rows.",
+            "fix": {"find": "eval(", "replace": "ast.literal_eval("},
+        },
+        JUDGE: {},
+    }
+}
+SECRET = "sk-or-v1-" + "9f8e7d6c5b4a" * 5
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(SCRIPT) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "app.py").write_text(CODE)
+    return tmp_path
+
+
+def fuse(
+    args: list[str], cwd: Path, base_url: str | None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER"))}
+    environ.update(
+        XDG_CONFIG_HOME=str(cwd / ".config"),
+        FUSE_LS_DATA_DIR=str(cwd / ".data"),
+        FUSE_LS_MODELS=f"{A},{B},{C}",
+        FUSE_LS_JUDGE=JUDGE,
+        COLUMNS="160",
+    )
+    environ.update(env)
+    if base_url:
+        environ["FUSE_LS_BASE_URL"] = base_url
+    return subprocess.run(
+        [sys.executable, "-m", "fuse_ls", *args],
+        cwd=cwd,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "fuse_ls", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.startswith("fuse-ls ")
+
+
+def test_demo_runs_without_a_key(tmp_path: Path) -> None:
+    res = fuse(["demo"], tmp_path, None)
+    assert res.returncode == 0, res.stderr
+    assert "DEMO" in res.stdout and "emulator" in res.stdout
+    assert "3/3" in res.stdout and "2/3" in res.stdout
+    assert "OPENROUTER_API_KEY" in res.stdout  # says how to use real models
+    data = json.loads(fuse(["demo", "--json"], tmp_path, None).stdout)
+    assert data["demo"] is True and data["findings"]
+
+
+def test_review_json_has_votes_models_and_costs(emu: Emulator, project: Path) -> None:
+    res = fuse(["review", "app.py:1-7", "--json"], project, emu.base_url)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    top = data["findings"][0]
+    assert top["start_line"] == 2 and top["votes"] == 3 and set(top["models"]) == {A, B, C}
+    assert {c["model"] for c in data["candidates"]} == {A, B, C}
+    assert all(
+        c["status"] == "ok" and c["latency_s"] > 0 and c["cost_usd"] > 0 for c in data["candidates"]
+    )
+    assert data["total_cost_usd"] > 0 and data["wall_time_s"] > 0
+
+
+def test_review_terminal_output_and_fail_on(emu: Emulator, project: Path) -> None:
+    res = fuse(["review", "app.py", "--fail-on", "error"], project, emu.base_url)
+    assert res.returncode == 1
+    assert "3/3" in res.stdout and "eval of user input" in res.stdout
+    assert "total cost" in res.stdout
+    res = fuse(["review", "app.py:4-7", "--fail-on", "error"], project, emu.base_url)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_review_sarif(emu: Emulator, project: Path) -> None:
+    res = fuse(["review", "app.py", "--sarif"], project, emu.base_url)
+    sarif = json.loads(res.stdout)
+    assert sarif["version"] == "2.1.0"
+    result = sarif["runs"][0]["results"][0]
+    assert (
+        result["level"] == "error"
+        and result["locations"][0]["physicalLocation"]["region"]["startLine"] == 2
+    )
+    assert result["properties"]["votes"] == 3
+
+
+def test_explain_and_fix_apply(emu: Emulator, project: Path) -> None:
+    res = fuse(["explain", "app.py:1-7", "--mode", "best-of"], project, emu.base_url)
+    assert res.returncode == 0 and "rows" in res.stdout
+    res = fuse(["fix", "app.py:2", "--apply"], project, emu.base_url)
+    assert res.returncode == 0, res.stderr
+    assert "    value = ast.literal_eval(user_input)\n" in (project / "app.py").read_text()
+
+
+def test_missing_key_says_what_to_set(project: Path) -> None:
+    res = fuse(["review", "app.py"], project, None)
+    assert res.returncode == 2
+    assert "OPENROUTER_API_KEY" in res.stderr and "fuse-ls demo" in res.stderr
+    assert "FUSE_LS_BASE_URL" in res.stderr
+
+
+def test_bad_range_and_missing_file(emu: Emulator, project: Path) -> None:
+    res = fuse(["review", "app.py:50-60"], project, emu.base_url)
+    assert res.returncode == 2 and "outside the document" in res.stderr
+    res = fuse(["review", "nope.py"], project, emu.base_url)
+    assert res.returncode == 2 and "not a file" in res.stderr
+
+
+def test_bad_config_is_reported_and_the_run_goes_on(emu: Emulator, project: Path) -> None:
+    (project / ".fuse-ls.toml").write_text('mode = "fastest"\n')
+    res = fuse(["review", "app.py", "--json"], project, emu.base_url)
+    assert res.returncode == 0
+    assert "mode" in res.stderr and "fastest" in res.stderr
+    assert json.loads(res.stdout)["mode"] == "merge"
+
+
+def test_every_model_failing_lists_reasons(emu: Emulator, project: Path) -> None:
+    emu.set_script(
+        {"models": {m: {"faults": [{"kind": "http", "status": 401}]} for m in (A, B, C)}}
+    )
+    res = fuse(["review", "app.py"], project, emu.base_url)
+    assert res.returncode == 3
+    for model in (A, B, C):
+        assert model in res.stderr
+
+
+def test_doctor_reports_without_leaking_the_key(emu: Emulator, project: Path) -> None:
+    res = fuse(["doctor", "--json"], project, emu.base_url, OPENROUTER_API_KEY=SECRET)
+    assert res.returncode == 0, res.stdout
+    checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
+    assert checks["key OPENROUTER_API_KEY"]["status"] == "ok"
+    assert checks[f"model {A}"]["status"] == "ok"
+    assert SECRET not in res.stdout + res.stderr
+    res = fuse(["doctor", "--json"], project, emu.base_url, FUSE_LS_MODELS="no/such-model")
+    checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
+    assert res.returncode == 1 and checks["model no/such-model"]["status"] == "error"
+
+
+def test_doctor_unreachable_endpoint(project: Path) -> None:
+    res = fuse(["doctor", "--json"], project, "http://127.0.0.1:9/v1")
+    data = json.loads(res.stdout)
+    assert res.returncode == 1
+    assert any(c["check"].startswith("endpoint") and c["status"] == "error" for c in data["checks"])
