@@ -1,0 +1,193 @@
+"""Terminal rendering of `fuse-ls stats` (rich tables with bar columns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+BAR_WIDTH = 24
+RECENT_DAYS = 21  # the terminal shows the last three weeks; --html / --json have all
+
+
+def bar(value: float, maximum: float, width: int = BAR_WIDTH, style: str = "cyan") -> Text:
+    """A left-aligned bar of eighth blocks, `value` relative to `maximum`."""
+    if maximum <= 0 or value <= 0:
+        return Text("")
+    eighths = round(value / maximum * width * 8)
+    full, rest = divmod(max(eighths, 1), 8)
+    return Text("█" * full + ("▏▎▍▌▋▊▉"[rest - 1] if rest else ""), style=style)
+
+
+def _pct(rate: float | None) -> str:
+    return "–" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _sec(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f}s"
+
+
+def _usd(value: float) -> str:
+    return f"${value:,.2f}" if value >= 1 else f"${value:.4f}"
+
+
+def _tok(n: int) -> str:
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f}{unit}"
+    return str(n)
+
+
+def render(stats: dict[str, Any]) -> Group:
+    t = stats["totals"]
+    parts: list[Any] = []
+    rng = stats["range"]
+    by_type = ", ".join(f"{k} {v}" for k, v in sorted(t["actionsByType"].items())) or "none"
+    summary = (
+        f"[b]{t['sessions']}[/b] sessions ({rng['first'] or '–'} → {rng['last'] or '–'}), "
+        f"[b]{t['actions']}[/b] actions ({by_type}), "
+        f"[b]{_usd(t['costUsd'])}[/b], {_tok(t['inputTokens'])} in / "
+        f"{_tok(t['outputTokens'])} out tokens, {t['modelFailures']} failed model calls"
+    )
+    parts.append(Panel(summary, title="fuse-ls stats", subtitle=stats.get("dataDir", "")))
+
+    daily = stats["daily"][-RECENT_DAYS:]
+    if daily:
+        table = Table(title=f"Activity (last {len(daily)} active days)", title_justify="left")
+        for col in ("day", "sessions", "actions", "", "cost"):
+            table.add_column(col, justify="right" if col not in ("day", "") else "left")
+        top = max(d["actions"] for d in daily)
+        for d in daily:
+            table.add_row(
+                d["date"],
+                str(d["sessions"]),
+                str(d["actions"]),
+                bar(d["actions"], top),
+                _usd(d["costUsd"]),
+            )
+        parts.append(table)
+
+    if stats["models"]:
+        table = Table(title="Models: latency, failures, best-of wins", title_justify="left")
+        width = max(len(m["model"]) for m in stats["models"])
+        table.add_column("model", no_wrap=True, min_width=min(width, 40))
+        for col in ("calls", "failed", "p50", "p90", "p99", "best-of wins"):
+            table.add_column(col, justify="right")
+        for m in stats["models"]:
+            lat = m["latencyS"]
+            bo = m["bestOf"]
+            wins = f"{_pct(bo['winRate'])} of {bo['fusions']}" if bo["fusions"] else "–"
+            table.add_row(
+                m["model"],
+                str(m["calls"]),
+                _pct(m["failureRate"]),
+                _sec(lat["p50"]),
+                _sec(lat["p90"]),
+                _sec(lat["p99"]),
+                wins,
+            )
+        parts.append(table)
+        table = Table(title="Models: tokens and cost", title_justify="left")
+        table.add_column("model", no_wrap=True, min_width=min(width, 40))
+        for col in ("input", "output", "cache read", "cost", ""):
+            table.add_column(col, justify="left" if col == "" else "right")
+        top_cost = max(m["costUsd"] for m in stats["models"])
+        for m in stats["models"]:
+            table.add_row(
+                m["model"],
+                _tok(m["inputTokens"]),
+                _tok(m["outputTokens"]),
+                _tok(m["cacheReadTokens"]),
+                _usd(m["costUsd"]),
+                bar(m["costUsd"], top_cost, 12, "magenta"),
+            )
+        parts.append(table)
+
+    if stats["workspaces"]:
+        table = Table(title="Workspaces", title_justify="left")
+        for col in ("workspace", "sessions", "actions", "input", "output", "cost", ""):
+            table.add_column(col, justify="left" if col in ("workspace", "") else "right")
+        top_cost = max(w["costUsd"] for w in stats["workspaces"])
+        for w in stats["workspaces"]:
+            table.add_row(
+                w["workspace"],
+                str(w["sessions"]),
+                str(w["actions"]),
+                _tok(w["inputTokens"]),
+                _tok(w["outputTokens"]),
+                _usd(w["costUsd"]),
+                bar(w["costUsd"], top_cost, 12, "magenta"),
+            )
+        parts.append(table)
+
+    acc = stats["acceptance"]
+    if acc["byVotes"] or acc["fixes"]["shown"]:
+        table = Table(title="Finding acceptance by agreement", title_justify="left")
+        for col in ("votes", "shown", "applied", "dismissed", "left", "rate", ""):
+            table.add_column(col, justify="left" if col in ("votes", "") else "right")
+        for row in acc["byVotes"]:
+            table.add_row(
+                row["label"],
+                str(row["shown"]),
+                str(row["applied"]),
+                str(row["dismissed"]),
+                str(row["left"]),
+                _pct(row["acceptanceRate"]),
+                bar(row["acceptanceRate"] or 0.0, 1.0, 20, "green"),
+            )
+        fx = acc["fixes"]
+        if fx["shown"]:
+            table.add_row(
+                "fixes",
+                str(fx["shown"]),
+                str(fx["applied"]),
+                str(fx["dismissed"]),
+                str(fx["left"]),
+                _pct(fx["acceptanceRate"]),
+                bar(fx["acceptanceRate"] or 0.0, 1.0, 20, "green"),
+            )
+        parts.append(table)
+
+    ab = stats["abandonment"]
+    ee = stats["earlyErrors"]
+    table = Table(
+        title=f"How sessions ended, by errors in their first {ee['windowS']:.0f} s",
+        title_justify="left",
+    )
+    table.add_column("sessions")
+    table.add_column("n", justify="right")
+    for outcome in ("applied", "dismissed", "abandoned", "no_decision"):
+        table.add_column(outcome.replace("_", " "), justify="right")
+    for label, key in (("with early errors", "withEarlyErrors"), ("without", "withoutEarlyErrors")):
+        block = ee[key]
+        table.add_row(
+            label,
+            str(block["sessions"]),
+            *(
+                _pct(block["rates"][o])
+                for o in ("applied", "dismissed", "abandoned", "no_decision")
+            ),
+        )
+    parts.append(table)
+    parts.append(
+        Text.from_markup(
+            f"Abandonment (left within {ab['windowS']:.0f} s of a review/fix, no decision): "
+            f"[b]{_pct(ab['actionRate'])}[/b] of {ab['actions']} actions, "
+            f"[b]{_pct(ab['sessionRate'])}[/b] of {ab['sessions']} editor sessions."
+        )
+    )
+    return Group(*parts)
+
+
+def print_report(stats: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    if not stats["totals"]["sessions"]:
+        console.print(
+            f"No sessions recorded yet in {stats.get('dataDir', 'the data folder')}. "
+            "fuse-ls records sessions locally while telemetry.enabled is true."
+        )
+        return
+    console.print(render(stats))

@@ -1,0 +1,577 @@
+"""`fuse-ls upload`: send recorded sessions to a (self-hosted) Rudel server.
+
+Nothing leaves the machine unless the user runs this command. Then, for each session:
+
+- the file's complete lines (a torn last line is dropped) are redacted once more, string
+  by string, so the content stays valid JSONL whatever a secret looked like;
+- the envelope from Rudel's `ingestSession` RPC is POSTed to `{url}/rpc/ingestSession`
+  over HTTPS (plain HTTP only to a loopback address), with the key in `x-api-key`;
+- what was sent is remembered (`upload-state.json` in the data dir, per server URL) so a
+  later run re-uploads only sessions that grew.
+
+The key comes from `RUDEL_API_KEY` or Rudel's own `~/.rudel/credentials.json`
+(`{"token": ..., "apiBaseUrl": ..., "authType": "bearer" | "api-key"}`; the folder can be
+moved with `RUDEL_CONFIG_DIR`, like the Rudel CLI). It is never printed or logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final, TextIO
+from urllib.parse import urlsplit
+
+import httpx
+from attrs import define, frozen
+
+from fuse_ls.config import TelemetrySettings
+from fuse_ls.telemetry import store
+from fuse_ls.telemetry.redact import redact
+
+RPC_PATH: Final = "/rpc/ingestSession"
+MAX_ID_CHARS: Final = 200
+TRANSIENT_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+DEFAULT_ATTEMPTS: Final = 4
+MAX_RETRY_AFTER_S: Final = 30.0  # a server asking for longer is better retried by the user
+
+
+class UploadError(Exception):
+    """A problem that stops the whole upload (bad URL, no key); exit status 2."""
+
+
+@frozen
+class Credentials:
+    key: str
+    header: str  # "x-api-key" or "authorization"
+    origin: str  # where the key came from, for messages (never the key itself)
+    api_base: str | None = None
+
+    def headers(self) -> dict[str, str]:
+        if self.header == "authorization":
+            return {"authorization": f"Bearer {self.key}"}
+        return {"x-api-key": self.key}
+
+    def __repr__(self) -> str:  # keep the key out of tracebacks and debug prints
+        return f"Credentials(header={self.header!r}, origin={self.origin!r})"
+
+
+@define
+class Prepared:
+    path: Path
+    session_id: str
+    envelope: dict[str, Any]
+    size: int  # bytes of complete lines on disk (what "grew" compares)
+    lines: int
+    redactions: dict[str, int]
+
+
+# --- URL, key, git ----------------------------------------------------------------------
+
+
+def check_url(url: str) -> str:
+    """Normalise the server base URL; refuse plain HTTP except to loopback."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise UploadError(f"--url must be an https:// URL of a Rudel server, got {url!r}.")
+    if parts.username or parts.password:
+        raise UploadError("--url must not contain a user name or password; use RUDEL_API_KEY.")
+    if parts.query or parts.fragment:
+        raise UploadError("--url must not have a query string or fragment.")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise UploadError(
+            f"Refusing to send sessions over plain http to {parts.hostname}: the API key and "
+            "the transcripts would travel unencrypted. Use https://, or http:// only to a "
+            "loopback address (127.0.0.1, ::1, localhost) for a local Rudel."
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith("/rpc"):  # accept the RPC endpoint as well as the base
+        path = path[: -len("/rpc")]
+    netloc = parts.netloc
+    return f"{parts.scheme}://{netloc}{path}"
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def rudel_config_dir() -> Path:
+    override = os.environ.get("RUDEL_CONFIG_DIR")
+    return Path(override) if override else Path.home() / ".rudel"
+
+
+def load_credentials() -> Credentials | None:
+    key = os.environ.get("RUDEL_API_KEY", "").strip()
+    if key:
+        return Credentials(key, "x-api-key", "RUDEL_API_KEY")
+    path = rudel_config_dir() / "credentials.json"
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise UploadError(f"Cannot read {path}: {type(e).__name__}. Set RUDEL_API_KEY.") from None
+    token = data.get("token") if isinstance(data, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        raise UploadError(f"{path} has no token. Run `rudel login` or set RUDEL_API_KEY.")
+    header = "authorization" if data.get("authType") == "bearer" else "x-api-key"
+    base = data.get("apiBaseUrl")
+    return Credentials(token.strip(), header, str(path), base if isinstance(base, str) else None)
+
+
+_SCP_LIKE: Final = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
+
+
+def normalize_remote(remote: str) -> str | None:
+    """`git@github.com:o/r.git`, `ssh://git@github.com:22/o/r`, `https://u:t@github.com/o/r`
+    -> `github.com/o/r` (never any credentials)."""
+    remote = remote.strip()
+    if not remote:
+        return None
+    if "://" in remote:
+        parts = urlsplit(remote)
+        host = (parts.hostname or "").lower()
+        path = parts.path
+    else:
+        m = _SCP_LIKE.match(remote)
+        if m is None:
+            return None
+        host, path = m.group("host").lower(), m.group("path")
+    path = path.strip("/")
+    if path.endswith(".git"):
+        path = path[:-4]
+    if not host or not path:
+        return None
+    return f"{host}/{path}"
+
+
+def _git(cwd: str, *args: str) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", cwd, *args],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return out.stdout.strip() or None
+
+
+# --- preparing the envelope -------------------------------------------------------------
+
+
+def redact_jsonl(text: str) -> tuple[str, dict[str, int]]:
+    """Redact every string inside every JSON line and re-serialise compactly.
+
+    Working on decoded strings (not the raw text) keeps escaped quotes and `\\n` intact,
+    so redaction can never turn a line into invalid JSON.
+    """
+    counts: dict[str, int] = {}
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, str):
+            if len(value) < 8:
+                return value
+            result = redact(value)
+            for rule, n in result.counts.items():
+                counts[rule] = counts.get(rule, 0) + n
+            return result.text
+        if isinstance(value, list):
+            return [walk(v) for v in value]
+        if isinstance(value, dict):
+            return {k: walk(v) for k, v in value.items()}
+        return value
+
+    out: list[str] = []
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        out.append(store.dumps(walk(obj)))
+    return ("\n".join(out) + "\n" if out else ""), counts
+
+
+def prepare(path: Path, version: str) -> Prepared | None:
+    raw = store.complete_bytes(path)
+    if not raw:
+        return None
+    text = raw.decode("utf-8", "replace")
+    lines = text.count("\n")
+    content, counts = redact_jsonl(text)
+    first: dict[str, Any] = {}
+    last: dict[str, Any] = {}
+    for line in (text.splitlines()[0], text.splitlines()[-1]):
+        with contextlib.suppress(ValueError):
+            obj = json.loads(line)
+            if isinstance(obj, dict):
+                if not first:
+                    first = obj
+                last = obj
+    cwd = str(first.get("cwd") or last.get("cwd") or "")
+    branch = last.get("gitBranch") or first.get("gitBranch") or None
+    remote = normalize_remote(_git(cwd, "remote", "get-url", "origin") or "") if cwd else None
+    sha = _git(cwd, "rev-parse", "HEAD") if cwd else None
+    if branch is None and cwd:
+        branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
+    project = cwd.replace("\\", "/") or path.parent.name
+    if len(project) > MAX_ID_CHARS:
+        project = project[-MAX_ID_CHARS:]  # the tail names the project; the head is home dirs
+    session_id = path.stem[:MAX_ID_CHARS]
+    envelope: dict[str, Any] = {
+        "sessionId": session_id,
+        "projectPath": project,
+        "source": "claude_code",
+        "upload_mode": "manual",
+        "cli_version": version,
+        "platform_os": store.platform_os(),
+        "content": content,
+    }
+    if remote:
+        envelope["gitRemote"] = remote
+    if branch:
+        envelope["gitBranch"] = branch
+    if sha:
+        envelope["gitSha"] = sha
+    return Prepared(path, session_id, envelope, len(raw), lines, counts)
+
+
+# --- state --------------------------------------------------------------------------------
+
+
+def load_state(root: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((root / store.UPLOAD_STATE).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def save_state(root: Path, state: dict[str, Any]) -> None:
+    store.ensure_dir(root)
+    target = root / store.UPLOAD_STATE
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, store.FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=1, sort_keys=True)
+    os.replace(tmp, target)
+
+
+# --- sending ------------------------------------------------------------------------------
+
+
+@frozen
+class Outcome:
+    ok: bool
+    message: str
+    fatal: bool = False  # no point trying the other sessions (bad key)
+    response: dict[str, Any] | None = None
+
+
+def _server_message(resp: httpx.Response) -> str:
+    try:
+        body = resp.json()
+    except ValueError:
+        text = resp.text
+    else:
+        text = ""
+        if isinstance(body, dict):
+            inner = body.get("json", body)
+            if isinstance(inner, dict):
+                text = str(inner.get("message") or inner.get("error") or inner.get("code") or "")
+        text = text or json.dumps(body)[:300]
+    text = redact(" ".join(text.split())).text
+    return text[:300]
+
+
+def send(
+    client: httpx.Client,
+    url: str,
+    creds: Credentials,
+    item: Prepared,
+    *,
+    attempts: int,
+    backoff_s: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Outcome:
+    endpoint = url + RPC_PATH
+    headers = {"content-type": "application/json", **creds.headers()}
+    body = json.dumps({"json": item.envelope}, separators=(",", ":"), ensure_ascii=False)
+    sid = item.session_id
+    last = ""
+    for attempt in range(1, attempts + 1):
+        try:
+            resp = client.post(endpoint, content=body.encode("utf-8"), headers=headers)
+        except httpx.TransportError as e:
+            last = f"cannot reach {url}: {type(e).__name__}"
+            retry_after = None
+        else:
+            status = resp.status_code
+            if 200 <= status < 300:
+                try:
+                    data = resp.json()
+                except ValueError:
+                    data = {}
+                inner = data.get("json", data) if isinstance(data, dict) else {}
+                return Outcome(
+                    True, f"uploaded {sid}", response=inner if isinstance(inner, dict) else {}
+                )
+            detail = _server_message(resp)
+            suffix = f": {detail}" if detail else ""
+            if status in (401, 403):
+                return Outcome(
+                    False,
+                    f"Rudel refused the API key ({status}{suffix}). Check RUDEL_API_KEY or run "
+                    f"`rudel login` (key from {creds.origin}).",
+                    fatal=True,
+                )
+            if status == 400:
+                return Outcome(
+                    False,
+                    f"Rudel rejected session {sid} as invalid (400{suffix}). It needs at least "
+                    "one user/assistant line with an ISO timestamp; the file may be empty or "
+                    "damaged.",
+                )
+            if status == 409:
+                return Outcome(
+                    False,
+                    f"Rudel already holds a larger copy of session {sid} and refused this "
+                    f"smaller upload (409{suffix}). Run `fuse-ls upload --force {sid}` to "
+                    "replace it.",
+                )
+            if status == 422:
+                return Outcome(
+                    False,
+                    f"Rudel refused session {sid}: its secret filter would remove over 20% of "
+                    f"the content (422{suffix}). Check it with `fuse-ls upload --dry-run "
+                    f"--show-content {sid}`; sessions recorded with telemetry.record_content "
+                    "= true carry the most text.",
+                )
+            if status not in TRANSIENT_STATUS:
+                return Outcome(False, f"Rudel answered {status} for session {sid}{suffix}.")
+            last = f"HTTP {status}{suffix}"
+            retry_after = _retry_after(resp)
+        if attempt < attempts:
+            delay = backoff_s * 2 ** (attempt - 1)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
+            sleep(delay)
+    return Outcome(False, f"gave up on session {sid} after {attempts} attempts ({last}).")
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+# --- CLI ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="fuse-ls upload",
+        description=(
+            "Send recorded sessions to a Rudel server (https, or http to loopback only). "
+            "Only sessions that grew since their last upload are sent again."
+        ),
+    )
+    p.add_argument("sessions", nargs="*", metavar="SESSION", help="session ids or .jsonl paths")
+    p.add_argument("--all", action="store_true", help="every recorded session")
+    p.add_argument("--url", help="Rudel base URL (default: RUDEL_API_BASE, then credentials)")
+    p.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
+    p.add_argument(
+        "--show-content", action="store_true", help="with --dry-run: print the content too"
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="upload even unchanged sessions and replace larger copies (force_replace)",
+    )
+    p.add_argument(
+        "--data-dir", metavar="DIR", help="telemetry folder (default: platform data dir)"
+    )
+    return p
+
+
+def _select(root: Path, args: argparse.Namespace) -> list[Path]:
+    files = store.list_session_files(root)
+    if args.all:
+        return sorted(files)
+    by_id = {p.stem: p for p in files}
+    chosen: list[Path] = []
+    for name in args.sessions:
+        candidate = Path(name).expanduser()
+        if candidate.suffix == ".jsonl" and candidate.is_file():
+            chosen.append(candidate)
+        elif name in by_id:
+            chosen.append(by_id[name])
+        else:
+            # A unique prefix of 6+ characters is enough, like a short git SHA.
+            matches = [p for sid, p in by_id.items() if len(name) >= 6 and sid.startswith(name)]
+            if len(matches) != 1:
+                raise UploadError(f"No recorded session {name!r} in {store.sessions_root(root)}.")
+            chosen.append(matches[0])
+    return chosen
+
+
+def upload_main(
+    argv: list[str],
+    settings: TelemetrySettings | None = None,
+    *,
+    version: str | None = None,
+    backoff_s: float = 0.5,
+    attempts: int = DEFAULT_ATTEMPTS,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    """`fuse-ls upload [--url URL] [--dry-run] [--force] (--all | SESSION...)`.
+
+    Exit status: 0 all sent (or up to date), 1 some session failed, 2 nothing could be
+    tried (usage, URL, key).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    if version is None:
+        from fuse_ls import __version__
+
+        version = __version__
+    if not args.all and not args.sessions:
+        print("fuse-ls upload: name the sessions to send, or use --all.", file=err)
+        return 2
+    root = store.data_dir(
+        settings, override=args.data_dir or os.environ.get("FUSE_LS_DATA_DIR") or None
+    )
+    try:
+        creds = load_credentials()
+        raw_url = (
+            args.url
+            or os.environ.get("OPALINE_API_BASE")
+            or os.environ.get("RUDEL_API_BASE")
+            or (creds.api_base if creds is not None else None)
+        )
+        if not raw_url:
+            raise UploadError(
+                "No Rudel server: pass --url https://rudel.example.com (or set RUDEL_API_BASE)."
+            )
+        url = check_url(raw_url)
+        if creds is None and not args.dry_run:
+            raise UploadError(
+                "No Rudel API key: set RUDEL_API_KEY, or run `rudel login` to create "
+                f"{rudel_config_dir() / 'credentials.json'}."
+            )
+        paths = _select(root, args)
+    except UploadError as e:
+        print(f"fuse-ls upload: {e}", file=err)
+        return 2
+
+    state = load_state(root)
+    sent_before: dict[str, Any] = state.setdefault(url, {})
+    todo: list[Prepared] = []
+    for path in paths:
+        item = prepare(path, version)
+        if item is None:
+            print(f"skip {path.stem}: no complete line yet", file=out)
+            continue
+        prev = sent_before.get(item.session_id)
+        if prev and not args.force:
+            if item.size == prev.get("bytes"):
+                print(f"skip {item.session_id}: unchanged since its last upload", file=out)
+                continue
+            if item.size < prev.get("bytes", 0):
+                print(
+                    f"skip {item.session_id}: smaller than the copy uploaded before "
+                    "(use --force to replace it)",
+                    file=out,
+                )
+                continue
+        if args.force:
+            item.envelope["force_replace"] = True
+        todo.append(item)
+
+    if args.dry_run:
+        _print_dry_run(url, creds, todo, args.show_content, out)
+        return 0
+    if not todo:
+        print("Nothing to upload.", file=out)
+        return 0
+
+    assert creds is not None
+    failures = 0
+    with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False) as client:
+        for item in todo:
+            outcome = send(client, url, creds, item, attempts=attempts, backoff_s=backoff_s)
+            if outcome.ok:
+                server_redacted = (outcome.response or {}).get("redacted") or {}
+                extra = f"; server redacted {server_redacted}" if server_redacted else ""
+                print(
+                    f"uploaded {item.session_id} ({item.lines} lines, {item.size} bytes{extra})",
+                    file=out,
+                )
+                sent_before[item.session_id] = {
+                    "bytes": item.size,
+                    "lines": item.lines,
+                    "sha256": hashlib.sha256(item.envelope["content"].encode()).hexdigest(),
+                    "uploadedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+                save_state(root, state)
+            else:
+                failures += 1
+                print(f"fuse-ls upload: {outcome.message}", file=err)
+                if outcome.fatal:
+                    break
+    return 1 if failures else 0
+
+
+def _print_dry_run(
+    url: str, creds: Credentials | None, items: list[Prepared], show_content: bool, out: TextIO
+) -> None:
+    key_note = (
+        f"{creds.header} header with the key from {creds.origin}"
+        if creds is not None
+        else "no API key found (set RUDEL_API_KEY) - a real upload would stop here"
+    )
+    print(f"Dry run: nothing is sent. Would POST {url}{RPC_PATH} ({key_note}).", file=out)
+    if not items:
+        print("Nothing to upload.", file=out)
+        return
+    for item in items:
+        content = item.envelope["content"]
+        shown = dict(item.envelope)
+        shown["content"] = (
+            f"<{len(content.encode())} bytes, {item.lines} lines, sha256 "
+            f"{hashlib.sha256(content.encode()).hexdigest()[:16]}>"
+        )
+        print(f"\nsession {item.session_id} ({item.path})", file=out)
+        print(json.dumps({"json": shown}, indent=2, ensure_ascii=False), file=out)
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(item.redactions.items())) or "none"
+        print(f"redacted before sending: {counts}", file=out)
+        if show_content:
+            print(content, file=out, end="")
