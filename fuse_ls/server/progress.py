@@ -287,6 +287,8 @@ def end_message(result: FusionResult, what: str) -> str:
     answered = len(result.answered)
     total = len(result.candidates)
     text = f"{what} from {answered}/{total} models in {_seconds(result.wall_time_s)}"
+    if result.judge is not None and result.judge.status == "skipped":
+        text += f"; judge skipped ({result.judge.skipped_reason or 'not needed'})"
     if result.failed:
         text += f"; failed: {failure_summary(result.failed)}"
     return text

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 import pytest_asyncio
 from lsprotocol import types
@@ -57,8 +58,12 @@ def model(ttft_ms: float, **extra: Any) -> dict[str, Any]:
 
 
 def script(
-    fast: float = 20, mid: float = 40, slow: float = 60, **overrides: dict[str, Any]
+    fast: float = 20,
+    mid: float = 40,
+    slow: float = 60,
+    faults: dict[str, list[dict[str, Any]]] | None = None,
 ) -> dict[str, Any]:
+    """The pool's behaviour: first-token latencies in ms and per-model faults."""
     slow_model = model(slow)
     slow_model["findings"] = [
         *slow_model["findings"],
@@ -75,8 +80,8 @@ def script(
         "emu/slow": {**slow_model, "text": "Loads a value with eval; None becomes {}."},
         JUDGE: {"ttft_ms": 10},
     }
-    for name, changes in overrides.items():
-        models[name.replace("_", "/", 1)] = {**models[name.replace("_", "/", 1)], **changes}
+    for name, fault_list in (faults or {}).items():
+        models[name] = {**models[name], "faults": fault_list}
     return {"models": models, "judge": {"merge_answer": "It evaluates the text with eval()."}}
 
 
@@ -107,13 +112,20 @@ def _as_dict(params: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-async def _plain_result(future: Any) -> Any:
-    return plain(await future)
+@attrs.define
+class RawResponse:
+    """A response whose result stays plain JSON (pygls would make namedtuples of it,
+    renaming keys such as model ids that are not identifiers)."""
+
+    id: Any
+    jsonrpc: str
+    result: Any = None
 
 
 def make_client(recorder: Recorder) -> Callable[[], LanguageClient]:
     def factory() -> LanguageClient:
         client = make_test_lsp_client()
+        client.protocol._converter.register_structure_hook(RawResponse, lambda o, c: c(**o))
 
         @client.feature(types.WORKSPACE_APPLY_EDIT)
         def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
@@ -199,8 +211,8 @@ class Session:
         msg_id = msg_id or str(uuid.uuid4())
         protocol = self.client.protocol
         future = JsonRPCProtocol.send_request(protocol, method, params, msg_id=msg_id)
-        protocol._result_types.pop(msg_id, None)
-        return asyncio.ensure_future(_plain_result(asyncio.wrap_future(future)))
+        protocol._result_types[msg_id] = RawResponse
+        return asyncio.wrap_future(future)
 
     def execute_async(
         self, command: str, *arguments: Any, msg_id: str | None = None
@@ -292,12 +304,11 @@ PROFILES = ["neovim", "visual-studio-code"]
 
 
 async def start_session(
-    request: pytest.FixtureRequest,
+    profile: str,
     emulator: Emulator,
     tmp_path: Path,
     options: dict[str, Any] | None = None,
 ) -> tuple[Session, Callable[[], Any]]:
-    profile = request.param if hasattr(request, "param") else "visual-studio-code"
     workspace = tmp_path / "ws"
     workspace.mkdir(exist_ok=True)
     recorder = Recorder()
@@ -335,6 +346,6 @@ def emu(emulator_factory: Callable[..., Emulator]) -> Emulator:
 async def lsp(
     request: pytest.FixtureRequest, emu: Emulator, tmp_path: Path
 ) -> AsyncIterator[Session]:
-    session, stop = await start_session(request, emu, tmp_path)
+    session, stop = await start_session(request.param, emu, tmp_path)
     yield session
     await stop()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from lsprotocol import types
 
-from tests.server.conftest import EVAL_LINE, POOL, Session, wait_for
+from tests.server.conftest import EVAL_LINE, JUDGE, NONE_LINE, POOL, Session, script, wait_for
 
 
 def selection(start: int, end: int) -> dict[str, Any]:
@@ -55,3 +56,149 @@ async def test_review_publishes_fused_diagnostics_with_votes(lsp: Session) -> No
     assert data["provisional"] is False
     assert data["fix"]["replacement"].strip() == "value = ast.literal_eval(text)"
     assert result["findings"][0]["findingId"] == data["findingId"]
+
+
+async def test_provisional_results_then_the_fused_result(lsp: Session) -> None:
+    lsp.emulator.set_script(script(fast=20, mid=400, slow=450))
+    uri = lsp.open()
+    running = lsp.execute_async("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    first = await wait_for(lambda: lsp.diagnostics(uri), what="provisional diagnostics")
+    assert not running.done()
+    assert first[0].message.endswith("(1/3 models so far)")
+    assert first[0].data["provisional"] is True
+    # A single model is a minority: at most Information until the fused result.
+    assert first[0].severity == types.DiagnosticSeverity.Information
+    await asyncio.wait_for(running, 10)
+    final = lsp.diagnostics(uri)
+    assert [d.message.endswith("(3/3 models)") for d in final if d.code == "security"] == [True]
+    assert all(not d.data["provisional"] for d in final)
+
+
+async def test_unconfirmed_minority_finding_is_at_most_information(lsp: Session) -> None:
+    # The judge fails, so no finding is confirmed: only agreement decides severity.
+    lsp.emulator.set_script(script(faults={JUDGE: [{"kind": "http", "status": 500}]}))
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    by_code = {d.code: d for d in lsp.diagnostics(uri)}
+    assert by_code["security"].severity == types.DiagnosticSeverity.Error
+    style = by_code["style"]
+    assert style.range.start.line == NONE_LINE
+    assert style.data["votes"] == 1 and style.data["confirmed"] is None
+    assert style.severity == types.DiagnosticSeverity.Information
+
+
+async def test_quick_fix_is_resolved_lazily_from_the_diagnostic(lsp: Session) -> None:
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    diagnostic = next(d for d in lsp.diagnostics(uri) if d.code == "security")
+    before = len(lsp.emulator.requests)
+    listed = await lsp.code_actions(
+        uri, (EVAL_LINE, 0), (EVAL_LINE, 0), diagnostics=[diagnostic], only=["quickfix"]
+    )
+    assert len(listed) == 1
+    quick_fix = listed[0]
+    assert quick_fix["kind"] == "quickfix"
+    assert quick_fix["title"].startswith("Apply fused fix: ")
+    assert "edit" not in quick_fix  # resolved lazily
+    resolved = await lsp.client.code_action_resolve_async(
+        types.CodeAction(
+            title=quick_fix["title"],
+            kind=types.CodeActionKind.QuickFix,
+            diagnostics=[diagnostic],
+            data=quick_fix["data"],
+        )
+    )
+    assert resolved.edit is not None
+    if resolved.edit.document_changes:
+        change = resolved.edit.document_changes[0]
+        assert isinstance(change, types.TextDocumentEdit)
+        edit = change.edits[0]
+    else:
+        assert resolved.edit.changes is not None
+        edit = resolved.edit.changes[uri][0]
+    assert edit.range.start.line == EVAL_LINE
+    assert edit.new_text == "    value = ast.literal_eval(text)"
+    assert resolved.command is not None
+    assert resolved.command.command == "fuse-ls.findingDecision"
+    assert await lsp.execute(*_command_call(resolved.command)) == {}
+    assert len(lsp.emulator.requests) == before  # nothing here called a model
+
+
+def _command_call(command: types.Command) -> list[Any]:
+    return [command.command, *(command.arguments or [])]
+
+
+async def test_edits_during_a_review_move_or_drop_its_findings(lsp: Session) -> None:
+    lsp.emulator.set_script(script(fast=300, mid=320, slow=340))
+    uri = lsp.open()
+    running = lsp.execute_async("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    await wait_for(lambda: lsp.emulator.open_streams >= 3, what="models asked")
+    lsp.edit(uri, (0, 0), (0, 0), "# header\n# more\n")  # two lines above everything
+    lsp.edit(uri, (NONE_LINE + 2, 0), (NONE_LINE + 3, 0), "")  # delete `if value == None:`
+    result = await asyncio.wait_for(running, 10)
+    diagnostics = lsp.diagnostics(uri)
+    security = [d for d in diagnostics if d.code == "security"]
+    assert [d.range.start.line for d in security] == [EVAL_LINE + 2]
+    assert not [d for d in diagnostics if d.code == "style"]
+    assert result["findings"][0]["range"]["start"]["line"] == EVAL_LINE + 2
+
+    # After publishing, edits keep moving them; editing their text drops them.
+    lsp.edit(uri, (0, 0), (0, 0), "\n")
+    await wait_for(
+        lambda: [d.range.start.line for d in lsp.diagnostics(uri)] == [EVAL_LINE + 3],
+        what="diagnostic moved by the edit",
+    )
+    lsp.edit(uri, (EVAL_LINE + 3, 12), (EVAL_LINE + 3, 16), "safe_eval")
+    await wait_for(lambda: lsp.diagnostics(uri) == [], what="diagnostic dropped")
+
+
+async def test_new_review_of_a_document_cancels_the_previous_one(lsp: Session) -> None:
+    lsp.emulator.set_script(script(fast=300, mid=300, slow=300))
+    uri = lsp.open()
+    other = lsp.open("other.py")
+    first = lsp.execute_async("fuse-ls.review", {"uri": uri})
+    side = lsp.execute_async("fuse-ls.review", {"uri": other})
+    await wait_for(lambda: lsp.emulator.open_streams >= 6, what="both reviews streaming")
+    # The server stays responsive while reviews stream.
+    started = asyncio.get_running_loop().time()
+    await lsp.code_actions(uri, (0, 0), (1, 0))
+    assert asyncio.get_running_loop().time() - started < 0.5
+    second = lsp.execute_async("fuse-ls.review", {"uri": uri})
+    assert (await asyncio.wait_for(first, 5))["cancelled"] is True
+    done = await asyncio.wait_for(second, 10)
+    beside = await asyncio.wait_for(side, 10)
+    assert done["cancelled"] is False and beside["cancelled"] is False
+    assert any(d.code == "security" for d in lsp.diagnostics(other))
+
+
+async def test_progress_and_status_notifications(lsp: Session) -> None:
+    lsp.emulator.set_script(script(faults={"emu/slow": [{"kind": "http", "status": 402}]}))
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    lsp.emulator.set_script(script())  # now the judge has a disagreement to settle
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    tokens = list(lsp.client.progress_reports)
+    assert len(tokens) == 2 and tokens[0] != tokens[1]  # a fresh token per fusion
+    reports = lsp.client.progress_reports[tokens[0]]
+    assert isinstance(reports[0], types.WorkDoneProgressBegin)
+    assert reports[0].cancellable is True
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+    middle = [r.message or "" for r in reports[1:-1]]
+    assert sum("answered in" in m for m in middle) == 2
+    assert any("emu/slow failed" in m and "402" in m for m in middle)
+    assert "failed" in (reports[-1].message or "")
+    judged = [r.message or "" for r in lsp.client.progress_reports[tokens[1]]]
+    assert any(m.startswith("judge") for m in judged)
+
+    await wait_for(lambda: len(lsp.recorder.fusion_status) >= 4, what="fusion status")
+    states = [s["state"] for s in lsp.recorder.fusion_status]
+    assert states[0] == "started" and "finished" in states and "judging" in states
+    models = {(s["model"], s["state"]) for s in lsp.recorder.model_status}
+    assert {("emu/fast", "finished"), ("emu/mid", "finished"), ("emu/slow", "failed")} <= models
+    finished = next(s for s in lsp.recorder.model_status if s["state"] == "finished")
+    assert finished["latencyMs"] > 0 and finished["uri"] == uri
+
+    stats = await lsp.execute("fuse-ls.stats", {})
+    assert stats["fusions"] == 2
+    assert stats["models"]["emu/fast"]["calls"] == 2
+    assert stats["models"]["emu/slow"]["failures"] == 1
