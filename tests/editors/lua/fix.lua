@@ -64,4 +64,19 @@ H.run(function()
   end)
   H.check('not asked', #prompts == 2, prompts)
   H.check('applied without asking', H.lines(buf)[10] == '    return ast.literal_eval(x) * 2', H.lines(buf))
+
+  -- An edit computed on an older version of the buffer is refused, not misapplied.
+  local handler = fuse.config().handlers['workspace/applyEdit']
+  local version = vim.lsp.util.buf_versions[buf]
+  local before = H.lines(buf)
+  local res = handler(nil, {
+    edit = {
+      documentChanges = { {
+        textDocument = { uri = vim.uri_from_bufnr(buf), version = version - 1 },
+        edits = { { range = { start = { line = 0, character = 0 }, ['end'] = { line = 0, character = 0 } }, newText = 'STALE' } },
+      } },
+    },
+  }, { client_id = client.id, method = 'workspace/applyEdit' })
+  H.check('stale edit refused', res.applied == false and (res.failureReason or ''):find('changed') ~= nil, res)
+  H.check('stale edit not applied', vim.deep_equal(H.lines(buf), before), H.lines(buf))
 end)

@@ -20,7 +20,7 @@ H.run(function()
   H.check('lists fix action', kinds['refactor.rewrite.fuse-ls.fix'] == 'Fused fix of selection', kinds)
 
   -- Visual line selection of parse() (lines 4-6), then :'<,'>FuseReview.
-  vim.cmd('normal! 4GV6G')
+  vim.cmd('normal! 4GV6G\27')
   vim.cmd("'<,'>FuseReview")
   local sent = H.sent[#H.sent] or {}
   H.report.data.sent = sent

@@ -28,7 +28,7 @@ M.commands = {
 --- @field root_markers? (string|string[])[]
 --- @field keymaps? boolean|table<string,string>  false (default): none
 --- @field confirm_fix? boolean|fun(info: fuse_ls.EditPreview): boolean
---- @field explain? { open?: 'split'|'vsplit'|'tab'|'float'|'current', focus?: boolean }
+--- @field explain? { open?: 'split'|'vsplit'|'tab'|'float'|'current', focus?: boolean } focus nil: as the server asks
 --- @field progress? boolean  echo work-done progress of fuse-ls (default true)
 --- @field model_status? boolean  echo each model's state changes (default false)
 --- @field capabilities? table  merged into the client capabilities
@@ -43,7 +43,7 @@ M.defaults = {
   root_markers = { '.fuse-ls.toml', 'pyproject.toml', '.git' },
   keymaps = false,
   confirm_fix = true,
-  explain = { open = 'split', focus = false },
+  explain = { open = 'split', focus = nil },
   progress = true,
   model_status = false,
 }
@@ -183,9 +183,9 @@ end
 -- Explanation window
 ---------------------------------------------------------------------------
 
-local function open_window(buf)
+--- Show `buf` in the explanation window (created per explain.open, reused after).
+local function open_window(buf, focus)
   local how = (M.options.explain or {}).open or 'split'
-  local focus = (M.options.explain or {}).focus
   local prev = vim.api.nvim_get_current_win()
   local win = M.state.explain_win
   if win and vim.api.nvim_win_is_valid(win) then
@@ -249,7 +249,7 @@ function M.show_markdown(markdown, title)
   vim.bo[buf].modifiable = false
   vim.bo[buf].modified = false
   vim.bo[buf].filetype = 'markdown'
-  open_window(buf)
+  open_window(buf, (M.options.explain or {}).focus)
   return buf
 end
 
@@ -272,16 +272,19 @@ local function show_document_handler(_, params, ctx)
   if vim.bo[bufnr].filetype == '' and uri:match('%.md$') then
     vim.bo[bufnr].filetype = 'markdown'
   end
-  local existing = vim.fn.win_findbuf(bufnr)[1]
-  if existing then
-    if params.takeFocus then
-      vim.api.nvim_set_current_win(existing)
-    end
-  else
-    local win = open_window(bufnr)
-    if params.takeFocus then
+  vim.keymap.set('n', 'q', '<cmd>close<cr>', { buffer = bufnr, desc = 'close the explanation' })
+  -- explain.focus: nil follows the server's takeFocus, true/false overrides it.
+  local focus = (M.options.explain or {}).focus
+  if focus == nil then
+    focus = params.takeFocus
+  end
+  local win = vim.fn.win_findbuf(bufnr)[1]
+  if win then
+    if focus then
       vim.api.nvim_set_current_win(win)
     end
+  else
+    open_window(bufnr, focus)
   end
   M.state.shown_uris[uri] = bufnr
   local _ = ctx
@@ -508,15 +511,13 @@ vim.api.nvim_create_autocmd('LspProgress', {
       return
     end
     local value = args.data.params and args.data.params.value or {}
-    local text = value.title or ''
+    local title = (value.title or ''):gsub('^fuse%-ls:%s*', '')
+    local text = title
     if value.message then
       text = text .. ': ' .. value.message
     end
-    if value.percentage then
-      text = ('%s (%d%%%%)'):format(text, value.percentage)
-    end
-    if value.kind == 'end' then
-      text = (value.title or 'done') .. (value.message and (': ' .. value.message) or '')
+    if value.percentage and value.kind ~= 'end' then
+      text = ('%s (%d%%)'):format(text, value.percentage)
     end
     echo(text)
   end,
@@ -527,7 +528,7 @@ vim.api.nvim_create_autocmd('LspProgress', {
 ---------------------------------------------------------------------------
 
 local function summarize(command, result)
-  if type(result) ~= 'table' then
+  if type(result) ~= 'table' or (command ~= M.commands.review and command ~= M.commands.fix) then
     return
   end
   if result.cancelled then
@@ -562,11 +563,12 @@ function M.execute(command, args, opts)
     return nil
   end
   local request_id
-  local ok
-  ok, request_id = client:request('workspace/executeCommand', {
-    command = command,
-    arguments = { args },
-  }, function(err, result)
+  local finished = false
+  local function on_response(err, result)
+    if finished then
+      return
+    end
+    finished = true
     if request_id then
       M.state.inflight[request_id] = nil
     end
@@ -591,17 +593,23 @@ function M.execute(command, args, opts)
     if opts.on_result then
       opts.on_result(err, result)
     end
-  end, bufnr)
+  end
+  local ok
+  ok, request_id = client:request('workspace/executeCommand', {
+    command = command,
+    arguments = { args },
+  }, on_response, bufnr)
   if not ok then
     notify('could not send ' .. command .. ' (server stopped?)', vim.log.levels.ERROR)
     return nil
   end
-  if command ~= M.commands.cancel and command ~= M.commands.stats then
+  if not finished and command ~= M.commands.cancel and command ~= M.commands.stats then
     M.state.inflight[request_id] = {
       client_id = client.id,
       bufnr = bufnr,
       uri = args and args.uri,
       command = command,
+      finish = on_response,
     }
   end
   return request_id
@@ -638,8 +646,25 @@ M.explain = fusion_command(M.commands.explain)
 --- Fused fix; the server sends the edit with workspace/applyEdit (option `confirm_fix`).
 M.fix = fusion_command(M.commands.fix)
 
---- Cancel the fusions of a buffer (or all with `all = true`).
---- @param opts? { bufnr?: integer, all?: boolean, on_result?: function }
+--- Give up on tracked requests: $/cancelRequest, and resolve them locally as cancelled
+--- (Neovim drops the RequestCancelled answer, so their callbacks would never run).
+local function abandon(pred)
+  for id, req in pairs(M.state.inflight) do
+    if pred(req, id) then
+      M.state.inflight[id] = nil
+      local c = vim.lsp.get_client_by_id(req.client_id)
+      if c then
+        c:cancel_request(id)
+      end
+      req.finish({ code = -32800, message = 'cancelled' }, nil)
+    end
+  end
+end
+
+--- Cancel the fusions of a buffer (or all with `all = true`). The server stops every model
+--- stream and answers the running commands with `cancelled = true`; requests it has not
+--- answered within `timeout_ms` (default 3000) are cancelled with $/cancelRequest.
+--- @param opts? { bufnr?: integer, all?: boolean, on_result?: function, timeout_ms?: integer }
 function M.cancel(opts)
   opts = opts or {}
   local bufnr = vim._resolve_bufnr(opts.bufnr or 0)
@@ -649,29 +674,39 @@ function M.cancel(opts)
     return
   end
   local uri = vim.uri_from_bufnr(bufnr)
+  local function matches(req)
+    return opts.all or req.uri == uri
+  end
+  local pending = {}
+  for id, req in pairs(M.state.inflight) do
+    if matches(req) then
+      pending[id] = true
+    end
+  end
   local args = opts.all and vim.empty_dict() or { uri = uri }
   M.execute(M.commands.cancel, args, {
     bufnr = bufnr,
     client = client,
     on_result = function(err, result)
       if not err and type(result) == 'table' then
-        notify(('cancelled %d fusion%s'):format(result.cancelled or 0, result.cancelled == 1 and '' or 's'))
+        local n = tonumber(result.cancelled) or 0
+        notify(('cancelled %d fusion%s'):format(n, n == 1 and '' or 's'))
+      end
+      if err then
+        abandon(function(req)
+          return matches(req)
+        end)
       end
       if opts.on_result then
         opts.on_result(err, result)
       end
     end,
   })
-  -- Also cancel our own pending requests; the server stops the streams either way.
-  for id, req in pairs(M.state.inflight) do
-    if opts.all or req.uri == uri then
-      local c = vim.lsp.get_client_by_id(req.client_id)
-      if c then
-        c:cancel_request(id)
-      end
-      M.state.inflight[id] = nil
-    end
-  end
+  vim.defer_fn(function()
+    abandon(function(req, id)
+      return matches(req) and pending[id] == true
+    end)
+  end, opts.timeout_ms or 3000)
 end
 
 local function format_stats(s)
