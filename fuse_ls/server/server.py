@@ -229,12 +229,13 @@ class FuseLanguageServer(LanguageServer):
 
     async def reload_settings(self) -> None:
         """Load the layered settings; show new problems; keep the last valid settings."""
+        first = self.state.current is None
         outcome = await asyncio.to_thread(self.state.reload)
         messages = {str(p): p for p in outcome.problems}
         for text, problem in messages.items():
             if text not in self._shown_problems:
                 notice = isinstance(problem, ConfigNotice)
-                kept = "" if notice or self._engine is None else " The last valid settings stay."
+                kept = "" if notice or first else " The last valid settings stay."
                 kind = types.MessageType.Warning if notice else types.MessageType.Error
                 self.show(kind, f"fuse-ls: {text}{kept}")
         self._shown_problems = set(messages)

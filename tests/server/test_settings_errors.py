@@ -1,0 +1,160 @@
+"""Settings (initializationOptions, workspace/configuration, live files), provider
+failures, and malformed requests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from fuse_ls.emulator import Emulator
+from tests.server.conftest import (
+    PROFILES,
+    POOL,
+    Session,
+    init_options,
+    script,
+    start_session,
+    wait_for,
+)
+from tests.server.test_review import selection
+
+Starter = Callable[..., Any]
+
+
+@pytest.fixture
+async def started(emu: Emulator, tmp_path: Path) -> AsyncIterator[Starter]:
+    stops: list[Callable[[], Any]] = []
+
+    async def start(profile: str, options: dict[str, Any]) -> Session:
+        session, stop = await start_session(profile, emu, tmp_path, options)
+        stops.append(stop)
+        return session
+
+    yield start
+    for stop in stops:
+        await stop()
+
+
+def errors(lsp: Session) -> list[str]:
+    return lsp.messages(types.MessageType.Error)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+async def test_invalid_settings_are_shown_and_the_last_valid_ones_stay(
+    started: Starter, profile: str
+) -> None:
+    lsp: Session = await started(profile, init_options(mode="bogus"))
+    message = await wait_for(lambda: errors(lsp), what="showMessage for the bad mode")
+    assert "'mode'" in message[0] and "bogus" in message[0]
+
+    # workspace/configuration: a bad value is reported; the settings in force stay.
+    lsp.client.set_configuration({"quorum": {"deadlineS": -3}}, section="fuseLs")
+    lsp.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    await wait_for(
+        lambda: any("quorum.deadline_s" in m for m in errors(lsp)), what="deadline problem"
+    )
+    assert any("last valid settings stay" in m for m in errors(lsp))
+    uri = lsp.open()
+    result = await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    assert result["cancelled"] is False and lsp.diagnostics(uri)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+async def test_workspace_config_file_is_reloaded_live(started: Starter, profile: str) -> None:
+    lsp: Session = await started(profile, init_options())
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})  # ready
+    config = lsp.workspace / ".fuse-ls.toml"
+    config.write_text('[review]\nmin_votes_for_warning = "many"\n')
+    if profile == "visual-studio-code":
+        # The client watches (we registered); the test plays the editor's watcher.
+        [registration] = lsp.recorder.registrations[0].registrations
+        assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+        lsp.client.workspace_did_change_watched_files(
+            types.DidChangeWatchedFilesParams(
+                changes=[types.FileEvent(uri=config.as_uri(), type=types.FileChangeType.Created)]
+            )
+        )
+    else:
+        assert lsp.recorder.registrations == []  # Neovim cannot: the server watches
+    message = await wait_for(
+        lambda: [m for m in errors(lsp) if "min_votes_for_warning" in m], what="file problem"
+    )
+    assert ".fuse-ls.toml" in message[0]
+
+
+async def test_partial_provider_failure_is_shown_and_the_fusion_completes(lsp: Session) -> None:
+    lsp.emulator.set_script(script(faults={"emu/mid": [{"kind": "http", "status": 402}]}))
+    uri = lsp.open()
+    result = await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    assert [f["model"] for f in result["failed"]] == ["emu/mid"]
+    assert "402" in result["failed"][0]["error"]
+    warning = lsp.messages(types.MessageType.Warning)
+    assert any("1 of 3 models failed" in m and "Add credits" in m for m in warning), warning
+    eval_diag = next(d for d in lsp.diagnostics(uri) if d.code == "security")
+    assert eval_diag.data["votes"] == 2
+    assert sorted(eval_diag.data["models"]) == ["emu/fast", "emu/slow"]
+
+
+async def test_total_provider_failure_is_actionable_and_the_server_stays_up(
+    lsp: Session,
+) -> None:
+    credits = [{"kind": "http", "status": 402}]
+    lsp.emulator.set_script(script(faults={m: credits for m in POOL}))
+    uri = lsp.open()
+    result = await lsp.execute("fuse-ls.review", {"uri": uri})
+    assert result["cancelled"] is False and "Every model in the pool failed" in result["error"]
+    assert {f["model"] for f in result["failed"]} == set(POOL)
+    [message] = errors(lsp)
+    assert "402" in message and "Add credits" in message
+    assert lsp.diagnostics(uri) == []
+    lsp.emulator.set_script(script())
+    again = await lsp.execute("fuse-ls.review", {"uri": uri})
+    assert again["cancelled"] is False and lsp.diagnostics(uri)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        [{"uri": "file:///nowhere/unknown.py"}],  # unknown document
+        ["APP", {"range": selection(40, 44)}],  # range out of bounds
+        ["not an object"],  # wrong argument types...
+        [{"uri": 5}],
+        ["APP", {"range": {"start": {"line": "one", "character": 0}, "end": 3}}],
+        ["APP", {"range": selection(6, 2)}],  # reversed
+        [{"uri": "x"}, {"uri": "y"}],
+    ],
+)
+async def test_malformed_requests_get_invalid_params(lsp: Session, arguments: list[Any]) -> None:
+    uri = lsp.open()
+    if arguments and arguments[0] == "APP":
+        arguments = [{"uri": uri, **arguments[1]}]
+    with pytest.raises(JsonRpcException) as error:
+        await asyncio.wait_for(lsp.execute_async("fuse-ls.review", *arguments), 5)
+    assert error.value.code == -32602
+    assert lsp.emulator.requests == []
+    assert await lsp.code_actions(uri, (0, 0), (1, 0))  # still up and answering
+
+
+async def test_other_malformed_requests(lsp: Session) -> None:
+    uri = lsp.open()
+    bad_calls = [
+        lsp.execute_async("fuse-ls.findingDecision", {"uri": uri, "findingId": "x"}),
+        lsp.execute_async("fuse-ls.cancel", {"uri": 3}),
+        lsp.execute_async("fuse-ls.nope", {}),
+        lsp.raw_request(
+            types.CODE_ACTION_RESOLVE,
+            types.CodeAction(title="x", data={"nothing": True}),
+        ),
+    ]
+    for call in bad_calls:
+        with pytest.raises(JsonRpcException) as error:
+            await asyncio.wait_for(call, 5)
+        assert error.value.code == -32602
+    assert await lsp.execute("fuse-ls.stats") == {"fusions": 0, "costUsd": 0, "models": {}}
