@@ -35,7 +35,7 @@ export default tseslint.config(
   {
     files: ['scripts/**/*.{js,mjs}', '*.mjs', '*.mts'],
     languageOptions: {
-      globals: { console: 'readonly', process: 'readonly', require: 'readonly', __dirname: 'readonly', module: 'writable' },
+      globals: { URL: 'readonly', console: 'readonly', process: 'readonly', require: 'readonly', __dirname: 'readonly', module: 'writable' },
     },
   },
 );

@@ -50,10 +50,13 @@ function read(buf, entry) {
 
 const files = entries(zip);
 const problems = [];
-for (const required of ['extension/package.json', 'extension/dist/extension.js', 'extension/README.md', 'extension/LICENSE.txt', 'extension.vsixmanifest']) {
-  if (!files.has(required) && !(required === 'extension/LICENSE.txt' && files.has('extension/LICENSE'))) {
-    problems.push(`missing ${required}`);
-  }
+// vsce renames README.md to readme.md and LICENSE to LICENSE.txt: compare loosely there.
+const lower = new Set([...files.keys()].map((n) => n.toLowerCase()));
+for (const required of ['extension/package.json', 'extension/dist/extension.js', 'extension.vsixmanifest']) {
+  if (!files.has(required)) problems.push(`missing ${required}`);
+}
+for (const loose of [['extension/readme.md'], ['extension/license.txt', 'extension/license']]) {
+  if (!loose.some((n) => lower.has(n))) problems.push(`missing ${loose[0]}`);
 }
 for (const name of files.keys()) {
   if (/^extension\/(src|test|node_modules|scripts)\//.test(name) || name.endsWith('.ts') && !name.endsWith('.d.ts')) {
@@ -76,3 +79,30 @@ if (problems.length > 0) {
   process.exit(1);
 }
 console.log(`check-vsix: ${file} ok (${files.size} files: ${[...files.keys()].join(', ')})`);
+
+// The bundle must evaluate: load the packaged copy with a stand-in `vscode` module whose
+// every member is an empty class (the language client extends several at load time).
+{
+  const { createRequire, Module } = await import('node:module');
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'fuse-ls-vsix-'));
+  const bundlePath = join(dir, 'extension.js');
+  writeFileSync(bundlePath, read(zip, files.get('extension/dist/extension.js')));
+  const stub = new Proxy({}, { get: (_t, name) => (name === '__esModule' ? false : class {}) });
+  const originalLoad = Module._load;
+  Module._load = function (request, ...rest) {
+    return request === 'vscode' ? stub : originalLoad.call(this, request, ...rest);
+  };
+  try {
+    const loaded = createRequire(import.meta.url)(bundlePath);
+    if (typeof loaded.activate !== 'function' || typeof loaded.deactivate !== 'function') {
+      console.error('check-vsix: the bundle does not export activate/deactivate');
+      process.exit(1);
+    }
+  } finally {
+    Module._load = originalLoad;
+  }
+  console.log('check-vsix: the bundle loads and exports activate/deactivate');
+}

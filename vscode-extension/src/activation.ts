@@ -47,7 +47,7 @@ export interface FuseLsApi {
 export function activateWith(context: vscode.ExtensionContext, deps: ActivationDeps): FuseLsApi {
   const redactor = new Redactor();
   const channel = new RedactingOutputChannel(vscode.window.createOutputChannel('fuse-ls'), redactor);
-  const logger = new Logger(channel);
+  const logger = new Logger(channel, redactor);
   const keys = new ApiKeyStore(context.secrets, redactor);
   const tracker = new FusionTracker();
   const holder: { manager?: ServerManager } = {};

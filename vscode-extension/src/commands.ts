@@ -239,7 +239,7 @@ export class Fusions {
         return undefined;
       }
       this.logger.error(`${TITLES[task]} failed`, error);
-      void vscode.window.showErrorMessage(`${title} failed: ${describeError(error)}`, 'Show Logs').then((choice) => {
+      void vscode.window.showErrorMessage(this.logger.redact(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
         if (choice === 'Show Logs') {
           this.channel.show(true);
         }

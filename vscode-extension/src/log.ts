@@ -72,7 +72,15 @@ export class RedactingOutputChannel implements vscode.OutputChannel {
 }
 
 export class Logger {
-  constructor(readonly channel: vscode.OutputChannel) {}
+  constructor(
+    readonly channel: vscode.OutputChannel,
+    private readonly redactor: Redactor = new Redactor(),
+  ) {}
+
+  /** For text shown to the user outside the channel (error messages quoting the server). */
+  redact(text: string): string {
+    return this.redactor.redact(text);
+  }
 
   info(message: string): void {
     this.channel.appendLine(`[${timestamp()}] ${message}`);

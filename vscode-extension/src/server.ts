@@ -292,7 +292,7 @@ export class ServerManager implements vscode.Disposable {
       logger.error('The server failed to start', error);
       this.disposeSubscriptions();
       this.current = undefined;
-      const message = `fuse-ls: the server failed to start (${describeError(error)}).`;
+      const message = logger.redact(`fuse-ls: the server failed to start (${describeError(error)}).`);
       this.setState({ kind: 'failed', message });
       void vscode.window.showErrorMessage(message, 'Show Logs').then((choice) => this.onButton(choice));
       return;

@@ -1,0 +1,207 @@
+import { beforeEach, describe, expect, it } from 'vitest';
+import { settle } from './fakes/client';
+import { fake, type Uri } from './fakes/vscode';
+import { activate, resetFakes } from './helpers';
+
+const URI = 'file:///ws/app.py';
+const SOURCE = 'import json\n\n\ndef load(text):\n    value = eval(text)\n    return value\n';
+
+beforeEach(resetFakes);
+
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+describe('review / explain / fix', () => {
+  it.each([
+    ['fuseLs.review', 'fuse-ls.review'],
+    ['fuseLs.explain', 'fuse-ls.explain'],
+    ['fuseLs.fix', 'fuse-ls.fix'],
+  ])('%s sends workspace/executeCommand %s with the selection', async (command, serverCommand) => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 16]);
+    await fake.commands.get(command)!();
+    const [request] = server.last.executeCommands();
+    expect(request.params).toEqual({
+      command: serverCommand,
+      arguments: [{ uri: URI, range: { start: { line: 3, character: 0 }, end: { line: 5, character: 16 } } }],
+    });
+    expect(request.token).toBeDefined();
+    expect(fake.progress[0].options).toMatchObject({ location: 15, cancellable: true });
+  });
+
+  it('sends no range for an empty selection: the whole document', async () => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [4, 2, 4, 2]);
+    await fake.commands.get('fuseLs.review')!();
+    expect(server.last.executeCommands()[0].params.arguments).toEqual([{ uri: URI }]);
+  });
+
+  it('asks for an editor when none is active', async () => {
+    const { server } = await activate();
+    await fake.commands.get('fuseLs.review')!();
+    expect(server.last.requests).toEqual([]);
+    expect(fake.messages[0]).toMatchObject({ kind: 'warning' });
+  });
+
+  it('says the server is not running instead of sending', async () => {
+    const { server } = await activate({
+      before: (s) => {
+        s.versionOutput = { code: 1, stdout: '', stderr: 'No module named fuse_ls' };
+      },
+    });
+    fake.messages = [];
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    await fake.commands.get('fuseLs.review')!();
+    expect(server.clients).toHaveLength(0);
+    expect(fake.messages[0].text).toContain('not running');
+  });
+
+  it('lists per-model progress from fuse/modelStatus in the notification', async () => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    const answer = deferred<unknown>();
+    server.responder = () => answer.promise;
+    const running = fake.commands.get('fuseLs.review')!() as Promise<unknown>;
+    await settle();
+    const client = server.last;
+    client.emit('fuse/fusionStatus', { fusionId: 'f9', uri: URI, task: 'review', state: 'started', inFlight: 1, sessionCostUsd: 0 });
+    client.emit('fuse/modelStatus', { fusionId: 'f9', uri: URI, task: 'review', model: 'openai/gpt-5', index: 1, state: 'streaming' });
+    client.emit('fuse/modelStatus', { fusionId: 'f9', uri: URI, task: 'review', model: 'anthropic/claude-sonnet-4.5', index: 0, state: 'finished', latencyMs: 2100 });
+    client.emit('fuse/modelStatus', { fusionId: 'f9', uri: URI, task: 'review', model: 'google/gemini-2.5-pro', index: 2, state: 'failed', error: '429' });
+    const progress = fake.progress[0];
+    expect(progress.reports.at(-1)?.message).toBe('claude-sonnet-4.5 ✓ 2.1s · gpt-5 ⋯ · gemini-2.5-pro ✗');
+    client.emit('fuse/fusionStatus', { fusionId: 'f9', uri: URI, task: 'review', state: 'judging', inFlight: 1, sessionCostUsd: 0.01 });
+    expect(progress.reports.at(-1)?.message).toContain('judging');
+    answer.resolve({ fusionId: 'f9', findings: [{}, {}], cancelled: false });
+    await running;
+    expect(progress.done).toBe(true);
+    expect(fake.messages.at(-1)?.text).toContain('found 2 issues');
+  });
+
+  it('ignores the progress of other documents', async () => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    const answer = deferred<unknown>();
+    server.responder = () => answer.promise;
+    const running = fake.commands.get('fuseLs.review')!() as Promise<unknown>;
+    await settle();
+    server.last.emit('fuse/modelStatus', { fusionId: 'other', uri: 'file:///ws/b.py', task: 'review', model: 'a/x', index: 0, state: 'streaming' });
+    expect(fake.progress[0].reports.map((r) => r.message)).toEqual(['asking the pool…']);
+    answer.resolve({ cancelled: true });
+    await running;
+  });
+
+  it('cancelling the notification cancels the request and calls fuse-ls.cancel for the document', async () => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    const never = deferred<unknown>();
+    server.responder = (command) => (command === 'fuse-ls.cancel' ? { cancelled: 1 } : never.promise);
+    const running = fake.commands.get('fuseLs.explain')!() as Promise<unknown>;
+    await settle();
+    fake.progress[0].cancel();
+    expect(await running).toBeUndefined();
+    const requests = server.last.executeCommands();
+    expect(requests[0].token?.isCancellationRequested).toBe(true);
+    expect(requests[1].params).toEqual({ command: 'fuse-ls.cancel', arguments: [{ uri: URI }] });
+    expect(fake.statusMessages.at(-1)).toContain('cancelled');
+    expect(fake.messages.filter((m) => m.kind === 'error')).toEqual([]);
+  });
+
+  it('shows a failed request as an error with the logs', async () => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    server.responder = () => Promise.reject(new Error('Unknown document'));
+    await fake.commands.get('fuseLs.fix')!();
+    expect(fake.messages[0]).toMatchObject({ kind: 'error', items: ['Show Logs'] });
+    expect(fake.messages[0].text).toContain('Unknown document');
+  });
+
+  it('opens the explanation document in a Markdown preview', async () => {
+    await activate();
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    await fake.commands.get('fuseLs.explain')!();
+    const preview = fake.executed.find((e) => e.command === 'markdown.showPreviewToSide');
+    expect((preview?.args[0] as Uri).toString()).toBe('file:///tmp/explain.md');
+    expect(fake.openedDocuments).toEqual([]);
+  });
+
+  it('falls back to an untitled Markdown document when the file is not there', async () => {
+    await activate();
+    fake.statFails = true;
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    await fake.commands.get('fuseLs.explain')!();
+    expect(fake.openedDocuments).toEqual([{ language: 'markdown', content: '# Explanation' }]);
+    const preview = fake.executed.find((e) => e.command === 'markdown.showPreviewToSide');
+    expect((preview?.args[0] as Uri).toString()).toBe('untitled:Untitled-1');
+  });
+
+  it('reports a fix that was not applied', async () => {
+    const { server } = await activate();
+    server.responder = () => ({ fusionId: 'f', applied: false, cancelled: false });
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    await fake.commands.get('fuseLs.fix')!();
+    expect(fake.messages[0].text).toContain('no fix was applied');
+  });
+
+  it('routes the server\'s own code-action commands through the same progress UI', async () => {
+    const { server } = await activate();
+    const middleware = server.last.spec.clientOptions.middleware!.executeCommand!;
+    const sent: unknown[] = [];
+    const result = await middleware('fuse-ls.review', [{ uri: URI }], (command, args) => {
+      sent.push({ command, args });
+      return { fusionId: 'x', findings: [], cancelled: false };
+    });
+    expect(sent).toEqual([{ command: 'fuse-ls.review', args: [{ uri: URI }] }]);
+    expect(result).toEqual({ fusionId: 'x', findings: [], cancelled: false });
+    expect(fake.progress).toHaveLength(1);
+    expect(fake.messages[0].text).toContain('found nothing');
+    // Other commands pass straight through.
+    await middleware('fuse-ls.findingDecision', [{ uri: URI }], (command) => command);
+    expect(fake.progress).toHaveLength(1);
+  });
+});
+
+describe('cancel and stats', () => {
+  it('cancels the active document\'s fusions, else all', async () => {
+    const { server } = await activate();
+    await fake.commands.get('fuseLs.cancel')!();
+    expect(server.last.executeCommands()[0].params).toEqual({ command: 'fuse-ls.cancel', arguments: [{}] });
+    fake.setEditor(URI, SOURCE, [0, 0, 0, 0]);
+    server.last.emit('fuse/fusionStatus', { fusionId: 'f1', uri: URI, task: 'review', state: 'started', inFlight: 1, sessionCostUsd: 0 });
+    await fake.commands.get('fuseLs.cancel')!();
+    expect(server.last.executeCommands()[1].params).toEqual({ command: 'fuse-ls.cancel', arguments: [{ uri: URI }] });
+    expect(fake.statusMessages.at(-1)).toBe('fuse-ls: cancelled 1 fusion');
+  });
+
+  it('shows usage and cost per model in a quick pick', async () => {
+    const { server } = await activate();
+    server.responder = (command) =>
+      command === 'fuse-ls.stats'
+        ? {
+            fusions: 3,
+            costUsd: 0.0421,
+            models: {
+              'openai/gpt-5': { calls: 3, failures: 1, costUsd: 0.03, promptTokens: 1200, completionTokens: 300, meanLatencyMs: 2500 },
+              'a/cheap': { calls: 3, failures: 0, costUsd: 0.0005, promptTokens: 1000, completionTokens: 200, meanLatencyMs: 800 },
+            },
+          }
+        : undefined;
+    await fake.commands.get('fuseLs.showStats')!();
+    expect(server.last.executeCommands()[0].params).toEqual({ command: 'fuse-ls.stats', arguments: [{}] });
+    const [pick] = fake.quickPicks;
+    const items = pick.items as { label: string; description?: string; detail?: string }[];
+    expect(items[0].label).toContain('3 fusions · $0.04');
+    expect(items[1]).toMatchObject({ label: 'openai/gpt-5', description: '$0.03 · 3 calls · 1 failed' });
+    expect(items[1].detail).toBe('1200 prompt + 300 completion tokens · mean 2.5s');
+    expect(items[2].description).toBe('$0.0005 · 3 calls');
+  });
+
+  it('opens the logs', async () => {
+    await activate();
+    await fake.commands.get('fuseLs.showLogs')!();
+    expect(fake.outputChannels[0].shown).toBe(true);
+  });
+});

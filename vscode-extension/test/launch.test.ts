@@ -1,0 +1,48 @@
+import { describe, expect, it } from 'vitest';
+import { buildLaunch, compareVersions, isDevelopmentVersion, minimumVersion, parseServerVersion } from '../src/launch';
+import { readerFromJson } from '../src/settings';
+
+describe('launch', () => {
+  it('runs `<python> -m fuse_ls serve` with the key only in the environment', () => {
+    const launch = buildLaunch({
+      python: '/venv/bin/python',
+      read: readerFromJson({ 'fuseLs.mode': 'merge' }),
+      apiKey: 'sk-or-v1-secret',
+      baseEnv: { PATH: '/bin', HOME: '/home/u', UNSET: undefined },
+      cwd: '/ws',
+    });
+    expect(launch.command).toBe('/venv/bin/python');
+    expect(launch.args).toEqual(['-m', 'fuse_ls', 'serve']);
+    expect(launch.env).toEqual({ PATH: '/bin', HOME: '/home/u', OPENROUTER_API_KEY: 'sk-or-v1-secret' });
+    expect(launch.envKeys).toEqual(['OPENROUTER_API_KEY']);
+    expect(launch.cwd).toBe('/ws');
+    expect(JSON.stringify(launch.initializationOptions)).not.toContain('sk-or-v1-secret');
+  });
+
+  it('uses the variable named by provider.apiKeyEnv', () => {
+    const launch = buildLaunch({
+      python: 'python3',
+      read: readerFromJson({ 'fuseLs.provider.apiKeyEnv': 'MY_KEY' }),
+      apiKey: 'k-123456',
+      baseEnv: {},
+    });
+    expect(launch.env).toEqual({ MY_KEY: 'k-123456' });
+    expect(launch.initializationOptions).toEqual({ provider: { api_key_env: 'MY_KEY' } });
+  });
+
+  it('inherits the environment unchanged without a stored key', () => {
+    const launch = buildLaunch({ python: 'python3', read: readerFromJson({}), baseEnv: { OPENROUTER_API_KEY: 'from-shell' } });
+    expect(launch.env).toEqual({ OPENROUTER_API_KEY: 'from-shell' });
+    expect(launch.envKeys).toEqual([]);
+  });
+
+  it('parses and compares server versions', () => {
+    const v = parseServerVersion('fuse-ls 0.2.10\n');
+    expect(v).toMatchObject({ major: 0, minor: 2, patch: 10, text: '0.2.10' });
+    expect(compareVersions(v!, minimumVersion())).toBeGreaterThan(0);
+    expect(compareVersions(parseServerVersion('fuse-ls 0.0.9')!, minimumVersion())).toBeLessThan(0);
+    expect(parseServerVersion('fuse-ls 1.0.0rc1')?.text).toBe('1.0.0rc1');
+    expect(parseServerVersion('Python 3.11.7')).toBeUndefined();
+    expect(isDevelopmentVersion(parseServerVersion('fuse-ls 0.0.0')!)).toBe(true);
+  });
+});
