@@ -205,3 +205,21 @@ def test_doctor_unreachable_endpoint(project: Path) -> None:
     data = json.loads(res.stdout)
     assert res.returncode == 1
     assert any(c["check"].startswith("endpoint") and c["status"] == "error" for c in data["checks"])
+
+
+def test_cli_run_records_a_local_session(emu: Emulator, project: Path) -> None:
+    res = fuse(["review", "app.py", "--json"], project, emu.base_url)
+    assert res.returncode == 0, res.stderr
+    files = list((project / ".data").rglob("*.jsonl"))
+    assert len(files) == 1
+    lines = [json.loads(line) for line in files[0].read_text().splitlines()]
+    assert any(line["type"] == "user" for line in lines)
+    models = {line["message"].get("model") for line in lines if line["type"] == "assistant"}
+    assert {A, B, C} <= models
+    assert "eval(user_input)" not in files[0].read_text()  # code is not recorded by default
+
+
+def test_telemetry_off_writes_nothing(emu: Emulator, project: Path) -> None:
+    res = fuse(["review", "app.py", "--json"], project, emu.base_url, FUSE_LS_TELEMETRY="0")
+    assert res.returncode == 0, res.stderr
+    assert not list((project / ".data").rglob("*.jsonl"))
