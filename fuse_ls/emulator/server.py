@@ -37,7 +37,7 @@ Send = Callable[[Message], Awaitable[None]]
 KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 # Chunks are sized so that each sleep is at least this long: thousands of concurrent
 # streams must not spend their CPU waking up for 1 ms sleeps.
-MIN_SLEEP_MS = 20.0
+MIN_SLEEP_MS = 50.0
 CHARS_PER_TOKEN = 4
 
 DEFAULT_ERRORS = {
@@ -362,7 +362,7 @@ class _Exchange:
     def _pieces(self, content: str) -> list[tuple[str, float]]:
         """(chunk, seconds to sleep after it): a few tokens per chunk, see MIN_SLEEP_MS."""
         token_ms = self.script.token_ms
-        tokens = 16 if token_ms <= 0 else max(4, math.ceil(MIN_SLEEP_MS / token_ms))
+        tokens = 32 if token_ms <= 0 else max(4, math.ceil(MIN_SLEEP_MS / token_ms))
         size = CHARS_PER_TOKEN * tokens
         pieces = []
         for start in range(0, len(content), size):
