@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from editor_support import require_ok, script_with
+from editor_support import HERE, REPO, hermetic_env, require_ok, script_with, which
 
 pytestmark = pytest.mark.slow
 
@@ -152,3 +152,39 @@ def test_help_tags_current_and_links_resolve(
         "`nvim --headless --clean -u NONE -c 'helptags editors/nvim/doc' -c qa!`"
     )
     require_ok(run_nvim("help.lua", workspace=workspace))
+
+
+def test_emacs_eglot_smoke(emulator: Any, workspace: Path, tmp_path: Path) -> None:
+    """Emacs (Debian's emacs-nox + elpa-eglot), batch mode: eglot starts fuse-ls, lists the
+    code actions and shows a fused review in flymake. Skipped where Emacs is not installed
+    (`apt-get install emacs-nox elpa-eglot`)."""
+    emacs = which("emacs")
+    if emacs is None:
+        pytest.skip("emacs not installed (apt-get install emacs-nox elpa-eglot)")
+    out = tmp_path / "emacs.json"
+    env = hermetic_env(
+        tmp_path,
+        {
+            **server_env(emulator),
+            "FUSE_TEST_OUT": str(out),
+            "FUSE_TEST_WORKSPACE": str(workspace),
+            "FUSE_TEST_EMACS_DIR": str(REPO / "editors" / "emacs"),
+        },
+    )
+    proc = subprocess.run(
+        [emacs, "--batch", "-Q", "-l", str(HERE / "emacs" / "smoke.el")],
+        env=env,
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    if "Cannot open load file" in proc.stderr and "eglot" in proc.stderr:
+        pytest.skip("eglot not installed (apt-get install elpa-eglot, or Emacs 29+)")
+    report = json.loads(out.read_text()) if out.exists() else {}
+    assert proc.returncode == 0 and "error" not in report, (report, proc.stderr[-3000:])
+    assert {"Fused review of selection", "Explain with consensus", "Fused fix of selection"} <= set(
+        report["actions"]
+    ), report
+    assert any("3/3 models" in d for d in report["diagnostics"]), report
