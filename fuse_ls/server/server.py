@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from attrs import define, field
 from lsprotocol import types
@@ -26,9 +27,7 @@ from pygls.uris import to_fs_path
 
 from fuse_ls import __version__
 from fuse_ls.config import ConfigNotice, Settings
-from fuse_ls.context import BadRange, build_request, language_for
 from fuse_ls.errors import AllModelsFailed, FuseError
-from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.fusion.types import FusionEvent, FusionRequest, FusionResult, Task
 from fuse_ls.server import actions
 from fuse_ls.server.actions import Target, invalid
@@ -45,7 +44,14 @@ from fuse_ls.server.explain import data_dir, render_markdown, write_explanation
 from fuse_ls.server.progress import FusionReporter, SessionStats, end_message, failure_summary
 from fuse_ls.server.settings import SECTION, SettingsState
 
+if TYPE_CHECKING:
+    from fuse_ls.fusion.engine import FusionEngine
+
 log = logging.getLogger(__name__)
+
+# Loaded after `initialize` is answered, off the event loop: together they cost as much
+# as pygls itself to import, and an editor waits for `initialize` before anything else.
+_HEAVY_MODULES = ("fuse_ls.fusion.engine", "fuse_ls.context", "fuse_ls.telemetry.recorder")
 
 Change = types.TextDocumentContentChangeEvent
 _CLIENT_TIMEOUT_S = 5.0  # for our own requests to the client (configuration, progress)
@@ -79,6 +85,14 @@ class Fusion:
     changes: list[Change] = field(factory=list)  # edits to the document since `snapshot`
     answers: list[Any] = field(factory=list)  # CandidateResults so far (provisional)
     closed: bool = False  # ended: later engine events must not reach the client
+
+
+def _import_heavy_modules() -> None:
+    for name in _HEAVY_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # reported where the module is used
+            log.exception("importing %s failed", name)
 
 
 def _plain(method: Callable[..., Any]) -> Callable[..., Any]:
@@ -181,6 +195,8 @@ class FuseLanguageServer(LanguageServer):
     @property
     def engine(self) -> FusionEngine:
         if self._engine is None:
+            from fuse_ls.fusion.engine import FusionEngine
+
             self._engine = FusionEngine(self.settings)
         return self._engine
 
@@ -198,6 +214,7 @@ class FuseLanguageServer(LanguageServer):
         self.state.set_initialization_options(params.initialization_options)
 
     async def on_initialized(self, params: types.InitializedParams) -> None:
+        await asyncio.to_thread(_import_heavy_modules)
         await self._pull_configuration()
         await self.reload_settings()
         self._ready.set()
@@ -541,6 +558,8 @@ class FuseLanguageServer(LanguageServer):
         return r.start.line + 1, last
 
     async def _prepare(self, task: Task, target: Target) -> Fusion:
+        from fuse_ls.context import BadRange, build_request, language_for
+
         await self._ready.wait()
         snapshot = self.snapshot(target.uri)
         start, end = self._selection(snapshot, target)
@@ -824,6 +843,7 @@ def _partial(result: FusionResult) -> dict[str, Any]:
         ],
         "notes": list(result.notes),
         "costUsd": result.total_cost_usd,
+        "engineWallS": result.wall_time_s,
     }
 
 

@@ -247,8 +247,8 @@ class Session:
         )
         return list(listed or [])
 
-    async def execute(self, command: str, *arguments: Any, timeout: float = 15) -> Any:
-        return await asyncio.wait_for(self.execute_async(command, *arguments), timeout)
+    async def execute(self, command: str, *arguments: Any) -> Any:
+        return await asyncio.wait_for(self.execute_async(command, *arguments), 15)
 
     def diagnostics(self, uri: str) -> list[types.Diagnostic]:
         return list(self.client.diagnostics.get(uri, []))
@@ -257,15 +257,15 @@ class Session:
         return [m.message for m in self.client.messages if kind is None or m.type == kind]
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "") -> Any:
-    """Poll until `predicate()` is truthy; fail with `what` after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate: Callable[[], Any], within: float = 10.0, what: str = "") -> Any:
+    """Poll until `predicate()` is truthy; fail with `what` after `within` seconds."""
+    deadline = time.monotonic() + within
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what or predicate}")
+            pytest.fail(f"timed out after {within} s waiting for {what or predicate}")
         await asyncio.sleep(0.005)
 
 

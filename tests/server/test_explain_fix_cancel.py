@@ -22,7 +22,7 @@ async def test_explain_opens_a_markdown_document_and_feeds_the_hover(lsp: Sessio
     assert [d.uri for d in shown] == [result["documentUri"]]
     path = Path(urlparse(result["documentUri"]).path)
     assert path.is_relative_to(lsp.data / "explanations") and path.suffix == ".md"
-    assert path.read_text() == result["markdown"]
+    assert await asyncio.to_thread(path.read_text) == result["markdown"]
     assert "It evaluates the text with eval()." in result["markdown"]
 
     asked = len(lsp.emulator.requests)
@@ -85,7 +85,7 @@ async def test_cancel_request_stops_every_stream(lsp: Session) -> None:
     with pytest.raises(JsonRpcException) as error:
         await asyncio.wait_for(running, 5)
     assert error.value.code == -32800
-    await wait_for(lambda: lsp.emulator.open_streams == 0, timeout=2, what="streams closed")
+    await wait_for(lambda: lsp.emulator.open_streams == 0, within=2, what="streams closed")
     await wait_for(lambda: lsp.diagnostics(uri) == [], what="provisional findings withdrawn")
     await wait_for(
         lambda: any(s["state"] == "cancelled" for s in lsp.recorder.fusion_status),
@@ -107,7 +107,7 @@ async def test_progress_cancel_stops_the_fusion(lsp: Session) -> None:
     lsp.client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     result = await asyncio.wait_for(running, 5)
     assert result["cancelled"] is True
-    await wait_for(lambda: lsp.emulator.open_streams == 0, timeout=2, what="streams closed")
+    await wait_for(lambda: lsp.emulator.open_streams == 0, within=2, what="streams closed")
     reports = lsp.client.progress_reports[token]
     assert isinstance(reports[-1], types.WorkDoneProgressEnd)
     assert lsp.diagnostics(uri) == []
@@ -121,4 +121,4 @@ async def test_cancel_command_cancels_the_fusions_of_a_document(lsp: Session) ->
     await wait_for(lambda: lsp.emulator.open_streams == 3, what="three hanging streams")
     assert await lsp.execute("fuse-ls.cancel", {"uri": uri}) == {"cancelled": 1}
     assert (await asyncio.wait_for(running, 5))["cancelled"] is True
-    await wait_for(lambda: lsp.emulator.open_streams == 0, timeout=2, what="streams closed")
+    await wait_for(lambda: lsp.emulator.open_streams == 0, within=2, what="streams closed")

@@ -14,8 +14,8 @@ from pygls.exceptions import JsonRpcException
 
 from fuse_ls.emulator import Emulator
 from tests.server.conftest import (
-    PROFILES,
     POOL,
+    PROFILES,
     Session,
     init_options,
     script,
