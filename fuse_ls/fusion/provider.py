@@ -95,8 +95,9 @@ class ChatClient:
             await self._http.aclose()
 
     def _httpx_timeout(self) -> httpx.Timeout:
-        # Reads are bounded by our own first-token/request deadlines (asyncio.timeout), so
-        # slow keep-alive comments do not trip a per-read timer; httpx only guards connect.
+        # The real limits on reading are our own first-token and request deadlines
+        # (asyncio.timeout), which keep-alive comments cannot extend; httpx's read/write
+        # timers are only a backstop, and its connect timer is the one that matters.
         return httpx.Timeout(
             connect=self.timeouts.connect_s,
             read=self.timeouts.request_s,
@@ -113,7 +114,11 @@ class ChatClient:
         on_delta: Callable[[str], None] | None = None,
         on_first_token: Callable[[], None] | None = None,
     ) -> ChatResponse:
-        """One chat completion, retried on transient failures while nothing was streamed."""
+        """One chat completion, retried on transient failures while nothing was streamed.
+
+        `timeouts.request_s` bounds the whole call, retries and their waits included: a
+        retry that could not finish in time is not attempted, the last error is raised.
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeouts.request_s
         call = _Call(request, self, on_delta, on_first_token, deadline)
