@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich import box
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
@@ -41,6 +42,11 @@ def _tok(n: int) -> str:
     return str(n)
 
 
+def _table(title: str, **kwargs: Any) -> Table:
+    # Light borders and no edge padding keep the widest table inside 80 columns.
+    return Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, **kwargs)
+
+
 def render(stats: dict[str, Any]) -> Group:
     t = stats["totals"]
     parts: list[Any] = []
@@ -56,7 +62,7 @@ def render(stats: dict[str, Any]) -> Group:
 
     daily = stats["daily"][-RECENT_DAYS:]
     if daily:
-        table = Table(title=f"Activity (last {len(daily)} active days)", title_justify="left")
+        table = _table(f"Activity (last {len(daily)} active days)", title_justify="left")
         for col in ("day", "sessions", "actions", "", "cost"):
             table.add_column(col, justify="right" if col not in ("day", "") else "left")
         top = max(d["actions"] for d in daily)
@@ -71,15 +77,17 @@ def render(stats: dict[str, Any]) -> Group:
         parts.append(table)
 
     if stats["models"]:
-        table = Table(title="Models: latency, failures, best-of wins", title_justify="left")
+        table = _table(
+            "Models: latency, failures, best-of wins (won / of best-of fusions)",
+            title_justify="left",
+        )
         width = max(len(m["model"]) for m in stats["models"])
         table.add_column("model", no_wrap=True, min_width=min(width, 40))
-        for col in ("calls", "failed", "p50", "p90", "p99", "best-of wins"):
+        for col in ("calls", "failed", "p50", "p90", "p99", "won", "of"):
             table.add_column(col, justify="right")
         for m in stats["models"]:
             lat = m["latencyS"]
             bo = m["bestOf"]
-            wins = f"{_pct(bo['winRate'])} of {bo['fusions']}" if bo["fusions"] else "–"
             table.add_row(
                 m["model"],
                 str(m["calls"]),
@@ -87,10 +95,11 @@ def render(stats: dict[str, Any]) -> Group:
                 _sec(lat["p50"]),
                 _sec(lat["p90"]),
                 _sec(lat["p99"]),
-                wins,
+                _pct(bo["winRate"]),
+                str(bo["fusions"]) if bo["fusions"] else "–",
             )
         parts.append(table)
-        table = Table(title="Models: tokens and cost", title_justify="left")
+        table = _table("Models: tokens and cost", title_justify="left")
         table.add_column("model", no_wrap=True, min_width=min(width, 40))
         for col in ("input", "output", "cache read", "cost", ""):
             table.add_column(col, justify="left" if col == "" else "right")
@@ -107,7 +116,7 @@ def render(stats: dict[str, Any]) -> Group:
         parts.append(table)
 
     if stats["workspaces"]:
-        table = Table(title="Workspaces", title_justify="left")
+        table = _table("Workspaces", title_justify="left")
         for col in ("workspace", "sessions", "actions", "input", "output", "cost", ""):
             table.add_column(col, justify="left" if col in ("workspace", "") else "right")
         top_cost = max(w["costUsd"] for w in stats["workspaces"])
@@ -125,7 +134,7 @@ def render(stats: dict[str, Any]) -> Group:
 
     acc = stats["acceptance"]
     if acc["byVotes"] or acc["fixes"]["shown"]:
-        table = Table(title="Finding acceptance by agreement", title_justify="left")
+        table = _table("Finding acceptance by agreement", title_justify="left")
         for col in ("votes", "shown", "applied", "dismissed", "left", "rate", ""):
             table.add_column(col, justify="left" if col in ("votes", "") else "right")
         for row in acc["byVotes"]:
@@ -153,8 +162,8 @@ def render(stats: dict[str, Any]) -> Group:
 
     ab = stats["abandonment"]
     ee = stats["earlyErrors"]
-    table = Table(
-        title=f"How sessions ended, by errors in their first {ee['windowS']:.0f} s",
+    table = _table(
+        f"How sessions ended, by errors in their first {ee['windowS']:.0f} s",
         title_justify="left",
     )
     table.add_column("sessions")

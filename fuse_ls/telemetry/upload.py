@@ -290,7 +290,7 @@ class Outcome:
     response: dict[str, Any] | None = None
 
 
-def _server_message(resp: httpx.Response) -> str:
+def _server_message(resp: httpx.Response, key: str) -> str:
     try:
         body = resp.json()
     except ValueError:
@@ -302,7 +302,8 @@ def _server_message(resp: httpx.Response) -> str:
             if isinstance(inner, dict):
                 text = str(inner.get("message") or inner.get("error") or inner.get("code") or "")
         text = text or json.dumps(body)[:300]
-    text = redact(" ".join(text.split())).text
+    # A server may echo the request back; whatever it says must not reveal our key.
+    text = redact(" ".join(text.split()).replace(key, "[REDACTED:api-key]")).text
     return text[:300]
 
 
@@ -338,7 +339,7 @@ def send(
                 return Outcome(
                     True, f"uploaded {sid}", response=inner if isinstance(inner, dict) else {}
                 )
-            detail = _server_message(resp)
+            detail = _server_message(resp, creds.key)
             suffix = f": {detail}" if detail else ""
             if status in (401, 403):
                 return Outcome(

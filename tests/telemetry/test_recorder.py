@@ -1,0 +1,256 @@
+"""The recorder writes conformant Rudel/Claude-Code transcripts from real FusionEvents."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from telemetry_events import (
+    CODE,
+    JUDGE,
+    POOL,
+    Clock,
+    failed,
+    ok,
+    run_fusion,
+    session_files,
+    validate_transcript,
+)
+
+from fuse_ls.config import TelemetrySettings
+from fuse_ls.fusion.types import CandidateResult, FusionEvent
+from fuse_ls.telemetry import store
+from fuse_ls.telemetry.recorder import SessionRecorder
+from fuse_ls.telemetry.stats import compute_stats, load_sessions
+
+WS = Path("/work/ws")
+
+
+def make(tmp_path: Path, **kw: object) -> tuple[SessionRecorder, Clock, Path]:
+    root = tmp_path / "data"
+    settings = TelemetrySettings(data_dir=str(root), **kw)  # type: ignore[arg-type]
+    clock = Clock()
+    rec = SessionRecorder(
+        settings, WS, source="server", version="0.1.0", git_branch="main", clock=clock
+    )
+    return rec, clock, root
+
+
+def full_session(rec: SessionRecorder, clock: Clock) -> None:
+    run_fusion(rec, clock, "fa", mode="best-of", winner=POOL[0])
+    rec.record_decision("fa", "fa-0", "applied", kind="finding")
+    clock.advance(5)
+    rec.record_decision("fa", "fa-1", "dismissed", kind="finding")
+    clock.advance(30)
+    run_fusion(
+        rec,
+        clock,
+        "fb",
+        task="fix",
+        results=(ok(POOL[0], 0), failed(POOL[1], 1), ok(POOL[2], 2)),
+        judge_ok=False,
+    )
+    rec.record_decision("fb", "fb", "applied", kind="fix")
+    clock.advance(10)
+    run_fusion(rec, clock, "fc", task="explain")
+    rec.observe(FusionEvent("fusion_started", "fd", 0.0))
+    rec.observe(FusionEvent("fusion_failed", "fd", 0.1, message="Budget exceeded"))
+    rec.close()
+
+
+def test_conformance_of_every_line(tmp_path: Path) -> None:
+    rec, clock, root = make(tmp_path)
+    full_session(rec, clock)
+    [path] = session_files(root)
+    assert path.parent.name == "-work-ws"
+    lines = validate_transcript(path)
+    types = [(ln["type"], ln["fuseLs"]["event"]) for ln in lines]
+    assert types[0] == ("system", "session_start")
+    assert types[-1] == ("system", "session_end")
+    assert ("user", "action") in types and ("user", "decision") in types
+    assert ("user", "model_failed") in types and ("system", "fusion_failed") in types
+
+    assistants = [ln for ln in lines if ln["type"] == "assistant"]
+    models = {ln["message"]["model"] for ln in assistants}
+    assert models == {*POOL, JUDGE}
+    answers = [ln for ln in assistants if ln["fuseLs"]["event"] == "model_answer"]
+    # 3 pool + judge, 2 pool (judge failed), 3 pool + judge
+    assert len(answers) == 4 + 2 + 4
+    ids = [ln["message"]["id"] for ln in assistants]
+    assert len(ids) == len(set(ids)), "every answer has its own message.id"
+    first = answers[0]["message"]
+    # OpenAI-style prompt tokens (1200, incl. 200 cached + 50 written) -> Anthropic style
+    assert first["usage"]["input_tokens"] == 950
+    assert first["usage"]["cache_read_input_tokens"] == 200
+    assert first["usage"]["cache_creation_input_tokens"] == 50
+    assert first["usage"]["output_tokens"] == 400
+    assert answers[0]["fuseLs"]["latencyS"] == 2.5
+
+    text = path.read_text()
+    # Rudel's analytics match these literal substrings.
+    assert text.count('"is_error":true') == 2  # the failed pool model and the failed judge
+    assert '"type":"tool_result"' in text
+    # The code itself is not recorded by default, only its hash and size.
+    assert "conn.query" not in text
+    action = next(ln for ln in lines if ln["fuseLs"]["event"] == "action")
+    assert action["fuseLs"]["path"] == "src/app.py"
+    assert action["fuseLs"]["codeLines"] == 3
+    assert action["fuseLs"]["startLine"] == 10 and action["fuseLs"]["endLine"] == 12
+    assert len(action["fuseLs"]["codeSha256"]) == 64
+    finished = next(ln for ln in lines if ln["fuseLs"]["event"] == "fusion_finished")
+    assert finished["fuseLs"]["winner"] == POOL[0]
+    assert [f["votes"] for f in finished["fuseLs"]["findings"]] == [3, 1]
+    decision = next(ln for ln in lines if ln["fuseLs"]["event"] == "decision")
+    # votes are looked up from the fusion when the caller does not pass them
+    assert decision["fuseLs"]["votes"] == 3 and decision["fuseLs"]["poolSize"] == 3
+
+
+def test_message_ids_are_stable(tmp_path: Path) -> None:
+    rec1, clock1, root1 = make(tmp_path / "a")
+    rec2, clock2, root2 = make(tmp_path / "b")
+    rec2.root_session_id = rec2.session_id = rec1.root_session_id
+    for rec, clock in ((rec1, clock1), (rec2, clock2)):
+        run_fusion(rec, clock, "fx")
+        rec.close()
+
+    def ids(root: Path) -> list[str]:
+        [p] = session_files(root)
+        return [
+            json.loads(ln)["message"]["id"]
+            for ln in p.read_text().splitlines()
+            if '"type":"assistant"' in ln
+        ]
+
+    assert ids(root1) == ids(root2)
+
+
+def test_record_content_redacts(tmp_path: Path) -> None:
+    rec, clock, root = make(tmp_path, record_content=True)
+    secret = "sk-" + "proj-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh"
+    code = CODE + f'OPENAI_KEY = "{secret}"\n'
+    run_fusion(
+        rec,
+        clock,
+        "fr",
+        code=code,
+        results=(ok(POOL[0], 0, text=f"You leaked {secret} on line 4"),),
+    )
+    rec.close()
+    [path] = session_files(root)
+    validate_transcript(path)
+    text = path.read_text()
+    assert "conn.query" in text  # content recorded on request...
+    assert secret not in text  # ...but never the secret
+    assert "[REDACTED:openai-key]" in text
+
+
+def test_off_switch_writes_nothing(tmp_path: Path) -> None:
+    rec, clock, root = make(tmp_path, enabled=False)
+    full_session(rec, clock)
+    assert not root.exists()
+    assert rec.path is None
+
+
+def test_nothing_written_until_first_event(tmp_path: Path) -> None:
+    rec, _clock, root = make(tmp_path)
+    rec.close()
+    assert not root.exists()
+
+
+def test_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        rec, clock, root = make(tmp_path)
+        run_fusion(rec, clock, "fp")
+        rec.close()
+    finally:
+        os.umask(old)
+    [path] = session_files(root)
+    for d in (root, root / "sessions", path.parent):
+        assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+def test_rotation_links_files(tmp_path: Path) -> None:
+    rec, clock, root = make(tmp_path, max_lines_per_file=20)
+    for i in range(12):
+        run_fusion(rec, clock, f"f{i}")
+        rec.record_decision(f"f{i}", f"f{i}-0", "applied", kind="finding")
+        clock.advance(20)
+    rec.close()
+    files = session_files(root)
+    assert len(files) >= 5
+    parts = []
+    for path in files:
+        lines = validate_transcript(path)
+        assert len(lines) <= 20
+        parts.append(lines)
+    parts.sort(key=lambda ls: ls[0]["fuseLs"]["part"])
+    roots = {ls[0]["fuseLs"]["rootSessionId"] for ls in parts}
+    assert roots == {rec.root_session_id}
+    for prev, nxt in itertools.pairwise(parts):
+        assert prev[-1]["fuseLs"] == {
+            "event": "session_end",
+            "reason": "rotated",
+            "nextSessionId": nxt[0]["sessionId"],
+        }
+        assert nxt[0]["fuseLs"]["previousSessionId"] == prev[0]["sessionId"]
+    stats = compute_stats(load_sessions(root))
+    assert stats["totals"]["sessions"] == 1
+    assert stats["totals"]["actions"] == 12
+    assert stats["acceptance"]["byVotes"][-1]["applied"] == 12
+
+
+def test_rotation_limit_is_clamped_below_rudel_limit(tmp_path: Path) -> None:
+    rec, _clock, _root = make(tmp_path, max_lines_per_file=100_000)
+    assert rec.max_lines == store.HARD_MAX_LINES < 8000
+
+
+def test_observer_never_raises(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "data"
+    root.write_text("a file where the folder should be")
+    settings = TelemetrySettings(data_dir=str(root))
+    rec = SessionRecorder(settings, WS, source="cli", version="0.1.0")
+    with caplog.at_level(logging.WARNING):
+        run_fusion(rec, None, "fz")
+        rec.record_decision("fz", "fz-0", "applied", kind="finding")
+        rec.close()
+    assert "telemetry disabled" in caplog.text
+    # and garbage events are ignored, not raised
+    rec2, _c, _r = make(tmp_path / "x")
+    rec2.observe(FusionEvent("model_finished", "f", 0.0, candidate=None))
+    rec2.observe(FusionEvent("fusion_finished", "f", 0.0, result=None))
+    rec2.close()
+
+
+def test_cancelled_call_is_not_an_error(tmp_path: Path) -> None:
+    rec, clock, root = make(tmp_path)
+    cancelled = CandidateResult(POOL[2], 2, "cancelled", error="quorum reached")
+    run_fusion(rec, clock, "fq", results=(ok(POOL[0], 0), ok(POOL[1], 1), cancelled))
+    rec.close()
+    [path] = session_files(root)
+    lines = validate_transcript(path)
+    text = path.read_text()
+    assert '"is_error"' not in text
+    failed_line = next(ln for ln in lines if ln["fuseLs"]["event"] == "model_failed")
+    assert failed_line["fuseLs"]["status"] == "cancelled"
+
+
+def test_relative_paths(tmp_path: Path) -> None:
+    rec, clock, root = make(tmp_path)
+    run_fusion(rec, clock, "f1", path="file:///work/ws/pkg/mod%20x.py")
+    run_fusion(rec, clock, "f2", path="/elsewhere/private/secret_plan.py")
+    run_fusion(rec, clock, "f3", path="rel/path.py")
+    rec.close()
+    [path] = session_files(root)
+    paths = [
+        ln["fuseLs"]["path"]
+        for ln in validate_transcript(path)
+        if ln["fuseLs"]["event"] == "action"
+    ]
+    assert paths == ["pkg/mod x.py", "secret_plan.py", "rel/path.py"]
