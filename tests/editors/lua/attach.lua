@@ -6,13 +6,17 @@ local style = os.getenv('FUSE_TEST_STYLE') or 'setup'
 
 H.run(function()
   if style == 'setup' then
-    H.setup()
+    H.setup({ keymaps = true })
+    H.check('suggested keymaps', vim.fn.maparg('<leader>Fr', 'x') ~= '' and vim.fn.maparg('<leader>Fe', 'n') ~= '')
   else
     vim.cmd('runtime plugin/fuse_ls.lua')
     vim.lsp.config('fuse_ls', { cmd = H.server_cmd(), settings = { fuseLs = H.settings() } })
     vim.lsp.enable('fuse_ls')
   end
   local fuse = require('fuse_ls')
+  if style ~= 'setup' then
+    H.check('no keymaps by default', vim.fn.maparg('<leader>Fr', 'x') == '')
+  end
   H.check(':FuseReview defined', vim.fn.exists(':FuseReview') == 2)
   H.check(':FuseCancel defined', vim.fn.exists(':FuseCancel') == 2)
   local cfg = vim.lsp.config.fuse_ls

@@ -99,4 +99,17 @@ H.run(function()
   end)
   H.report.data.stats = stats
   H.check('stats count the fusion', stats and stats.result and (stats.result.fusions or 0) >= 1, stats)
+
+  -- :FuseStats shows the same table.
+  vim.cmd('FuseStats')
+  H.wait_check(':FuseStats message', 5000, function()
+    for _, m in ipairs(H.report.messages) do
+      if m.msg:find('fuse-ls session: 1 fusion', 1, true) and m.msg:find('emu/alpha', 1, true) then
+        return true
+      end
+    end
+    return false
+  end, function()
+    return H.report.messages
+  end)
 end)
