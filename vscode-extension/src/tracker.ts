@@ -59,7 +59,6 @@ export class FusionTracker {
   private readonly fusions = new Map<string, Fusion>();
   private readonly listeners = new Set<Listener>();
   private nextSeq = 1;
-  private serverInFlight: number | undefined;
   sessionCostUsd = 0;
 
   onDidChange(listener: Listener): { dispose(): void } {
@@ -72,9 +71,13 @@ export class FusionTracker {
     return this.nextSeq;
   }
 
-  /** Fusions running now: the server's count when it sent one, else ours. */
+  /**
+   * Fusions running now, counted here from their start and end notifications. The
+   * server's own `inFlight` is not used: in its `finished` notification it still counts
+   * the fusion that just finished, which would leave the spinner on.
+   */
   get inFlight(): number {
-    return this.serverInFlight ?? this.running().length;
+    return this.running().length;
   }
 
   running(): Fusion[] {
@@ -130,9 +133,6 @@ export class FusionTracker {
     if (typeof params.costUsd === 'number') {
       fusion.costUsd = params.costUsd;
     }
-    if (typeof params.inFlight === 'number') {
-      this.serverInFlight = params.inFlight;
-    }
     if (typeof params.sessionCostUsd === 'number') {
       this.sessionCostUsd = params.sessionCostUsd;
     }
@@ -143,7 +143,6 @@ export class FusionTracker {
   /** A new server process starts with nothing in flight and a fresh session cost. */
   reset(): void {
     this.fusions.clear();
-    this.serverInFlight = undefined;
     this.sessionCostUsd = 0;
     this.emit(undefined);
   }

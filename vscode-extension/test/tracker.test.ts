@@ -27,6 +27,14 @@ describe('FusionTracker', () => {
     expect(t.sessionCostUsd).toBe(7);
   });
 
+  it('counts fusions in flight itself: the server still counts a fusion in its own finished notification', () => {
+    const t = new FusionTracker();
+    t.applyFusionStatus({ fusionId: 'a', uri: U, task: 'review', state: 'started', inFlight: 1, sessionCostUsd: 0 });
+    expect(t.inFlight).toBe(1);
+    t.applyFusionStatus({ fusionId: 'a', uri: U, task: 'review', state: 'finished', inFlight: 1, sessionCostUsd: 0.1 });
+    expect(t.inFlight).toBe(0);
+  });
+
   it('ignores malformed notifications', () => {
     const t = new FusionTracker();
     t.applyModelStatus(null as never);

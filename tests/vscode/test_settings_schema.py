@@ -1,0 +1,89 @@
+"""The VS Code extension's settings mirror the server's (`fuse_ls/config.py`).
+
+`vscode-extension/package.json` contributes `fuseLs.*` settings with defaults shown in
+the Settings UI; `src/settings.ts` turns each key into the server's snake_case path. This
+test keeps both honest against the server's own defaults without running node.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing
+from pathlib import Path
+from typing import Any
+
+from fuse_ls.config import Settings, settings_to_dict
+from fuse_ls.fusion.types import Mode
+
+EXTENSION = Path(__file__).resolve().parents[2] / "vscode-extension"
+CLIENT_ONLY = {"interpreter", "trace.server"}
+FIX = (
+    "add it to vscode-extension/package.json (contributes.configuration) and to "
+    "SERVER_SETTINGS in vscode-extension/src/settings.ts"
+)
+
+
+def snake(name: str) -> str:
+    # The same rule as camelToSnake in src/settings.ts.
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def contributed() -> dict[str, dict[str, Any]]:
+    manifest = json.loads((EXTENSION / "package.json").read_text())
+    props: dict[str, dict[str, Any]] = manifest["contributes"]["configuration"]["properties"]
+    return {key.removeprefix("fuseLs."): schema for key, schema in props.items()}
+
+
+def server_defaults() -> dict[str, Any]:
+    """Dotted snake_case path -> default, for every leaf of the server settings."""
+    flat: dict[str, Any] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and prefix not in ("judge",):
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else k, v)
+        else:
+            flat[prefix] = value
+
+    walk("", settings_to_dict(Settings()))
+    return flat
+
+
+def server_settings_ts() -> list[str]:
+    source = (EXTENSION / "src" / "settings.ts").read_text()
+    block = source.split("export const SERVER_SETTINGS", 1)[1].split("];", 1)[0]
+    return re.findall(r"'([\w.]+)'", block)
+
+
+def model_ids(value: Any) -> Any:
+    if isinstance(value, list):
+        return [model_ids(v) for v in value]
+    if isinstance(value, dict) and "id" in value:
+        return value["id"]
+    return value
+
+
+def test_every_contributed_setting_is_a_server_setting_with_its_default() -> None:
+    defaults = server_defaults()
+    for key, schema in contributed().items():
+        if key in CLIENT_ONLY:
+            continue
+        path = ".".join(snake(part) for part in key.split("."))
+        assert path in defaults, f"fuseLs.{key} maps to {path}, which the server does not have"
+        expected = model_ids(defaults[path])
+        assert schema.get("default") == expected, f"fuseLs.{key}: default differs from the server"
+
+
+def test_every_server_setting_is_contributed() -> None:
+    keys = {".".join(snake(p) for p in k.split(".")) for k in contributed() if k not in CLIENT_ONLY}
+    missing = sorted(set(server_defaults()) - keys)
+    assert not missing, f"server settings missing from the extension: {missing}; {FIX}"
+
+
+def test_settings_ts_lists_exactly_the_contributed_server_settings() -> None:
+    assert sorted(server_settings_ts()) == sorted(set(contributed()) - CLIENT_ONLY)
+
+
+def test_mode_enum_matches_the_server() -> None:
+    assert set(contributed()["mode"]["enum"]) == set(typing.get_args(Mode))
