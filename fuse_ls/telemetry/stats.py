@@ -647,9 +647,7 @@ def stats_main(argv: list[str], settings: TelemetrySettings | None = None) -> in
     if args.since is not None and args.since <= 0:
         print("fuse-ls stats: --since needs a positive number of days", file=sys.stderr)
         return 2
-    root = store.data_dir(
-        settings, override=args.data_dir or os.environ.get("FUSE_LS_DATA_DIR") or None
-    )
+    root = store.data_dir(settings or _configured(args.data_dir), override=args.data_dir)
     started = time.perf_counter()
     sessions = load_sessions(root, since_days=args.since)
     stats = compute_stats(sessions)
@@ -667,11 +665,30 @@ def stats_main(argv: list[str], settings: TelemetrySettings | None = None) -> in
             return 1
         if not args.json:
             print(f"Wrote {out} ({stats['totals']['sessions']} sessions).", file=sys.stderr)
-    if args.json:
-        json.dump(stats, sys.stdout, indent=2)
-        sys.stdout.write("\n")
-    elif not args.html:
-        from fuse_ls.telemetry.report import print_report
+    try:
+        if args.json:
+            json.dump(stats, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+        elif not args.html:
+            from fuse_ls.telemetry.report import print_report
 
-        print_report(stats)
+            print_report(stats)
+    except BrokenPipeError:
+        # `fuse-ls stats --json | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
     return 0
+
+
+def _configured(data_dir: str | None) -> TelemetrySettings | None:
+    """The telemetry settings from the config files (for `telemetry.data_dir`), when the
+    caller passed none and no --data-dir overrides them."""
+    if data_dir:
+        return None
+    try:
+        from fuse_ls.config import load_settings
+
+        return load_settings(Path.cwd()).settings.telemetry
+    except Exception:  # a broken config must not stop the dashboard; defaults apply
+        return None

@@ -50,14 +50,16 @@ HARD_MAX_BYTES = 100 * 1024 * 1024
 
 
 def data_dir(settings: TelemetrySettings | None = None, override: str | Path | None = None) -> Path:
-    """The telemetry root: `override`, then `settings.data_dir`, then the platform dir."""
-    if override:
-        return Path(override).expanduser()
-    if settings is not None and settings.data_dir:
-        return Path(settings.data_dir).expanduser()
+    """The telemetry root: `override` (--data-dir), `settings.data_dir`, the
+    FUSE_LS_DATA_DIR environment variable, then the platform data dir (the same folder
+    the engine and the server use)."""
+    chosen = override or (settings.data_dir if settings is not None else None)
+    chosen = chosen or os.environ.get("FUSE_LS_DATA_DIR") or None
+    if chosen:
+        return Path(chosen).expanduser()
     from platformdirs import user_data_dir
 
-    return Path(user_data_dir("fuse-ls", appauthor=False))
+    return Path(user_data_dir("fuse-ls"))
 
 
 def encode_workspace(workspace: str | Path) -> str:

@@ -467,9 +467,7 @@ def upload_main(
     if not args.all and not args.sessions:
         print("fuse-ls upload: name the sessions to send, or use --all.", file=err)
         return 2
-    root = store.data_dir(
-        settings, override=args.data_dir or os.environ.get("FUSE_LS_DATA_DIR") or None
-    )
+    root = store.data_dir(settings or _configured(args.data_dir), override=args.data_dir)
     try:
         creds = load_credentials()
         raw_url = (
@@ -576,3 +574,16 @@ def _print_dry_run(
         print(f"redacted before sending: {counts}", file=out)
         if show_content:
             print(content, file=out, end="")
+
+
+def _configured(data_dir: str | None) -> TelemetrySettings | None:
+    """The telemetry settings from the config files (for `telemetry.data_dir`), when the
+    caller passed none and no --data-dir overrides them."""
+    if data_dir:
+        return None
+    try:
+        from fuse_ls.config import load_settings
+
+        return load_settings(Path.cwd()).settings.telemetry
+    except Exception:  # a broken config must not stop the dashboard; defaults apply
+        return None
