@@ -129,7 +129,7 @@ class AppendOnlyFile:
         try:
             end = os.fstat(fd).st_size
             # Only when someone else wrote since our last append can the end be torn.
-            if end and end != self._our_end and os.pread(fd, 1, end - 1) != b"\n":
+            if end and end != self._our_end and _last_byte(fd, end) != b"\n":
                 # A previous writer died mid-line: isolate its fragment on its own line.
                 data = b"\n" + data
             _write_all(fd, data)
@@ -144,6 +144,13 @@ class AppendOnlyFile:
             with contextlib.suppress(OSError):
                 os.close(self._fd)
             self._fd = None
+
+
+def _last_byte(fd: int, end: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(fd, 1, end - 1)
+    os.lseek(fd, end - 1, os.SEEK_SET)  # pragma: no cover - Windows; O_APPEND still appends
+    return os.read(fd, 1)  # pragma: no cover
 
 
 def _write_all(fd: int, data: bytes) -> None:

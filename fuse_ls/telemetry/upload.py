@@ -219,6 +219,8 @@ def prepare(path: Path, version: str) -> Prepared | None:
     if not raw:
         return None
     text = raw.decode("utf-8", "replace")
+    if '"type":"user"' not in text and '"type":"assistant"' not in text:
+        return None  # only system lines: Rudel would answer 400, there is nothing to analyse
     lines = text.count("\n")
     content, counts = redact_jsonl(text)
     first: dict[str, Any] = {}
@@ -497,7 +499,7 @@ def upload_main(
     for path in paths:
         item = prepare(path, version)
         if item is None:
-            print(f"skip {path.stem}: no complete line yet", file=out)
+            print(f"skip {path.stem}: no complete user or assistant line yet", file=out)
             continue
         prev = sent_before.get(item.session_id)
         if prev and not args.force:
