@@ -73,7 +73,7 @@ def _mark(rule: str, swallowed: str = "") -> str:
 _PLACEHOLDER: Final = re.compile(
     r"""^(?:
         \$\{?[A-Za-z_][A-Za-z0-9_]*\}?    # shell / compose variable
-      | \{\{.*\}\}                        # templates
+      | \$?\{\{.*\}\}                     # templates, GitHub Actions ${{ secrets.X }}
       | <[^<>]*>                          # <your-key-here>
       | %\([A-Za-z_]+\)s                  # python %-format
       | (.)\1*                            # one character repeated: ****, xxxx
@@ -154,8 +154,9 @@ _ENV_NAME: Final = (
 _WEAK_NAME: Final = r"[A-Za-z0-9_.\-]*?(?:key|salt|signature|auth|cookie|dsn|sid|hmac)"
 _NAME_START: Final = r"(?<![A-Za-z0-9_.\-])"
 _NAME_END: Final = r"(?![A-Za-z0-9_])"
-# `=`, `:`, `:=`, `=>`, `==`-free; the name may itself be quoted (JSON, dict literals).
-_ASSIGN: Final = r"""["']?[ \t]*(?::=|=>|=|:)[ \t]*"""
+# `=`, `:`, `:=`, `=>`; the name may itself be quoted (JSON, dict literals) or be a
+# subscript (`os.environ["DB_PASSWORD"] = ...`).
+_ASSIGN: Final = r"""["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*"""
 
 _QUOTED_VALUE: Final = r"""(?P<q>["'`])(?P<val>[^"'`\r\n]{4,}?)(?P=q)"""
 # Unquoted values in code-like positions are references (`password = get_password()`,

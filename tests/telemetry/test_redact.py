@@ -81,6 +81,9 @@ SECRETS: list[tuple[str, str, str]] = [
     ("entropy-weak-name", f'signing_key = "{HIGH_ENTROPY}"', HIGH_ENTROPY),
     ("entropy-salt", f"SALT={HIGH_ENTROPY}", HIGH_ENTROPY),
     ("bearer", f'headers["Authorization"] = "Bearer {HIGH_ENTROPY}"', HIGH_ENTROPY),
+    ("subscript", f'os.environ["DB_PASSWORD"] = "{DB_PASS}"', DB_PASS),
+    ("kwarg", f'connect(host="db", password="{DB_PASS}")', DB_PASS),
+    ("js-camel", f"const secretKey = '{DB_PASS}';", DB_PASS),
 ]
 
 
@@ -155,6 +158,15 @@ LOOKALIKES = [
     "x = 0xDEADBEEF",
     "hash = 'd41d8cd98f00b204e9800998ecf8427e'",
     '<img src="data:image/png;base64,iVBORw0KGgo=">',
+    "token: ${{ secrets.GITHUB_TOKEN }}",
+    '  password: "${{ secrets.DB_PASSWORD }}"',
+    'headers = {"Authorization": f"Bearer {token}"}',
+    "const API_KEY = process.env.API_KEY;",
+    'TOKEN_URL = "https://oauth2.googleapis.com/token"',
+    'private_key_path = "/home/me/.ssh/id_ed25519"',
+    "tokenizer = AutoTokenizer.from_pretrained(name)",
+    'access_token = response["access_token"]',
+    "PASSWORD_MIN_LENGTH = 12",
 ]
 
 
