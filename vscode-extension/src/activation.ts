@@ -61,6 +61,7 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
     runProcess: deps.runProcess,
     resolveInterpreter: deps.resolveInterpreter,
     executeCommandMiddleware: fusions.executeCommandMiddleware,
+    showDocumentMiddleware: fusions.showDocumentMiddleware,
   });
   holder.manager = manager;
   const status = new StatusView(tracker, manager.onDidChangeState);

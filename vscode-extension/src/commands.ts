@@ -3,6 +3,7 @@
  * notification that lists the pool's models as their `fuse/modelStatus` arrive.
  */
 import * as vscode from 'vscode';
+import type { ShowDocumentParams, ShowDocumentRequest, ShowDocumentResult } from 'vscode-languageclient/node';
 import { describeError, type Logger } from './log';
 import type { ClientLike } from './server';
 import { describeModels, formatUsd, type FusionTracker } from './tracker';
@@ -91,6 +92,8 @@ export function argsForEditor(editor: vscode.TextEditor): FusionArgs {
 export class Fusions {
   /** Fusions this window started, by uri, so Cancel can also stop waiting locally. */
   private readonly local = new Map<vscode.CancellationTokenSource, string>();
+  /** Explanation documents already shown as a preview (through window/showDocument). */
+  private readonly previewed = new Set<string>();
 
   constructor(
     private readonly tracker: FusionTracker,
@@ -135,6 +138,32 @@ export class Fusions {
     const result = await this.withProgress(task, first as FusionArgs, () => Promise.resolve(next(command, args)));
     await this.present(task, result);
     return result;
+  };
+
+  /**
+   * Language-client middleware for `window/showDocument`: the server shows an
+   * explanation by opening its Markdown file; a rendered preview is what a reader wants,
+   * so Markdown files open as a preview beside the code instead of as source.
+   */
+  readonly showDocumentMiddleware = async (
+    params: ShowDocumentParams,
+    next: ShowDocumentRequest.HandlerSignature,
+  ): Promise<ShowDocumentResult> => {
+    const fallback = async (): Promise<ShowDocumentResult> => {
+      const result = await next(params, new vscode.CancellationTokenSource().token);
+      return result instanceof Error ? { success: false } : result;
+    };
+    if (params.external || !/\.(md|markdown)$/i.test(params.uri)) {
+      return fallback();
+    }
+    try {
+      await vscode.commands.executeCommand('markdown.showPreviewToSide', vscode.Uri.parse(params.uri));
+      this.previewed.add(params.uri);
+      return { success: true };
+    } catch (error) {
+      this.logger.error(`Markdown preview of ${params.uri} failed`, error);
+      return fallback();
+    }
   };
 
   /** Cancels the fusions of the active document when it has any, else all of them. */
@@ -271,7 +300,11 @@ export class Fusions {
     if (task === 'review') {
       await this.presentReview(result);
     } else if (task === 'explain') {
-      await showExplanation(result, this.logger);
+      const explain = result as ExplainResult;
+      if (typeof explain.documentUri === 'string' && this.previewed.delete(explain.documentUri)) {
+        return; // already on screen, from the server's window/showDocument
+      }
+      await showExplanation(explain, this.logger);
     } else {
       const fix = result as FixResult;
       if (fix.applied) {

@@ -82,6 +82,8 @@ export interface ServerManagerDeps {
   runProcess: ProcessRunner;
   /** From commands.ts: routes the server's own code-action commands through our progress UI. */
   executeCommandMiddleware?: NonNullable<LanguageClientOptions['middleware']>['executeCommand'];
+  /** From commands.ts: explanations open as a Markdown preview. */
+  showDocumentMiddleware?: NonNullable<NonNullable<LanguageClientOptions['middleware']>['window']>['showDocument'];
   resolveInterpreter?: (log: (message: string) => void) => Promise<Interpreter>;
 }
 
@@ -332,6 +334,7 @@ export class ServerManager implements vscode.Disposable {
       diagnosticCollectionName: 'fuse-ls',
       middleware: {
         executeCommand: this.deps.executeCommandMiddleware,
+        window: { showDocument: this.deps.showDocumentMiddleware },
         workspace: {
           // The default handler would answer with VS Code's whole section, defaults and
           // client-only keys included; answer with exactly what initialize carried.

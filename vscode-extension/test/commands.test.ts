@@ -138,6 +138,29 @@ describe('review / explain / fix', () => {
     expect((preview?.args[0] as Uri).toString()).toBe('untitled:Untitled-1');
   });
 
+  it('shows the server\'s explanation document as a Markdown preview, once', async () => {
+    const { server } = await activate();
+    const showDocument = server.last.spec.clientOptions.middleware!.window!.showDocument!;
+    const passed: string[] = [];
+    const next = (params: { uri: string }) => {
+      passed.push(params.uri);
+      return Promise.resolve({ success: true });
+    };
+    server.responder = async () => {
+      // As the real server does: window/showDocument before answering the command.
+      await showDocument({ uri: 'file:///data/explain/app.md', takeFocus: true }, next);
+      return { fusionId: 'e', markdown: '# E', documentUri: 'file:///data/explain/app.md', cancelled: false };
+    };
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    await fake.commands.get('fuseLs.explain')!();
+    const previews = fake.executed.filter((e) => e.command === 'markdown.showPreviewToSide');
+    expect(previews.map((p) => (p.args[0] as Uri).toString())).toEqual(['file:///data/explain/app.md']);
+    expect(passed).toEqual([]);
+    // Other documents open as usual.
+    expect(await showDocument({ uri: 'file:///ws/app.py' }, next)).toEqual({ success: true });
+    expect(passed).toEqual(['file:///ws/app.py']);
+  });
+
   it('reports a fix that was not applied', async () => {
     const { server } = await activate();
     server.responder = () => ({ fusionId: 'f', applied: false, cancelled: false });
