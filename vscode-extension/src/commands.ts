@@ -46,6 +46,8 @@ export interface ExplainResult {
 export interface FixResult {
   fusionId?: string;
   applied?: boolean;
+  /** Why nothing was applied: "no fix proposed", the selection changed, the user declined. */
+  reason?: string;
   cancelled?: boolean;
 }
 export interface StatsResult {
@@ -297,6 +299,12 @@ export class Fusions {
       vscode.window.setStatusBarMessage(`fuse-ls: ${TITLES[task]} cancelled`, 4000);
       return;
     }
+    const error = (result as { error?: unknown }).error;
+    if (typeof error === 'string') {
+      // The server has already shown it (window/showMessage); a success line would contradict it.
+      this.logger.error(`${TITLES[task]} failed on the server`, error);
+      return;
+    }
     if (task === 'review') {
       await this.presentReview(result);
     } else if (task === 'explain') {
@@ -310,7 +318,8 @@ export class Fusions {
       if (fix.applied) {
         vscode.window.setStatusBarMessage('fuse-ls: fused fix applied', 4000);
       } else {
-        void vscode.window.showInformationMessage('fuse-ls: no fix was applied.');
+        const reason = typeof fix.reason === 'string' && fix.reason !== '' ? ` (${fix.reason})` : '';
+        void vscode.window.showInformationMessage(this.logger.redact(`fuse-ls: no fix was applied${reason}.`));
       }
     }
   }

@@ -163,10 +163,19 @@ describe('review / explain / fix', () => {
 
   it('reports a fix that was not applied', async () => {
     const { server } = await activate();
-    server.responder = () => ({ fusionId: 'f', applied: false, cancelled: false });
+    server.responder = () => ({ fusionId: 'f', applied: false, cancelled: false, reason: 'no fix proposed' });
     fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
     await fake.commands.get('fuseLs.fix')!();
-    expect(fake.messages[0].text).toContain('no fix was applied');
+    expect(fake.messages[0].text).toBe('fuse-ls: no fix was applied (no fix proposed).');
+  });
+
+  it('stays quiet about a fusion the server reports as failed (it showed the error itself)', async () => {
+    const { server } = await activate();
+    server.responder = () => ({ fusionId: 'f', cancelled: false, error: 'budget exceeded: $0.80 > $0.50' });
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    await fake.commands.get('fuseLs.review')!();
+    expect(fake.messages).toEqual([]);
+    expect(fake.output).toContain('budget exceeded');
   });
 
   it('routes the server\'s own code-action commands through the same progress UI', async () => {
