@@ -323,7 +323,7 @@ class SessionRecorder:
         *,
         extra: dict[str, Any],
     ) -> None:
-        key = (self.root_session_id, event.fusion_id, role, index, event.round, model)
+        key = self._call_key(event, role, index, model)
         action = self._fusions.get(event.fusion_id, {}).get("action")
         if self.record_content:
             shown = self._clean(text)
@@ -362,7 +362,7 @@ class SessionRecorder:
 
     def _failure(self, event: FusionEvent, role: str, who: CandidateResult | JudgeResult) -> None:
         index = who.index if isinstance(who, CandidateResult) else 0
-        key = (self.root_session_id, event.fusion_id, role, index, event.round, who.model)
+        key = self._call_key(event, role, index, who.model)
         tool_id = stable_id("toolu", *key)
         action = self._fusions.get(event.fusion_id, {}).get("action")
         is_error = who.status == "error"
@@ -552,6 +552,18 @@ class SessionRecorder:
             log.debug("telemetry pruning failed: %s", e)
 
     # --- helpers ----------------------------------------------------------------------
+
+    def _call_key(self, event: FusionEvent, role: str, index: int, model: str) -> tuple[Any, ...]:
+        """What makes one model call unique, for its stable `message.id`.
+
+        The judge can be called more than once in a fusion (several stages, one retry)
+        with the same index and round, so calls are also numbered in the order they were
+        observed; the id is still a pure function of the session and its events.
+        """
+        calls = self._remember(event.fusion_id).setdefault("calls", {})
+        slot = (role, index, event.round, model)
+        calls[slot] = n = calls.get(slot, 0) + 1
+        return (self.root_session_id, event.fusion_id, role, index, event.round, model, n)
 
     def _remember(self, fusion_id: str) -> dict[str, Any]:
         info = self._fusions.get(fusion_id)

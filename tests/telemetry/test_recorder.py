@@ -19,11 +19,12 @@ from telemetry_events import (
     ok,
     run_fusion,
     session_files,
+    usage,
     validate_transcript,
 )
 
 from fuse_ls.config import TelemetrySettings
-from fuse_ls.fusion.types import CandidateResult, FusionEvent
+from fuse_ls.fusion.types import CandidateResult, FusionEvent, JudgeResult
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.stats import compute_stats, load_sessions
@@ -127,6 +128,18 @@ def test_message_ids_are_stable(tmp_path: Path) -> None:
         ]
 
     assert ids(root1) == ids(root2)
+
+
+def test_two_judge_calls_in_one_fusion_get_distinct_ids(tmp_path: Path) -> None:
+    rec, _clock, root = make(tmp_path)
+    judge = JudgeResult(JUDGE, "ok", 1.0, usage(), "stage one")
+    rec.observe(FusionEvent("fusion_started", "fj", 0.0))
+    rec.observe(FusionEvent("judge_finished", "fj", 1.0, JUDGE, judge=judge))
+    rec.observe(FusionEvent("judge_finished", "fj", 2.0, JUDGE, judge=judge))
+    rec.close()
+    [path] = session_files(root)
+    ids = [ln["message"]["id"] for ln in validate_transcript(path) if ln["type"] == "assistant"]
+    assert len(ids) == 2 and ids[0] != ids[1]
 
 
 def test_record_content_redacts(tmp_path: Path) -> None:

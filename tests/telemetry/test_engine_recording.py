@@ -1,0 +1,129 @@
+"""The real engine's event stream, against the loopback model emulator, recorded and then
+checked line by line, summarised by `stats`, and prepared for upload."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telemetry_events import session_files, validate_transcript
+
+from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.emulator import Emulator
+from fuse_ls.errors import FuseError
+from fuse_ls.fusion.engine import FusionEngine
+from fuse_ls.fusion.types import FusionRequest
+from fuse_ls.telemetry.recorder import SessionRecorder
+from fuse_ls.telemetry.stats import compute_stats, load_sessions
+from fuse_ls.telemetry.upload import prepare
+
+A, B, C, JUDGE = (
+    "anthropic/claude-sonnet-4.5",
+    "openai/gpt-5",
+    "google/gemini-2.5-pro",
+    "openai/gpt-5-mini",
+)
+CODE = """\
+def load(user_input, rows=[]):
+    value = eval(user_input)
+    query = "SELECT * FROM t WHERE id = " + user_input
+    API_TOKEN = "ghp_A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"
+    return rows, query
+"""
+
+
+def settings_for(emu: Emulator, data: Path, mode: str) -> Settings:
+    s = Settings()
+    s.provider.base_url = emu.base_url
+    s.pool = [ModelSpec(A), ModelSpec(B), ModelSpec(C)]
+    s.judge = ModelSpec(JUDGE)
+    s.mode = mode  # type: ignore[assignment]
+    s.retries.max_attempts = 1
+    s.budget.max_usd_per_day = None
+    s.telemetry.data_dir = str(data)
+    s.telemetry.record_content = True
+    return s
+
+
+async def _run(settings: Settings, rec: SessionRecorder, task: str) -> Any:
+    req = FusionRequest(
+        task=task,  # type: ignore[arg-type]
+        path="/repo/app/load.py",
+        language="python",
+        code=CODE,
+        start_line=1,
+    )
+    async with FusionEngine(settings, rng=random.Random(3)) as engine:
+        return await engine.run(req, rec.observe)
+
+
+@pytest.mark.parametrize("mode", ["merge", "best-of", "debate"])
+async def test_engine_events_make_a_conformant_transcript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+    data = tmp_path / "data"
+    script = {
+        "models": {
+            C: {"fault": {"kind": "http", "status": 429, "message": "slow down"}},
+            "*": {"cached_tokens": 100, "reasoning_tokens": 20},
+        }
+    }
+    with Emulator(script) as emu:
+        settings = settings_for(emu, data, mode)
+        rec = SessionRecorder(
+            settings.telemetry, Path("/repo"), source="server", version="0.1.0", git_branch="m"
+        )
+        review = await _run(settings, rec, "review")
+        await _run(settings, rec, "explain")
+        for f in review.findings:
+            rec.record_decision(review.fusion_id, f.id, "applied", kind="finding")
+        rec.close()
+
+    [path] = session_files(data)
+    lines = validate_transcript(path)
+    text = path.read_text()
+    assert "ghp_A1b2C3d4" not in text  # the recorder redacts recorded code and answers
+    assert text.count('"is_error":true') >= 2  # C failed in both fusions
+    models = {ln["message"]["model"] for ln in lines if ln["type"] == "assistant"}
+    assert {A, B, C} <= models
+    answers = [ln for ln in lines if ln["fuseLs"]["event"] == "model_answer"]
+    assert any(ln["message"]["usage"]["cache_read_input_tokens"] == 100 for ln in answers)
+    assert all(ln["fuseLs"]["latencyS"] is not None for ln in answers)
+    finished = [ln["fuseLs"] for ln in lines if ln["fuseLs"]["event"] == "fusion_finished"]
+    assert [f["action"] for f in finished] == ["review", "explain"]
+    assert [f["id"] for f in finished[0]["findings"]] == [f.id for f in review.findings]
+
+    stats = compute_stats(load_sessions(data))
+    by_model = {m["model"]: m for m in stats["models"]}
+    assert by_model[C]["failureRate"] == 1.0
+    assert by_model[A]["failureRate"] == 0.0
+    shown = sum(r["shown"] for r in stats["acceptance"]["byVotes"])
+    applied = sum(r["applied"] for r in stats["acceptance"]["byVotes"])
+    assert shown == applied == len(review.findings)
+    if mode == "best-of":
+        assert sum(m["bestOf"]["wins"] for m in stats["models"]) == 2
+
+    item = prepare(path, "0.1.0")
+    assert item is not None and item.envelope["sessionId"] == path.stem
+
+
+async def test_failed_fusion_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+    data = tmp_path / "data"
+    script = {"models": {"*": {"fault": {"kind": "http", "status": 503}}}}
+    with Emulator(script) as emu:
+        settings = settings_for(emu, data, "merge")
+        rec = SessionRecorder(settings.telemetry, Path("/repo"), source="cli", version="0.1.0")
+        with pytest.raises(FuseError):
+            await _run(settings, rec, "review")
+        rec.close()
+    [path] = session_files(data)
+    lines = validate_transcript(path)
+    failed = [ln for ln in lines if ln["fuseLs"]["event"] == "fusion_failed"]
+    assert len(failed) == 1 and failed[0]["level"] == "error"
+    stats = compute_stats(load_sessions(data))
+    assert stats["totals"]["fusionsFailed"] == 1
+    assert stats["earlyErrors"]["withEarlyErrors"]["sessions"] == 1
