@@ -107,7 +107,11 @@ def run_fusion(
 ) -> FusionResult:
     """Emit a full fusion's event sequence, as the engine would."""
     observe = rec.observe if isinstance(rec, SessionRecorder) else rec
-    tick = (lambda s: clock.advance(s)) if clock is not None else (lambda s: None)
+
+    def tick(seconds: float) -> None:
+        if clock is not None:
+            clock.advance(seconds)
+
     req = FusionRequest(
         task=task,  # type: ignore[arg-type]
         path=path,
