@@ -41,7 +41,9 @@ H.run(function()
       return c ~= nil and c.initialized
     end)
   end
-  local clients = vim.lsp.get_clients({ name = 'fuse_ls' })
+  local clients = vim.tbl_filter(function(c)
+    return c.root_dir == H.workspace
+  end, vim.lsp.get_clients({ name = 'fuse_ls' }))
   H.check('one server for the workspace', #clients == 1, #clients)
   local client = clients[1]
   if client then
@@ -51,6 +53,18 @@ H.run(function()
     H.check('code actions on a Rust file', actions and #actions >= 3, actions)
     H.check('settings passed', client.settings.fuseLs and client.settings.fuseLs.judge == 'emu/judge', client.settings)
   end
+
+  -- A file outside any root (no marker above it) gets a server without a root.
+  local outside = vim.fs.dirname(H.workspace) .. '/outside.txt'
+  vim.fn.writefile({ 'hello' }, outside)
+  vim.cmd.edit(vim.fn.fnameescape(outside))
+  local ob = vim.api.nvim_get_current_buf()
+  H.wait_check('attached outside a root', 20000, function()
+    local c = fuse.get_client(ob)
+    return c ~= nil and c.initialized
+  end)
+  local oc = fuse.get_client(ob)
+  H.check('no root outside', oc and oc.root_dir == nil, oc and oc.root_dir)
 
   -- A scratch (nofile) buffer never gets the server.
   vim.cmd('enew')
