@@ -11,6 +11,13 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[test]"
 
+# In CI, also install Emacs + eglot so the Emacs smoke test runs instead of skipping.
+# Best effort: a missing package only turns that one test into a skip.
+if [ "${CI:-}" = "true" ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null && ! command -v emacs >/dev/null; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends emacs-nox elpa-eglot) >/dev/null 2>&1 \
+    || echo "note: could not install emacs-nox/elpa-eglot; the Emacs smoke test will skip"
+fi
+
 echo "== ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
