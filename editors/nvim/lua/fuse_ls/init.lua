@@ -255,7 +255,7 @@ end
 
 --- Open a document the server asked to show (window/showDocument) in the explanation
 --- window instead of replacing the code buffer.
-local function show_document_handler(_, params, ctx)
+local function show_document_handler(_, params)
   if params.external then
     local cmd = vim.ui.open(params.uri)
     local ret = cmd and cmd:wait(2000) or nil
@@ -287,7 +287,6 @@ local function show_document_handler(_, params, ctx)
     open_window(bufnr, focus)
   end
   M.state.shown_uris[uri] = bufnr
-  local _ = ctx
   return { success = true }
 end
 
