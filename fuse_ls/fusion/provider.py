@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import ipaddress
 import itertools
 import json
 import logging
@@ -556,8 +557,27 @@ def _server(endpoint: Endpoint) -> str:
     return f"the server at {parts.netloc or endpoint.base_url}"
 
 
+# The OpenRouter key is the one almost every user has exported. A repository's own
+# `.fuse-ls.toml` can point `base_url` at any host, so a cloned repo could collect that
+# key: it is only ever sent to OpenRouter or to this machine. A proxy elsewhere gets a
+# key through a variable the user names for it (`api_key_env`).
+OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"
+
+
+def key_may_be_sent(endpoint: Endpoint) -> bool:
+    if endpoint.api_key_env != OPENROUTER_KEY_ENV:
+        return True
+    host = (urlsplit(endpoint.base_url).hostname or "").lower()
+    if host == "openrouter.ai" or host.endswith(".openrouter.ai") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _api_key(endpoint: Endpoint) -> str | None:
-    if not endpoint.api_key_env:
+    if not endpoint.api_key_env or not key_may_be_sent(endpoint):
         return None
     return os.environ.get(endpoint.api_key_env) or None
 
