@@ -268,6 +268,10 @@ class FusionReporter:
         self._notify(MODEL_STATUS, payload)
 
     def _fusion_status(self, state: FusionState) -> None:
+        in_flight = self._in_flight()
+        if state in ("finished", "failed", "cancelled"):
+            # This fusion is still registered while it announces its own end.
+            in_flight = max(in_flight - 1, 0)
         self._notify(
             FUSION_STATUS,
             {
@@ -275,7 +279,7 @@ class FusionReporter:
                 "uri": self.uri,
                 "task": self.task,
                 "state": state,
-                "inFlight": self._in_flight(),
+                "inFlight": in_flight,
                 "costUsd": round(self.cost_usd, 6),
                 "sessionCostUsd": round(self.stats.cost_usd, 6),
             },

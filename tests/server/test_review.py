@@ -193,6 +193,10 @@ async def test_progress_and_status_notifications(lsp: Session) -> None:
     await wait_for(lambda: len(lsp.recorder.fusion_status) >= 4, what="fusion status")
     states = [s["state"] for s in lsp.recorder.fusion_status]
     assert states[0] == "started" and "finished" in states and "judging" in states
+    # Reviews here run one after another: one in flight while running, none once it ended.
+    assert lsp.recorder.fusion_status[0]["inFlight"] == 1
+    ends = [s for s in lsp.recorder.fusion_status if s["state"] in ("finished", "failed")]
+    assert ends and all(s["inFlight"] == 0 for s in ends)
     models = {(s["model"], s["state"]) for s in lsp.recorder.model_status}
     assert {("emu/fast", "finished"), ("emu/mid", "finished"), ("emu/slow", "failed")} <= models
     finished = next(s for s in lsp.recorder.model_status if s["state"] == "finished")
