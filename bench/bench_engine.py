@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
 import resource
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from typing import Any
+
+from emulator_process import EmulatorProcess
 
 from fuse_ls.config import ModelSpec, Settings
 from fuse_ls.fusion import prompts
@@ -76,26 +74,6 @@ def pool_script(
         }
     models[JUDGE] = {"ttft_ms": JUDGE_MS, "token_ms": 0}
     return {"models": models, "strict_models": False}, latencies
-
-
-class EmulatorProcess:
-    def __init__(self, script: dict[str, Any]) -> None:
-        fd, self.script_path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(script, fh)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fuse_ls.emulator", "--port", "0", "--script", self.script_path],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        self.base_url = line.rsplit(" ", 1)[-1].strip()
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        os.unlink(self.script_path)
 
 
 def settings(base_url: str, n: int, mode: str, data_dir: str) -> Settings:

@@ -21,16 +21,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from emulator_process import EmulatorProcess
 from lsprotocol import types
 from pygls.protocol import default_converter
 from pytest_lsp import LanguageClient, client_capabilities
@@ -72,25 +71,6 @@ def script(stream_ms: float = 0.0) -> dict[str, Any]:
     )
     models[JUDGE] = {"ttft_ms": JUDGE_MS, "token_ms": 0}
     return {"models": models, "strict_models": False}
-
-
-class EmulatorProcess:
-    def __init__(self, data: dict[str, Any]) -> None:
-        fd, self.path = tempfile.mkstemp(suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "fuse_ls.emulator", "--port", "0", "--script", self.path],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.base_url = self.proc.stdout.readline().rsplit(" ", 1)[-1].strip()
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        os.unlink(self.path)
 
 
 class Server:
