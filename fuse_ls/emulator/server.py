@@ -173,7 +173,14 @@ class ChatApp:
         if not state.script.knows(model):
             await self._fail(send, record, 400, f"{model} is not a valid model ID")
             return
-        text = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, Mapping))
+        # Only the user's words carry data blocks: a system prompt that *mentions* a tag
+        # (say "<response> blocks") must not be parsed as one, as a real model would not.
+        text = "\n".join(
+            str(m.get("content", ""))
+            for m in messages
+            if isinstance(m, Mapping) and m.get("role", "user") == "user"
+        )
+        billed = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, Mapping))
         fault = state.next_fault(model, record.schema)
         record.fault = fault.kind if fault is not None else None
         if fault is not None and fault.kind == "http":
@@ -185,7 +192,7 @@ class ChatApp:
             message = fault.message or DEFAULT_ERRORS.get(fault.status, "Error")
             await self._fail(send, record, fault.status, message, retry)
             return
-        exchange = _Exchange(state, record, model, text, fault)
+        exchange = _Exchange(state, record, model, text, fault, billed)
         await _race(state, record, receive, exchange.respond(send), send)
 
     async def _fail(
@@ -270,11 +277,13 @@ class _Exchange:
         model: str,
         prompt_text: str,
         fault: Fault | None,
+        prompt_chars: int,
     ) -> None:
         self.state = state
         self.record = record
         self.model = model
         self.prompt_text = prompt_text
+        self.prompt_chars = prompt_chars  # every message is billed, the system prompt too
         self.fault = fault
         self.script: ModelScript = state.script.for_model(model)
         self.answer_model = self.script.answer_model or model
@@ -294,7 +303,7 @@ class _Exchange:
 
     def usage(self, content: str) -> dict[str, Any]:
         price = self.state.script.price_for(self.model)
-        prompt_tokens = max(math.ceil(len(self.prompt_text) / CHARS_PER_TOKEN), 1)
+        prompt_tokens = max(math.ceil(self.prompt_chars / CHARS_PER_TOKEN), 1)
         completion_tokens = math.ceil(len(content) / CHARS_PER_TOKEN) + self.script.reasoning_tokens
         cached = min(self.script.cached_tokens, prompt_tokens)
         read_price = float(price.input_cache_read or price.prompt)
