@@ -123,6 +123,7 @@ def _recorder(settings: Settings, workspace: Path) -> Any:
 def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     from fuse_ls.cli import render, report
     from fuse_ls.context import build_request, language_for
+    from fuse_ls.fusion.engine import pool_slots
 
     out, err = _console(), _console(stderr=True)
     path, start, end = parse_target(args.target)
@@ -162,7 +163,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     progress = (
         None
         if args.json or args.sarif or args.quiet
-        else render.LiveProgress(err, [s.spec.id for s in _slots(settings)], settings.judge.id)
+        else render.LiveProgress(err, [s.spec.id for s in pool_slots(settings)], settings.judge.id)
     )
     try:
         if progress is not None:
@@ -193,16 +194,6 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     if getattr(args, "fail_on", None) and report.fails_on(result, args.fail_on):
         return 1
     return 0
-
-
-def _slots(settings: Settings) -> list[Any]:
-    from fuse_ls.fusion.engine import Slot
-
-    out: list[Slot] = []
-    for spec in settings.pool:
-        for _ in range(max(spec.repeat, 1)):
-            out.append(Slot(len(out), spec))
-    return out
 
 
 def _apply_fix(path: Path, text: str, start: int, end: int, replacement: str) -> None:

@@ -61,6 +61,14 @@ class Slot:
 Parser = Callable[[str], CandidateResult]
 
 
+def pool_slots(settings: Settings) -> list[Slot]:
+    out: list[Slot] = []
+    for spec in settings.pool:
+        for _ in range(max(spec.repeat, 1)):
+            out.append(Slot(len(out), spec))
+    return out
+
+
 def data_dir(settings: Settings) -> Path:
     if settings.telemetry.data_dir:
         return Path(settings.telemetry.data_dir).expanduser()
@@ -105,11 +113,7 @@ class FusionEngine:
     # --- public API ---------------------------------------------------------------
 
     def slots(self) -> list[Slot]:
-        out: list[Slot] = []
-        for spec in self.settings.pool:
-            for _ in range(max(spec.repeat, 1)):
-                out.append(Slot(len(out), spec))
-        return out
+        return pool_slots(self.settings)
 
     async def estimate_cost(self, request: FusionRequest) -> float | None:
         """Worst-case USD before any call, from cached `/models` prices; None if unknown."""
