@@ -109,6 +109,12 @@ class ConnectionFailed(ProviderError):
 
 class AllModelsFailed(FuseError):
     def __init__(self, reasons: list[tuple[str, str]]) -> None:
-        lines = "; ".join(f"{model}: {reason}" for model, reason in reasons)
-        super().__init__(f"Every model in the pool failed: {lines}")
+        # Provider messages already start with the model id; do not say it twice.
+        lines = "\n".join(
+            f"- {model}: {reason.removeprefix(f'{model}: ')}" for model, reason in reasons
+        )
+        super().__init__(
+            f"Every model in the pool failed:\n{lines}\nRun `fuse-ls doctor` to check the "
+            "key, the endpoint and the model ids."
+        )
         self.reasons = reasons

@@ -264,6 +264,8 @@ async def test_all_models_failing_lists_each_reason(tmp_path: Path) -> None:
     text = str(info.value)
     assert A in text and B in text and C in text
     assert len(info.value.reasons) == 3
+    # One line per model, naming it once, and a pointer to what to do next.
+    assert text.count(A) == 1 and f"- {A}: " in text and "fuse-ls doctor" in text
 
 
 @pytest.mark.parametrize(
