@@ -13,7 +13,14 @@ from typing import Any, Literal
 
 from attrs import define, field
 
-from fuse_ls.fusion.types import CandidateResult, FusionEvent, FusionResult, JudgeResult, Task
+from fuse_ls.fusion.types import (
+    CandidateResult,
+    FusionEvent,
+    FusionResult,
+    JudgeResult,
+    Task,
+    Usage,
+)
 
 Notify = Callable[[str, Any], None]
 ModelState = Literal["started", "streaming", "finished", "failed", "cancelled"]
@@ -60,32 +67,24 @@ class SessionStats:
     models: dict[str, ModelStats] = field(factory=dict)
 
     def record_candidate(self, c: CandidateResult) -> None:
-        s = self.models.setdefault(c.model, ModelStats())
-        s.calls += 1
-        if c.status == "error":
-            s.failures += 1
-        s.cost_usd += c.usage.cost_usd or 0.0
-        s.prompt_tokens += c.usage.prompt_tokens
-        s.completion_tokens += c.usage.completion_tokens
-        if c.latency_s is not None and c.status == "ok":
-            s.latency_total_s += c.latency_s
-            s.latency_count += 1
-        self.cost_usd += c.usage.cost_usd or 0.0
+        self._record_call(c.model, c.status, c.usage, c.latency_s)
 
     def record_judge(self, j: JudgeResult) -> None:
-        if j.status == "skipped":
-            return
-        s = self.models.setdefault(j.model, ModelStats())
+        if j.status != "skipped":
+            self._record_call(j.model, j.status, j.usage, j.latency_s)
+
+    def _record_call(self, model: str, status: str, usage: Usage, latency_s: float | None) -> None:
+        s = self.models.setdefault(model, ModelStats())
         s.calls += 1
-        if j.status == "error":
+        if status == "error":
             s.failures += 1
-        s.cost_usd += j.usage.cost_usd or 0.0
-        s.prompt_tokens += j.usage.prompt_tokens
-        s.completion_tokens += j.usage.completion_tokens
-        if j.latency_s is not None and j.status == "ok":
-            s.latency_total_s += j.latency_s
+        s.cost_usd += usage.cost_usd or 0.0
+        s.prompt_tokens += usage.prompt_tokens
+        s.completion_tokens += usage.completion_tokens
+        if latency_s is not None and status == "ok":
+            s.latency_total_s += latency_s
             s.latency_count += 1
-        self.cost_usd += j.usage.cost_usd or 0.0
+        self.cost_usd += usage.cost_usd or 0.0
 
     def as_json(self) -> dict[str, Any]:
         return {
