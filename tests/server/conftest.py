@@ -20,26 +20,8 @@ from pygls.protocol import JsonRPCProtocol
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
 from fuse_ls.emulator import Emulator
+from tests.lsp_sample import EVAL_LINE, JUDGE, POOL, SOURCE  # noqa: F401 (re-exported to tests)
 
-POOL = ["emu/fast", "emu/mid", "emu/slow"]
-JUDGE = "emu/judge"
-
-SOURCE = """\
-import json
-
-
-def load(text):
-    value = eval(text)
-    if value == None:
-        return {}
-    return value
-
-
-def save(path, data):
-    with open(path, "w") as f:
-        json.dump(data, f)
-"""
-EVAL_LINE = 4  # 0-based line of `value = eval(text)`
 NONE_LINE = 5  # 0-based line of `if value == None:`
 
 

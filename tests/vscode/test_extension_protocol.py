@@ -46,31 +46,12 @@ from pygls.protocol import JsonRPCProtocol
 from pytest_lsp import ClientServerConfig, LanguageClient, make_test_lsp_client
 
 from fuse_ls.emulator import Emulator
+from tests.lsp_sample import EVAL_LINE, JUDGE, POOL, SOURCE
 
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION = REPO / "vscode-extension"
 KEY = "sk-or-v1-vscode-protocol-test-0123456789"
 KEY_ENV = "FUSE_LS_VSCODE_TEST_KEY"  # where print-launch.js reads the "stored" key from
-POOL = ["emu/fast", "emu/mid", "emu/slow"]
-JUDGE = "emu/judge"
-
-SOURCE = """\
-import json
-
-
-def load(text):
-    value = eval(text)
-    if value == None:
-        return {}
-    return value
-
-
-def save(path, data):
-    with open(path, "w") as f:
-        json.dump(data, f)
-"""
-EVAL_LINE = 4  # 0-based
-
 
 # --- what the extension computes -------------------------------------------------------
 
