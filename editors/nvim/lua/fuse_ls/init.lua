@@ -660,6 +660,16 @@ local function abandon(pred)
   end
 end
 
+--- The buffer's client, else any fuse-ls client (cancel and stats are session-wide);
+--- warns when the server is not running.
+local function any_client(bufnr)
+  local client = M.get_client(bufnr) or vim.lsp.get_clients({ name = M.name })[1]
+  if not client then
+    notify('the language server is not running', vim.log.levels.WARN)
+  end
+  return client
+end
+
 --- Cancel the fusions of a buffer (or all with `all = true`). The server stops every model
 --- stream and answers the running commands with `cancelled = true`; requests it has not
 --- answered within `timeout_ms` (default 3000) are cancelled with $/cancelRequest.
@@ -667,9 +677,8 @@ end
 function M.cancel(opts)
   opts = opts or {}
   local bufnr = vim._resolve_bufnr(opts.bufnr or 0)
-  local client = M.get_client(bufnr) or vim.lsp.get_clients({ name = M.name })[1]
+  local client = any_client(bufnr)
   if not client then
-    notify('the language server is not running', vim.log.levels.WARN)
     return
   end
   local uri = vim.uri_from_bufnr(bufnr)
@@ -742,9 +751,8 @@ M.format_stats = format_stats
 function M.stats(opts)
   opts = opts or {}
   local bufnr = vim._resolve_bufnr(opts.bufnr or 0)
-  local client = M.get_client(bufnr) or vim.lsp.get_clients({ name = M.name })[1]
+  local client = any_client(bufnr)
   if not client then
-    notify('the language server is not running', vim.log.levels.WARN)
     return
   end
   M.execute(M.commands.stats, vim.empty_dict(), {
