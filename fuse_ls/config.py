@@ -23,6 +23,7 @@ import cattrs
 import platformdirs
 from attrs import define, field, frozen
 
+from fuse_ls import trust
 from fuse_ls.errors import ConfigError
 from fuse_ls.fusion.types import Endpoint, Mode
 
@@ -148,6 +149,7 @@ class LoadedSettings:
     settings: Settings
     sources: list[str] = field(factory=list)  # "defaults", file paths, "editor settings", ...
     problems: list[ConfigError] = field(factory=list)
+    trusted: bool = False  # whether the workspace file could choose endpoints and keys
 
 
 class ConfigFileError(ConfigError):
@@ -651,8 +653,13 @@ def load_settings(
     editor: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
     user_config: Path | None = None,
+    trusted: bool = False,
 ) -> LoadedSettings:
     """Defaults < user file < workspace file < editor settings < environment.
+
+    The workspace file is the repository's: its keys pass through `fuse_ls.trust.restrict`.
+    `trusted` is the editor's workspace trust or `--trust`; the user's trust list is
+    consulted as well.
 
     Never raises for user input: a bad key is reported in `problems` and falls back to
     the value of the layer below. `env` defaults to os.environ; `user_config` to
@@ -663,6 +670,7 @@ def load_settings(
     problems: list[ConfigError] = []
     sources = ["defaults"]
     layers: list[tuple[Any, str, bool]] = []  # (raw data, source, from_env)
+    workspace_source = None
 
     user_path, named = _user_config_path(user_config, env)
     if user_path.is_file():
@@ -675,6 +683,8 @@ def load_settings(
         found = _workspace_layer(workspace, problems)
         if found is not None:
             layers.append((found[0], found[1], False))
+            workspace_source = found[1]
+        trusted = trusted or trust.is_listed(workspace)
     if editor:
         if len(editor) == 1 and next(iter(editor)) in _EDITOR_SECTIONS:
             editor = next(iter(editor.values())) or {}
@@ -688,6 +698,11 @@ def load_settings(
         checker = _Checker(source=source, from_env=from_env)
         clean = checker.table(Settings, _normalise(raw), "") or {}
         problems.extend(checker.problems)
+        if source == workspace_source and workspace is not None:
+            clean, ignored = trust.restrict(
+                clean, merged, trusted=trusted, source=source, workspace=workspace
+            )
+            problems.extend(ConfigNotice(", ".join(i.keys), i.message, source) for i in ignored)
         merged = _merge(merged, clean)
         origin.update(dict.fromkeys(_leaves(clean), source))
         if not from_env:
@@ -708,4 +723,4 @@ def load_settings(
     if problem is not None:
         problems.append(problem)
         settings.quorum.min_responses = None
-    return LoadedSettings(settings, sources, problems)
+    return LoadedSettings(settings, sources, problems, trusted=trusted)

@@ -131,7 +131,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         err.print(f"[red]error:[/red] {path} is not a file.")
         return 2
     workspace = find_workspace(path)
-    loaded = load_settings(workspace)
+    loaded = load_settings(workspace, trusted=args.trust)
     _report_problems(loaded, err)
     settings = loaded.settings
     apply_overrides(settings, args)
@@ -210,7 +210,50 @@ def _add_fusion_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--judge", help="judge model id (overrides config)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no live progress")
+    _add_trust_option(p)
     p.set_defaults(sarif=False, fail_on=None)
+
+
+def _add_trust_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="trust this workspace's config file for this run (endpoints, keys, data dir)",
+    )
+
+
+def cmd_trust(args: argparse.Namespace) -> int:
+    from fuse_ls import trust
+
+    out, err = _console(), _console(stderr=True)
+    try:
+        if args.list:
+            folders = trust.trusted_folders()
+            for folder in folders:
+                out.print(str(folder), markup=False)
+            if not folders:
+                err.print(f"No trusted workspaces ({trust.default_trust_file()}).", markup=False)
+            return 0
+        folder = Path(args.path or ".")
+        if args.remove:
+            if trust.remove_trusted(folder):
+                err.print(f"No longer trusted: {folder.resolve()}", markup=False)
+                return 0
+            err.print(f"Not on the trust list: {folder.resolve()}", markup=False)
+            return 1
+        if not folder.is_dir():
+            err.print(f"error: {folder} is not a directory.", markup=False)
+            return 2
+        added = trust.add_trusted(folder)
+    except trust.TrustFileError as exc:
+        err.print(f"error: {exc}", markup=False)
+        return 2
+    err.print(
+        f"Trusted: {added}. Its .fuse-ls.toml / [tool.fuse-ls] may now choose endpoints, "
+        "API key variables and the telemetry directory (limits can still only be tightened).",
+        markup=False,
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +285,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check configuration, keys, endpoints and model ids")
     p.add_argument("--json", action="store_true")
     p.add_argument("--offline", action="store_true", help="skip network checks")
+    _add_trust_option(p)
+
+    p = sub.add_parser(
+        "trust", help="trust a workspace's config file (endpoints, keys); --list, --remove"
+    )
+    p.add_argument("path", nargs="?", help="the workspace folder (default: the current one)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--list", action="store_true", help="print the trusted folders")
+    group.add_argument("--remove", action="store_true", help="stop trusting PATH")
 
     sub.add_parser("serve", help="run the language server (stdio; --tcp/--ws)", add_help=False)
     sub.add_parser("stats", help="local dashboard of recorded sessions", add_help=False)
@@ -278,5 +330,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fuse_ls.cli.doctor import cmd_doctor
 
         return cmd_doctor(args)
+    if args.command == "trust":
+        return cmd_trust(args)
     parser.print_help()
     return 0 if args.command is None and args_list == [] else 2

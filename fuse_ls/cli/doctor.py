@@ -65,11 +65,22 @@ async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, 
     return checks
 
 
-def run_checks(workspace: Path, offline: bool) -> tuple[list[dict[str, Any]], Settings]:
-    loaded = load_settings(workspace)
+def run_checks(
+    workspace: Path, offline: bool, trusted: bool = False
+) -> tuple[list[dict[str, Any]], Settings]:
+    loaded = load_settings(workspace, trusted=trusted)
     settings = loaded.settings
     checks = [_check("fuse-ls", True, f"version {__version__}")]
     checks.append(_check("config sources", True, ", ".join(loaded.sources)))
+    checks.append(
+        _check(
+            "workspace trust",
+            True,
+            f"{workspace} is trusted"
+            if loaded.trusted
+            else f"{workspace} is not trusted: its config file cannot choose endpoints or keys",
+        )
+    )
     if loaded.problems:
         for problem in loaded.problems:
             checks.append(_check("config", False, str(problem)))
@@ -96,7 +107,7 @@ def run_checks(workspace: Path, offline: bool) -> tuple[list[dict[str, Any]], Se
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    checks, _ = run_checks(Path.cwd(), args.offline)
+    checks, _ = run_checks(Path.cwd(), args.offline, getattr(args, "trust", False))
     failed = any(c["status"] == "error" for c in checks)
     if args.json:
         print(json.dumps({"ok": not failed, "checks": checks}, indent=2))

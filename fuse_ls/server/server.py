@@ -267,6 +267,7 @@ class FuseLanguageServer(LanguageServer):
             self._spawn(old.aclose())
 
     async def on_did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
+        self.state.set_workspace_trust(params.settings)
         workspace = self.caps.workspace
         if workspace is not None and workspace.configuration:
             await self._pull_configuration()

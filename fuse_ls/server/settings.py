@@ -4,6 +4,11 @@ The editor speaks in two places (`initializationOptions` and `workspace/configur
 section `fuseLs`); both are merged into the "editor settings" layer of
 `fuse_ls.config.load_settings`, which adds files and environment. A load that reports
 problems keeps the last valid settings in force; the server shows the problems.
+
+Workspace trust (`workspaceTrusted`) is read only at the top level of
+initializationOptions and of a pushed didChangeConfiguration, never from inside the
+`fuseLs` section: that section can come from the workspace's own .vscode/settings.json,
+and a repository must not be able to vouch for itself.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from fuse_ls.config import ConfigNotice, Settings, load_settings
 from fuse_ls.errors import ConfigError
 
 SECTION = "fuseLs"
+TRUST_KEYS = ("workspaceTrusted", "workspace_trusted")
 WATCHED_NAMES = (".fuse-ls.toml", "pyproject.toml")
 
 
@@ -36,6 +42,22 @@ def _unwrap(options: Any) -> dict[str, Any]:
         inner = next(iter(options.values()))
         return dict(inner) if isinstance(inner, Mapping) else {}
     return dict(options)
+
+
+def read_trust(options: Any) -> bool | None:
+    """The editor's workspace trust from a top-level `workspaceTrusted`, None if absent."""
+    if not isinstance(options, Mapping):
+        return None
+    for key in TRUST_KEYS:
+        if key in options:
+            return options[key] is True  # anything but a real `true` is untrusted
+    return None
+
+
+def _without_trust(options: Any) -> dict[str, Any]:
+    if not isinstance(options, Mapping):
+        return {}
+    return {k: v for k, v in options.items() if k not in TRUST_KEYS}
 
 
 def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
@@ -57,12 +79,22 @@ class SettingsState:
         self.initialization_options: dict[str, Any] = {}
         self.client_settings: dict[str, Any] = {}
         self.current: Settings | None = None  # None until the first load
+        self.workspace_trusted = False  # a client that does not say is untrusted
 
     def set_initialization_options(self, options: Any) -> None:
-        self.initialization_options = _unwrap(options)
+        self.set_workspace_trust(options)
+        self.initialization_options = _without_trust(_unwrap(_without_trust(options)))
 
     def set_client_settings(self, settings: Any) -> None:
-        self.client_settings = _unwrap(settings)
+        # Pulled workspace/configuration values may be the workspace's own: trust keys in
+        # them are dropped, not read.
+        self.client_settings = _without_trust(_unwrap(_without_trust(settings)))
+
+    def set_workspace_trust(self, options: Any) -> None:
+        """From initializationOptions or a pushed didChangeConfiguration's settings."""
+        trusted = read_trust(options)
+        if trusted is not None:
+            self.workspace_trusted = trusted
 
     @property
     def editor(self) -> dict[str, Any]:
@@ -70,7 +102,7 @@ class SettingsState:
         return deep_merge(self.initialization_options, self.client_settings)
 
     def reload(self) -> Reload:
-        loaded = load_settings(self.workspace, editor=self.editor)
+        loaded = load_settings(self.workspace, editor=self.editor, trusted=self.workspace_trusted)
         previous = self.current
         # A notice (say, a pyproject table shadowed by .fuse-ls.toml) is worth showing
         # but is no invalid value: it must not pin the old settings.

@@ -40,7 +40,10 @@ def load(
     pyproject: str | None = None,
     editor: dict[str, Any] | None = None,
     env: dict[str, str] | None = None,
+    trusted: bool = True,
 ) -> LoadedSettings:
+    """Layering as the user sees it in a workspace they trust (what an untrusted one may
+    set is tested in tests/security/test_trust.py)."""
     user_path = tmp_path / "user" / "config.toml"
     if user is not None:
         write(user_path, user)
@@ -50,7 +53,7 @@ def load(
         write(ws / ".fuse-ls.toml", workspace)
     if pyproject is not None:
         write(ws / "pyproject.toml", pyproject)
-    return load_settings(ws, editor=editor, env=env or {}, user_config=user_path)
+    return load_settings(ws, editor=editor, env=env or {}, user_config=user_path, trusted=trusted)
 
 
 def only_problem(loaded: LoadedSettings) -> ConfigError:
