@@ -22,9 +22,9 @@ from typing import Any
 from emulator_process import EmulatorProcess
 
 from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.core.types import ChatRequest, FusionRequest
 from fuse_ls.fusion import prompts
 from fuse_ls.fusion.engine import FusionEngine
-from fuse_ls.fusion.types import ChatRequest, FusionRequest
 
 CODE = """\
 def load(user_input, rows=[]):

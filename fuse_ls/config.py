@@ -24,20 +24,11 @@ import platformdirs
 from attrs import define, field, frozen
 
 from fuse_ls import trust
-from fuse_ls.errors import ConfigError
-from fuse_ls.fusion.types import Endpoint, Mode
+from fuse_ls.core.errors import ConfigError, ConfigFileError, ConfigNotice
+from fuse_ls.core.specs import ModelSpec
+from fuse_ls.core.types import Endpoint, Mode
 
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
-
-
-@define
-class ModelSpec:
-    id: str
-    base_url: str | None = None  # None: provider.base_url
-    api_key_env: str | None = None  # None: provider.api_key_env
-    repeat: int = 1  # ask the same model several times (self-consistency)
-    max_tokens: int | None = None
-    temperature: float | None = None
 
 
 @define
@@ -150,29 +141,6 @@ class LoadedSettings:
     sources: list[str] = field(factory=list)  # "defaults", file paths, "editor settings", ...
     problems: list[ConfigError] = field(factory=list)
     trusted: bool = False  # whether the workspace file could choose endpoints and keys
-
-
-class ConfigFileError(ConfigError):
-    """A whole config file is unusable (unreadable, or not valid TOML)."""
-
-    def __init__(self, path: str, reason: str, line: int | None = None) -> None:
-        super().__init__("", None, "a valid TOML file", path)
-        where = f" at line {line}" if line is not None else ""
-        self.message = (
-            f"Cannot use config file {path}: {reason}{where}. "
-            "Its settings are ignored until it is fixed."
-        )
-        self.args = (self.message,)
-        self.line = line
-
-
-class ConfigNotice(ConfigError):
-    """Not a bad value but something the user must know (a config that is ignored)."""
-
-    def __init__(self, key: str, message: str, source: str) -> None:
-        super().__init__(key, None, "", source)
-        self.message = message
-        self.args = (message,)
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:

@@ -22,8 +22,9 @@ from typing import Any
 from attrs import frozen
 
 from fuse_ls.config import Settings
-from fuse_ls.errors import FuseError
-from fuse_ls.fusion.types import FusionRequest, Task
+from fuse_ls.core.errors import BadRange
+from fuse_ls.core.lines import split_keepends
+from fuse_ls.core.types import FusionRequest, Task
 
 # --- languages ------------------------------------------------------------------------
 
@@ -520,28 +521,6 @@ def find_blast_radius(path: Path, workspace: Path | None) -> str | None:
 # --- the request ----------------------------------------------------------------------
 
 
-class BadRange(FuseError):
-    """The selected lines do not exist in the document (1-based, inclusive)."""
-
-    def __init__(self, start_line: int, end_line: int, line_count: int) -> None:
-        lines = "line" if line_count == 1 else "lines"
-        if end_line < start_line and start_line >= 1:
-            message = f"Range {start_line}-{end_line} is reversed: it ends before it starts"
-        else:
-            message = (
-                f"Range {start_line}-{end_line} is outside the document ({line_count} {lines})"
-            )
-        super().__init__(message)
-        self.start_line = start_line
-        self.end_line = end_line
-        self.line_count = line_count
-
-
-# LSP's line breaks only (\r\n, \r, \n): str.splitlines also splits on \x0c, \u2028 and
-# friends, which would shift every line number after them relative to the editor.
-_LINES = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
-
-
 def _display_path(path: Path, workspace: Path | None) -> str:
     absolute = _absolute(path)
     if workspace is not None:
@@ -572,7 +551,7 @@ def build_request(
     when the lines are not in the document. Reads sidecars and scans SQL models for the
     intent and blast radius: call it off the event loop.
     """
-    lines = _LINES.findall(text)
+    lines = split_keepends(text)
     count = len(lines)
     if start_line is None or end_line is None:
         first, code, before, after = 1, text, "", ""

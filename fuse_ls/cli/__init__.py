@@ -15,14 +15,17 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
+import attrs
 from rich.console import Console
 
 from fuse_ls import __version__
-from fuse_ls.config import LoadedSettings, ModelSpec, Settings, load_settings
-from fuse_ls.errors import FuseError
-from fuse_ls.fusion.types import MODES, SEVERITIES, FusionResult, Observer, Task
+from fuse_ls.config import LoadedSettings, Settings, load_settings
+from fuse_ls.core import hosts
+from fuse_ls.core.errors import FuseError
+from fuse_ls.core.events import Observer
+from fuse_ls.core.specs import ModelSpec
+from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
 
 _TARGET = re.compile(r"^(?P<path>.+?)(?::(?P<start>\d+)(?:-(?P<end>\d+))?)?$")
 _ROOT_MARKERS = (".git", ".fuse-ls.toml", "pyproject.toml", "package.json")
@@ -46,19 +49,22 @@ def find_workspace(path: Path) -> Path:
     return Path.cwd()
 
 
-def apply_overrides(settings: Settings, args: argparse.Namespace) -> None:
+def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
+    """The settings with the command line's --mode, --models and --judge applied (a copy:
+    the loaded settings are never changed in place)."""
+    changes: dict[str, Any] = {}
     if getattr(args, "mode", None):
-        settings.mode = args.mode
+        changes["mode"] = args.mode
     if getattr(args, "models", None):
-        settings.pool = [ModelSpec(m.strip()) for m in args.models.split(",") if m.strip()]
+        changes["pool"] = [ModelSpec(m.strip()) for m in args.models.split(",") if m.strip()]
     if getattr(args, "judge", None):
-        settings.judge = ModelSpec(args.judge)
+        changes["judge"] = ModelSpec(args.judge)
+    return attrs.evolve(settings, **changes)
 
 
 def needs_key(base_url: str) -> bool:
     """OpenRouter always needs a key; local servers (Ollama, vLLM) usually need none."""
-    host = (urlsplit(base_url).hostname or "").lower()
-    return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+    return hosts.is_openrouter(base_url)
 
 
 def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | None:
@@ -123,7 +129,7 @@ def _recorder(settings: Settings, workspace: Path) -> Any:
 def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     from fuse_ls.cli import render, report
     from fuse_ls.context import build_request, language_for
-    from fuse_ls.fusion.engine import pool_slots
+    from fuse_ls.fusion.policy import policy_for, pool_slots
 
     out, err = _console(), _console(stderr=True)
     path, start, end = parse_target(args.target)
@@ -133,8 +139,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     workspace = find_workspace(path)
     loaded = load_settings(workspace, trusted=args.trust)
     _report_problems(loaded, err)
-    settings = loaded.settings
-    apply_overrides(settings, args)
+    settings = apply_overrides(loaded.settings, args)
     message = missing_key_message(settings, os.environ)
     if message:
         err.print(f"[red]error:[/red] {message}", highlight=False)
@@ -159,6 +164,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     except (FuseError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         return 2
+    request = attrs.evolve(request, policy=policy_for(settings))
     shown = str(request.path)
     progress = (
         None
@@ -176,7 +182,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         return 130
     except FuseError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
-        from fuse_ls.errors import AllModelsFailed
+        from fuse_ls.core.errors import AllModelsFailed
 
         return 3 if isinstance(exc, AllModelsFailed) else 2
     if args.sarif:

@@ -19,8 +19,9 @@ from rich.panel import Panel
 from rich.text import Text
 
 from fuse_ls.cli import render, report, run_fusion
-from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.config import Settings
 from fuse_ls.context import build_request, language_for
+from fuse_ls.core.specs import ModelSpec
 from fuse_ls.emulator import Emulator, demo_script, demo_source_path
 from fuse_ls.emulator.demo import DEMO_JUDGE, DEMO_POOL
 

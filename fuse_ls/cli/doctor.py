@@ -16,9 +16,9 @@ from rich.text import Text
 from fuse_ls import __version__
 from fuse_ls.cli import needs_key
 from fuse_ls.config import Settings, load_settings
-from fuse_ls.errors import ProviderError
+from fuse_ls.core.errors import ProviderError
+from fuse_ls.core.types import Endpoint
 from fuse_ls.fusion.provider import ChatClient
-from fuse_ls.fusion.types import Endpoint
 
 
 def _check(name: str, ok: bool | None, detail: str) -> dict[str, Any]:

@@ -11,7 +11,20 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from fuse_ls.fusion.types import FusionEvent, FusionResult
+from fuse_ls.core.events import (
+    FusionEvent,
+    FusionFinished,
+    JudgeFailed,
+    JudgeFinished,
+    JudgeStarted,
+    ModelEvent,
+    ModelFailed,
+    ModelFinished,
+    ModelStarted,
+    ModelStreaming,
+    RoundStarted,
+)
+from fuse_ls.core.types import FusionResult
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
 _STATE_STYLE = {
@@ -59,46 +72,45 @@ class LiveProgress:
         return table
 
     def __call__(self, event: FusionEvent) -> None:
-        row = self.rows.get(event.index) if event.index is not None else None
-        kind = event.kind
-        if kind == "model_started" and row is not None:
-            row["state"] = "asking"
-            if event.round:
-                row["detail"] = f"debate round {event.round}"
-        elif kind == "model_streaming" and row is not None:
-            row["state"] = "streaming"
-        elif kind == "model_finished" and row is not None and event.candidate is not None:
-            c = event.candidate
-            row["state"] = "done"
-            row["detail"] = f"{(c.latency_s or 0):.2f}s" + (
-                f", {len(c.findings)} findings" if c.findings else ""
-            )
-        elif kind == "model_failed" and row is not None and event.candidate is not None:
-            c = event.candidate
-            row["state"] = "cancelled" if c.status == "cancelled" else "failed"
-            row["detail"] = c.error or ""
-        elif kind == "round_started":
-            self.stage = event.message or "debate"
-        elif kind == "judge_started":
-            self.stage = "judging"
-            self.judge["state"] = "asking"
-        elif kind == "judge_finished":
-            self.judge["state"] = "done"
-            if event.judge is not None and event.judge.latency_s is not None:
-                self.judge["detail"] = f"{event.judge.latency_s:.2f}s"
-        elif kind == "judge_failed":
-            self.judge["state"] = "failed"
-            self.judge["detail"] = event.message
-        elif kind == "fusion_finished":
-            self.stage = "done"
-            if self.judge["state"] == "waiting":
-                self.judge["state"] = "skipped"
+        row = self.rows.get(event.index) if isinstance(event, ModelEvent) else None
+        match event:
+            case ModelStarted() if row is not None:
+                row["state"] = "asking"
+                if event.round:
+                    row["detail"] = f"debate round {event.round}"
+            case ModelStreaming() if row is not None:
+                row["state"] = "streaming"
+            case ModelFinished(candidate=c) if row is not None:
+                row["state"] = "done"
+                row["detail"] = f"{(c.latency_s or 0):.2f}s" + (
+                    f", {len(c.findings)} findings" if c.findings else ""
+                )
+            case ModelFailed(candidate=c) if row is not None:
+                row["state"] = "cancelled" if c.status == "cancelled" else "failed"
+                row["detail"] = c.error or ""
+            case RoundStarted():
+                self.stage = event.message or "debate"
+            case JudgeStarted():
+                self.stage = "judging"
+                self.judge["state"] = "asking"
+            case JudgeFinished(judge=judge):
+                self.judge["state"] = "done"
+                if judge.latency_s is not None:
+                    self.judge["detail"] = f"{judge.latency_s:.2f}s"
+            case JudgeFailed():
+                self.judge["state"] = "failed"
+                self.judge["detail"] = event.message
+            case FusionFinished():
+                self.stage = "done"
+                if self.judge["state"] == "waiting":
+                    self.judge["state"] = "skipped"
         if self.console.is_terminal:
             self.live.update(self._table())
-        elif kind in ("model_finished", "model_failed", "judge_finished", "judge_failed"):
+        elif isinstance(event, ModelFinished | ModelFailed | JudgeFinished | JudgeFailed):
             # Not a terminal (CI logs): one plain line per completed step instead of redraws.
+            kind = event.kind
             detail = row["detail"] if row is not None else self.judge["detail"]
-            who = event.model or ""
+            who = event.model
             self.console.print(
                 f"[fuse-ls] {kind.replace('_', ' ')}: {who} {detail}", highlight=False
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fuse_ls import __version__
-from fuse_ls.fusion.types import (
+from fuse_ls.core.types import (
     SEVERITIES,
     CandidateResult,
     FusedFinding,

@@ -13,70 +13,66 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
-import platformdirs
-from attrs import evolve, frozen
+from attrs import evolve
 
-from fuse_ls.config import ModelSpec, Settings
-from fuse_ls.errors import (
+from fuse_ls.config import Settings
+from fuse_ls.core.errors import (
     AllModelsFailed,
     BudgetExceeded,
     FuseError,
     MalformedAnswer,
     ProviderError,
 )
-from fuse_ls.fusion import modes, prompts
-from fuse_ls.fusion.budget import SpendLedger
-from fuse_ls.fusion.findings import parse_findings
-from fuse_ls.fusion.jsonparse import parse_json_object
-from fuse_ls.fusion.pricing import PriceBook
-from fuse_ls.fusion.provider import ChatClient
-from fuse_ls.fusion.types import (
+from fuse_ls.core.events import (
+    FusionEvent,
+    FusionFailed,
+    FusionFinished,
+    FusionStarted,
+    JudgeFailed,
+    JudgeStarted,
+    ModelFailed,
+    ModelFinished,
+    ModelStarted,
+    ModelStreaming,
+    Observer,
+)
+from fuse_ls.core.paths import data_dir
+from fuse_ls.core.specs import ModelSpec
+from fuse_ls.core.types import (
     CandidateResult,
     ChatMessage,
     ChatRequest,
     ChatResponse,
-    FusionEvent,
+    FusionPolicy,
     FusionRequest,
     FusionResult,
     JsonSchema,
     JudgeResult,
-    Observer,
     Usage,
 )
+from fuse_ls.fusion import modes, prompts
+from fuse_ls.fusion.budget import SpendLedger
+from fuse_ls.fusion.findings import parse_findings
+from fuse_ls.fusion.jsonparse import parse_json_object
+from fuse_ls.fusion.policy import Slot, policy_for, pool_slots
+from fuse_ls.fusion.pricing import PriceBook
+from fuse_ls.fusion.provider import ChatClient
 
 log = logging.getLogger(__name__)
-
-
-@frozen
-class Slot:
-    """One pool member. The same model may fill several slots (`repeat`)."""
-
-    index: int
-    spec: ModelSpec
 
 
 Parser = Callable[[str], CandidateResult]
 
 
-def pool_slots(settings: Settings) -> list[Slot]:
-    out: list[Slot] = []
-    for spec in settings.pool:
-        for _ in range(max(spec.repeat, 1)):
-            out.append(Slot(len(out), spec))
-    return out
-
-
-def data_dir(settings: Settings) -> Path:
-    if settings.telemetry.data_dir:
-        return Path(settings.telemetry.data_dir).expanduser()
-    return Path(platformdirs.user_data_dir("fuse-ls", appauthor=False))
-
-
 class FusionEngine:
-    """One engine serves many concurrent fusions; it owns the shared HTTP client."""
+    """One engine serves many concurrent fusions; it owns the shared HTTP client.
+
+    It is built once per set of endpoints (pool, provider, timeouts, budget): how a
+    fusion decides (mode, judge, quorum, debate rounds) travels with each request as its
+    `FusionPolicy`, so changing the mode never rebuilds the engine or its connections.
+    """
 
     def __init__(
         self,
@@ -97,7 +93,7 @@ class FusionEngine:
             prices=self.prices,
         )
         self.prices.bind(self.client.list_models)
-        self.ledger = ledger or SpendLedger(data_dir(settings) / "spend")
+        self.ledger = ledger or SpendLedger(data_dir(settings.telemetry.data_dir) / "spend")
         self.rng = rng or random.Random()
 
     async def aclose(self) -> None:
@@ -115,18 +111,24 @@ class FusionEngine:
     def slots(self) -> list[Slot]:
         return pool_slots(self.settings)
 
+    def policy(self, request: FusionRequest) -> FusionPolicy:
+        """The request's own policy, else the one the engine's settings describe."""
+        return request.policy or policy_for(self.settings)
+
     async def estimate_cost(self, request: FusionRequest) -> float | None:
         """Worst-case USD before any call, from cached `/models` prices; None if unknown."""
         s = self.settings
+        policy = self.policy(request)
+        judge = policy.judge
         prompt = "".join(m.content for m in prompts.pool_messages(request))
         specs = [slot.spec for slot in self.slots()]
         await asyncio.gather(
-            *{self.prices.load(s.endpoint_for(spec)) for spec in [*specs, s.judge]},
+            *{self.prices.load(s.endpoint_for(spec)) for spec in [*specs, judge]},
             return_exceptions=True,
         )
         total = 0.0
         pool_outputs = 0
-        rounds = 1 + (s.debate.rounds if s.mode == "debate" else 0)
+        rounds = 1 + (policy.debate_rounds if policy.mode == "debate" else 0)
         for spec in specs:
             est = self.prices.estimate(
                 spec.id, prompt, spec.max_tokens, s.endpoint_for(spec).base_url
@@ -137,7 +139,7 @@ class FusionEngine:
             pool_outputs += spec.max_tokens or 2048
         judge_prompt = len(prompt) // 3 + pool_outputs  # the judge reads every answer
         est = self.prices.estimate(
-            s.judge.id, judge_prompt, s.judge.max_tokens, s.endpoint_for(s.judge).base_url
+            judge.id, judge_prompt, judge.max_tokens, s.endpoint_for(judge).base_url
         )
         if est is None:
             return None
@@ -154,7 +156,10 @@ class FusionEngine:
 
 
 class _Run:
-    """The state of one fusion, so concurrent fusions share nothing mutable."""
+    """The state of one fusion, so concurrent fusions share nothing mutable.
+
+    It is what the modes see of the engine (`modes.FusionRun`).
+    """
 
     def __init__(
         self,
@@ -165,6 +170,8 @@ class _Run:
     ) -> None:
         self.engine = engine
         self.settings = engine.settings
+        self.policy = engine.policy(request)
+        self.slots: Sequence[Slot] = engine.slots()
         self.request = request
         self.observer = observer
         self.fusion_id = fusion_id
@@ -173,40 +180,40 @@ class _Run:
 
     # --- events ---------------------------------------------------------------------
 
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
-    def emit(self, kind: Any, **values: Any) -> None:
+    def emit(self, event: FusionEvent) -> None:
         if self.observer is None:
             return
         try:
-            self.observer(
-                FusionEvent(kind=kind, fusion_id=self.fusion_id, elapsed_s=self.elapsed(), **values)
-            )
+            self.observer(evolve(event, fusion_id=self.fusion_id, elapsed_s=self.elapsed()))
         except Exception:  # an observer must never break a fusion
             log.exception("fusion observer failed")
 
     # --- the whole fusion -------------------------------------------------------------
 
     async def execute(self) -> FusionResult:
-        self.emit("fusion_started", request=self.request)
+        self.emit(FusionStarted(request=self.request))
         try:
             result = await self._execute()
         except asyncio.CancelledError:
-            self.emit("fusion_failed", message="cancelled")
+            self.emit(FusionFailed(message="cancelled"))
             raise
         except FuseError as exc:
-            self.emit("fusion_failed", message=str(exc))
+            self.emit(FusionFailed(message=str(exc)))
             raise
-        self.emit("fusion_finished", result=result)
+        self.emit(FusionFinished(result=result))
         return result
 
     async def _execute(self) -> FusionResult:
         request = self._redacted(self.request)
         estimate = await self._check_budget(request)
-        slots = self.engine.slots()
         candidates = await self.ask_pool(
-            slots,
+            self.slots,
             lambda slot: prompts.pool_messages(request),
             prompts.pool_schema(request.task),
             lambda slot: self._parser(request, slot),
@@ -228,7 +235,7 @@ class _Run:
         self.engine.ledger.add(total_cost)
         return FusionResult(
             task=request.task,
-            mode=self.settings.mode,
+            mode=self.policy.mode,
             answer=outcome.answer,
             findings=tuple(
                 evolve(f, id=f"{self.fusion_id}-{i}") for i, f in enumerate(outcome.findings)
@@ -330,11 +337,11 @@ class _Run:
         round_no: int,
     ) -> CandidateResult:
         spec = slot.spec
-        self.emit("model_started", model=spec.id, index=slot.index, round=round_no)
+        self.emit(ModelStarted(model=spec.id, index=slot.index, round=round_no))
         began = time.perf_counter()
 
         def first_token() -> None:
-            self.emit("model_streaming", model=spec.id, index=slot.index, round=round_no)
+            self.emit(ModelStreaming(model=spec.id, index=slot.index, round=round_no))
 
         response: ChatResponse | None = None
         try:
@@ -360,12 +367,10 @@ class _Run:
                 status_code=exc.status_code,
             )
             self.emit(
-                "model_failed", model=spec.id, index=slot.index, candidate=result, round=round_no
+                ModelFailed(model=spec.id, index=slot.index, candidate=result, round=round_no)
             )
             return result
-        self.emit(
-            "model_finished", model=spec.id, index=slot.index, candidate=result, round=round_no
-        )
+        self.emit(ModelFinished(model=spec.id, index=slot.index, candidate=result, round=round_no))
         return result
 
     async def ask_pool(
@@ -381,9 +386,9 @@ class _Run:
         Stragglers are cancelled (their streams close) and reported as `cancelled`.
         """
         loop = asyncio.get_running_loop()
-        quorum = self.settings.quorum
-        needed = min(quorum.min_responses or len(slots), len(slots))
-        deadline = loop.time() + quorum.deadline_s
+        policy = self.policy
+        needed = min(policy.min_responses or len(slots), len(slots))
+        deadline = loop.time() + policy.deadline_s
         tasks = {
             asyncio.create_task(
                 self._ask_one(slot, messages_for(slot), schema, parser_for(slot), round_no)
@@ -416,7 +421,7 @@ class _Run:
             reason = (
                 f"not needed: {needed} of {len(slots)} answered first"
                 if quorum_met
-                else f"no answer within the {quorum.deadline_s:g}s deadline"
+                else f"no answer within the {policy.deadline_s:g}s deadline"
             )
             results[slot.index] = CandidateResult(
                 slot.spec.id,
@@ -427,11 +432,12 @@ class _Run:
                 error_kind="quorum" if quorum_met else "deadline",
             )
             self.emit(
-                "model_failed",
-                model=slot.spec.id,
-                index=slot.index,
-                candidate=results[slot.index],
-                round=round_no,
+                ModelFailed(
+                    model=slot.spec.id,
+                    index=slot.index,
+                    candidate=results[slot.index],
+                    round=round_no,
+                )
             )
         return [results[slot.index] for slot in slots]
 
@@ -439,8 +445,8 @@ class _Run:
         self, messages: Sequence[ChatMessage], schema: JsonSchema, stage: str
     ) -> tuple[JudgeResult, dict[str, Any] | None]:
         """Call the judge; one retry on an unusable answer. Never raises a provider error."""
-        spec = self.settings.judge
-        self.emit("judge_started", model=spec.id, message=stage)
+        spec = self.policy.judge
+        self.emit(JudgeStarted(model=spec.id, stage=stage))
         began = time.perf_counter()
         usage = Usage()
         error = ""
@@ -468,12 +474,9 @@ class _Run:
         judge = JudgeResult(
             spec.id, "error", latency_s=time.perf_counter() - began, usage=usage, error=error
         )
-        self.emit("judge_failed", model=spec.id, judge=judge, message=error)
-        self.notes.append(f"judge failed ({error}); fell back to a vote-based result")
+        self.emit(JudgeFailed(model=spec.id, judge=judge, message=error))
+        self.note(f"judge failed ({error}); fell back to a vote-based result")
         return judge, None
-
-    def judge_finished(self, judge: JudgeResult) -> None:
-        self.emit("judge_finished", model=judge.model, judge=judge)
 
     def shuffled(self, candidates: Sequence[CandidateResult]) -> list[tuple[str, CandidateResult]]:
         """Anonymise: a fresh random order per call, labelled A, B, C..."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from attrs import define, field
 
-from fuse_ls.fusion.types import SEVERITIES, Finding, FusedFinding, Severity
+from fuse_ls.core.types import SEVERITIES, Finding, FusedFinding, Severity
 
 _SEVERITY_ALIASES: dict[str, Severity] = {
     "error": "error",

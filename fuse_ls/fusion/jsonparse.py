@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from fuse_ls.errors import MalformedAnswer
+from fuse_ls.core.errors import MalformedAnswer
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|json5)?[ \t]*\r?\n(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder()

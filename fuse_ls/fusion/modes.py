@@ -3,17 +3,34 @@
 Each function takes the pool's answers and returns an `Outcome`. Judges see anonymous,
 shuffled candidates; labels are mapped back to model ids only in the outcome. Whenever
 the judge fails, the outcome falls back to what the votes say and a note tells the user.
+
+A mode drives one fusion only through `FusionRun` (ask the pool, ask the judge, shuffle,
+note, emit): the engine implements it, and the unit tests drive each mode with a fake.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 from attrs import define, evolve, field
 
+from fuse_ls.core.events import FusionEvent, JudgeFinished, RoundStarted
+from fuse_ls.core.types import (
+    Analysis,
+    CandidateResult,
+    ChatMessage,
+    Contradiction,
+    FusedFinding,
+    FusionPolicy,
+    FusionRequest,
+    Insight,
+    JsonSchema,
+    JudgeResult,
+    Stance,
+)
 from fuse_ls.fusion import prompts
 from fuse_ls.fusion.findings import (
     Cluster,
@@ -24,19 +41,48 @@ from fuse_ls.fusion.findings import (
     similarity,
 )
 from fuse_ls.fusion.jsonparse import parse_json_object
-from fuse_ls.fusion.types import (
-    Analysis,
-    CandidateResult,
-    Contradiction,
-    FusedFinding,
-    FusionRequest,
-    Insight,
-    JudgeResult,
-    Stance,
-)
+from fuse_ls.fusion.policy import Slot
 
-if TYPE_CHECKING:
-    from fuse_ls.fusion.engine import Slot, _Run
+Parser = Callable[[str], CandidateResult]
+
+
+class FusionRun(Protocol):
+    """What a mode may do during one fusion."""
+
+    @property
+    def policy(self) -> FusionPolicy: ...
+
+    @property
+    def slots(self) -> Sequence[Slot]: ...
+
+    async def ask_pool(
+        self,
+        slots: Sequence[Slot],
+        messages_for: Callable[[Slot], Sequence[ChatMessage]],
+        schema: JsonSchema | None,
+        parser_for: Callable[[Slot], Parser],
+        round_no: int = 0,
+    ) -> list[CandidateResult]:
+        """Ask `slots` at once under the policy's quorum and deadline; never raises."""
+        ...
+
+    async def ask_judge(
+        self, messages: Sequence[ChatMessage], schema: JsonSchema, stage: str
+    ) -> tuple[JudgeResult, dict[str, Any] | None]:
+        """The judge's verdict and its JSON payload; None (and a note) when it failed."""
+        ...
+
+    def shuffled(self, candidates: Sequence[CandidateResult]) -> list[tuple[str, CandidateResult]]:
+        """Anonymous labels (A, B, ...) in a fresh random order."""
+        ...
+
+    def note(self, text: str) -> None:
+        """Tell the user about a degradation (shown with the result)."""
+        ...
+
+    def emit(self, event: FusionEvent) -> None:
+        """Report progress to whoever observes the fusion."""
+        ...
 
 
 @define
@@ -52,8 +98,10 @@ class Outcome:
     explanation: str = ""
 
 
-async def fuse(run: _Run, request: FusionRequest, candidates: list[CandidateResult]) -> Outcome:
-    mode = run.settings.mode
+async def fuse(
+    run: FusionRun, request: FusionRequest, candidates: list[CandidateResult]
+) -> Outcome:
+    mode = run.policy.mode
     tally = ""
     if mode == "debate":
         candidates, tally = await debate(run, request, candidates)
@@ -127,11 +175,13 @@ def _agree(request: FusionRequest, answered: Sequence[CandidateResult]) -> bool:
     return len({_norm(c.text) for c in answered}) == 1
 
 
-async def best_of(run: _Run, request: FusionRequest, answered: list[CandidateResult]) -> Outcome:
+async def best_of(
+    run: FusionRun, request: FusionRequest, answered: list[CandidateResult]
+) -> Outcome:
     clusters = _clusters(answered) if request.task == "review" else []
     if _agree(request, answered):
         winner = answered[0]
-        judge = JudgeResult(run.settings.judge.id, "skipped", skipped_reason="candidates agree")
+        judge = JudgeResult(run.policy.judge.id, "skipped", skipped_reason="candidates agree")
         return _best_of_outcome(request, answered, winner, clusters, judge, {}, "")
     labelled = run.shuffled(answered)
     messages = prompts.best_of_messages(
@@ -142,11 +192,11 @@ async def best_of(run: _Run, request: FusionRequest, answered: list[CandidateRes
     chosen = by_label.get(str(payload.get("winner", "")).strip()) if payload else None
     if payload is not None and chosen is None:
         judge = evolve(judge, status="error", error="the judge named no valid winner")
-        run.notes.append("judge named no valid winner; fell back to a vote-based pick")
+        run.note("judge named no valid winner; fell back to a vote-based pick")
     if chosen is None:
         chosen = _vote_winner(request, answered, clusters)
         return _best_of_outcome(request, answered, chosen, clusters, judge, {}, "")
-    run.judge_finished(judge)
+    run.emit(JudgeFinished(model=judge.model, judge=judge))
     rationale = str(payload.get("rationale", "")) if payload else ""
     raw_scores = payload.get("scores") if payload else None
     scores: dict[str, float] = {}
@@ -222,7 +272,7 @@ def _best_of_outcome(
 
 
 async def review_merge(
-    run: _Run, request: FusionRequest, answered: list[CandidateResult], tally: str
+    run: FusionRun, request: FusionRequest, answered: list[CandidateResult], tally: str
 ) -> Outcome:
     pool = len(answered)
     clusters = _clusters(answered)
@@ -235,7 +285,7 @@ async def review_merge(
             if pool == 1
             else "every model raised every finding"
         )
-        outcome.judge = JudgeResult(run.settings.judge.id, "skipped", skipped_reason=reason)
+        outcome.judge = JudgeResult(run.policy.judge.id, "skipped", skipped_reason=reason)
         outcome.findings = _by_severity([c.fuse(pool) for c in clusters])
         return outcome
     ids = {f"C{i + 1}": cluster for i, cluster in enumerate(clusters)}
@@ -248,7 +298,7 @@ async def review_merge(
     if payload is None:
         outcome.findings = _by_severity([c.fuse(pool) for c in clusters])
         return outcome
-    run.judge_finished(judge)
+    run.emit(JudgeFinished(model=judge.model, judge=judge))
     outcome.judge = evolve(judge, rationale=str(payload.get("summary", "")))
     for cid, cluster in ids.items():
         verdict = verdicts.get(cid)
@@ -283,13 +333,13 @@ def _cluster_verdicts(payload: dict[str, Any] | None) -> dict[str, dict[str, Any
 
 
 async def text_merge(
-    run: _Run, request: FusionRequest, answered: list[CandidateResult], tally: str
+    run: FusionRun, request: FusionRequest, answered: list[CandidateResult], tally: str
 ) -> Outcome:
     outcome = Outcome(candidates=list(answered))
     if len(answered) == 1 or (request.task == "fix" and _agree(request, answered)):
         only = answered[0]
         reason = "only one model answered" if len(answered) == 1 else "candidates agree"
-        outcome.judge = JudgeResult(run.settings.judge.id, "skipped", skipped_reason=reason)
+        outcome.judge = JudgeResult(run.policy.judge.id, "skipped", skipped_reason=reason)
         outcome.answer, outcome.explanation = only.text, only.explanation
         return outcome
     labelled = run.shuffled(answered)
@@ -304,12 +354,12 @@ async def text_merge(
     if payload is None or not isinstance(payload.get(key), str) or not payload[key].strip():
         if payload is not None:
             outcome.judge = evolve(judge, status="error", error=f"the judge's answer has no {key}")
-            run.notes.append(f"judge answer had no {key}; fell back to a vote-based result")
+            run.note(f"judge answer had no {key}; fell back to a vote-based result")
         fallback = _vote_winner(request, answered, [])
         outcome.answer, outcome.explanation = fallback.text, fallback.explanation
         outcome.winner = fallback.model
         return outcome
-    run.judge_finished(judge)
+    run.emit(JudgeFinished(model=judge.model, judge=judge))
     outcome.answer = payload[key]
     if request.task == "fix":
         outcome.explanation = str(payload.get("explanation", ""))
@@ -351,17 +401,17 @@ def _analysis(payload: dict[str, Any], by_label: dict[str, str]) -> Analysis:
 
 
 async def debate(
-    run: _Run, request: FusionRequest, candidates: list[CandidateResult]
+    run: FusionRun, request: FusionRequest, candidates: list[CandidateResult]
 ) -> tuple[list[CandidateResult], str]:
     """Each model sees the others' anonymous answers and keeps or revises its own."""
-    rounds = max(1, min(run.settings.debate.rounds, 3))
-    slots = {slot.index: slot for slot in run.engine.slots()}
+    rounds = max(1, min(run.policy.debate_rounds, 3))
+    slots = {slot.index: slot for slot in run.slots}
     current = {c.index: c for c in candidates}
     for round_no in range(1, rounds + 1):
         live = [c for c in current.values() if c.status == "ok"]
         if len(live) < 2:
             break
-        run.emit("round_started", round=round_no, message=f"debate round {round_no}")
+        run.emit(RoundStarted(round=round_no, message=f"debate round {round_no}"))
 
         def messages_for(slot: Slot, live: list[CandidateResult] = live, r: int = round_no) -> Any:
             own = current[slot.index]
@@ -396,9 +446,7 @@ async def debate(
             else:
                 # A model that fails to revise keeps its earlier answer: its vote still counts.
                 current[new.index] = evolve(old, usage=old.usage + new.usage)
-                run.notes.append(
-                    f"{new.model} kept its first answer (debate round failed: {new.error})"
-                )
+                run.note(f"{new.model} kept its first answer (debate round failed: {new.error})")
     final = [current[c.index] for c in candidates]
     tally = "\n".join(
         f"- a reviewer {'revised' if c.revised else 'kept'} its answer"

@@ -18,7 +18,7 @@ from typing import Any
 
 from attrs import asdict, frozen
 
-from fuse_ls.fusion.types import Endpoint, Usage
+from fuse_ls.core.types import Endpoint, Usage
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from fuse_ls.fusion.types import ChatMessage, FusionRequest, JsonSchema, Task
+from fuse_ls.core.types import ChatMessage, FusionRequest, JsonSchema, Task
 
 _FINDING_SCHEMA: dict[str, Any] = {
     "type": "object",

@@ -1,7 +1,7 @@
 """Async client for OpenAI-compatible chat completions (OpenRouter first, local servers too).
 
 One shared `httpx.AsyncClient` carries every call so hundreds of concurrent streams reuse
-pooled keep-alive connections. Failures become the typed errors of `fuse_ls.errors`.
+pooled keep-alive connections. Failures become the typed errors of `fuse_ls.core.errors`.
 
 The API key is read from the environment at the moment a request is built and is
 never stored on the client, put in an error, logged, or chained into a traceback.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import ipaddress
 import itertools
 import json
 import logging
@@ -28,7 +27,8 @@ import httpx
 from httpx_sse import EventSource
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
-from fuse_ls.errors import (
+from fuse_ls.core import hosts
+from fuse_ls.core.errors import (
     AuthError,
     BadRequestError,
     ConnectionFailed,
@@ -40,8 +40,8 @@ from fuse_ls.errors import (
     RateLimited,
     UpstreamError,
 )
+from fuse_ls.core.types import ChatRequest, ChatResponse, Endpoint, Usage
 from fuse_ls.fusion.pricing import ModelInfo, PriceBook, parse_models
-from fuse_ls.fusion.types import ChatRequest, ChatResponse, Endpoint, Usage
 
 log = logging.getLogger(__name__)
 
@@ -538,20 +538,13 @@ def speaks_openrouter(base_url: str) -> bool:
     that mimic OpenRouter); plain OpenAI-compatible servers live at `/v1` and may reject
     unknown fields.
     """
-    parts = urlsplit(base_url)
-    host = (parts.hostname or "").lower()
-    if host == "openrouter.ai" or host.endswith(".openrouter.ai"):
+    if hosts.is_openrouter(base_url):
         return True
-    return parts.path.rstrip("/").endswith("/api/v1")
-
-
-def _is_openrouter_host(endpoint: Endpoint) -> bool:
-    host = (urlsplit(endpoint.base_url).hostname or "").lower()
-    return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+    return urlsplit(base_url).path.rstrip("/").endswith("/api/v1")
 
 
 def _server(endpoint: Endpoint) -> str:
-    if _is_openrouter_host(endpoint):
+    if hosts.is_openrouter(endpoint.base_url):
         return "OpenRouter"
     parts = urlsplit(endpoint.base_url)
     return f"the server at {parts.netloc or endpoint.base_url}"
@@ -567,13 +560,7 @@ OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"
 def key_may_be_sent(endpoint: Endpoint) -> bool:
     if endpoint.api_key_env != OPENROUTER_KEY_ENV:
         return True
-    host = (urlsplit(endpoint.base_url).hostname or "").lower()
-    if host == "openrouter.ai" or host.endswith(".openrouter.ai") or host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return hosts.is_openrouter(endpoint.base_url) or hosts.is_loopback(endpoint.base_url)
 
 
 def _api_key(endpoint: Endpoint) -> str | None:
@@ -686,7 +673,7 @@ def _make_error(
     if status == 402:
         topup = (
             "Top up at openrouter.ai/settings/credits, or use a local model pool."
-            if _is_openrouter_host(endpoint)
+            if hosts.is_openrouter(endpoint.base_url)
             else "Add credits with the provider, or use a local model pool."
         )
         return CreditsError(f"{model}: {said}: out of credits{because}. {topup}", **kwargs)

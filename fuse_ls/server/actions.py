@@ -15,7 +15,7 @@ from attrs import frozen
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from fuse_ls.fusion.types import Task
+from fuse_ls.core.types import Task
 from fuse_ls.server.diagnostics import SOURCE, Reported
 
 REVIEW = "fuse-ls.review"

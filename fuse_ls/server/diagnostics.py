@@ -13,7 +13,7 @@ from typing import Any
 from attrs import evolve, frozen
 from lsprotocol import types
 
-from fuse_ls.fusion.types import CandidateResult, Finding, FusedFinding, Severity
+from fuse_ls.core.types import CandidateResult, Finding, FusedFinding, Severity
 from fuse_ls.server.anchors import Anchor, Snapshot
 
 SOURCE = "fuse-ls"

@@ -7,20 +7,9 @@ The document is written to `<data dir>/explanations/<hash>.md` and opened with
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
-import platformdirs
-
-from fuse_ls.config import Settings
-from fuse_ls.fusion.types import FusionRequest, FusionResult
-
-
-def data_dir(settings: Settings) -> Path:
-    """Where the server may write: the telemetry data dir, `FUSE_LS_DATA_DIR`, or the
-    platform data dir, in that order (the env var keeps tests and sandboxes hermetic)."""
-    configured = settings.telemetry.data_dir or os.environ.get("FUSE_LS_DATA_DIR")
-    return Path(configured) if configured else Path(platformdirs.user_data_dir("fuse-ls"))
+from fuse_ls.core.types import FusionRequest, FusionResult
 
 
 def render_markdown(request: FusionRequest, result: FusionResult) -> str:

@@ -13,9 +13,19 @@ from typing import Any, Literal
 
 from attrs import define, field
 
-from fuse_ls.fusion.types import (
-    CandidateResult,
+from fuse_ls.core.events import (
     FusionEvent,
+    JudgeFailed,
+    JudgeFinished,
+    JudgeStarted,
+    ModelFailed,
+    ModelFinished,
+    ModelStarted,
+    ModelStreaming,
+    RoundStarted,
+)
+from fuse_ls.core.types import (
+    CandidateResult,
     FusionResult,
     JudgeResult,
     Task,
@@ -169,15 +179,29 @@ class FusionReporter:
     # --- events --------------------------------------------------------------------
 
     def on_event(self, event: FusionEvent) -> None:
-        handler = getattr(self, f"_on_{event.kind}", None)
-        if handler is not None:
-            handler(event)
+        match event:
+            case ModelStarted():
+                self._on_model_started(event)
+            case ModelStreaming():
+                self._on_model_streaming(event)
+            case ModelFinished():
+                self._on_model_finished(event)
+            case ModelFailed():
+                self._on_model_failed(event)
+            case RoundStarted():
+                self._report("report", f"debate round {event.round}", self._percentage())
+            case JudgeStarted():
+                self._on_judge_started(event)
+            case JudgeFinished():
+                self._on_judge_finished(event)
+            case JudgeFailed():
+                self._on_judge_failed(event)
 
-    def _on_model_started(self, e: FusionEvent) -> None:
+    def _on_model_started(self, e: ModelStarted) -> None:
         self._model_status(e.model or "?", e.index or 0, "started")
         self._report("report", f"{e.model} started", self._percentage())
 
-    def _on_model_streaming(self, e: FusionEvent) -> None:
+    def _on_model_streaming(self, e: ModelStreaming) -> None:
         self._model_status(e.model or "?", e.index or 0, "streaming", latency_s=e.elapsed_s)
         self._report(
             "report",
@@ -185,10 +209,8 @@ class FusionReporter:
             self._percentage(),
         )
 
-    def _on_model_finished(self, e: FusionEvent) -> None:
+    def _on_model_finished(self, e: ModelFinished) -> None:
         c = e.candidate
-        if c is None:
-            return
         self.answered += 1
         self.cost_usd += c.usage.cost_usd or 0.0
         self.stats.record_candidate(c)
@@ -201,40 +223,30 @@ class FusionReporter:
         )
         self._fusion_status("started")
 
-    def _on_model_failed(self, e: FusionEvent) -> None:
+    def _on_model_failed(self, e: ModelFailed) -> None:
         c = e.candidate
-        model = c.model if c else e.model or "?"
-        index = c.index if c else e.index or 0
-        if c is not None:
-            self.failed.append(c)
-            self.stats.record_candidate(c)
-            self.cost_usd += c.usage.cost_usd or 0.0
-        error = (c.error if c else None) or e.message or "failed"
-        latency = c.latency_s if c else e.elapsed_s
-        self._model_status(model, index, "failed", latency_s=latency, error=error)
-        self._report("report", f"{model} failed after {_seconds(latency)}: {error}")
+        self.failed.append(c)
+        self.stats.record_candidate(c)
+        self.cost_usd += c.usage.cost_usd or 0.0
+        error = c.error or "failed"
+        self._model_status(c.model, c.index, "failed", latency_s=c.latency_s, error=error)
+        self._report("report", f"{c.model} failed after {_seconds(c.latency_s)}: {error}")
 
-    def _on_round_started(self, e: FusionEvent) -> None:
-        self._report("report", f"debate round {e.round}", self._percentage())
-
-    def _on_judge_started(self, e: FusionEvent) -> None:
+    def _on_judge_started(self, e: JudgeStarted) -> None:
         self._report("report", f"judge {e.model or ''} is fusing {self.answered} answers", 85)
         self._fusion_status("judging")
 
-    def _on_judge_finished(self, e: FusionEvent) -> None:
+    def _on_judge_finished(self, e: JudgeFinished) -> None:
         j = e.judge
-        if j is not None:
-            self.stats.record_judge(j)
-            self.cost_usd += j.usage.cost_usd or 0.0
-        took = _seconds(j.latency_s) if j else "?"
-        detail = j.skipped_reason if j and j.skipped_reason else f"done in {took}"
+        self.stats.record_judge(j)
+        self.cost_usd += j.usage.cost_usd or 0.0
+        detail = j.skipped_reason or f"done in {_seconds(j.latency_s)}"
         self._report("report", f"judge {detail}", 95)
 
-    def _on_judge_failed(self, e: FusionEvent) -> None:
+    def _on_judge_failed(self, e: JudgeFailed) -> None:
         j = e.judge
-        if j is not None:
-            self.stats.record_judge(j)
-        error = (j.error if j else None) or e.message or "failed"
+        self.stats.record_judge(j)
+        error = j.error or e.message or "failed"
         self._report("report", f"judge failed ({error}); using the unjudged answers", 95)
 
     # --- notifications -------------------------------------------------------------

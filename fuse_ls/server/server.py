@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from attrs import define, field
+from attrs import define, evolve, field
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified, JsonRpcException
 from pygls.lsp.server import LanguageServer
@@ -26,9 +26,11 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
 from fuse_ls import __version__
-from fuse_ls.config import ConfigNotice, Settings
-from fuse_ls.errors import AllModelsFailed, FuseError
-from fuse_ls.fusion.types import FusionEvent, FusionRequest, FusionResult, Task
+from fuse_ls.config import Settings
+from fuse_ls.core.errors import AllModelsFailed, ConfigNotice, FuseError
+from fuse_ls.core.events import FusionEvent, ModelFinished
+from fuse_ls.core.paths import data_dir
+from fuse_ls.core.types import FusionRequest, FusionResult, Task
 from fuse_ls.server import actions
 from fuse_ls.server.actions import Target, invalid
 from fuse_ls.server.anchors import Anchor, Snapshot, track, track_span
@@ -40,7 +42,7 @@ from fuse_ls.server.diagnostics import (
     reported_from_fused,
     to_diagnostic,
 )
-from fuse_ls.server.explain import data_dir, render_markdown, write_explanation
+from fuse_ls.server.explain import render_markdown, write_explanation
 from fuse_ls.server.progress import FusionReporter, SessionStats, end_message, failure_summary
 from fuse_ls.server.settings import SECTION, SettingsState
 
@@ -261,7 +263,15 @@ class FuseLanguageServer(LanguageServer):
             self._retire_engine()
 
     def _retire_engine(self) -> None:
-        """New settings, new engine; the old one closes once its fusions are done."""
+        """New endpoints, new engine; the old one closes once its fusions are done.
+
+        A change of mode, judge, quorum or debate rounds keeps the engine (and its
+        connections): those travel with each request as its policy."""
+        from fuse_ls.fusion.policy import serves
+
+        if self._engine is not None and serves(self._engine.settings, self.settings):
+            self._engine.settings = self.settings
+            return
         old, self._engine = self._engine, None
         if old is not None and not any(f.engine is old for f in self.fusions.values()):
             self._spawn(old.aclose())
@@ -559,7 +569,9 @@ class FuseLanguageServer(LanguageServer):
         return r.start.line + 1, last
 
     async def _prepare(self, task: Task, target: Target) -> Fusion:
-        from fuse_ls.context import BadRange, build_request, language_for
+        from fuse_ls.context import build_request, language_for
+        from fuse_ls.core.errors import BadRange
+        from fuse_ls.fusion.policy import policy_for
 
         await self._ready.wait()
         snapshot = self.snapshot(target.uri)
@@ -582,6 +594,7 @@ class FuseLanguageServer(LanguageServer):
             )
         except BadRange as exc:
             raise invalid(str(exc)) from exc
+        request = evolve(request, policy=policy_for(self.settings))
         selection = snapshot.line_range(request.start_line, request.end_line) or snapshot.whole
         engine = self.engine
         fusion_id = uuid.uuid4().hex[:12]
@@ -699,7 +712,7 @@ class FuseLanguageServer(LanguageServer):
             return
         self._record(lambda r: r.observe(event))
         fusion.reporter.on_event(event)
-        if fusion.task == "review" and event.kind == "model_finished" and event.candidate:
+        if fusion.task == "review" and isinstance(event, ModelFinished):
             fusion.answers.append(event.candidate)
             self._publish_provisional(fusion)
 
@@ -765,7 +778,11 @@ class FuseLanguageServer(LanguageServer):
     async def _finish_explain(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
         markdown = render_markdown(fusion.request, result)
         path = await asyncio.to_thread(
-            write_explanation, data_dir(self.settings), fusion.uri, fusion.request, markdown
+            write_explanation,
+            data_dir(self.settings.telemetry.data_dir),
+            fusion.uri,
+            fusion.request,
+            markdown,
         )
         now = self.snapshot(fusion.uri)
         anchor = track(fusion.snapshot.anchor(fusion.selection), fusion.changes, now)

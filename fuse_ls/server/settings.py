@@ -19,8 +19,8 @@ from typing import Any
 
 from attrs import frozen
 
-from fuse_ls.config import ConfigNotice, Settings, load_settings
-from fuse_ls.errors import ConfigError
+from fuse_ls.config import Settings, load_settings
+from fuse_ls.core.errors import ConfigError, ConfigNotice
 
 SECTION = "fuseLs"
 TRUST_KEYS = ("workspaceTrusted", "workspace_trusted")

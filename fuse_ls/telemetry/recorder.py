@@ -23,9 +23,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 from fuse_ls.config import TelemetrySettings
-from fuse_ls.fusion.types import (
-    CandidateResult,
+from fuse_ls.core.events import (
     FusionEvent,
+    FusionFailed,
+    FusionFinished,
+    FusionStarted,
+    JudgeFailed,
+    JudgeFinished,
+    ModelFailed,
+    ModelFinished,
+)
+from fuse_ls.core.types import (
+    CandidateResult,
     FusionResult,
     JudgeResult,
     Usage,
@@ -110,10 +119,18 @@ class SessionRecorder:
         if not self.enabled or self._closed:
             return
         try:
-            handler = _HANDLERS.get(event.kind)
-            if handler is not None:
-                with self._lock:
-                    handler(self, event)
+            with self._lock:
+                match event:
+                    case FusionStarted():
+                        self._on_fusion_started(event)
+                    case ModelFinished() | ModelFailed():
+                        self._on_model(event)
+                    case JudgeFinished() | JudgeFailed():
+                        self._on_judge(event)
+                    case FusionFinished():
+                        self._on_fusion_finished(event)
+                    case FusionFailed():
+                        self._on_fusion_failed(event)
         except Exception as e:  # telemetry must never break a fusion
             self._report_failure(e)
 
@@ -179,7 +196,7 @@ class SessionRecorder:
 
     # --- event handlers ---------------------------------------------------------------
 
-    def _on_fusion_started(self, event: FusionEvent) -> None:
+    def _on_fusion_started(self, event: FusionStarted) -> None:
         req = event.request
         info = self._remember(event.fusion_id)
         facts: dict[str, Any] = {"event": "action", "fusionId": event.fusion_id}
@@ -213,7 +230,7 @@ class SessionRecorder:
         )
         self._write("user", {"role": "user", "content": content}, facts)
 
-    def _on_model(self, event: FusionEvent) -> None:
+    def _on_model(self, event: ModelFinished | ModelFailed) -> None:
         cand = event.candidate
         if cand is None:
             return
@@ -235,7 +252,7 @@ class SessionRecorder:
         else:
             self._failure(event, "pool", cand)
 
-    def _on_judge(self, event: FusionEvent) -> None:
+    def _on_judge(self, event: JudgeFinished | JudgeFailed) -> None:
         judge = event.judge
         if judge is None or judge.status == "skipped":
             return  # no model call happened; fusion_finished records the reason
@@ -253,7 +270,7 @@ class SessionRecorder:
         else:
             self._failure(event, "judge", judge)
 
-    def _on_fusion_finished(self, event: FusionEvent) -> None:
+    def _on_fusion_finished(self, event: FusionFinished) -> None:
         result = event.result
         if result is None:
             return
@@ -292,7 +309,7 @@ class SessionRecorder:
             },
         )
 
-    def _on_fusion_failed(self, event: FusionEvent) -> None:
+    def _on_fusion_failed(self, event: FusionFailed) -> None:
         reason = self._clean(event.message)[:500]
         # A cancellation is the user's choice, not an error: keep it out of error counts.
         cancelled = "cancel" in reason.lower()
@@ -313,7 +330,7 @@ class SessionRecorder:
 
     def _answer(
         self,
-        event: FusionEvent,
+        event: CallEvent,
         role: str,
         model: str,
         index: int,
@@ -337,7 +354,7 @@ class SessionRecorder:
             "role": role,
             "model": model,
             "index": index,
-            "round": event.round,
+            "round": _round_of(event),
             "status": "ok",
             "latencyS": _round(latency_s),
             "costUsd": usage.cost_usd,
@@ -360,7 +377,7 @@ class SessionRecorder:
             request_id=stable_id("req", *key),
         )
 
-    def _failure(self, event: FusionEvent, role: str, who: CandidateResult | JudgeResult) -> None:
+    def _failure(self, event: CallEvent, role: str, who: CandidateResult | JudgeResult) -> None:
         index = who.index if isinstance(who, CandidateResult) else 0
         key = self._call_key(event, role, index, who.model)
         tool_id = stable_id("toolu", *key)
@@ -418,7 +435,7 @@ class SessionRecorder:
                 "role": role,
                 "model": who.model,
                 "index": index,
-                "round": event.round,
+                "round": _round_of(event),
                 "status": who.status,
                 "errorKind": kind,
                 "statusCode": code,
@@ -553,7 +570,7 @@ class SessionRecorder:
 
     # --- helpers ----------------------------------------------------------------------
 
-    def _call_key(self, event: FusionEvent, role: str, index: int, model: str) -> tuple[Any, ...]:
+    def _call_key(self, event: CallEvent, role: str, index: int, model: str) -> tuple[Any, ...]:
         """What makes one model call unique, for its stable `message.id`.
 
         The judge can be called more than once in a fusion (several stages, one retry)
@@ -561,9 +578,10 @@ class SessionRecorder:
         observed; the id is still a pure function of the session and its events.
         """
         calls = self._remember(event.fusion_id).setdefault("calls", {})
-        slot = (role, index, event.round, model)
+        round_no = _round_of(event)
+        slot = (role, index, round_no, model)
         calls[slot] = n = calls.get(slot, 0) + 1
-        return (self.root_session_id, event.fusion_id, role, index, event.round, model, n)
+        return (self.root_session_id, event.fusion_id, role, index, round_no, model, n)
 
     def _remember(self, fusion_id: str) -> dict[str, Any]:
         info = self._fusions.get(fusion_id)
@@ -619,12 +637,8 @@ def _finished_summary(result: FusionResult) -> str:
     return ", ".join(parts)
 
 
-_HANDLERS: dict[str, Callable[[SessionRecorder, FusionEvent], None]] = {
-    "fusion_started": SessionRecorder._on_fusion_started,
-    "model_finished": SessionRecorder._on_model,
-    "model_failed": SessionRecorder._on_model,
-    "judge_finished": SessionRecorder._on_judge,
-    "judge_failed": SessionRecorder._on_judge,
-    "fusion_finished": SessionRecorder._on_fusion_finished,
-    "fusion_failed": SessionRecorder._on_fusion_failed,
-}
+CallEvent = ModelFinished | ModelFailed | JudgeFinished | JudgeFailed
+
+
+def _round_of(event: CallEvent) -> int:
+    return event.round if isinstance(event, ModelFinished | ModelFailed) else 0

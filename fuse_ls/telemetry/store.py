@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from fuse_ls.config import TelemetrySettings
+from fuse_ls.core import paths
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +54,7 @@ def data_dir(settings: TelemetrySettings | None = None, override: str | Path | N
     """The telemetry root: `override` (--data-dir), `settings.data_dir`, the
     FUSE_LS_DATA_DIR environment variable, then the platform data dir (the same folder
     the engine and the server use)."""
-    chosen = override or (settings.data_dir if settings is not None else None)
-    chosen = chosen or os.environ.get("FUSE_LS_DATA_DIR") or None
-    if chosen:
-        return Path(chosen).expanduser()
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("fuse-ls"))
+    return paths.data_dir(settings.data_dir if settings is not None else None, override)
 
 
 def encode_workspace(workspace: str | Path) -> str:

@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Final
 
 from fuse_ls.config import TelemetrySettings
-from fuse_ls.fusion.types import (
+from fuse_ls.core import events as ev
+from fuse_ls.core.types import (
     MODES,
     CandidateResult,
     FusedFinding,
-    FusionEvent,
     FusionRequest,
     FusionResult,
     JudgeResult,
@@ -93,7 +93,7 @@ def generate_session(
             start_line=start_line,
         )
         t0 = now[0]
-        rec.observe(FusionEvent("fusion_started", fid, 0.0, request=req))
+        rec.observe(ev.FusionStarted(fusion_id=fid, request=req))
         prompt = 400 + len(code) // 3
         cands: list[CandidateResult] = []
         for i, model in enumerate(POOL):
@@ -112,7 +112,11 @@ def generate_session(
                 )
                 if now[0] - start < 120:
                     early_errors += 1
-                rec.observe(FusionEvent("model_failed", fid, latency, model, i, candidate=cand))
+                rec.observe(
+                    ev.ModelFailed(
+                        fusion_id=fid, elapsed_s=latency, model=model, index=i, candidate=cand
+                    )
+                )
             else:
                 cand = CandidateResult(
                     model=model,
@@ -123,18 +127,24 @@ def generate_session(
                     ttft_s=latency / 4,
                     usage=_usage(rng, model, prompt),
                 )
-                rec.observe(FusionEvent("model_finished", fid, latency, model, i, candidate=cand))
+                rec.observe(
+                    ev.ModelFinished(
+                        fusion_id=fid, elapsed_s=latency, model=model, index=i, candidate=cand
+                    )
+                )
             cands.append(cand)
         now[0] = t0 + max(c.latency_s or 0 for c in cands)
         answered = [c for c in cands if c.status == "ok"]
         if not answered:
             now[0] += 0.01
-            rec.observe(FusionEvent("fusion_failed", fid, now[0] - t0, message="all failed"))
+            rec.observe(ev.FusionFailed(fusion_id=fid, elapsed_s=now[0] - t0, message="all failed"))
             continue
         jl = rng.lognormvariate(math.log(PROFILE[JUDGE][0]), 0.3)
         now[0] += jl
         judge = JudgeResult(JUDGE, "ok", jl, _usage(rng, JUDGE, prompt * 3), "ok")
-        rec.observe(FusionEvent("judge_finished", fid, now[0] - t0, JUDGE, judge=judge))
+        rec.observe(
+            ev.JudgeFinished(fusion_id=fid, elapsed_s=now[0] - t0, model=JUDGE, judge=judge)
+        )
         winner = None
         if mode == "best-of":
             weights = [PROFILE[c.model][2] for c in answered]
@@ -172,7 +182,7 @@ def generate_session(
             fusion_id=fid,
         )
         now[0] += 0.05
-        rec.observe(FusionEvent("fusion_finished", fid, now[0] - t0, result=result))
+        rec.observe(ev.FusionFinished(fusion_id=fid, elapsed_s=now[0] - t0, result=result))
         last = a == n_actions - 1
         if source == "server" and task != "explain":
             p_leave = 0.55 if early_errors else 0.2

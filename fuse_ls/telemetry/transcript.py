@@ -32,7 +32,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from fuse_ls.fusion.types import Usage
+from fuse_ls.core.types import Usage
 
 SCHEMA_VERSION: Final = 1
 FUSE_KEY: Final = "fuseLs"

@@ -35,6 +35,7 @@ import httpx
 from attrs import define, frozen
 
 from fuse_ls.config import TelemetrySettings
+from fuse_ls.core.errors import UploadError
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.redact import redact
 
@@ -43,10 +44,6 @@ MAX_ID_CHARS: Final = 200
 TRANSIENT_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 DEFAULT_ATTEMPTS: Final = 4
 MAX_RETRY_AFTER_S: Final = 30.0  # a server asking for longer is better retried by the user
-
-
-class UploadError(Exception):
-    """A problem that stops the whole upload (bad URL, no key); exit status 2."""
 
 
 @frozen

@@ -17,7 +17,7 @@ from fuse_ls.config import (
     settings_to_dict,
     validate_settings,
 )
-from fuse_ls.errors import ConfigError
+from fuse_ls.core.errors import ConfigError
 
 
 def write(path: Path, text: str) -> Path:

@@ -16,7 +16,7 @@ from fuse_ls.context import (
     find_intent,
     language_for,
 )
-from fuse_ls.errors import FuseError
+from fuse_ls.core.errors import FuseError
 
 
 def write(path: Path, text: str) -> Path:

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 
 from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.core.errors import AllModelsFailed, BudgetExceeded
+from fuse_ls.core.events import FusionEvent
+from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
-from fuse_ls.errors import AllModelsFailed, BudgetExceeded
 from fuse_ls.fusion.budget import SpendLedger
 from fuse_ls.fusion.engine import FusionEngine
-from fuse_ls.fusion.types import FusionEvent, FusionRequest
 
 CODE = """\
 def load(user_input, rows=[]):
@@ -390,3 +391,23 @@ def test_result_json_is_serialisable(tmp_path: Path) -> None:
     assert {c["model"] for c in data["candidates"]} == {A, B, C}
     s = sarif(result, "app/load.py")
     assert s["runs"][0]["results"][0]["properties"]["votes"] == 3
+
+
+async def test_one_engine_runs_each_request_under_its_own_policy(tmp_path: Path) -> None:
+    """The mode travels with the request: a debate and a best-of on one engine at once."""
+    from attrs import evolve
+
+    from fuse_ls.fusion.policy import policy_for
+
+    with Emulator(script()) as emu:
+        settings = settings_for(emu, tmp_path, mode="merge")
+        debate = evolve(request("explain"), policy=policy_for(settings, "debate"))
+        best_of = evolve(request("explain"), policy=policy_for(settings, "best-of"))
+        async with FusionEngine(settings, rng=random.Random(7)) as engine:
+            both = await asyncio.gather(engine.run(debate), engine.run(best_of))
+            plain = await engine.run(request("explain"))
+        debate_rounds = [c for c in chat_requests(emu) if "round 1" in c.prompt.lower()]
+    assert [r.mode for r in both] == ["debate", "best-of"]
+    assert plain.mode == "merge"  # no policy: the engine's settings decide
+    assert len(debate_rounds) == 3  # only the debate asked the pool a second time
+    assert settings.mode == "merge"  # nothing was changed in place

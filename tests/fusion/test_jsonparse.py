@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fuse_ls.errors import MalformedAnswer
+from fuse_ls.core.errors import MalformedAnswer
 from fuse_ls.fusion.jsonparse import parse_json_object
 
 

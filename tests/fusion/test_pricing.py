@@ -6,10 +6,10 @@ from pathlib import Path
 import pytest
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
+from fuse_ls.core.types import Endpoint, Usage
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.pricing import ModelInfo, PriceBook, estimate_prompt_tokens, parse_models
 from fuse_ls.fusion.provider import ChatClient
-from fuse_ls.fusion.types import Endpoint, Usage
 
 RAW = {
     "data": [

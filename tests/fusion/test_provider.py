@@ -11,8 +11,7 @@ import httpx
 import pytest
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
-from fuse_ls.emulator import Emulator
-from fuse_ls.errors import (
+from fuse_ls.core.errors import (
     AuthError,
     BadRequestError,
     ConnectionFailed,
@@ -24,10 +23,11 @@ from fuse_ls.errors import (
     RateLimited,
     UpstreamError,
 )
+from fuse_ls.core.types import ChatMessage, ChatRequest, Endpoint, JsonSchema
+from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.jsonparse import parse_json_object
 from fuse_ls.fusion.pricing import PriceBook
 from fuse_ls.fusion.provider import ChatClient, parse_usage, speaks_openrouter
-from fuse_ls.fusion.types import ChatMessage, ChatRequest, Endpoint, JsonSchema
 
 MODEL = "openai/gpt-5"
 CODE = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from fuse_ls.core.types import Endpoint
 from fuse_ls.fusion.provider import _api_key
-from fuse_ls.fusion.types import Endpoint
 
 KEY = "sk-or-v1-" + "0123456789ab" * 5
 

@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
+from fuse_ls.core.errors import ProviderError
+from fuse_ls.core.types import ChatMessage, ChatRequest, Endpoint
 from fuse_ls.emulator import Emulator
-from fuse_ls.errors import ProviderError
 from fuse_ls.fusion.pricing import PriceBook
 from fuse_ls.fusion.provider import ChatClient
-from fuse_ls.fusion.types import ChatMessage, ChatRequest, Endpoint
 
 KEY = "sk-or-v1-FAKE-0123456789abcdef-DO-NOT-LEAK"
 ENV = "FUSE_LS_TEST_SECRET_KEY"

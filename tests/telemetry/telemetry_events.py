@@ -9,11 +9,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from fuse_ls.fusion.types import (
+from fuse_ls.core import events as ev
+from fuse_ls.core.events import FusionEvent
+from fuse_ls.core.types import (
     CandidateResult,
     Finding,
     FusedFinding,
-    FusionEvent,
     FusionRequest,
     FusionResult,
     JudgeResult,
@@ -120,23 +121,22 @@ def run_fusion(
         start_line=10,
         instruction="focus on SQL",
     )
-    observe(FusionEvent("fusion_started", fid, 0.0, request=req))
+    observe(ev.FusionStarted(fusion_id=fid, request=req))
     results = results if results is not None else tuple(ok(m, i) for i, m in enumerate(POOL))
     for c in results:
-        observe(FusionEvent("model_started", fid, 0.0, c.model, c.index))
+        observe(ev.ModelStarted(fusion_id=fid, model=c.model, index=c.index))
         tick(c.latency_s or 1.0)
-        kind = "model_finished" if c.status == "ok" else "model_failed"
-        observe(FusionEvent(kind, fid, 1.0, c.model, c.index, candidate=c))  # type: ignore[arg-type]
-    observe(FusionEvent("judge_started", fid, 3.0, JUDGE))
+        kind = ev.ModelFinished if c.status == "ok" else ev.ModelFailed
+        observe(kind(fusion_id=fid, elapsed_s=1.0, model=c.model, index=c.index, candidate=c))
+    observe(ev.JudgeStarted(fusion_id=fid, elapsed_s=3.0, model=JUDGE))
     tick(1.5)
     judge = (
         JudgeResult(JUDGE, "ok", 1.5, usage(3000, 500, 0, 0.002), "Model A is right.")
         if judge_ok
         else JudgeResult(JUDGE, "error", 1.5, Usage(), error="judge timed out")
     )
-    observe(
-        FusionEvent("judge_finished" if judge_ok else "judge_failed", fid, 4.5, JUDGE, judge=judge)
-    )
+    judged = ev.JudgeFinished if judge_ok else ev.JudgeFailed
+    observe(judged(fusion_id=fid, elapsed_s=4.5, model=JUDGE, judge=judge))
     if findings is None:
         findings = (finding(fid, 0, 3, 3), finding(fid, 1, 1, 3)) if task == "review" else ()
     result = FusionResult(
@@ -153,7 +153,7 @@ def run_fusion(
         fusion_id=fid,
     )
     tick(0.1)
-    observe(FusionEvent("fusion_finished", fid, 4.6, result=result))
+    observe(ev.FusionFinished(fusion_id=fid, elapsed_s=4.6, result=result))
     return result
 
 

@@ -11,10 +11,10 @@ import pytest
 from telemetry_events import session_files, validate_transcript
 
 from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.core.errors import FuseError
+from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
-from fuse_ls.errors import FuseError
 from fuse_ls.fusion.engine import FusionEngine
-from fuse_ls.fusion.types import FusionRequest
 from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.stats import compute_stats, load_sessions
 from fuse_ls.telemetry.upload import prepare

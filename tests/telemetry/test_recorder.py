@@ -24,7 +24,8 @@ from telemetry_events import (
 )
 
 from fuse_ls.config import TelemetrySettings
-from fuse_ls.fusion.types import CandidateResult, FusionEvent, JudgeResult
+from fuse_ls.core import events as ev
+from fuse_ls.core.types import CandidateResult, JudgeResult
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.stats import compute_stats, load_sessions
@@ -59,8 +60,8 @@ def full_session(rec: SessionRecorder, clock: Clock) -> None:
     rec.record_decision("fb", "fb", "applied", kind="fix")
     clock.advance(10)
     run_fusion(rec, clock, "fc", task="explain")
-    rec.observe(FusionEvent("fusion_started", "fd", 0.0))
-    rec.observe(FusionEvent("fusion_failed", "fd", 0.1, message="Budget exceeded"))
+    rec.observe(ev.FusionStarted(fusion_id="fd"))
+    rec.observe(ev.FusionFailed(fusion_id="fd", elapsed_s=0.1, message="Budget exceeded"))
     rec.close()
 
 
@@ -133,9 +134,9 @@ def test_message_ids_are_stable(tmp_path: Path) -> None:
 def test_two_judge_calls_in_one_fusion_get_distinct_ids(tmp_path: Path) -> None:
     rec, _clock, root = make(tmp_path)
     judge = JudgeResult(JUDGE, "ok", 1.0, usage(), "stage one")
-    rec.observe(FusionEvent("fusion_started", "fj", 0.0))
-    rec.observe(FusionEvent("judge_finished", "fj", 1.0, JUDGE, judge=judge))
-    rec.observe(FusionEvent("judge_finished", "fj", 2.0, JUDGE, judge=judge))
+    rec.observe(ev.FusionStarted(fusion_id="fj"))
+    rec.observe(ev.JudgeFinished(fusion_id="fj", elapsed_s=1.0, model=JUDGE, judge=judge))
+    rec.observe(ev.JudgeFinished(fusion_id="fj", elapsed_s=2.0, model=JUDGE, judge=judge))
     rec.close()
     [path] = session_files(root)
     ids = [ln["message"]["id"] for ln in validate_transcript(path) if ln["type"] == "assistant"]
@@ -236,8 +237,8 @@ def test_observer_never_raises(tmp_path: Path, caplog: pytest.LogCaptureFixture)
     assert "telemetry disabled" in caplog.text
     # and garbage events are ignored, not raised
     rec2, _c, _r = make(tmp_path / "x")
-    rec2.observe(FusionEvent("model_finished", "f", 0.0, candidate=None))
-    rec2.observe(FusionEvent("fusion_finished", "f", 0.0, result=None))
+    rec2.observe(ev.ModelFinished(fusion_id="f", model="m", index=0, candidate=None))  # type: ignore[arg-type]
+    rec2.observe(ev.FusionFinished(fusion_id="f", result=None))  # type: ignore[arg-type]
     rec2.close()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fuse_ls.config import Settings, settings_to_dict
-from fuse_ls.fusion.types import Mode
+from fuse_ls.core.types import Mode
 
 EXTENSION = Path(__file__).resolve().parents[2] / "vscode-extension"
 CLIENT_ONLY = {"interpreter", "trace.server"}

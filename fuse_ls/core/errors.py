@@ -1,7 +1,19 @@
-"""The error hierarchy. Every message says what happened and what to do next.
+"""Every error fuse-ls raises on purpose, in one tree. Each message says what happened
+and what to do next; messages never include API keys (the provider only ever knows the
+*name* of the environment variable a key lives in).
 
-Messages never include API keys: the provider only ever knows the *name* of the
-environment variable a key lives in.
+    FuseError
+    ├── ConfigError              a setting has a bad value (key, value, allowed, source)
+    │   ├── ConfigFileError      a whole config file is unusable
+    │   └── ConfigNotice         not a bad value, but a config that is ignored
+    ├── BadRange                 the selected lines are not in the document
+    ├── BudgetExceeded           the estimated cost is over a budget
+    ├── AllModelsFailed          no pool member answered
+    ├── UploadError              an upload to Rudel cannot start (bad URL, no key)
+    └── ProviderError            one model call failed; `kind` is machine readable
+        ├── BadRequestError, AuthError, CreditsError, ModerationError
+        ├── MalformedAnswer      the exchange worked, the answer is unusable
+        └── retryable: ProviderTimeout, RateLimited, UpstreamError, ConnectionFailed
 """
 
 from __future__ import annotations
@@ -31,6 +43,50 @@ class ConfigError(FuseError):
         self.value = value
         self.allowed = allowed
         self.source = source
+
+
+class ConfigFileError(ConfigError):
+    """A whole config file is unusable (unreadable, or not valid TOML)."""
+
+    def __init__(self, path: str, reason: str, line: int | None = None) -> None:
+        super().__init__("", None, "a valid TOML file", path)
+        where = f" at line {line}" if line is not None else ""
+        self.message = (
+            f"Cannot use config file {path}: {reason}{where}. "
+            "Its settings are ignored until it is fixed."
+        )
+        self.args = (self.message,)
+        self.line = line
+
+
+class ConfigNotice(ConfigError):
+    """Not a bad value but something the user must know (a config that is ignored)."""
+
+    def __init__(self, key: str, message: str, source: str) -> None:
+        super().__init__(key, None, "", source)
+        self.message = message
+        self.args = (message,)
+
+
+class BadRange(FuseError):
+    """The selected lines do not exist in the document (1-based, inclusive)."""
+
+    def __init__(self, start_line: int, end_line: int, line_count: int) -> None:
+        lines = "line" if line_count == 1 else "lines"
+        if end_line < start_line and start_line >= 1:
+            message = f"Range {start_line}-{end_line} is reversed: it ends before it starts"
+        else:
+            message = (
+                f"Range {start_line}-{end_line} is outside the document ({line_count} {lines})"
+            )
+        super().__init__(message)
+        self.start_line = start_line
+        self.end_line = end_line
+        self.line_count = line_count
+
+
+class UploadError(FuseError):
+    """A problem that stops the whole upload (bad URL, no key); exit status 2."""
 
 
 class BudgetExceeded(FuseError):

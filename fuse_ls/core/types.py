@@ -6,10 +6,11 @@ language server, the recorder and the CLI without defensive copies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Literal
 
 from attrs import field, frozen
+
+from fuse_ls.core.specs import ModelSpec
 
 Mode = Literal["best-of", "merge", "debate"]
 MODES: tuple[Mode, ...] = ("best-of", "merge", "debate")
@@ -229,6 +230,24 @@ class FusionResult:
 # --- what the engine is asked ---------------------------------------------------------
 
 
+def _default_judge() -> ModelSpec:
+    return ModelSpec("openai/gpt-5-mini")
+
+
+@frozen
+class FusionPolicy:
+    """How one fusion decides: part of the request, not of the engine, so one engine
+    (one HTTP pool) serves a "debate review" and a "merge review" side by side."""
+
+    mode: Mode = "merge"
+    judge: ModelSpec = field(factory=_default_judge)
+    min_responses: int | None = None  # None: wait for the whole pool (until the deadline)
+    deadline_s: float = 90.0
+    debate_rounds: int = 1  # 1..3
+    # How votes turn into what the user sees (the review vote/visibility policy).
+    min_votes_for_warning: int = 2  # below this, an unconfirmed finding is at most info
+
+
 @frozen
 class FusionRequest:
     task: Task
@@ -241,42 +260,8 @@ class FusionRequest:
     intent: str | None = None  # the stated purpose of the code (e.g. a Rocky sidecar)
     blast_radius: str | None = None  # downstream consumers that a change would touch
     instruction: str | None = None  # optional extra ask from the user ("focus on SQL")
+    policy: FusionPolicy | None = None  # None: the engine's settings decide
 
     @property
     def end_line(self) -> int:
         return self.start_line + max(len(self.code.splitlines()), 1) - 1
-
-
-# --- progress events (observed by the server, the CLI and the recorder) ---------------
-
-EventKind = Literal[
-    "fusion_started",
-    "model_started",
-    "model_streaming",
-    "model_finished",
-    "model_failed",
-    "round_started",  # debate rounds
-    "judge_started",
-    "judge_finished",
-    "judge_failed",
-    "fusion_finished",
-    "fusion_failed",
-]
-
-
-@frozen
-class FusionEvent:
-    kind: EventKind
-    fusion_id: str
-    elapsed_s: float
-    model: str | None = None
-    index: int | None = None
-    candidate: CandidateResult | None = None  # model_finished / model_failed
-    judge: JudgeResult | None = None
-    result: FusionResult | None = None  # fusion_finished
-    message: str = ""
-    round: int = 0
-    request: FusionRequest | None = None  # fusion_started
-
-
-Observer = Callable[[FusionEvent], None]

@@ -1,0 +1,27 @@
+"""What a base URL points at, decided in one place."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+
+def hostname(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+def is_openrouter(url: str) -> bool:
+    """openrouter.ai or one of its subdomains (never `openrouter.ai.example.com`)."""
+    host = hostname(url)
+    return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+
+
+def is_loopback(url: str) -> bool:
+    """This machine: `localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    host = hostname(url)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
