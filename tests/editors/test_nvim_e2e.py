@@ -188,3 +188,8 @@ def test_emacs_eglot_smoke(emulator: Any, workspace: Path, tmp_path: Path) -> No
         report["actions"]
     ), report
     assert any("3/3 models" in d for d in report["diagnostics"]), report
+
+
+def test_plugin_modules_load_alone_and_keep_the_api(run_nvim: Any, workspace: Path) -> None:
+    report = require_ok(run_nvim("modules.lua", workspace=workspace))
+    assert "fuse_ls.commands" in report["data"]["modules"]

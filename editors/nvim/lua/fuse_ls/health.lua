@@ -61,6 +61,18 @@ local function check_type(v, t)
   return type(v) == t
 end
 
+--- Check each key of `tbl` against `spec` (key -> type name), reporting under `path`.
+local function check_keys(tbl, spec, path, problems)
+  for k, val in pairs(tbl) do
+    local t = spec[snake(k)]
+    if not t then
+      table.insert(problems, ('%s.%s: unknown key'):format(path, k))
+    elseif not check_type(val, t) then
+      table.insert(problems, ('%s.%s = %s: expected %s'):format(path, k, vim.inspect(val), t))
+    end
+  end
+end
+
 local function validate_model(v, path, problems)
   if type(v) == 'string' then
     if v == '' then
@@ -72,18 +84,10 @@ local function validate_model(v, path, problems)
     table.insert(problems, ('%s: expected a model id or {id=...}, got %s'):format(path, vim.inspect(v)))
     return
   end
+  check_keys(v, MODEL_KEYS, path, problems)
   local has_id = false
-  for k, val in pairs(v) do
-    local key = snake(k)
-    if key == 'id' then
-      has_id = true
-    end
-    local t = MODEL_KEYS[key]
-    if not t then
-      table.insert(problems, ('%s.%s: unknown key'):format(path, k))
-    elseif not check_type(val, t) then
-      table.insert(problems, ('%s.%s = %s: expected %s'):format(path, k, vim.inspect(val), t))
-    end
+  for k in pairs(v) do
+    has_id = has_id or snake(k) == 'id'
   end
   if not has_id then
     table.insert(problems, ('%s: missing id'):format(path))
@@ -126,14 +130,7 @@ function M.validate_settings(s)
     elseif type(v) ~= 'table' then
       table.insert(problems, ('%s: expected a table, got %s'):format(k, vim.inspect(v)))
     else
-      for sk, sv in pairs(v) do
-        local t = spec[snake(sk)]
-        if not t then
-          table.insert(problems, ('%s.%s: unknown key'):format(k, sk))
-        elseif not check_type(sv, t) then
-          table.insert(problems, ('%s.%s = %s: expected %s'):format(k, sk, vim.inspect(sv), t))
-        end
-      end
+      check_keys(v, spec, k, problems)
     end
   end
   local rounds = type(s.debate) == 'table' and s.debate.rounds
