@@ -860,6 +860,14 @@ def _partial(result: FusionResult) -> dict[str, Any]:
             {"model": c.model, "error": c.error, "errorKind": c.error_kind} for c in result.failed
         ],
         "notes": list(result.notes),
+        # Editors tell a judged result from one that fell back to the votes by this.
+        "judge": None
+        if result.judge is None
+        else {
+            "model": result.judge.model,
+            "status": result.judge.status,
+            "error": result.judge.error,
+        },
         "costUsd": result.total_cost_usd,
         "engineWallS": result.wall_time_s,
     }

@@ -193,3 +193,35 @@ def test_emacs_eglot_smoke(emulator: Any, workspace: Path, tmp_path: Path) -> No
 def test_plugin_modules_load_alone_and_keep_the_api(run_nvim: Any, workspace: Path) -> None:
     report = require_ok(run_nvim("modules.lua", workspace=workspace))
     assert "fuse_ls.commands" in report["data"]["modules"]
+
+
+def test_degraded_results_warn_with_the_reason(
+    run_nvim: Any, emulator_factory: Any, workspace: Path
+) -> None:
+    """Issue 10 item 15: a judge that fell back to the votes, or failed pool models, is
+    a warning that says why; a fusion that failed as a whole is not called finished."""
+    script = script_with()
+    script["models"]["emu/judge"] = {
+        "faults": [{"kind": "http", "status": 500, "message": "judge overloaded"}]
+    }
+    script["models"]["emu/beta"] = {
+        **script["models"]["*"],
+        "faults": [{"kind": "http", "status": 503, "schemas": ["review_findings"]}],
+    }
+    every_fix_fails = {"kind": "http", "status": 500, "schemas": ["fix_result"]}
+    for pool_model in ("emu/alpha", "emu/gamma"):
+        script["models"][pool_model] = {**script["models"]["*"], "faults": [every_fix_fails]}
+    # A finding only gamma raises, so the judge is asked (when all agree it is skipped).
+    minority = {"match": "x * 2", "message": "doubles", "severity": "info", "category": "style"}
+    script["models"]["emu/gamma"]["findings"] = [
+        *script["models"]["*"]["findings"],
+        minority,
+    ]
+    script["models"]["emu/beta"]["faults"].append(every_fix_fails)
+    emulator = emulator_factory(script)
+    report = require_ok(run_nvim("degraded.lua", workspace=workspace, env=server_env(emulator)))
+    warning = next(
+        m["msg"] for m in report["data"]["review"]["messages"] if "(degraded)" in m["msg"]
+    )
+    assert "judge overloaded" in warning, warning
+

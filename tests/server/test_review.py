@@ -87,6 +87,17 @@ async def test_unconfirmed_minority_finding_is_at_most_information(lsp: Session)
     assert style.severity == types.DiagnosticSeverity.Information
 
 
+async def test_the_result_says_whether_the_judge_failed(lsp: Session) -> None:
+    uri = lsp.open()
+    judged = await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    assert judged["judge"] == {"model": JUDGE, "status": "ok", "error": None}
+    lsp.emulator.set_script(script(faults={JUDGE: [{"kind": "http", "status": 500}]}))
+    fallback = await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    assert fallback["judge"]["status"] == "error" and fallback["judge"]["model"] == JUDGE
+    assert "500" in fallback["judge"]["error"]
+    assert any("judge failed" in note for note in fallback["notes"]), fallback["notes"]
+
+
 async def test_quick_fix_is_resolved_lazily_from_the_diagnostic(lsp: Session) -> None:
     uri = lsp.open()
     await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
