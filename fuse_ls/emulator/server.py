@@ -38,6 +38,7 @@ KEEPALIVE = b": OPENROUTER PROCESSING\n\n"
 # Chunks are sized so that each sleep is at least this long: thousands of concurrent
 # streams must not spend their CPU waking up for 1 ms sleeps.
 MIN_SLEEP_MS = 50.0
+HOLD_POLL_S = 0.01  # how often a held answer looks whether it was released
 CHARS_PER_TOKEN = 4
 
 DEFAULT_ERRORS = {
@@ -78,6 +79,9 @@ class _State:
         self.requests: list[RequestRecord] = []
         self.fired: dict[tuple[str, int], int] = {}
         self.open_streams = 0
+        # Models whose answers wait before the first token until released (Emulator.hold):
+        # tests order events by state instead of by latency.
+        self.held: set[str] = set()
         self.ids = itertools.count(1)
         self.closing: asyncio.Future[None] | None = None
 
@@ -360,6 +364,10 @@ class _Exchange:
             remaining -= step
             if send is not None and remaining > 0:
                 await send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
+        while self.model in self.state.held:
+            await asyncio.sleep(HOLD_POLL_S)
+            if send is not None:
+                await send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
 
     async def _hang(self, send: Send | None) -> None:
         interval = max(self.script.keepalive_ms / 1000, 0.05)
@@ -592,6 +600,18 @@ class Emulator:
         """Change behaviour; fault counters start again from zero."""
         self._state.script = parse_script(script)
         self._state.fired = {}
+
+    def hold(self, *models: str) -> None:
+        """Answers of these models (current and future) wait before their first token
+        until `release`: a test can see what happens while they are outstanding."""
+        self._state.held.update(models)
+
+    def release(self, *models: str) -> None:
+        """Let held models answer; no arguments: all of them."""
+        if models:
+            self._state.held.difference_update(models)
+        else:
+            self._state.held.clear()
 
     def reset(self) -> None:
         """Forget recorded requests and fault counters."""

@@ -142,6 +142,24 @@ async def test_open_streams_and_disconnect_record(emulator: Emulator) -> None:
     assert record.disconnected and not record.completed and record.fault == "hang"
 
 
+async def test_hold_until_released(emulator: Emulator) -> None:
+    emulator.hold(MODEL)
+    async with httpx.AsyncClient() as http:
+        pending = asyncio.create_task(
+            http.post(emulator.base_url + "/chat/completions", json=body(stream=True))
+        )
+        assert await emulator.until(lambda: emulator.open_streams == 1)
+        other = await http.post(
+            emulator.base_url + "/chat/completions", json=body("openai/gpt-5-mini")
+        )
+        assert other.status_code == 200  # only the held model waits
+        assert not pending.done() and not emulator.requests[0].completed
+        emulator.release()
+        response = await asyncio.wait_for(pending, 5)
+    assert response.status_code == 200 and "[DONE]" in response.text
+    assert emulator.requests[0].completed
+
+
 async def test_async_context_manager_and_stop_with_hanging_stream() -> None:
     script = {"models": {MODEL: {"fault": {"kind": "hang"}}}}
     async with Emulator(script) as emulator:

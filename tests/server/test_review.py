@@ -59,11 +59,14 @@ async def test_review_publishes_fused_diagnostics_with_votes(lsp: Session) -> No
 
 
 async def test_provisional_results_then_the_fused_result(lsp: Session) -> None:
-    lsp.emulator.set_script(script(fast=20, mid=400, slow=450))
+    # The slower models are held until the provisional result is seen: ordered by state,
+    # not by latencies that a loaded machine can swap.
+    lsp.emulator.hold("emu/mid", "emu/slow")
     uri = lsp.open()
     running = lsp.execute_async("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
     first = await wait_for(lambda: lsp.diagnostics(uri), what="provisional diagnostics")
     assert not running.done()
+    lsp.emulator.release()
     assert first[0].message.endswith("(1/3 models so far)")
     assert first[0].data["provisional"] is True
     # A single model is a minority: at most Information until the fused result.
