@@ -14,6 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
@@ -25,15 +26,29 @@ from fuse_ls.core.specs import ModelSpec
 from fuse_ls.emulator import Emulator, demo_script, demo_source_path
 from fuse_ls.emulator.demo import DEMO_JUDGE, DEMO_POOL
 
+# Every command is one whole line that fits an 80-column terminal (no `\` continuation,
+# which the padding after it would break), and the box has no side borders: lines copied
+# from it paste into a shell as they are.
 NEXT_STEPS = """\
 To review your own code with real models:
   export OPENROUTER_API_KEY=sk-or-...        # https://openrouter.ai/keys
   fuse-ls review path/to/file.py:10-60
 Or with a local OpenAI-compatible server (Ollama, vLLM, llama.cpp):
-  FUSE_LS_BASE_URL=http://localhost:11434/v1 FUSE_LS_MODELS=qwen2.5-coder:7b,llama3.1:8b \\
-  FUSE_LS_JUDGE=qwen2.5-coder:7b fuse-ls review path/to/file.py
-In your editor: see editors/ (Neovim, Helix, Emacs, ...) and vscode-extension/.
+  export FUSE_LS_BASE_URL=http://localhost:11434/v1
+  export FUSE_LS_MODELS=qwen2.5-coder:7b,llama3.1:8b
+  export FUSE_LS_JUDGE=qwen2.5-coder:7b
+  fuse-ls review path/to/file.py
+In your editor: editors/ (Neovim, Helix, Emacs, ...) and vscode-extension/.
 Check your setup with: fuse-ls doctor"""
+
+
+def next_steps() -> Panel:
+    return Panel(
+        Text(NEXT_STEPS),
+        title="next steps",
+        title_align="left",
+        box=box.HORIZONTALS,
+    )
 
 
 def demo_settings(base_url: str, mode: str) -> Settings:
@@ -97,7 +112,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             print(json.dumps(data, indent=2))
             return 0
         render.print_review(out, result, f"{source.name} (demo)")
-        out.print(Panel(NEXT_STEPS, title="next steps", title_align="left"))
+        out.print(next_steps())
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

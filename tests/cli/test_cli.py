@@ -114,6 +114,31 @@ def test_demo_runs_without_a_key(tmp_path: Path) -> None:
     assert data["demo"] is True and data["findings"]
 
 
+def test_demo_next_steps_paste_into_a_shell_at_80_columns(tmp_path: Path) -> None:
+    res = fuse(["demo"], tmp_path, None, COLUMNS="80")
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    start = next(i for i, line in enumerate(lines) if "Or with a local" in line) + 1
+    end = next(i for i, line in enumerate(lines) if "In your editor" in line)
+    pasted = "\n".join(lines[start:end])  # what a user selects and pastes, padding and all
+    # The same lines in a real shell, with a stand-in for fuse-ls that shows what it got.
+    shell = subprocess.run(
+        ["bash", "-c", 'fuse-ls() { env | grep ^FUSE_LS_ | sort; echo "args: $*"; }\n' + pasted],
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert shell.returncode == 0 and shell.stderr == "", shell.stderr
+    assert shell.stdout.splitlines() == [
+        "FUSE_LS_BASE_URL=http://localhost:11434/v1",
+        "FUSE_LS_JUDGE=qwen2.5-coder:7b",
+        "FUSE_LS_MODELS=qwen2.5-coder:7b,llama3.1:8b",
+        "args: review path/to/file.py",
+    ], shell.stdout
+
+
 def test_review_json_has_votes_models_and_costs(emu: Emulator, project: Path) -> None:
     res = fuse(["review", "app.py:1-7", "--json"], project, emu.base_url)
     assert res.returncode == 0, res.stderr
