@@ -93,6 +93,7 @@ def test_checkhealth_ok(run_nvim: Any, emulator: Any, workspace: Path) -> None:
     assert _has(lines, "OK", "editor settings valid"), text
     assert _has(lines, "OK", "$OPENROUTER_API_KEY is set"), text
     assert _has(lines, "OK", emulator.base_url.rstrip("/") + "/models", "reachable"), text
+    assert _has(lines, "workspace", "is not trusted by the editor", "fuse_ls-trust"), text
     assert "ERROR" not in text, text
 
 
@@ -225,3 +226,8 @@ def test_degraded_results_warn_with_the_reason(
     )
     assert "judge overloaded" in warning, warning
 
+
+
+def test_workspace_trust_is_sent_per_root(run_nvim: Any, emulator: Any, workspace: Path) -> None:
+    report = require_ok(run_nvim("trust.lua", workspace=workspace, env=server_env(emulator)))
+    assert report["data"]["init"]["workspaceTrusted"] is True

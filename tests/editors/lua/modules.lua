@@ -33,7 +33,7 @@ H.run(function()
   local api = {
     'setup', 'review', 'explain', 'fix', 'cancel', 'stats', 'execute', 'config',
     'get_client', 'update_settings', 'statusline', 'show_markdown', 'line_range',
-    'visual_range', 'create_user_commands', 'set_keymaps', 'format_stats',
+    'visual_range', 'create_user_commands', 'set_keymaps', 'format_stats', 'set_trusted',
   }
   local missing = {}
   for _, f in ipairs(api) do

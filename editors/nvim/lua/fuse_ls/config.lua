@@ -19,6 +19,7 @@ M.commands = {
 --- @field cmd_env? table<string,string> extra environment for the server process
 --- @field settings? table  LSP settings; fuse-ls reads the `fuseLs` section
 --- @field init_options? table  initializationOptions (default: settings.fuseLs)
+--- @field trusted? boolean|fun(root_dir: string?): boolean  workspace trust sent to the server (default false)
 --- @field filetypes? string[]  nil: every filetype (and buffers without one)
 --- @field root_markers? (string|string[])[]
 --- @field keymaps? boolean|table<string,string>  false (default): none
@@ -34,6 +35,7 @@ M.defaults = {
   cmd_env = nil,
   settings = { fuseLs = vim.empty_dict() },
   init_options = nil,
+  trusted = false,
   filetypes = nil,
   root_markers = { '.fuse-ls.toml', 'pyproject.toml', '.git' },
   keymaps = false,

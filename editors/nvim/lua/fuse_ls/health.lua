@@ -314,6 +314,13 @@ function M.check()
   end
 
   local cwd = vim.fs.root(0, config.root_markers or {}) or vim.fn.getcwd()
+  if require('fuse_ls.lsp').is_trusted(config.trusted, cwd) then
+    health.info(('workspace %s is trusted (option `trusted`): its config file may choose endpoints, keys and limits'):format(cwd))
+  else
+    health.info(
+      ('workspace %s is not trusted by the editor (option `trusted`): its config file cannot choose endpoints or keys, nor loosen limits. To trust it: `fuse-ls trust DIR`, or the option; see :help fuse_ls-trust'):format(cwd)
+    )
+  end
   if prefix then
     local data = check_doctor(prefix, env, cwd)
     if data then

@@ -66,6 +66,8 @@ M.statusline = progress.statusline
 M.config = lsp.config
 --- New `fuseLs` settings for running clients: update_settings(tbl).
 M.update_settings = lsp.update_settings
+--- Trust or distrust workspaces for running clients: set_trusted(bool|fun(root_dir)).
+M.set_trusted = lsp.set_trusted
 
 --- Define :FuseReview, :FuseExplain, :FuseFix, :FuseCancel, :FuseStats (idempotent).
 M.create_user_commands = user_commands.create

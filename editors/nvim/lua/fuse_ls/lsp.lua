@@ -22,6 +22,36 @@ local function root_dir(markers)
   end
 end
 
+--- The top-level key of initializationOptions and of pushed settings that carries the
+--- user's trust in a workspace (docs/protocol.md; never inside the fuseLs section, which a
+--- workspace may supply itself).
+M.TRUST_KEY = 'workspaceTrusted'
+
+--- Whether the user trusts the workspace at `root_dir` (option `trusted`). Only a real
+--- `true` trusts; a function that fails trusts nothing.
+--- @param trusted boolean|fun(root_dir: string?): boolean|nil
+--- @param root_dir string?
+--- @return boolean
+function M.is_trusted(trusted, root_dir)
+  if type(trusted) == 'function' then
+    local ok, res = pcall(trusted, root_dir)
+    return ok and res == true
+  end
+  return trusted == true
+end
+
+--- Put the trust into the initialize request; an explicit boolean in init_options is
+--- kept unless `trusted` says otherwise.
+local function before_init(params, client_config)
+  local init = params.initializationOptions
+  init = type(init) == 'table' and vim.deepcopy(init) or vim.empty_dict()
+  local trusted = M.is_trusted(client_config.trusted, client_config.root_dir)
+  if trusted or type(init[M.TRUST_KEY]) ~= 'boolean' then
+    init[M.TRUST_KEY] = trusted
+  end
+  params.initializationOptions = init
+end
+
 --- @param opts? fuse_ls.Options
 --- @return vim.lsp.Config
 function M.config(opts)
@@ -46,6 +76,10 @@ function M.config(opts)
   }, opts.capabilities or {})
   local c = config.commands
   return {
+    -- Read per client (a function decides for each root); vim.lsp.config('fuse_ls',
+    -- { trusted = ... }) sets it without setup().
+    trusted = opts.trusted,
+    before_init = before_init,
     cmd = opts.cmd,
     cmd_env = opts.cmd_env,
     filetypes = opts.filetypes,
@@ -69,13 +103,30 @@ function M.config(opts)
   }
 end
 
---- Send new settings to running clients (workspace/didChangeConfiguration; the server then
---- pulls the `fuseLs` section again).
+--- Push `client.settings` with the workspace trust at the top level (the server reads it
+--- there, then pulls the `fuseLs` section again).
+local function push(client)
+  local settings = vim.deepcopy(client.settings or {})
+  settings[M.TRUST_KEY] = M.is_trusted(client.config.trusted, client.root_dir)
+  client:notify('workspace/didChangeConfiguration', { settings = settings })
+end
+
+--- Send new settings to running clients (workspace/didChangeConfiguration).
 --- @param fuse_settings table  the fuseLs section
 function M.update_settings(fuse_settings)
   for _, client in ipairs(vim.lsp.get_clients({ name = config.name })) do
     client.settings = vim.tbl_deep_extend('force', client.settings or {}, { fuseLs = fuse_settings })
-    client:notify('workspace/didChangeConfiguration', { settings = client.settings })
+    push(client)
+  end
+end
+
+--- Change the workspace trust (option `trusted`) and tell running clients.
+--- @param trusted boolean|fun(root_dir: string?): boolean
+function M.set_trusted(trusted)
+  config.options.trusted = trusted
+  for _, client in ipairs(vim.lsp.get_clients({ name = config.name })) do
+    client.config.trusted = trusted
+    push(client)
   end
 end
 
