@@ -231,3 +231,23 @@ def test_degraded_results_warn_with_the_reason(
 def test_workspace_trust_is_sent_per_root(run_nvim: Any, emulator: Any, workspace: Path) -> None:
     report = require_ok(run_nvim("trust.lua", workspace=workspace, env=server_env(emulator)))
     assert report["data"]["init"]["workspaceTrusted"] is True
+
+
+def test_trusted_option_decides_which_endpoint_a_workspace_may_choose(
+    run_nvim: Any, emulator_factory: Any, workspace: Path, tmp_path: Path
+) -> None:
+    chosen_by_repo = emulator_factory(script_with())
+    users_own = emulator_factory(script_with(findings=[]))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "sample.py").write_text((workspace / "sample.py").read_text())
+    for ws in (workspace, other):
+        (ws / ".fuse-ls.toml").write_text(f'[provider]\nbase_url = "{chosen_by_repo.base_url}"\n')
+    user_config = tmp_path / "home" / "config" / "fuse-ls" / "config.toml"
+    user_config.parent.mkdir(parents=True)
+    user_config.write_text(f'[provider]\nbase_url = "{users_own.base_url}"\n')
+    env = {"OPENROUTER_API_KEY": API_KEY, "FUSE_TEST_OTHER_WS": str(other)}
+    report = require_ok(run_nvim("trust_review.lua", workspace=workspace, env=env))
+    assert report["data"]["trusted"]["findings"], report["data"]
+    asked = {r.model for r in users_own.requests}
+    assert asked and asked <= {"emu/alpha", "emu/beta", "emu/gamma", "emu/judge"}
