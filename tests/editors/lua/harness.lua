@@ -99,20 +99,25 @@ function H.spy_requests(client)
   end
 end
 
---- Edit a workspace file and wait until fuse-ls is attached and initialized.
-function H.open(relpath, timeout)
-  vim.cmd.edit(vim.fn.fnameescape(H.workspace .. '/' .. relpath))
+--- Edit a file (absolute path) and wait until fuse-ls is attached and initialized.
+function H.open_path(path, timeout)
+  vim.cmd.edit(vim.fn.fnameescape(path))
   local buf = vim.api.nvim_get_current_buf()
   local fuse = require('fuse_ls')
-  local ok = H.wait_check('attached ' .. relpath, timeout or 20000, function()
+  local ok = H.wait_check('attached ' .. path, timeout or 20000, function()
     local c = fuse.get_client(buf)
     return c ~= nil and c.initialized == true
   end)
   local client = fuse.get_client(buf)
   if not ok then
-    error('fuse-ls did not attach to ' .. relpath)
+    error('fuse-ls did not attach to ' .. path)
   end
   return buf, client
+end
+
+--- Edit a workspace file and wait until fuse-ls is attached and initialized.
+function H.open(relpath, timeout)
+  return H.open_path(H.workspace .. '/' .. relpath, timeout)
 end
 
 function H.fuse_diagnostics(buf)

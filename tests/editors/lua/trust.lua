@@ -52,12 +52,7 @@ H.run(function()
   H.check('settings still sent', init.judge == 'emu/judge' and init.mode == 'merge', init)
   H.check('not inside the fuseLs section', client.settings.fuseLs.workspaceTrusted == nil, client.settings)
 
-  vim.cmd.edit(vim.fn.fnameescape(other .. '/b.py'))
-  local ob = vim.api.nvim_get_current_buf()
-  H.wait_check('attached in the other workspace', 20000, function()
-    local c = fuse.get_client(ob)
-    return c ~= nil and c.initialized == true
-  end)
+  H.open_path(other .. '/b.py')
   local oinit = (sent('initialize', other)[1] or {}).initializationOptions or {}
   H.check('other root: workspaceTrusted = false', oinit.workspaceTrusted == false, oinit)
 

@@ -28,12 +28,7 @@ H.run(function()
   H.check('trusted workspace: its endpoint answered', type(trusted.findings) == 'table'
     and #trusted.findings >= 1, trusted)
 
-  vim.cmd.edit(vim.fn.fnameescape(OTHER .. '/sample.py'))
-  local ob = vim.api.nvim_get_current_buf()
-  H.wait_check('attached in the untrusted workspace', 20000, function()
-    local c = fuse.get_client(ob)
-    return c ~= nil and c.initialized == true
-  end)
+  local ob = H.open_path(OTHER .. '/sample.py')
   local untrusted = review(fuse, ob)
   H.report.data.untrusted = untrusted
   H.check('untrusted workspace: the user endpoint answered', type(untrusted.findings) == 'table'
