@@ -22,6 +22,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from attrs import define
+
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core.events import (
     FusionEvent,
@@ -40,6 +42,8 @@ from fuse_ls.core.types import (
     Usage,
 )
 from fuse_ls.telemetry import store
+from fuse_ls.telemetry.gitinfo import current_branch
+from fuse_ls.telemetry.models import vendor_model_id
 from fuse_ls.telemetry.redact import redact
 from fuse_ls.telemetry.transcript import (
     FUSE_KEY,
@@ -58,6 +62,10 @@ log = logging.getLogger(__name__)
 Decision = Literal["applied", "dismissed", "left"]
 ItemKind = Literal["finding", "fix"]
 Source = Literal["server", "cli"]
+
+# The `entrypoint` of every line: tells our sessions apart from Claude Code's own
+# (which write `cli`, `sdk-ts`, ...) in Rudel's raw transcripts and in any tool reading them.
+ENTRYPOINT = "fuse-ls"
 
 # How many recent fusions we remember (task, findings' votes) to annotate later events
 # and decisions; older ones still get recorded, just without the lookup.
@@ -81,14 +89,18 @@ class SessionRecorder:
         git_branch: str | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        """`clock` (epoch seconds) exists for tests and the synthetic corpus."""
+        """`git_branch` pins the branch; None reads the workspace's branch when the
+        session starts and again at every action, so a long editor session records the
+        branch each action ran on. `clock` (epoch seconds) is for tests and the synthetic
+        corpus."""
         self.settings = settings
         self._clock = clock or time.time
         self.enabled = settings.enabled
         self.workspace = Path(workspace).expanduser().absolute()
         self.source: Source = source
         self.version = version
-        self.git_branch = git_branch or ""
+        self._branch_pinned = git_branch is not None
+        self.git_branch = git_branch if git_branch is not None else self._read_branch()
         self.record_content = settings.record_content
         self.max_lines = max(10, min(settings.max_lines_per_file, store.HARD_MAX_LINES))
         self.root_session_id = new_uuid()
@@ -106,6 +118,11 @@ class SessionRecorder:
         self._pruned = False
         # fusion id -> {"action": task, "findings": {finding id: (votes, pool size)}}
         self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Model-call lines of fusions still running, written in Rudel's order at the end
+        # (see `_flush`); fusion id -> lines.
+        self._pending: dict[str, list[_Pending]] = {}
+        self._last_timestamp = 0.0
+        self.session_cost_usd = 0.0
 
     # --- public API -------------------------------------------------------------------
 
@@ -176,6 +193,8 @@ class SessionRecorder:
             return
         try:
             with self._lock:
+                for fusion_id in list(self._pending):
+                    self._flush(fusion_id)
                 if self._file is not None:
                     self._write_system(
                         "fuse_ls_session_end",
@@ -199,6 +218,8 @@ class SessionRecorder:
     def _on_fusion_started(self, event: FusionStarted) -> None:
         req = event.request
         info = self._remember(event.fusion_id)
+        if not self._branch_pinned:
+            self.git_branch = self._read_branch()
         facts: dict[str, Any] = {"event": "action", "fusionId": event.fusion_id}
         if req is None:
             info["action"] = "unknown"
@@ -274,6 +295,7 @@ class SessionRecorder:
         result = event.result
         if result is None:
             return
+        self._flush(event.fusion_id)
         info = self._remember(event.fusion_id)
         findings = {f.id: (f.votes, f.pool_size) for f in result.findings if f.id}
         info["findings"] = findings
@@ -310,6 +332,7 @@ class SessionRecorder:
         )
 
     def _on_fusion_failed(self, event: FusionFailed) -> None:
+        self._flush(event.fusion_id)
         reason = self._clean(event.message)[:500]
         # A cancellation is the user's choice, not an error: keep it out of error counts.
         cancelled = "cancel" in reason.lower()
@@ -361,13 +384,15 @@ class SessionRecorder:
             "usage": usage_facts(usage),
         }
         facts.update({k: v for k, v in extra.items() if v is not None})
-        self._write(
+        self._queue(
+            event.fusion_id,
+            role,
             "assistant",
             {
                 "id": stable_id("msg", *key),
                 "type": "message",
                 "role": "assistant",
-                "model": model,
+                "model": vendor_model_id(model),
                 "content": [text_block(shown)],
                 "stop_reason": "end_turn",
                 "stop_sequence": None,
@@ -388,13 +413,15 @@ class SessionRecorder:
         reason = self._clean(who.error or who.status)[:500]
         # Rudel counts failures only as tool_result blocks; a tool_result answers a
         # tool_use, so the call itself is written first as the model's (failed) turn.
-        self._write(
+        self._queue(
+            event.fusion_id,
+            role,
             "assistant",
             {
                 "id": stable_id("msg", *key),
                 "type": "message",
                 "role": "assistant",
-                "model": who.model,
+                "model": vendor_model_id(who.model),
                 "content": [
                     {
                         "type": "tool_use",
@@ -425,7 +452,9 @@ class SessionRecorder:
         }
         if is_error:
             block["is_error"] = True
-        self._write(
+        self._queue(
+            event.fusion_id,
+            role,
             "user",
             {"role": "user", "content": [block]},
             {
@@ -460,12 +489,55 @@ class SessionRecorder:
         subtype: str | None = None,
         content: str | None = None,
         level: str | None = None,
+        at: float | None = None,
     ) -> None:
         if self._file is None:
             self._open_part()
         elif self._lines >= self.max_lines - 1 or self._file.size >= store.HARD_MAX_BYTES:
             self._rotate()
-        self._emit(line_type, message, facts, request_id, subtype, content, level)
+        self._emit(line_type, message, facts, request_id, subtype, content, level, at)
+
+    def _queue(
+        self,
+        fusion_id: str,
+        role: str,
+        line_type: str,
+        message: dict[str, Any],
+        facts: dict[str, Any],
+        *,
+        request_id: str | None = None,
+    ) -> None:
+        pending = _Pending(role, line_type, message, facts, request_id, self._clock())
+        self._pending.setdefault(fusion_id, []).append(pending)
+
+    def _flush(self, fusion_id: str) -> None:
+        """Write a fusion's model-call lines in the order Rudel's analytics read them.
+
+        Rudel takes "model used" from a session's last assistant line, so failed and
+        cancelled pool calls come first, then the pool's answers, then the judge's lines:
+        a fusion ends with the judge, or with an answer when no judge was needed. The last assistant line also states what the
+        fusion cost as the provider reported it: Rudel prices tokens only for models on
+        its rate card, and this text is how the cost of any other model reaches it.
+        """
+        lines = self._pending.pop(fusion_id, [])
+        if not lines:
+            return
+        ordered = sorted(lines, key=_rudel_rank)  # stable: arrival order within a rank
+        cost = sum(float(p.facts.get("costUsd") or 0.0) for p in ordered)
+        self.session_cost_usd += cost
+        last = max(i for i, p in enumerate(ordered) if p.line_type == "assistant")
+        blocks = ordered[last].message["content"]
+        blocks.insert(
+            len(blocks) if blocks and blocks[-1].get("type") == "text" else 0,
+            text_block(
+                f"[fuse-ls] this {self._fusions.get(fusion_id, {}).get('action') or 'action'} "
+                f"cost ${cost:.4f} as reported by the provider; this session so far "
+                f"${self.session_cost_usd:.4f}"
+            ),
+        )
+        ordered[last].facts["fusionCostUsd"] = round(cost, 6)
+        for p in ordered:
+            self._write(p.line_type, p.message, p.facts, request_id=p.request_id, at=p.at)
 
     def _emit(
         self,
@@ -476,6 +548,7 @@ class SessionRecorder:
         subtype: str | None,
         content: str | None,
         level: str | None,
+        at: float | None = None,
     ) -> None:
         assert self._file is not None
         uid = new_uuid()
@@ -484,6 +557,7 @@ class SessionRecorder:
             "parentUuid": self._parent,
             "isSidechain": False,
             "userType": "external",
+            "entrypoint": ENTRYPOINT,
             "cwd": str(self.workspace),
             "sessionId": self.session_id,
             "version": self.version,
@@ -500,7 +574,11 @@ class SessionRecorder:
         if request_id is not None:
             line["requestId"] = request_id
         line["uuid"] = uid
-        line["timestamp"] = iso_timestamp(self._clock())
+        # Lines written late (a fusion's calls, flushed at its end) keep the time they
+        # happened, never earlier than the line before: Rudel measures gaps line to line.
+        when = max(self._clock() if at is None else at, self._last_timestamp)
+        self._last_timestamp = when
+        line["timestamp"] = iso_timestamp(when)
         line[FUSE_KEY] = {k: v for k, v in facts.items() if v is not None}
         self._file.append(store.dumps(line))
         self._parent = uid
@@ -607,6 +685,12 @@ class SessionRecorder:
                 return p.name
         return p.as_posix()
 
+    def _read_branch(self) -> str:
+        try:
+            return current_branch(self.workspace) or ""
+        except Exception:  # a strange .git must not stop the recording
+            return ""
+
     @staticmethod
     def _clean(text: str) -> str:
         return redact(text).text
@@ -620,6 +704,24 @@ class SessionRecorder:
         # A recorder that failed once (disk full, permissions) stops trying: half-written
         # sessions are worse than none, and retrying on every event costs time.
         self.enabled = False
+
+
+@define
+class _Pending:
+    """One model-call line held until its fusion ends."""
+
+    role: str
+    line_type: str
+    message: dict[str, Any]
+    facts: dict[str, Any]
+    request_id: str | None
+    at: float
+
+
+def _rudel_rank(line: _Pending) -> int:
+    if line.role == "judge":
+        return 2
+    return 1 if line.facts.get("event") == "model_answer" else 0
 
 
 def _round(value: float | None) -> float | None:
