@@ -135,7 +135,7 @@ def test_cost_is_stated_even_when_the_last_call_failed(tmp_path: Path) -> None:
 
 
 def test_unfinished_fusion_is_written_when_the_session_closes(tmp_path: Path) -> None:
-    rec, clock = _recorder(tmp_path / "data", tmp_path, git_branch="main")
+    rec, _clock = _recorder(tmp_path / "data", tmp_path, git_branch="main")
     rec.observe(FusionEvent("fusion_started", "fz", 0.0))
     cand: CandidateResult = ok(POOL[0], 0)
     rec.observe(FusionEvent("model_finished", "fz", 1.0, POOL[0], 0, candidate=cand))
