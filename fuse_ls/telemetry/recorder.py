@@ -516,8 +516,9 @@ class SessionRecorder:
         Rudel takes "model used" from a session's last assistant line, so failed and
         cancelled pool calls come first, then the pool's answers, then the judge's lines:
         a fusion ends with the judge, or with an answer when no judge was needed. The last
-        assistant line also states what the fusion cost as the provider reported it: Rudel prices tokens only for models on
-        its rate card, and this text is how the cost of any other model reaches it.
+        assistant line also states what the fusion cost as the provider reported it: Rudel
+        prices tokens only for models on its rate card, and this text is how the cost of
+        any other model reaches it.
         """
         lines = self._pending.pop(fusion_id, [])
         if not lines:
