@@ -10,7 +10,6 @@ never stored on the client, put in an error, logged, or chained into a traceback
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import itertools
 import json
 import logging

@@ -32,7 +32,19 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
-from fuse_ls.fusion.types import CandidateResult, FusionEvent, FusionResult, JudgeResult, Usage
+from fuse_ls.core.events import (
+    FusionEvent,
+    FusionFailed,
+    FusionFinished,
+    FusionStarted,
+    JudgeFailed,
+    JudgeFinished,
+    JudgeStarted,
+    ModelFailed,
+    ModelFinished,
+    ModelStarted,
+)
+from fuse_ls.core.types import CandidateResult, FusionResult, JudgeResult, Usage
 from fuse_ls.telemetry.redact import redact
 
 log = logging.getLogger(__name__)
@@ -142,9 +154,26 @@ class OtelObserver:
             return
         try:
             with self._lock:
-                handler = _HANDLERS.get(event.kind)
-                if handler is not None:
-                    handler(self, event)
+                match event:
+                    case FusionStarted():
+                        self._on_fusion_started(event)
+                    case ModelStarted():
+                        self._start_call(
+                            event.fusion_id, "pool", event.index, event.model, event.round, None
+                        )
+                    case JudgeStarted():
+                        self._start_call(event.fusion_id, "judge", 0, event.model, 0, None)
+                    case ModelFinished() | ModelFailed():
+                        cand = event.candidate
+                        self._finish_call(event, "pool", cand.index, event.round, cand, cand.text)
+                    case JudgeFinished() | JudgeFailed():
+                        if event.judge.status != "skipped":
+                            judge = event.judge
+                            self._finish_call(event, "judge", 0, 0, judge, judge.rationale)
+                    case FusionFinished():
+                        self._on_fusion_finished(event)
+                    case FusionFailed():
+                        self._on_fusion_failed(event)
         except Exception as e:  # exporting must never break a fusion
             if not self._failed_once:
                 self._failed_once = True
@@ -169,7 +198,7 @@ class OtelObserver:
 
     # --- events -----------------------------------------------------------------------
 
-    def _on_fusion_started(self, event: FusionEvent) -> None:
+    def _on_fusion_started(self, event: FusionStarted) -> None:
         req = event.request
         task = req.task if req is not None else "fusion"
         attrs: dict[str, Any] = {"fuse_ls.task": task, "fuse_ls.fusion_id": event.fusion_id}
@@ -187,11 +216,6 @@ class OtelObserver:
             kind=SpanKind.INTERNAL,
             attributes=attrs,
         )
-
-    def _on_call_started(self, event: FusionEvent) -> None:
-        role = "judge" if event.kind == "judge_started" else "pool"
-        model = event.model or "unknown"
-        self._start_call(event.fusion_id, role, event.index or 0, model, event.round, None)
 
     def _start_call(
         self, fid: str, role: str, index: int, model: str, rnd: int, start_ns: int | None
@@ -218,21 +242,12 @@ class OtelObserver:
         self._calls[(fid, role, index, model)] = span
         return span
 
-    def _on_model(self, event: FusionEvent) -> None:
-        cand = event.candidate
-        if cand is not None:
-            self._finish_call(event, "pool", cand.index, cand, cand.text)
-
-    def _on_judge(self, event: FusionEvent) -> None:
-        judge = event.judge
-        if judge is not None and judge.status != "skipped":
-            self._finish_call(event, "judge", 0, judge, judge.rationale)
-
     def _finish_call(
         self,
         event: FusionEvent,
         role: str,
         index: int,
+        rnd: int,
         who: CandidateResult | JudgeResult,
         text: str,
     ) -> None:
@@ -240,7 +255,7 @@ class OtelObserver:
         span = self._calls.pop(key, None)
         if span is None:  # no *_started seen (e.g. a cancelled call): date it back
             start = time.time_ns() - int((who.latency_s or 0.0) * 1e9)
-            span = self._start_call(event.fusion_id, role, index, who.model, event.round, start)
+            span = self._start_call(event.fusion_id, role, index, who.model, rnd, start)
             self._calls.pop(key, None)
         usage = who.usage
         span.set_attribute("gen_ai.response.model", who.model)
@@ -282,10 +297,10 @@ class OtelObserver:
         if usage.cost_usd:
             self._cost.add(usage.cost_usd, attrs)
 
-    def _on_fusion_finished(self, event: FusionEvent) -> None:
+    def _on_fusion_finished(self, event: FusionFinished) -> None:
         result = event.result
         root = self._roots.pop(event.fusion_id, None)
-        if result is None or root is None:
+        if root is None:
             return
         self._end_open_calls(event.fusion_id)
         root.set_attribute("fuse_ls.mode", result.mode)
@@ -303,7 +318,7 @@ class OtelObserver:
             root.set_attribute("fuse_ls.answer", self._text(result.answer))
         root.end()
 
-    def _on_fusion_failed(self, event: FusionEvent) -> None:
+    def _on_fusion_failed(self, event: FusionFailed) -> None:
         root = self._roots.pop(event.fusion_id, None)
         if root is None:
             return
@@ -325,16 +340,3 @@ class OtelObserver:
     @staticmethod
     def _text(text: str) -> str:
         return redact(text).text[:_CONTENT_LIMIT]
-
-
-_HANDLERS: Final = {
-    "fusion_started": OtelObserver._on_fusion_started,
-    "model_started": OtelObserver._on_call_started,
-    "judge_started": OtelObserver._on_call_started,
-    "model_finished": OtelObserver._on_model,
-    "model_failed": OtelObserver._on_model,
-    "judge_finished": OtelObserver._on_judge,
-    "judge_failed": OtelObserver._on_judge,
-    "fusion_finished": OtelObserver._on_fusion_finished,
-    "fusion_failed": OtelObserver._on_fusion_failed,
-}

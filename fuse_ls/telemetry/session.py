@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fuse_ls.config import Settings
-from fuse_ls.fusion.types import FusionEvent
+from fuse_ls.core.events import FusionEvent
 from fuse_ls.telemetry.recorder import Decision, ItemKind, SessionRecorder, Source
 
 log = logging.getLogger(__name__)

@@ -33,10 +33,10 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from opentelemetry.trace import StatusCode
 
 from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.core.errors import FuseError
+from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
-from fuse_ls.errors import FuseError
 from fuse_ls.fusion.engine import FusionEngine
-from fuse_ls.fusion.types import FusionRequest
 from fuse_ls.telemetry.otel import OtelObserver
 from fuse_ls.telemetry.session import open_session
 
@@ -209,13 +209,15 @@ async def test_failed_fusion_is_an_error_trace(
 
 
 def test_observer_never_raises(tmp_path: Path) -> None:
-    from fuse_ls.fusion.types import FusionEvent
+    from fuse_ls.core import events as ev
 
     obs, exporter, _ = in_memory()
-    obs.observe(FusionEvent("model_finished", "nope", 0.0))  # no candidate, no root
-    obs.observe(FusionEvent("fusion_finished", "nope", 0.0))
+    broken: Any = ev.FusionFinished(fusion_id="nope", result=None)  # type: ignore[arg-type]
+    obs.observe(broken)  # no result, no root span
+    obs.observe(ev.JudgeFinished(fusion_id="nope", model=JUDGE, judge=None))  # type: ignore[arg-type]
+    assert exporter.get_finished_spans() == ()
     obs.close()
-    obs.observe(FusionEvent("fusion_started", "late", 0.0))  # after close: ignored
+    obs.observe(ev.FusionStarted(fusion_id="late"))  # after close: ignored
     assert exporter.get_finished_spans() == ()
 
 

@@ -17,9 +17,9 @@ import pytest
 from telemetry_events import session_files
 
 from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.engine import FusionEngine
-from fuse_ls.fusion.types import FusionRequest
 from fuse_ls.telemetry.recorder import SessionRecorder
 
 HERE = Path(__file__).parent / "rudel"

@@ -22,7 +22,8 @@ from telemetry_events import (
 )
 
 from fuse_ls.config import TelemetrySettings
-from fuse_ls.fusion.types import CandidateResult, FusionEvent, JudgeResult
+from fuse_ls.core import events as ev
+from fuse_ls.core.types import CandidateResult, JudgeResult
 from fuse_ls.telemetry.models import vendor_model_id, vendor_of
 from fuse_ls.telemetry.recorder import SessionRecorder
 
@@ -77,16 +78,16 @@ def test_judge_line_is_last_even_when_a_pool_failure_arrives_after_it(tmp_path: 
     model that failed (or was cancelled at quorum) while the judge was working."""
     rec, clock = _recorder(tmp_path / "data", tmp_path, git_branch="main")
     fid = "f1"
-    rec.observe(FusionEvent("fusion_started", fid, 0.0))
+    rec.observe(ev.FusionStarted(fusion_id=fid))
     for i, model in enumerate(POOL[:2]):
         clock.advance(2)
-        rec.observe(FusionEvent("model_finished", fid, 2.0, model, i, candidate=ok(model, i)))
+        rec.observe(ev.ModelFinished(fusion_id=fid, model=model, index=i, candidate=ok(model, i)))
     clock.advance(1)
     judge = JudgeResult(JUDGE, "ok", 1.0, usage(3000, 500, 0, 0.002), "A is right.")
-    rec.observe(FusionEvent("judge_finished", fid, 3.0, JUDGE, judge=judge))
+    rec.observe(ev.JudgeFinished(fusion_id=fid, model=JUDGE, judge=judge))
     clock.advance(1)
     late = failed(POOL[2], 2, kind="timeout", code=0)
-    rec.observe(FusionEvent("model_failed", fid, 4.0, POOL[2], 2, candidate=late))
+    rec.observe(ev.ModelFailed(fusion_id=fid, model=POOL[2], index=2, candidate=late))
     rec.close()
 
     [path] = session_files(tmp_path / "data")
@@ -136,9 +137,9 @@ def test_cost_is_stated_even_when_the_last_call_failed(tmp_path: Path) -> None:
 
 def test_unfinished_fusion_is_written_when_the_session_closes(tmp_path: Path) -> None:
     rec, _clock = _recorder(tmp_path / "data", tmp_path, git_branch="main")
-    rec.observe(FusionEvent("fusion_started", "fz", 0.0))
+    rec.observe(ev.FusionStarted(fusion_id="fz"))
     cand: CandidateResult = ok(POOL[0], 0)
-    rec.observe(FusionEvent("model_finished", "fz", 1.0, POOL[0], 0, candidate=cand))
+    rec.observe(ev.ModelFinished(fusion_id="fz", model=POOL[0], index=0, candidate=cand))
     rec.close()
     [path] = session_files(tmp_path / "data")
     lines = validate_transcript(path)
