@@ -22,8 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from attrs import define
-
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core.events import (
     FusionEvent,
@@ -37,23 +35,25 @@ from fuse_ls.core.events import (
 )
 from fuse_ls.core.types import (
     CandidateResult,
-    FusionResult,
     JudgeResult,
     Usage,
 )
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.gitinfo import current_branch
-from fuse_ls.telemetry.models import vendor_model_id
+from fuse_ls.telemetry.ordering import PendingLine, order_for_rudel
 from fuse_ls.telemetry.redact import redact
 from fuse_ls.telemetry.transcript import (
     FUSE_KEY,
     SCHEMA_VERSION,
+    answer_message,
+    call_message,
+    finished_facts,
+    finished_summary,
     iso_timestamp,
     new_uuid,
     sha256_hex,
     stable_id,
     text_block,
-    usage_block,
     usage_facts,
 )
 
@@ -120,7 +120,7 @@ class SessionRecorder:
         self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         # Model-call lines of fusions still running, written in Rudel's order at the end
         # (see `_flush`); fusion id -> lines.
-        self._pending: dict[str, list[_Pending]] = {}
+        self._pending: dict[str, list[PendingLine]] = {}
         self._last_timestamp = 0.0
         self.session_cost_usd = 0.0
 
@@ -301,34 +301,8 @@ class SessionRecorder:
         info["findings"] = findings
         self._write_system(
             "fuse_ls_fusion_finished",
-            _finished_summary(result),
-            {
-                "event": "fusion_finished",
-                "fusionId": event.fusion_id,
-                "action": result.task,
-                "mode": result.mode,
-                "winner": result.winner,
-                "scores": dict(result.scores) or None,
-                "findings": [
-                    {
-                        "id": f.id,
-                        "votes": f.votes,
-                        "poolSize": f.pool_size,
-                        "severity": f.severity,
-                        "confirmed": f.confirmed,
-                        "fix": f.replacement is not None,
-                    }
-                    for f in result.findings
-                ],
-                "rejected": len(result.rejected),
-                "answered": len(result.answered),
-                "failed": len(result.failed),
-                "judge": result.judge.status if result.judge is not None else None,
-                "hasAnswer": bool(result.answer),
-                "costUsd": result.total_cost_usd,
-                "wallTimeS": round(result.wall_time_s, 3),
-                "notes": len(result.notes),
-            },
+            finished_summary(result),
+            finished_facts(event.fusion_id, result),
         )
 
     def _on_fusion_failed(self, event: FusionFailed) -> None:
@@ -388,16 +362,7 @@ class SessionRecorder:
             event.fusion_id,
             role,
             "assistant",
-            {
-                "id": stable_id("msg", *key),
-                "type": "message",
-                "role": "assistant",
-                "model": vendor_model_id(model),
-                "content": [text_block(shown)],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": usage_block(usage),
-            },
+            answer_message(stable_id("msg", *key), model, shown, usage),
             facts,
             request_id=stable_id("req", *key),
         )
@@ -417,23 +382,7 @@ class SessionRecorder:
             event.fusion_id,
             role,
             "assistant",
-            {
-                "id": stable_id("msg", *key),
-                "type": "message",
-                "role": "assistant",
-                "model": vendor_model_id(who.model),
-                "content": [
-                    {
-                        "type": "tool_use",
-                        "id": tool_id,
-                        "name": "fuse_ls_model_call",
-                        "input": {"model": who.model, "role": role, "index": index},
-                    }
-                ],
-                "stop_reason": "tool_use",
-                "stop_sequence": None,
-                "usage": usage_block(who.usage),
-            },
+            call_message(stable_id("msg", *key), tool_id, who.model, role, index, who.usage),
             {
                 "event": "model_call",
                 "fusionId": event.fusion_id,
@@ -507,36 +456,18 @@ class SessionRecorder:
         *,
         request_id: str | None = None,
     ) -> None:
-        pending = _Pending(role, line_type, message, facts, request_id, self._clock())
+        pending = PendingLine(role, line_type, message, facts, request_id, self._clock())
         self._pending.setdefault(fusion_id, []).append(pending)
 
     def _flush(self, fusion_id: str) -> None:
-        """Write a fusion's model-call lines in the order Rudel's analytics read them.
-
-        Rudel takes "model used" from a session's last assistant line, so failed and
-        cancelled pool calls come first, then the pool's answers, then the judge's lines:
-        a fusion ends with the judge, or with an answer when no judge was needed. The last
-        assistant line also states what the fusion cost as the provider reported it: Rudel
-        prices tokens only for models on its rate card, and this text is how the cost of
-        any other model reaches it.
-        """
+        """Write a fusion's model-call lines in Rudel's order, its cost on the last
+        assistant line (see `ordering.py`)."""
         lines = self._pending.pop(fusion_id, [])
         if not lines:
             return
-        ordered = sorted(lines, key=_rudel_rank)  # stable: arrival order within a rank
-        cost = sum(float(p.facts.get("costUsd") or 0.0) for p in ordered)
+        action = self._fusions.get(fusion_id, {}).get("action") or "action"
+        ordered, cost = order_for_rudel(lines, action, self.session_cost_usd)
         self.session_cost_usd += cost
-        last = max(i for i, p in enumerate(ordered) if p.line_type == "assistant")
-        blocks = ordered[last].message["content"]
-        blocks.insert(
-            len(blocks) if blocks and blocks[-1].get("type") == "text" else 0,
-            text_block(
-                f"[fuse-ls] this {self._fusions.get(fusion_id, {}).get('action') or 'action'} "
-                f"cost ${cost:.4f} as reported by the provider; this session so far "
-                f"${self.session_cost_usd:.4f}"
-            ),
-        )
-        ordered[last].facts["fusionCostUsd"] = round(cost, 6)
         for p in ordered:
             self._write(p.line_type, p.message, p.facts, request_id=p.request_id, at=p.at)
 
@@ -707,37 +638,8 @@ class SessionRecorder:
         self.enabled = False
 
 
-@define
-class _Pending:
-    """One model-call line held until its fusion ends."""
-
-    role: str
-    line_type: str
-    message: dict[str, Any]
-    facts: dict[str, Any]
-    request_id: str | None
-    at: float
-
-
-def _rudel_rank(line: _Pending) -> int:
-    if line.role == "judge":
-        return 2
-    return 1 if line.facts.get("event") == "model_answer" else 0
-
-
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def _finished_summary(result: FusionResult) -> str:
-    parts = [f"fuse-ls {result.task} ({result.mode}) finished"]
-    if result.task == "review":
-        parts.append(f"{len(result.findings)} findings")
-    if result.winner:
-        parts.append(f"winner {result.winner}")
-    parts.append(f"{len(result.answered)}/{len(result.candidates)} models answered")
-    parts.append(f"${result.total_cost_usd:.4f}")
-    return ", ".join(parts)
 
 
 CallEvent = ModelFinished | ModelFailed | JudgeFinished | JudgeFailed
