@@ -6,11 +6,8 @@ for what a collector receives."""
 
 from __future__ import annotations
 
-import gzip
 import random
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +15,6 @@ import pytest
 
 pytest.importorskip("opentelemetry.sdk", reason="the otel extra is part of the test extra")
 
-from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
-    ExportMetricsServiceRequest,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-)
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -31,6 +22,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
     InMemorySpanExporter,
 )
 from opentelemetry.trace import StatusCode
+from otlp_collector import Collector, attributes, spans_of
 
 from fuse_ls.config import ModelSpec, Settings
 from fuse_ls.core.errors import FuseError
@@ -224,74 +216,10 @@ def test_observer_never_raises(tmp_path: Path) -> None:
 # --- over the wire ----------------------------------------------------------------------
 
 
-class Collector:
-    """A loopback OTLP/HTTP receiver: decodes what arrives with opentelemetry-proto."""
-
-    def __init__(self) -> None:
-        self.traces: list[ExportTraceServiceRequest] = []
-        self.metrics: list[ExportMetricsServiceRequest] = []
-        self.headers: list[dict[str, str]] = []
-        self.got = threading.Condition()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                assert self.headers.get("content-type") == "application/x-protobuf"
-                with outer.got:
-                    outer.headers.append(dict(self.headers.items()))
-                    if self.path == "/v1/traces":
-                        outer.traces.append(ExportTraceServiceRequest.FromString(body))
-                    elif self.path == "/v1/metrics":
-                        outer.metrics.append(ExportMetricsServiceRequest.FromString(body))
-                    outer.got.notify_all()
-                self.send_response(200 if self.path in ("/v1/traces", "/v1/metrics") else 404)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> Collector:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def collector() -> Iterator[Collector]:
     with Collector() as c:
         yield c
-
-
-def _spans(c: Collector) -> list[Any]:
-    return [
-        span
-        for req in c.traces
-        for rs in req.resource_spans
-        for ss in rs.scope_spans
-        for span in ss.spans
-    ]
-
-
-def _attrs(kvs: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for kv in kvs:
-        v = kv.value
-        out[kv.key] = getattr(v, v.WhichOneof("value"))
-    return out
 
 
 async def test_otlp_http_export_reaches_a_collector(
@@ -312,19 +240,19 @@ async def test_otlp_http_export_reaches_a_collector(
         await run(s, session.observe)
         session.close()  # flushes both exporters
 
-    spans = _spans(collector)
+    spans = spans_of(collector)
     names = sorted(sp.name for sp in spans)
     assert "fuse-ls review" in names and f"chat {A}" in names and f"chat {C}" in names
     roots = [sp for sp in spans if not sp.parent_span_id]
     [root] = roots
     assert all(sp.trace_id == root.trace_id for sp in spans)
-    root_attrs = _attrs(root.attributes)
+    root_attrs = attributes(root.attributes)
     assert root_attrs["fuse_ls.quorum.outcome"] == "degraded"
     call = next(sp for sp in spans if sp.name == f"chat {B}")
-    call_attrs = _attrs(call.attributes)
+    call_attrs = attributes(call.attributes)
     assert call_attrs["gen_ai.request.model"] == B
     assert call_attrs["gen_ai.usage.output_tokens"] > 0
-    resource = _attrs(collector.traces[0].resource_spans[0].resource.attributes)
+    resource = attributes(collector.traces[0].resource_spans[0].resource.attributes)
     assert resource["service.name"] == "fuse-ls-ci"
     assert all(h.get("x-team") == "platform" for h in collector.headers)
     metric_names = {
@@ -349,5 +277,5 @@ async def test_settings_endpoint_wins(
         session = open_session(s, tmp_path, source="cli", version="0.1.0")
         await run(s, session.observe, "explain")
         session.close()
-    assert [sp.name for sp in _spans(collector) if not sp.parent_span_id] == ["fuse-ls explain"]
+    assert [sp.name for sp in spans_of(collector) if not sp.parent_span_id] == ["fuse-ls explain"]
     assert session.recorder is not None and session.path is not None  # both, side by side
