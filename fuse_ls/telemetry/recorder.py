@@ -14,7 +14,6 @@ through `redact()` first.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -36,36 +35,28 @@ from fuse_ls.core.events import (
 from fuse_ls.core.types import (
     CandidateResult,
     JudgeResult,
-    Usage,
 )
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.gitinfo import current_branch
 from fuse_ls.telemetry.ordering import PendingLine, order_for_rudel
 from fuse_ls.telemetry.redact import redact
 from fuse_ls.telemetry.transcript import (
-    FUSE_KEY,
-    SCHEMA_VERSION,
     answer_message,
     call_message,
     finished_facts,
     finished_summary,
-    iso_timestamp,
-    new_uuid,
     sha256_hex,
     stable_id,
     text_block,
     usage_facts,
 )
+from fuse_ls.telemetry.writer import TranscriptWriter
 
 log = logging.getLogger(__name__)
 
 Decision = Literal["applied", "dismissed", "left"]
 ItemKind = Literal["finding", "fix"]
 Source = Literal["server", "cli"]
-
-# The `entrypoint` of every line: tells our sessions apart from Claude Code's own
-# (which write `cli`, `sdk-ts`, ...) in Rudel's raw transcripts and in any tool reading them.
-ENTRYPOINT = "fuse-ls"
 
 # How many recent fusions we remember (task, findings' votes) to annotate later events
 # and decisions; older ones still get recorded, just without the lookup.
@@ -100,28 +91,23 @@ class SessionRecorder:
         self.source: Source = source
         self.version = version
         self._branch_pinned = git_branch is not None
-        self.git_branch = git_branch if git_branch is not None else self._read_branch()
         self.record_content = settings.record_content
-        self.max_lines = max(10, min(settings.max_lines_per_file, store.HARD_MAX_LINES))
-        self.root_session_id = new_uuid()
-        self.session_id = self.root_session_id
-        self.part = 1
-        self._previous_session_id: str | None = None
-        self._data_dir: Path | None = None
-        self._file: store.AppendOnlyFile | None = None
-        self._lines = 0
-        self._parent: str | None = None
+        self._out = TranscriptWriter(
+            settings,
+            self.workspace,
+            source=source,
+            version=version,
+            git_branch=git_branch if git_branch is not None else self._read_branch(),
+            clock=self._clock,
+        )
         self._lock = threading.RLock()
         self._closed = False
         self._failed_once = False
-        self._started_at = self._clock()
-        self._pruned = False
         # fusion id -> {"action": task, "findings": {finding id: (votes, pool size)}}
         self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         # Model-call lines of fusions still running, written in Rudel's order at the end
         # (see `_flush`); fusion id -> lines.
         self._pending: dict[str, list[PendingLine]] = {}
-        self._last_timestamp = 0.0
         self.session_cost_usd = 0.0
 
     # --- public API -------------------------------------------------------------------
@@ -129,7 +115,33 @@ class SessionRecorder:
     @property
     def path(self) -> Path | None:
         """The current session file (None until something was recorded)."""
-        return self._file.path if self._file is not None else None
+        return self._out.path
+
+    @property
+    def root_session_id(self) -> str:
+        """Shared by all parts of a rotated session."""
+        return self._out.root_session_id
+
+    @root_session_id.setter
+    def root_session_id(self, value: str) -> None:  # tests: two recorders, one session
+        self._out.root_session_id = value
+
+    @property
+    def session_id(self) -> str:
+        """The current part's id (its file name)."""
+        return self._out.session_id
+
+    @session_id.setter
+    def session_id(self, value: str) -> None:
+        self._out.session_id = value
+
+    @property
+    def max_lines(self) -> int:
+        return self._out.max_lines
+
+    @property
+    def git_branch(self) -> str:
+        return self._out.git_branch
 
     def observe(self, event: FusionEvent) -> None:
         """Engine observer. Never raises."""
@@ -171,7 +183,7 @@ class SessionRecorder:
                     votes = known[0] if votes is None else votes
                     pool_size = known[1] if pool_size is None else pool_size
                 agreement = f" ({votes}/{pool_size} models)" if votes is not None else ""
-                self._write(
+                self._out.write(
                     "user",
                     {"role": "user", "content": f"[fuse-ls] {kind} {decision}{agreement}"},
                     {
@@ -195,13 +207,9 @@ class SessionRecorder:
             with self._lock:
                 for fusion_id in list(self._pending):
                     self._flush(fusion_id)
-                if self._file is not None:
-                    self._write_system(
-                        "fuse_ls_session_end",
-                        "fuse-ls session ended",
-                        {"event": "session_end", "reason": "closed"},
-                    )
-                    self._file.close()
+                self._out.close(
+                    {"event": "session_end", "reason": "closed"}, "fuse-ls session ended"
+                )
         except Exception as e:
             self._report_failure(e)
         finally:
@@ -219,15 +227,15 @@ class SessionRecorder:
         req = event.request
         info = self._remember(event.fusion_id)
         if not self._branch_pinned:
-            self.git_branch = self._read_branch()
+            self._out.git_branch = self._read_branch()
         facts: dict[str, Any] = {"event": "action", "fusionId": event.fusion_id}
         if req is None:
             info["action"] = "unknown"
             facts["action"] = "unknown"
-            self._write("user", {"role": "user", "content": "[fuse-ls] action"}, facts)
+            self._out.write("user", {"role": "user", "content": "[fuse-ls] action"}, facts)
             return
         info["action"] = req.task
-        rel = self._relative(req.path)
+        rel = store.workspace_relative(req.path, self.workspace)
         lines = len(req.code.splitlines()) or 1
         digest = sha256_hex(req.code)
         summary = (
@@ -249,27 +257,14 @@ class SessionRecorder:
             codeLines=lines,
             instruction=bool(req.instruction),
         )
-        self._write("user", {"role": "user", "content": content}, facts)
+        self._out.write("user", {"role": "user", "content": content}, facts)
 
     def _on_model(self, event: ModelFinished | ModelFailed) -> None:
         cand = event.candidate
         if cand is None:
             return
         if cand.status == "ok":
-            self._answer(
-                event,
-                "pool",
-                cand.model,
-                cand.index,
-                cand.usage,
-                cand.latency_s,
-                cand.text,
-                extra={
-                    "ttftS": _round(cand.ttft_s),
-                    "findings": len(cand.findings),
-                    "revised": cand.revised or None,
-                },
-            )
+            self._answer(event, "pool", cand)
         else:
             self._failure(event, "pool", cand)
 
@@ -278,16 +273,7 @@ class SessionRecorder:
         if judge is None or judge.status == "skipped":
             return  # no model call happened; fusion_finished records the reason
         if judge.status == "ok":
-            self._answer(
-                event,
-                "judge",
-                judge.model,
-                0,
-                judge.usage,
-                judge.latency_s,
-                judge.rationale,
-                extra={},
-            )
+            self._answer(event, "judge", judge)
         else:
             self._failure(event, "judge", judge)
 
@@ -325,18 +311,11 @@ class SessionRecorder:
 
     # --- line builders ----------------------------------------------------------------
 
-    def _answer(
-        self,
-        event: CallEvent,
-        role: str,
-        model: str,
-        index: int,
-        usage: Usage,
-        latency_s: float | None,
-        text: str,
-        *,
-        extra: dict[str, Any],
-    ) -> None:
+    def _answer(self, event: CallEvent, role: str, who: CandidateResult | JudgeResult) -> None:
+        model, usage = who.model, who.usage
+        cand = who if isinstance(who, CandidateResult) else None
+        index = cand.index if cand is not None else 0
+        text = cand.text if cand is not None else getattr(who, "rationale", "")
         key = self._call_key(event, role, index, model)
         action = self._fusions.get(event.fusion_id, {}).get("action")
         if self.record_content:
@@ -353,11 +332,14 @@ class SessionRecorder:
             "index": index,
             "round": _round_of(event),
             "status": "ok",
-            "latencyS": _round(latency_s),
+            "latencyS": _round(who.latency_s),
             "costUsd": usage.cost_usd,
             "usage": usage_facts(usage),
         }
-        facts.update({k: v for k, v in extra.items() if v is not None})
+        if cand is not None:
+            facts["ttftS"] = _round(cand.ttft_s)
+            facts["findings"] = len(cand.findings)
+            facts["revised"] = cand.revised or None
         self._queue(
             event.fusion_id,
             role,
@@ -426,25 +408,7 @@ class SessionRecorder:
     def _write_system(
         self, subtype: str, content: str, facts: dict[str, Any], *, level: str = "info"
     ) -> None:
-        self._write("system", None, facts, subtype=subtype, content=content, level=level)
-
-    def _write(
-        self,
-        line_type: str,
-        message: dict[str, Any] | None,
-        facts: dict[str, Any],
-        *,
-        request_id: str | None = None,
-        subtype: str | None = None,
-        content: str | None = None,
-        level: str | None = None,
-        at: float | None = None,
-    ) -> None:
-        if self._file is None:
-            self._open_part()
-        elif self._lines >= self.max_lines - 1 or self._file.size >= store.HARD_MAX_BYTES:
-            self._rotate()
-        self._emit(line_type, message, facts, request_id, subtype, content, level, at)
+        self._out.write("system", None, facts, subtype=subtype, content=content, level=level)
 
     def _queue(
         self,
@@ -469,114 +433,7 @@ class SessionRecorder:
         ordered, cost = order_for_rudel(lines, action, self.session_cost_usd)
         self.session_cost_usd += cost
         for p in ordered:
-            self._write(p.line_type, p.message, p.facts, request_id=p.request_id, at=p.at)
-
-    def _emit(
-        self,
-        line_type: str,
-        message: dict[str, Any] | None,
-        facts: dict[str, Any],
-        request_id: str | None,
-        subtype: str | None,
-        content: str | None,
-        level: str | None,
-        at: float | None = None,
-    ) -> None:
-        assert self._file is not None
-        uid = new_uuid()
-        # Key order follows Claude Code's own lines; `fuseLs` must stay last (stats.py).
-        line: dict[str, Any] = {
-            "parentUuid": self._parent,
-            "isSidechain": False,
-            "userType": "external",
-            "entrypoint": ENTRYPOINT,
-            "cwd": str(self.workspace),
-            "sessionId": self.session_id,
-            "version": self.version,
-            "gitBranch": self.git_branch,
-            "type": line_type,
-        }
-        if subtype is not None:
-            line["subtype"] = subtype
-            line["content"] = content or ""
-            line["isMeta"] = False
-            line["level"] = level or "info"
-        if message is not None:
-            line["message"] = message
-        if request_id is not None:
-            line["requestId"] = request_id
-        line["uuid"] = uid
-        # Lines written late (a fusion's calls, flushed at its end) keep the time they
-        # happened, never earlier than the line before: Rudel measures gaps line to line.
-        when = max(self._clock() if at is None else at, self._last_timestamp)
-        self._last_timestamp = when
-        line["timestamp"] = iso_timestamp(when)
-        line[FUSE_KEY] = {k: v for k, v in facts.items() if v is not None}
-        self._file.append(store.dumps(line))
-        self._parent = uid
-        self._lines += 1
-
-    def _open_part(self) -> None:
-        root = store.data_dir(self.settings)
-        self._data_dir = root
-        path = store.session_path(root, self.workspace, self.session_id)
-        store.ensure_dir(path.parent)
-        self._file = store.AppendOnlyFile(path)
-        self._lines = 0
-        self._parent = None
-        facts: dict[str, Any] = {
-            "event": "session_start",
-            "schema": SCHEMA_VERSION,
-            "source": self.source,
-            "workspace": str(self.workspace),
-            "rootSessionId": self.root_session_id,
-            "part": self.part,
-            "previousSessionId": self._previous_session_id,
-            "startedAt": iso_timestamp(self._started_at),
-            "pid": os.getpid(),
-        }
-        self._emit(
-            "system",
-            None,
-            facts,
-            None,
-            "fuse_ls_session_start",
-            f"fuse-ls {self.source} session started",
-            "info",
-        )
-        if not self._pruned:
-            self._pruned = True
-            self._prune()
-
-    def _rotate(self) -> None:
-        assert self._file is not None
-        next_id = new_uuid()
-        self._emit(
-            "system",
-            None,
-            {"event": "session_end", "reason": "rotated", "nextSessionId": next_id},
-            None,
-            "fuse_ls_session_end",
-            "fuse-ls session continues in the next file",
-            "info",
-        )
-        self._file.close()
-        self._previous_session_id = self.session_id
-        self.session_id = next_id
-        self.part += 1
-        self._open_part()
-
-    def _prune(self) -> None:
-        try:
-            assert self._data_dir is not None and self._file is not None
-            store.prune(
-                self._data_dir,
-                retention_days=self.settings.retention_days,
-                max_total_mb=self.settings.max_total_mb,
-                keep={self._file.path},
-            )
-        except Exception as e:
-            log.debug("telemetry pruning failed: %s", e)
+            self._out.write(p.line_type, p.message, p.facts, request_id=p.request_id, at=p.at)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -602,20 +459,6 @@ class SessionRecorder:
         else:
             self._fusions.move_to_end(fusion_id)
         return info
-
-    def _relative(self, path: str) -> str:
-        if path.startswith("file://"):
-            from urllib.parse import unquote, urlparse
-
-            path = unquote(urlparse(path).path)
-        p = Path(path)
-        if p.is_absolute():
-            try:
-                return p.relative_to(self.workspace).as_posix()
-            except ValueError:
-                # Outside the workspace: keep only the file name, the rest may be private.
-                return p.name
-        return p.as_posix()
 
     def _read_branch(self) -> str:
         try:
