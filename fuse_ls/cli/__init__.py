@@ -123,7 +123,13 @@ def _recorder(settings: Settings, workspace: Path) -> Any:
         from fuse_ls.telemetry.session import open_session
     except ImportError:
         return None
-    return open_session(settings, workspace, source="cli", version=__version__)
+    return open_session(
+        settings.telemetry,
+        workspace,
+        source="cli",
+        version=__version__,
+        base_url=settings.provider.base_url,
+    )
 
 
 def cmd_fusion(args: argparse.Namespace, task: Task) -> int:

@@ -346,7 +346,11 @@ class FuseLanguageServer(LanguageServer):
             from fuse_ls.telemetry.session import open_session
 
             self.recorder = open_session(
-                self.settings, self.state.workspace, source="server", version=__version__
+                t,
+                self.state.workspace,
+                source="server",
+                version=__version__,
+                base_url=self.settings.provider.base_url,
             )
         except Exception:  # telemetry must never stop the server from starting
             log.exception("telemetry recorder unavailable")

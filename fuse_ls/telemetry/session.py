@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fuse_ls.config import Settings
+from fuse_ls.config import TelemetrySettings
 from fuse_ls.core.events import FusionEvent
 from fuse_ls.telemetry.recorder import Decision, ItemKind, SessionRecorder, Source
 
@@ -60,11 +60,16 @@ class TelemetrySession:
 
 
 def open_session(
-    settings: Settings, workspace: Path, *, source: Source, version: str
+    t: TelemetrySettings,
+    workspace: Path,
+    *,
+    source: Source,
+    version: str,
+    base_url: str | None = None,
 ) -> TelemetrySession:
-    """The session's observers as the settings ask; never raises (telemetry must not stop
-    a server or a CLI run), a missing `otel` extra is reported once in the log."""
-    t = settings.telemetry
+    """The session's observers as the `telemetry` settings ask; `base_url` (the
+    provider's) names the GenAI provider in spans. Never raises (telemetry must not stop
+    a server or a CLI run); a missing `otel` extra is reported once in the log."""
     recorder = None
     if t.enabled:
         try:
@@ -85,7 +90,7 @@ def open_session(
                 exporter = OtelObserver(
                     endpoint=t.otel_endpoint,
                     content=t.otel_content,
-                    base_url=settings.provider.base_url,
+                    base_url=base_url,
                     version=version,
                 )
             except Exception:

@@ -235,7 +235,7 @@ async def test_otlp_http_export_reaches_a_collector(
         s = settings_for(emu, tmp_path)
         s.telemetry.enabled = False  # the export works without the local recording
         s.telemetry.otel = True
-        session = open_session(s, tmp_path, source="cli", version="0.1.0")
+        session = open_session(s.telemetry, tmp_path, source="cli", version="0.1.0")
         assert session.recorder is None and session.exporter is not None
         await run(s, session.observe)
         session.close()  # flushes both exporters
@@ -274,7 +274,7 @@ async def test_settings_endpoint_wins(
         s = settings_for(emu, tmp_path)
         s.telemetry.otel = True
         s.telemetry.otel_endpoint = collector.url
-        session = open_session(s, tmp_path, source="cli", version="0.1.0")
+        session = open_session(s.telemetry, tmp_path, source="cli", version="0.1.0")
         await run(s, session.observe, "explain")
         session.close()
     assert [sp.name for sp in spans_of(collector) if not sp.parent_span_id] == ["fuse-ls explain"]
