@@ -87,6 +87,10 @@ class TelemetrySettings:
     max_total_mb: int = 200
     max_lines_per_file: int = 5000  # Rudel's analytics stop near 8,000 lines
     data_dir: str | None = None  # None: the platform data dir
+    # OpenTelemetry (the `otel` extra): traces and metrics over OTLP/HTTP, off by default.
+    otel: bool = False
+    otel_endpoint: str | None = None  # None: the OTEL_EXPORTER_OTLP_* variables decide
+    otel_content: bool = False  # also export code and answers (redacted)
 
 
 @define
@@ -243,6 +247,9 @@ _RULES: dict[tuple[type, str], _Rule] = {
     (TelemetrySettings, "max_lines_per_file"): _number(True, low=1),
     (TelemetrySettings, "data_dir"): _Rule(
         lambda v: v is None or bool(v.strip()), "a directory path or null"
+    ),
+    (TelemetrySettings, "otel_endpoint"): _Rule(
+        lambda v: v is None or _is_url(v), "an http(s) URL of an OTLP collector, or null"
     ),
 }
 

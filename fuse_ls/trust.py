@@ -45,6 +45,7 @@ NEEDS_TRUST: tuple[str, ...] = (
     "judge.base_url",
     "judge.api_key_env",
     "telemetry.data_dir",
+    "telemetry.otel_endpoint",  # where traces (and, opted in, code) are exported
 )
 
 
@@ -65,6 +66,8 @@ LIMITS: dict[str, Callable[[Any, Any], bool]] = {
     "review.redact_secrets": _is(True),
     "provider.deny_data_collection": _is(True),
     "telemetry.record_content": _is(False),
+    "telemetry.otel": _is(False),  # a repository cannot start exporting
+    "telemetry.otel_content": _is(False),
 }
 
 

@@ -29,6 +29,9 @@ if [ -f vscode-extension/package.json ]; then
   (cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error && npm run ci)
 fi
 
+echo "== Rudel contract (Node packages for Rudel's vendored transcript schemas)"
+(cd tests/telemetry/rudel && npm ci --no-audit --no-fund --loglevel=error)
+
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -117,13 +117,19 @@ async def run_fusion(
 
 
 def _recorder(settings: Settings, workspace: Path) -> Any:
-    if not settings.telemetry.enabled:
+    if not (settings.telemetry.enabled or settings.telemetry.otel):
         return None
     try:
-        from fuse_ls.telemetry.recorder import SessionRecorder
+        from fuse_ls.telemetry.session import open_session
     except ImportError:
         return None
-    return SessionRecorder(settings.telemetry, workspace, source="cli", version=__version__)
+    return open_session(
+        settings.telemetry,
+        workspace,
+        source="cli",
+        version=__version__,
+        base_url=settings.provider.base_url,
+    )
 
 
 def cmd_fusion(args: argparse.Namespace, task: Task) -> int:

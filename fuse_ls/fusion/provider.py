@@ -10,14 +10,12 @@ never stored on the client, put in an error, logged, or chained into a traceback
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import itertools
 import json
 import logging
 import math
 import os
 import random
-import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, NoReturn
@@ -42,6 +40,7 @@ from fuse_ls.core.errors import (
 )
 from fuse_ls.core.types import ChatRequest, ChatResponse, Endpoint, Usage
 from fuse_ls.fusion.pricing import ModelInfo, PriceBook, parse_models
+from fuse_ls.retry_after import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
@@ -596,20 +595,7 @@ def _error_detail(body_text: str, key: str | None) -> tuple[str, object]:
 
 
 def _retry_after(headers: httpx.Headers | None) -> float | None:
-    if headers is None:
-        return None
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(when.timestamp() - time.time(), 0.0)
+    return retry_after_seconds(headers.get("retry-after") if headers is not None else None)
 
 
 def _status_error(

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 # Loaded after `initialize` is answered, off the event loop: together they cost as much
 # as pygls itself to import, and an editor waits for `initialize` before anything else.
-_HEAVY_MODULES = ("fuse_ls.fusion.engine", "fuse_ls.context", "fuse_ls.telemetry.recorder")
+_HEAVY_MODULES = ("fuse_ls.fusion.engine", "fuse_ls.context", "fuse_ls.telemetry.session")
 
 Change = types.TextDocumentContentChangeEvent
 _CLIENT_TIMEOUT_S = 5.0  # for our own requests to the client (configuration, progress)
@@ -339,13 +339,18 @@ class FuseLanguageServer(LanguageServer):
             await self.reload_settings()
 
     def _start_recorder(self) -> None:
-        if not self.settings.telemetry.enabled or self.state.workspace is None:
+        t = self.settings.telemetry
+        if not (t.enabled or t.otel) or self.state.workspace is None:
             return
-        try:
-            from fuse_ls.telemetry.recorder import SessionRecorder
+        try:  # the local recorder and/or the OpenTelemetry export, as settings ask
+            from fuse_ls.telemetry.session import open_session
 
-            self.recorder = SessionRecorder(
-                self.settings.telemetry, self.state.workspace, source="server", version=__version__
+            self.recorder = open_session(
+                t,
+                self.state.workspace,
+                source="server",
+                version=__version__,
+                base_url=self.settings.provider.base_url,
             )
         except Exception:  # telemetry must never stop the server from starting
             log.exception("telemetry recorder unavailable")

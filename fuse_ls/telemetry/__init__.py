@@ -1,13 +1,18 @@
-"""Local session telemetry (see docs/telemetry.md).
+"""Local session telemetry, Rudel upload and OpenTelemetry export (see docs/telemetry.md).
 
-Modules are imported directly, never through this package, so that the engine's
-`from fuse_ls.telemetry.redact import redact` pulls in nothing else:
+Modules are imported directly, never through this package, so that importing one pulls
+in nothing else (the `otel` module needs the optional `otel` extra):
 
 - `redact`: secret redaction, a pure function (also used on code sent to models);
+- `session`: `open_session`, the one observer the server and the CLI hold (recorder and,
+  when on, OpenTelemetry);
 - `recorder`: `SessionRecorder`, the engine observer writing Rudel-shaped transcripts;
+  `writer` (the file: lines, rotation), `ordering` (a fusion's lines in Rudel's order),
+  `transcript` (line shapes, usage mapping), `models` (vendor model ids), `gitinfo`;
+- `otel`: `OtelObserver`, traces and metrics over OTLP/HTTP;
 - `store`: data-dir layout, crash-safe appends, readers, retention;
-- `transcript`: line-level helpers (timestamps, stable ids, usage mapping);
-- `stats` / `report` / `html`: `fuse-ls stats` (terminal, JSON, HTML);
-- `upload`: `fuse-ls upload` to a self-hosted Rudel;
+- `stats` / `aggregate` / `report` / `html`: `fuse-ls stats` (terminal, JSON, HTML);
+- `upload` / `envelope` / `rudel`: `fuse-ls upload` to a Rudel server, done as Rudel's CLI
+  does (credentials, organization, error codes);
 - `synthetic`: generated corpora for tests and `bench/bench_stats.py`.
 """

@@ -14,7 +14,6 @@ through `redact()` first.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import OrderedDict
@@ -35,23 +34,23 @@ from fuse_ls.core.events import (
 )
 from fuse_ls.core.types import (
     CandidateResult,
-    FusionResult,
     JudgeResult,
-    Usage,
 )
 from fuse_ls.telemetry import store
+from fuse_ls.telemetry.gitinfo import current_branch
+from fuse_ls.telemetry.ordering import PendingLine, order_for_rudel
 from fuse_ls.telemetry.redact import redact
 from fuse_ls.telemetry.transcript import (
-    FUSE_KEY,
-    SCHEMA_VERSION,
-    iso_timestamp,
-    new_uuid,
+    answer_message,
+    call_message,
+    finished_facts,
+    finished_summary,
     sha256_hex,
     stable_id,
     text_block,
-    usage_block,
     usage_facts,
 )
+from fuse_ls.telemetry.writer import TranscriptWriter
 
 log = logging.getLogger(__name__)
 
@@ -81,38 +80,68 @@ class SessionRecorder:
         git_branch: str | None = None,
         clock: Callable[[], float] | None = None,
     ) -> None:
-        """`clock` (epoch seconds) exists for tests and the synthetic corpus."""
+        """`git_branch` pins the branch; None reads the workspace's branch when the
+        session starts and again at every action, so a long editor session records the
+        branch each action ran on. `clock` (epoch seconds) is for tests and the synthetic
+        corpus."""
         self.settings = settings
         self._clock = clock or time.time
         self.enabled = settings.enabled
         self.workspace = Path(workspace).expanduser().absolute()
         self.source: Source = source
         self.version = version
-        self.git_branch = git_branch or ""
+        self._branch_pinned = git_branch is not None
         self.record_content = settings.record_content
-        self.max_lines = max(10, min(settings.max_lines_per_file, store.HARD_MAX_LINES))
-        self.root_session_id = new_uuid()
-        self.session_id = self.root_session_id
-        self.part = 1
-        self._previous_session_id: str | None = None
-        self._data_dir: Path | None = None
-        self._file: store.AppendOnlyFile | None = None
-        self._lines = 0
-        self._parent: str | None = None
+        self._out = TranscriptWriter(
+            settings,
+            self.workspace,
+            source=source,
+            version=version,
+            git_branch=git_branch if git_branch is not None else self._read_branch(),
+            clock=self._clock,
+        )
         self._lock = threading.RLock()
         self._closed = False
         self._failed_once = False
-        self._started_at = self._clock()
-        self._pruned = False
         # fusion id -> {"action": task, "findings": {finding id: (votes, pool size)}}
         self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        # Model-call lines of fusions still running, written in Rudel's order at the end
+        # (see `_flush`); fusion id -> lines.
+        self._pending: dict[str, list[PendingLine]] = {}
+        self.session_cost_usd = 0.0
 
     # --- public API -------------------------------------------------------------------
 
     @property
     def path(self) -> Path | None:
         """The current session file (None until something was recorded)."""
-        return self._file.path if self._file is not None else None
+        return self._out.path
+
+    @property
+    def root_session_id(self) -> str:
+        """Shared by all parts of a rotated session."""
+        return self._out.root_session_id
+
+    @root_session_id.setter
+    def root_session_id(self, value: str) -> None:  # tests: two recorders, one session
+        self._out.root_session_id = value
+
+    @property
+    def session_id(self) -> str:
+        """The current part's id (its file name)."""
+        return self._out.session_id
+
+    @session_id.setter
+    def session_id(self, value: str) -> None:
+        self._out.session_id = value
+
+    @property
+    def max_lines(self) -> int:
+        return self._out.max_lines
+
+    @property
+    def git_branch(self) -> str:
+        return self._out.git_branch
 
     def observe(self, event: FusionEvent) -> None:
         """Engine observer. Never raises."""
@@ -154,7 +183,7 @@ class SessionRecorder:
                     votes = known[0] if votes is None else votes
                     pool_size = known[1] if pool_size is None else pool_size
                 agreement = f" ({votes}/{pool_size} models)" if votes is not None else ""
-                self._write(
+                self._out.write(
                     "user",
                     {"role": "user", "content": f"[fuse-ls] {kind} {decision}{agreement}"},
                     {
@@ -176,13 +205,11 @@ class SessionRecorder:
             return
         try:
             with self._lock:
-                if self._file is not None:
-                    self._write_system(
-                        "fuse_ls_session_end",
-                        "fuse-ls session ended",
-                        {"event": "session_end", "reason": "closed"},
-                    )
-                    self._file.close()
+                for fusion_id in list(self._pending):
+                    self._flush(fusion_id)
+                self._out.close(
+                    {"event": "session_end", "reason": "closed"}, "fuse-ls session ended"
+                )
         except Exception as e:
             self._report_failure(e)
         finally:
@@ -199,14 +226,16 @@ class SessionRecorder:
     def _on_fusion_started(self, event: FusionStarted) -> None:
         req = event.request
         info = self._remember(event.fusion_id)
+        if not self._branch_pinned:
+            self._out.git_branch = self._read_branch()
         facts: dict[str, Any] = {"event": "action", "fusionId": event.fusion_id}
         if req is None:
             info["action"] = "unknown"
             facts["action"] = "unknown"
-            self._write("user", {"role": "user", "content": "[fuse-ls] action"}, facts)
+            self._out.write("user", {"role": "user", "content": "[fuse-ls] action"}, facts)
             return
         info["action"] = req.task
-        rel = self._relative(req.path)
+        rel = store.workspace_relative(req.path, self.workspace)
         lines = len(req.code.splitlines()) or 1
         digest = sha256_hex(req.code)
         summary = (
@@ -228,27 +257,14 @@ class SessionRecorder:
             codeLines=lines,
             instruction=bool(req.instruction),
         )
-        self._write("user", {"role": "user", "content": content}, facts)
+        self._out.write("user", {"role": "user", "content": content}, facts)
 
     def _on_model(self, event: ModelFinished | ModelFailed) -> None:
         cand = event.candidate
         if cand is None:
             return
         if cand.status == "ok":
-            self._answer(
-                event,
-                "pool",
-                cand.model,
-                cand.index,
-                cand.usage,
-                cand.latency_s,
-                cand.text,
-                extra={
-                    "ttftS": _round(cand.ttft_s),
-                    "findings": len(cand.findings),
-                    "revised": cand.revised or None,
-                },
-            )
+            self._answer(event, "pool", cand)
         else:
             self._failure(event, "pool", cand)
 
@@ -257,16 +273,7 @@ class SessionRecorder:
         if judge is None or judge.status == "skipped":
             return  # no model call happened; fusion_finished records the reason
         if judge.status == "ok":
-            self._answer(
-                event,
-                "judge",
-                judge.model,
-                0,
-                judge.usage,
-                judge.latency_s,
-                judge.rationale,
-                extra={},
-            )
+            self._answer(event, "judge", judge)
         else:
             self._failure(event, "judge", judge)
 
@@ -274,42 +281,18 @@ class SessionRecorder:
         result = event.result
         if result is None:
             return
+        self._flush(event.fusion_id)
         info = self._remember(event.fusion_id)
         findings = {f.id: (f.votes, f.pool_size) for f in result.findings if f.id}
         info["findings"] = findings
         self._write_system(
             "fuse_ls_fusion_finished",
-            _finished_summary(result),
-            {
-                "event": "fusion_finished",
-                "fusionId": event.fusion_id,
-                "action": result.task,
-                "mode": result.mode,
-                "winner": result.winner,
-                "scores": dict(result.scores) or None,
-                "findings": [
-                    {
-                        "id": f.id,
-                        "votes": f.votes,
-                        "poolSize": f.pool_size,
-                        "severity": f.severity,
-                        "confirmed": f.confirmed,
-                        "fix": f.replacement is not None,
-                    }
-                    for f in result.findings
-                ],
-                "rejected": len(result.rejected),
-                "answered": len(result.answered),
-                "failed": len(result.failed),
-                "judge": result.judge.status if result.judge is not None else None,
-                "hasAnswer": bool(result.answer),
-                "costUsd": result.total_cost_usd,
-                "wallTimeS": round(result.wall_time_s, 3),
-                "notes": len(result.notes),
-            },
+            finished_summary(result),
+            finished_facts(event.fusion_id, result),
         )
 
     def _on_fusion_failed(self, event: FusionFailed) -> None:
+        self._flush(event.fusion_id)
         reason = self._clean(event.message)[:500]
         # A cancellation is the user's choice, not an error: keep it out of error counts.
         cancelled = "cancel" in reason.lower()
@@ -328,18 +311,11 @@ class SessionRecorder:
 
     # --- line builders ----------------------------------------------------------------
 
-    def _answer(
-        self,
-        event: CallEvent,
-        role: str,
-        model: str,
-        index: int,
-        usage: Usage,
-        latency_s: float | None,
-        text: str,
-        *,
-        extra: dict[str, Any],
-    ) -> None:
+    def _answer(self, event: CallEvent, role: str, who: CandidateResult | JudgeResult) -> None:
+        model, usage = who.model, who.usage
+        cand = who if isinstance(who, CandidateResult) else None
+        index = cand.index if cand is not None else 0
+        text = cand.text if cand is not None else getattr(who, "rationale", "")
         key = self._call_key(event, role, index, model)
         action = self._fusions.get(event.fusion_id, {}).get("action")
         if self.record_content:
@@ -356,23 +332,19 @@ class SessionRecorder:
             "index": index,
             "round": _round_of(event),
             "status": "ok",
-            "latencyS": _round(latency_s),
+            "latencyS": _round(who.latency_s),
             "costUsd": usage.cost_usd,
             "usage": usage_facts(usage),
         }
-        facts.update({k: v for k, v in extra.items() if v is not None})
-        self._write(
+        if cand is not None:
+            facts["ttftS"] = _round(cand.ttft_s)
+            facts["findings"] = len(cand.findings)
+            facts["revised"] = cand.revised or None
+        self._queue(
+            event.fusion_id,
+            role,
             "assistant",
-            {
-                "id": stable_id("msg", *key),
-                "type": "message",
-                "role": "assistant",
-                "model": model,
-                "content": [text_block(shown)],
-                "stop_reason": "end_turn",
-                "stop_sequence": None,
-                "usage": usage_block(usage),
-            },
+            answer_message(stable_id("msg", *key), model, shown, usage),
             facts,
             request_id=stable_id("req", *key),
         )
@@ -388,25 +360,11 @@ class SessionRecorder:
         reason = self._clean(who.error or who.status)[:500]
         # Rudel counts failures only as tool_result blocks; a tool_result answers a
         # tool_use, so the call itself is written first as the model's (failed) turn.
-        self._write(
+        self._queue(
+            event.fusion_id,
+            role,
             "assistant",
-            {
-                "id": stable_id("msg", *key),
-                "type": "message",
-                "role": "assistant",
-                "model": who.model,
-                "content": [
-                    {
-                        "type": "tool_use",
-                        "id": tool_id,
-                        "name": "fuse_ls_model_call",
-                        "input": {"model": who.model, "role": role, "index": index},
-                    }
-                ],
-                "stop_reason": "tool_use",
-                "stop_sequence": None,
-                "usage": usage_block(who.usage),
-            },
+            call_message(stable_id("msg", *key), tool_id, who.model, role, index, who.usage),
             {
                 "event": "model_call",
                 "fusionId": event.fusion_id,
@@ -425,7 +383,9 @@ class SessionRecorder:
         }
         if is_error:
             block["is_error"] = True
-        self._write(
+        self._queue(
+            event.fusion_id,
+            role,
             "user",
             {"role": "user", "content": [block]},
             {
@@ -448,125 +408,32 @@ class SessionRecorder:
     def _write_system(
         self, subtype: str, content: str, facts: dict[str, Any], *, level: str = "info"
     ) -> None:
-        self._write("system", None, facts, subtype=subtype, content=content, level=level)
+        self._out.write("system", None, facts, subtype=subtype, content=content, level=level)
 
-    def _write(
+    def _queue(
         self,
+        fusion_id: str,
+        role: str,
         line_type: str,
-        message: dict[str, Any] | None,
+        message: dict[str, Any],
         facts: dict[str, Any],
         *,
         request_id: str | None = None,
-        subtype: str | None = None,
-        content: str | None = None,
-        level: str | None = None,
     ) -> None:
-        if self._file is None:
-            self._open_part()
-        elif self._lines >= self.max_lines - 1 or self._file.size >= store.HARD_MAX_BYTES:
-            self._rotate()
-        self._emit(line_type, message, facts, request_id, subtype, content, level)
+        pending = PendingLine(role, line_type, message, facts, request_id, self._clock())
+        self._pending.setdefault(fusion_id, []).append(pending)
 
-    def _emit(
-        self,
-        line_type: str,
-        message: dict[str, Any] | None,
-        facts: dict[str, Any],
-        request_id: str | None,
-        subtype: str | None,
-        content: str | None,
-        level: str | None,
-    ) -> None:
-        assert self._file is not None
-        uid = new_uuid()
-        # Key order follows Claude Code's own lines; `fuseLs` must stay last (stats.py).
-        line: dict[str, Any] = {
-            "parentUuid": self._parent,
-            "isSidechain": False,
-            "userType": "external",
-            "cwd": str(self.workspace),
-            "sessionId": self.session_id,
-            "version": self.version,
-            "gitBranch": self.git_branch,
-            "type": line_type,
-        }
-        if subtype is not None:
-            line["subtype"] = subtype
-            line["content"] = content or ""
-            line["isMeta"] = False
-            line["level"] = level or "info"
-        if message is not None:
-            line["message"] = message
-        if request_id is not None:
-            line["requestId"] = request_id
-        line["uuid"] = uid
-        line["timestamp"] = iso_timestamp(self._clock())
-        line[FUSE_KEY] = {k: v for k, v in facts.items() if v is not None}
-        self._file.append(store.dumps(line))
-        self._parent = uid
-        self._lines += 1
-
-    def _open_part(self) -> None:
-        root = store.data_dir(self.settings)
-        self._data_dir = root
-        path = store.session_path(root, self.workspace, self.session_id)
-        store.ensure_dir(path.parent)
-        self._file = store.AppendOnlyFile(path)
-        self._lines = 0
-        self._parent = None
-        facts: dict[str, Any] = {
-            "event": "session_start",
-            "schema": SCHEMA_VERSION,
-            "source": self.source,
-            "workspace": str(self.workspace),
-            "rootSessionId": self.root_session_id,
-            "part": self.part,
-            "previousSessionId": self._previous_session_id,
-            "startedAt": iso_timestamp(self._started_at),
-            "pid": os.getpid(),
-        }
-        self._emit(
-            "system",
-            None,
-            facts,
-            None,
-            "fuse_ls_session_start",
-            f"fuse-ls {self.source} session started",
-            "info",
-        )
-        if not self._pruned:
-            self._pruned = True
-            self._prune()
-
-    def _rotate(self) -> None:
-        assert self._file is not None
-        next_id = new_uuid()
-        self._emit(
-            "system",
-            None,
-            {"event": "session_end", "reason": "rotated", "nextSessionId": next_id},
-            None,
-            "fuse_ls_session_end",
-            "fuse-ls session continues in the next file",
-            "info",
-        )
-        self._file.close()
-        self._previous_session_id = self.session_id
-        self.session_id = next_id
-        self.part += 1
-        self._open_part()
-
-    def _prune(self) -> None:
-        try:
-            assert self._data_dir is not None and self._file is not None
-            store.prune(
-                self._data_dir,
-                retention_days=self.settings.retention_days,
-                max_total_mb=self.settings.max_total_mb,
-                keep={self._file.path},
-            )
-        except Exception as e:
-            log.debug("telemetry pruning failed: %s", e)
+    def _flush(self, fusion_id: str) -> None:
+        """Write a fusion's model-call lines in Rudel's order, its cost on the last
+        assistant line (see `ordering.py`)."""
+        lines = self._pending.pop(fusion_id, [])
+        if not lines:
+            return
+        action = self._fusions.get(fusion_id, {}).get("action") or "action"
+        ordered, cost = order_for_rudel(lines, action, self.session_cost_usd)
+        self.session_cost_usd += cost
+        for p in ordered:
+            self._out.write(p.line_type, p.message, p.facts, request_id=p.request_id, at=p.at)
 
     # --- helpers ----------------------------------------------------------------------
 
@@ -593,19 +460,11 @@ class SessionRecorder:
             self._fusions.move_to_end(fusion_id)
         return info
 
-    def _relative(self, path: str) -> str:
-        if path.startswith("file://"):
-            from urllib.parse import unquote, urlparse
-
-            path = unquote(urlparse(path).path)
-        p = Path(path)
-        if p.is_absolute():
-            try:
-                return p.relative_to(self.workspace).as_posix()
-            except ValueError:
-                # Outside the workspace: keep only the file name, the rest may be private.
-                return p.name
-        return p.as_posix()
+    def _read_branch(self) -> str:
+        try:
+            return current_branch(self.workspace) or ""
+        except Exception:  # a strange .git must not stop the recording
+            return ""
 
     @staticmethod
     def _clean(text: str) -> str:
@@ -624,17 +483,6 @@ class SessionRecorder:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
-
-
-def _finished_summary(result: FusionResult) -> str:
-    parts = [f"fuse-ls {result.task} ({result.mode}) finished"]
-    if result.task == "review":
-        parts.append(f"{len(result.findings)} findings")
-    if result.winner:
-        parts.append(f"winner {result.winner}")
-    parts.append(f"{len(result.answered)}/{len(result.candidates)} models answered")
-    parts.append(f"${result.total_cost_usd:.4f}")
-    return ", ".join(parts)
 
 
 CallEvent = ModelFinished | ModelFailed | JudgeFinished | JudgeFailed

@@ -229,6 +229,21 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         _whole("gitlab-token"),
     ),
     (
+        "npm-token",
+        re.compile(_L + r"npm_[A-Za-z0-9]{36}" + _R),
+        _whole("npm-token"),
+    ),
+    (
+        "sendgrid-key",
+        re.compile(_L + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _R),
+        _whole("sendgrid-key"),
+    ),
+    (
+        "twilio-key",
+        re.compile(_L + r"SK[0-9a-fA-F]{32}" + _R),
+        _whole("twilio-key"),
+    ),
+    (
         "slack-token",
         re.compile(
             _L

@@ -26,63 +26,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.telemetry import store
+from fuse_ls.telemetry.aggregate import SessionFacts, compute_stats, percentile
 
-ABANDON_WINDOW_S: Final = 60.0
-EARLY_WINDOW_S: Final = 120.0
-OUTCOMES: Final = ("applied", "dismissed", "abandoned", "no_decision")
+__all__ = ["SessionFacts", "compute_stats", "load_sessions", "percentile", "stats_main"]
 
 _decoder = json.JSONDecoder()
 _MARK: Final = '"fuseLs":'
 _TS_KEY: Final = '"timestamp":"'
-
-
-class _Part:
-    """What one session file contributes (rotated parts are merged by root id)."""
-
-    __slots__ = (
-        "actions",
-        "calls",
-        "decisions",
-        "end",
-        "errors",
-        "failed_fusions",
-        "finished",
-        "root",
-        "source",
-        "start",
-        "workspace",
-    )
-
-    def __init__(self, root: str) -> None:
-        self.root = root
-        self.workspace = ""
-        self.source = ""
-        self.start = math.inf
-        self.end = -math.inf
-        # (ts, fusion id, action)
-        self.actions: list[tuple[float, str, str]] = []
-        # (ts, fusion id, model, role, status, latency, cost, in, out, cache read, cache write)
-        self.calls: list[
-            tuple[float, str, str, str, str, float | None, float, int, int, int, int]
-        ] = []
-        # fusion id -> (action, mode, winner, [(finding id, votes, pool size)], has answer)
-        self.finished: dict[str, tuple[str, str, str | None, list[tuple[str, int, int]], bool]] = {}
-        # (ts, fusion id, item id, decision, kind, votes, pool size)
-        self.decisions: list[tuple[float, str, str, str, str, int | None, int | None]] = []
-        self.errors: list[float] = []
-        self.failed_fusions = 0
 
 
 _minute_cache: dict[str, float] = {}
@@ -152,7 +111,7 @@ def _decode_lines(lines: list[str]) -> list[tuple[str, Any]]:
     return out
 
 
-def scan_file(path: Path) -> _Part | None:
+def scan_file(path: Path) -> SessionFacts | None:
     """Extract the facts of one session file; None when it has no usable line."""
     try:
         data = path.read_bytes()
@@ -161,7 +120,7 @@ def scan_file(path: Path) -> _Part | None:
     cut = data.rfind(b"\n")
     if cut < 0:
         return None
-    part = _Part(path.stem)
+    part = SessionFacts(path.stem)
     seen = False
     for ts_text, facts in _decode_lines(data[:cut].decode("utf-8", "replace").split("\n")):
         try:
@@ -177,7 +136,7 @@ def scan_file(path: Path) -> _Part | None:
     return part if seen else None
 
 
-def _apply(part: _Part, f: dict[str, Any], ts: float) -> None:
+def _apply(part: SessionFacts, f: dict[str, Any], ts: float) -> None:
     event = f.get("event")
     if event == "model_answer" or event == "model_failed":
         usage = f.get("usage") or {}
@@ -237,12 +196,12 @@ def _apply(part: _Part, f: dict[str, Any], ts: float) -> None:
 
 def load_sessions(
     root: Path, *, since_days: float | None = None, now: float | None = None
-) -> list[_Part]:
+) -> list[SessionFacts]:
     """Every logical session under `root` (rotated parts merged), optionally only those
     that started within the last `since_days` days."""
     now = time.time() if now is None else now
     cutoff = now - since_days * 86400 if since_days is not None else None
-    merged: dict[str, _Part] = {}
+    merged: dict[str, SessionFacts] = {}
     for path in store.list_session_files(root):
         if cutoff is not None:
             # A file last written before the cutoff cannot hold a session that started
@@ -261,361 +220,11 @@ def load_sessions(
         if prev is None:
             merged[part.root] = part
         else:
-            _merge(prev, part)
+            prev.merge(part)
     sessions = list(merged.values())
     if cutoff is not None:
         sessions = [s for s in sessions if s.start >= cutoff]
     return sessions
-
-
-def _merge(into: _Part, other: _Part) -> None:
-    into.start = min(into.start, other.start)
-    into.end = max(into.end, other.end)
-    into.workspace = into.workspace or other.workspace
-    into.source = into.source or other.source
-    into.actions.extend(other.actions)
-    into.calls.extend(other.calls)
-    into.finished.update(other.finished)
-    into.decisions.extend(other.decisions)
-    into.errors.extend(other.errors)
-    into.failed_fusions += other.failed_fusions
-
-
-# --- aggregation ----------------------------------------------------------------------
-
-
-def percentile(sorted_values: Sequence[float], p: float) -> float | None:
-    """Nearest-rank percentile of an ascending sequence (None when empty)."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(p / 100 * len(sorted_values)))
-    return sorted_values[min(rank, len(sorted_values)) - 1]
-
-
-def _day(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d")
-
-
-def _rate(num: int, den: int) -> float | None:
-    return round(num / den, 4) if den else None
-
-
-class _Tokens:
-    __slots__ = ("cache_read", "cache_write", "cost", "inp", "out")
-
-    def __init__(self) -> None:
-        self.inp = self.out = self.cache_read = self.cache_write = 0
-        self.cost = 0.0
-
-    def add(self, cost: float, inp: int, out: int, cr: int, cw: int) -> None:
-        self.cost += cost
-        self.inp += inp
-        self.out += out
-        self.cache_read += cr
-        self.cache_write += cw
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "inputTokens": self.inp,
-            "outputTokens": self.out,
-            "cacheReadTokens": self.cache_read,
-            "cacheWriteTokens": self.cache_write,
-            "costUsd": round(self.cost, 6),
-        }
-
-
-def compute_stats(sessions: Iterable[_Part]) -> dict[str, Any]:
-    sessions = list(sessions)
-    day_cache: dict[int, str] = {}
-
-    def day(ts: float) -> str:
-        key = int(ts // 86400)
-        d = day_cache.get(key)
-        if d is None:
-            d = day_cache[key] = _day(ts)
-        return d
-
-    daily: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {
-            "sessions": 0,
-            "actions": 0,
-            "byAction": defaultdict(int),
-            "tokens": _Tokens(),
-            "models": defaultdict(_Tokens),
-        }
-    )
-    workspaces: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"sessions": 0, "actions": 0, "tokens": _Tokens(), "models": defaultdict(_Tokens)}
-    )
-    models: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {
-            "ok": 0,
-            "failed": 0,
-            "cancelled": 0,
-            "judge": 0,
-            "lat": [],
-            "tokens": _Tokens(),
-            "bestOf": 0,
-            "wins": 0,
-        }
-    )
-    totals = _Tokens()
-    actions_by_type: dict[str, int] = defaultdict(int)
-    by_source: dict[str, int] = defaultdict(int)
-    n_actions = n_finished = n_failed_fusions = 0
-    # acceptance: (votes, pool) -> [shown, applied, dismissed, left]
-    accept: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    fixes = [0, 0, 0, 0]
-    abandon_actions = abandoned_actions = 0
-    abandon_sessions = abandoned_sessions = 0
-    early: dict[bool, dict[str, int]] = {
-        True: dict.fromkeys(OUTCOMES, 0),
-        False: dict.fromkeys(OUTCOMES, 0),
-    }
-    first_ts = math.inf
-    last_ts = -math.inf
-
-    for s in sessions:
-        first_ts = min(first_ts, s.start)
-        last_ts = max(last_ts, s.end)
-        by_source[s.source or "unknown"] += 1
-        sd = daily[day(s.start)]
-        sd["sessions"] += 1
-        ws = workspaces[s.workspace]
-        ws["sessions"] += 1
-        for ts, _fid, action in s.actions:
-            dd = daily[day(ts)]
-            dd["actions"] += 1
-            dd["byAction"][action] += 1
-            ws["actions"] += 1
-            actions_by_type[action] += 1
-        n_actions += len(s.actions)
-
-        ok_models: dict[str, set[str]] = defaultdict(set)
-        for ts, fid, model, role, status, lat, cost, inp, out, cr, cw in s.calls:
-            m = models[model]
-            if status == "ok":
-                m["ok"] += 1
-                if lat is not None:
-                    m["lat"].append(lat)
-                if role == "pool":
-                    ok_models[fid].add(model)
-            elif status == "error":
-                m["failed"] += 1
-            else:
-                m["cancelled"] += 1
-            if role == "judge":
-                m["judge"] += 1
-            m["tokens"].add(cost, inp, out, cr, cw)
-            totals.add(cost, inp, out, cr, cw)
-            dd = daily[day(ts)]
-            dd["tokens"].add(cost, inp, out, cr, cw)
-            dd["models"][model].add(cost, inp, out, cr, cw)
-            ws["tokens"].add(cost, inp, out, cr, cw)
-            ws["models"][model].add(cost, inp, out, cr, cw)
-
-        # decisions: (fusion, item) -> final decision; "applied" wins over later changes
-        final: dict[tuple[str, str], str] = {}
-        decided_fusions: set[str] = set()
-        fix_items: dict[str, set[str]] = defaultdict(set)
-        extra_votes: dict[tuple[str, str], tuple[int | None, int | None]] = {}
-        for _ts, fid, item, decision, kind, votes, pool in sorted(s.decisions):
-            key = (fid, item)
-            if final.get(key) != "applied":
-                final[key] = decision
-            decided_fusions.add(fid)
-            if kind == "fix":
-                fix_items[fid].add(item)
-            else:
-                extra_votes[key] = (votes, pool)
-
-        applied_any = any(d == "applied" for d in final.values())
-        for fid, (action, mode, winner, findings, has_answer) in s.finished.items():
-            n_finished += 1
-            if mode == "best-of":
-                for model in ok_models.get(fid, ()):
-                    models[model]["bestOf"] += 1
-                    if model == winner:
-                        models[model]["wins"] += 1
-            for fnd_id, votes, pool in findings:
-                bucket = accept[(votes, pool)]
-                bucket[0] += 1
-                decision = final.get((fid, fnd_id), "left")
-                bucket[_OUTCOME_COL[decision]] += 1
-                extra_votes.pop((fid, fnd_id), None)
-            if action == "fix" and has_answer:
-                items = fix_items.get(fid) or {fid}
-                for item in items:
-                    fixes[0] += 1
-                    fixes[_OUTCOME_COL[final.get((fid, item), "left")]] += 1
-        # Decisions on findings whose fusion_finished line is missing (a crash, a
-        # provisional finding) still count when the decision carries the vote count.
-        for key, (votes, pool) in extra_votes.items():
-            if votes is not None and pool is not None:
-                bucket = accept[(votes, pool)]
-                bucket[0] += 1
-                bucket[_OUTCOME_COL[final[key]]] += 1
-
-        # abandonment
-        last_decidable_abandoned = False
-        has_decidable = False
-        if s.source == "server":
-            for ts, fid, action in sorted(s.actions):
-                if action not in ("review", "fix"):
-                    continue
-                has_decidable = True
-                abandon_actions += 1
-                gone = s.end - ts <= ABANDON_WINDOW_S and fid not in decided_fusions
-                if gone:
-                    abandoned_actions += 1
-                last_decidable_abandoned = gone
-            if has_decidable:
-                abandon_sessions += 1
-                if last_decidable_abandoned:
-                    abandoned_sessions += 1
-
-        n_failed_fusions += s.failed_fusions
-        if s.actions:
-            had_early = any(ts - s.start <= EARLY_WINDOW_S for ts in s.errors)
-            if applied_any:
-                outcome = "applied"
-            elif final:
-                outcome = "dismissed"
-            elif last_decidable_abandoned:
-                outcome = "abandoned"
-            else:
-                outcome = "no_decision"
-            early[had_early][outcome] += 1
-
-    model_rows = []
-    for model, m in sorted(models.items(), key=lambda kv: -kv[1]["tokens"].cost):
-        lats = sorted(m["lat"])
-        attempts = m["ok"] + m["failed"]
-        model_rows.append(
-            {
-                "model": model,
-                "calls": attempts + m["cancelled"],
-                "answered": m["ok"],
-                "failures": m["failed"],
-                "cancelled": m["cancelled"],
-                "judgeCalls": m["judge"],
-                "failureRate": _rate(m["failed"], attempts),
-                "latencyS": {
-                    "p50": percentile(lats, 50),
-                    "p90": percentile(lats, 90),
-                    "p99": percentile(lats, 99),
-                    "mean": round(sum(lats) / len(lats), 3) if lats else None,
-                },
-                **m["tokens"].as_dict(),
-                "bestOf": {
-                    "fusions": m["bestOf"],
-                    "wins": m["wins"],
-                    "winRate": _rate(m["wins"], m["bestOf"]),
-                },
-            }
-        )
-
-    def outcome_block(counts: dict[str, int]) -> dict[str, Any]:
-        n = sum(counts.values())
-        return {
-            "sessions": n,
-            "outcomes": dict(counts),
-            "rates": {k: _rate(v, n) for k, v in counts.items()},
-        }
-
-    return {
-        "generatedAt": datetime.now(tz=UTC).isoformat(timespec="seconds"),
-        "range": {
-            "first": _day(first_ts) if sessions else None,
-            "last": _day(last_ts) if sessions else None,
-        },
-        "totals": {
-            "sessions": len(sessions),
-            "sessionsBySource": dict(by_source),
-            "actions": n_actions,
-            "actionsByType": dict(actions_by_type),
-            "fusionsFinished": n_finished,
-            "fusionsFailed": n_failed_fusions,
-            "modelCalls": sum(r["calls"] for r in model_rows),
-            "modelFailures": sum(r["failures"] for r in model_rows),
-            **totals.as_dict(),
-        },
-        "daily": [
-            {
-                "date": d,
-                "sessions": v["sessions"],
-                "actions": v["actions"],
-                "byAction": dict(v["byAction"]),
-                **v["tokens"].as_dict(),
-                "models": {k: t.as_dict() for k, t in sorted(v["models"].items())},
-            }
-            for d, v in sorted(daily.items())
-        ],
-        "models": model_rows,
-        "workspaces": [
-            {
-                "workspace": w,
-                "sessions": v["sessions"],
-                "actions": v["actions"],
-                **v["tokens"].as_dict(),
-                "models": {k: t.as_dict() for k, t in sorted(v["models"].items())},
-            }
-            for w, v in sorted(workspaces.items(), key=lambda kv: -kv[1]["tokens"].cost)
-        ],
-        "acceptance": {
-            "byVotes": [
-                {
-                    "votes": votes,
-                    "poolSize": pool,
-                    "label": f"{votes}/{pool}",
-                    "shown": c[0],
-                    "applied": c[1],
-                    "dismissed": c[2],
-                    "left": c[3],
-                    "acceptanceRate": _rate(c[1], c[0]),
-                }
-                for (votes, pool), c in sorted(accept.items(), key=lambda kv: (kv[0][1], kv[0][0]))
-            ],
-            "byVoteCount": _by_vote_count(accept),
-            "fixes": {
-                "shown": fixes[0],
-                "applied": fixes[1],
-                "dismissed": fixes[2],
-                "left": fixes[3],
-                "acceptanceRate": _rate(fixes[1], fixes[0]),
-            },
-        },
-        "abandonment": {
-            "windowS": ABANDON_WINDOW_S,
-            "actions": abandon_actions,
-            "abandonedActions": abandoned_actions,
-            "actionRate": _rate(abandoned_actions, abandon_actions),
-            "sessions": abandon_sessions,
-            "abandonedSessions": abandoned_sessions,
-            "sessionRate": _rate(abandoned_sessions, abandon_sessions),
-        },
-        "earlyErrors": {
-            "windowS": EARLY_WINDOW_S,
-            "withEarlyErrors": outcome_block(early[True]),
-            "withoutEarlyErrors": outcome_block(early[False]),
-        },
-    }
-
-
-_OUTCOME_COL: Final = {"applied": 1, "dismissed": 2, "left": 3}
-
-
-def _by_vote_count(accept: dict[tuple[int, int], list[int]]) -> list[dict[str, Any]]:
-    """Acceptance by the number of votes alone, pooling pool sizes (1 vote of 2 or of 3)."""
-    merged: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for (votes, _pool), c in accept.items():
-        m = merged[votes]
-        for i in range(4):
-            m[i] += c[i]
-    return [
-        {"votes": v, "shown": c[0], "applied": c[1], "acceptanceRate": _rate(c[1], c[0])}
-        for v, c in sorted(merged.items())
-    ]
 
 
 # --- CLI ------------------------------------------------------------------------------

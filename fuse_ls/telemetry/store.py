@@ -28,6 +28,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core import paths
@@ -286,3 +287,17 @@ def platform_os() -> str:
     if sys.platform.startswith("win"):
         return "windows"
     return "linux"
+
+
+def workspace_relative(path: str, workspace: Path) -> str:
+    """`path` (a file path or URI) relative to the workspace; a file outside it is only
+    its name, since the rest of its path may be private."""
+    if path.startswith("file://"):
+        path = unquote(urlparse(path).path)
+    p = Path(path)
+    if p.is_absolute():
+        try:
+            return p.relative_to(workspace).as_posix()
+        except ValueError:
+            return p.name
+    return p.as_posix()

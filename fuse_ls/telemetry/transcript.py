@@ -32,7 +32,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from fuse_ls.core.types import Usage
+from fuse_ls.core.types import FusionResult, Usage
+from fuse_ls.telemetry.models import vendor_model_id
 
 SCHEMA_VERSION: Final = 1
 FUSE_KEY: Final = "fuseLs"
@@ -104,3 +105,83 @@ def text_block(text: str) -> dict[str, Any]:
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def answer_message(msg_id: str, model: str, text: str, usage: Usage) -> dict[str, Any]:
+    """An answer in Claude Code's form; `model` is written as the vendor's id."""
+    return {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": vendor_model_id(model),
+        "content": [text_block(text)],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": usage_block(usage),
+    }
+
+
+def call_message(
+    msg_id: str, tool_id: str, model: str, role: str, index: int, usage: Usage
+) -> dict[str, Any]:
+    """A model call as a `tool_use` turn, which the failed call's `tool_result` answers
+    (Rudel counts failures only as `tool_result` blocks)."""
+    return {
+        "id": msg_id,
+        "type": "message",
+        "role": "assistant",
+        "model": vendor_model_id(model),
+        "content": [
+            {
+                "type": "tool_use",
+                "id": tool_id,
+                "name": "fuse_ls_model_call",
+                "input": {"model": model, "role": role, "index": index},
+            }
+        ],
+        "stop_reason": "tool_use",
+        "stop_sequence": None,
+        "usage": usage_block(usage),
+    }
+
+
+def finished_facts(fusion_id: str, result: FusionResult) -> dict[str, Any]:
+    """The `fuseLs` facts of a `fusion_finished` line."""
+    return {
+        "event": "fusion_finished",
+        "fusionId": fusion_id,
+        "action": result.task,
+        "mode": result.mode,
+        "winner": result.winner,
+        "scores": dict(result.scores) or None,
+        "findings": [
+            {
+                "id": f.id,
+                "votes": f.votes,
+                "poolSize": f.pool_size,
+                "severity": f.severity,
+                "confirmed": f.confirmed,
+                "fix": f.replacement is not None,
+            }
+            for f in result.findings
+        ],
+        "rejected": len(result.rejected),
+        "answered": len(result.answered),
+        "failed": len(result.failed),
+        "judge": result.judge.status if result.judge is not None else None,
+        "hasAnswer": bool(result.answer),
+        "costUsd": result.total_cost_usd,
+        "wallTimeS": round(result.wall_time_s, 3),
+        "notes": len(result.notes),
+    }
+
+
+def finished_summary(result: FusionResult) -> str:
+    parts = [f"fuse-ls {result.task} ({result.mode}) finished"]
+    if result.task == "review":
+        parts.append(f"{len(result.findings)} findings")
+    if result.winner:
+        parts.append(f"winner {result.winner}")
+    parts.append(f"{len(result.answered)}/{len(result.candidates)} models answered")
+    parts.append(f"${result.total_cost_usd:.4f}")
+    return ", ".join(parts)

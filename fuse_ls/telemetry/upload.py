@@ -2,74 +2,62 @@
 
 Nothing leaves the machine unless the user runs this command. Then, for each session:
 
-- the file's complete lines (a torn last line is dropped) are redacted once more, string
-  by string, so the content stays valid JSONL whatever a secret looked like;
+- its envelope is prepared (`envelope.py`: complete lines, redacted once more, git facts);
 - the envelope from Rudel's `ingestSession` RPC is POSTed to `{url}/rpc/ingestSession`
-  over HTTPS (plain HTTP only to a loopback address), with the key in `x-api-key`;
+  over HTTPS (plain HTTP only to a loopback address), with the organization the project
+  is mapped to (see `rudel.py`: credentials, organization and error codes as Rudel's CLI);
 - what was sent is remembered (`upload-state.json` in the data dir, per server URL) so a
   later run re-uploads only sessions that grew.
 
-The key comes from `RUDEL_API_KEY` or Rudel's own `~/.rudel/credentials.json`
-(`{"token": ..., "apiBaseUrl": ..., "authType": "bearer" | "api-key"}`; the folder can be
-moved with `RUDEL_CONFIG_DIR`, like the Rudel CLI). It is never printed or logged.
+The key is never printed or logged; a server message echoing it is masked.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import ipaddress
 import json
 import os
-import re
-import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TextIO
 from urllib.parse import urlsplit
 
 import httpx
-from attrs import define, frozen
+import stamina
+from attrs import frozen
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core.errors import UploadError
+from fuse_ls.retry_after import retry_after_seconds
 from fuse_ls.telemetry import store
+from fuse_ls.telemetry.envelope import Prepared, normalize_remote, prepare, redact_jsonl
 from fuse_ls.telemetry.redact import redact
+from fuse_ls.telemetry.rudel import (
+    Credentials,
+    config_dir,
+    explain,
+    load_credentials,
+    parse_error,
+)
+
+__all__ = [
+    "Credentials",
+    "Prepared",
+    "UploadError",
+    "check_url",
+    "load_credentials",
+    "normalize_remote",
+    "prepare",
+    "redact_jsonl",
+    "upload_main",
+]
 
 RPC_PATH: Final = "/rpc/ingestSession"
-MAX_ID_CHARS: Final = 200
-TRANSIENT_STATUS: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
 DEFAULT_ATTEMPTS: Final = 4
 MAX_RETRY_AFTER_S: Final = 30.0  # a server asking for longer is better retried by the user
-
-
-@frozen
-class Credentials:
-    key: str
-    header: str  # "x-api-key" or "authorization"
-    origin: str  # where the key came from, for messages (never the key itself)
-    api_base: str | None = None
-
-    def headers(self) -> dict[str, str]:
-        if self.header == "authorization":
-            return {"authorization": f"Bearer {self.key}"}
-        return {"x-api-key": self.key}
-
-    def __repr__(self) -> str:  # keep the key out of tracebacks and debug prints
-        return f"Credentials(header={self.header!r}, origin={self.origin!r})"
-
-
-@define
-class Prepared:
-    path: Path
-    session_id: str
-    envelope: dict[str, Any]
-    size: int  # bytes of complete lines on disk (what "grew" compares)
-    lines: int
-    redactions: dict[str, int]
 
 
 # --- URL, key, git ----------------------------------------------------------------------
@@ -107,156 +95,6 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def rudel_config_dir() -> Path:
-    override = os.environ.get("RUDEL_CONFIG_DIR")
-    return Path(override) if override else Path.home() / ".rudel"
-
-
-def load_credentials() -> Credentials | None:
-    key = os.environ.get("RUDEL_API_KEY", "").strip()
-    if key:
-        return Credentials(key, "x-api-key", "RUDEL_API_KEY")
-    path = rudel_config_dir() / "credentials.json"
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as e:
-        raise UploadError(f"Cannot read {path}: {type(e).__name__}. Set RUDEL_API_KEY.") from None
-    token = data.get("token") if isinstance(data, dict) else None
-    if not isinstance(token, str) or not token.strip():
-        raise UploadError(f"{path} has no token. Run `rudel login` or set RUDEL_API_KEY.")
-    header = "authorization" if data.get("authType") == "bearer" else "x-api-key"
-    base = data.get("apiBaseUrl")
-    return Credentials(token.strip(), header, str(path), base if isinstance(base, str) else None)
-
-
-_SCP_LIKE: Final = re.compile(r"^(?:[^@/]+@)?(?P<host>[^:/]+):(?P<path>[^/].*)$")
-
-
-def normalize_remote(remote: str) -> str | None:
-    """`git@github.com:o/r.git`, `ssh://git@github.com:22/o/r`, `https://u:t@github.com/o/r`
-    -> `github.com/o/r` (never any credentials)."""
-    remote = remote.strip()
-    if not remote:
-        return None
-    if "://" in remote:
-        parts = urlsplit(remote)
-        host = (parts.hostname or "").lower()
-        path = parts.path
-    else:
-        m = _SCP_LIKE.match(remote)
-        if m is None:
-            return None
-        host, path = m.group("host").lower(), m.group("path")
-    path = path.strip("/")
-    if path.endswith(".git"):
-        path = path[:-4]
-    if not host or not path:
-        return None
-    return f"{host}/{path}"
-
-
-def _git(cwd: str, *args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", cwd, *args],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    return out.stdout.strip() or None
-
-
-# --- preparing the envelope -------------------------------------------------------------
-
-
-def redact_jsonl(text: str) -> tuple[str, dict[str, int]]:
-    """Redact every string inside every JSON line and re-serialise compactly.
-
-    Working on decoded strings (not the raw text) keeps escaped quotes and `\\n` intact,
-    so redaction can never turn a line into invalid JSON.
-    """
-    counts: dict[str, int] = {}
-
-    def walk(value: Any) -> Any:
-        if isinstance(value, str):
-            if len(value) < 8:
-                return value
-            result = redact(value)
-            for rule, n in result.counts.items():
-                counts[rule] = counts.get(rule, 0) + n
-            return result.text
-        if isinstance(value, list):
-            return [walk(v) for v in value]
-        if isinstance(value, dict):
-            return {k: walk(v) for k, v in value.items()}
-        return value
-
-    out: list[str] = []
-    for line in text.splitlines():
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        out.append(store.dumps(walk(obj)))
-    return ("\n".join(out) + "\n" if out else ""), counts
-
-
-def prepare(path: Path, version: str) -> Prepared | None:
-    raw = store.complete_bytes(path)
-    if not raw:
-        return None
-    text = raw.decode("utf-8", "replace")
-    if '"type":"user"' not in text and '"type":"assistant"' not in text:
-        return None  # only system lines: Rudel would answer 400, there is nothing to analyse
-    lines = text.count("\n")
-    content, counts = redact_jsonl(text)
-    first: dict[str, Any] = {}
-    last: dict[str, Any] = {}
-    for line in (text.splitlines()[0], text.splitlines()[-1]):
-        with contextlib.suppress(ValueError):
-            obj = json.loads(line)
-            if isinstance(obj, dict):
-                if not first:
-                    first = obj
-                last = obj
-    cwd = str(first.get("cwd") or last.get("cwd") or "")
-    branch = last.get("gitBranch") or first.get("gitBranch") or None
-    remote = normalize_remote(_git(cwd, "remote", "get-url", "origin") or "") if cwd else None
-    sha = _git(cwd, "rev-parse", "HEAD") if cwd else None
-    if branch is None and cwd:
-        branch = _git(cwd, "rev-parse", "--abbrev-ref", "HEAD")
-    project = cwd.replace("\\", "/") or path.parent.name
-    if len(project) > MAX_ID_CHARS:
-        project = project[-MAX_ID_CHARS:]  # the tail names the project; the head is home dirs
-    session_id = path.stem[:MAX_ID_CHARS]
-    envelope: dict[str, Any] = {
-        "sessionId": session_id,
-        "projectPath": project,
-        "source": "claude_code",
-        "upload_mode": "manual",
-        "cli_version": version,
-        "platform_os": store.platform_os(),
-        "content": content,
-    }
-    if remote:
-        envelope["gitRemote"] = remote
-    if branch:
-        envelope["gitBranch"] = branch
-    if sha:
-        envelope["gitSha"] = sha
-    return Prepared(path, session_id, envelope, len(raw), lines, counts)
-
-
 # --- state --------------------------------------------------------------------------------
 
 
@@ -285,25 +123,58 @@ def save_state(root: Path, state: dict[str, Any]) -> None:
 class Outcome:
     ok: bool
     message: str
-    fatal: bool = False  # no point trying the other sessions (bad key)
+    fatal: bool = False  # no point trying the other sessions (bad key, rate limit)
     response: dict[str, Any] | None = None
 
 
-def _server_message(resp: httpx.Response, key: str) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        text = resp.text
-    else:
-        text = ""
-        if isinstance(body, dict):
-            inner = body.get("json", body)
-            if isinstance(inner, dict):
-                text = str(inner.get("message") or inner.get("error") or inner.get("code") or "")
-        text = text or json.dumps(body)[:300]
+class _Transient(Exception):
+    """A failure worth another attempt (connection, 408/425/5xx)."""
+
+    def __init__(self, message: str, wait_s: float | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.wait_s = wait_s
+
+
+def _clean(text: str, key: str, limit: int | None = 300) -> str:
     # A server may echo the request back; whatever it says must not reveal our key.
     text = redact(" ".join(text.split()).replace(key, "[REDACTED:api-key]")).text
-    return text[:300]
+    return text[:limit]
+
+
+def _post_once(
+    client: httpx.Client,
+    endpoint: str,
+    body: bytes,
+    headers: dict[str, str],
+    item: Prepared,
+    creds: Credentials,
+) -> Outcome:
+    sid = item.session_id
+    try:
+        resp = client.post(endpoint, content=body, headers=headers)
+    except httpx.TransportError as e:
+        raise _Transient(f"cannot reach {endpoint}: {type(e).__name__}", None) from None
+    if 200 <= resp.status_code < 300:
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        inner = data.get("json", data) if isinstance(data, dict) else None
+        if not isinstance(inner, dict) or inner.get("success") is not True:
+            # A proxy or a login page can answer 200: that is not a stored session.
+            return Outcome(
+                False,
+                f"{endpoint} answered {resp.status_code} without Rudel's ingest confirmation "
+                f"for session {sid}; a proxy or a wrong URL answered instead of Rudel.",
+            )
+        return Outcome(True, f"uploaded {sid}", response=inner)
+    err = parse_error(resp.status_code, resp.content)
+    why = explain(err, sid, item.envelope.get("organizationId"), _clean(err.message, creds.key))
+    if why.kind == "retry":
+        wait = retry_after_seconds(resp.headers.get("retry-after"))
+        raise _Transient(why.message, wait if wait is not None else why.wait_s)
+    return Outcome(False, _clean(why.message, creds.key, None), fatal=why.kind == "stop")
 
 
 def send(
@@ -314,81 +185,38 @@ def send(
     *,
     attempts: int,
     backoff_s: float,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> Outcome:
+    """POST one envelope; transient failures are retried with exponential backoff
+    (`backoff_s`, doubling), or after the server's `Retry-After` when it names one."""
     endpoint = url + RPC_PATH
     headers = {"content-type": "application/json", **creds.headers()}
     body = json.dumps({"json": item.envelope}, separators=(",", ":"), ensure_ascii=False)
-    sid = item.session_id
-    last = ""
-    for attempt in range(1, attempts + 1):
-        try:
-            resp = client.post(endpoint, content=body.encode("utf-8"), headers=headers)
-        except httpx.TransportError as e:
-            last = f"cannot reach {url}: {type(e).__name__}"
-            retry_after = None
-        else:
-            status = resp.status_code
-            if 200 <= status < 300:
-                try:
-                    data = resp.json()
-                except ValueError:
-                    data = {}
-                inner = data.get("json", data) if isinstance(data, dict) else {}
-                return Outcome(
-                    True, f"uploaded {sid}", response=inner if isinstance(inner, dict) else {}
-                )
-            detail = _server_message(resp, creds.key)
-            suffix = f": {detail}" if detail else ""
-            if status in (401, 403):
-                return Outcome(
-                    False,
-                    f"Rudel refused the API key ({status}{suffix}). Check RUDEL_API_KEY or run "
-                    f"`rudel login` (key from {creds.origin}).",
-                    fatal=True,
-                )
-            if status == 400:
-                return Outcome(
-                    False,
-                    f"Rudel rejected session {sid} as invalid (400{suffix}). It needs at least "
-                    "one user/assistant line with an ISO timestamp; the file may be empty or "
-                    "damaged.",
-                )
-            if status == 409:
-                return Outcome(
-                    False,
-                    f"Rudel already holds a larger copy of session {sid} and refused this "
-                    f"smaller upload (409{suffix}). Run `fuse-ls upload --force {sid}` to "
-                    "replace it.",
-                )
-            if status == 422:
-                return Outcome(
-                    False,
-                    f"Rudel refused session {sid}: its secret filter would remove over 20% of "
-                    f"the content (422{suffix}). Check it with `fuse-ls upload --dry-run "
-                    f"--show-content {sid}`; sessions recorded with telemetry.record_content "
-                    "= true carry the most text.",
-                )
-            if status not in TRANSIENT_STATUS:
-                return Outcome(False, f"Rudel answered {status} for session {sid}{suffix}.")
-            last = f"HTTP {status}{suffix}"
-            retry_after = _retry_after(resp)
-        if attempt < attempts:
-            delay = backoff_s * 2 ** (attempt - 1)
-            if retry_after is not None:
-                delay = max(delay, min(retry_after, MAX_RETRY_AFTER_S))
-            sleep(delay)
-    return Outcome(False, f"gave up on session {sid} after {attempts} attempts ({last}).")
 
+    def backoff(exc: Exception) -> bool | float:
+        if not isinstance(exc, _Transient):
+            return False
+        return True if exc.wait_s is None else min(exc.wait_s, MAX_RETRY_AFTER_S)
 
-def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("retry-after")
-    if not value:
-        return None
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
+        for attempt in stamina.retry_context(
+            on=backoff,
+            attempts=attempts,
+            timeout=None,
+            wait_initial=backoff_s,
+            wait_max=MAX_RETRY_AFTER_S,
+            wait_jitter=backoff_s / 2,
+        ):
+            with attempt:
+                return _post_once(client, endpoint, body.encode("utf-8"), headers, item, creds)
+    except _Transient as e:
+        return Outcome(
+            False,
+            _clean(
+                f"gave up on session {item.session_id} after {attempts} attempts ({e.message}).",
+                creds.key,
+            ),
+        )
+    raise AssertionError("unreachable: stamina either returns or raises")
 
 
 # --- CLI ----------------------------------------------------------------------------------
@@ -413,6 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--force",
         action="store_true",
         help="upload even unchanged sessions and replace larger copies (force_replace)",
+    )
+    p.add_argument(
+        "--org",
+        metavar="ID",
+        help="Rudel organization id (default: the one `rudel set-org` mapped the project to)",
     )
     p.add_argument(
         "--data-dir", metavar="DIR", help="telemetry folder (default: platform data dir)"
@@ -483,7 +316,7 @@ def upload_main(
         if creds is None and not args.dry_run:
             raise UploadError(
                 "No Rudel API key: set RUDEL_API_KEY, or run `rudel login` to create "
-                f"{rudel_config_dir() / 'credentials.json'}."
+                f"{config_dir() / 'credentials.json'}."
             )
         paths = _select(root, args)
     except UploadError as e:
@@ -494,7 +327,7 @@ def upload_main(
     sent_before: dict[str, Any] = state.setdefault(url, {})
     todo: list[Prepared] = []
     for path in paths:
-        item = prepare(path, version)
+        item = prepare(path, version, args.org)
         if item is None:
             print(f"skip {path.stem}: no complete user or assistant line yet", file=out)
             continue
@@ -529,8 +362,11 @@ def upload_main(
             if outcome.ok:
                 server_redacted = (outcome.response or {}).get("redacted") or {}
                 extra = f"; server redacted {server_redacted}" if server_redacted else ""
+                org = item.envelope.get("organizationId")
+                where = f" to organization {org}" if org else " to your personal workspace"
                 print(
-                    f"uploaded {item.session_id} ({item.lines} lines, {item.size} bytes{extra})",
+                    f"uploaded {item.session_id}{where} ({item.lines} lines, "
+                    f"{item.size} bytes{extra})",
                     file=out,
                 )
                 sent_before[item.session_id] = {

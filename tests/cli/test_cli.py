@@ -233,14 +233,20 @@ def test_doctor_unreachable_endpoint(project: Path) -> None:
 
 
 def test_cli_run_records_a_local_session(emu: Emulator, project: Path) -> None:
+    (project / ".git" / "HEAD").write_text("ref: refs/heads/feature/cli\n")
     res = fuse(["review", "app.py", "--json"], project, emu.base_url)
     assert res.returncode == 0, res.stderr
     files = list((project / ".data").rglob("*.jsonl"))
     assert len(files) == 1
     lines = [json.loads(line) for line in files[0].read_text().splitlines()]
     assert any(line["type"] == "user" for line in lines)
-    models = {line["message"].get("model") for line in lines if line["type"] == "assistant"}
+    # The routed ids in our own field; message.model in the vendor's form (Rudel prices it).
+    models = {line["fuseLs"]["model"] for line in lines if line["type"] == "assistant"}
     assert {A, B, C} <= models
+    assert "claude-sonnet-4-5" in {
+        ln["message"]["model"] for ln in lines if ln["type"] == "assistant"
+    }
+    assert {line["gitBranch"] for line in lines} == {"feature/cli"}  # the branch at run time
     assert "eval(user_input)" not in files[0].read_text()  # code is not recorded by default
 
 

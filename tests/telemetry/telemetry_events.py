@@ -20,6 +20,7 @@ from fuse_ls.core.types import (
     JudgeResult,
     Usage,
 )
+from fuse_ls.telemetry.models import vendor_model_id
 from fuse_ls.telemetry.recorder import SessionRecorder
 
 POOL = ("anthropic/claude-sonnet-4.5", "openai/gpt-5", "google/gemini-2.5-pro")
@@ -216,6 +217,7 @@ def validate_transcript(path: Path, *, allow_torn_tail: bool = False) -> list[di
             assert isinstance(obj.get(key), typ), f"line {n}: {key} missing or not {typ.__name__}"
         assert obj["type"] in ("user", "assistant", "system")
         assert obj["isSidechain"] is False and obj["userType"] == "external"
+        assert obj["entrypoint"] == "fuse-ls"
         assert obj["sessionId"] == session_id
         assert ISO.match(obj["timestamp"]), obj["timestamp"]
         datetime.fromisoformat(obj["timestamp"].replace("Z", "+00:00"))
@@ -230,7 +232,9 @@ def validate_transcript(path: Path, *, allow_torn_tail: bool = False) -> list[di
             msg = obj["message"]
             assert isinstance(obj["requestId"], str) and obj["requestId"].startswith("req_")
             assert msg["role"] == "assistant" and msg["id"].startswith("msg_")
-            assert isinstance(msg["model"], str) and "/" in msg["model"] and " " not in msg["model"]
+            # The vendor's own id (what Rudel's rate card matches); the routed id is ours.
+            routed = obj["fuseLs"]["model"]
+            assert msg["model"] == vendor_model_id(routed) and " " not in msg["model"]
             u = msg["usage"]
             for key in (
                 "input_tokens",

@@ -88,7 +88,21 @@ async def test_engine_events_make_a_conformant_transcript(
     assert "ghp_A1b2C3d4" not in text  # the recorder redacts recorded code and answers
     assert text.count('"is_error":true') >= 2  # C failed in both fusions
     models = {ln["message"]["model"] for ln in lines if ln["type"] == "assistant"}
-    assert {A, B, C} <= models
+    # Vendor ids where the vendor is known (Rudel's rate card prices them), else routed.
+    assert {"claude-sonnet-4-5", "gpt-5", C, "gpt-5-mini"} <= models
+    routed = {ln["fuseLs"]["model"] for ln in lines if ln["type"] == "assistant"}
+    assert {A, B, C, JUDGE} <= routed
+    # Each fusion's last assistant line is the judge's, and says what the fusion cost.
+    for f in ("review", "explain"):
+        fid = next(ln["fuseLs"]["fusionId"] for ln in lines if ln["fuseLs"].get("action") == f)
+        calls = [
+            ln for ln in lines if ln["type"] == "assistant" and ln["fuseLs"]["fusionId"] == fid
+        ]
+        judged = any(ln["fuseLs"]["role"] == "judge" for ln in calls)
+        last = calls[-1]["fuseLs"]
+        assert (last["role"], last["event"]) == (("judge" if judged else "pool"), "model_answer")
+        footer = calls[-1]["message"]["content"][-1]["text"]
+        assert footer.startswith(f"[fuse-ls] this {f} cost $"), footer
     answers = [ln for ln in lines if ln["fuseLs"]["event"] == "model_answer"]
     assert any(ln["message"]["usage"]["cache_read_input_tokens"] == 100 for ln in answers)
     assert all(ln["fuseLs"]["latencyS"] is not None for ln in answers)

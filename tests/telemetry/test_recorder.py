@@ -79,7 +79,9 @@ def test_conformance_of_every_line(tmp_path: Path) -> None:
 
     assistants = [ln for ln in lines if ln["type"] == "assistant"]
     models = {ln["message"]["model"] for ln in assistants}
-    assert models == {*POOL, JUDGE}
+    # Rudel prices by the vendor's own ids; the routed id stays in fuseLs.model.
+    assert models == {"claude-sonnet-4-5", "gpt-5", "google/gemini-2.5-pro", "gpt-5-mini"}
+    assert {ln["fuseLs"]["model"] for ln in assistants} == {*POOL, JUDGE}
     answers = [ln for ln in assistants if ln["fuseLs"]["event"] == "model_answer"]
     # 3 pool + judge, 2 pool (judge failed), 3 pool + judge
     assert len(answers) == 4 + 2 + 4

@@ -1,0 +1,130 @@
+"""Contract: Rudel's own transcript Zod schemas (vendored verbatim in tests/telemetry/rudel/,
+run under Node with zod) accept every user and assistant line fuse-ls writes, and Rudel's
+parser reads the whole conversation from our files (the real engine against the emulator).
+
+Needs Node and `npm ci` in tests/telemetry/rudel (scripts/test-all.sh does it)."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from telemetry_events import session_files
+
+from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.core.types import FusionRequest
+from fuse_ls.emulator import Emulator
+from fuse_ls.fusion.engine import FusionEngine
+from fuse_ls.telemetry.recorder import SessionRecorder
+
+HERE = Path(__file__).parent / "rudel"
+NODE = shutil.which("node")
+
+pytestmark = pytest.mark.skipif(
+    NODE is None, reason="Node.js is not installed: Rudel's Zod schemas run under Node"
+)
+
+
+def rudel_check(*files: Path) -> dict[str, Any]:
+    if not (HERE / "node_modules" / "zod").is_dir():
+        pytest.fail(
+            f"Rudel contract test needs its Node packages: run `npm ci` in {HERE} "
+            "(scripts/test-all.sh does)."
+        )
+    assert NODE is not None
+    out = subprocess.run(
+        [NODE, str(HERE / "check.mjs"), *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    report: dict[str, Any] = json.loads(out.stdout)
+    return report
+
+
+async def _record(tmp_path: Path, record_content: bool) -> Path:
+    data = tmp_path / f"data-{record_content}"
+    script = {
+        "models": {
+            "google/gemini-2.5-pro": {"fault": {"kind": "http", "status": 429}},
+            "*": {"cached_tokens": 100, "reasoning_tokens": 20},
+        }
+    }
+    with Emulator(script) as emu:
+        s = Settings()
+        s.provider.base_url = emu.base_url
+        s.pool = [ModelSpec("anthropic/claude-sonnet-4.5"), ModelSpec("openai/gpt-5")]
+        s.pool.append(ModelSpec("google/gemini-2.5-pro"))
+        s.judge = ModelSpec("openai/gpt-5-mini")
+        s.retries.max_attempts = 1
+        s.budget.max_usd_per_day = None
+        s.telemetry.data_dir = str(data)
+        s.telemetry.record_content = record_content
+        rec = SessionRecorder(s.telemetry, tmp_path, source="server", version="0.1.0")
+        async with FusionEngine(s, rng=random.Random(5)) as engine:
+            for task in ("review", "explain", "fix"):
+                req = FusionRequest(
+                    task=task,  # type: ignore[arg-type]
+                    path=str(tmp_path / "app.py"),
+                    language="python",
+                    code="def f(x):\n    return eval(x)\n",
+                    start_line=1,
+                    instruction="make it safe" if task == "fix" else None,
+                )
+                result = await engine.run(req, rec.observe)
+                for f in result.findings:
+                    rec.record_decision(result.fusion_id, f.id, "dismissed", kind="finding")
+        rec.close()
+    [path] = session_files(data)
+    return path
+
+
+@pytest.mark.parametrize("record_content", [False, True], ids=["summaries", "content"])
+async def test_rudels_schemas_accept_every_conversation_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, record_content: bool
+) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+    path = await _record(tmp_path, record_content)
+    ours = [json.loads(x) for x in path.read_text().splitlines()]
+    conversation = [o["type"] for o in ours if o["type"] in ("user", "assistant")]
+    assert "assistant" in conversation and "user" in conversation
+    assert any('"is_error":true' in x for x in path.read_text().splitlines())
+
+    report = rudel_check(path)[str(path)]
+    for flavour in ("api-routes", "web"):
+        result = report[flavour]
+        assert result["codex"] is False  # read as a Claude Code transcript
+        bad = [
+            (n, line["issues"])
+            for n, line in enumerate(result["lines"])
+            if line["type"] in ("user", "assistant") and not line["ok"]
+        ]
+        assert bad == [], f"{flavour}: {bad}"
+        # Rudel's parser keeps every conversation line, in order; our system lines (like
+        # Claude Code's own) are not part of its conversation view.
+        assert result["parsed"] == conversation, flavour
+
+
+def test_the_contract_check_can_fail(tmp_path: Path) -> None:
+    """A line shaped wrongly for Rudel (assistant content as a plain string, no uuid) is
+    reported, so the test above would notice a regression."""
+    bad = tmp_path / "bad.jsonl"
+    line = {
+        "type": "assistant",
+        "timestamp": "2025-01-01T00:00:00.000Z",
+        "sessionId": "s",
+        "message": {"role": "assistant", "content": "plain text"},
+    }
+    bad.write_text(json.dumps(line) + "\n")
+    report = rudel_check(bad)[str(bad)]
+    for flavour in ("api-routes", "web"):
+        [checked] = report[flavour]["lines"]
+        assert checked["ok"] is False and any("uuid" in i for i in checked["issues"])
+        assert report[flavour]["parsed"] == []
