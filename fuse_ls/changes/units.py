@@ -1,0 +1,204 @@
+"""Review units: a changed hunk with the code a reviewer needs around it.
+
+A hunk grows to its enclosing function (or class, for changes in a class body) when the
+language's parser can tell where that is (Python's `ast`), else to a window of lines.
+Units that overlap or sit close together in one file become one request, as long as the
+result stays under the token limit; a region that is too large on its own is cut into
+pieces, and only pieces with changed lines are kept.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Iterable, Sequence
+
+from attrs import frozen
+
+from fuse_ls.fusion.pricing import CHARS_PER_TOKEN
+
+WINDOW = 8  # lines of context on each side of a hunk when no parser knows better
+BATCH_GAP = 12  # units at most this many lines apart are asked in one request
+MAX_REGION_LINES = 160  # a larger enclosing definition falls back to a window
+CONTEXT_LINES = 3  # lines shown before/after a unit as context only
+
+
+@frozen
+class Unit:
+    path: str  # relative to the repository (or the workspace)
+    language: str
+    start_line: int  # 1-based, inclusive: the lines the models review
+    end_line: int
+    changed: frozenset[int]  # changed line numbers inside start..end
+    code: str
+    context_before: str
+    context_after: str
+    scope: str  # for people: "function load", "lines 10-30"
+
+    @property
+    def changed_ranges(self) -> list[tuple[int, int]]:
+        return runs(self.changed)
+
+
+def runs(lines: Iterable[int]) -> list[tuple[int, int]]:
+    """Consecutive runs: {1,2,3,7} -> [(1,3), (7,7)]."""
+    out: list[tuple[int, int]] = []
+    for n in sorted(lines):
+        if out and n == out[-1][1] + 1:
+            out[-1] = (out[-1][0], n)
+        else:
+            out.append((n, n))
+    return out
+
+
+def format_ranges(ranges: Sequence[tuple[int, int]]) -> str:
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in ranges)
+
+
+@frozen
+class _Region:
+    start: int
+    end: int
+    scope: str
+
+
+def _python_scopes(text: str) -> list[_Region] | None:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    out: list[_Region] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            end = node.end_lineno or node.lineno
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            kind = "class" if isinstance(node, ast.ClassDef) else "function"
+            out.append(_Region(start, end, f"{kind} {node.name}"))
+    return out
+
+
+def _enclosing(scopes: Sequence[_Region], line: int) -> _Region | None:
+    best: _Region | None = None
+    for s in scopes:
+        if s.start <= line <= s.end and (best is None or s.end - s.start < best.end - best.start):
+            best = s
+    return best
+
+
+def _region_for(hunk: tuple[int, int], scopes: Sequence[_Region] | None, n_lines: int) -> _Region:
+    a, b = hunk
+    if scopes:
+        first, last = _enclosing(scopes, a), _enclosing(scopes, b)
+        if first is not None and last is not None:
+            start, end = min(a, first.start), max(b, last.end)
+            if end - start + 1 <= MAX_REGION_LINES:
+                scope = first.scope if first == last else f"{first.scope} .. {last.scope}"
+                return _Region(start, end, scope)
+    start, end = max(a - WINDOW, 1), min(b + WINDOW, n_lines)
+    return _Region(start, end, f"lines {start}-{end}")
+
+
+def max_unit_chars(token_limit: int) -> int:
+    return int(token_limit * CHARS_PER_TOKEN)
+
+
+def _size(lines: Sequence[str], start: int, end: int) -> int:
+    return sum(len(line) for line in lines[start - 1 : end])
+
+
+def make_units(
+    path: str,
+    language: str,
+    text: str,
+    changed: Iterable[int],
+    *,
+    token_limit: int = 6000,
+) -> list[Unit]:
+    lines = text.splitlines(keepends=True) or [""]
+    n_lines = len(lines)
+    changed_set = frozenset(n for n in changed if 1 <= n <= n_lines)
+    if not changed_set:
+        return []
+    limit = max_unit_chars(token_limit)
+    scopes = _python_scopes(text) if language == "python" else None
+    regions = sorted(
+        (_region_for(h, scopes, n_lines) for h in runs(changed_set)), key=lambda r: r.start
+    )
+    merged: list[_Region] = []
+    for region in regions:
+        if merged:
+            last = merged[-1]
+            close = region.start <= last.end + BATCH_GAP
+            start, end = last.start, max(last.end, region.end)
+            if close and _size(lines, start, end) <= limit:
+                scope = (
+                    last.scope if region.scope == last.scope else f"{last.scope}; {region.scope}"
+                )
+                merged[-1] = _Region(start, end, scope)
+                continue
+        merged.append(region)
+    pieces: list[_Region] = []
+    for region in merged:
+        pieces.extend(_split(region, lines, limit))
+    units: list[Unit] = []
+    for r in pieces:
+        inside = frozenset(n for n in changed_set if r.start <= n <= r.end)
+        if not inside:
+            continue
+        before_start = max(r.start - CONTEXT_LINES, 1)
+        units.append(
+            Unit(
+                path=path,
+                language=language,
+                start_line=r.start,
+                end_line=r.end,
+                changed=inside,
+                code="".join(lines[r.start - 1 : r.end]),
+                context_before="".join(lines[before_start - 1 : r.start - 1]),
+                context_after="".join(lines[r.end : r.end + CONTEXT_LINES]),
+                scope=r.scope,
+            )
+        )
+    return units
+
+
+def _split(region: _Region, lines: Sequence[str], limit: int) -> list[_Region]:
+    """Cut a region that is over the limit into consecutive pieces under it.
+
+    A single line longer than the limit is cut off by the piece boundary anyway: it is
+    sent alone, and the engine's redaction and the provider's limits still apply.
+    """
+    if _size(lines, region.start, region.end) <= limit:
+        return [region]
+    out: list[_Region] = []
+    start, size = region.start, 0
+    for n in range(region.start, region.end + 1):
+        length = len(lines[n - 1])
+        if size and size + length > limit:
+            out.append(_Region(start, n - 1, f"{region.scope} (part {len(out) + 1})"))
+            start, size = n, 0
+        size += length
+    out.append(_Region(start, region.end, f"{region.scope} (part {len(out) + 1})"))
+    return out
+
+
+def token_limit_for(
+    context_lengths: Sequence[int | None],
+    max_output_tokens: Sequence[int | None],
+    budget: int,
+    pool_size: int,
+) -> int:
+    """Tokens of code one unit may carry.
+
+    The judge reads the code and every pool answer, so the smallest context window
+    must hold the code, the answers (`max_tokens` each, 2048 when unset) and the
+    instructions; `budget` is the per-model cap the user set.
+    """
+    limit = budget
+    outputs = sum((m or 2048) for m in max_output_tokens[:pool_size])
+    for ctx in context_lengths:
+        if ctx is None:
+            continue
+        room = ctx - outputs - 2048  # instructions, framing and line-number prefixes
+        limit = min(limit, max(math.floor(room * 0.8), 256))
+    return limit
