@@ -71,7 +71,8 @@ class UnitOutcome:
     findings: list[FusedFinding] = field(factory=list)
     rejected: int = 0
     cost_usd: float = 0.0
-    calls: int = 0
+    calls: int = 0  # model calls made for this unit (a skipped judge is not a call)
+    judge_called: bool = False
     error: str | None = None
     skipped: str | None = None  # not asked: over the budget, or the run was stopped
     notes: list[str] = field(factory=list)
@@ -111,6 +112,7 @@ class ChangeReview:
     estimated_cost_usd: float | None
     total_cost_usd: float
     wall_time_s: float
+    planning_s: float  # before the first call: units, cache lookups, the cost estimate
     calls: int
     peak_calls: int
     stopped: str | None  # why the run stopped before every unit was asked
@@ -283,6 +285,7 @@ class ChangeReviewer:
         self.skipped_files = list(skipped_files)
         self.state = RunState(models=tuple(s.id for s in settings.pool), judge=settings.judge.id)
         self.notes: list[str] = []
+        self.planned_at: float | None = None
 
     def _update(self) -> None:
         if self.on_update is not None:
@@ -340,6 +343,7 @@ class ChangeReviewer:
             estimated_cost_usd=estimate,
             total_cost_usd=sum(o.cost_usd for o in outcomes if not o.cached),
             wall_time_s=time.perf_counter() - started,
+            planning_s=(self.planned_at or time.perf_counter()) - started,
             calls=client.calls,
             peak_calls=client.peak,
             stopped=stopped,
@@ -435,6 +439,7 @@ class ChangeReviewer:
         elif limit is not None and estimate > limit:
             raise RunOverBudget(estimate, limit, len(misses), which)
         self.state.stage = "reviewing"
+        self.planned_at = time.perf_counter()
         self._update()
         pool_calls = max(len(engine.slots()), 1)
         # Enough units in flight to keep every global slot busy, with the next ones
@@ -484,7 +489,8 @@ class ChangeReviewer:
         outcome.findings = list(result.findings)
         outcome.rejected = len(result.rejected)
         outcome.cost_usd = result.total_cost_usd
-        outcome.calls = len(result.candidates) + (result.judge is not None)
+        outcome.judge_called = result.judge is not None and result.judge.status != "skipped"
+        outcome.calls = len(result.candidates) + outcome.judge_called
         outcome.notes = list(result.notes)
         clean = all(c.status in ("ok", "cancelled") for c in result.candidates) and (
             result.judge is None or result.judge.status != "error"

@@ -68,12 +68,20 @@ def _python_scopes(text: str) -> list[_Region] | None:
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     out: list[_Region] = []
-    for node in ast.walk(tree):
+    # Definitions live only in statement lists: walking those, not every expression
+    # node, is what keeps this fast on large files.
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             end = node.end_lineno or node.lineno
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
             kind = "class" if isinstance(node, ast.ClassDef) else "function"
             out.append(_Region(start, end, f"{kind} {node.name}"))
+        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, name, None)
+            if isinstance(children, list):
+                stack.extend(c for c in children if isinstance(c, ast.AST))
     return out
 
 
@@ -102,8 +110,11 @@ def max_unit_chars(token_limit: int) -> int:
     return int(token_limit * CHARS_PER_TOKEN)
 
 
-def _size(lines: Sequence[str], start: int, end: int) -> int:
-    return sum(len(line) for line in lines[start - 1 : end])
+def _prefix(lines: Sequence[str]) -> list[int]:
+    out = [0]
+    for line in lines:
+        out.append(out[-1] + len(line))
+    return out
 
 
 def make_units(
@@ -120,6 +131,11 @@ def make_units(
     if not changed_set:
         return []
     limit = max_unit_chars(token_limit)
+    prefix = _prefix(lines)
+
+    def size(start: int, end: int) -> int:
+        return prefix[end] - prefix[start - 1]
+
     scopes = _python_scopes(text) if language == "python" else None
     regions = sorted(
         (_region_for(h, scopes, n_lines) for h in runs(changed_set)), key=lambda r: r.start
@@ -130,7 +146,7 @@ def make_units(
             last = merged[-1]
             close = region.start <= last.end + BATCH_GAP
             start, end = last.start, max(last.end, region.end)
-            if close and _size(lines, start, end) <= limit:
+            if close and size(start, end) <= limit:
                 scope = (
                     last.scope if region.scope == last.scope else f"{last.scope}; {region.scope}"
                 )
@@ -139,7 +155,7 @@ def make_units(
         merged.append(region)
     pieces: list[_Region] = []
     for region in merged:
-        pieces.extend(_split(region, lines, limit))
+        pieces.extend(_split(region, lines, limit, size(region.start, region.end)))
     units: list[Unit] = []
     for r in pieces:
         inside = frozenset(n for n in changed_set if r.start <= n <= r.end)
@@ -162,13 +178,13 @@ def make_units(
     return units
 
 
-def _split(region: _Region, lines: Sequence[str], limit: int) -> list[_Region]:
+def _split(region: _Region, lines: Sequence[str], limit: int, total: int) -> list[_Region]:
     """Cut a region that is over the limit into consecutive pieces under it.
 
     A single line longer than the limit is cut off by the piece boundary anyway: it is
     sent alone, and the engine's redaction and the provider's limits still apply.
     """
-    if _size(lines, region.start, region.end) <= limit:
+    if total <= limit:
         return [region]
     out: list[_Region] = []
     start, size = region.start, 0

@@ -275,3 +275,21 @@ def test_cache_stats_and_clear(project: Repo, emu: Emulator) -> None:
     res = fuse(["cache", "clear"], project, emu)
     assert "removed 1" in res.stdout
     assert json.loads(fuse(["cache", "stats", "--json"], project, emu).stdout)["entries"] == 0
+
+
+def test_calls_in_flight_never_exceed_the_limit(project: Repo, emu: Emulator) -> None:
+    emu.set_script({"models": {"*": {"ttft_ms": 60}}})
+    for i in range(5):
+        project.write(f"m{i}.py", f"def f{i}(x):\n    return eval(x)\n")
+    res = fuse(["review", "--uncommitted", "--format", "json", "--concurrency", "2"], project, emu)
+    assert res.returncode == 0, res.stderr
+    calls = [r for r in emu.requests if r.path.endswith("/chat/completions")]
+    assert len(calls) >= 15
+    events = sorted(
+        [(r.received_at, 1) for r in calls] + [(r.ended_at or r.received_at, -1) for r in calls]
+    )
+    in_flight = peak = 0
+    for _, step in events:
+        in_flight += step
+        peak = max(peak, in_flight)
+    assert peak <= 2
