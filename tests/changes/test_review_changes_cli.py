@@ -293,3 +293,41 @@ def test_calls_in_flight_never_exceed_the_limit(project: Repo, emu: Emulator) ->
         in_flight += step
         peak = max(peak, in_flight)
     assert peak <= 2
+
+
+def test_unknown_prices_stop_the_run_cleanly_at_the_budget(project: Repo, emu: Emulator) -> None:
+    # Models /models does not list: no estimate before the run, real costs after each unit.
+    emu.set_script(
+        {
+            "strict_models": False,
+            "models": {"*": {"price": {"prompt": "0.001", "completion": "0.001"}}},
+        }
+    )
+    for i in range(8):
+        project.write(f"m{i}.py", f"def f{i}(x):\n    return eval(x)\n")
+    models = "x/unlisted-a,x/unlisted-b,x/unlisted-c"
+    res = fuse(
+        ["review", "--uncommitted", "--format", "json", "--max-cost", "0.01", "--concurrency", "3"],
+        project,
+        emu,
+        FUSE_LS_MODELS=models,
+        FUSE_LS_JUDGE="x/unlisted-j",
+    )
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    skipped = [u for u in data["units"] if u["skipped"]]
+    asked = [u for u in data["units"] if not u["skipped"]]
+    assert skipped and asked
+    assert "--max-cost limit ($0.0100) was reached" in data["stopped"]
+    assert any("could not be estimated" in n for n in data["notes"])
+    assert all(u["findings"] for u in asked)  # what was asked is reported
+    # The skipped units were not cached as reviewed: the next run asks them.
+    again = fuse(
+        ["review", "--uncommitted", "--format", "json"],
+        project,
+        emu,
+        FUSE_LS_MODELS=models,
+        FUSE_LS_JUDGE="x/unlisted-j",
+    )
+    units = json.loads(again.stdout)["units"]
+    assert sum(u["cached"] for u in units) == len(asked)
