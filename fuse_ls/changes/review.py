@@ -25,7 +25,7 @@ from fuse_ls.changes.cache import ReviewCache
 from fuse_ls.changes.limits import LimitedChatClient
 from fuse_ls.changes.units import Unit, format_ranges, make_units, token_limit_for
 from fuse_ls.config import Settings
-from fuse_ls.errors import AllModelsFailed, BudgetExceeded, FuseError
+from fuse_ls.errors import BudgetExceeded, FuseError
 from fuse_ls.fusion import prompts
 from fuse_ls.fusion.types import (
     SEVERITIES,
@@ -270,6 +270,7 @@ class ChangeReviewer:
         *,
         cache: ReviewCache | None,
         on_update: Callable[[RunState], None] | None = None,
+        on_unit: Callable[[UnitOutcome], None] | None = None,
         observer: Observer | None = None,
         description: str = "",
         skipped_files: Sequence[tuple[str, str]] = (),
@@ -280,6 +281,7 @@ class ChangeReviewer:
         self.cache = cache if options.use_cache else None
         self.dismiss_store = cache
         self.on_update = on_update
+        self.on_unit = on_unit
         self.observer = observer
         self.description = description
         self.skipped_files = list(skipped_files)
@@ -291,6 +293,12 @@ class ChangeReviewer:
         if self.on_update is not None:
             with contextlib.suppress(Exception):  # a display must never break a review
                 self.on_update(self.state)
+
+    def _unit_done(self, outcome: UnitOutcome) -> None:
+        """Each unit as it is known (cached ones first): editors show them at once."""
+        if self.on_unit is not None:
+            with contextlib.suppress(Exception):
+                self.on_unit(outcome)
 
     def _observe(self, event: FusionEvent) -> None:
         if event.kind in ("model_started", "judge_started"):
@@ -403,6 +411,9 @@ class ChangeReviewer:
                 requests[key] = unit_request(unit, intent, blast, rules)
         self.state.units = len(outcomes)
         self.state.cached = sum(o.cached for o in outcomes)
+        for outcome in outcomes:
+            if outcome.cached:
+                self._unit_done(outcome)
         self.state.done = self.state.cached
         self._update()
         return outcomes, requests
@@ -464,23 +475,19 @@ class ChangeReviewer:
                     stop.append(str(exc))
                     outcome.skipped = str(exc)
                     return
-                except AllModelsFailed as exc:
+                except FuseError as exc:  # AllModelsFailed and friends: this unit only
                     outcome.error = str(exc)
                     self.state.failed += 1
                     self.state.done += 1
                     self._update()
-                    return
-                except FuseError as exc:
-                    outcome.error = str(exc)
-                    self.state.failed += 1
-                    self.state.done += 1
-                    self._update()
+                    self._unit_done(outcome)
                     return
                 self._absorb(outcome, result)
                 spent += outcome.cost_usd
                 self.state.cost_usd = spent
                 self.state.done += 1
                 self._update()
+                self._unit_done(outcome)
 
         await asyncio.gather(*(one(o, e) for o, e in zip(misses, estimates, strict=True)))
         return estimate

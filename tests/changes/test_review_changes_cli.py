@@ -331,3 +331,17 @@ def test_unknown_prices_stop_the_run_cleanly_at_the_budget(project: Repo, emu: E
     )
     units = json.loads(again.stdout)["units"]
     assert sum(u["cached"] for u in units) == len(asked)
+
+
+def test_every_model_failing_is_exit_3_with_reasons(project: Repo, emu: Emulator) -> None:
+    emu.set_script(
+        {"models": {m: {"faults": [{"kind": "http", "status": 401}]} for m in (A, B, C)}}
+    )
+    edit(project, "    return data\n", "    return eval(data)\n")
+    res = fuse(["review", "--uncommitted"], project, emu)
+    assert res.returncode == 3
+    assert "app.py:8" in res.stdout and A in res.stdout
+    # Failures are not cached: once the models are back, the unit is asked again.
+    emu.set_script({})
+    data = review_json(project, emu)
+    assert not data["units"][0]["cached"] and data["findings"]
