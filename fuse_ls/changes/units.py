@@ -1,7 +1,9 @@
 """Review units: a changed hunk with the code a reviewer needs around it.
 
 A hunk grows to its enclosing function (or class, for changes in a class body) when the
-language's parser can tell where that is (Python's `ast`), else to a window of lines.
+language's parser can tell where that is (Python's `ast`; tree-sitter grammars for
+JavaScript, TypeScript, Go, Rust and Java when the `grammars` extra is installed), else
+to a window of lines.
 Units that overlap or sit close together in one file become one request, as long as the
 result stays under the token limit; a region that is too large on its own is cut into
 pieces, and only pieces with changed lines are kept.
@@ -11,7 +13,8 @@ from __future__ import annotations
 
 import ast
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from attrs import frozen
 
@@ -85,18 +88,126 @@ def _python_scopes(text: str) -> list[_Region] | None:
     return out
 
 
-def _enclosing(scopes: Sequence[_Region], line: int) -> _Region | None:
-    best: _Region | None = None
-    for s in scopes:
-        if s.start <= line <= s.end and (best is None or s.end - s.start < best.end - best.start):
-            best = s
-    return best
+Enclosing = Callable[[int], "_Region | None"]
 
 
-def _region_for(hunk: tuple[int, int], scopes: Sequence[_Region] | None, n_lines: int) -> _Region:
+def _enclosing_in(scopes: Sequence[_Region]) -> Enclosing:
+    def find(line: int) -> _Region | None:
+        best: _Region | None = None
+        for s in scopes:
+            if s.start <= line <= s.end and (
+                best is None or s.end - s.start < best.end - best.start
+            ):
+                best = s
+        return best
+
+    return find
+
+
+# tree-sitter grammars (the optional `grammars` extra): LSP language id -> (module,
+# function returning the language, node types that make a reviewable scope).
+_JS_SCOPES = frozenset(
+    {
+        "function_declaration",
+        "generator_function_declaration",
+        "method_definition",
+        "class_declaration",
+        "abstract_class_declaration",
+        "interface_declaration",
+        "arrow_function",
+        "function_expression",
+    }
+)
+_GRAMMARS: dict[str, tuple[str, str, frozenset[str]]] = {
+    "javascript": ("tree_sitter_javascript", "language", _JS_SCOPES),
+    "javascriptreact": ("tree_sitter_javascript", "language", _JS_SCOPES),
+    "typescript": ("tree_sitter_typescript", "language_typescript", _JS_SCOPES),
+    "typescriptreact": ("tree_sitter_typescript", "language_tsx", _JS_SCOPES),
+    "go": (
+        "tree_sitter_go",
+        "language",
+        frozenset({"function_declaration", "method_declaration", "type_declaration"}),
+    ),
+    "rust": (
+        "tree_sitter_rust",
+        "language",
+        frozenset(
+            {"function_item", "impl_item", "struct_item", "enum_item", "trait_item", "mod_item"}
+        ),
+    ),
+    "java": (
+        "tree_sitter_java",
+        "language",
+        frozenset(
+            {
+                "method_declaration",
+                "constructor_declaration",
+                "class_declaration",
+                "interface_declaration",
+                "enum_declaration",
+                "record_declaration",
+            }
+        ),
+    ),
+}
+
+
+def has_grammar(language: str) -> bool:
+    return _tree_sitter_parser(language) is not None
+
+
+def _tree_sitter_parser(language: str) -> tuple[Any, frozenset[str]] | None:
+    spec = _GRAMMARS.get(language)
+    if spec is None:
+        return None
+    module_name, function, kinds = spec
+    try:
+        import importlib
+
+        import tree_sitter
+
+        grammar = getattr(importlib.import_module(module_name), function)()
+        return tree_sitter.Parser(tree_sitter.Language(grammar)), kinds
+    except Exception:  # not installed, or a grammar built for another tree-sitter ABI
+        return None
+
+
+def _tree_sitter_scopes(language: str, text: str) -> Enclosing | None:
+    found = _tree_sitter_parser(language)
+    if found is None:
+        return None
+    parser, kinds = found
+    try:
+        tree = parser.parse(text.encode("utf-8", "surrogateescape"))
+    except Exception:
+        return None
+    root = tree.root_node
+    lines = text.splitlines()
+
+    def find(line: int) -> _Region | None:
+        row = line - 1
+        column = len(lines[row]) - len(lines[row].lstrip()) if row < len(lines) else 0
+        node = root.descendant_for_point_range((row, column), (row, column))
+        while node is not None:
+            if node.type in kinds:
+                name = node.child_by_field_name("name")
+                label = (
+                    name.text.decode("utf-8", "replace") if name is not None and name.text else ""
+                )
+                kind = node.type.replace("_", " ")
+                return _Region(
+                    node.start_point[0] + 1, node.end_point[0] + 1, f"{kind} {label}".strip()
+                )
+            node = node.parent
+        return None
+
+    return find
+
+
+def _region_for(hunk: tuple[int, int], enclosing: Enclosing | None, n_lines: int) -> _Region:
     a, b = hunk
-    if scopes:
-        first, last = _enclosing(scopes, a), _enclosing(scopes, b)
+    if enclosing is not None:
+        first, last = enclosing(a), enclosing(b)
         if first is not None and last is not None:
             start, end = min(a, first.start), max(b, last.end)
             if end - start + 1 <= MAX_REGION_LINES:
@@ -136,9 +247,14 @@ def make_units(
     def size(start: int, end: int) -> int:
         return prefix[end] - prefix[start - 1]
 
-    scopes = _python_scopes(text) if language == "python" else None
+    enclosing: Enclosing | None = None
+    if language == "python":
+        scopes = _python_scopes(text)
+        enclosing = _enclosing_in(scopes) if scopes is not None else None
+    else:
+        enclosing = _tree_sitter_scopes(language, text)
     regions = sorted(
-        (_region_for(h, scopes, n_lines) for h in runs(changed_set)), key=lambda r: r.start
+        (_region_for(h, enclosing, n_lines) for h in runs(changed_set)), key=lambda r: r.start
     )
     merged: list[_Region] = []
     for region in regions:

@@ -3,6 +3,8 @@ none is larger than the token limit."""
 
 from __future__ import annotations
 
+import pytest
+
 from fuse_ls.changes.units import make_units, token_limit_for
 
 PY = (
@@ -77,3 +79,92 @@ def test_token_limit_respects_the_smallest_context_window() -> None:
     assert token_limit_for([8192, 1_000_000], [None, None, None], 6000, 3) == 256
     assert token_limit_for([32_000], [1000], 6000, 1) == 6000
     assert token_limit_for([12_000], [1000], 60_000, 1) == int((12_000 - 1000 - 2048) * 0.8)
+
+
+TS = """\
+import { db } from "./db";
+
+export class Orders {
+  constructor(private readonly store: Store) {}
+
+  async total(id: string): Promise<number> {
+    const rows = await db.query("select * from o where id = " + id);
+    return rows.reduce((a, r) => a + r.amount, 0);
+  }
+}
+
+export function helper(x: number): number {
+  return x * 2;
+}
+"""
+GO = """\
+package main
+
+type Store struct {
+\titems []string
+}
+
+func (s *Store) Add(item string) {
+\ts.items = append(s.items, item)
+}
+
+func main() {
+\tprintln("hi")
+}
+"""
+RUST = """\
+struct Store {
+    items: Vec<String>,
+}
+
+impl Store {
+    fn add(&mut self, item: String) {
+        self.items.push(item);
+    }
+}
+
+fn main() {
+    println!("hi");
+}
+"""
+JAVA = """\
+class Store {
+    private int n;
+
+    void add(int k) {
+        n += k;
+    }
+
+    int get() {
+        return n;
+    }
+}
+"""
+
+
+def test_tree_sitter_grammars_find_the_enclosing_definition() -> None:
+    (ts,) = make_units("o.ts", "typescript", TS, {7})
+    assert ts.scope == "method definition total" and (ts.start_line, ts.end_line) == (6, 9)
+    (fn,) = make_units("o.ts", "typescript", TS, {13})
+    assert fn.scope == "function declaration helper"
+    (go,) = make_units("s.go", "go", GO, {8})
+    assert go.scope == "method declaration Add" and (go.start_line, go.end_line) == (7, 9)
+    (rs,) = make_units("s.rs", "rust", RUST, {7})
+    assert rs.scope == "function item add" and (rs.start_line, rs.end_line) == (6, 8)
+    (java,) = make_units("S.java", "java", JAVA, {9})
+    assert java.scope == "method declaration get" and (java.start_line, java.end_line) == (8, 10)
+
+
+def test_without_a_grammar_a_line_window_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tree_sitter(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("tree_sitter"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_tree_sitter)
+    (unit,) = make_units("s.go", "go", GO, {8})
+    assert unit.scope == "lines 1-13"
