@@ -288,6 +288,9 @@ class ChangeReviewer:
         self.state = RunState(models=tuple(s.id for s in settings.pool), judge=settings.judge.id)
         self.notes: list[str] = []
         self.planned_at: float | None = None
+        self._lines_of: dict[str, list[str]] = {}
+        self._rules_of: dict[str, dict[int, frozenset[str] | None]] = {}
+        self._dismissed: set[str] = set()
 
     def _update(self) -> None:
         if self.on_update is not None:
@@ -316,6 +319,7 @@ class ChangeReviewer:
 
         started = time.perf_counter()
         settings = self.settings
+        self._noise_for(targets)
         rules_text, problem = noise.project_rules(self.root)
         if problem:
             self.notes.append(problem)
@@ -340,7 +344,7 @@ class ChangeReviewer:
         self._update()
         if self.cache is not None:
             self.notes.extend(self.cache.notes)
-        findings, hidden = self._report(targets, outcomes)
+        findings, hidden = self._report(outcomes)
         stopped = next((o.skipped for o in outcomes if o.skipped), None)
         return ChangeReview(
             description=self.description,
@@ -505,46 +509,46 @@ class ChangeReviewer:
         if clean and self.cache is not None:
             self.cache.put(outcome.key, _store(outcome))
 
-    def _report(
-        self, targets: Sequence[Target], outcomes: Sequence[UnitOutcome]
-    ) -> tuple[list[ReportedFinding], dict[str, int]]:
-        texts = {t.path: t.text for t in targets}
-        lines_of = {p: t.splitlines() for p, t in texts.items()}
-        rules_of = {p: noise.suppressions(t) for p, t in texts.items()}
-        dismissed = (
+    def _noise_for(self, targets: Sequence[Target]) -> None:
+        self._lines_of = {t.path: t.text.splitlines() for t in targets}
+        self._rules_of = {t.path: noise.suppressions(t.text) for t in targets}
+        self._dismissed = (
             self.dismiss_store.dismissed(str(self.root))
             if self.dismiss_store is not None
             else set()
         )
-        hidden = {
-            "context lines": 0,
-            "suppressed": 0,
-            "dismissed": 0,
-            "below severity": 0,
-            "over the limit": 0,
-        }
+
+    def shown(
+        self, outcome: UnitOutcome, hidden: dict[str, int] | None = None
+    ) -> list[ReportedFinding]:
+        """The unit's findings that pass the noise filters (not the per-run cap)."""
+        hidden = {} if hidden is None else hidden
+        path = outcome.unit.path
         limit = SEVERITIES.index(self.options.min_severity)
         kept: list[ReportedFinding] = []
-        for outcome in outcomes:
-            path = outcome.unit.path
-            for f in outcome.findings:
-                on_changed = any(
-                    n in outcome.unit.changed for n in range(f.start_line, f.end_line + 1)
-                )
-                if not on_changed and not self.options.all_lines:
-                    hidden["context lines"] += 1
-                    continue
-                if noise.is_suppressed(f, rules_of[path]):
-                    hidden["suppressed"] += 1
-                    continue
-                fp = noise.fingerprint(path, f, lines_of[path])
-                if fp in dismissed:
-                    hidden["dismissed"] += 1
-                    continue
-                if SEVERITIES.index(f.severity) > limit:
-                    hidden["below severity"] += 1
-                    continue
-                kept.append(ReportedFinding(path, f, fp, on_changed))
+        for f in outcome.findings:
+            on_changed = any(n in outcome.unit.changed for n in range(f.start_line, f.end_line + 1))
+            why = None
+            fp = noise.fingerprint(path, f, self._lines_of.get(path, []))
+            if not on_changed and not self.options.all_lines:
+                why = "context lines"
+            elif noise.is_suppressed(f, self._rules_of.get(path, {})):
+                why = "suppressed"
+            elif fp in self._dismissed:
+                why = "dismissed"
+            elif SEVERITIES.index(f.severity) > limit:
+                why = "below severity"
+            if why is not None:
+                hidden[why] = hidden.get(why, 0) + 1
+                continue
+            kept.append(ReportedFinding(path, f, fp, on_changed))
+        return kept
+
+    def _report(
+        self, outcomes: Sequence[UnitOutcome]
+    ) -> tuple[list[ReportedFinding], dict[str, int]]:
+        hidden: dict[str, int] = {}
+        kept = [r for outcome in outcomes for r in self.shown(outcome, hidden)]
         # Most severe and most agreed first when the cap bites; shown in file order.
         kept.sort(key=lambda r: (SEVERITIES.index(r.finding.severity), -r.finding.votes))
         cap = self.options.max_findings
@@ -552,4 +556,4 @@ class ChangeReviewer:
             hidden["over the limit"] = len(kept) - cap
             kept = kept[:cap]
         kept.sort(key=lambda r: (r.path, r.finding.start_line, r.finding.end_line))
-        return kept, {k: v for k, v in hidden.items() if v}
+        return kept, hidden
