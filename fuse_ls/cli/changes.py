@@ -158,7 +158,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
             return 2
         targets, skipped = picked, []
         description = f"review of {len(targets)} file target(s)"
-    loaded = load_settings(root)
+    loaded = load_settings(root, trusted=bool(getattr(args, "trust", False)))
     _report_problems(loaded, err)
     settings = loaded.settings
     apply_overrides(settings, args)
