@@ -20,8 +20,11 @@ from typing import Any
 
 from attrs import frozen
 
+from fuse_ls.config import Settings
+
 log = logging.getLogger(__name__)
 
+CACHE_FILE = "review-cache.sqlite3"
 SCHEMA_VERSION = 1
 DEFAULT_MAX_MB = 64
 _BUSY_MS = 5000
@@ -35,6 +38,13 @@ class CacheStats:
     hits: int
     dismissed: int
     max_bytes: int
+
+
+def cache_path(settings: Settings) -> Path:
+    """Where the cache lives: the data dir shared by the CLI and the language server."""
+    from fuse_ls.fusion.engine import data_dir
+
+    return data_dir(settings) / CACHE_FILE
 
 
 class ReviewCache:

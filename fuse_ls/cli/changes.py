@@ -11,14 +11,12 @@ from pathlib import Path
 
 from rich.console import Console
 
-from fuse_ls.changes.cache import ReviewCache
+from fuse_ls.changes.cache import ReviewCache, cache_path
 from fuse_ls.changes.git import GitError, Scope, read_changes, repo_root
 from fuse_ls.changes.review import ChangeReview, ChangeReviewer, ReviewOptions, Target
 from fuse_ls.config import Settings, load_settings
 from fuse_ls.errors import FuseError
 from fuse_ls.fusion.types import SEVERITIES, Severity
-
-CACHE_FILE = "review-cache.sqlite3"
 
 
 def add_change_options(p: argparse.ArgumentParser) -> None:
@@ -59,12 +57,6 @@ def wants_change_review(args: argparse.Namespace) -> bool:
     if len(args.targets) != 1 or args.format == "rdjson":
         return True
     return any(getattr(args, name, None) for name in _CHANGE_ONLY)
-
-
-def cache_path(settings: Settings) -> Path:
-    from fuse_ls.fusion.engine import data_dir
-
-    return data_dir(settings) / CACHE_FILE
 
 
 def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Target] | None:
