@@ -42,9 +42,9 @@ class CacheStats:
 
 def cache_path(settings: Settings) -> Path:
     """Where the cache lives: the data dir shared by the CLI and the language server."""
-    from fuse_ls.fusion.engine import data_dir
+    from fuse_ls.core.paths import data_dir
 
-    return data_dir(settings) / CACHE_FILE
+    return data_dir(settings.telemetry.data_dir) / CACHE_FILE
 
 
 class ReviewCache:

@@ -19,7 +19,7 @@ from typing import Literal
 
 from attrs import field, frozen
 
-from fuse_ls.errors import FuseError
+from fuse_ls.core.errors import FuseError
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _MAX_FILE_BYTES = 2 * 1024 * 1024  # a changed file larger than this is generated, not written
@@ -226,7 +226,14 @@ _STATUS: dict[str, FileStatus] = {
 }
 
 
-def _read_new_side(root: Path, scope: Scope, path: str) -> str | bytes | None:
+class _TooLarge:
+    pass
+
+
+TOO_LARGE = _TooLarge()
+
+
+def _read_new_side(root: Path, scope: Scope, path: str) -> bytes | _TooLarge | None:
     """The new content: the index for --staged, the working tree otherwise."""
     if scope == "staged":
         done = run_git(root, ["show", f":{path}"], check=False)
@@ -236,7 +243,7 @@ def _read_new_side(root: Path, scope: Scope, path: str) -> str | bytes | None:
         if file.is_symlink() or not file.is_file():
             return None
         if file.stat().st_size > _MAX_FILE_BYTES:
-            return b""
+            return TOO_LARGE
         return file.read_bytes()
     except OSError:
         return None
@@ -279,9 +286,11 @@ def _file_from(
     raw = _read_new_side(root, scope, entry.path)
     if raw is None:
         return _evolve(base, skipped="not readable in the working tree")
-    if isinstance(raw, bytes) and raw == b"" and changed:
+    if isinstance(raw, _TooLarge):
         return _evolve(base, skipped=f"larger than {_MAX_FILE_BYTES // 1024 // 1024} MB")
-    text = _decode(raw) if isinstance(raw, bytes) else raw
+    if not raw.strip():
+        return _evolve(base, skipped="emptied (nothing left to review)")
+    text = _decode(raw)
     if text is None:
         return _evolve(base, skipped="binary or not UTF-8 text")
     count = max(len(text.splitlines()), 1)
@@ -337,7 +346,11 @@ def read_changes(
             if path in known:
                 continue
             raw_bytes = _read_new_side(root, scope, path)
-            text = _decode(raw_bytes) if isinstance(raw_bytes, bytes) and raw_bytes else None
+            if isinstance(raw_bytes, _TooLarge):
+                why = f"new file larger than {_MAX_FILE_BYTES // 1024 // 1024} MB"
+                files.append(ChangedFile(path, "added", skipped=why))
+                continue
+            text = _decode(raw_bytes) if raw_bytes and raw_bytes.strip() else None
             if text is None:
                 files.append(
                     ChangedFile(path, "added", skipped="binary, empty or unreadable new file")

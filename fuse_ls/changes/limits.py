@@ -15,8 +15,8 @@ import heapq
 import itertools
 from collections.abc import Callable
 
+from fuse_ls.core.types import ChatRequest, ChatResponse
 from fuse_ls.fusion.provider import ChatClient
-from fuse_ls.fusion.types import ChatRequest, ChatResponse
 
 POOL_SCHEMAS = frozenset({"review_findings"})
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from fuse_ls.fusion.types import FusedFinding
+from fuse_ls.core.types import FusedFinding
 
 # `fuse-ls: ignore` or `fuse-ls: ignore[security]` / `fuse-ls: ignore security, style`
 _IGNORE = re.compile(

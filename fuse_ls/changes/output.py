@@ -13,7 +13,7 @@ from rich.text import Text
 
 from fuse_ls import __version__
 from fuse_ls.changes.review import ChangeReview, RunState
-from fuse_ls.fusion.types import SEVERITIES, FusedFinding, Severity
+from fuse_ls.core.types import SEVERITIES, FusedFinding, Severity
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
 

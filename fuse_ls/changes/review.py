@@ -25,17 +25,16 @@ from fuse_ls.changes.cache import ReviewCache
 from fuse_ls.changes.limits import LimitedChatClient
 from fuse_ls.changes.units import Unit, format_ranges, make_units, token_limit_for
 from fuse_ls.config import Settings
-from fuse_ls.errors import BudgetExceeded, FuseError
-from fuse_ls.fusion import prompts
-from fuse_ls.fusion.types import (
+from fuse_ls.core.errors import BudgetExceeded, FuseError
+from fuse_ls.core.events import FusionEvent, Observer
+from fuse_ls.core.types import (
     SEVERITIES,
     FusedFinding,
-    FusionEvent,
     FusionRequest,
     FusionResult,
-    Observer,
     Severity,
 )
+from fuse_ls.fusion import prompts
 
 CACHE_FORMAT = 1  # bump when what is stored per unit changes shape
 
@@ -314,7 +313,8 @@ class ChangeReviewer:
             self.observer(event)
 
     async def run(self, targets: Sequence[Target]) -> ChangeReview:
-        from fuse_ls.fusion.engine import FusionEngine, data_dir
+        from fuse_ls.core.paths import data_dir
+        from fuse_ls.fusion.engine import FusionEngine
         from fuse_ls.fusion.pricing import PriceBook
 
         started = time.perf_counter()
@@ -324,7 +324,7 @@ class ChangeReviewer:
         if problem:
             self.notes.append(problem)
         rules = noise.rules_instruction(rules_text) if rules_text else None
-        prices = PriceBook(cache_dir=data_dir(settings) / "prices")
+        prices = PriceBook(cache_dir=data_dir(settings.telemetry.data_dir) / "prices")
         client = LimitedChatClient(
             timeouts=settings.timeouts,
             retries=settings.retries,

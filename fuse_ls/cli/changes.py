@@ -15,8 +15,8 @@ from fuse_ls.changes.cache import ReviewCache, cache_path
 from fuse_ls.changes.git import GitError, Scope, read_changes, repo_root
 from fuse_ls.changes.review import ChangeReview, ChangeReviewer, ReviewOptions, Target
 from fuse_ls.config import Settings, load_settings
-from fuse_ls.errors import FuseError
-from fuse_ls.fusion.types import SEVERITIES, Severity
+from fuse_ls.core.errors import FuseError
+from fuse_ls.core.types import SEVERITIES, Severity
 
 
 def add_change_options(p: argparse.ArgumentParser) -> None:
@@ -153,7 +153,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     loaded = load_settings(root, trusted=bool(getattr(args, "trust", False)))
     _report_problems(loaded, err)
     settings = loaded.settings
-    apply_overrides(settings, args)
+    settings = apply_overrides(settings, args)
     message = missing_key_message(settings, os.environ)
     if message and targets:
         err.print(f"[red]error:[/red] {message}", highlight=False)

@@ -166,3 +166,16 @@ def test_odd_file_names_are_exact(repo: Repo) -> None:
     repo.write(name, "a = 2\n")
     (f,) = read_changes(repo.root, "uncommitted").files
     assert f.path == name and f.changed == {1}
+
+
+def test_emptied_and_oversized_files_say_why(repo: Repo) -> None:
+    repo.write("empty_me.py", "x = 1\ny = 2\n")
+    repo.write("big.txt", "a\n")
+    repo.commit("base")
+    repo.write("empty_me.py", "")
+    repo.write("big.txt", "a\n" * (1024 * 1024 + 10))
+    repo.write("huge_new.txt", "b\n" * (1024 * 1024 + 10))
+    files = by_path(read_changes(repo.root, "uncommitted"))
+    assert files["empty_me.py"].skipped == "emptied (nothing left to review)"
+    assert files["big.txt"].skipped == "larger than 2 MB"
+    assert files["huge_new.txt"].skipped == "new file larger than 2 MB"

@@ -345,3 +345,15 @@ def test_every_model_failing_is_exit_3_with_reasons(project: Repo, emu: Emulator
     emu.set_script({})
     data = review_json(project, emu)
     assert not data["units"][0]["cached"] and data["findings"]
+
+
+def test_models_judge_and_mode_options_apply(project: Repo, emu: Emulator) -> None:
+    edit(project, "    return data\n", "    return eval(data)\n")
+    data = review_json(project, emu, "--models", B, "--judge", C, "--mode", "best-of")
+    assert (data["pool"], data["judge"], data["mode"]) == ([B], C, "best-of")
+    assert data["findings"][0]["models"] == [B]
+    # Another pool is another cache key.
+    assert not data["units"][0]["cached"]
+    assert review_json(project, emu, "--models", B, "--judge", C, "--mode", "best-of")["units"][0][
+        "cached"
+    ]
