@@ -215,8 +215,17 @@ def _apply_fix(path: Path, text: str, start: int, end: int, replacement: str) ->
     path.write_text("".join(lines), encoding="utf-8")
 
 
-def _add_fusion_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)")
+def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        p.add_argument(
+            "targets",
+            nargs="*",
+            metavar="TARGET",
+            help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive); with --diff, "
+            "--staged or --uncommitted: paths that limit the change",
+        )
+    else:
+        p.add_argument("target", help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)")
     p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
     p.add_argument("--models", help="comma-separated pool of model ids (overrides config)")
     p.add_argument("--judge", help="judge model id (overrides config)")
@@ -276,12 +285,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fuse-ls {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("review", help="fused review of a file or line range")
-    _add_fusion_options(p)
+    p = sub.add_parser(
+        "review", help="fused review of a change (--diff, --staged, --uncommitted) or of files"
+    )
+    _add_fusion_options(p, many=True)
     p.add_argument("--sarif", action="store_true", help="print SARIF 2.1.0 for code scanning")
     p.add_argument(
         "--fail-on", choices=SEVERITIES, help="exit 1 if a finding is this severe or worse"
     )
+    from fuse_ls.cli.changes import add_change_options
+
+    add_change_options(p)
 
     p = sub.add_parser("explain", help="consensus explanation of a file or line range")
     _add_fusion_options(p)
@@ -311,6 +325,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("stats", help="local dashboard of recorded sessions", add_help=False)
     sub.add_parser("upload", help="upload sessions to a self-hosted Rudel", add_help=False)
     sub.add_parser("emulator", help="run the loopback model emulator", add_help=False)
+    sub.add_parser("cache", help="review cache: stats | clear", add_help=False)
+    sub.add_parser(
+        "dismiss", help="hide findings by fingerprint in this repository", add_help=False
+    )
     return parser
 
 
@@ -319,6 +337,8 @@ _PASSTHROUGH = {
     "stats": ("fuse_ls.telemetry.stats", "stats_main"),
     "upload": ("fuse_ls.telemetry.upload", "upload_main"),
     "emulator": ("fuse_ls.emulator.__main__", "main"),
+    "cache": ("fuse_ls.cli.changes", "cache_main"),
+    "dismiss": ("fuse_ls.cli.changes", "dismiss_main"),
 }
 
 
@@ -332,7 +352,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(entry(args_list[1:]))
     parser = build_parser()
     args = parser.parse_args(args_list)
-    if args.command in ("review", "explain", "fix"):
+    if args.command == "review":
+        from fuse_ls.cli.changes import cmd_review_changes, wants_change_review
+
+        if wants_change_review(args):
+            return cmd_review_changes(args)
+        args.target = args.targets[0]
+        if args.format in ("json", "sarif"):
+            args.json, args.sarif = args.format == "json", args.format == "sarif"
+        return cmd_fusion(args, args.command)
+    if args.command in ("explain", "fix"):
         return cmd_fusion(args, args.command)
     if args.command == "demo":
         from fuse_ls.cli.demo import cmd_demo

@@ -24,7 +24,8 @@ FIX = "fuse-ls.fix"
 CANCEL = "fuse-ls.cancel"
 STATS = "fuse-ls.stats"
 FINDING_DECISION = "fuse-ls.findingDecision"
-COMMANDS = (REVIEW, EXPLAIN, FIX, CANCEL, STATS, FINDING_DECISION)
+REVIEW_CHANGES = "fuse-ls.reviewChanges"
+COMMANDS = (REVIEW, EXPLAIN, FIX, CANCEL, STATS, FINDING_DECISION, REVIEW_CHANGES)
 
 KIND_REVIEW = "source.fuse-ls.review"
 KIND_EXPLAIN = "source.fuse-ls.explain"

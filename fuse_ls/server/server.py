@@ -140,6 +140,7 @@ class FuseLanguageServer(LanguageServer):
         self._watch_stop = asyncio.Event()
         self._watcher: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._changes: Any = None  # ChangeReviews, made on first use (heavy imports)
         self._register()
 
     # --- registration ---------------------------------------------------------------
@@ -169,6 +170,7 @@ class FuseLanguageServer(LanguageServer):
             actions.CANCEL: self.cmd_cancel,
             actions.STATS: self.cmd_stats,
             actions.FINDING_DECISION: self.cmd_finding_decision,
+            actions.REVIEW_CHANGES: self.cmd_review_changes,
         }
         for name, method in commands.items():
             self.command(name)(_plain(method))
@@ -201,6 +203,20 @@ class FuseLanguageServer(LanguageServer):
 
             self._engine = FusionEngine(self.settings)
         return self._engine
+
+    @property
+    def changes(self) -> Any:
+        if self._changes is None:
+            from fuse_ls.server.changes import ChangeReviews
+
+            self._changes = ChangeReviews(self)
+        return self._changes
+
+    async def wait_ready(self) -> None:
+        await self._ready.wait()
+
+    def record_event(self, event: FusionEvent) -> None:
+        self._record(lambda r: r.observe(event))
 
     def snapshot(self, uri: str) -> Snapshot:
         doc = self.workspace.text_documents.get(uri)
@@ -532,7 +548,12 @@ class FuseLanguageServer(LanguageServer):
         chosen = [f for f in self.fusions.values() if uri is None or f.uri == uri]
         for fusion in chosen:
             await self._cancel_and_wait(fusion)
-        return {"cancelled": len(chosen)}
+        reviews = self._changes.cancel_all() if uri is None and self._changes else 0
+        return {"cancelled": len(chosen) + reviews}
+
+    async def cmd_review_changes(self, *args: object) -> dict[str, Any]:
+        result: dict[str, Any] = await self.changes.command(*args)
+        return result
 
     async def cmd_stats(self, *args: object) -> dict[str, Any]:
         actions.single_argument(actions.STATS, args)
@@ -540,6 +561,8 @@ class FuseLanguageServer(LanguageServer):
 
     async def cmd_finding_decision(self, *args: object) -> dict[str, Any]:
         decision = actions.parse_decision(args)
+        if decision.decision == "dismissed" and self._changes is not None:
+            self._changes.dismissed(decision.finding_id)
         known = {r.finding_id: r for r in self._published(decision.uri)}
         reported = known.get(decision.finding_id)
         fusion_id = reported.fusion_id if reported else decision.finding_id.rsplit("-", 1)[0]
@@ -745,11 +768,15 @@ class FuseLanguageServer(LanguageServer):
         await asyncio.wait([fusion.handle], timeout=2)
 
     def cancel_request(self, request_id: Any) -> None:
+        if self._changes is not None:
+            self._changes.cancel_request(request_id)
         for fusion in self.fusions.values():
             if fusion.request_id == request_id and fusion.handle is not None:
                 fusion.handle.cancel()
 
     def on_progress_cancel(self, params: types.WorkDoneProgressCancelParams) -> None:
+        if self._changes is not None:
+            self._changes.cancel_token(params.token)
         for fusion in self.fusions.values():
             if fusion.token == params.token and fusion.handle is not None:
                 fusion.handle.cancel()

@@ -1,0 +1,362 @@
+"""What changed, read through the `git` executable.
+
+Only plumbing-stable output is parsed: `--raw -z` for paths, modes and statuses (so
+names with spaces, quotes or newlines are exact), `--numstat -z` to tell binary files,
+and `-U0` hunk headers for the changed lines. The three listings come from the same
+diff queue, so their entries line up one to one. User configuration that changes diff
+output (external diff drivers, colour, textconv) is switched off on every call.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+from attrs import field, frozen
+
+from fuse_ls.core.errors import FuseError
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_MAX_FILE_BYTES = 2 * 1024 * 1024  # a changed file larger than this is generated, not written
+_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+
+Scope = Literal["diff", "staged", "uncommitted"]
+FileStatus = Literal["added", "modified", "renamed", "copied", "deleted", "type-changed"]
+
+
+class GitError(FuseError):
+    """git is missing, this is not a repository, or a revision does not exist."""
+
+
+@frozen
+class ChangedFile:
+    """One file of a change. `changed` holds the new side's changed line numbers (1-based)."""
+
+    path: str  # relative to the repository root, new name
+    status: FileStatus
+    old_path: str | None = None  # renames and copies
+    text: str | None = None  # the new content; None when there is nothing to review
+    changed: frozenset[int] = field(factory=frozenset)
+    skipped: str | None = None  # why this file is not reviewed (binary, submodule, ...)
+
+
+@frozen
+class ChangeSet:
+    root: Path
+    scope: Scope
+    base: str  # the commit (or tree) compared against, as given to git
+    description: str  # for people: "changes since main (merge base 1a2b3c4)"
+    files: tuple[ChangedFile, ...]
+
+    @property
+    def reviewable(self) -> tuple[ChangedFile, ...]:
+        return tuple(f for f in self.files if f.text is not None and f.changed)
+
+
+def _git_executable() -> str:
+    git = shutil.which("git")
+    if git is None:
+        raise GitError("git is not installed or not on PATH; install git to review changes.")
+    return git
+
+
+def run_git(
+    root: Path, args: Sequence[str], *, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
+    env.pop("GIT_EXTERNAL_DIFF", None)
+    try:
+        done = subprocess.run(
+            [_git_executable(), "-c", "core.quotepath=off", *args],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise GitError(f"git {args[0]} failed: {exc}") from None
+    if check and done.returncode != 0:
+        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {' '.join(args[:2])} failed: {message[-1] if message else 'error'}")
+    return done
+
+
+def repo_root(start: Path) -> Path:
+    folder = start if start.is_dir() else start.parent
+    done = run_git(folder, ["rev-parse", "--show-toplevel"], check=False)
+    if done.returncode != 0:
+        raise GitError(
+            f"{folder} is not inside a git repository: --diff, --staged and --uncommitted "
+            "need one. Review files directly instead: fuse-ls review FILE[:START-END] ..."
+        )
+    return Path(done.stdout.decode().strip())
+
+
+def _rev(root: Path, rev: str) -> str | None:
+    done = run_git(root, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False)
+    return done.stdout.decode().strip() if done.returncode == 0 else None
+
+
+def has_head(root: Path) -> bool:
+    return _rev(root, "HEAD") is not None
+
+
+def default_branch(root: Path) -> str | None:
+    """origin's HEAD when known, else the first of main/master/trunk/the configured default."""
+    done = run_git(root, ["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"], check=False)
+    if done.returncode == 0:
+        ref = done.stdout.decode().strip().removeprefix("refs/remotes/")
+        if _rev(root, ref):
+            return ref
+    configured = run_git(root, ["config", "--get", "init.defaultBranch"], check=False)
+    names = [configured.stdout.decode().strip()] if configured.returncode == 0 else []
+    for name in [*names, "main", "master", "trunk", "origin/main", "origin/master"]:
+        if name and _rev(root, name):
+            return name
+    return None
+
+
+def resolve_base(root: Path, base: str | None) -> tuple[str, str]:
+    """The merge base of BASE (default: the default branch) and HEAD, and a description."""
+    if not has_head(root):
+        raise GitError(
+            "This repository has no commit yet, so there is no base to compare with; "
+            "use --uncommitted (or --staged) to review the work in progress."
+        )
+    name = base or default_branch(root)
+    if name is None:
+        raise GitError(
+            "Cannot tell the default branch (no origin/HEAD, main or master here); "
+            "name the base: fuse-ls review --diff origin/main"
+        )
+    if _rev(root, name) is None:
+        raise GitError(
+            f"Unknown revision {name!r}: name a branch, tag or commit "
+            "(in CI, fetch it first, e.g. actions/checkout with fetch-depth: 0)."
+        )
+    done = run_git(root, ["merge-base", name, "HEAD"], check=False)
+    if done.returncode != 0:
+        raise GitError(
+            f"{name} and HEAD have no common ancestor (a shallow clone?); fetch more history "
+            "(actions/checkout with fetch-depth: 0) or pass a commit to --diff."
+        )
+    commit = done.stdout.decode().strip()
+    return commit, f"changes since {name} (merge base {commit[:10]}), uncommitted work included"
+
+
+def _split_z(data: bytes) -> list[str]:
+    parts = data.decode("utf-8", "surrogateescape").split("\0")
+    return parts[:-1] if parts and parts[-1] == "" else parts
+
+
+@frozen
+class _RawEntry:
+    old_mode: str
+    new_mode: str
+    status: str
+    path: str
+    old_path: str | None
+
+
+def _raw_entries(data: bytes) -> list[_RawEntry]:
+    parts = _split_z(data)
+    out: list[_RawEntry] = []
+    i = 0
+    while i < len(parts):
+        meta = parts[i].lstrip(":").split()
+        status = meta[4] if len(meta) >= 5 else "M"
+        if status[0] in "RC":
+            out.append(_RawEntry(meta[0], meta[1], status[0], parts[i + 2], parts[i + 1]))
+            i += 3
+        else:
+            out.append(_RawEntry(meta[0], meta[1], status[0], parts[i + 1], None))
+            i += 2
+    return out
+
+
+def _numstat_binary(data: bytes) -> list[bool]:
+    """One flag per entry: True when git counts it as binary ("-\t-")."""
+    parts = _split_z(data)
+    flags: list[bool] = []
+    i = 0
+    while i < len(parts):
+        fields = parts[i].split("\t")
+        flags.append(fields[0] == "-" and fields[1] == "-")
+        # A rename is "a\td\t" then the old and the new name as separate fields.
+        i += 3 if len(fields) >= 3 and fields[2] == "" else 1
+    return flags
+
+
+def _hunks(patch: bytes) -> list[frozenset[int]]:
+    """Changed new-side lines per file section of a -U0 patch, in diff order."""
+    sections: list[set[int]] = []
+    for raw in patch.split(b"\n"):
+        if raw.startswith(b"diff --git "):
+            sections.append(set())
+            continue
+        if not sections or not raw.startswith(b"@@ "):
+            continue
+        match = _HUNK.match(raw.decode("utf-8", "replace"))
+        if match is None:
+            continue
+        start = int(match[1])
+        count = int(match[2]) if match[2] is not None else 1
+        if count == 0:
+            # A pure deletion: mark the line after the cut so the reviewer sees where
+            # code went missing (line 0 means "at the top").
+            sections[-1].add(max(start, 1) if start else 1)
+        else:
+            sections[-1].update(range(start, start + count))
+    return [frozenset(s) for s in sections]
+
+
+_STATUS: dict[str, FileStatus] = {
+    "A": "added",
+    "M": "modified",
+    "R": "renamed",
+    "C": "copied",
+    "D": "deleted",
+    "T": "type-changed",
+}
+
+
+class _TooLarge:
+    pass
+
+
+TOO_LARGE = _TooLarge()
+
+
+def _read_new_side(root: Path, scope: Scope, path: str) -> bytes | _TooLarge | None:
+    """The new content: the index for --staged, the working tree otherwise."""
+    if scope == "staged":
+        done = run_git(root, ["show", f":{path}"], check=False)
+        return done.stdout if done.returncode == 0 else None
+    file = root / path
+    try:
+        if file.is_symlink() or not file.is_file():
+            return None
+        if file.stat().st_size > _MAX_FILE_BYTES:
+            return TOO_LARGE
+        return file.read_bytes()
+    except OSError:
+        return None
+
+
+def _decode(data: bytes) -> str | None:
+    if b"\0" in data[:8192]:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _untracked(root: Path, pathspec: Sequence[str]) -> list[str]:
+    done = run_git(root, ["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspec])
+    return _split_z(done.stdout)
+
+
+def _file_from(
+    root: Path, scope: Scope, entry: _RawEntry, binary: bool, changed: frozenset[int]
+) -> ChangedFile:
+    status = _STATUS.get(entry.status, "modified")
+    base = ChangedFile(path=entry.path, status=status, old_path=entry.old_path)
+    if status == "deleted":
+        return _evolve(base, skipped="deleted (nothing left to review)")
+    if "160000" in (entry.old_mode, entry.new_mode):
+        return _evolve(
+            base, skipped="submodule: its commit moved; review inside the submodule itself"
+        )
+    if entry.new_mode == "120000":
+        return _evolve(base, skipped="symbolic link")
+    if binary:
+        return _evolve(base, skipped="binary file")
+    if not changed:
+        return _evolve(
+            base,
+            skipped="renamed without content changes" if entry.old_path else "mode change only",
+        )
+    raw = _read_new_side(root, scope, entry.path)
+    if raw is None:
+        return _evolve(base, skipped="not readable in the working tree")
+    if isinstance(raw, _TooLarge):
+        return _evolve(base, skipped=f"larger than {_MAX_FILE_BYTES // 1024 // 1024} MB")
+    if not raw.strip():
+        return _evolve(base, skipped="emptied (nothing left to review)")
+    text = _decode(raw)
+    if text is None:
+        return _evolve(base, skipped="binary or not UTF-8 text")
+    count = max(len(text.splitlines()), 1)
+    return _evolve(
+        base, text=text, changed=frozenset(n for n in changed if n <= count) or frozenset({count})
+    )
+
+
+def _evolve(
+    f: ChangedFile,
+    *,
+    skipped: str | None = None,
+    text: str | None = None,
+    changed: frozenset[int] = frozenset(),
+) -> ChangedFile:
+    return ChangedFile(f.path, f.status, f.old_path, text, changed, skipped)
+
+
+def read_changes(
+    start: Path,
+    scope: Scope,
+    base: str | None = None,
+    pathspec: Sequence[str] = (),
+) -> ChangeSet:
+    """The change to review. `pathspec` limits it to some paths (git pathspec syntax)."""
+    root = repo_root(start)
+    if scope == "diff":
+        against, description = resolve_base(root, base)
+        cached: list[str] = []
+    elif scope == "staged":
+        against = "HEAD" if has_head(root) else EMPTY_TREE
+        description = "staged changes (the index against HEAD)"
+        cached = ["--cached"]
+    else:
+        against = "HEAD" if has_head(root) else EMPTY_TREE
+        description = "uncommitted changes (staged, unstaged and untracked files, against HEAD)"
+        cached = []
+    common = ["--no-color", "--no-ext-diff", "--no-textconv", "-M", *cached, against]
+    tail = ["--", *pathspec]
+    raw = run_git(root, ["diff", "--raw", "-z", *common, *tail]).stdout
+    entries = _raw_entries(raw)
+    binary = _numstat_binary(run_git(root, ["diff", "--numstat", "-z", *common, *tail]).stdout)
+    hunks = _hunks(run_git(root, ["diff", "-U0", "--submodule=short", *common, *tail]).stdout)
+    if len(binary) != len(entries) or len(hunks) != len(entries):
+        raise GitError("git's diff listings disagree; is the repository changing right now?")
+    files = [
+        _file_from(root, scope, entry, is_binary, changed)
+        for entry, is_binary, changed in zip(entries, binary, hunks, strict=True)
+    ]
+    if scope != "staged":
+        known = {f.path for f in files}
+        for path in _untracked(root, pathspec):
+            if path in known:
+                continue
+            raw_bytes = _read_new_side(root, scope, path)
+            if isinstance(raw_bytes, _TooLarge):
+                why = f"new file larger than {_MAX_FILE_BYTES // 1024 // 1024} MB"
+                files.append(ChangedFile(path, "added", skipped=why))
+                continue
+            text = _decode(raw_bytes) if raw_bytes and raw_bytes.strip() else None
+            if text is None:
+                files.append(
+                    ChangedFile(path, "added", skipped="binary, empty or unreadable new file")
+                )
+                continue
+            lines = frozenset(range(1, max(len(text.splitlines()), 1) + 1))
+            files.append(ChangedFile(path, "added", text=text, changed=lines))
+    files.sort(key=lambda f: f.path)
+    return ChangeSet(root, scope, against, description, tuple(files))

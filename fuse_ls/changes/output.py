@@ -1,0 +1,275 @@
+"""A change review for people (terminal), scripts (JSON), code scanning (SARIF) and
+reviewdog (rdjson), which turns findings into pull-request review comments."""
+
+from __future__ import annotations
+
+from itertools import groupby
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from fuse_ls import __version__
+from fuse_ls.changes.review import ChangeReview, RunState
+from fuse_ls.core.types import SEVERITIES, FusedFinding, Severity
+
+_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
+
+
+def _lines(start: int, end: int) -> str:
+    return str(start) if start == end else f"{start}-{end}"
+
+
+def _money(value: float | None) -> str:
+    return "?" if value is None else f"${value:.4f}"
+
+
+class RunProgress:
+    """One live line for the whole run (a plain line per finished unit outside a terminal)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.live = Live(console=console, refresh_per_second=8, transient=True)
+        self._last_done = -1
+
+    def __enter__(self) -> RunProgress:
+        if self.console.is_terminal:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.console.is_terminal:
+            self.live.__exit__(None, None, None)
+
+    def _line(self, s: RunState) -> Text:
+        models = ", ".join(s.models) + f" + judge {s.judge}"
+        failed = f" · {s.failed} failed" if s.failed else ""
+        return Text(
+            f"fuse-ls: {s.stage} · units {s.done}/{s.units} ({s.cached} cached){failed} · "
+            f"calls in flight {s.calls_active} · cost so far ${s.cost_usd:.4f} · {models}"
+        )
+
+    def __call__(self, state: RunState) -> None:
+        if self.console.is_terminal:
+            self.live.update(self._line(state))
+        elif state.done != self._last_done and (state.stage != "preparing"):
+            self._last_done = state.done
+            self.console.print(self._line(state), highlight=False)
+
+
+def print_review(console: Console, review: ChangeReview) -> None:
+    console.print(Text(review.description, style="bold"))
+    for path, why in review.skipped_files:
+        console.print(Text(f"skipped {path}: {why}", style="dim"))
+    by_file = groupby(review.findings, key=lambda r: r.path)
+    for path, group in by_file:
+        table = Table(title=path, title_justify="left", show_lines=False)
+        table.add_column("lines", justify="right")
+        table.add_column("severity")
+        table.add_column("votes", justify="center")
+        table.add_column("finding", overflow="fold")
+        table.add_column("id", overflow="fold", style="dim")
+        for r in group:
+            f = r.finding
+            verdict = " (judge: confirmed)" if f.confirmed else ""
+            table.add_row(
+                _lines(f.start_line, f.end_line),
+                Text(f.severity, style=_STYLE[f.severity]),
+                f"{f.votes}/{f.pool_size}",
+                f"[{f.category}] {f.message}{verdict}"
+                + ("" if r.on_changed_line else " (context)"),
+                r.fingerprint,
+            )
+        console.print(table)
+    if not review.findings:
+        console.print(Text("No findings on the changed lines.", style="green"))
+    for outcome in review.outcomes:
+        if outcome.error:
+            console.print(
+                Text(f"{outcome.unit.path}:{outcome.unit.start_line}: {outcome.error}", style="red")
+            )
+    hidden = ", ".join(f"{n} {why}" for why, n in review.hidden.items())
+    if hidden:
+        console.print(Text(f"not shown: {hidden}", style="dim"))
+    if review.stopped:
+        not_run = sum(1 for o in review.outcomes if o.skipped)
+        console.print(
+            Text(f"stopped: {review.stopped}; {not_run} unit(s) not reviewed", style="yellow")
+        )
+    for note in dict.fromkeys(review.notes):
+        console.print(Text(f"note: {note}", style="yellow"))
+    console.print(summary(review))
+
+
+def summary(review: ChangeReview) -> Text:
+    units = len(review.outcomes)
+    cached = sum(o.cached for o in review.outcomes)
+    est = (
+        ""
+        if not review.estimated_cost_usd
+        else f" (estimated up to {_money(review.estimated_cost_usd)})"
+    )
+    return Text(
+        f"{units} unit(s), {cached} from the cache · {review.calls} model call(s) · mode "
+        f"{review.mode} · wall time {review.wall_time_s:.2f}s · cost "
+        f"{_money(review.total_cost_usd)}{est}"
+    )
+
+
+def finding_json(f: FusedFinding) -> dict[str, Any]:
+    return {
+        "start_line": f.start_line,
+        "end_line": f.end_line,
+        "severity": f.severity,
+        "category": f.category,
+        "message": f.message,
+        "votes": f.votes,
+        "pool_size": f.pool_size,
+        "agreement": f.agreement,
+        "models": list(f.models),
+        "confirmed": f.confirmed,
+        "rationale": f.rationale,
+        "replacement": f.replacement,
+    }
+
+
+def review_json(review: ChangeReview) -> dict[str, Any]:
+    return {
+        "description": review.description,
+        "findings": [
+            {
+                "path": r.path,
+                "fingerprint": r.fingerprint,
+                "on_changed_line": r.on_changed_line,
+                **finding_json(r.finding),
+            }
+            for r in review.findings
+        ],
+        "units": [
+            {
+                "path": o.unit.path,
+                "start_line": o.unit.start_line,
+                "end_line": o.unit.end_line,
+                "scope": o.unit.scope,
+                "changed_lines": sorted(o.unit.changed),
+                "cached": o.cached,
+                "findings": len(o.findings),
+                "cost_usd": o.cost_usd if not o.cached else 0.0,
+                "error": o.error,
+                "skipped": o.skipped,
+            }
+            for o in review.outcomes
+        ],
+        "skipped_files": [{"path": p, "reason": why} for p, why in review.skipped_files],
+        "hidden": review.hidden,
+        "pool": list(review.pool),
+        "judge": review.judge,
+        "mode": review.mode,
+        "model_calls": review.calls,
+        "estimated_cost_usd": review.estimated_cost_usd,
+        "total_cost_usd": review.total_cost_usd,
+        "wall_time_s": review.wall_time_s,
+        "stopped": review.stopped,
+        "notes": list(dict.fromkeys(review.notes)),
+    }
+
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
+
+
+def sarif(review: ChangeReview) -> dict[str, Any]:
+    """SARIF 2.1.0. `partialFingerprints` come from the flagged code, not line numbers,
+    so GitHub code scanning matches a finding across runs after lines move."""
+    rules: dict[str, dict[str, Any]] = {}
+    results = []
+    for r in review.findings:
+        f = r.finding
+        rule_id = f"fuse-ls/{f.category}"
+        rules.setdefault(
+            rule_id, {"id": rule_id, "name": f.category, "shortDescription": {"text": f.category}}
+        )
+        results.append(
+            {
+                "ruleId": rule_id,
+                "level": _SARIF_LEVEL[f.severity],
+                "message": {"text": f"{f.message} ({f.agreement})"},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": r.path, "uriBaseId": "%SRCROOT%"},
+                            "region": {"startLine": f.start_line, "endLine": f.end_line},
+                        }
+                    }
+                ],
+                "partialFingerprints": {"fuseLsFinding/v1": r.fingerprint},
+                "properties": {
+                    "votes": f.votes,
+                    "poolSize": f.pool_size,
+                    "models": list(f.models),
+                    "confirmedByJudge": f.confirmed,
+                    "severity": f.severity,
+                    "onChangedLine": r.on_changed_line,
+                },
+            }
+        )
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "fuse-ls",
+                        "version": __version__,
+                        "informationUri": "https://github.com/fuse-ls/fuse-ls",
+                        "rules": list(rules.values()),
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+
+
+_RD_SEVERITY = {"error": "ERROR", "warning": "WARNING", "info": "INFO", "hint": "INFO"}
+
+
+def rdjson(review: ChangeReview) -> dict[str, Any]:
+    """reviewdog's Diagnostic JSON (rdjson): `reviewdog -f=rdjson -reporter=github-pr-review`."""
+    diagnostics = []
+    for r in review.findings:
+        f = r.finding
+        diagnostic: dict[str, Any] = {
+            "message": f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})",
+            "location": {
+                "path": r.path,
+                "range": {"start": {"line": f.start_line}, "end": {"line": f.end_line}},
+            },
+            "severity": _RD_SEVERITY[f.severity],
+            "code": {"value": f.category},
+            "original_output": r.fingerprint,
+        }
+        if f.replacement is not None:
+            text = f.replacement if f.replacement.endswith("\n") else f.replacement + "\n"
+            diagnostic["suggestions"] = [
+                {
+                    "range": {
+                        "start": {"line": f.start_line, "column": 1},
+                        "end": {"line": f.end_line + 1, "column": 1},
+                    },
+                    "text": text,
+                }
+            ]
+        diagnostics.append(diagnostic)
+    return {
+        "source": {"name": "fuse-ls", "url": "https://github.com/fuse-ls/fuse-ls"},
+        "severity": "WARNING",
+        "diagnostics": diagnostics,
+    }
+
+
+def fails_on(review: ChangeReview, threshold: Severity) -> bool:
+    limit = SEVERITIES.index(threshold)
+    return any(SEVERITIES.index(r.finding.severity) <= limit for r in review.findings)

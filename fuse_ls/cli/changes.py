@@ -1,0 +1,290 @@
+"""`fuse-ls review --diff/--staged/--uncommitted/FILE[:RANGE]...`, `fuse-ls cache` and
+`fuse-ls dismiss`: the command-line side of change review (fuse_ls/changes)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+from pathlib import Path
+
+from rich.console import Console
+
+from fuse_ls.changes.cache import ReviewCache, cache_path
+from fuse_ls.changes.git import GitError, Scope, read_changes, repo_root
+from fuse_ls.changes.review import ChangeReview, ChangeReviewer, ReviewOptions, Target
+from fuse_ls.config import Settings, load_settings
+from fuse_ls.core.errors import FuseError
+from fuse_ls.core.types import SEVERITIES, Severity
+
+
+def add_change_options(p: argparse.ArgumentParser) -> None:
+    scope = p.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--diff",
+        nargs="?",
+        const="",
+        metavar="BASE",
+        help="review the changes since BASE (default: the merge base with the default branch), "
+        "uncommitted work included",
+    )
+    scope.add_argument("--staged", action="store_true", help="review the staged changes")
+    scope.add_argument(
+        "--uncommitted", action="store_true", help="review staged, unstaged and untracked work"
+    )
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "sarif", "rdjson"),
+        help="output format (rdjson: reviewdog's diagnostic format)",
+    )
+    p.add_argument("--all-lines", action="store_true", help="report findings on context lines too")
+    p.add_argument("--no-cache", action="store_true", help="ask the models even for cached units")
+    p.add_argument("--min-severity", choices=SEVERITIES, help="hide less severe findings")
+    p.add_argument("--max-findings", type=int, default=50, help="show at most N (default 50)")
+    p.add_argument("--max-cost", type=float, help="USD limit for the whole run")
+    p.add_argument("--concurrency", type=int, default=16, help="model calls in flight (16)")
+    p.add_argument("--per-endpoint", type=int, default=8, help="calls in flight per endpoint (8)")
+
+
+_CHANGE_ONLY = ("all_lines", "no_cache", "min_severity", "max_cost")
+
+
+def wants_change_review(args: argparse.Namespace) -> bool:
+    """Change review for git scopes, several targets, or options only it has."""
+    if args.diff is not None or args.staged or args.uncommitted:
+        return True
+    if len(args.targets) != 1 or args.format == "rdjson":
+        return True
+    return any(getattr(args, name, None) for name in _CHANGE_ONLY)
+
+
+def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Target] | None:
+    from fuse_ls.cli import parse_target
+    from fuse_ls.context import language_for
+
+    targets: list[Target] = []
+    for spec in specs:
+        path, start, end = parse_target(spec)
+        if not path.is_file() and Path(spec).is_file():
+            path, start, end = Path(spec), None, None
+        if not path.is_file():
+            err.print(f"[red]error:[/red] {path} is not a file.")
+            return None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            err.print(f"[red]error:[/red] cannot read {path}: {exc}")
+            return None
+        count = max(len(text.splitlines()), 1)
+        first, last = start or 1, end or count
+        if first < 1 or last > count or last < first:
+            err.print(
+                f"[red]error:[/red] {spec}: lines {first}-{last} are not in {path} ({count} lines)"
+            )
+            return None
+        absolute = path.resolve()
+        try:
+            shown = absolute.relative_to(root).as_posix()
+        except ValueError:
+            shown = absolute.as_posix()
+        targets.append(
+            Target(shown, absolute, language_for(path), text, frozenset(range(first, last + 1)))
+        )
+    return targets
+
+
+def _targets_from_git(
+    args: argparse.Namespace, err: Console
+) -> tuple[Path, str, list[Target], list[tuple[str, str]]] | None:
+    from fuse_ls.context import language_for
+
+    scope: Scope = "diff" if args.diff is not None else "staged" if args.staged else "uncommitted"
+    for spec in args.targets:
+        if not Path(spec).exists() and ":" in spec:
+            err.print(
+                f"[red]error:[/red] {spec}: line ranges cannot be combined with --{scope}; "
+                "give paths to limit the change, or ranges without a git option."
+            )
+            return None
+    try:
+        changes = read_changes(
+            Path.cwd(), scope, args.diff or None, [os.path.abspath(t) for t in args.targets]
+        )
+    except GitError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return None
+    targets = [
+        Target(f.path, changes.root / f.path, language_for(Path(f.path)), f.text, f.changed)
+        for f in changes.reviewable
+        if f.text is not None
+    ]
+    skipped = [(f.path, f.skipped) for f in changes.files if f.skipped]
+    return changes.root, changes.description, targets, skipped
+
+
+def cmd_review_changes(args: argparse.Namespace) -> int:
+    from fuse_ls.changes import output
+    from fuse_ls.cli import _recorder, _report_problems, apply_overrides, missing_key_message
+
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    fmt = args.format or ("sarif" if args.sarif else "json" if args.json else "text")
+    if args.diff is not None or args.staged or args.uncommitted:
+        found = _targets_from_git(args, err)
+        if found is None:
+            return 2
+        root, description, targets, skipped = found
+    else:
+        if not args.targets:
+            err.print(
+                "[red]error:[/red] nothing to review: give FILE[:START-END] targets, or "
+                "--diff [BASE], --staged or --uncommitted inside a git repository."
+            )
+            return 2
+        try:
+            root = repo_root(Path.cwd())
+        except GitError:
+            root = Path.cwd().resolve()
+        picked = _targets_from_files(args.targets, root, err)
+        if picked is None:
+            return 2
+        targets, skipped = picked, []
+        description = f"review of {len(targets)} file target(s)"
+    loaded = load_settings(root, trusted=bool(getattr(args, "trust", False)))
+    _report_problems(loaded, err)
+    settings = loaded.settings
+    settings = apply_overrides(settings, args)
+    message = missing_key_message(settings, os.environ)
+    if message and targets:
+        err.print(f"[red]error:[/red] {message}", highlight=False)
+        return 2
+    options = ReviewOptions(
+        all_lines=args.all_lines,
+        min_severity=args.min_severity or "hint",
+        max_findings=args.max_findings if args.max_findings and args.max_findings > 0 else None,
+        use_cache=not args.no_cache,
+        max_cost_usd=args.max_cost,
+        global_limit=max(args.concurrency, 1),
+        per_endpoint=max(args.per_endpoint, 1),
+    )
+    recorder = _recorder(settings, root)
+    progress = None if fmt != "text" or args.quiet else output.RunProgress(err)
+    cache = ReviewCache(cache_path(settings))
+    reviewer = ChangeReviewer(
+        settings,
+        root,
+        options,
+        cache=cache,
+        on_update=progress,
+        observer=recorder.observe if recorder is not None else None,
+        description=description,
+        skipped_files=skipped,
+    )
+    try:
+        if progress is not None:
+            with progress:
+                review = asyncio.run(reviewer.run(targets))
+        else:
+            review = asyncio.run(reviewer.run(targets))
+    except KeyboardInterrupt:
+        err.print("[yellow]cancelled[/yellow]")
+        return 130
+    except FuseError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        return 2
+    finally:
+        cache.close()
+        if recorder is not None:
+            recorder.close()
+    if fmt == "json":
+        print(json.dumps(output.review_json(review), indent=2))
+    elif fmt == "sarif":
+        print(json.dumps(output.sarif(review), indent=2))
+    elif fmt == "rdjson":
+        print(json.dumps(output.rdjson(review), indent=2))
+    else:
+        output.print_review(out, review)
+    return _exit_code(review, args.fail_on)
+
+
+def _exit_code(review: ChangeReview, fail_on: Severity | None) -> int:
+    from fuse_ls.changes import output
+
+    asked = [o for o in review.outcomes if not o.cached and not o.skipped]
+    if asked and all(o.error for o in asked):
+        return 3
+    if fail_on and output.fails_on(review, fail_on):
+        return 1
+    return 0
+
+
+def _settings_here() -> tuple[Settings, Path]:
+    try:
+        root = repo_root(Path.cwd())
+    except GitError:
+        root = Path.cwd().resolve()
+    return load_settings(root).settings, root
+
+
+def cache_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fuse-ls cache", description="the review cache")
+    parser.add_argument("action", choices=("stats", "clear"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    settings, _ = _settings_here()
+    with ReviewCache(cache_path(settings)) as cache:
+        if args.action == "clear":
+            count = cache.clear()
+            print(f"removed {count} cached review unit(s) from {cache.path}")
+            return 0
+        stats = cache.stats()
+        for note in cache.notes:
+            print(f"note: {note}")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "path": stats.path,
+                    "entries": stats.entries,
+                    "size_bytes": stats.size_bytes,
+                    "hits": stats.hits,
+                    "dismissed": stats.dismissed,
+                    "max_bytes": stats.max_bytes,
+                }
+            )
+        )
+    else:
+        print(
+            f"{stats.path}\n{stats.entries} cached unit(s), {stats.size_bytes / 1024:.1f} KiB "
+            f"of {stats.max_bytes // (1024 * 1024)} MiB, {stats.hits} hit(s); "
+            f"{stats.dismissed} dismissed finding(s)"
+        )
+    return 0
+
+
+def dismiss_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="fuse-ls dismiss",
+        description="never show these findings again in this repository while their code "
+        "is unchanged (fingerprints are in the review output)",
+    )
+    parser.add_argument("fingerprints", nargs="+", metavar="FINGERPRINT")
+    parser.add_argument("--undo", action="store_true", help="show them again")
+    parser.add_argument("--note", default="", help="why (kept with the fingerprint)")
+    args = parser.parse_args(argv)
+    settings, root = _settings_here()
+    with ReviewCache(cache_path(settings)) as cache:
+        for fp in args.fingerprints:
+            fp = fp.strip().lower()
+            if not fp or any(c not in "0123456789abcdef" for c in fp):
+                print(f"error: {fp!r} is not a finding fingerprint (hex digits)")
+                return 2
+            if args.undo:
+                found = cache.undismiss(str(root), fp)
+                print(f"{fp}: {'shown again' if found else 'was not dismissed'}")
+            else:
+                cache.dismiss(str(root), fp, args.note)
+                print(f"{fp}: dismissed in {root}")
+        for note in cache.notes:
+            print(f"note: {note}")
+    return 0

@@ -1,0 +1,331 @@
+"""`fuse-ls.reviewChanges`: a fused review of the workspace's git change in the editor.
+
+The review itself is `fuse_ls.changes` (the same units, cache and noise filters as
+`fuse-ls review --uncommitted/--staged/--diff`). This module turns it into diagnostics on
+every changed file: cached units are published at once, the others as each unit
+finishes; one work-done progress reports units done and cost; it is cancelled by the
+progress' cancel button, `$/cancelRequest` of the command, or `fuse-ls.cancel` without a
+uri. Dismissing a finding it published remembers the finding for the repository.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from attrs import define, field, frozen
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from fuse_ls.changes.cache import ReviewCache, cache_path
+from fuse_ls.changes.git import GitError, Scope, read_changes
+from fuse_ls.changes.review import (
+    ChangeReview,
+    ChangeReviewer,
+    ReviewOptions,
+    RunState,
+    Target,
+    UnitOutcome,
+)
+from fuse_ls.context import language_for
+from fuse_ls.core.errors import FuseError
+from fuse_ls.server.actions import REVIEW_CHANGES, invalid
+from fuse_ls.server.anchors import Snapshot
+from fuse_ls.server.diagnostics import Reported, finding_json, reported_from_fused
+
+log = logging.getLogger(__name__)
+
+ID_PREFIX = "changes-"  # fusion ids of change-review findings start with it
+_SCOPES: tuple[Scope, ...] = ("uncommitted", "staged", "diff")
+_CLIENT_TIMEOUT_S = 5.0
+
+
+@frozen
+class ChangesArgs:
+    scope: Scope = "uncommitted"
+    base: str | None = None
+    paths: tuple[str, ...] = ()
+
+
+def parse_args(args: Sequence[Any]) -> ChangesArgs:
+    if len(args) > 1:
+        raise invalid(f"{REVIEW_CHANGES} takes at most one argument, got {len(args)}")
+    arg = args[0] if args else {}
+    if arg is None:
+        arg = {}
+    if hasattr(arg, "_asdict"):  # pygls hands untyped JSON objects over as namedtuples
+        arg = arg._asdict()
+    if not isinstance(arg, dict):
+        raise invalid(f"{REVIEW_CHANGES}: the argument must be an object, got {arg!r:.80}")
+    scope = arg.get("scope", "uncommitted")
+    if scope not in _SCOPES:
+        raise invalid(f"{REVIEW_CHANGES}: 'scope' must be one of {', '.join(_SCOPES)}")
+    base = arg.get("base")
+    if base is not None and (not isinstance(base, str) or scope != "diff"):
+        raise invalid(f"{REVIEW_CHANGES}: 'base' is a string and only goes with scope 'diff'")
+    paths = arg.get("paths") or []
+    if not isinstance(paths, list | tuple) or not all(isinstance(p, str) for p in paths):
+        raise invalid(f"{REVIEW_CHANGES}: 'paths' must be a list of strings")
+    return ChangesArgs(scope, base or None, tuple(paths))
+
+
+@define
+class ChangeRun:
+    """One running change review, so every cancel route can find it."""
+
+    id: str
+    request_id: Any
+    task: asyncio.Task[ChangeReview] | None = None
+    token: str | None = None
+    fingerprints: dict[str, tuple[str, str]] = field(factory=dict)  # finding id -> (repo, fp)
+
+
+class ChangeReviews:
+    """The server's change reviews: starts them, publishes them, cancels them."""
+
+    def __init__(self, server: Any) -> None:  # the FuseLanguageServer (no import cycle)
+        self.server = server
+        self.running: dict[str, ChangeRun] = {}
+        # finding id -> (repository, fingerprint) for every change-review finding shown.
+        self.fingerprints: dict[str, tuple[str, str]] = {}
+
+    # --- cancel routes ----------------------------------------------------------------
+
+    def cancel_all(self) -> int:
+        count = 0
+        for run in self.running.values():
+            if run.task is not None and not run.task.done():
+                run.task.cancel()
+                count += 1
+        return count
+
+    def cancel_request(self, request_id: Any) -> None:
+        for run in self.running.values():
+            if run.request_id == request_id and run.task is not None:
+                run.task.cancel()
+
+    def cancel_token(self, token: Any) -> None:
+        for run in self.running.values():
+            if run.token == token and run.task is not None:
+                run.task.cancel()
+
+    # --- dismissals -------------------------------------------------------------------
+
+    def dismissed(self, finding_id: str) -> bool:
+        """Remember a dismissed change-review finding for its repository."""
+        found = self.fingerprints.get(finding_id)
+        if found is None:
+            return False
+        repo, fingerprint = found
+        with ReviewCache(self._cache_path()) as cache:
+            cache.dismiss(repo, fingerprint, "dismissed in the editor")
+        return True
+
+    def _cache_path(self) -> Path:
+        return cache_path(self.server.settings)
+
+    # --- the command ------------------------------------------------------------------
+
+    async def command(self, *args: object) -> dict[str, Any]:
+        parsed = parse_args(args)
+        server = self.server
+        await server.wait_ready()
+        workspace = server.state.workspace
+        if workspace is None:
+            raise invalid(f"{REVIEW_CHANGES} needs a workspace folder (a git repository)")
+        paths = [str((workspace / p).resolve()) for p in parsed.paths]
+        try:
+            changes = await asyncio.to_thread(
+                read_changes, workspace, parsed.scope, parsed.base, paths
+            )
+        except GitError as git_error:
+            server.show(types.MessageType.Error, f"fuse-ls: {git_error}")
+            return {"cancelled": False, "error": str(git_error)}
+        root = changes.root
+        targets = [
+            Target(f.path, root / f.path, language_for(Path(f.path)), f.text, f.changed)
+            for f in changes.reviewable
+            if f.text is not None
+        ]
+        run = ChangeRun(ID_PREFIX + uuid.uuid4().hex[:10], server.protocol.msg_id)
+        self.running[run.id] = run
+        texts = {t.path: t.text for t in targets}
+        published: set[str] = set()
+        cache = ReviewCache(self._cache_path())
+        reviewer: ChangeReviewer
+
+        def on_unit(outcome: UnitOutcome) -> None:
+            self._publish_unit(run, reviewer, root, outcome, texts, published)
+
+        report = await self._progress(run)
+        reviewer = ChangeReviewer(
+            server.settings,
+            root,
+            ReviewOptions(max_findings=None),
+            cache=cache,
+            on_update=report,
+            on_unit=on_unit,
+            observer=server.record_event,
+            description=changes.description,
+            skipped_files=[(f.path, f.skipped) for f in changes.files if f.skipped],
+        )
+        run.task = asyncio.create_task(reviewer.run(targets))
+        try:
+            await asyncio.wait([run.task])
+        except asyncio.CancelledError:
+            run.task.cancel()
+            raise
+        finally:
+            self.running.pop(run.id, None)
+            cache.close()
+        # Files of the change with no finding now lose the previous review's findings.
+        for target in targets:
+            uri = (root / target.path).as_uri()
+            if uri not in published:
+                self._replace(run, uri, [])
+        if run.task.cancelled():
+            self._end_progress(run, "Cancelled")
+            return {"reviewId": run.id, "cancelled": True}
+        exc = run.task.exception()
+        if isinstance(exc, FuseError):
+            server.show(types.MessageType.Error, f"fuse-ls: {exc}")
+            self._end_progress(run, str(exc))
+            return {"reviewId": run.id, "cancelled": False, "error": str(exc)}
+        if exc is not None:
+            log.error("change review %s failed", run.id, exc_info=exc)
+            self._end_progress(run, f"internal error: {exc!r}")
+            return {"reviewId": run.id, "cancelled": False, "error": repr(exc)}
+        review = run.task.result()
+        return self._result(run, root, review)
+
+    def _result(self, run: ChangeRun, root: Path, review: ChangeReview) -> dict[str, Any]:
+        findings = []
+        for outcome in review.outcomes:
+            uri = (root / outcome.unit.path).as_uri()
+            for r in self.server.findings.get(uri, []):
+                if r.fusion_id == _unit_id(run, outcome):
+                    fp = self.fingerprints.get(r.finding_id, ("", ""))[1]
+                    findings.append({"fingerprint": fp, **finding_json(r, uri)})
+        cached = sum(o.cached for o in review.outcomes)
+        summary = (
+            f"{len(review.outcomes)} unit(s), {cached} cached, {len(findings)} finding(s), "
+            f"${review.total_cost_usd:.4f}"
+        )
+        self._end_progress(run, summary)
+        out: dict[str, Any] = {
+            "reviewId": run.id,
+            "cancelled": False,
+            "description": review.description,
+            "units": len(review.outcomes),
+            "cached": cached,
+            "calls": review.calls,
+            "costUsd": review.total_cost_usd,
+            "findings": findings,
+            "skippedFiles": [{"path": p, "reason": why} for p, why in review.skipped_files],
+            "failedUnits": [
+                {"path": o.unit.path, "startLine": o.unit.start_line, "error": o.error}
+                for o in review.outcomes
+                if o.error
+            ],
+        }
+        if review.stopped:
+            out["stopped"] = review.stopped
+        return out
+
+    # --- publishing -------------------------------------------------------------------
+
+    def _publish_unit(
+        self,
+        run: ChangeRun,
+        reviewer: ChangeReviewer,
+        root: Path,
+        outcome: UnitOutcome,
+        texts: dict[str, str],
+        published: set[str],
+    ) -> None:
+        server = self.server
+        uri = (root / outcome.unit.path).as_uri()
+        text = texts.get(outcome.unit.path, "")
+        doc = server.workspace.text_documents.get(uri)
+        # Anchor on the open document when it still is the reviewed text, so the
+        # findings follow the user's edits like any review's.
+        version = doc.version if doc is not None and doc.source == text else None
+        snapshot = Snapshot(uri, text, version, server.workspace.position_codec)
+        shown = reviewer.shown(outcome)
+        reported = reported_from_fused([r.finding for r in shown], snapshot, _unit_id(run, outcome))
+        for r, s in zip(reported, shown, strict=False):
+            self.fingerprints[r.finding_id] = (str(root), s.fingerprint)
+        if uri not in published:
+            published.add(uri)
+            self._replace(run, uri, reported)
+        else:
+            server.findings[uri] = [*server.findings.get(uri, []), *reported]
+            server.publish(uri)
+
+    def _replace(self, run: ChangeRun, uri: str, reported: list[Reported]) -> None:
+        """This run's findings replace earlier change reviews' ones in the file."""
+        server = self.server
+        before = server.findings.get(uri, [])
+        kept = [
+            r
+            for r in before
+            if not r.fusion_id.startswith(ID_PREFIX) or r.fusion_id.startswith(run.id)
+        ]
+        if not reported and len(kept) == len(before):
+            return
+        server.findings[uri] = [*kept, *reported]
+        server.publish(uri)
+
+    # --- progress ---------------------------------------------------------------------
+
+    async def _progress(self, run: ChangeRun) -> Any:
+        server = self.server
+        window = server.caps.window
+        if window is None or not window.work_done_progress:
+            return None
+        token = str(uuid.uuid4())
+        try:
+            await asyncio.wait_for(server.work_done_progress.create_async(token), _CLIENT_TIMEOUT_S)
+        except (TimeoutError, JsonRpcException) as exc:
+            log.warning("progress not available: %s", exc)
+            return None
+        run.token = token
+        server.work_done_progress.begin(
+            token,
+            types.WorkDoneProgressBegin(
+                title="Fused review of changes", cancellable=True, message="reading the change"
+            ),
+        )
+        last: list[tuple[int, int, str]] = []
+
+        def report(state: RunState) -> None:
+            key = (state.done, state.units, state.stage)
+            if last and last[-1] == key:
+                return
+            last[:] = [key]
+            percentage = int(100 * state.done / state.units) if state.units else 0
+            server.work_done_progress.report(
+                token,
+                types.WorkDoneProgressReport(
+                    message=f"units {state.done}/{state.units} ({state.cached} cached) · "
+                    f"${state.cost_usd:.4f}",
+                    percentage=percentage,
+                    cancellable=True,
+                ),
+            )
+
+        return report
+
+    def _end_progress(self, run: ChangeRun, message: str) -> None:
+        if run.token is not None:
+            self.server.work_done_progress.end(
+                run.token, types.WorkDoneProgressEnd(message=message)
+            )
+
+
+def _unit_id(run: ChangeRun, outcome: UnitOutcome) -> str:
+    return f"{run.id}-{outcome.key[:8]}"

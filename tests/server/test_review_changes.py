@@ -1,0 +1,133 @@
+"""`fuse-ls.reviewChanges`: the language server reviews the workspace's git change."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from fuse_ls.emulator import Emulator
+from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.server.conftest import Session, script, start_session, wait_for
+
+A_BASE = "import json\n\n\ndef load(text):\n    return json.loads(text)\n"
+A_NEW = "import json\n\n\ndef load(text):\n    value = eval(text)\n    return value\n"
+B_BASE = "def save(path):\n    return path\n"
+B_NEW = "def save(path):\n    return eval(path)\n"
+
+
+def chat_calls(emu: Emulator) -> int:
+    return sum(1 for r in emu.requests if r.path.endswith("/chat/completions"))
+
+
+@pytest_asyncio.fixture
+async def session(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Session, Repo]]:
+    for key, value in GIT_ENV.items():  # git identity for the test and the server
+        monkeypatch.setenv(key, value)
+    s, stop = await start_session("visual-studio-code", emu, tmp_path)
+    repo = Repo.__new__(Repo)
+    repo.root = s.workspace
+    repo.git("init", "-q", "-b", "main")
+    repo.write("a.py", A_BASE)
+    repo.write("b.py", B_BASE)
+    repo.commit("base")
+    repo.write("a.py", A_NEW)
+    repo.write("b.py", B_NEW)
+    try:
+        yield s, repo
+    finally:
+        await stop()
+
+
+def security(s: Session, uri: str) -> list[types.Diagnostic]:
+    return [d for d in s.diagnostics(uri) if d.code == "security"]
+
+
+async def test_review_changes_publishes_every_changed_file_and_caches(
+    session: tuple[Session, Repo],
+) -> None:
+    s, repo = session
+    a_uri = s.open("a.py", A_NEW)  # open in the editor; b.py is not
+    b_uri = (repo.root / "b.py").as_uri()
+    result = await s.execute("fuse-ls.reviewChanges", {"scope": "uncommitted"})
+    assert result["cancelled"] is False and result["units"] == 2 and result["cached"] == 0
+    assert {f["uri"] for f in result["findings"]} == {a_uri, b_uri}
+    assert all(len(f["fingerprint"]) == 16 for f in result["findings"])
+    assert [d.range.start.line for d in security(s, a_uri)] == [4]
+    assert [d.range.start.line for d in security(s, b_uri)] == [1]
+    [token] = list(s.client.progress_reports)
+    reports = s.client.progress_reports[token]
+    assert isinstance(reports[0], types.WorkDoneProgressBegin) and reports[0].cancellable
+    assert any("units 2/2" in (r.message or "") for r in reports[1:-1])
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)
+
+    calls = chat_calls(s.emulator)
+    again = await s.execute("fuse-ls.reviewChanges", {})
+    assert again["cached"] == 2 and again["calls"] == 0 and chat_calls(s.emulator) == calls
+    assert len(security(s, a_uri)) == 1  # replaced, not duplicated
+
+    # Results follow edits as any review's do.
+    s.edit(a_uri, (0, 0), (0, 0), "# a comment\n")
+    await wait_for(lambda: [d.range.start.line for d in security(s, a_uri)] == [5])
+
+
+async def test_dismissing_in_the_editor_is_remembered(session: tuple[Session, Repo]) -> None:
+    s, repo = session
+    b_uri = (repo.root / "b.py").as_uri()
+    result = await s.execute("fuse-ls.reviewChanges", {"paths": ["b.py"]})
+    assert result["units"] == 1
+    [finding] = [f for f in result["findings"] if f["category"] == "security"]
+    await s.execute(
+        "fuse-ls.findingDecision",
+        {"uri": b_uri, "findingId": finding["findingId"], "decision": "dismissed"},
+    )
+    after = await s.execute("fuse-ls.reviewChanges", {"paths": ["b.py"]})
+    assert not [f for f in after["findings"] if f["category"] == "security"]
+    assert security(s, b_uri) == []
+
+
+async def test_cancel_stops_the_review_and_closes_streams(session: tuple[Session, Repo]) -> None:
+    s, _ = session
+    hang = [{"kind": "hang"}]
+    s.emulator.set_script(script(faults={m: hang for m in ("emu/fast", "emu/mid", "emu/slow")}))
+    running = s.execute_async("fuse-ls.reviewChanges", {})
+    await wait_for(lambda: s.emulator.open_streams == 6, what="two units' streams")
+    assert await s.execute("fuse-ls.cancel", {}) == {"cancelled": 1}
+    result = await asyncio.wait_for(running, 5)
+    assert result["cancelled"] is True
+    await wait_for(lambda: s.emulator.open_streams == 0, within=3, what="streams closed")
+    s.emulator.set_script(script())
+    assert (await s.execute("fuse-ls.reviewChanges", {}))["units"] == 2  # still works
+
+
+async def test_git_problems_are_shown_not_fatal(session: tuple[Session, Repo]) -> None:
+    s, _ = session
+    result = await s.execute("fuse-ls.reviewChanges", {"scope": "diff", "base": "nope"})
+    assert "Unknown revision 'nope'" in result["error"]
+    await wait_for(lambda: any("nope" in m for m in s.messages(types.MessageType.Error)))
+    with pytest.raises(JsonRpcInvalidParams, match="'scope' must be one of"):
+        await s.execute("fuse-ls.reviewChanges", {"scope": "everything"})
+    assert (await s.execute("fuse-ls.reviewChanges", {}))["units"] == 2  # the server lives
+
+
+async def test_cached_units_show_at_once_while_others_run(session: tuple[Session, Repo]) -> None:
+    s, repo = session
+    b_uri = (repo.root / "b.py").as_uri()
+    await s.execute("fuse-ls.reviewChanges", {"paths": ["b.py"]})  # b.py is now cached
+    s.client.diagnostics.clear()
+    hang = [{"kind": "hang"}]
+    s.emulator.set_script(script(faults={m: hang for m in ("emu/fast", "emu/mid", "emu/slow")}))
+    running = s.execute_async("fuse-ls.reviewChanges", {})
+    # a.py's unit hangs; b.py's cached findings are already published.
+    await wait_for(lambda: s.emulator.open_streams == 3, what="a.py's unit asking")
+    await wait_for(lambda: security(s, b_uri), what="b.py's cached findings")
+    assert not running.done()
+    await s.execute("fuse-ls.cancel", {})
+    assert (await asyncio.wait_for(running, 5))["cancelled"] is True
