@@ -305,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("stats", help="local dashboard of recorded sessions", add_help=False)
     sub.add_parser("upload", help="upload sessions to a self-hosted Rudel", add_help=False)
     sub.add_parser("emulator", help="run the loopback model emulator", add_help=False)
+    sub.add_parser(
+        "eval", help="measure review quality (replay a benchmark, live cases)", add_help=False
+    )
     return parser
 
 
@@ -313,6 +316,7 @@ _PASSTHROUGH = {
     "stats": ("fuse_ls.telemetry.stats", "stats_main"),
     "upload": ("fuse_ls.telemetry.upload", "upload_main"),
     "emulator": ("fuse_ls.emulator.__main__", "main"),
+    "eval": ("fuse_ls.eval.cli", "eval_main"),
 }
 
 
