@@ -76,7 +76,9 @@ class DebateSettings:
 class ReviewSettings:
     context_lines: int = 20  # lines around the selection given as context
     redact_secrets: bool = True  # redact secret-looking code before it leaves the machine
-    min_votes_for_warning: int = 2  # below this, an unconfirmed finding is at most info
+    # Votes an unconfirmed finding needs to be reported in a pool of 3+ (the quorum also
+    # grows to a third of bigger pools); fewer make it a hint. See fuse_ls/fusion/votes.py.
+    min_votes_for_warning: int = 2
 
 
 @define

@@ -329,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "dismiss", help="hide findings by fingerprint in this repository", add_help=False
     )
+    sub.add_parser(
+        "eval", help="measure review quality (replay a benchmark, live cases)", add_help=False
+    )
     return parser
 
 
@@ -339,6 +342,7 @@ _PASSTHROUGH = {
     "emulator": ("fuse_ls.emulator.__main__", "main"),
     "cache": ("fuse_ls.cli.changes", "cache_main"),
     "dismiss": ("fuse_ls.cli.changes", "dismiss_main"),
+    "eval": ("fuse_ls.eval.cli", "eval_main"),
 }
 
 

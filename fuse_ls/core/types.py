@@ -245,7 +245,7 @@ class FusionPolicy:
     deadline_s: float = 90.0
     debate_rounds: int = 1  # 1..3
     # How votes turn into what the user sees (the review vote/visibility policy).
-    min_votes_for_warning: int = 2  # below this, an unconfirmed finding is at most info
+    min_votes_for_warning: int = 2  # the quorum of fuse_ls/fusion/votes.py (pools of 3+)
 
 
 @frozen

@@ -321,6 +321,34 @@ def clusters(judge: JudgeScript, text: str) -> Json:
     return {"clusters": verdicts, "summary": summary}
 
 
+_TAGGED = re.compile(r"<(golden_issues|reviewer_findings)>\n(.*?)\n</\1>", re.S)
+
+
+def eval_match(text: str) -> Json:
+    """`fuse-ls eval live`'s grading call: a finding matches the golden issue whose lines
+    it overlaps (one line of slack), the one sharing most words when several do."""
+    blocks = {name: P.as_json(body) for name, body in _TAGGED.findall(text)}
+    golden = [g for g in blocks.get("golden_issues") or [] if isinstance(g, dict)]
+    matches = []
+    for item in blocks.get("reviewer_findings") or []:
+        if not isinstance(item, dict):
+            continue
+        start, end = int(item.get("start_line", 0)), int(item.get("end_line", 0))
+        words = set(str(item.get("finding", "")).lower().split())
+        near = [
+            g
+            for g in golden
+            if start <= int(g.get("end_line", 0)) + 1 and int(g.get("start_line", 0)) <= end + 1
+        ]
+        best = max(
+            near,
+            key=lambda g: len(words & set(str(g.get("issue", "")).lower().split())),
+            default=None,
+        )
+        matches.append({"item": item.get("id"), "golden": best.get("id") if best else None})
+    return {"matches": matches}
+
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -470,6 +498,8 @@ def answer(script: EmulatorScript, model: str, schema: str | None, text: str) ->
         result = merge(script.judge, text)
     elif schema == "debate_revision":
         result = debate(model, own, text)
+    elif schema == "eval_match":
+        result = eval_match(text)
     else:
         result = {"answer": explain(model, own, text)}
     return json.dumps(result, ensure_ascii=False)

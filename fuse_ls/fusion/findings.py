@@ -2,12 +2,14 @@
 
 Agreement is the strongest signal in AI code review: a finding raised independently by
 several models is far more likely to be real. So before any judge sees them, findings
-are grouped by overlapping lines and similar meaning, and each group counts the distinct
-pool members that raised it.
+are grouped by nearby lines and similar meaning, and each group counts the distinct
+pool members that raised it. What the votes then mean is fuse_ls/fusion/votes.py.
 """
 
 from __future__ import annotations
 
+import heapq
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -121,30 +123,27 @@ class Cluster:
     def voters(self) -> set[int]:
         return {v.voter for v in self.votes}
 
-    def accepts(self, vote: Vote, min_similarity: float) -> bool:
-        f = vote.finding
-        # One model listing two findings on the same lines is two findings, not two votes.
-        if vote.voter in self.voters:
-            return False
-        for other in self.votes:
-            o = other.finding
-            overlaps = f.start_line <= o.end_line + 1 and o.start_line <= f.end_line + 1
-            if not overlaps:
-                continue
-            if f.category == o.category or similarity(f.message, o.message) >= min_similarity:
-                return True
-        return False
-
     def representative(self) -> Vote:
-        """The member most similar to the others (the medoid): the most typical wording."""
-        if len(self.votes) <= 2:
-            return max(
-                self.votes, key=lambda v: (-_RANK[v.finding.severity], len(v.finding.message))
-            )
-        return max(
-            self.votes,
-            key=lambda v: sum(similarity(v.finding.message, o.finding.message) for o in self.votes),
-        )
+        """The member that states most of what the members agree on.
+
+        Each word a message shares with other members scores by how many share it, rarer
+        words more (a shared identifier beats a shared "error"): the winner names the
+        agreed line, failure and fix rather than a vague or merely typical wording. Ties
+        go to the more severe, then the longer message. Measured on Code Review Bench, it
+        is right (judge-matched) more often than the medoid or the longest message.
+        """
+        if len(self.votes) == 1:
+            return self.votes[0]
+        bags = [set(terms(v.finding.message)) for v in self.votes]
+        df = Counter(t for bag in bags for t in bag)
+        n = len(bags)
+
+        def score(i: int) -> tuple[float, int, int, int]:
+            f = self.votes[i].finding
+            shared = sum(math.log(1 + n / df[t]) * (df[t] - 1) for t in bags[i])
+            return (round(shared, 9), -_RANK[f.severity], len(f.message), -i)
+
+        return self.votes[max(range(n), key=score)]
 
     def severity(self) -> Severity:
         counts = Counter(v.finding.severity for v in self.votes)
@@ -203,22 +202,177 @@ class Cluster:
         )
 
 
+# --- clustering ---------------------------------------------------------------------------
+#
+# Measured on Code Review Bench (bench/bench_review_quality.py): reviewers describe one
+# defect in very different words, so word-set overlap merged only a minority of real
+# paraphrases, while equal category + lines merged unrelated findings. The clustering is
+# average-linkage over TF-IDF cosine of the messages, with IDF computed from the findings
+# of this one review: words every finding uses ("bug", "error", the file's main name)
+# weigh little, and the identifiers and failure words that tell one defect from another
+# weigh most. Lines gate and help: findings far apart never merge, adjacent ones need more
+# textual agreement than overlapping ones. Category never decides anything.
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
+_CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+_TERM_STOP = _STOP | frozenset(
+    "if then than there here when which what who how also just only very more most some any "
+    "all each other such been being was were has have had do does did will won shall might "
+    "must these those they them their we our you your he she his her i me my us so but".split()
+)
+# Findings further apart than this many lines are different findings, whatever they say.
+LINE_WINDOW = 3
+# Average cosine needed to merge two groups of findings on overlapping lines; findings on
+# nearby but disjoint lines need NEARBY_PENALTY more.
+MERGE_THRESHOLD = 0.25
+NEARBY_PENALTY = 0.1
+# A model listing hundreds of findings is not reviewing; beyond this many per model the
+# least severe are dropped before clustering (keeps clustering fast and votes meaningful).
+MAX_FINDINGS_PER_MODEL = 100
+
+
+def _stem(word: str) -> str:
+    """A light suffix stripper: enough for "leaks"/"leaked"/"leaking" to meet."""
+    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: len(word) - len(suffix)] + keep
+    return word
+
+
+def terms(text: str) -> list[str]:
+    """Words of a message as TF-IDF terms; identifiers also count whole."""
+    out: list[str] = []
+    for token in _IDENT.findall(text):
+        parts = _CAMEL.findall(token.replace("_", " ")) if not token.isdigit() else [token]
+        if len(parts) > 1:
+            out.append(token.lower())  # `cacheMu` as a whole is more specific than its parts
+        for part in parts:
+            word = part.lower()
+            if len(word) > 1 and word not in _TERM_STOP:
+                out.append(_stem(word))
+    return out
+
+
+def tfidf_vectors(texts: Sequence[str]) -> list[dict[str, float]]:
+    """Unit-length TF-IDF vectors; IDF from these texts alone (smoothed), no outside corpus."""
+    bags = [Counter(terms(t)) for t in texts]
+    df: Counter[str] = Counter()
+    for bag in bags:
+        df.update(bag.keys())
+    n = len(bags)
+    idf = {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
+    vectors = []
+    for bag in bags:
+        vec = {t: (1.0 + math.log(c)) * idf[t] for t, c in bag.items()}
+        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
+        vectors.append({t: w / norm for t, w in vec.items()})
+    return vectors
+
+
+def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
+    if len(a) > len(b):
+        a, b = b, a
+    return sum(w * b.get(t, 0.0) for t, w in a.items())
+
+
+def _line_gap(a: Finding, b: Finding) -> int:
+    """0 when the ranges overlap, else the number of lines between them."""
+    return max(a.start_line, b.start_line) - min(a.end_line, b.end_line)
+
+
+def _cap_per_model(findings: Sequence[Finding]) -> Sequence[Finding]:
+    if len(findings) <= MAX_FINDINGS_PER_MODEL:
+        return findings
+    keep = sorted(range(len(findings)), key=lambda i: (_RANK[findings[i].severity], i))
+    chosen = sorted(keep[:MAX_FINDINGS_PER_MODEL])
+    return [findings[i] for i in chosen]
+
+
+def pair_similarities(votes: Sequence[Vote]) -> dict[tuple[int, int], float]:
+    """Scores of the pairs that may merge (different members, close lines), i < j."""
+    vectors = tfidf_vectors([v.finding.message for v in votes])
+    order = sorted(range(len(votes)), key=lambda i: votes[i].finding.start_line)
+    out: dict[tuple[int, int], float] = {}
+    for pos, i in enumerate(order):
+        fi = votes[i].finding
+        for j in order[pos + 1 :]:
+            fj = votes[j].finding
+            if fj.start_line - fi.end_line > LINE_WINDOW:
+                break  # sorted by start: every later finding starts even further away
+            if votes[i].voter == votes[j].voter:
+                continue
+            gap = _line_gap(fi, fj)
+            if gap > LINE_WINDOW:
+                continue
+            score = _cosine(vectors[i], vectors[j])
+            if gap > 0:
+                score -= NEARBY_PENALTY
+            if score > 0:
+                out[(min(i, j), max(i, j))] = score
+    return out
+
+
+def _average_linkage(
+    votes: Sequence[Vote], sims: dict[tuple[int, int], float], threshold: float
+) -> list[list[int]]:
+    """Merge the two groups with the highest average pair score until none reaches
+    `threshold`; groups sharing a voter never merge. A heap with lazy deletion keeps it
+    near O(pairs log pairs) instead of rescanning every link after each merge."""
+    members: dict[int, list[int]] = {i: [i] for i in range(len(votes))}
+    voters: dict[int, set[int]] = {i: {v.voter} for i, v in enumerate(votes)}
+    links: dict[int, dict[int, float]] = {i: {} for i in range(len(votes))}
+    for (i, j), score in sims.items():
+        links[i][j] = links[j][i] = score
+    version = dict.fromkeys(range(len(votes)), 0)
+    heap = [(-score, i, j, 0, 0) for (i, j), score in sims.items() if score >= threshold]
+    heapq.heapify(heap)
+    while heap:
+        _, a, b, va, vb = heapq.heappop(heap)
+        if a not in members or b not in members or version[a] != va or version[b] != vb:
+            continue  # stale: one side has merged since this entry was pushed
+        if voters[a] & voters[b]:
+            continue
+        members[a].extend(members.pop(b))
+        voters[a] |= voters.pop(b)
+        version[a] += 1
+        for c, total in links.pop(b).items():
+            if c == a:
+                continue
+            del links[c][b]
+            links[a][c] = links[c][a] = links[a].get(c, 0.0) + total
+        links[a].pop(b, None)
+        for c, total in links[a].items():
+            avg = total / (len(members[a]) * len(members[c]))
+            if avg >= threshold and not voters[a] & voters[c]:
+                x, y = min(a, c), max(a, c)
+                heapq.heappush(heap, (-avg, x, y, version[x], version[y]))
+    return [sorted(m) for _, m in sorted(members.items())]
+
+
 def cluster_findings(
-    answers: Iterable[tuple[int, str, Sequence[Finding]]], min_similarity: float = 0.25
+    answers: Iterable[tuple[int, str, Sequence[Finding]]],
+    threshold: float = MERGE_THRESHOLD,
 ) -> list[Cluster]:
-    """Greedy single pass over findings in line order; deterministic for the same input."""
-    votes = [Vote(voter, model, f) for voter, model, findings in answers for f in findings]
+    """Average-linkage clustering; a cluster holds at most one finding per pool member.
+
+    Deterministic: ties break on input order, and the input is sorted by lines and member.
+    """
+    votes = [
+        Vote(voter, model, f)
+        for voter, model, findings in answers
+        for f in _cap_per_model(findings)
+    ]
     votes.sort(key=lambda v: (v.finding.start_line, v.finding.end_line, v.voter))
-    clusters: list[Cluster] = []
-    for vote in votes:
-        home = next((c for c in clusters if c.accepts(vote, min_similarity)), None)
-        if home is None:
-            clusters.append(Cluster([vote]))
-        else:
-            home.votes.append(vote)
+    groups = _average_linkage(votes, pair_similarities(votes), threshold)
+    clusters = [Cluster([votes[k] for k in sorted(members)]) for members in groups]
     clusters.sort(key=lambda c: (-len(c.voters), c.start_line))
     return clusters
 
 
 def severity_rank(severity: Severity) -> int:
     return _RANK[severity]
+
+
+def fuse_clusters(clusters: Iterable[Cluster], pool_size: int) -> list[FusedFinding]:
+    """Clusters as findings when no judge verdict exists (skipped, failed or offline)."""
+    return [c.fuse(pool_size) for c in clusters]

@@ -10,6 +10,7 @@ note, emit): the engine implements it, and the unit tests drive each mode with a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from fuse_ls.fusion import prompts
 from fuse_ls.fusion.findings import (
     Cluster,
     cluster_findings,
+    fuse_clusters,
     normalise_severity,
     parse_findings,
     severity_rank,
@@ -42,6 +44,7 @@ from fuse_ls.fusion.findings import (
 )
 from fuse_ls.fusion.jsonparse import parse_json_object
 from fuse_ls.fusion.policy import Slot
+from fuse_ls.fusion.votes import VotePolicy
 
 Parser = Callable[[str], CandidateResult]
 
@@ -113,6 +116,9 @@ async def fuse(
     else:
         outcome = await text_merge(run, request, answered, tally)
     outcome.candidates = candidates
+    # The one place votes become visibility and severity: every output reads the result.
+    policy = VotePolicy(min_votes=run.policy.min_votes_for_warning)
+    outcome.findings = _by_severity(policy.apply_all(outcome.findings))
     return outcome
 
 
@@ -152,8 +158,16 @@ def _medoid(candidates: Sequence[CandidateResult]) -> CandidateResult:
     )
 
 
-def _clusters(answered: Sequence[CandidateResult]) -> list[Cluster]:
-    return cluster_findings((c.index, c.model, c.findings) for c in answered)
+# Above this many findings, clustering runs in a worker thread so the server's event loop
+# keeps answering the editor (1,000 findings take tens of milliseconds).
+_THREAD_ABOVE = 200
+
+
+async def _clusters(answered: Sequence[CandidateResult]) -> list[Cluster]:
+    answers = [(c.index, c.model, c.findings) for c in answered]
+    if sum(len(f) for _, _, f in answers) > _THREAD_ABOVE:
+        return await asyncio.to_thread(cluster_findings, answers)
+    return cluster_findings(answers)
 
 
 def _by_severity(findings: list[FusedFinding]) -> list[FusedFinding]:
@@ -167,19 +181,21 @@ def _unanimous(clusters: Sequence[Cluster], answered: int) -> bool:
 # --- best-of --------------------------------------------------------------------------
 
 
-def _agree(request: FusionRequest, answered: Sequence[CandidateResult]) -> bool:
+def _agree(
+    request: FusionRequest, answered: Sequence[CandidateResult], clusters: Sequence[Cluster]
+) -> bool:
     if len(answered) < 2:
         return True
     if request.task == "review":
-        return _unanimous(_clusters(answered), len(answered))
+        return _unanimous(clusters, len(answered))
     return len({_norm(c.text) for c in answered}) == 1
 
 
 async def best_of(
     run: FusionRun, request: FusionRequest, answered: list[CandidateResult]
 ) -> Outcome:
-    clusters = _clusters(answered) if request.task == "review" else []
-    if _agree(request, answered):
+    clusters = await _clusters(answered) if request.task == "review" else []
+    if _agree(request, answered, clusters):
         winner = answered[0]
         judge = JudgeResult(run.policy.judge.id, "skipped", skipped_reason="candidates agree")
         return _best_of_outcome(request, answered, winner, clusters, judge, {}, "")
@@ -275,7 +291,7 @@ async def review_merge(
     run: FusionRun, request: FusionRequest, answered: list[CandidateResult], tally: str
 ) -> Outcome:
     pool = len(answered)
-    clusters = _clusters(answered)
+    clusters = await _clusters(answered)
     outcome = Outcome(candidates=list(answered))
     if not clusters or (pool > 1 and _unanimous(clusters, pool)) or pool == 1:
         reason = (
@@ -286,7 +302,7 @@ async def review_merge(
             else "every model raised every finding"
         )
         outcome.judge = JudgeResult(run.policy.judge.id, "skipped", skipped_reason=reason)
-        outcome.findings = _by_severity([c.fuse(pool) for c in clusters])
+        outcome.findings = fuse_clusters(clusters, pool)
         return outcome
     ids = {f"C{i + 1}": cluster for i, cluster in enumerate(clusters)}
     messages = prompts.cluster_messages(
@@ -296,7 +312,7 @@ async def review_merge(
     outcome.judge = judge
     verdicts = _cluster_verdicts(payload)
     if payload is None:
-        outcome.findings = _by_severity([c.fuse(pool) for c in clusters])
+        outcome.findings = fuse_clusters(clusters, pool)
         return outcome
     run.emit(JudgeFinished(model=judge.model, judge=judge))
     outcome.judge = evolve(judge, rationale=str(payload.get("summary", "")))
@@ -336,7 +352,7 @@ async def text_merge(
     run: FusionRun, request: FusionRequest, answered: list[CandidateResult], tally: str
 ) -> Outcome:
     outcome = Outcome(candidates=list(answered))
-    if len(answered) == 1 or (request.task == "fix" and _agree(request, answered)):
+    if len(answered) == 1 or (request.task == "fix" and _agree(request, answered, [])):
         only = answered[0]
         reason = "only one model answered" if len(answered) == 1 else "candidates agree"
         outcome.judge = JudgeResult(run.policy.judge.id, "skipped", skipped_reason=reason)

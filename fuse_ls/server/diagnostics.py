@@ -1,4 +1,4 @@
-"""Findings as LSP diagnostics: agreement-aware severity, provenance in `data`.
+"""Findings as LSP diagnostics: the vote policy's severity, provenance in `data`.
 
 A finding is stored as a `Reported`: what the models said plus `Anchor`s for where it
 points, so edits can move it (see anchors.py) and the diagnostic is rebuilt from the
@@ -13,7 +13,9 @@ from typing import Any
 from attrs import evolve, frozen
 from lsprotocol import types
 
-from fuse_ls.core.types import CandidateResult, Finding, FusedFinding, Severity
+from fuse_ls.core.types import CandidateResult, FusedFinding, Severity
+from fuse_ls.fusion.findings import cluster_findings, fuse_clusters
+from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.server.anchors import Anchor, Snapshot
 
 SOURCE = "fuse-ls"
@@ -51,17 +53,10 @@ class Reported:
         return f"{self.votes}/{self.pool_size} models{so_far}"
 
 
-def lsp_severity(r: Reported, min_votes_for_warning: int) -> types.DiagnosticSeverity:
-    """The fused severity, capped at Information for a minority the judge did not confirm.
-
-    "Minority" is fewer votes than `min_votes_for_warning`, or than the whole pool when the
-    pool is smaller than that (a lone model that is the whole pool is not a minority).
-    """
-    severity = _LSP_SEVERITY.get(r.severity, types.DiagnosticSeverity.Information)
-    minority = r.votes < min(min_votes_for_warning, r.pool_size)
-    if r.confirmed is not True and minority and severity < types.DiagnosticSeverity.Information:
-        return types.DiagnosticSeverity.Information
-    return severity
+def lsp_severity(r: Reported) -> types.DiagnosticSeverity:
+    """The severity the vote policy gave the finding (fuse_ls/fusion/votes.py), as LSP's:
+    the server applies no rule of its own, so the editor, the CLI and SARIF agree."""
+    return _LSP_SEVERITY.get(r.severity, types.DiagnosticSeverity.Information)
 
 
 def finding_data(r: Reported, uri: str) -> dict[str, Any]:
@@ -85,7 +80,7 @@ def finding_data(r: Reported, uri: str) -> dict[str, Any]:
     return data
 
 
-def to_diagnostic(r: Reported, uri: str, min_votes_for_warning: int) -> types.Diagnostic:
+def to_diagnostic(r: Reported, uri: str) -> types.Diagnostic:
     related = [
         types.DiagnosticRelatedInformation(
             location=types.Location(uri=uri, range=anchor.range), message=message
@@ -95,7 +90,7 @@ def to_diagnostic(r: Reported, uri: str, min_votes_for_warning: int) -> types.Di
     return types.Diagnostic(
         range=r.anchor.range,
         message=f"{r.message} ({r.agreement})",
-        severity=lsp_severity(r, min_votes_for_warning),
+        severity=lsp_severity(r),
         code=r.category,
         source=SOURCE,
         related_information=related or None,
@@ -161,48 +156,21 @@ def reported_from_fused(
 
 
 def provisional_findings(
-    answers: Sequence[CandidateResult], pool_size: int, snapshot: Snapshot, fusion_id: str
+    answers: Sequence[CandidateResult],
+    pool_size: int,
+    snapshot: Snapshot,
+    fusion_id: str,
+    policy: VotePolicy,
 ) -> list[Reported]:
     """What the models that answered so far agree on, before any judge has looked.
 
-    Findings about the same lines and category count as one, with one vote per pool
-    member; this is a cheap stand-in for the engine's clustering, replaced by the fused
-    result as soon as it arrives.
+    The same clustering and vote policy as the fused result, counted against the whole
+    pool: a finding only some models raised so far stays a hint until enough agree.
     """
-    clusters: dict[tuple[int, int, str], list[tuple[CandidateResult, Finding]]] = {}
-    for answer in answers:
-        for finding in answer.findings:
-            key = (finding.start_line, finding.end_line, finding.category)
-            members = clusters.setdefault(key, [])
-            if all(c.index != answer.index for c, _ in members):
-                members.append((answer, finding))
-    out = []
-    for n, ((start, end, category), members) in enumerate(clusters.items()):
-        r = snapshot.line_range(start, end)
-        if r is None:
-            continue
-        first = members[0][1]
-        worst = min((f.severity for _, f in members), key=_rank)
-        out.append(
-            Reported(
-                fusion_id=fusion_id,
-                finding_id=f"{fusion_id}-p{n}",
-                anchor=snapshot.anchor(r),
-                severity=worst,
-                category=category,
-                message=first.message,
-                votes=len(members),
-                pool_size=pool_size,
-                models=tuple(c.model for c, _ in members),
-                replacement=first.replacement,
-                provisional=True,
-            )
-        )
-    return out
-
-
-def _rank(severity: Severity) -> int:
-    return list(_LSP_SEVERITY).index(severity) if severity in _LSP_SEVERITY else 2
+    clusters = cluster_findings((a.index, a.model, a.findings) for a in answers)
+    fused = policy.apply_all(fuse_clusters(clusters, pool_size))
+    out = reported_from_fused(fused, snapshot, fusion_id)
+    return [evolve(r, finding_id=f"{fusion_id}-p{n}", provisional=True) for n, r in enumerate(out)]
 
 
 def moved(r: Reported, anchor: Anchor, related: tuple[tuple[Anchor, str], ...]) -> Reported:

@@ -31,6 +31,7 @@ from fuse_ls.core.errors import AllModelsFailed, ConfigNotice, FuseError
 from fuse_ls.core.events import FusionEvent, ModelFinished
 from fuse_ls.core.paths import data_dir
 from fuse_ls.core.types import FusionRequest, FusionResult, Task
+from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.server import actions
 from fuse_ls.server.actions import Target, invalid
 from fuse_ls.server.anchors import Anchor, Snapshot, track, track_span
@@ -447,12 +448,11 @@ class FuseLanguageServer(LanguageServer):
 
     def publish(self, uri: str) -> None:
         doc = self.workspace.text_documents.get(uri)
-        min_votes = self.settings.review.min_votes_for_warning
         self.text_document_publish_diagnostics(
             types.PublishDiagnosticsParams(
                 uri=uri,
                 version=doc.version if doc is not None else None,
-                diagnostics=[to_diagnostic(r, uri, min_votes) for r in self._published(uri)],
+                diagnostics=[to_diagnostic(r, uri) for r in self._published(uri)],
             )
         )
 
@@ -748,7 +748,11 @@ class FuseLanguageServer(LanguageServer):
         """The answers so far, as diagnostics marked provisional, on the current text."""
         now = self.snapshot(fusion.uri)
         found = provisional_findings(
-            fusion.answers, fusion.reporter.pool_size, fusion.snapshot, fusion.id
+            fusion.answers,
+            fusion.reporter.pool_size,
+            fusion.snapshot,
+            fusion.id,
+            VotePolicy(min_votes=self.settings.review.min_votes_for_warning),
         )
         self.provisional[fusion.uri] = self._track_all(found, fusion.changes, now)
         self.publish(fusion.uri)

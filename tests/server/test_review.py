@@ -69,15 +69,15 @@ async def test_provisional_results_then_the_fused_result(lsp: Session) -> None:
     lsp.emulator.release()
     assert first[0].message.endswith("(1/3 models so far)")
     assert first[0].data["provisional"] is True
-    # A single model is a minority: at most Information until the fused result.
-    assert first[0].severity == types.DiagnosticSeverity.Information
+    # A single model is a minority: a hint until enough models agree.
+    assert first[0].severity == types.DiagnosticSeverity.Hint
     await asyncio.wait_for(running, 10)
     final = lsp.diagnostics(uri)
     assert [d.message.endswith("(3/3 models)") for d in final if d.code == "security"] == [True]
     assert all(not d.data["provisional"] for d in final)
 
 
-async def test_unconfirmed_minority_finding_is_at_most_information(lsp: Session) -> None:
+async def test_unconfirmed_minority_finding_is_a_hint(lsp: Session) -> None:
     # The judge fails, so no finding is confirmed: only agreement decides severity.
     lsp.emulator.set_script(script(faults={JUDGE: [{"kind": "http", "status": 500}]}))
     uri = lsp.open()
@@ -87,7 +87,7 @@ async def test_unconfirmed_minority_finding_is_at_most_information(lsp: Session)
     style = by_code["style"]
     assert style.range.start.line == NONE_LINE
     assert style.data["votes"] == 1 and style.data["confirmed"] is None
-    assert style.severity == types.DiagnosticSeverity.Information
+    assert style.severity == types.DiagnosticSeverity.Hint
 
 
 async def test_the_result_says_whether_the_judge_failed(lsp: Session) -> None:
