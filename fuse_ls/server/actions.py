@@ -11,12 +11,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from attrs import frozen
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
 
-from fuse_ls.core.types import Task
 from fuse_ls.server.diagnostics import SOURCE, Reported
+from fuse_ls.server.wire import FixData, unstructure
 
 REVIEW = "fuse-ls.review"
 EXPLAIN = "fuse-ls.explain"
@@ -25,7 +23,6 @@ CANCEL = "fuse-ls.cancel"
 STATS = "fuse-ls.stats"
 FINDING_DECISION = "fuse-ls.findingDecision"
 REVIEW_CHANGES = "fuse-ls.reviewChanges"
-COMMANDS = (REVIEW, EXPLAIN, FIX, CANCEL, STATS, FINDING_DECISION, REVIEW_CHANGES)
 
 KIND_REVIEW = "source.fuse-ls.review"
 KIND_EXPLAIN = "source.fuse-ls.explain"
@@ -37,98 +34,6 @@ _FUSION_ACTIONS: tuple[tuple[str, str, str], ...] = (
     ("Explain with consensus", KIND_EXPLAIN, EXPLAIN),
     ("Fused fix of selection", KIND_FIX, FIX),
 )
-TASK_OF_COMMAND: dict[str, Task] = {REVIEW: "review", EXPLAIN: "explain", FIX: "fix"}
-
-
-def invalid(message: str) -> JsonRpcInvalidParams:
-    return JsonRpcInvalidParams(message=message)
-
-
-# --- command arguments ----------------------------------------------------------------
-
-
-@frozen
-class Target:
-    """What a fusion command works on: a document and optionally a range in it."""
-
-    uri: str
-    range: types.Range | None
-
-
-def single_argument(command: str, args: Sequence[Any]) -> dict[str, Any]:
-    if len(args) == 0:
-        return {}
-    if len(args) != 1 or not isinstance(args[0], dict):
-        raise invalid(f"{command} takes one argument object, got {list(args)!r:.200}")
-    return args[0]
-
-
-def _int(value: Any, where: str) -> int:
-    # bool is an int in Python, but never a line number.
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise invalid(f"{where} must be a non-negative integer, got {value!r:.80}")
-    return value
-
-
-def parse_range(value: Any, where: str = "range") -> types.Range:
-    if not isinstance(value, dict):
-        raise invalid(f"{where} must be an LSP range {{start, end}}, got {value!r:.80}")
-    points = []
-    for name in ("start", "end"):
-        p = value.get(name)
-        if not isinstance(p, dict):
-            raise invalid(f"{where}.{name} must be a position {{line, character}}")
-        points.append(
-            types.Position(
-                line=_int(p.get("line"), f"{where}.{name}.line"),
-                character=_int(p.get("character"), f"{where}.{name}.character"),
-            )
-        )
-    start, end = points
-    if (start.line, start.character) > (end.line, end.character):
-        raise invalid(f"{where} ends before it starts")
-    return types.Range(start=start, end=end)
-
-
-def parse_uri(arg: dict[str, Any], command: str) -> str:
-    uri = arg.get("uri")
-    if not isinstance(uri, str) or not uri:
-        raise invalid(f"{command} needs 'uri' (a document URI string), got {uri!r:.80}")
-    return uri
-
-
-def parse_target(command: str, args: Sequence[Any]) -> Target:
-    arg = single_argument(command, args)
-    uri = parse_uri(arg, command)
-    raw = arg.get("range")
-    return Target(uri=uri, range=None if raw is None else parse_range(raw))
-
-
-@frozen
-class Decision:
-    uri: str
-    finding_id: str
-    decision: str
-
-
-def parse_decision(args: Sequence[Any]) -> Decision:
-    arg = single_argument(FINDING_DECISION, args)
-    uri = parse_uri(arg, FINDING_DECISION)
-    finding_id = arg.get("findingId")
-    decision = arg.get("decision")
-    if not isinstance(finding_id, str) or not finding_id:
-        raise invalid(f"{FINDING_DECISION} needs 'findingId' (a string)")
-    if decision not in ("applied", "dismissed"):
-        raise invalid(f"'decision' must be 'applied' or 'dismissed', got {decision!r:.80}")
-    return Decision(uri=uri, finding_id=finding_id, decision=str(decision))
-
-
-def parse_cancel(args: Sequence[Any]) -> str | None:
-    arg = single_argument(CANCEL, args)
-    uri = arg.get("uri")
-    if uri is not None and not isinstance(uri, str):
-        raise invalid(f"{CANCEL}: 'uri' must be a string when given, got {uri!r:.80}")
-    return uri
 
 
 # --- listing --------------------------------------------------------------------------
@@ -172,7 +77,6 @@ def quick_fix_title(r: Reported) -> str:
 
 
 def quick_fixes(
-    uri: str,
     diagnostics: Sequence[types.Diagnostic],
     live: dict[str, Reported],
     only: Sequence[str] | None,
@@ -197,7 +101,7 @@ def unresolved_quick_fix(uri: str, diagnostic: types.Diagnostic, r: Reported) ->
         kind=types.CodeActionKind.QuickFix,
         diagnostics=[diagnostic],
         is_preferred=r.confirmed is True,
-        data={"uri": uri, "findingId": r.finding_id},
+        data=unstructure(FixData(uri=uri, finding_id=r.finding_id)),
     )
 
 

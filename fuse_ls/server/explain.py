@@ -6,10 +6,112 @@ The document is written to `<data dir>/explanations/<hash>.md` and opened with
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from fuse_ls.core.paths import data_dir
 from fuse_ls.core.types import FusionRequest, FusionResult
+from fuse_ls.server.anchors import Anchor, Snapshot, track
+from fuse_ls.server.base import CLIENT_TIMEOUT_S, Change, Feature, ServerBase, doc_key
+from fuse_ls.server.fusions import Fusion, Fusions, partial
+from fuse_ls.server.wire import TargetArgs
+
+log = logging.getLogger(__name__)
+
+
+class Explain(Feature):
+    """`fuse-ls.explain`, and hovers over explained code (which never call a model)."""
+
+    def __init__(self, server: ServerBase, fusions: Fusions) -> None:
+        super().__init__(server)
+        self.fusions = fusions
+        self.explanations: dict[str, list[tuple[Anchor, str]]] = {}  # doc key -> hover cache
+
+    def document_changed(self, key: str, changes: Sequence[Change], now: Snapshot) -> None:
+        if self.explanations.get(key):
+            self.explanations[key] = [
+                (a, md)
+                for anchor, md in self.explanations[key]
+                if (a := track(anchor, changes, now)) is not None
+            ]
+
+    def document_closed(self, key: str) -> None:
+        self.explanations.pop(key, None)
+
+    def hover(self, params: types.HoverParams) -> types.Hover | None:
+        p = params.position
+        hits = [
+            (anchor, md)
+            for anchor, md in self.explanations.get(doc_key(params.text_document.uri), [])
+            if (anchor.range.start.line, anchor.range.start.character)
+            <= (p.line, p.character)
+            <= (anchor.range.end.line, anchor.range.end.character)
+        ]
+        if not hits:
+            return None
+        # The innermost explanation is the most specific one.
+        anchor, markdown = min(hits, key=lambda h: h[0].range.end.line - h[0].range.start.line)
+        caps = self.server.caps
+        hover = caps.text_document.hover if caps.text_document else None
+        formats = (hover.content_format if hover else None) or [types.MarkupKind.Markdown]
+        kind = (
+            types.MarkupKind.Markdown
+            if types.MarkupKind.Markdown in formats
+            else types.MarkupKind.PlainText
+        )
+        return types.Hover(
+            contents=types.MarkupContent(kind=kind, value=markdown), range=anchor.range
+        )
+
+    async def explain_command(self, target: TargetArgs) -> dict[str, Any]:
+        return await self.fusions.run("explain", target, self._finish)
+
+    async def _finish(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
+        server = self.server
+        markdown = render_markdown(fusion.request, result)
+        path = await asyncio.to_thread(
+            write_explanation,
+            data_dir(server.settings.telemetry.data_dir),
+            server.client_uri(fusion.uri),
+            fusion.request,
+            markdown,
+        )
+        now = server.snapshot(fusion.uri)
+        anchor = track(fusion.snapshot.anchor(fusion.selection), fusion.changes, now)
+        if anchor is not None:
+            cache = [
+                (a, md)
+                for a, md in self.explanations.get(fusion.uri, [])
+                if a.range != anchor.range
+            ]
+            self.explanations[fusion.uri] = [*cache, (anchor, markdown)]
+        document_uri = path.as_uri()
+        window = server.caps.window
+        if window is not None and window.show_document is not None and window.show_document.support:
+            try:
+                await asyncio.wait_for(
+                    server.window_show_document_async(
+                        types.ShowDocumentParams(uri=document_uri, take_focus=True)
+                    ),
+                    CLIENT_TIMEOUT_S,
+                )
+            except (TimeoutError, JsonRpcException) as exc:
+                log.warning("showDocument failed: %s", exc)
+        return {
+            "fusionId": fusion.id,
+            "cancelled": False,
+            "markdown": markdown,
+            "documentUri": document_uri,
+            **partial(result),
+            "_summary": "explanation",
+        }
 
 
 def render_markdown(request: FusionRequest, result: FusionResult) -> str:

@@ -1,10 +1,15 @@
-"""The fuse-ls language server: LSP features wired to the fusion engine.
+"""The fuse-ls language server: a small core that fans LSP events out to feature modules.
 
-`FuseLanguageServer` owns every piece of mutable state (settings, running fusions,
-published findings, explanations, statistics); the feature handlers are its methods.
-Each fusion runs as its own asyncio task so that it can be cancelled from any route
-($/cancelRequest of the command, window/workDoneProgress/cancel, `fuse-ls.cancel`, a
-newer review of the same document), which pygls alone does not do for commands.
+    settings.py   SettingsFeature   initializationOptions, workspace/configuration, files
+    recording.py  Recording         the session transcript (follows `telemetry`)
+    fusions.py    Fusions           running, progress and cancelling of fusions
+    review.py     Review            fuse-ls.review, diagnostics, quick fixes, decisions
+    explain.py    Explain           fuse-ls.explain, hovers over explained code
+    fix.py        Fix               fuse-ls.fix, the fused rewrite as a workspace edit
+    changes.py    ChangeReviews     fuse-ls.reviewChanges (made on first use)
+
+The core (base.py) owns the settings in force, the one engine and the documents; it
+answers every request, including malformed ones, with the right JSON-RPC error.
 """
 
 from __future__ import annotations
@@ -12,43 +17,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import json
 import logging
-import uuid
-from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Callable
+from typing import Any
 
-from attrs import define, evolve, field
+import cattrs
 from lsprotocol import types
-from pygls.exceptions import JsonRpcContentModified, JsonRpcException
-from pygls.lsp.server import LanguageServer
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+)
 from pygls.protocol import LanguageServerProtocol
-from pygls.uris import to_fs_path
 
 from fuse_ls import __version__
-from fuse_ls.config import Settings
-from fuse_ls.core.errors import AllModelsFailed, ConfigNotice, FuseError
-from fuse_ls.core.events import FusionEvent, ModelFinished
-from fuse_ls.core.paths import data_dir
-from fuse_ls.core.types import FusionRequest, FusionResult, Task
-from fuse_ls.fusion.votes import VotePolicy
-from fuse_ls.server import actions
-from fuse_ls.server.actions import Target, invalid
-from fuse_ls.server.anchors import Anchor, Snapshot, track, track_span
-from fuse_ls.server.diagnostics import (
-    Reported,
-    finding_json,
-    moved,
-    provisional_findings,
-    reported_from_fused,
-    to_diagnostic,
-)
-from fuse_ls.server.explain import render_markdown, write_explanation
-from fuse_ls.server.progress import FusionReporter, SessionStats, end_message, failure_summary
-from fuse_ls.server.settings import SECTION, SettingsState
-
-if TYPE_CHECKING:
-    from fuse_ls.fusion.engine import FusionEngine
+from fuse_ls.core.events import FusionEvent
+from fuse_ls.server import actions, wire
+from fuse_ls.server.base import Feature, ServerBase, doc_key
+from fuse_ls.server.explain import Explain
+from fuse_ls.server.fix import Fix
+from fuse_ls.server.fusions import Fusions
+from fuse_ls.server.recording import Recording
+from fuse_ls.server.review import Review
+from fuse_ls.server.settings import SettingsFeature
+from fuse_ls.server.wire import CancelArgs, DecisionArgs, TargetArgs
 
 log = logging.getLogger(__name__)
 
@@ -56,51 +49,58 @@ log = logging.getLogger(__name__)
 # as pygls itself to import, and an editor waits for `initialize` before anything else.
 _HEAVY_MODULES = ("fuse_ls.fusion.engine", "fuse_ls.context", "fuse_ls.telemetry.session")
 
-Change = types.TextDocumentContentChangeEvent
-_CLIENT_TIMEOUT_S = 5.0  # for our own requests to the client (configuration, progress)
+
+class _Unanswerable:
+    """A request pygls could not decode: it still gets its error response."""
+
+    def __init__(self, msg_id: Any, error: JsonRpcException) -> None:
+        self.id = msg_id
+        self.error = error
 
 
 class FuseProtocol(LanguageServerProtocol):
-    """pygls answers a cancelled `workspace/executeCommand` with -32800 but leaves the
-    command's coroutine running; this hook lets the server stop the fusion behind it."""
+    """pygls drops requests it cannot decode (the client then waits forever) and leaves a
+    cancelled command's coroutine running; this protocol answers the first with the
+    JSON-RPC error they deserve and lets the server stop the fusion behind the second."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        if "jsonrpc" in data and "method" in data and not isinstance(data["method"], str):
+            if "id" in data:
+                return _Unanswerable(data["id"], JsonRpcInvalidRequest("method must be a string"))
+            return data
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if "id" not in data or "method" not in data:
+                raise
+            cause = exc.__cause__
+            if isinstance(cause, cattrs.BaseValidationError):
+                why = "; ".join(cattrs.transform_error(cause, path="params"))
+                exc = JsonRpcInvalidParams(message=f"Invalid params for {data['method']}: {why}")
+            return _Unanswerable(data["id"], exc)
+
+    def handle_message(self, message: Any) -> None:
+        if isinstance(message, _Unanswerable):
+            self._send_response(message.id, error=message.error.to_response_error())
+            return
+        if isinstance(message, dict):  # no "jsonrpc" member: pygls left it undecoded
+            if "id" in message and "method" in message:
+                error = JsonRpcInvalidRequest("not a JSON-RPC 2.0 request ('jsonrpc' missing)")
+                self._send_response(message["id"], error=error.to_response_error())
+            return
+        super().handle_message(message)
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         super()._handle_cancel_notification(msg_id)
         if isinstance(self._server, FuseLanguageServer):
-            self._server.cancel_request(msg_id)
-
-
-@define(eq=False)
-class Fusion:
-    """One running fusion and everything needed to cancel it or place its results."""
-
-    id: str
-    task: Task
-    uri: str
-    snapshot: Snapshot  # the document as the models see it
-    request: FusionRequest
-    selection: types.Range  # the selected lines, on `snapshot`
-    engine: FusionEngine
-    reporter: FusionReporter
-    handle: asyncio.Task[dict[str, Any]] | None = None
-    request_id: Any = None  # the executeCommand request, for $/cancelRequest
-    token: str | None = None  # the work-done progress token
-    changes: list[Change] = field(factory=list)  # edits to the document since `snapshot`
-    answers: list[Any] = field(factory=list)  # CandidateResults so far (provisional)
-    closed: bool = False  # ended: later engine events must not reach the client
-
-
-def _import_heavy_modules() -> None:
-    for name in _HEAVY_MODULES:
-        try:
-            importlib.import_module(name)
-        except Exception:  # reported where the module is used
-            log.exception("importing %s failed", name)
+            self._server.fusions.cancel_request(msg_id)
+            if self._server._changes is not None:
+                self._server._changes.cancel_request(msg_id)
 
 
 def _plain(method: Callable[..., Any]) -> Callable[..., Any]:
-    """A plain function calling a bound method: pygls sets attributes on handlers (which
-    bound methods refuse) and passes every command argument through `*args` untouched."""
+    """A plain function calling a bound method: pygls sets attributes on handlers, which
+    bound methods refuse."""
     if asyncio.iscoroutinefunction(method):
 
         async def async_handler(*args: Any) -> Any:
@@ -114,12 +114,15 @@ def _plain(method: Callable[..., Any]) -> Callable[..., Any]:
     return handler
 
 
-def _uri_path(uri: str) -> Path:
-    path = to_fs_path(uri)
-    return Path(path) if path else Path(uri.rsplit("/", 1)[-1] or "untitled")
+def _import_heavy_modules() -> None:
+    for name in _HEAVY_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # reported where the module is used
+            log.exception("importing %s failed", name)
 
 
-class FuseLanguageServer(LanguageServer):
+class FuseLanguageServer(ServerBase):
     def __init__(self) -> None:
         super().__init__(
             "fuse-ls",
@@ -127,83 +130,31 @@ class FuseLanguageServer(LanguageServer):
             protocol_cls=FuseProtocol,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
         )
-        self.state = SettingsState(None)
-        self.settings: Settings = Settings()
-        self._engine: FusionEngine | None = None
-        self._ready = asyncio.Event()
-        self.fusions: dict[str, Fusion] = {}
-        self.findings: dict[str, list[Reported]] = {}  # uri -> published fused findings
-        self.provisional: dict[str, list[Reported]] = {}  # uri -> from the running review
-        self.explanations: dict[str, list[tuple[Anchor, str]]] = {}  # uri -> hover cache
-        self.stats = SessionStats()
-        self.recorder: Any = None  # SessionRecorder, when telemetry is on
-        self._shown_problems: set[str] = set()
-        self._watch_stop = asyncio.Event()
-        self._watcher: asyncio.Task[None] | None = None
-        self._background: set[asyncio.Task[Any]] = set()
+        wire.install(self.protocol._converter)
+        self.settings_feature = SettingsFeature(self)
+        workspace = lambda: self.settings_feature.state.workspace  # noqa: E731
+        self.recording = Recording(self, workspace)
+        self.fusions = Fusions(self, workspace=workspace, record=self.recording.record)
+        self.review = Review(self, self.fusions, self.recording)
+        self.explain = Explain(self, self.fusions)
+        self.fix = Fix(self, self.fusions, self.recording)
+        self.features: list[Feature] = [
+            self.settings_feature,
+            self.recording,
+            self.fusions,
+            self.review,
+            self.explain,
+            self.fix,
+        ]
         self._changes: Any = None  # ChangeReviews, made on first use (heavy imports)
+        self.subscribe(None, self.retire_engine)
         self._register()
 
-    # --- registration ---------------------------------------------------------------
-
-    def _register(self) -> None:
-        t = types
-        on = self._on
-        on(t.INITIALIZE, self.on_initialize)
-        on(t.INITIALIZED, self.on_initialized)
-        on(t.SHUTDOWN, self.on_shutdown)
-        on(t.WORKSPACE_DID_CHANGE_CONFIGURATION, self.on_did_change_configuration)
-        on(t.WORKSPACE_DID_CHANGE_WATCHED_FILES, self.on_did_change_watched_files)
-        on(t.TEXT_DOCUMENT_DID_CHANGE, self.on_did_change)
-        on(t.TEXT_DOCUMENT_DID_CLOSE, self.on_did_close)
-        on(
-            t.TEXT_DOCUMENT_CODE_ACTION,
-            self.on_code_action,
-            t.CodeActionOptions(code_action_kinds=list(actions.KINDS), resolve_provider=True),
-        )
-        on(t.CODE_ACTION_RESOLVE, self.on_code_action_resolve)
-        on(t.TEXT_DOCUMENT_HOVER, self.on_hover)
-        on(t.WINDOW_WORK_DONE_PROGRESS_CANCEL, self.on_progress_cancel)
-        commands = {
-            actions.REVIEW: self.cmd_review,
-            actions.EXPLAIN: self.cmd_explain,
-            actions.FIX: self.cmd_fix,
-            actions.CANCEL: self.cmd_cancel,
-            actions.STATS: self.cmd_stats,
-            actions.FINDING_DECISION: self.cmd_finding_decision,
-            actions.REVIEW_CHANGES: self.cmd_review_changes,
-        }
-        for name, method in commands.items():
-            self.command(name)(_plain(method))
-
-    def _on(self, feature: str, method: Callable[..., Any], options: Any = None) -> None:
-        self.feature(feature, options)(_plain(method))
-
-    # --- small helpers --------------------------------------------------------------
-
     @property
-    def caps(self) -> types.ClientCapabilities:
-        return self.client_capabilities
+    def state(self) -> Any:
+        return self.settings_feature.state
 
-    def show(self, kind: types.MessageType, message: str) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
-
-    def notify(self, method: str, payload: Any) -> None:
-        self.protocol.notify(method, payload)
-
-    def _spawn(self, coro: Awaitable[Any]) -> None:
-        # Keep a reference: the loop holds tasks weakly.
-        task = asyncio.ensure_future(coro)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    @property
-    def engine(self) -> FusionEngine:
-        if self._engine is None:
-            from fuse_ls.fusion.engine import FusionEngine
-
-            self._engine = FusionEngine(self.settings)
-        return self._engine
+    # --- what change reviews (server/changes.py) use of the server -------------------
 
     @property
     def changes(self) -> Any:
@@ -213,706 +164,160 @@ class FuseLanguageServer(LanguageServer):
             self._changes = ChangeReviews(self)
         return self._changes
 
+    @property
+    def findings(self) -> _FindingsByUri:
+        return _FindingsByUri(self)
+
+    def publish(self, uri: str) -> None:
+        self.review.publish(doc_key(uri))
+
     async def wait_ready(self) -> None:
-        await self._ready.wait()
+        await self.ready.wait()
 
     def record_event(self, event: FusionEvent) -> None:
-        self._record(lambda r: r.observe(event))
+        self.recording.record(lambda r: r.observe(event))
 
-    def snapshot(self, uri: str) -> Snapshot:
-        doc = self.workspace.text_documents.get(uri)
-        if doc is None:
-            raise invalid(f"Unknown document {uri}: open it in the editor first (didOpen).")
-        return Snapshot(uri, doc.source, doc.version, self.workspace.position_codec)
+    # --- registration ---------------------------------------------------------------
 
-    # --- lifecycle and settings -----------------------------------------------------
+    def _register(self) -> None:
+        t = types
 
-    def on_initialize(self, params: types.InitializeParams) -> None:
-        root = self.workspace.root_path
-        self.state = SettingsState(Path(root) if root else None)
-        self.state.set_initialization_options(params.initialization_options)
+        def on(name: str, options: Any = None) -> Callable[[Callable[..., Any]], Any]:
+            return lambda method: self.feature(name, options)(_plain(method))
+
+        on(t.INITIALIZE)(self.settings_feature.initialize)
+        on(t.INITIALIZED)(self.on_initialized)
+        on(t.SHUTDOWN)(self.on_shutdown)
+        on(t.WORKSPACE_DID_CHANGE_CONFIGURATION)(self.settings_feature.did_change_configuration)
+        on(t.WORKSPACE_DID_CHANGE_WATCHED_FILES)(self.settings_feature.did_change_watched_files)
+        on(t.TEXT_DOCUMENT_DID_CHANGE)(self.on_did_change)
+        on(t.TEXT_DOCUMENT_DID_CLOSE)(self.on_did_close)
+        on(
+            t.TEXT_DOCUMENT_CODE_ACTION,
+            t.CodeActionOptions(code_action_kinds=list(actions.KINDS), resolve_provider=True),
+        )(self.on_code_action)
+        on(t.CODE_ACTION_RESOLVE)(self.review.resolve_fix)
+        on(t.TEXT_DOCUMENT_HOVER)(self.explain.hover)
+        on(t.WINDOW_WORK_DONE_PROGRESS_CANCEL)(self.on_progress_cancel)
+
+        # pygls structures each argument into the annotated attrs class (see wire.py).
+        @self.command(actions.REVIEW)
+        async def review(target: TargetArgs) -> dict[str, Any]:
+            return await self.review.review_command(target)
+
+        @self.command(actions.EXPLAIN)
+        async def explain(target: TargetArgs) -> dict[str, Any]:
+            return await self.explain.explain_command(target)
+
+        @self.command(actions.FIX)
+        async def fix(target: TargetArgs) -> dict[str, Any]:
+            return await self.fix.fix_command(target)
+
+        @self.command(actions.CANCEL)
+        async def cancel(args: CancelArgs) -> dict[str, Any]:
+            result = await self.fusions.cancel_command(args)
+            if args.uri is None and self._changes is not None:
+                result["cancelled"] += self._changes.cancel_all()
+            return result
+
+        @self.command(actions.FINDING_DECISION)
+        def finding_decision(decision: DecisionArgs) -> dict[str, Any]:
+            if decision.decision == "dismissed" and self._changes is not None:
+                self._changes.dismissed(decision.finding_id)
+            return self.review.decision_command(decision)
+
+        @self.command(actions.REVIEW_CHANGES)
+        async def review_changes(*args: Any) -> dict[str, Any]:
+            result: dict[str, Any] = await self.changes.command(*args)
+            return result
+
+        @self.command(actions.STATS)
+        def stats(*args: Any) -> dict[str, Any]:
+            if args and (len(args) > 1 or not isinstance(args[0], dict)):
+                raise JsonRpcInvalidParams(
+                    message=f"{actions.STATS} takes no argument or one object, got {args!r:.200}"
+                )
+            return self.fusions.stats.as_json()
+
+    def on_progress_cancel(self, params: types.WorkDoneProgressCancelParams) -> None:
+        self.fusions.on_progress_cancel(params)
+        if self._changes is not None:
+            self._changes.cancel_token(params.token)
+
+    # --- lifecycle ------------------------------------------------------------------
 
     async def on_initialized(self, params: types.InitializedParams) -> None:
         await asyncio.to_thread(_import_heavy_modules)
-        await self._pull_configuration()
-        await self.reload_settings()
-        self._ready.set()
-        self._start_recorder()
-        await self._watch_settings_files()
-
-    async def _pull_configuration(self) -> None:
-        workspace = self.caps.workspace
-        if workspace is None or not workspace.configuration:
-            return
-        try:
-            values = await asyncio.wait_for(
-                self.workspace_configuration_async(
-                    types.ConfigurationParams(
-                        items=[
-                            types.ConfigurationItem(
-                                section=SECTION, scope_uri=self.workspace.root_uri
-                            )
-                        ]
-                    )
-                ),
-                _CLIENT_TIMEOUT_S,
-            )
-        except (TimeoutError, JsonRpcException) as exc:
-            log.warning("workspace/configuration failed: %s", exc)
-            return
-        if values:
-            self.state.set_client_settings(values[0])
-
-    async def reload_settings(self) -> None:
-        """Load the layered settings; show new problems; keep the last valid settings."""
-        first = self.state.current is None
-        outcome = await asyncio.to_thread(self.state.reload)
-        messages = {str(p): p for p in outcome.problems}
-        for text, problem in messages.items():
-            if text not in self._shown_problems:
-                notice = isinstance(problem, ConfigNotice)
-                kept = "" if notice or first else " The last valid settings stay."
-                kind = types.MessageType.Warning if notice else types.MessageType.Error
-                self.show(kind, f"fuse-ls: {text}{kept}")
-        self._shown_problems = set(messages)
-        if outcome.changed:
-            self.settings = outcome.settings
-            self._retire_engine()
-
-    def _retire_engine(self) -> None:
-        """New endpoints, new engine; the old one closes once its fusions are done.
-
-        A change of mode, judge, quorum or debate rounds keeps the engine (and its
-        connections): those travel with each request as its policy."""
-        from fuse_ls.fusion.policy import serves
-
-        if self._engine is not None and serves(self._engine.settings, self.settings):
-            self._engine.settings = self.settings
-            return
-        old, self._engine = self._engine, None
-        if old is not None and not any(f.engine is old for f in self.fusions.values()):
-            self._spawn(old.aclose())
-
-    async def on_did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
-        self.state.set_workspace_trust(params.settings)
-        workspace = self.caps.workspace
-        if workspace is not None and workspace.configuration:
-            await self._pull_configuration()
-        else:
-            # A client that cannot be asked pushes its settings in the notification.
-            self.state.set_client_settings(params.settings)
-        await self.reload_settings()
-
-    async def _watch_settings_files(self) -> None:
-        if self.state.workspace is None:
-            return
-        watched = self.caps.workspace.did_change_watched_files if self.caps.workspace else None
-        if watched is not None and watched.dynamic_registration:
-            # Let the editor watch: it already does, and it knows about unsaved buffers.
-            options = types.DidChangeWatchedFilesRegistrationOptions(
-                watchers=[
-                    types.FileSystemWatcher(glob_pattern="**/.fuse-ls.toml"),
-                    types.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
-                ]
-            )
-            registration = types.Registration(
-                id=f"fuse-ls-settings-{uuid.uuid4().hex[:8]}",
-                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
-                register_options=options,
-            )
-            try:
-                await asyncio.wait_for(
-                    self.client_register_capability_async(
-                        types.RegistrationParams(registrations=[registration])
-                    ),
-                    _CLIENT_TIMEOUT_S,
-                )
-                return
-            except (TimeoutError, JsonRpcException) as exc:
-                log.warning("file watcher registration failed, watching ourselves: %s", exc)
-        self._watcher = asyncio.create_task(self._watch_with_watchfiles(self.state.workspace))
-
-    async def _watch_with_watchfiles(self, root: Path) -> None:
-        from watchfiles import awatch
-
-        def only_settings(_change: object, path: str) -> bool:
-            return self.state.is_watched(Path(path))
-
-        try:
-            async for _ in awatch(
-                root,
-                watch_filter=only_settings,
-                recursive=False,
-                debounce=100,
-                step=20,
-                stop_event=self._watch_stop,
-            ):
-                await self.reload_settings()
-        except Exception:  # a watcher failing must not take the server down
-            log.exception("watching %s for settings changes failed", root)
-
-    async def on_did_change_watched_files(self, params: types.DidChangeWatchedFilesParams) -> None:
-        if any(self.state.is_watched(_uri_path(c.uri)) for c in params.changes):
-            await self.reload_settings()
-
-    def _start_recorder(self) -> None:
-        t = self.settings.telemetry
-        if not (t.enabled or t.otel) or self.state.workspace is None:
-            return
-        try:  # the local recorder and/or the OpenTelemetry export, as settings ask
-            from fuse_ls.telemetry.session import open_session
-
-            self.recorder = open_session(
-                t,
-                self.state.workspace,
-                source="server",
-                version=__version__,
-                base_url=self.settings.provider.base_url,
-            )
-        except Exception:  # telemetry must never stop the server from starting
-            log.exception("telemetry recorder unavailable")
-
-    def _record(self, call: Callable[[Any], None]) -> None:
-        if self.recorder is None:
-            return
-        try:
-            call(self.recorder)
-        except Exception:
-            log.exception("telemetry recorder failed")
+        await self.settings_feature.initialized()
+        self.ready.set()
+        for feature in self.features:
+            if feature is not self.settings_feature:
+                await feature.initialized()
+        await self.settings_feature.watch_files()
 
     async def on_shutdown(self, params: None) -> None:
-        self._watch_stop.set()
-        handles = [f.handle for f in self.fusions.values() if f.handle is not None]
-        for handle in handles:
-            handle.cancel()
-        if handles:
-            await asyncio.wait(handles, timeout=2)
-        if self._watcher is not None:
-            await asyncio.wait([self._watcher], timeout=2)
-        if self._engine is not None:
-            await self._engine.aclose()
-        self._record(lambda r: r.close())
+        for feature in reversed(self.features):
+            try:
+                await feature.shutdown()
+            except Exception:
+                log.exception("shutting down %s failed", type(feature).__name__)
+        await self.close_engine()
 
     # --- documents ------------------------------------------------------------------
 
     def on_did_change(self, params: types.DidChangeTextDocumentParams) -> None:
-        uri = params.text_document.uri
-        changes = list(params.content_changes)
-        for fusion in self.fusions.values():
-            if fusion.uri == uri:
-                fusion.changes.extend(changes)
-        if not (self.findings.get(uri) or self.provisional.get(uri) or self.explanations.get(uri)):
+        key = doc_key(params.text_document.uri)
+        if self.document(key) is None:
             return
-        now = self.snapshot(uri)
-        before = [r.anchor.range for r in self._published(uri)]
-        self.findings[uri] = self._track_all(self.findings.get(uri, []), changes, now)
-        self.provisional[uri] = self._track_all(self.provisional.get(uri, []), changes, now)
-        self.explanations[uri] = [
-            (a, md)
-            for anchor, md in self.explanations.get(uri, [])
-            if (a := track(anchor, changes, now)) is not None
-        ]
-        if [r.anchor.range for r in self._published(uri)] != before:
-            self.publish(uri)
-
-    @staticmethod
-    def _track_all(
-        reported: Sequence[Reported], changes: Sequence[Change], now: Snapshot
-    ) -> list[Reported]:
-        out = []
-        for r in reported:
-            anchor = track(r.anchor, changes, now)
-            if anchor is None:
-                continue
-            related = tuple(
-                (a, message) for old, message in r.related if (a := track(old, changes, now))
-            )
-            out.append(moved(r, anchor, related))
-        return out
+        now = self.snapshot(key)
+        changes = list(params.content_changes)
+        for feature in self.features:
+            feature.document_changed(key, changes, now)
 
     def on_did_close(self, params: types.DidCloseTextDocumentParams) -> None:
-        # Closed documents cannot be tracked: their findings would soon point anywhere.
-        uri = params.text_document.uri
-        for fusion in list(self.fusions.values()):
-            if fusion.uri == uri and fusion.handle is not None:
-                fusion.handle.cancel()
-        had = bool(self.findings.pop(uri, None) or self.provisional.pop(uri, None))
-        self.explanations.pop(uri, None)
-        if had:
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
-            )
-
-    def _published(self, uri: str) -> list[Reported]:
-        return [*self.findings.get(uri, []), *self.provisional.get(uri, [])]
-
-    def publish(self, uri: str) -> None:
-        doc = self.workspace.text_documents.get(uri)
-        self.text_document_publish_diagnostics(
-            types.PublishDiagnosticsParams(
-                uri=uri,
-                version=doc.version if doc is not None else None,
-                diagnostics=[to_diagnostic(r, uri) for r in self._published(uri)],
-            )
-        )
-
-    # --- code actions and hover (never call a model) --------------------------------
+        key = doc_key(params.text_document.uri)
+        for feature in self.features:
+            feature.document_closed(key)
 
     def on_code_action(
         self, params: types.CodeActionParams
     ) -> list[types.CodeAction | types.Command] | None:
-        uri = params.text_document.uri
-        if uri not in self.workspace.text_documents:
+        """Listing never calls a model: quick fixes for findings, then the fusion commands."""
+        if self.document(params.text_document.uri) is None:
             return None
-        only = params.context.only
         listed: list[types.CodeAction | types.Command] = []
-        live = {r.finding_id: r for r in self.findings.get(uri, [])}
-        resolve = actions.supports_resolve(self.caps)
-        for diagnostic, reported in actions.quick_fixes(
-            uri, params.context.diagnostics, live, only
-        ):
-            action = actions.unresolved_quick_fix(uri, diagnostic, reported)
-            listed.append(self._resolve_fix(action) if not resolve else action)
-        listed.extend(actions.fusion_actions(uri, params.range, only))
+        for feature in self.features:
+            listed.extend(feature.code_actions(params))
+        only = params.context.only
+        listed.extend(actions.fusion_actions(params.text_document.uri, params.range, only))
         return listed
 
-    def on_code_action_resolve(self, action: types.CodeAction) -> types.CodeAction:
-        return self._resolve_fix(action)
-
-    def _resolve_fix(self, action: types.CodeAction) -> types.CodeAction:
-        data = action.data
-        if not isinstance(data, dict) or not isinstance(data.get("findingId"), str):
-            raise invalid("codeAction/resolve: data must carry the fuse-ls findingId")
-        uri = data.get("uri")
-        if not isinstance(uri, str) or uri not in self.workspace.text_documents:
-            raise invalid(f"codeAction/resolve: unknown document {uri!r:.120}")
-        live = {r.finding_id: r for r in self.findings.get(uri, [])}
-        reported = live.get(data["findingId"])
-        if reported is None or reported.replacement is None:
-            # Gone since listing: the code changed or a new review replaced it.
-            raise JsonRpcContentModified(message="The finding is gone: the code changed.")
-        doc = self.workspace.text_documents[uri]
-        action.edit = actions.workspace_edit(
-            self.caps,
-            uri,
-            doc.version,
-            reported.anchor.range,
-            actions.replacement_text(reported.replacement),
-        )
-        action.command = actions.decision_command(uri, reported.finding_id)
-        return action
-
-    def on_hover(self, params: types.HoverParams) -> types.Hover | None:
-        p = params.position
-        hits = [
-            (anchor, md)
-            for anchor, md in self.explanations.get(params.text_document.uri, [])
-            if (anchor.range.start.line, anchor.range.start.character)
-            <= (p.line, p.character)
-            <= (anchor.range.end.line, anchor.range.end.character)
-        ]
-        if not hits:
-            return None
-        # The innermost explanation is the most specific one.
-        anchor, markdown = min(hits, key=lambda h: h[0].range.end.line - h[0].range.start.line)
-        hover = self.caps.text_document.hover if self.caps.text_document else None
-        formats = (hover.content_format if hover else None) or [types.MarkupKind.Markdown]
-        kind = (
-            types.MarkupKind.Markdown
-            if types.MarkupKind.Markdown in formats
-            else types.MarkupKind.PlainText
-        )
-        return types.Hover(
-            contents=types.MarkupContent(kind=kind, value=markdown), range=anchor.range
-        )
-
-    # --- commands -------------------------------------------------------------------
-
-    async def cmd_review(self, *args: object) -> dict[str, Any]:
-        target = actions.parse_target(actions.REVIEW, args)
-        for fusion in list(self.fusions.values()):
-            if fusion.uri == target.uri and fusion.task == "review":
-                await self._cancel_and_wait(fusion)
-        return await self._run_command("review", target, self._finish_review)
-
-    async def cmd_explain(self, *args: object) -> dict[str, Any]:
-        target = actions.parse_target(actions.EXPLAIN, args)
-        return await self._run_command("explain", target, self._finish_explain)
-
-    async def cmd_fix(self, *args: object) -> dict[str, Any]:
-        target = actions.parse_target(actions.FIX, args)
-        return await self._run_command("fix", target, self._finish_fix)
-
-    async def cmd_cancel(self, *args: object) -> dict[str, Any]:
-        uri = actions.parse_cancel(args)
-        chosen = [f for f in self.fusions.values() if uri is None or f.uri == uri]
-        for fusion in chosen:
-            await self._cancel_and_wait(fusion)
-        reviews = self._changes.cancel_all() if uri is None and self._changes else 0
-        return {"cancelled": len(chosen) + reviews}
-
-    async def cmd_review_changes(self, *args: object) -> dict[str, Any]:
-        result: dict[str, Any] = await self.changes.command(*args)
-        return result
-
-    async def cmd_stats(self, *args: object) -> dict[str, Any]:
-        actions.single_argument(actions.STATS, args)
-        return self.stats.as_json()
-
-    async def cmd_finding_decision(self, *args: object) -> dict[str, Any]:
-        decision = actions.parse_decision(args)
-        if decision.decision == "dismissed" and self._changes is not None:
-            self._changes.dismissed(decision.finding_id)
-        known = {r.finding_id: r for r in self._published(decision.uri)}
-        reported = known.get(decision.finding_id)
-        fusion_id = reported.fusion_id if reported else decision.finding_id.rsplit("-", 1)[0]
-        self._record(
-            lambda r: r.record_decision(
-                fusion_id,
-                decision.finding_id,
-                decision.decision,
-                kind="finding",
-                votes=reported.votes if reported else None,
-                pool_size=reported.pool_size if reported else None,
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        if isinstance(error, json.JSONDecodeError):
+            # Not even an id could be read: JSON-RPC answers a parse error with id null.
+            message = f"Parse error: {error}"
+            self.protocol._send_data(
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": message}}
             )
-        )
-        return {}
-
-    # --- running a fusion -----------------------------------------------------------
-
-    def _selection(self, snapshot: Snapshot, target: Target) -> tuple[int | None, int | None]:
-        """1-based inclusive lines of the target range; (None, None) for the document."""
-        r = target.range
-        if r is None or r.start == r.end:
-            return None, None
-        if r.end.line > snapshot.line_count or (
-            r.end.line == snapshot.line_count and r.end.character > 0
-        ):
-            raise invalid(
-                f"range ends at line {r.end.line} (0-based) but {target.uri} has "
-                f"{snapshot.line_count} lines"
-            )
-        # A selection that ends at the start of a line does not include that line.
-        last = r.end.line if r.end.character == 0 and r.end.line > r.start.line else r.end.line + 1
-        return r.start.line + 1, last
-
-    async def _prepare(self, task: Task, target: Target) -> Fusion:
-        from fuse_ls.context import build_request, language_for
-        from fuse_ls.core.errors import BadRange
-        from fuse_ls.fusion.policy import policy_for
-
-        await self._ready.wait()
-        snapshot = self.snapshot(target.uri)
-        start, end = self._selection(snapshot, target)
-        doc = self.workspace.text_documents[target.uri]
-        path = _uri_path(target.uri)
-        language = doc.language_id or language_for(path)
-        try:
-            # Reads sidecars and scans SQL lineage: off the event loop.
-            request = await asyncio.to_thread(
-                build_request,
-                task,
-                path,
-                snapshot.text,
-                start,
-                end,
-                self.settings,
-                self.state.workspace,
-                language,
-            )
-        except BadRange as exc:
-            raise invalid(str(exc)) from exc
-        request = evolve(request, policy=policy_for(self.settings))
-        selection = snapshot.line_range(request.start_line, request.end_line) or snapshot.whole
-        engine = self.engine
-        fusion_id = uuid.uuid4().hex[:12]
-        reporter = FusionReporter(
-            notify=self.notify,
-            progress=None,
-            stats=self.stats,
-            fusion_id=fusion_id,
-            uri=target.uri,
-            task=task,
-            pool_size=len(engine.slots()),
-            in_flight=lambda: len(self.fusions),
-        )
-        return Fusion(
-            id=fusion_id,
-            task=task,
-            uri=target.uri,
-            snapshot=snapshot,
-            request=request,
-            selection=selection,
-            engine=engine,
-            reporter=reporter,
-            request_id=self.protocol.msg_id,
-        )
-
-    async def _run_command(
-        self,
-        task: Task,
-        target: Target,
-        finish: Callable[[Fusion, FusionResult], Awaitable[dict[str, Any]]],
-    ) -> dict[str, Any]:
-        fusion = await self._prepare(task, target)
-        self.fusions[fusion.id] = fusion
-        fusion.handle = asyncio.create_task(self._run_fusion(fusion, finish))
-        try:
-            await asyncio.wait([fusion.handle])
-        except asyncio.CancelledError:
-            # The command itself was cancelled (shutdown): take the fusion with it.
-            fusion.handle.cancel()
-            raise
-        if fusion.handle.cancelled():
-            return {"fusionId": fusion.id, "cancelled": True}
-        return fusion.handle.result()
-
-    async def _run_fusion(
-        self,
-        fusion: Fusion,
-        finish: Callable[[Fusion, FusionResult], Awaitable[dict[str, Any]]],
-    ) -> dict[str, Any]:
-        self.stats.fusions += 1
-        try:
-            await self._begin_progress(fusion)
-            fusion.reporter.begin()
-            result = await fusion.engine.run(
-                fusion.request, lambda e: self._observe(fusion, e), fusion_id=fusion.id
-            )
-            if result.failed:
-                self._show_partial_failure(fusion, result)
-            outcome = await finish(fusion, result)
-            fusion.reporter.end("finished", end_message(result, outcome.pop("_summary")))
-            return outcome
-        except asyncio.CancelledError:
-            self._end_fusion(fusion, "cancelled", "Cancelled")
-            raise
-        except FuseError as exc:
-            self.show(types.MessageType.Error, f"fuse-ls: {exc}")
-            self._end_fusion(fusion, "failed", str(exc))
-            return {"fusionId": fusion.id, "cancelled": False, "error": str(exc), **_reasons(exc)}
-        except Exception as exc:  # a bug must cost one fusion, never the server
-            log.exception("fusion %s failed", fusion.id)
-            self.show(types.MessageType.Error, f"fuse-ls: internal error: {exc!r}")
-            self._end_fusion(fusion, "failed", f"internal error: {exc!r}")
-            return {"fusionId": fusion.id, "cancelled": False, "error": repr(exc)}
-        finally:
-            fusion.closed = True
-            self.fusions.pop(fusion.id, None)
-            if fusion.engine is not self._engine and not any(
-                f.engine is fusion.engine for f in self.fusions.values()
-            ):
-                self._spawn(fusion.engine.aclose())
-
-    def _end_fusion(self, fusion: Fusion, state: Literal["cancelled", "failed"], why: str) -> None:
-        """Ends a fusion that produced nothing: provisional results must not outlive it."""
-        fusion.closed = True
-        if fusion.task == "review" and self.provisional.pop(fusion.uri, None) is not None:
-            self.publish(fusion.uri)
-        fusion.reporter.end(state, why)
-
-    async def _begin_progress(self, fusion: Fusion) -> None:
-        window = self.caps.window
-        if window is None or not window.work_done_progress:
             return
-        token = str(uuid.uuid4())  # fresh each time: pygls never forgets a token
-        try:
-            await asyncio.wait_for(self.work_done_progress.create_async(token), _CLIENT_TIMEOUT_S)
-        except (TimeoutError, JsonRpcException) as exc:
-            log.warning("progress not available: %s", exc)
-            return
-        fusion.token = token
-
-        def send(kind: str, value: dict[str, Any]) -> None:
-            if kind == "begin":
-                self.work_done_progress.begin(token, types.WorkDoneProgressBegin(**value))
-            elif kind == "report":
-                self.work_done_progress.report(token, types.WorkDoneProgressReport(**value))
-            else:
-                self.work_done_progress.end(
-                    token, types.WorkDoneProgressEnd(message=value.get("message"))
-                )
-
-        fusion.reporter.set_progress(send)
-
-    def _observe(self, fusion: Fusion, event: FusionEvent) -> None:
-        if fusion.closed:
-            return
-        self._record(lambda r: r.observe(event))
-        fusion.reporter.on_event(event)
-        if fusion.task == "review" and isinstance(event, ModelFinished):
-            fusion.answers.append(event.candidate)
-            self._publish_provisional(fusion)
-
-    def _publish_provisional(self, fusion: Fusion) -> None:
-        """The answers so far, as diagnostics marked provisional, on the current text."""
-        now = self.snapshot(fusion.uri)
-        found = provisional_findings(
-            fusion.answers,
-            fusion.reporter.pool_size,
-            fusion.snapshot,
-            fusion.id,
-            VotePolicy(min_votes=self.settings.review.min_votes_for_warning),
-        )
-        self.provisional[fusion.uri] = self._track_all(found, fusion.changes, now)
-        self.publish(fusion.uri)
-
-    def _show_partial_failure(self, fusion: Fusion, result: FusionResult) -> None:
-        answered, total = len(result.answered), len(result.candidates)
-        self.show(
-            types.MessageType.Warning,
-            f"fuse-ls: {total - answered} of {total} models failed; the {fusion.task} used "
-            f"the {answered} that answered. {failure_summary(result.failed)}",
-        )
-
-    async def _cancel_and_wait(self, fusion: Fusion) -> None:
-        if fusion.handle is None:
-            return
-        fusion.handle.cancel()
-        await asyncio.wait([fusion.handle], timeout=2)
-
-    def cancel_request(self, request_id: Any) -> None:
-        if self._changes is not None:
-            self._changes.cancel_request(request_id)
-        for fusion in self.fusions.values():
-            if fusion.request_id == request_id and fusion.handle is not None:
-                fusion.handle.cancel()
-
-    def on_progress_cancel(self, params: types.WorkDoneProgressCancelParams) -> None:
-        if self._changes is not None:
-            self._changes.cancel_token(params.token)
-        for fusion in self.fusions.values():
-            if fusion.token == params.token and fusion.handle is not None:
-                fusion.handle.cancel()
-
-    # --- what each task does with its result ----------------------------------------
-
-    async def _finish_review(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
-        uri = fusion.uri
-        now = self.snapshot(uri)
-        fused = self._track_all(
-            reported_from_fused(result.findings, fusion.snapshot, fusion.id), fusion.changes, now
-        )
-        reviewed = track_span(fusion.selection, fusion.changes, now)
-        kept = [
-            r
-            for r in self.findings.get(uri, [])
-            if r.anchor.range.end.line < reviewed.start.line
-            or r.anchor.range.start.line > reviewed.end.line
-        ]
-        self.findings[uri] = kept + fused
-        self.provisional.pop(uri, None)
-        self.publish(uri)
-        return {
-            "fusionId": fusion.id,
-            "cancelled": False,
-            "findings": [finding_json(r, uri) for r in fused],
-            **_partial(result),
-            "_summary": f"{len(fused)} findings",
-        }
-
-    async def _finish_explain(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
-        markdown = render_markdown(fusion.request, result)
-        path = await asyncio.to_thread(
-            write_explanation,
-            data_dir(self.settings.telemetry.data_dir),
-            fusion.uri,
-            fusion.request,
-            markdown,
-        )
-        now = self.snapshot(fusion.uri)
-        anchor = track(fusion.snapshot.anchor(fusion.selection), fusion.changes, now)
-        if anchor is not None:
-            cache = [
-                (a, md)
-                for a, md in self.explanations.get(fusion.uri, [])
-                if a.range != anchor.range
-            ]
-            self.explanations[fusion.uri] = [*cache, (anchor, markdown)]
-        document_uri = path.as_uri()
-        window = self.caps.window
-        if window is not None and window.show_document is not None and window.show_document.support:
-            try:
-                await asyncio.wait_for(
-                    self.window_show_document_async(
-                        types.ShowDocumentParams(uri=document_uri, take_focus=True)
-                    ),
-                    _CLIENT_TIMEOUT_S,
-                )
-            except (TimeoutError, JsonRpcException) as exc:
-                log.warning("showDocument failed: %s", exc)
-        return {
-            "fusionId": fusion.id,
-            "cancelled": False,
-            "markdown": markdown,
-            "documentUri": document_uri,
-            **_partial(result),
-            "_summary": "explanation",
-        }
-
-    async def _finish_fix(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
-        base = {"fusionId": fusion.id, "cancelled": False, **_partial(result)}
-        if not result.answer:
-            return {**base, "applied": False, "reason": "no fix proposed", "_summary": "no fix"}
-        now = self.snapshot(fusion.uri)
-        anchor = track(fusion.snapshot.anchor(fusion.selection), fusion.changes, now)
-        if anchor is None:
-            message = "The selected code changed while the models worked; the fix was not applied."
-            self.show(types.MessageType.Warning, f"fuse-ls: {message}")
-            return {**base, "applied": False, "reason": message, "_summary": "stale fix"}
-        answered = ", ".join(c.model for c in result.answered)
-        edit = actions.workspace_edit(
-            self.caps,
-            fusion.uri,
-            now.version,
-            anchor.range,
-            actions.replacement_text(result.answer),
-            confirm=(
-                "Fused fix",
-                f"Rewrite fused from {len(result.answered)} models ({answered}). "
-                + (result.explanation or ""),
-            ),
-        )
-        response = await self.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label="fuse-ls: fused fix")
-        )
-        applied = bool(response.applied)
-        self._record(
-            lambda r: r.record_decision(
-                fusion.id, "fix", "applied" if applied else "dismissed", kind="fix"
-            )
-        )
-        return {
-            **base,
-            "applied": applied,
-            "reason": None if applied else response.failure_reason,
-            "_summary": "fix applied" if applied else "fix not applied",
-        }
+        super().report_server_error(error, source)
 
 
-def _partial(result: FusionResult) -> dict[str, Any]:
-    return {
-        "failed": [
-            {"model": c.model, "error": c.error, "errorKind": c.error_kind} for c in result.failed
-        ],
-        "notes": list(result.notes),
-        # Editors tell a judged result from one that fell back to the votes by this.
-        "judge": None
-        if result.judge is None
-        else {
-            "model": result.judge.model,
-            "status": result.judge.status,
-            "error": result.judge.error,
-        },
-        "costUsd": result.total_cost_usd,
-        "engineWallS": result.wall_time_s,
-    }
+class _FindingsByUri:
+    """The review's published findings, indexed by any spelling of a document's URI."""
 
+    def __init__(self, server: FuseLanguageServer) -> None:
+        self._server = server
 
-def _reasons(exc: FuseError) -> dict[str, Any]:
-    if isinstance(exc, AllModelsFailed):
-        return {"failed": [{"model": m, "error": e} for m, e in exc.reasons]}
-    return {}
+    def get(self, uri: str, default: Any = None) -> Any:
+        return self._server.review.findings.get(doc_key(uri), default)
+
+    def __getitem__(self, uri: str) -> Any:
+        return self._server.review.findings[doc_key(uri)]
+
+    def __setitem__(self, uri: str, reported: Any) -> None:
+        self._server.known_uris[doc_key(uri)] = uri
+        self._server.review.findings[doc_key(uri)] = reported
 
 
 def create_server() -> FuseLanguageServer:

@@ -13,14 +13,22 @@ and a repository must not be able to vouch for itself.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from attrs import frozen
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 
 from fuse_ls.config import Settings, load_settings
 from fuse_ls.core.errors import ConfigError, ConfigNotice
+from fuse_ls.server.base import CLIENT_TIMEOUT_S, Feature, ServerBase, uri_path
+
+log = logging.getLogger(__name__)
 
 SECTION = "fuseLs"
 TRUST_KEYS = ("workspaceTrusted", "workspace_trusted")
@@ -120,3 +128,124 @@ class SettingsState:
             and path.parent == self.workspace
             and (path.name in WATCHED_NAMES)
         )
+
+
+class SettingsFeature(Feature):
+    """Pulls the editor's settings, watches the config files, and applies what loads."""
+
+    def __init__(self, server: ServerBase) -> None:
+        super().__init__(server)
+        self.state = SettingsState(None)
+        self._shown_problems: set[str] = set()
+        self._watch_stop = asyncio.Event()
+        self._watcher: asyncio.Task[None] | None = None
+
+    def initialize(self, params: types.InitializeParams) -> None:
+        root = self.server.workspace.root_path
+        self.state = SettingsState(Path(root) if root else None)
+        self.state.set_initialization_options(params.initialization_options)
+
+    async def initialized(self) -> None:
+        await self.pull_configuration()
+        await self.reload()
+
+    async def pull_configuration(self) -> None:
+        server = self.server
+        workspace = server.caps.workspace
+        if workspace is None or not workspace.configuration:
+            return
+        item = types.ConfigurationItem(section=SECTION, scope_uri=server.workspace.root_uri)
+        try:
+            values = await asyncio.wait_for(
+                server.workspace_configuration_async(types.ConfigurationParams(items=[item])),
+                CLIENT_TIMEOUT_S,
+            )
+        except (TimeoutError, JsonRpcException) as exc:
+            log.warning("workspace/configuration failed: %s", exc)
+            return
+        if values:
+            self.state.set_client_settings(values[0])
+
+    async def reload(self) -> None:
+        """Load the layered settings; show new problems; keep the last valid settings."""
+        first = self.state.current is None
+        outcome = await asyncio.to_thread(self.state.reload)
+        messages = {str(p): p for p in outcome.problems}
+        for text, problem in messages.items():
+            if text not in self._shown_problems:
+                notice = isinstance(problem, ConfigNotice)
+                kept = "" if notice or first else " The last valid settings stay."
+                kind = types.MessageType.Warning if notice else types.MessageType.Error
+                self.server.show(kind, f"fuse-ls: {text}{kept}")
+        self._shown_problems = set(messages)
+        if outcome.changed:
+            self.server.apply_settings(outcome.settings)
+
+    async def did_change_configuration(self, params: types.DidChangeConfigurationParams) -> None:
+        self.state.set_workspace_trust(params.settings)
+        workspace = self.server.caps.workspace
+        if workspace is not None and workspace.configuration:
+            await self.pull_configuration()
+        else:
+            # A client that cannot be asked pushes its settings in the notification.
+            self.state.set_client_settings(params.settings)
+        await self.reload()
+
+    async def did_change_watched_files(self, params: types.DidChangeWatchedFilesParams) -> None:
+        if any(self.state.is_watched(uri_path(c.uri)) for c in params.changes):
+            await self.reload()
+
+    async def watch_files(self) -> None:
+        server = self.server
+        if self.state.workspace is None:
+            return
+        caps = server.caps.workspace
+        watched = caps.did_change_watched_files if caps else None
+        if watched is not None and watched.dynamic_registration:
+            # Let the editor watch: it already does, and it knows about unsaved buffers.
+            options = types.DidChangeWatchedFilesRegistrationOptions(
+                watchers=[
+                    types.FileSystemWatcher(glob_pattern="**/.fuse-ls.toml"),
+                    types.FileSystemWatcher(glob_pattern="**/pyproject.toml"),
+                ]
+            )
+            registration = types.Registration(
+                id=f"fuse-ls-settings-{uuid.uuid4().hex[:8]}",
+                method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
+                register_options=options,
+            )
+            try:
+                await asyncio.wait_for(
+                    server.client_register_capability_async(
+                        types.RegistrationParams(registrations=[registration])
+                    ),
+                    CLIENT_TIMEOUT_S,
+                )
+                return
+            except (TimeoutError, JsonRpcException) as exc:
+                log.warning("file watcher registration failed, watching ourselves: %s", exc)
+        self._watcher = asyncio.create_task(self._watch_with_watchfiles(self.state.workspace))
+
+    async def _watch_with_watchfiles(self, root: Path) -> None:
+        from watchfiles import awatch
+
+        def only_settings(_change: object, path: str) -> bool:
+            return self.state.is_watched(Path(path))
+
+        try:
+            async for _ in awatch(
+                root,
+                watch_filter=only_settings,
+                recursive=False,
+                debounce=100,
+                step=20,
+                stop_event=self._watch_stop,
+            ):
+                await self.reload()
+        except Exception:  # a watcher failing must not take the server down
+            log.exception("watching %s for settings changes failed", root)
+
+    async def shutdown(self) -> None:
+        self._watch_stop.set()
+        if self._watcher is not None:
+            await asyncio.wait([self._watcher], timeout=2)

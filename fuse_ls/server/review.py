@@ -1,0 +1,213 @@
+"""The review feature: `fuse-ls.review`, its findings as diagnostics (provisional while the
+models answer), quick fixes resolved lazily, and the user's decisions on them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcContentModified
+
+from fuse_ls.core.events import FusionEvent, ModelFinished
+from fuse_ls.core.types import FusionResult
+from fuse_ls.fusion.votes import VotePolicy
+from fuse_ls.server import actions
+from fuse_ls.server.anchors import Snapshot, track, track_span
+from fuse_ls.server.base import Change, Feature, ServerBase, doc_key, invalid
+from fuse_ls.server.diagnostics import (
+    Reported,
+    finding_json,
+    moved,
+    provisional_findings,
+    reported_from_fused,
+    to_diagnostic,
+)
+from fuse_ls.server.fusions import Fusion, Fusions, partial
+from fuse_ls.server.recording import Recording
+from fuse_ls.server.wire import DecisionArgs, FixData, TargetArgs, structure
+
+
+def track_all(
+    reported: Sequence[Reported], changes: Sequence[Change], now: Snapshot
+) -> list[Reported]:
+    out = []
+    for r in reported:
+        anchor = track(r.anchor, changes, now)
+        if anchor is None:
+            continue
+        related = tuple(
+            (a, message) for old, message in r.related if (a := track(old, changes, now))
+        )
+        out.append(moved(r, anchor, related))
+    return out
+
+
+class Review(Feature):
+    def __init__(self, server: ServerBase, fusions: Fusions, recording: Recording) -> None:
+        super().__init__(server)
+        self.fusions = fusions
+        self.recording = recording
+        self.findings: dict[str, list[Reported]] = {}  # doc key -> published fused findings
+        self.provisional: dict[str, list[Reported]] = {}  # doc key -> from the running review
+        fusions.ended.append(self._fusion_ended)
+        server.subscribe("review", lambda _old, _new: self._publish_all())
+
+    # --- documents ------------------------------------------------------------------
+
+    def document_changed(self, key: str, changes: Sequence[Change], now: Snapshot) -> None:
+        if not (self.findings.get(key) or self.provisional.get(key)):
+            return
+        before = [r.anchor.range for r in self.published(key)]
+        self.findings[key] = track_all(self.findings.get(key, []), changes, now)
+        self.provisional[key] = track_all(self.provisional.get(key, []), changes, now)
+        if [r.anchor.range for r in self.published(key)] != before:
+            self.publish(key)
+
+    def document_closed(self, key: str) -> None:
+        # Closed documents cannot be tracked: their findings would soon point anywhere.
+        had = bool(self.findings.pop(key, None) or self.provisional.pop(key, None))
+        if had:
+            self.server.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=self.server.client_uri(key), diagnostics=[])
+            )
+
+    def published(self, key: str) -> list[Reported]:
+        return [*self.findings.get(key, []), *self.provisional.get(key, [])]
+
+    def publish(self, key: str) -> None:
+        doc = self.server.document(key)
+        uri = self.server.client_uri(key)
+        self.server.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(
+                uri=uri,
+                version=doc.version if doc is not None else None,
+                diagnostics=[to_diagnostic(r, uri) for r in self.published(key)],
+            )
+        )
+
+    def _publish_all(self) -> None:
+        for key in list(self.findings):
+            self.publish(key)
+
+    # --- code actions (never call a model) ------------------------------------------
+
+    def code_actions(
+        self, params: types.CodeActionParams
+    ) -> Sequence[types.CodeAction | types.Command]:
+        uri = params.text_document.uri
+        key = doc_key(uri)
+        live = {r.finding_id: r for r in self.findings.get(key, [])}
+        resolve = actions.supports_resolve(self.server.caps)
+        listed = []
+        for diagnostic, reported in actions.quick_fixes(
+            params.context.diagnostics, live, params.context.only
+        ):
+            action = actions.unresolved_quick_fix(uri, diagnostic, reported)
+            listed.append(self.resolve_fix(action) if not resolve else action)
+        return listed
+
+    def resolve_fix(self, action: types.CodeAction) -> types.CodeAction:
+        try:
+            data = structure(action.data, FixData)
+        except ValueError as exc:
+            message = f"codeAction/resolve: data must carry the fuse-ls findingId: {exc}"
+            raise invalid(message) from None
+        key = doc_key(data.uri)
+        doc = self.server.document(key)
+        if doc is None:
+            raise invalid(f"codeAction/resolve: unknown document {data.uri!r:.120}")
+        live = {r.finding_id: r for r in self.findings.get(key, [])}
+        reported = live.get(data.finding_id)
+        if reported is None or reported.replacement is None:
+            # Gone since listing: the code changed or a new review replaced it.
+            raise JsonRpcContentModified(message="The finding is gone: the code changed.")
+        action.edit = actions.workspace_edit(
+            self.server.caps,
+            data.uri,
+            doc.version,
+            reported.anchor.range,
+            actions.replacement_text(reported.replacement),
+        )
+        action.command = actions.decision_command(data.uri, reported.finding_id)
+        return action
+
+    # --- commands -------------------------------------------------------------------
+
+    async def review_command(self, target: TargetArgs) -> dict[str, Any]:
+        key = doc_key(target.uri)
+        for fusion in list(self.fusions.running.values()):
+            if fusion.uri == key and fusion.task == "review":
+                await self.fusions.cancel_and_wait(fusion)
+        return await self.fusions.run("review", target, self._finish, self._observe)
+
+    def decision_command(self, decision: DecisionArgs) -> dict[str, Any]:
+        key = doc_key(decision.uri)
+        if self.server.document(key) is None:
+            raise invalid(
+                f"Unknown document {decision.uri}: a decision needs the document the finding "
+                "was published on to be open."
+            )
+        known = {r.finding_id: r for r in self.published(key)}
+        reported = known.get(decision.finding_id)
+        fusion_id = reported.fusion_id if reported else decision.finding_id.rsplit("-", 1)[0]
+        self.recording.record(
+            lambda r: r.record_decision(
+                fusion_id,
+                decision.finding_id,
+                decision.decision,
+                kind="finding",
+                votes=reported.votes if reported else None,
+                pool_size=reported.pool_size if reported else None,
+            )
+        )
+        return {}
+
+    # --- a running review -----------------------------------------------------------
+
+    def _observe(self, fusion: Fusion, event: FusionEvent) -> None:
+        if isinstance(event, ModelFinished):
+            fusion.answers.append(event.candidate)
+            self._publish_provisional(fusion)
+
+    def _publish_provisional(self, fusion: Fusion) -> None:
+        """The answers so far, as diagnostics marked provisional, on the current text."""
+        now = self.server.snapshot(fusion.uri)
+        found = provisional_findings(
+            fusion.answers,
+            fusion.reporter.pool_size,
+            fusion.snapshot,
+            fusion.id,
+            VotePolicy(min_votes=self.server.settings.review.min_votes_for_warning),
+        )
+        self.provisional[fusion.uri] = track_all(found, fusion.changes, now)
+        self.publish(fusion.uri)
+
+    def _fusion_ended(self, fusion: Fusion) -> None:
+        if fusion.task == "review" and self.provisional.pop(fusion.uri, None) is not None:
+            self.publish(fusion.uri)
+
+    async def _finish(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
+        key = fusion.uri
+        now = self.server.snapshot(key)
+        fused = track_all(
+            reported_from_fused(result.findings, fusion.snapshot, fusion.id), fusion.changes, now
+        )
+        reviewed = track_span(fusion.selection, fusion.changes, now)
+        kept = [
+            r
+            for r in self.findings.get(key, [])
+            if r.anchor.range.end.line < reviewed.start.line
+            or r.anchor.range.start.line > reviewed.end.line
+        ]
+        self.findings[key] = kept + fused
+        self.provisional.pop(key, None)
+        self.publish(key)
+        uri = self.server.client_uri(key)
+        return {
+            "fusionId": fusion.id,
+            "cancelled": False,
+            "findings": [finding_json(r, uri) for r in fused],
+            **partial(result),
+            "_summary": f"{len(fused)} findings",
+        }

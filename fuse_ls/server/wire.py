@@ -1,0 +1,167 @@
+"""The JSON shapes fuse-ls exchanges with editors beyond LSP's own (docs/protocol.md):
+command arguments, a finding's `Diagnostic.data`, a quick fix's `CodeAction.data`.
+
+Each is an attrs class; one strict cattrs converter turns them into JSON and back. pygls
+structures command arguments itself through the hooks `install` registers, so a command
+handler receives a checked `TargetArgs`, and a bad argument is answered with -32602 and
+a message naming the field.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+import attrs
+import cattrs
+from attrs import field, frozen
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from lsprotocol import types
+
+from fuse_ls.core.types import Mode, Severity
+
+T = TypeVar("T")
+
+
+def _non_empty(_instance: object, attribute: Any, value: str) -> None:
+    if not value:
+        raise ValueError(f"'{attribute.name}' must not be empty")
+
+
+def _ordered(_instance: object, _attribute: Any, value: types.Range | None) -> None:
+    if value is not None and (value.start.line, value.start.character) > (
+        value.end.line,
+        value.end.character,
+    ):
+        raise ValueError("range ends before it starts")
+
+
+# --- command arguments ----------------------------------------------------------------
+
+
+@frozen
+class TargetArgs:
+    """`fuse-ls.review` / `explain` / `fix`: a document, optionally a range and a mode."""
+
+    uri: str = field(validator=_non_empty)
+    range: types.Range | None = field(default=None, validator=_ordered)
+    mode: Mode | None = None  # this request only; None: the configured mode
+
+
+@frozen
+class CancelArgs:
+    """`fuse-ls.cancel`: one document's fusions, or every fusion."""
+
+    uri: str | None = None
+
+
+@frozen
+class DecisionArgs:
+    """`fuse-ls.findingDecision`: the user applied or dismissed a finding's fix."""
+
+    uri: str = field(validator=_non_empty)
+    finding_id: str = field(validator=_non_empty)
+    decision: Literal["applied", "dismissed"]
+
+
+# --- data carried in LSP objects --------------------------------------------------------
+
+
+@frozen
+class FixData:
+    """A quick fix's `CodeAction.data`: enough to resolve its edit later."""
+
+    uri: str
+    finding_id: str
+
+
+@frozen
+class FindingFix:
+    replacement: str
+    range: types.Range
+
+
+@frozen
+class FindingData:
+    """A finding's `Diagnostic.data`: who raised it and how sure they are."""
+
+    uri: str
+    fusion_id: str
+    finding_id: str
+    severity: Severity
+    category: str
+    votes: int
+    pool_size: int
+    models: list[str]
+    confirmed: bool | None
+    rationale: str
+    provisional: bool
+    fix: FindingFix | None = None
+
+
+# --- the converter ----------------------------------------------------------------------
+
+converter = cattrs.Converter()
+
+
+def _strict(kind: type[T], label: str) -> Callable[[Any, Any], T]:
+    def structure(value: Any, _type: Any) -> T:
+        # bool is an int in Python, but never a line number; and no number is a URI.
+        if type(value) is not kind:
+            raise TypeError(f"expected {label}, got {value!r:.60}")
+        return value
+
+    return structure
+
+
+converter.register_structure_hook(str, _strict(str, "a string"))
+converter.register_structure_hook(int, _strict(int, "an integer"))
+converter.register_structure_hook(bool, _strict(bool, "true or false"))
+
+_CAMEL = {"finding_id": "findingId", "fusion_id": "fusionId", "pool_size": "poolSize"}
+
+for _cls in (DecisionArgs, FixData, FindingData):
+    names = attrs.fields_dict(_cls)
+    renames = {name: override(rename=camel) for name, camel in _CAMEL.items() if name in names}
+    converter.register_structure_hook(
+        _cls,
+        make_dict_structure_fn(_cls, converter, **renames),  # type: ignore[arg-type]
+    )
+    converter.register_unstructure_hook(
+        _cls,
+        make_dict_unstructure_fn(_cls, converter, **renames),  # type: ignore[arg-type]
+    )
+
+
+def _why(exc: BaseException, _type: Any) -> str:
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, ValueError | TypeError) and str(exc):
+        return str(exc)
+    return cattrs.v.format_exception(exc, _type)
+
+
+def structure(value: Any, cls: type[T]) -> T:
+    """`value` as a `cls`, or a ValueError whose message names every bad field."""
+    if not isinstance(value, dict):
+        fields = ", ".join(attrs.fields_dict(cls))  # type: ignore[arg-type]
+        raise ValueError(f"expected one argument object {{{fields}}}, got {value!r:.80}")
+    try:
+        return converter.structure(value, cls)
+    except cattrs.BaseValidationError as exc:
+        messages = cattrs.transform_error(exc, path="argument", format_exception=_why)
+        raise ValueError("; ".join(messages)) from None
+    except (TypeError, ValueError) as exc:
+        raise ValueError(str(exc)) from None
+
+
+def unstructure(value: Any) -> Any:
+    return converter.unstructure(value)
+
+
+def install(pygls_converter: cattrs.Converter) -> None:
+    """Let pygls structure our command arguments with our strict rules."""
+    for cls in (TargetArgs, CancelArgs, DecisionArgs):
+        pygls_converter.register_structure_hook(
+            cls, lambda value, _type, cls=cls: structure(value, cls)
+        )
