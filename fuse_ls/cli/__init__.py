@@ -24,6 +24,7 @@ from fuse_ls.config import LoadedSettings, Settings, load_settings
 from fuse_ls.core import hosts
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.events import Observer
+from fuse_ls.core.lines import line_count, split_keepends
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
 
@@ -155,7 +156,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         err.print(f"[red]error:[/red] cannot read {path}: {exc}")
         return 2
-    n_lines = max(len(text.splitlines()), 1)
+    n_lines = max(line_count(text), 1)
     try:
         request = build_request(
             task,
@@ -209,7 +210,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
 
 
 def _apply_fix(path: Path, text: str, start: int, end: int, replacement: str) -> None:
-    lines = text.splitlines(keepends=True)
+    lines = split_keepends(text)
     new = replacement if replacement.endswith("\n") else replacement + "\n"
     lines[start - 1 : end] = [new]
     path.write_text("".join(lines), encoding="utf-8")

@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
+from fuse_ls.core.lines import line_count
 from fuse_ls.core.specs import ModelSpec
 
 Mode = Literal["best-of", "merge", "debate"]
@@ -264,4 +265,4 @@ class FusionRequest:
 
     @property
     def end_line(self) -> int:
-        return self.start_line + max(len(self.code.splitlines()), 1) - 1
+        return self.start_line + max(line_count(self.code), 1) - 1

@@ -8,6 +8,8 @@ from typing import Any
 
 from attrs import frozen
 
+from fuse_ls.core.lines import split_lines
+
 _ATTRS = re.compile(r'(\w+)="([^"]*)"')
 # The closing tag must start a line: code lines all start with `N| `, so a `</code>`
 # inside the code cannot end the block early.
@@ -61,7 +63,7 @@ def code_block(prompt: str) -> CodeBlock | None:
         return None
     attrs = dict(_ATTRS.findall(match.group(1)))
     lines = []
-    for raw in match.group(2).splitlines():
+    for raw in split_lines(match.group(2)):
         numbered = _NUMBERED.match(raw)
         if numbered is not None:
             lines.append((int(numbered.group(1)), numbered.group(2)))

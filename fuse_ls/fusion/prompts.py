@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from fuse_ls.core.lines import line_count, split_lines
 from fuse_ls.core.types import ChatMessage, FusionRequest, JsonSchema, Task
 
 _FINDING_SCHEMA: dict[str, Any] = {
@@ -183,7 +184,7 @@ _JUDGE_RUBRIC = (
 
 
 def number_lines(text: str, first_line: int) -> str:
-    lines = text.splitlines() or [""]
+    lines = split_lines(text) or [""]
     return "\n".join(f"{first_line + i}| {line}" for i, line in enumerate(lines))
 
 
@@ -194,7 +195,7 @@ def _attr(value: str) -> str:
 def code_block(request: FusionRequest) -> str:
     parts: list[str] = []
     if request.context_before:
-        n_before = len(request.context_before.splitlines())
+        n_before = line_count(request.context_before)
         first = request.start_line - n_before
         parts.append(
             f'<context_before start_line="{first}">\n'

@@ -18,6 +18,8 @@ from attrs import evolve, frozen
 from lsprotocol import types
 from pygls.workspace.position_codec import PositionCodec
 
+from fuse_ls.core.lines import split_keepends
+
 Units = Callable[[str], int]
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 
@@ -55,8 +57,8 @@ class Snapshot:
         self.text = text
         self.version = version
         self.codec = codec
-        # The same line splitting as pygls, so positions agree with its documents.
-        self._with_ends: Sequence[str] = text.splitlines(True)
+        # The editor's lines: a form feed or U+2028 inside a line starts no new one.
+        self._with_ends: Sequence[str] = split_keepends(text)
         self.lines: Sequence[str] = [line.rstrip("\r\n") for line in self._with_ends]
         self._starts = [0]
         for line in self._with_ends:

@@ -91,3 +91,13 @@ def test_one_line_model(text: str, expected: list[str]) -> None:
     assert lines.split_lines(text) == expected
     assert lines.line_count(text) == len(expected)
     assert "".join(lines.split_keepends(text)) == text
+
+
+def test_prompts_number_lines_as_the_editor_does() -> None:
+    """U+2028 and form feed used to start a new number: every later line was one too high."""
+    from fuse_ls.core.types import FusionRequest
+    from fuse_ls.fusion.prompts import number_lines
+
+    code = "a = '\u2028'\nb = 1\x0c\nc = 2\n"
+    assert number_lines(code, 10).splitlines()[-1] == "12| c = 2"
+    assert FusionRequest("review", "m.py", "python", code, 10).end_line == 12
