@@ -17,6 +17,7 @@ from fuse_ls.core.types import CandidateResult, FusedFinding, Severity
 from fuse_ls.fusion.findings import cluster_findings, fuse_clusters
 from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.server.anchors import Anchor, Snapshot
+from fuse_ls.server.wire import FindingData, FindingFix, unstructure
 
 SOURCE = "fuse-ls"
 
@@ -61,23 +62,25 @@ def lsp_severity(r: Reported) -> types.DiagnosticSeverity:
 
 def finding_data(r: Reported, uri: str) -> dict[str, Any]:
     """The diagnostic's `data` (documented in docs/protocol.md)."""
-    data: dict[str, Any] = {
-        "uri": uri,
-        "fusionId": r.fusion_id,
-        "findingId": r.finding_id,
-        "severity": r.severity,
-        "category": r.category,
-        "votes": r.votes,
-        "poolSize": r.pool_size,
-        "models": list(r.models),
-        "confirmed": r.confirmed,
-        "rationale": r.rationale,
-        "provisional": r.provisional,
-        "fix": None,
-    }
+    fix = None
     if r.replacement is not None:
-        data["fix"] = {"replacement": r.replacement, "range": _range_json(r.anchor.range)}
-    return data
+        fix = FindingFix(replacement=r.replacement, range=r.anchor.range)
+    data = FindingData(
+        uri=uri,
+        fusion_id=r.fusion_id,
+        finding_id=r.finding_id,
+        severity=r.severity,
+        category=r.category,
+        votes=r.votes,
+        pool_size=r.pool_size,
+        models=list(r.models),
+        confirmed=r.confirmed,
+        rationale=r.rationale,
+        provisional=r.provisional,
+        fix=fix,
+    )
+    out: dict[str, Any] = unstructure(data)
+    return out
 
 
 def to_diagnostic(r: Reported, uri: str) -> types.Diagnostic:
