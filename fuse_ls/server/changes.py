@@ -34,8 +34,8 @@ from fuse_ls.changes.review import (
 from fuse_ls.context import language_for
 from fuse_ls.core.errors import FuseError
 from fuse_ls.server.actions import REVIEW_CHANGES
-from fuse_ls.server.base import invalid
 from fuse_ls.server.anchors import Snapshot
+from fuse_ls.server.base import invalid
 from fuse_ls.server.diagnostics import Reported, finding_json, reported_from_fused
 
 log = logging.getLogger(__name__)
