@@ -143,10 +143,10 @@ class Review(Feature):
 
     def decision_command(self, decision: DecisionArgs) -> dict[str, Any]:
         key = doc_key(decision.uri)
-        if self.server.document(key) is None:
+        if self.server.document(key) is None and key not in self.findings:
             raise invalid(
-                f"Unknown document {decision.uri}: a decision needs the document the finding "
-                "was published on to be open."
+                f"Unknown document {decision.uri}: fuse-ls published no findings there; "
+                "open it and review it first."
             )
         known = {r.finding_id: r for r in self.published(key)}
         reported = known.get(decision.finding_id)

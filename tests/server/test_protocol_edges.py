@@ -214,7 +214,7 @@ async def test_a_decision_about_an_unknown_document_is_an_error(lsp: Session) ->
             {"uri": "file:///never/opened.py", "findingId": "abc-0", "decision": "applied"},
         )
     assert error.value.code == -32602
-    assert "open" in str(error.value)
+    assert "no findings" in str(error.value)
 
 
 # --- settings that change mid-session ------------------------------------------------------
