@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
+import stamina
 from httpx_sse import EventSource
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
@@ -122,26 +123,33 @@ class ChatClient:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeouts.request_s
         call = _Call(request, self, on_delta, on_first_token, deadline)
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
+        failures = 0
+
+        def backoff(err: Exception) -> bool | float:
+            """How long to wait before the next attempt; False: raise `err` now."""
+            nonlocal failures
+            failures += 1
+            if not isinstance(err, ProviderError) or not err.retryable or call.delivered:
+                return False
+            delay = self._backoff(failures, err.retry_after_s)
+            if loop.time() + delay >= deadline:
+                return False
+            log.info(
+                "%s: %s; retry %d/%d in %.2fs",
+                request.model,
+                err.kind,
+                failures,
+                self.retries.max_attempts - 1,
+                delay,
+            )
+            return delay
+
+        async for attempt in stamina.retry_context(
+            on=backoff, attempts=self.retries.max_attempts, timeout=None
+        ):
+            with attempt:
                 return await call.attempt()
-            except ProviderError as err:
-                if not err.retryable or call.delivered or attempt >= self.retries.max_attempts:
-                    raise
-                delay = self._backoff(attempt, err.retry_after_s)
-                if loop.time() + delay >= deadline:
-                    raise
-                log.info(
-                    "%s: %s; retry %d/%d in %.2fs",
-                    request.model,
-                    err.kind,
-                    attempt,
-                    self.retries.max_attempts - 1,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+        raise AssertionError("unreachable: stamina either returns or raises")
 
     def _backoff(self, attempt: int, retry_after_s: float | None) -> float:
         if retry_after_s is not None:
