@@ -1,3 +1,4 @@
+# Over 500 lines: one contract (shapes, per-key checks, layered loading, trust).
 """Typed settings. The shape here is the contract shared by the engine, the server,
 the editors (initializationOptions / workspace/configuration) and the config files.
 

@@ -1,3 +1,4 @@
+# Over 500 lines: intent sidecars and SQL lineage scans share the file-walking limits here.
 """What a review sees beyond the selected lines: the code's stated purpose (intent) and
 who consumes it downstream (blast radius), plus turning a selection into a FusionRequest.
 

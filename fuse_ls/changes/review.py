@@ -1,3 +1,4 @@
+# Over 500 lines: one pipeline (units, cache, fusion per unit, noise filter), one run state.
 """Reviewing a change: units in, fused findings on changed lines out.
 
 Built on the engine's public API only (`FusionEngine.run`, `estimate_cost`): each unit

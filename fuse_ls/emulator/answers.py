@@ -1,3 +1,4 @@
+# Over 500 lines: a test double, one default answer per schema and task; not product code.
 """What an emulated model says: scripted answers, or deterministic defaults per schema.
 
 Defaults are deliberately plausible rather than random: every unscripted model runs the

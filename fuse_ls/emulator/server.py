@@ -1,3 +1,4 @@
+# Over 500 lines: the emulated OpenRouter HTTP surface and its fault injection (tests, demo).
 """The emulator's HTTP side: an OpenRouter-compatible server on loopback.
 
 The chat endpoint is a raw ASGI app rather than a Starlette endpoint: it must watch for

@@ -1,3 +1,4 @@
+# Over 500 lines: the whole OpenAI/OpenRouter wire protocol (SSE, usage, errors) in one place.
 """Async client for OpenAI-compatible chat completions (OpenRouter first, local servers too).
 
 One shared `httpx.AsyncClient` carries every call so hundreds of concurrent streams reuse
