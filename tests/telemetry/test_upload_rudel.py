@@ -394,3 +394,16 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_seconds("Sun, 15 Jun 2025 15:00:00 GMT", now=now) == 0.0  # past
     assert retry_after_seconds("-3") == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_long_branch_names_do_not_fail_the_upload(
+    rudel: RudelStub, home: Path, tmp_path: Path
+) -> None:
+    credentials(home, rudel)
+    ws = make_ws(tmp_path)
+    long_branch = "feature/" + "x" * 230
+    _git(ws, "checkout", "-q", "-b", long_branch)
+    record(tmp_path / "data", ws)
+    code, _, err = run(tmp_path / "data", "--all")
+    assert code == 0, err  # Rudel answers 400 for any field over 200 characters
+    assert rudel.requests[0]["body"]["json"]["gitBranch"] == long_branch[:200]
