@@ -407,3 +407,15 @@ def test_long_branch_names_do_not_fail_the_upload(
     code, _, err = run(tmp_path / "data", "--all")
     assert code == 0, err  # Rudel answers 400 for any field over 200 characters
     assert rudel.requests[0]["body"]["json"]["gitBranch"] == long_branch[:200]
+
+
+def test_input_validation_names_the_fields(rudel: RudelStub, home: Path, tmp_path: Path) -> None:
+    credentials(home, rudel)
+    record(tmp_path / "data", make_ws(tmp_path))
+    issue = {"path": ["gitBranch"], "message": "String must contain at most 200"}
+    body = {"json": {"code": "BAD_REQUEST", "status": 400, "message": "Input validation failed",
+                     "data": {"issues": [issue]}}}  # fmt: skip
+    rudel.faults = [(400, body, {})]
+    code, _, err = run(tmp_path / "data", "--all")
+    assert code == 1 and "gitBranch: String must contain at most 200" in err
+    assert "timestamp" not in err
