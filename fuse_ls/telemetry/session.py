@@ -5,6 +5,7 @@ or CLI run and pass its `observe` to the engine, which imports none of this."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,8 @@ def open_session(
         except Exception:
             log.exception("telemetry recorder unavailable")
     exporter = None
-    if t.otel:
+    # OTEL_SDK_DISABLED is the standard switch that turns every OpenTelemetry SDK off.
+    if t.otel and os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true":
         try:
             from fuse_ls.telemetry.otel import OtelObserver
         except ImportError:
