@@ -16,6 +16,10 @@ from fuse_ls.telemetry.recorder import Decision, ItemKind, SessionRecorder, Sour
 
 log = logging.getLogger(__name__)
 
+# CLI runs in one workspace less than this far apart are one session (as an editor's
+# lifetime is): Rudel would class each short run on its own as abandoned.
+CLI_CONTINUE_S = 30 * 60.0
+
 
 class TelemetrySession:
     def __init__(self, recorder: SessionRecorder | None, exporter: Any | None) -> None:
@@ -74,7 +78,13 @@ def open_session(
     recorder = None
     if t.enabled:
         try:
-            recorder = SessionRecorder(t, workspace, source=source, version=version)
+            recorder = SessionRecorder(
+                t,
+                workspace,
+                source=source,
+                version=version,
+                continue_within_s=CLI_CONTINUE_S if source == "cli" else None,
+            )
         except Exception:
             log.exception("telemetry recorder unavailable")
     exporter = None
