@@ -135,12 +135,10 @@ def prepare(path: Path, version: str, org: str | None = None) -> Prepared | None
         "platform_os": store.platform_os(),
         "content": content,
     }
-    if remote:
-        envelope["gitRemote"] = remote
-    if branch:
-        envelope["gitBranch"] = branch
-    if sha:
-        envelope["gitSha"] = sha
+    # Rudel refuses the whole upload (400) when any of these is over 200 characters.
+    for key, value in (("gitRemote", remote), ("gitBranch", branch), ("gitSha", sha)):
+        if value:
+            envelope[key] = str(value)[:MAX_ID_CHARS]
     organization, _origin = organization_for(cwd, org)
     if organization:
         envelope["organizationId"] = organization[:MAX_ID_CHARS]

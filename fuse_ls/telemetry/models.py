@@ -18,6 +18,12 @@ from typing import Final
 _VARIANT: Final = re.compile(r":[a-z0-9._-]+$")
 _ANTHROPIC_PREFIX: Final = "claude-"
 _OPENAI_NAME: Final = re.compile(r"^(?:gpt-|o\d|chatgpt-|codex-)")
+# Router aliases of Anthropic models that Anthropic itself only names with a date: the
+# snapshot the alias routes to (what Claude Code would have written).
+_ANTHROPIC_SNAPSHOTS: Final = {
+    "claude-3-5-sonnet": "claude-3-5-sonnet-20241022",
+    "claude-3-sonnet": "claude-3-sonnet-20240229",
+}
 
 
 def vendor_of(model: str) -> str | None:
@@ -47,5 +53,6 @@ def vendor_model_id(model: str) -> str:
         return model
     name = _VARIANT.sub("", model.strip().lower().rpartition("/")[2])
     if vendor == "anthropic":
-        return name.replace(".", "-")
+        name = name.replace(".", "-")
+        return _ANTHROPIC_SNAPSHOTS.get(name, name)
     return name

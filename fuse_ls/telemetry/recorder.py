@@ -79,11 +79,13 @@ class SessionRecorder:
         version: str,
         git_branch: str | None = None,
         clock: Callable[[], float] | None = None,
+        continue_within_s: float | None = None,
     ) -> None:
         """`git_branch` pins the branch; None reads the workspace's branch when the
         session starts and again at every action, so a long editor session records the
-        branch each action ran on. `clock` (epoch seconds) is for tests and the synthetic
-        corpus."""
+        branch each action ran on. `continue_within_s`: continue the workspace's latest
+        closed CLI session when it was written to that recently (see writer.py). `clock`
+        (epoch seconds) is for tests and the synthetic corpus."""
         self.settings = settings
         self._clock = clock or time.time
         self.enabled = settings.enabled
@@ -99,6 +101,7 @@ class SessionRecorder:
             version=version,
             git_branch=git_branch if git_branch is not None else self._read_branch(),
             clock=self._clock,
+            continue_within_s=continue_within_s,
         )
         self._lock = threading.RLock()
         self._closed = False
@@ -430,7 +433,8 @@ class SessionRecorder:
         if not lines:
             return
         action = self._fusions.get(fusion_id, {}).get("action") or "action"
-        ordered, cost = order_for_rudel(lines, action, self.session_cost_usd)
+        before = self._out.continued_cost_usd + self.session_cost_usd
+        ordered, cost = order_for_rudel(lines, action, before)
         self.session_cost_usd += cost
         for p in ordered:
             self._out.write(p.line_type, p.message, p.facts, request_id=p.request_id, at=p.at)

@@ -230,6 +230,15 @@ def explain(err: RpcError, sid: str, org: str | None, detail: str) -> Explained:
             "(`rudel set-org` lists yours) or ask the organization's admin for an invite.",
             "session",
         )
+    if status == 400 and "validation" in lower:
+        issues = data.get("issues")
+        shown = "; ".join(_issue_text(i) for i in issues[:5]) if isinstance(issues, list) else ""
+        return Explained(
+            f"Rudel refused the upload's fields for session {sid}{said}"
+            f"{': ' + shown if shown else ''}. This is a fuse-ls bug: please report it with "
+            f"`fuse-ls upload --dry-run {sid}`.",
+            "session",
+        )
     if status == 400:
         return Explained(
             f"Rudel rejected session {sid} as invalid{said}. It needs at least one "
@@ -260,3 +269,11 @@ def explain(err: RpcError, sid: str, org: str | None, detail: str) -> Explained:
         wait = wait_ms / 1000 if isinstance(wait_ms, int | float) and wait_ms >= 0 else None
         return Explained(f"HTTP {status}{': ' + detail if detail else ''}", "retry", wait)
     return Explained(f"Rudel answered {status} for session {sid}{said}.", "session")
+
+
+def _issue_text(issue: Any) -> str:
+    """One validation issue (`{"path": [...], "message": ...}` from oRPC) as text."""
+    if isinstance(issue, dict):
+        path = ".".join(str(p) for p in issue.get("path") or [])
+        return f"{path}: {issue.get('message', '')}" if path else str(issue.get("message", ""))
+    return str(issue)[:100]

@@ -5,6 +5,7 @@ or CLI run and pass its `observe` to the engine, which imports none of this."""
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,10 @@ from fuse_ls.core.events import FusionEvent
 from fuse_ls.telemetry.recorder import Decision, ItemKind, SessionRecorder, Source
 
 log = logging.getLogger(__name__)
+
+# CLI runs in one workspace less than this far apart are one session (as an editor's
+# lifetime is): Rudel would class each short run on its own as abandoned.
+CLI_CONTINUE_S = 30 * 60.0
 
 
 class TelemetrySession:
@@ -73,11 +78,18 @@ def open_session(
     recorder = None
     if t.enabled:
         try:
-            recorder = SessionRecorder(t, workspace, source=source, version=version)
+            recorder = SessionRecorder(
+                t,
+                workspace,
+                source=source,
+                version=version,
+                continue_within_s=CLI_CONTINUE_S if source == "cli" else None,
+            )
         except Exception:
             log.exception("telemetry recorder unavailable")
     exporter = None
-    if t.otel:
+    # OTEL_SDK_DISABLED is the standard switch that turns every OpenTelemetry SDK off.
+    if t.otel and os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true":
         try:
             from fuse_ls.telemetry.otel import OtelObserver
         except ImportError:

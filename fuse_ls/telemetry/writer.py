@@ -3,10 +3,17 @@
 `TranscriptWriter` knows nothing of fusions (that is the recorder's job): it writes lines,
 creates the file lazily with its `session_start` line, and rotates to a new linked file
 before Rudel's analytics limits (see store.HARD_MAX_LINES / HARD_MAX_BYTES).
+
+With `continue_within_s` (CLI runs), a run continues the workspace's latest session when
+that was a closed CLI session written to within that many seconds: a stretch of CLI work
+is one session, as an editor's lifetime is, rather than one session per run. A lock file
+held for the run keeps two concurrent runs from writing into the same session.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -15,7 +22,20 @@ from typing import Any, Final
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.telemetry import store
-from fuse_ls.telemetry.transcript import FUSE_KEY, SCHEMA_VERSION, iso_timestamp, new_uuid
+from fuse_ls.telemetry.transcript import (
+    FUSE_KEY,
+    SCHEMA_VERSION,
+    iso_timestamp,
+    new_uuid,
+    parse_timestamp,
+)
+
+try:
+    import fcntl
+
+    _HAVE_FLOCK = True
+except ImportError:  # Windows: runs never continue a session there
+    _HAVE_FLOCK = False
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +54,7 @@ class TranscriptWriter:
         version: str,
         git_branch: str,
         clock: Callable[[], float],
+        continue_within_s: float | None = None,
     ) -> None:
         self.settings = settings
         self.workspace = workspace
@@ -53,6 +74,10 @@ class TranscriptWriter:
         self._started_at = clock()
         self._pruned = False
         self._last_timestamp = 0.0
+        self._continue_within_s = continue_within_s
+        self._lock_fd: int | None = None
+        self._lock_path: Path | None = None
+        self.continued_cost_usd = 0.0  # what the continued session had cost before this run
 
     @property
     def path(self) -> Path | None:
@@ -78,10 +103,10 @@ class TranscriptWriter:
 
     def close(self, facts: dict[str, Any], content: str) -> None:
         """The session-end line (if anything was written) and release the file."""
-        if self._file is None:
-            return
-        self.write("system", None, facts, subtype="fuse_ls_session_end", content=content)
-        self._file.close()
+        if self._file is not None:
+            self.write("system", None, facts, subtype="fuse_ls_session_end", content=content)
+            self._file.close()
+        self._unlock()
 
     def _emit(
         self,
@@ -131,6 +156,8 @@ class TranscriptWriter:
     def _open_part(self) -> None:
         root = store.data_dir(self.settings)
         self._data_dir = root
+        if self._lines == 0 and self._continue_within_s and self._continue(root):
+            return
         path = store.session_path(root, self.workspace, self.session_id)
         store.ensure_dir(path.parent)
         self._file = store.AppendOnlyFile(path)
@@ -189,3 +216,91 @@ class TranscriptWriter:
             )
         except Exception as e:
             log.debug("telemetry pruning failed: %s", e)
+
+    # --- continuing a recent CLI session --------------------------------------------------
+
+    def _continue(self, root: Path) -> bool:
+        """Append to the workspace's latest session if it is a recent, closed, unlocked CLI
+        session with room left; True when this run now writes there."""
+        assert self._continue_within_s is not None
+        folder = store.session_path(root, self.workspace, "x").parent
+        try:
+            files = [(p.stat().st_mtime, p) for p in folder.glob("*.jsonl")]
+        except OSError:
+            return False
+        if not files or not _HAVE_FLOCK:
+            return False
+        mtime, path = max(files)
+        if self._clock() - mtime > self._continue_within_s or not self._lock(path):
+            return False
+        try:
+            raw = path.read_bytes()
+            if store.complete_bytes(path) != raw:  # torn or damaged: leave it be
+                self._unlock()
+                return False
+            lines = raw.decode("utf-8").splitlines()
+            first, last = json.loads(lines[0]), json.loads(lines[-1])
+            start, end = first.get(FUSE_KEY, {}), last.get(FUSE_KEY, {})
+            if (
+                start.get("event") != "session_start"
+                or start.get("source") != "cli"
+                or (end.get("event"), end.get("reason")) != ("session_end", "closed")
+                or last.get("sessionId") != path.stem
+                or len(lines) > self.max_lines // 2
+                or path.stat().st_size > store.HARD_MAX_BYTES // 2
+            ):
+                self._unlock()
+                return False
+            self.continued_cost_usd = sum(
+                float(json.loads(ln).get(FUSE_KEY, {}).get("fusionCostUsd") or 0.0)
+                for ln in lines
+                if '"fusionCostUsd":' in ln
+            )
+            last_at = parse_timestamp(last["timestamp"])
+        except (OSError, ValueError, KeyError, IndexError, AttributeError):
+            self._unlock()
+            return False
+        self.session_id = path.stem
+        self.root_session_id = str(start.get("rootSessionId") or path.stem)
+        self.part = int(start.get("part") or 1)
+        self._previous_session_id = start.get("previousSessionId")
+        self._file = store.AppendOnlyFile(path)
+        self._lines = len(lines)
+        self._parent = last.get("uuid")
+        self._last_timestamp = last_at
+        facts = {"event": "session_continued", "pid": os.getpid()}
+        facts["startedAt"] = iso_timestamp(self._started_at)
+        self._emit(
+            "system",
+            None,
+            facts,
+            None,
+            "fuse_ls_session_continued",
+            f"fuse-ls {self.source} session continued",
+            "info",
+        )
+        return True
+
+    def _lock(self, path: Path) -> bool:
+        lock_path = path.with_name(path.name + ".lock")
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another run is writing this session right now
+            os.close(fd)
+            return False
+        self._lock_fd, self._lock_path = fd, lock_path
+        return True
+
+    def _unlock(self) -> None:
+        if self._lock_fd is None:
+            return
+        with contextlib.suppress(OSError):
+            assert self._lock_path is not None
+            self._lock_path.unlink()
+        with contextlib.suppress(OSError):
+            os.close(self._lock_fd)
+        self._lock_fd = self._lock_path = None

@@ -250,6 +250,15 @@ def test_cli_run_records_a_local_session(emu: Emulator, project: Path) -> None:
     assert "eval(user_input)" not in files[0].read_text()  # code is not recorded by default
 
 
+def test_cli_runs_close_together_are_one_session(emu: Emulator, project: Path) -> None:
+    for _ in range(2):
+        res = fuse(["review", "app.py", "--json"], project, emu.base_url)
+        assert res.returncode == 0, res.stderr
+    [path] = list((project / ".data").rglob("*.jsonl"))
+    events = [json.loads(line)["fuseLs"]["event"] for line in path.read_text().splitlines()]
+    assert events.count("action") == 2 and events.count("session_continued") == 1
+
+
 def test_telemetry_off_writes_nothing(emu: Emulator, project: Path) -> None:
     res = fuse(["review", "app.py", "--json"], project, emu.base_url, FUSE_LS_TELEMETRY="0")
     assert res.returncode == 0, res.stderr

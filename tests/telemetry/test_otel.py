@@ -279,3 +279,15 @@ async def test_settings_endpoint_wins(
         session.close()
     assert [sp.name for sp in spans_of(collector) if not sp.parent_span_id] == ["fuse-ls explain"]
     assert session.recorder is not None and session.path is not None  # both, side by side
+
+
+def test_otel_sdk_disabled_turns_the_export_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = Settings()
+    s.telemetry.otel = True
+    s.telemetry.data_dir = str(tmp_path / "data")
+    monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
+    session = open_session(s.telemetry, tmp_path, source="cli", version="0.1.0")
+    assert session.exporter is None and session.recorder is not None
+    session.close()

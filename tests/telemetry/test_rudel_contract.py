@@ -20,6 +20,7 @@ from fuse_ls.config import ModelSpec, Settings
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.engine import FusionEngine
+from fuse_ls.telemetry.models import vendor_model_id
 from fuse_ls.telemetry.recorder import SessionRecorder
 
 HERE = Path(__file__).parent / "rudel"
@@ -30,7 +31,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def rudel_check(*files: Path) -> dict[str, Any]:
+def rudel_check(*args: Path | str) -> dict[str, Any]:
     if not (HERE / "node_modules" / "zod").is_dir():
         pytest.fail(
             f"Rudel contract test needs its Node packages: run `npm ci` in {HERE} "
@@ -38,7 +39,7 @@ def rudel_check(*files: Path) -> dict[str, Any]:
         )
     assert NODE is not None
     out = subprocess.run(
-        [NODE, str(HERE / "check.mjs"), *map(str, files)],
+        [NODE, str(HERE / "check.mjs"), *map(str, args)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -128,3 +129,53 @@ def test_the_contract_check_can_fail(tmp_path: Path) -> None:
         [checked] = report[flavour]["lines"]
         assert checked["ok"] is False and any("uuid" in i for i in checked["issues"])
         assert report[flavour]["parsed"] == []
+
+
+ROUTED = (
+    "anthropic/claude-sonnet-4.5",
+    "anthropic/claude-haiku-4.5",
+    "anthropic/claude-opus-4.1",
+    "anthropic/claude-opus-4",
+    "anthropic/claude-sonnet-4",
+    "anthropic/claude-3.7-sonnet:thinking",
+    "anthropic/claude-3.5-sonnet",
+    "anthropic/claude-3.5-haiku",
+    "anthropic/claude-3-haiku",
+    "anthropic/claude-3-opus",
+    "openai/gpt-5",
+    "openai/gpt-5-codex",
+    "openai/gpt-4.1",
+    "openai/o3",
+    "openai/o4-mini",
+)
+
+
+def test_rudels_rate_card_prices_the_ids_we_write() -> None:
+    """Rudel's own resolver (vendored rate card) prices every Anthropic and OpenAI model in
+    the id we write, and none of the routed ids we wrote before."""
+    ids = [vendor_model_id(m) for m in ROUTED]
+    priced = rudel_check("--price", "2025-10-20", *ids, *ROUTED)
+    for routed, ours in zip(ROUTED, ids, strict=True):
+        entry = priced[ours]
+        assert entry is not None, f"{routed} -> {ours} is not priced by Rudel"
+        assert entry["provider"] == routed.split("/")[0]
+        assert priced[routed] is None  # the routed id: unpriced, the bug of issue 14
+    assert rudel_check("--price", "2025-10-20", "google/gemini-2.5-pro") == {
+        "google/gemini-2.5-pro": None
+    }
+
+
+async def test_recorded_answers_are_priced_by_rudel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+    path = await _record(tmp_path, False)
+    answers = [json.loads(x) for x in path.read_text().splitlines() if '"type":"assistant"' in x]
+    by_model = {a["message"]["model"]: a["timestamp"][:10] for a in answers}
+    day = max(by_model.values())
+    priced = rudel_check("--price", day, *by_model)
+    assert priced["claude-sonnet-4-5"] is not None and priced["gpt-5"] is not None
+    # Not on Rudel's card: their cost is in the text of each fusion's last line.
+    assert priced["google/gemini-2.5-pro"] is None and priced["gpt-5-mini"] is None
+    notes = [b["text"] for a in answers for b in a["message"]["content"] if b["type"] == "text"]
+    assert any(n.startswith("[fuse-ls] this review cost $") for n in notes)

@@ -35,6 +35,7 @@ from fuse_ls.telemetry.recorder import SessionRecorder
         ("anthropic/claude-opus-4.1", "claude-opus-4-1"),
         ("anthropic/claude-3.7-sonnet:thinking", "claude-3-7-sonnet"),
         ("anthropic/claude-3.5-haiku-20241022", "claude-3-5-haiku-20241022"),
+        ("anthropic/claude-3.5-sonnet", "claude-3-5-sonnet-20241022"),
         ("Anthropic/Claude-Haiku-4.5", "claude-haiku-4-5"),
         ("claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"),
         ("openai/gpt-5", "gpt-5"),

@@ -394,3 +394,28 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_seconds("Sun, 15 Jun 2025 15:00:00 GMT", now=now) == 0.0  # past
     assert retry_after_seconds("-3") == 0.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_long_branch_names_do_not_fail_the_upload(
+    rudel: RudelStub, home: Path, tmp_path: Path
+) -> None:
+    credentials(home, rudel)
+    ws = make_ws(tmp_path)
+    long_branch = "feature/" + "x" * 230
+    _git(ws, "checkout", "-q", "-b", long_branch)
+    record(tmp_path / "data", ws)
+    code, _, err = run(tmp_path / "data", "--all")
+    assert code == 0, err  # Rudel answers 400 for any field over 200 characters
+    assert rudel.requests[0]["body"]["json"]["gitBranch"] == long_branch[:200]
+
+
+def test_input_validation_names_the_fields(rudel: RudelStub, home: Path, tmp_path: Path) -> None:
+    credentials(home, rudel)
+    record(tmp_path / "data", make_ws(tmp_path))
+    issue = {"path": ["gitBranch"], "message": "String must contain at most 200"}
+    body = {"json": {"code": "BAD_REQUEST", "status": 400, "message": "Input validation failed",
+                     "data": {"issues": [issue]}}}  # fmt: skip
+    rudel.faults = [(400, body, {})]
+    code, _, err = run(tmp_path / "data", "--all")
+    assert code == 1 and "gitBranch: String must contain at most 200" in err
+    assert "timestamp" not in err

@@ -11,16 +11,29 @@ import { transform } from "sucrase";
 const here = dirname(fileURLToPath(import.meta.url));
 const build = join(here, "node_modules", ".cache", "rudel-contract");
 
-async function load(flavour) {
+async function load(flavour, names = ["conversation-schema", "codex-conversation-parser"]) {
 	const out = join(build, flavour);
 	mkdirSync(out, { recursive: true });
-	for (const name of ["conversation-schema", "codex-conversation-parser"]) {
+	for (const name of names) {
 		const source = readFileSync(join(here, flavour, `${name}.ts`), "utf8");
 		let { code } = transform(source, { transforms: ["typescript"] });
 		code = code.replace(/from "(\.\/[^"]+?)(?:\.js)?"/g, 'from "$1.js"');
 		writeFileSync(join(out, `${name}.js`), code);
 	}
-	return import(pathToFileURL(join(out, "conversation-schema.js")).href);
+	return import(pathToFileURL(join(out, `${names[0]}.js`)).href);
+}
+
+// `node check.mjs --price DATE MODEL...`: what Rudel's rate card makes of model ids.
+if (process.argv[2] === "--price") {
+	const pricing = await load("api-routes", ["model-pricing", "model-rate-card"]);
+	const [at, ...models] = process.argv.slice(3);
+	const priced = {};
+	for (const model of models) {
+		const entry = pricing.resolveModelPricing(model, { at });
+		priced[model] = entry ? { model: entry.model, provider: entry.provider } : null;
+	}
+	process.stdout.write(JSON.stringify(priced));
+	process.exit(0);
 }
 
 const flavours = { "api-routes": await load("api-routes"), web: await load("web") };
