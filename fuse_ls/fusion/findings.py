@@ -8,6 +8,7 @@ pool members that raised it. What the votes then mean is fuse_ls/fusion/votes.py
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -239,17 +240,22 @@ def _stem(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=65536)
+def _token_terms(token: str) -> tuple[str, ...]:
+    parts = _CAMEL.findall(token.replace("_", " ")) if not token.isdigit() else [token]
+    out = [token.lower()] if len(parts) > 1 else []  # `cacheMu` whole is more specific
+    for part in parts:
+        word = part.lower()
+        if len(word) > 1 and word not in _TERM_STOP:
+            out.append(_stem(word))
+    return tuple(out)
+
+
 def terms(text: str) -> list[str]:
     """Words of a message as TF-IDF terms; identifiers also count whole."""
     out: list[str] = []
     for token in _IDENT.findall(text):
-        parts = _CAMEL.findall(token.replace("_", " ")) if not token.isdigit() else [token]
-        if len(parts) > 1:
-            out.append(token.lower())  # `cacheMu` as a whole is more specific than its parts
-        for part in parts:
-            word = part.lower()
-            if len(word) > 1 and word not in _TERM_STOP:
-                out.append(_stem(word))
+        out.extend(_token_terms(token))
     return out
 
 
@@ -261,18 +267,20 @@ def tfidf_vectors(texts: Sequence[str]) -> list[dict[str, float]]:
         df.update(bag.keys())
     n = len(bags)
     idf = {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
+    # Most words occur once in a message: 1 + log(1) = 1, so skip the log for them.
+    tf = [1.0, 1.0, *(1.0 + math.log(c) for c in range(2, 64))]
     vectors = []
     for bag in bags:
-        vec = {t: (1.0 + math.log(c)) * idf[t] for t, c in bag.items()}
-        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
-        vectors.append({t: w / norm for t, w in vec.items()})
+        vec = {t: (tf[c] if c < 64 else 1.0 + math.log(c)) * idf[t] for t, c in bag.items()}
+        scale = 1.0 / (math.sqrt(sum(w * w for w in vec.values())) or 1.0)
+        for t in vec:
+            vec[t] *= scale
+        vectors.append(vec)
     return vectors
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
+    return sum(a[t] * b[t] for t in a.keys() & b.keys())
 
 
 def _line_gap(a: Finding, b: Finding) -> int:
