@@ -283,11 +283,6 @@ def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(a[t] * b[t] for t in a.keys() & b.keys())
 
 
-def _line_gap(a: Finding, b: Finding) -> int:
-    """0 when the ranges overlap, else the number of lines between them."""
-    return max(a.start_line, b.start_line) - min(a.end_line, b.end_line)
-
-
 def _cap_per_model(findings: Sequence[Finding]) -> Sequence[Finding]:
     if len(findings) <= MAX_FINDINGS_PER_MODEL:
         return findings
@@ -300,23 +295,27 @@ def pair_similarities(votes: Sequence[Vote]) -> dict[tuple[int, int], float]:
     """Scores of the pairs that may merge (different members, close lines), i < j."""
     vectors = tfidf_vectors([v.finding.message for v in votes])
     order = sorted(range(len(votes)), key=lambda i: votes[i].finding.start_line)
+    starts = [votes[i].finding.start_line for i in order]
+    ends = [votes[i].finding.end_line for i in order]
+    voters = [votes[i].voter for i in order]
     out: dict[tuple[int, int], float] = {}
-    for pos, i in enumerate(order):
-        fi = votes[i].finding
-        for j in order[pos + 1 :]:
-            fj = votes[j].finding
-            if fj.start_line - fi.end_line > LINE_WINDOW:
+    n = len(order)
+    for p in range(n):
+        i, end_i, voter_i, vec_i = order[p], ends[p], voters[p], vectors[order[p]]
+        for q in range(p + 1, n):
+            if starts[q] - end_i > LINE_WINDOW:
                 break  # sorted by start: every later finding starts even further away
-            if votes[i].voter == votes[j].voter:
+            if voters[q] == voter_i:
                 continue
-            gap = _line_gap(fi, fj)
+            gap = starts[q] - min(end_i, ends[q])  # starts[q] is the larger start
             if gap > LINE_WINDOW:
                 continue
-            score = _cosine(vectors[i], vectors[j])
+            j = order[q]
+            score = _cosine(vec_i, vectors[j])
             if gap > 0:
                 score -= NEARBY_PENALTY
             if score > 0:
-                out[(min(i, j), max(i, j))] = score
+                out[(i, j) if i < j else (j, i)] = score
     return out
 
 
