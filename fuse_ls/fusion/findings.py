@@ -212,7 +212,7 @@ class Cluster:
 # of this one review: words every finding uses ("bug", "error", the file's main name)
 # weigh little, and the identifiers and failure words that tell one defect from another
 # weigh most. Lines gate and help: findings far apart never merge, adjacent ones need more
-# textual agreement than overlapping ones. Category never decides anything.
+# textual agreement, and precise overlapping ones a little less. Category never decides.
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -223,9 +223,13 @@ _TERM_STOP = _STOP | frozenset(
 )
 # Findings further apart than this many lines are different findings, whatever they say.
 LINE_WINDOW = 3
-# Average cosine needed to merge two groups of findings on overlapping lines; findings on
-# nearby but disjoint lines need NEARBY_PENALTY more.
+# Average score needed to merge two groups of findings. The score is the text's cosine,
+# plus SAME_LINES_BONUS when both point precisely (at most PRECISE_SPAN lines) at
+# overlapping lines, minus NEARBY_PENALTY when their lines are near but disjoint. Coarse
+# ranges (a whole function or file, or no lines at all) leave the text alone to decide.
 MERGE_THRESHOLD = 0.25
+SAME_LINES_BONUS = 0.1
+PRECISE_SPAN = 3
 NEARBY_PENALTY = 0.1
 # A model listing hundreds of findings is not reviewing; beyond this many per model the
 # least severe are dropped before clustering (keeps clustering fast and votes meaningful).
@@ -312,8 +316,12 @@ def pair_similarities(votes: Sequence[Vote]) -> dict[tuple[int, int], float]:
                 continue
             j = order[q]
             score = _cosine(vec_i, vectors[j])
+            if score <= 0:
+                continue
             if gap > 0:
                 score -= NEARBY_PENALTY
+            elif end_i - starts[p] < PRECISE_SPAN and ends[q] - starts[q] < PRECISE_SPAN:
+                score += SAME_LINES_BONUS
             if score > 0:
                 out[(i, j) if i < j else (j, i)] = score
     return out
