@@ -158,7 +158,9 @@ def load_dataset(root: Path, judge: str = DEFAULT_JUDGE) -> Dataset:
         raise DatasetError(f"{folder}: no such judge folder (judges found: {known})")
     ev_path, cand_path = folder / "evaluations.json", folder / "candidates.json"
     evaluations = _load_json(ev_path)
-    candidates = _load_json(cand_path)
+    # Without candidates.json every tool was judged on its raw comments: the labelled
+    # texts in evaluations.json are all there is (the benchmark's own fallback).
+    candidates = _load_json(cand_path) if cand_path.exists() else {}
     if not isinstance(evaluations, dict) or not evaluations:
         raise DatasetError(f"{ev_path}: expected an object of pull request url -> tool -> verdict")
     if not isinstance(candidates, dict):

@@ -22,9 +22,9 @@ from fuse_ls.fusion.votes import VotePolicy
 
 Clusterer = Callable[[Iterable[tuple[int, str, Sequence[Finding]]]], list[Cluster]]
 
-# Recorded comments carry no lines: every finding points at the same (coarse) place, so
-# the text alone has to decide what is the same issue.
-_LINE = 1
+# Recorded comments carry no lines: every finding gets the same coarse range (the whole
+# change), which lines cannot tell apart, so the text alone decides what is one issue.
+_FIRST, _LAST = 1, 100_000
 
 
 @frozen
@@ -153,8 +153,10 @@ def member_answers(
     for index, tool in enumerate(members):
         review = pr.reviews.get(tool)
         texts = review.texts if review is not None else ()
-        payload = {"findings": [{"line": _LINE, "message": t} for t in texts]}
-        out.append((index, tool, parse_findings(payload, _LINE, _LINE)))
+        payload = {
+            "findings": [{"start_line": _FIRST, "end_line": _LAST, "message": t} for t in texts]
+        }
+        out.append((index, tool, parse_findings(payload, _FIRST, _LAST)))
     return out
 
 

@@ -8,6 +8,7 @@ pool members that raised it. What the votes then mean is fuse_ls/fusion/votes.py
 
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 import re
@@ -211,7 +212,7 @@ class Cluster:
 # of this one review: words every finding uses ("bug", "error", the file's main name)
 # weigh little, and the identifiers and failure words that tell one defect from another
 # weigh most. Lines gate and help: findings far apart never merge, adjacent ones need more
-# textual agreement than overlapping ones. Category never decides anything.
+# textual agreement, and precise overlapping ones a little less. Category never decides.
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|[0-9]+")
 _CAMEL = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
@@ -222,9 +223,13 @@ _TERM_STOP = _STOP | frozenset(
 )
 # Findings further apart than this many lines are different findings, whatever they say.
 LINE_WINDOW = 3
-# Average cosine needed to merge two groups of findings on overlapping lines; findings on
-# nearby but disjoint lines need NEARBY_PENALTY more.
+# Average score needed to merge two groups of findings. The score is the text's cosine,
+# plus SAME_LINES_BONUS when both point precisely (at most PRECISE_SPAN lines) at
+# overlapping lines, minus NEARBY_PENALTY when their lines are near but disjoint. Coarse
+# ranges (a whole function or file, or no lines at all) leave the text alone to decide.
 MERGE_THRESHOLD = 0.25
+SAME_LINES_BONUS = 0.1
+PRECISE_SPAN = 3
 NEARBY_PENALTY = 0.1
 # A model listing hundreds of findings is not reviewing; beyond this many per model the
 # least severe are dropped before clustering (keeps clustering fast and votes meaningful).
@@ -239,17 +244,22 @@ def _stem(word: str) -> str:
     return word
 
 
+@functools.lru_cache(maxsize=65536)
+def _token_terms(token: str) -> tuple[str, ...]:
+    parts = _CAMEL.findall(token.replace("_", " ")) if not token.isdigit() else [token]
+    out = [token.lower()] if len(parts) > 1 else []  # `cacheMu` whole is more specific
+    for part in parts:
+        word = part.lower()
+        if len(word) > 1 and word not in _TERM_STOP:
+            out.append(_stem(word))
+    return tuple(out)
+
+
 def terms(text: str) -> list[str]:
     """Words of a message as TF-IDF terms; identifiers also count whole."""
     out: list[str] = []
     for token in _IDENT.findall(text):
-        parts = _CAMEL.findall(token.replace("_", " ")) if not token.isdigit() else [token]
-        if len(parts) > 1:
-            out.append(token.lower())  # `cacheMu` as a whole is more specific than its parts
-        for part in parts:
-            word = part.lower()
-            if len(word) > 1 and word not in _TERM_STOP:
-                out.append(_stem(word))
+        out.extend(_token_terms(token))
     return out
 
 
@@ -261,23 +271,20 @@ def tfidf_vectors(texts: Sequence[str]) -> list[dict[str, float]]:
         df.update(bag.keys())
     n = len(bags)
     idf = {t: math.log((1 + n) / (1 + d)) + 1.0 for t, d in df.items()}
+    # Most words occur once in a message: 1 + log(1) = 1, so skip the log for them.
+    tf = [1.0, 1.0, *(1.0 + math.log(c) for c in range(2, 64))]
     vectors = []
     for bag in bags:
-        vec = {t: (1.0 + math.log(c)) * idf[t] for t, c in bag.items()}
-        norm = math.sqrt(sum(w * w for w in vec.values())) or 1.0
-        vectors.append({t: w / norm for t, w in vec.items()})
+        vec = {t: (tf[c] if c < 64 else 1.0 + math.log(c)) * idf[t] for t, c in bag.items()}
+        scale = 1.0 / (math.sqrt(sum(w * w for w in vec.values())) or 1.0)
+        for t in vec:
+            vec[t] *= scale
+        vectors.append(vec)
     return vectors
 
 
 def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    if len(a) > len(b):
-        a, b = b, a
-    return sum(w * b.get(t, 0.0) for t, w in a.items())
-
-
-def _line_gap(a: Finding, b: Finding) -> int:
-    """0 when the ranges overlap, else the number of lines between them."""
-    return max(a.start_line, b.start_line) - min(a.end_line, b.end_line)
+    return sum(a[t] * b[t] for t in a.keys() & b.keys())
 
 
 def _cap_per_model(findings: Sequence[Finding]) -> Sequence[Finding]:
@@ -292,23 +299,31 @@ def pair_similarities(votes: Sequence[Vote]) -> dict[tuple[int, int], float]:
     """Scores of the pairs that may merge (different members, close lines), i < j."""
     vectors = tfidf_vectors([v.finding.message for v in votes])
     order = sorted(range(len(votes)), key=lambda i: votes[i].finding.start_line)
+    starts = [votes[i].finding.start_line for i in order]
+    ends = [votes[i].finding.end_line for i in order]
+    voters = [votes[i].voter for i in order]
     out: dict[tuple[int, int], float] = {}
-    for pos, i in enumerate(order):
-        fi = votes[i].finding
-        for j in order[pos + 1 :]:
-            fj = votes[j].finding
-            if fj.start_line - fi.end_line > LINE_WINDOW:
+    n = len(order)
+    for p in range(n):
+        i, end_i, voter_i, vec_i = order[p], ends[p], voters[p], vectors[order[p]]
+        for q in range(p + 1, n):
+            if starts[q] - end_i > LINE_WINDOW:
                 break  # sorted by start: every later finding starts even further away
-            if votes[i].voter == votes[j].voter:
+            if voters[q] == voter_i:
                 continue
-            gap = _line_gap(fi, fj)
+            gap = starts[q] - min(end_i, ends[q])  # starts[q] is the larger start
             if gap > LINE_WINDOW:
                 continue
-            score = _cosine(vectors[i], vectors[j])
+            j = order[q]
+            score = _cosine(vec_i, vectors[j])
+            if score <= 0:
+                continue
             if gap > 0:
                 score -= NEARBY_PENALTY
+            elif end_i - starts[p] < PRECISE_SPAN and ends[q] - starts[q] < PRECISE_SPAN:
+                score += SAME_LINES_BONUS
             if score > 0:
-                out[(min(i, j), max(i, j))] = score
+                out[(i, j) if i < j else (j, i)] = score
     return out
 
 

@@ -177,6 +177,15 @@ def test_bad_dataset_names_the_file_and_what_is_missing(
     assert "Traceback" not in err
 
 
+def test_without_candidates_the_labelled_texts_are_replayed(tmp_path: Path) -> None:
+    root = write_dataset(tmp_path / "ds")
+    (root / "results" / "anthropic_claude-opus-4-5-20251101" / "candidates.json").unlink()
+    pr = load_dataset(root).prs[0]
+    assert len(pr.reviews["b"].texts) == 2  # its true positive and its false positive
+    (pool,) = replay(load_dataset(root), pool_size=2).pools
+    assert (pool.fused.tp, pool.fused.golden) == (1, 1)
+
+
 def test_unknown_judge_lists_the_judges_found(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fuse_ls.core.types import Finding
+from fuse_ls.emulator.answers import DEFAULT_RULES
 from fuse_ls.fusion.findings import (
     MAX_FINDINGS_PER_MODEL,
     Cluster,
@@ -90,3 +91,18 @@ def test_findings_per_model_are_capped_keeping_the_most_severe() -> None:
 def test_vote_objects_stay_usable() -> None:
     c = Cluster([Vote(0, "a", f(LEAK_A))])
     assert c.fuse(3).votes == 1 and c.fuse(3).message == LEAK_A
+
+
+# Three models' wordings of one defect (the emulator's default eval() messages).
+EVAL_WORDINGS = next(r.messages for r in DEFAULT_RULES if r.id == "eval")
+
+
+def test_precise_same_line_helps_three_wordings_merge_but_coarse_ranges_do_not() -> None:
+    # Three models, three wordings, one line: one finding with three votes.
+    same_line = cluster_findings([(i, f"m{i}", [f(m, 7)]) for i, m in enumerate(EVAL_WORDINGS)])
+    assert [len(c.voters) for c in same_line] == [3]
+    # The same texts on a whole-file range: lines say nothing, the text alone decides.
+    coarse = cluster_findings([(i, f"m{i}", [f(m, 1, 400)]) for i, m in enumerate(EVAL_WORDINGS)])
+    assert sorted(len(c.voters) for c in coarse) == [1, 2]
+    # Unrelated findings on the same precise line still stay apart.
+    assert len(cluster_findings([(0, "a", [f(LEAK_A, 7)]), (1, "b", [f(RACE, 7)])])) == 2
