@@ -4,6 +4,7 @@ the model emulator, end to end."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -227,7 +228,6 @@ def test_degraded_results_warn_with_the_reason(
     assert "judge overloaded" in warning, warning
 
 
-
 def test_workspace_trust_is_sent_per_root(run_nvim: Any, emulator: Any, workspace: Path) -> None:
     report = require_ok(run_nvim("trust.lua", workspace=workspace, env=server_env(emulator)))
     assert report["data"]["init"]["workspaceTrusted"] is True
@@ -251,3 +251,33 @@ def test_trusted_option_decides_which_endpoint_a_workspace_may_choose(
     assert report["data"]["trusted"]["findings"], report["data"]
     asked = {r.model for r in users_own.requests}
     assert asked and asked <= {"emu/alpha", "emu/beta", "emu/gamma", "emu/judge"}
+
+
+def test_review_changes_command(run_nvim: Any, emulator_factory: Any, workspace: Path) -> None:
+    """:FuseReviewChanges (issue 12): a real git repository whose uncommitted change adds
+    an eval() to sample.py and to b.py."""
+    git_env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.invalid",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.invalid",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=workspace, env=git_env, check=True, capture_output=True)
+
+    changed = (workspace / "sample.py").read_text()
+    (workspace / "sample.py").write_text(changed.replace("eval(text)", "text"))
+    (workspace / "b.py").write_text("def save(path):\n    return path\n")
+    git("init", "-q", "-b", "main")
+    git("add", "-A")
+    git("commit", "-q", "-m", "base")
+    (workspace / "sample.py").write_text(changed)
+    (workspace / "b.py").write_text("def save(path):\n    return eval(path)\n")
+    script = script_with()
+    script["models"]["emu/slow-a"] = script["models"]["emu/slow-b"] = {"ttft_ms": 60_000}
+    emulator = emulator_factory(script)
+    report = require_ok(run_nvim("changes.lua", workspace=workspace, env=server_env(emulator)))
+    assert report["data"]["again"]["calls"] == 0
+    assert report["data"]["cancel_ms"] < 10_000

@@ -1,4 +1,5 @@
--- fuse-ls: user commands (:FuseReview, :FuseExplain, :FuseFix, :FuseCancel, :FuseStats).
+-- fuse-ls: user commands (:FuseReview, :FuseExplain, :FuseFix, :FuseReviewChanges,
+-- :FuseCancel, :FuseStats).
 -- The language server itself starts through require('fuse_ls').setup() or
 -- vim.lsp.enable('fuse_ls'); see :help fuse_ls.
 if vim.g.loaded_fuse_ls then

@@ -166,6 +166,28 @@ function M.cancel(opts)
   end, opts.timeout_ms or 3000)
 end
 
+--- Scopes of a change review (docs/protocol.md, fuse-ls.reviewChanges).
+M.change_scopes = { 'uncommitted', 'staged', 'diff' }
+
+--- Fused review of the workspace's git change: diagnostics on every changed file, the
+--- findings in the quickfix list. Session-wide (`:FuseCancel!` cancels it).
+--- @param opts? { scope?: 'uncommitted'|'staged'|'diff', base?: string, paths?: string[], bufnr?: integer, on_result?: function }
+--- @return integer? request_id
+function M.review_changes(opts)
+  opts = opts or {}
+  local bufnr, c = client.session(opts.bufnr)
+  if not c then
+    return nil
+  end
+  local args = vim.empty_dict()
+  for _, k in ipairs({ 'scope', 'base', 'paths' }) do
+    if opts[k] ~= nil then
+      args[k] = opts[k]
+    end
+  end
+  return M.execute(config.commands.review_changes, args, { bufnr = bufnr, client = c, on_result = opts.on_result })
+end
+
 --- The session statistics as lines (what :FuseStats shows).
 --- @param s table  the fuse-ls.stats result
 --- @return string[]

@@ -12,6 +12,7 @@ M.commands = {
   cancel = 'fuse-ls.cancel',
   stats = 'fuse-ls.stats',
   finding_decision = 'fuse-ls.findingDecision',
+  review_changes = 'fuse-ls.reviewChanges',
 }
 
 --- @class fuse_ls.Options
@@ -52,6 +53,7 @@ M.suggested_keymaps = {
   fix = '<leader>Ff',
   cancel = '<leader>Fc',
   stats = '<leader>Fs',
+  review_changes = '<leader>FR',
 }
 
 --- Options in force (defaults until setup() runs). The table is never replaced, only

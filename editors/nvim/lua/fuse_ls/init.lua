@@ -51,6 +51,8 @@ M.review = commands.review
 M.explain = commands.explain
 --- Fused fix; the server sends the edit with workspace/applyEdit (option `confirm_fix`).
 M.fix = commands.fix
+--- Fused review of the git change: review_changes({ scope?, base?, paths?, on_result? }).
+M.review_changes = commands.review_changes
 --- Cancel the fusions of a buffer: cancel({ bufnr?, all?, on_result?, timeout_ms? }).
 M.cancel = commands.cancel
 --- Session statistics: stats({ bufnr?, on_result?, silent? }).
@@ -69,7 +71,7 @@ M.update_settings = lsp.update_settings
 --- Trust or distrust workspaces for running clients: set_trusted(bool|fun(root_dir)).
 M.set_trusted = lsp.set_trusted
 
---- Define :FuseReview, :FuseExplain, :FuseFix, :FuseCancel, :FuseStats (idempotent).
+--- Define the :Fuse* user commands (idempotent).
 M.create_user_commands = user_commands.create
 --- Install keymaps: `true` for M.suggested_keymaps, or a table { review = '<lhs>', ... }.
 M.set_keymaps = user_commands.set_keymaps

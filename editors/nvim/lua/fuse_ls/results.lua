@@ -54,6 +54,66 @@ local function report(summary, result, quiet)
   notify(table.concat(lines, '\n'), vim.log.levels.WARN)
 end
 
+local QF_TYPE = { error = 'E', warning = 'W', info = 'I', information = 'I', hint = 'N' }
+
+local function plural(n, word)
+  return ('%d %s%s'):format(n, word, n == 1 and '' or 's')
+end
+
+--- A change review's findings as a quickfix list (not opened); returns how many.
+local function changes_quickfix(result)
+  local items = {}
+  for _, f in ipairs(type(result.findings) == 'table' and result.findings or {}) do
+    if type(f) == 'table' and type(f.uri) == 'string' then
+      local start = type(f.range) == 'table' and f.range.start or {}
+      table.insert(items, {
+        filename = vim.uri_to_fname(f.uri),
+        lnum = (tonumber(start.line) or 0) + 1,
+        col = (tonumber(start.character) or 0) + 1,
+        text = tostring(f.message or ''),
+        type = QF_TYPE[tostring(f.severity or ''):lower()] or 'W',
+      })
+    end
+  end
+  vim.fn.setqflist({}, ' ', { title = 'fuse-ls: review of changes', items = items })
+  return #items
+end
+
+--- What a change review says: findings in files, units (cached), calls; skipped files;
+--- units that failed or a run that stopped early make it a warning.
+function M.show_changes(result)
+  local files = {}
+  for _, f in ipairs(type(result.findings) == 'table' and result.findings or {}) do
+    if type(f) == 'table' and f.uri then
+      files[f.uri] = true
+    end
+  end
+  local n = changes_quickfix(result)
+  local lines = {
+    ('change review finished: %s in %s (%s, %d cached, %s)%s'):format(
+      plural(n, 'finding'),
+      plural(vim.tbl_count(files), 'file'),
+      plural(tonumber(result.units) or 0, 'unit'),
+      tonumber(result.cached) or 0,
+      plural(tonumber(result.calls) or 0, 'model call'),
+      n > 0 and '; :copen lists them' or ''
+    ),
+  }
+  local level = vim.log.levels.INFO
+  for _, u in ipairs(type(result.failedUnits) == 'table' and result.failedUnits or {}) do
+    level = vim.log.levels.WARN
+    table.insert(lines, ('note: %s:%s failed: %s'):format(u.path or '?', u.startLine or '?', u.error or '?'))
+  end
+  if result.stopped then
+    level = vim.log.levels.WARN
+    table.insert(lines, 'note: stopped early: ' .. tostring(result.stopped))
+  end
+  for _, f in ipairs(type(result.skippedFiles) == 'table' and result.skippedFiles or {}) do
+    table.insert(lines, ('skipped %s: %s'):format(f.path or '?', f.reason or '?'))
+  end
+  notify(table.concat(lines, '\n'), level)
+end
+
 --- Tell the user how a command ended (and show an explanation).
 --- @param command string
 --- @param err? lsp.ResponseError
@@ -71,7 +131,7 @@ function M.show(command, err, result)
     return
   end
   local c = config.commands
-  if command ~= c.review and command ~= c.explain and command ~= c.fix then
+  if command ~= c.review and command ~= c.explain and command ~= c.fix and command ~= c.review_changes then
     return
   end
   if result.cancelled then
@@ -82,7 +142,9 @@ function M.show(command, err, result)
     -- The fusion failed as a whole: the server has shown why (window/showMessage).
     return
   end
-  if command == c.explain then
+  if command == c.review_changes then
+    M.show_changes(result)
+  elseif command == c.explain then
     explanation.show_result(result)
     report('explanation ready', result, true)
   elseif command == c.review then

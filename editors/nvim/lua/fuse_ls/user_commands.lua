@@ -1,4 +1,5 @@
---- fuse-ls: :FuseReview, :FuseExplain, :FuseFix, :FuseCancel, :FuseStats and keymaps.
+--- fuse-ls: :FuseReview, :FuseExplain, :FuseFix, :FuseReviewChanges, :FuseCancel,
+--- :FuseStats and keymaps.
 local client = require('fuse_ls.client')
 local commands = require('fuse_ls.commands')
 local config = require('fuse_ls.config')
@@ -15,6 +16,22 @@ local function on_range(fn)
     end
     fn({ bufnr = bufnr, range = range.command(bufnr, cmdopts, c.offset_encoding or 'utf-16') })
   end
+end
+
+--- :FuseReviewChanges [uncommitted|staged|diff [BASE]]
+function M.review_changes(cmdopts)
+  local fargs = cmdopts.fargs or {}
+  local scope, base = fargs[1], fargs[2]
+  local usage = 'usage: :FuseReviewChanges [uncommitted|staged|diff [BASE]]'
+  if scope ~= nil and not vim.list_contains(commands.change_scopes, scope) then
+    client.notify(('unknown scope %q; %s'):format(scope, usage), vim.log.levels.ERROR)
+    return
+  end
+  if #fargs > (scope == 'diff' and 2 or 1) then
+    client.notify(usage, vim.log.levels.ERROR)
+    return
+  end
+  commands.review_changes({ scope = scope, base = base })
 end
 
 --- Define the user commands (idempotent).
@@ -35,6 +52,17 @@ function M.create()
   cmd('FuseCancel', function(o)
     commands.cancel({ all = o.bang })
   end, { bang = true, desc = 'fuse-ls: cancel the fusions of this buffer (! for all)' })
+  cmd('FuseReviewChanges', M.review_changes, {
+    nargs = '*',
+    complete = function(_, line)
+      local words = vim.split(vim.trim(line), '%s+')
+      if #words <= 2 then
+        return commands.change_scopes
+      end
+      return {}
+    end,
+    desc = 'fuse-ls: fused review of the git change (uncommitted, staged, or diff [BASE])',
+  })
   cmd('FuseStats', function()
     commands.stats()
   end, { desc = 'fuse-ls: session statistics per model' })
@@ -50,7 +78,7 @@ function M.set_keymaps(maps)
     return
   end
   local ranged = { review = 'FuseReview', explain = 'FuseExplain', fix = 'FuseFix' }
-  local plain = { cancel = 'FuseCancel', stats = 'FuseStats' }
+  local plain = { cancel = 'FuseCancel', stats = 'FuseStats', review_changes = 'FuseReviewChanges' }
   for what, lhs in pairs(maps) do
     if ranged[what] then
       vim.keymap.set('n', lhs, '<cmd>' .. ranged[what] .. '<cr>', { desc = 'fuse-ls: ' .. what .. ' buffer' })
