@@ -176,6 +176,51 @@ def allowed_schedule(result: ChangeReview) -> tuple[float, float]:
     return now, max(work / LIMIT, chain)
 
 
+async def bare_calls(result: ChangeReview, s: Settings) -> float:
+    """The transport floor: the same calls under the same limits and priorities, with no
+    engine, no planning and no cache: what this machine and the emulator cost by
+    themselves right now."""
+    from fuse_ls.changes.limits import LimitedChatClient
+    from fuse_ls.core.types import ChatRequest, FusionRequest
+    from fuse_ls.fusion import prompts
+
+    client = LimitedChatClient(
+        timeouts=s.timeouts, retries=s.retries, global_limit=LIMIT, per_endpoint=LIMIT
+    )
+
+    async def unit(code: str, judged: bool) -> None:
+        request = FusionRequest(
+            task="review", path="p.py", language="python", code=code, start_line=1
+        )
+        messages = prompts.pool_messages(request)
+        await asyncio.gather(
+            *(
+                client.complete(
+                    ChatRequest(
+                        spec.id, messages, s.endpoint_for(spec), json_schema=prompts.REVIEW_SCHEMA
+                    )
+                )
+                for spec in s.pool
+            )
+        )
+        if judged:
+            await client.complete(
+                ChatRequest(
+                    s.judge.id,
+                    prompts.cluster_messages(request, []),
+                    s.endpoint_for(s.judge),
+                    json_schema=prompts.CLUSTER_SCHEMA,
+                )
+            )
+
+    async with client:
+        began = time.perf_counter()
+        await asyncio.gather(
+            *(unit(o.unit.code, o.judge_called) for o in result.outcomes if not o.cached)
+        )
+        return time.perf_counter() - began
+
+
 def main() -> int:
     emulator = EmulatorProcess(script())
     try:
@@ -226,6 +271,15 @@ def main() -> int:
                             f"{calls_s / sim:.3f}",
                             f"planning before the first call {first.planning_s:.2f}s, "
                             f"git {wall - first.wall_time_s:.2f}s",
+                        )
+                    )
+                    floor = asyncio.run(bare_calls(first, s))
+                    rows.append(
+                        (
+                            "calls phase / bare calls",
+                            f"{calls_s / floor:.3f}",
+                            f"the same calls without the engine: {floor:.2f}s "
+                            f"({floor / sim:.3f} x the allowed schedule: machine load)",
                         )
                     )
                     again, wall2 = review(root, s, cache)
