@@ -30,6 +30,7 @@ from fuse_ls.core.errors import BudgetExceeded, FuseError
 from fuse_ls.core.events import FusionEvent, Observer
 from fuse_ls.core.types import (
     SEVERITIES,
+    CandidateResult,
     FusedFinding,
     FusionRequest,
     FusionResult,
@@ -271,6 +272,7 @@ class ChangeReviewer:
         cache: ReviewCache | None,
         on_update: Callable[[RunState], None] | None = None,
         on_unit: Callable[[UnitOutcome], None] | None = None,
+        on_answer: Callable[[UnitOutcome, CandidateResult], None] | None = None,
         observer: Observer | None = None,
         description: str = "",
         skipped_files: Sequence[tuple[str, str]] = (),
@@ -282,6 +284,8 @@ class ChangeReviewer:
         self.dismiss_store = cache
         self.on_update = on_update
         self.on_unit = on_unit
+        self.on_answer = on_answer
+        self._running: dict[str, UnitOutcome] = {}  # fusion id -> the unit it reviews
         self.observer = observer
         self.description = description
         self.skipped_files = list(skipped_files)
@@ -310,6 +314,12 @@ class ChangeReviewer:
             self.state.calls_active = max(self.state.calls_active - 1, 0)
             self.state.calls_done += 1
         self._update()
+        if self.on_answer is not None and event.kind == "model_finished":
+            outcome = self._running.get(event.fusion_id)
+            candidate = getattr(event, "candidate", None)
+            if outcome is not None and candidate is not None:
+                with contextlib.suppress(Exception):  # an editor's view never breaks a review
+                    self.on_answer(outcome, candidate)
         if self.observer is not None:
             self.observer(event)
 
@@ -475,7 +485,9 @@ class ChangeReviewer:
                     outcome.skipped = stop[0]
                     return
                 try:
-                    result = await engine.run(requests[outcome.key], self._observe)
+                    fusion_id = f"{outcome.key[:12]}-{len(self._running)}"
+                    self._running[fusion_id] = outcome
+                    result = await engine.run(requests[outcome.key], self._observe, fusion_id)
                 except BudgetExceeded as exc:
                     stop.append(str(exc))
                     outcome.skipped = str(exc)

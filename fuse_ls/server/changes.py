@@ -33,10 +33,16 @@ from fuse_ls.changes.review import (
 )
 from fuse_ls.context import language_for
 from fuse_ls.core.errors import FuseError
+from fuse_ls.core.types import CandidateResult
 from fuse_ls.server.actions import REVIEW_CHANGES
 from fuse_ls.server.anchors import Snapshot
 from fuse_ls.server.base import invalid
-from fuse_ls.server.diagnostics import Reported, finding_json, reported_from_fused
+from fuse_ls.server.diagnostics import (
+    Reported,
+    finding_json,
+    provisional_findings,
+    reported_from_fused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +88,9 @@ class ChangeRun:
     request_id: Any
     task: asyncio.Task[ChangeReview] | None = None
     token: str | None = None
-    fingerprints: dict[str, tuple[str, str]] = field(factory=dict)  # finding id -> (repo, fp)
+    # uri -> unit key -> provisional diagnostics from the models that answered so far
+    provisional: dict[str, dict[str, list[Reported]]] = field(factory=dict)
+    answers: dict[str, list[CandidateResult]] = field(factory=dict)  # unit key -> answers
 
 
 class ChangeReviews:
@@ -160,7 +168,11 @@ class ChangeReviews:
         reviewer: ChangeReviewer
 
         def on_unit(outcome: UnitOutcome) -> None:
+            self._drop_provisional(run, (root / outcome.unit.path).as_uri(), outcome.key)
             self._publish_unit(run, reviewer, root, outcome, texts, published)
+
+        def on_answer(outcome: UnitOutcome, candidate: CandidateResult) -> None:
+            self._publish_answer(run, root, outcome, candidate, texts)
 
         report = await self._progress(run)
         reviewer = ChangeReviewer(
@@ -170,6 +182,7 @@ class ChangeReviews:
             cache=cache,
             on_update=report,
             on_unit=on_unit,
+            on_answer=on_answer,
             observer=server.record_event,
             description=changes.description,
             skipped_files=[(f.path, f.skipped) for f in changes.files if f.skipped],
@@ -183,6 +196,9 @@ class ChangeReviews:
         finally:
             self.running.pop(run.id, None)
             cache.close()
+            for uri in list(run.provisional):  # nothing provisional outlives its run
+                for key in list(run.provisional[uri]):
+                    self._drop_provisional(run, uri, key)
         # Files of the change with no finding now lose the previous review's findings.
         for target in targets:
             uri = (root / target.path).as_uri()
@@ -266,6 +282,55 @@ class ChangeReviews:
         else:
             server.findings[uri] = [*server.findings.get(uri, []), *reported]
             server.publish(uri)
+
+    def _publish_answer(
+        self,
+        run: ChangeRun,
+        root: Path,
+        outcome: UnitOutcome,
+        candidate: CandidateResult,
+        texts: dict[str, str],
+    ) -> None:
+        """A model's answer for a running unit: what the answers so far agree on, on the
+        changed lines, marked provisional until the unit's fused result replaces it."""
+        server = self.server
+        uri = (root / outcome.unit.path).as_uri()
+        answers = run.answers.setdefault(outcome.key, [])
+        answers.append(candidate)
+        snapshot = Snapshot(
+            uri, texts.get(outcome.unit.path, ""), None, server.workspace.position_codec
+        )
+        pool_size = sum(max(spec.repeat, 1) for spec in server.settings.pool)
+        found = provisional_findings(answers, pool_size, snapshot, _unit_id(run, outcome) + "-p")
+        changed = outcome.unit.changed
+        on_changed = [
+            r
+            for r in found
+            if any(
+                n + 1 in changed
+                for n in range(r.anchor.range.start.line, r.anchor.range.end.line + 1)
+            )
+        ]
+        run.provisional.setdefault(uri, {})[outcome.key] = on_changed
+        self._show_provisional(run, uri)
+
+    def _drop_provisional(self, run: ChangeRun, uri: str, key: str) -> None:
+        units = run.provisional.get(uri)
+        if units is None or units.pop(key, None) is None:
+            return
+        if not units:
+            run.provisional.pop(uri, None)
+        self._show_provisional(run, uri)
+
+    def _show_provisional(self, run: ChangeRun, uri: str) -> None:
+        server = self.server
+        mine = [r for unit in run.provisional.get(uri, {}).values() for r in unit]
+        others = [r for r in server.provisional.get(uri, []) if not r.fusion_id.startswith(run.id)]
+        if mine or others:
+            server.provisional[uri] = [*others, *mine]
+        else:
+            server.provisional.pop(uri, None)
+        server.publish(uri)
 
     def _replace(self, run: ChangeRun, uri: str, reported: list[Reported]) -> None:
         """This run's findings replace earlier change reviews' ones in the file."""

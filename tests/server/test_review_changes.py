@@ -131,3 +131,28 @@ async def test_cached_units_show_at_once_while_others_run(session: tuple[Session
     assert not running.done()
     await s.execute("fuse-ls.cancel", {})
     assert (await asyncio.wait_for(running, 5))["cancelled"] is True
+
+
+async def test_provisional_answers_show_then_go_with_the_run(
+    session: tuple[Session, Repo],
+) -> None:
+    s, repo = session
+    b_uri = (repo.root / "b.py").as_uri()
+    hang = [{"kind": "hang"}]
+    s.emulator.set_script(script(faults={m: hang for m in ("emu/mid", "emu/slow")}))
+    running = s.execute_async("fuse-ls.reviewChanges", {"paths": ["b.py"]})
+
+    def provisional() -> list[types.Diagnostic]:
+        return [
+            d
+            for d in security(s, b_uri)
+            if isinstance(d.data, dict) and d.data.get("provisional") is True
+        ]
+
+    # emu/fast answered; the unit waits for the other two: its finding shows, provisional.
+    found = await wait_for(provisional, what="a provisional finding")
+    assert found[0].range.start.line == 1 and "1/3" in found[0].message + str(found[0].data)
+    assert not running.done()
+    await s.execute("fuse-ls.cancel", {})
+    assert (await asyncio.wait_for(running, 5))["cancelled"] is True
+    await wait_for(lambda: not provisional(), what="provisional findings withdrawn")
