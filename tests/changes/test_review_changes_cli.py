@@ -357,3 +357,19 @@ def test_models_judge_and_mode_options_apply(project: Repo, emu: Emulator) -> No
     assert review_json(project, emu, "--models", B, "--judge", C, "--mode", "best-of")["units"][0][
         "cached"
     ]
+
+
+def test_rate_limits_are_waited_out_with_retry_after(project: Repo, emu: Emulator) -> None:
+    emu.set_script(
+        {
+            "models": {
+                A: {"faults": [{"kind": "http", "status": 429, "retry_after": 0.3, "times": 1}]}
+            }
+        }
+    )
+    edit(project, "    return data\n", "    return eval(data)\n")
+    data = review_json(project, emu)
+    assert data["findings"][0]["votes"] == 3  # A answered after waiting
+    asked_a = [r for r in emu.requests if r.model == A and r.path.endswith("/chat/completions")]
+    assert [r.status for r in asked_a][:2] == [429, 200]
+    assert asked_a[1].received_at - asked_a[0].received_at >= 0.3
