@@ -83,7 +83,9 @@ def print_review(console: Console, review: ChangeReview) -> None:
                 r.fingerprint,
             )
         console.print(table)
-    if not review.findings:
+    if not review.outcomes:
+        console.print(Text("Nothing to review: no changed text in this change.", style="green"))
+    elif not review.findings:
         console.print(Text("No findings on the changed lines.", style="green"))
     for outcome in review.outcomes:
         if outcome.error:

@@ -344,11 +344,15 @@ class ChangeReviewer:
             global_limit=self.options.global_limit,
             per_endpoint=self.options.per_endpoint,
         )
+        outcomes: list[UnitOutcome] = []
+        estimate: float | None = 0.0
         try:
-            async with FusionEngine(settings, client, prices=prices) as engine:
-                token_limit = await self._token_limit(engine)
-                outcomes, requests = self._plan(targets, token_limit, rules)
-                estimate = await self._run_misses(engine, outcomes, requests)
+            # Nothing changed: no engine, not even a price list fetch.
+            if any(t.changed for t in targets):
+                async with FusionEngine(settings, client, prices=prices) as engine:
+                    token_limit = await self._token_limit(engine)
+                    outcomes, requests = self._plan(targets, token_limit, rules)
+                    estimate = await self._run_misses(engine, outcomes, requests)
         finally:
             await client.aclose()
         self.state.stage = "done"

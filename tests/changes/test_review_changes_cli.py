@@ -373,3 +373,9 @@ def test_rate_limits_are_waited_out_with_retry_after(project: Repo, emu: Emulato
     asked_a = [r for r in emu.requests if r.model == A and r.path.endswith("/chat/completions")]
     assert [r.status for r in asked_a][:2] == [429, 200]
     assert asked_a[1].received_at - asked_a[0].received_at >= 0.3
+
+
+def test_nothing_changed_needs_no_key_and_no_network(project: Repo) -> None:
+    res = fuse(["review", "--uncommitted"], project, None)  # default: openrouter.ai, no key
+    assert res.returncode == 0, res.stderr
+    assert "Nothing to review" in res.stdout and "0 model call(s)" in res.stdout
