@@ -65,7 +65,7 @@ def print_review(console: Console, review: ChangeReview) -> None:
         console.print(Text(f"skipped {path}: {why}", style="dim"))
     by_file = groupby(review.findings, key=lambda r: r.path)
     for path, group in by_file:
-        table = Table(title=path, title_justify="left", show_lines=False)
+        table = Table(title=Text(path), title_justify="left", show_lines=False)
         table.add_column("lines", justify="right")
         table.add_column("severity")
         table.add_column("votes", justify="center")
@@ -78,8 +78,11 @@ def print_review(console: Console, review: ChangeReview) -> None:
                 _lines(f.start_line, f.end_line),
                 Text(f.severity, style=_STYLE[f.severity]),
                 f"{f.votes}/{f.pool_size}",
-                f"[{f.category}] {f.message}{verdict}"
-                + ("" if r.on_changed_line else " (context)"),
+                # Text, not a str: model words and file names are never rich markup.
+                Text(
+                    f"[{f.category}] {f.message}{verdict}"
+                    + ("" if r.on_changed_line else " (context)")
+                ),
                 r.fingerprint,
             )
         console.print(table)
@@ -161,6 +164,7 @@ def review_json(review: ChangeReview) -> dict[str, Any]:
                 "cost_usd": o.cost_usd if not o.cached else 0.0,
                 "error": o.error,
                 "skipped": o.skipped,
+                "notes": list(o.notes),
             }
             for o in review.outcomes
         ],

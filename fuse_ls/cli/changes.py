@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from fuse_ls.changes.cache import ReviewCache, cache_path
 from fuse_ls.changes.git import GitError, Scope, read_changes, repo_root
@@ -17,6 +18,11 @@ from fuse_ls.changes.review import ChangeReview, ChangeReviewer, ReviewOptions, 
 from fuse_ls.config import Settings, load_settings
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import SEVERITIES, Severity
+
+
+def _error(err: Console, message: str) -> None:
+    # Text, not markup: paths and git's messages may contain [brackets].
+    err.print(Text("error: ", style="red") + Text(message))
 
 
 def add_change_options(p: argparse.ArgumentParser) -> None:
@@ -69,19 +75,17 @@ def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Targ
         if not path.is_file() and Path(spec).is_file():
             path, start, end = Path(spec), None, None
         if not path.is_file():
-            err.print(f"[red]error:[/red] {path} is not a file.")
+            _error(err, f"{path} is not a file.")
             return None
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            err.print(f"[red]error:[/red] cannot read {path}: {exc}")
+            _error(err, f"cannot read {path}: {exc}")
             return None
         count = max(len(text.splitlines()), 1)
         first, last = start or 1, end or count
         if first < 1 or last > count or last < first:
-            err.print(
-                f"[red]error:[/red] {spec}: lines {first}-{last} are not in {path} ({count} lines)"
-            )
+            _error(err, f"{spec}: lines {first}-{last} are not in {path} ({count} lines)")
             return None
         absolute = path.resolve()
         try:
@@ -102,9 +106,10 @@ def _targets_from_git(
     scope: Scope = "diff" if args.diff is not None else "staged" if args.staged else "uncommitted"
     for spec in args.targets:
         if not Path(spec).exists() and ":" in spec:
-            err.print(
-                f"[red]error:[/red] {spec}: line ranges cannot be combined with --{scope}; "
-                "give paths to limit the change, or ranges without a git option."
+            _error(
+                err,
+                f"{spec}: line ranges cannot be combined with --{scope}; "
+                "give paths to limit the change, or ranges without a git option.",
             )
             return None
     try:
@@ -112,7 +117,7 @@ def _targets_from_git(
             Path.cwd(), scope, args.diff or None, [os.path.abspath(t) for t in args.targets]
         )
     except GitError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(err, str(exc))
         return None
     targets = [
         Target(f.path, changes.root / f.path, language_for(Path(f.path)), f.text, f.changed)
@@ -136,9 +141,10 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         root, description, targets, skipped = found
     else:
         if not args.targets:
-            err.print(
-                "[red]error:[/red] nothing to review: give FILE[:START-END] targets, or "
-                "--diff [BASE], --staged or --uncommitted inside a git repository."
+            _error(
+                err,
+                "nothing to review: give FILE[:START-END] targets, or "
+                "--diff [BASE], --staged or --uncommitted inside a git repository.",
             )
             return 2
         try:
@@ -156,7 +162,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     settings = apply_overrides(settings, args)
     message = missing_key_message(settings, os.environ)
     if message and targets:
-        err.print(f"[red]error:[/red] {message}", highlight=False)
+        _error(err, message)
         return 2
     options = ReviewOptions(
         all_lines=args.all_lines,
@@ -187,10 +193,10 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         else:
             review = asyncio.run(reviewer.run(targets))
     except KeyboardInterrupt:
-        err.print("[yellow]cancelled[/yellow]")
+        err.print(Text("cancelled", style="yellow"))
         return 130
     except FuseError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(err, str(exc))
         return 2
     finally:
         cache.close()

@@ -34,6 +34,7 @@ from fuse_ls.changes.review import (
 from fuse_ls.context import language_for
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import CandidateResult
+from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.server.actions import REVIEW_CHANGES
 from fuse_ls.server.anchors import Snapshot
 from fuse_ls.server.base import invalid
@@ -301,7 +302,10 @@ class ChangeReviews:
             uri, texts.get(outcome.unit.path, ""), None, server.workspace.position_codec
         )
         pool_size = sum(max(spec.repeat, 1) for spec in server.settings.pool)
-        found = provisional_findings(answers, pool_size, snapshot, _unit_id(run, outcome) + "-p")
+        policy = VotePolicy(min_votes=server.settings.review.min_votes_for_warning)
+        found = provisional_findings(
+            answers, pool_size, snapshot, _unit_id(run, outcome) + "-p", policy
+        )
         changed = outcome.unit.changed
         on_changed = [
             r

@@ -122,6 +122,7 @@ def test_terminal_output_groups_by_file_and_fails_on(project: Repo, emu: Emulato
     out = res.stdout
     assert out.index("app.py") < out.index("lib/util.py")
     assert "3/3" in out and "uncommitted changes" in out
+    assert "[security]" in out  # model text is shown as it is, never read as markup
     assert "model call(s)" in out
 
 
@@ -369,9 +370,10 @@ def test_rate_limits_are_waited_out_with_retry_after(project: Repo, emu: Emulato
     )
     edit(project, "    return data\n", "    return eval(data)\n")
     data = review_json(project, emu)
-    assert data["findings"][0]["votes"] == 3  # A answered after waiting
+    assert data["findings"] and not data["units"][0]["error"]
+    assert not any("models answered" in n for n in data["units"][0]["notes"])  # none missing
     asked_a = [r for r in emu.requests if r.model == A and r.path.endswith("/chat/completions")]
-    assert [r.status for r in asked_a][:2] == [429, 200]
+    assert [r.status for r in asked_a] == [429, 200] and asked_a[1].completed
     assert asked_a[1].received_at - asked_a[0].received_at >= 0.3
 
 
