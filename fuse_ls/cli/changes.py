@@ -51,6 +51,13 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cost", type=float, help="USD limit for the whole run")
     p.add_argument("--concurrency", type=int, default=16, help="model calls in flight (16)")
     p.add_argument("--per-endpoint", type=int, default=8, help="calls in flight per endpoint (8)")
+    p.add_argument(
+        "--unit-tokens",
+        type=int,
+        default=6000,
+        help="most tokens of code in one request, for every model (6000; lowered to fit "
+        "the smallest context window)",
+    )
 
 
 _CHANGE_ONLY = ("all_lines", "no_cache", "min_severity", "max_cost")
@@ -172,6 +179,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         max_cost_usd=args.max_cost,
         global_limit=max(args.concurrency, 1),
         per_endpoint=max(args.per_endpoint, 1),
+        unit_token_budget=max(args.unit_tokens, 256),
     )
     recorder = _recorder(settings, root)
     progress = None if fmt != "text" or args.quiet else output.RunProgress(err)

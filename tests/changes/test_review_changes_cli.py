@@ -381,3 +381,15 @@ def test_nothing_changed_needs_no_key_and_no_network(project: Repo) -> None:
     res = fuse(["review", "--uncommitted"], project, None)  # default: openrouter.ai, no key
     assert res.returncode == 0, res.stderr
     assert "Nothing to review" in res.stdout and "0 model call(s)" in res.stdout
+
+
+def test_unit_tokens_splits_a_big_change(project: Repo, emu: Emulator) -> None:
+    body = "".join(f"    total += compute({i}, 'padding text for size')\n" for i in range(120))
+    project.write("big.py", "def f(total):\n" + body + "    return total\n")
+    one = review_json(project, emu)
+    small = review_json(project, emu, "--unit-tokens", "400")
+    big_units = [u for u in one["units"] if u["path"] == "big.py"]
+    small_units = [u for u in small["units"] if u["path"] == "big.py"]
+    assert len(big_units) == 1 and len(small_units) > 3
+    covered = set().union(*(u["changed_lines"] for u in small_units))
+    assert covered == set(range(1, 123))
