@@ -139,7 +139,9 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     from fuse_ls.changes import output
     from fuse_ls.cli import _recorder, _report_problems, apply_overrides, missing_key_message
 
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    # markup=False: model text and file names are printed as they are, never as markup.
+    out = Console(highlight=False, markup=False)
+    err = Console(stderr=True, highlight=False, markup=False)
     fmt = args.format or ("sarif" if args.sarif else "json" if args.json else "text")
     if args.diff is not None or args.staged or args.uncommitted:
         found = _targets_from_git(args, err)
