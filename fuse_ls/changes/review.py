@@ -10,9 +10,9 @@ global and per-endpoint limits, one progress state for the run, and the noise fi
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -37,6 +37,8 @@ from fuse_ls.core.types import (
     Severity,
 )
 from fuse_ls.fusion import prompts
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1  # bump when what is stored per unit changes shape
 
@@ -298,14 +300,18 @@ class ChangeReviewer:
 
     def _update(self) -> None:
         if self.on_update is not None:
-            with contextlib.suppress(Exception):  # a display must never break a review
+            try:
                 self.on_update(self.state)
+            except Exception:  # a display must never break a review
+                log.exception("change review progress display failed")
 
     def _unit_done(self, outcome: UnitOutcome) -> None:
         """Each unit as it is known (cached ones first): editors show them at once."""
         if self.on_unit is not None:
-            with contextlib.suppress(Exception):
+            try:
                 self.on_unit(outcome)
+            except Exception:  # an editor's view must never break a review
+                log.exception("publishing a reviewed unit failed")
 
     def _observe(self, event: FusionEvent) -> None:
         if event.kind in ("model_started", "judge_started"):
@@ -318,8 +324,10 @@ class ChangeReviewer:
             outcome = self._running.get(event.fusion_id)
             candidate = getattr(event, "candidate", None)
             if outcome is not None and candidate is not None:
-                with contextlib.suppress(Exception):  # an editor's view never breaks a review
+                try:
                     self.on_answer(outcome, candidate)
+                except Exception:  # an editor's view must never break a review
+                    log.exception("publishing a provisional answer failed")
         if self.observer is not None:
             self.observer(event)
 

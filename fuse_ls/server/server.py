@@ -166,7 +166,11 @@ class FuseLanguageServer(ServerBase):
 
     @property
     def findings(self) -> _FindingsByUri:
-        return _FindingsByUri(self)
+        return _FindingsByUri(self, self.review.findings)
+
+    @property
+    def provisional(self) -> _FindingsByUri:
+        return _FindingsByUri(self, self.review.provisional)
 
     def publish(self, uri: str) -> None:
         self.review.publish(doc_key(uri))
@@ -304,20 +308,25 @@ class FuseLanguageServer(ServerBase):
 
 
 class _FindingsByUri:
-    """The review's published findings, indexed by any spelling of a document's URI."""
+    """The review's published (or provisional) findings, indexed by any spelling of a
+    document's URI."""
 
-    def __init__(self, server: FuseLanguageServer) -> None:
+    def __init__(self, server: FuseLanguageServer, store: dict[str, Any]) -> None:
         self._server = server
+        self._store = store
 
     def get(self, uri: str, default: Any = None) -> Any:
-        return self._server.review.findings.get(doc_key(uri), default)
+        return self._store.get(doc_key(uri), default)
 
     def __getitem__(self, uri: str) -> Any:
-        return self._server.review.findings[doc_key(uri)]
+        return self._store[doc_key(uri)]
 
     def __setitem__(self, uri: str, reported: Any) -> None:
         self._server.known_uris[doc_key(uri)] = uri
-        self._server.review.findings[doc_key(uri)] = reported
+        self._store[doc_key(uri)] = reported
+
+    def pop(self, uri: str, default: Any = None) -> Any:
+        return self._store.pop(doc_key(uri), default)
 
 
 def create_server() -> FuseLanguageServer:
