@@ -183,13 +183,13 @@ def _special() -> list[Secret]:
             "python",
             f'URL = "https://acct.blob.core.windows.net/c/f.csv?sv=2022-11-02&se=2026-01-01&sr=b&sp=r&sig={sas}"',
             sas,
-        ),  # noqa: E501
+        ),
         (
             "azure-storage",
             "csharp",
-            f'var cs = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={azure_key};EndpointSuffix=core.windows.net";',
+            f'var cs = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey={azure_key};EndpointSuffix=core.windows.net";',  # noqa: E501
             azure_key,
-        ),  # noqa: E501
+        ),
         ("redis-url", "python", f'r = redis.from_url("redis://:{pw2}@cache.internal:6379/0")', pw2),
         ("postgres-url", "dotenv", f"DATABASE_URL=postgres://app:{pw}@db.internal:5432/app", pw),
         (
@@ -197,14 +197,14 @@ def _special() -> list[Secret]:
             "javascript",
             f"mongoose.connect('mongodb+srv://svc:{pw3}@cluster0.mongodb.net/db');",
             pw3,
-        ),  # noqa: E501
+        ),
         ("amqp-url", "yaml", f"  broker_url: amqp://worker:{pw2}@rabbit:5672//", pw2),
         (
             "basic-auth",
             "shell",
             f'curl -H "Authorization: Basic {basic}" https://ci.internal/api',
             basic,
-        ),  # noqa: E501
+        ),
         ("basic-auth-http", "http", f"Authorization: Basic {basic}", basic),
         ("bearer", "python", f'headers = {{"Authorization": "Bearer {pw3}{rnd(12)}"}}', pw3),
         ("rails-secret-key-base", "yaml", f"  secret_key_base: {rnd(128, LOWER_HEX)}", ""),
@@ -218,7 +218,7 @@ def _special() -> list[Secret]:
             "python",
             f'conn = psycopg2.connect("dbname=app user=app password={pw2} host=db")',
             pw2,
-        ),  # noqa: E501
+        ),
         ("ado-net", "csharp", f'var cs = "Server=db;Database=app;User Id=sa;Password={pw};";', pw),
         ("jdbc", "java", f'String url = "jdbc:mysql://db:3306/app?user=app&password={pw2}";', pw2),
         ("password-with-akia", "python", f'password = "hunter2-secret-{akia}"', "hunter2-secret"),
@@ -233,7 +233,7 @@ def _special() -> list[Secret]:
             "json",
             '{"private_key": "' + pem.replace("\n", "\\n") + '"}',
             pem_line,
-        ),  # noqa: E501
+        ),
         ("docker-run", "shell", f"docker run -e POSTGRES_PASSWORD={pw2} postgres:16", pw2),
         ("gh-actions-literal", "yaml", f"          GITHUB_TOKEN: {FORMATS['github-pat']()}", ""),
         ("npmrc", "ini", f"//registry.npmjs.org/:_authToken={FORMATS['npm']()}", ""),
@@ -243,13 +243,13 @@ def _special() -> list[Secret]:
             "javascript",
             f"fetch(`https://api.weather.internal/v1?city=x&api_key={pw3}`)",
             pw3,
-        ),  # noqa: E501
+        ),
         (
             "query-access-token",
             "python",
             f'requests.get(f"https://graph.internal/me?access_token={pw3}")',
             pw3,
-        ),  # noqa: E501
+        ),
         ("go-struct", "go", f'cfg := Config{{Host: "db", Password: "{pw}"}}', pw),
         ("spring-properties", "properties", f"spring.datasource.password={pw2}", pw2),
         ("netrc", "netrc", f"machine api.internal login deploy password {pw2}", pw2),
@@ -316,28 +316,28 @@ def build_lookalikes() -> list[LookAlike]:
             "yaml",
             f'  resolved "https://registry.yarnpkg.com/a/-/a-1.0.0.tgz#{sha1}"',
             sha1,
-        ),  # noqa: E501
+        ),
         (
             "poetry-hash",
             "toml",
             f'    {{file = "requests-2.32.3-py3-none-any.whl", hash = "sha256:{sha256}"}},',
             sha256,
-        ),  # noqa: E501
+        ),
         ("cargo-checksum", "toml", f'checksum = "{h()}"', ""),
         (
             "go-sum",
             "go",
             f"golang.org/x/net v0.25.0 h1:{base64.b64encode(_rng.randbytes(32)).decode()}",
             "",
-        ),  # noqa: E501
+        ),
         ("pipfile-lock", "json", f'        "hashes": ["sha256:{h()}"],', ""),
         ("composer-shasum", "json", f'    "shasum": "{h(40)}"', ""),
         (
             "pnpm-lock",
             "yaml",
-            f"    resolution: {{integrity: sha512-{base64.b64encode(_rng.randbytes(64)).decode()}}}",
+            f"    resolution: {{integrity: sha512-{base64.b64encode(_rng.randbytes(64)).decode()}}}",  # noqa: E501
             "",
-        ),  # noqa: E501
+        ),
         ("gemfile-lock-checksum", "ruby", f"  nokogiri (1.16.5) sha256={h()}", ""),
         ("requirements-hash", "python", f"requests==2.32.3 --hash=sha256:{h()}", ""),
         # UUIDs
@@ -371,7 +371,7 @@ def build_lookalikes() -> list[LookAlike]:
             "ini",
             f"aws_secret_access_key = {aws_example_secret}",
             aws_example_secret,
-        ),  # noqa: E501
+        ),
         ("jwt-io", "javascript", f"const sample = '{jwt_io}';", jwt_io),
         ("stripe-docs", "ruby", f"Stripe.api_key = '{stripe_docs}'", stripe_docs),
         ("placeholder-angle", "yaml", "  api_key: <your-api-key>", "<your-api-key>"),
@@ -381,7 +381,7 @@ def build_lookalikes() -> list[LookAlike]:
             "yaml",
             "          token: ${{ secrets.GITHUB_TOKEN }}",
             "${{ secrets.GITHUB_TOKEN }}",
-        ),  # noqa: E501
+        ),
         ("format-field", "python", 'dsn = f"host=db password={password}"', "{password}"),
         ("template", "yaml", '  password: "{{ vault_db_password }}"', "{{ vault_db_password }}"),
         ("xxx-placeholder", "toml", 'api_key = "xxxxxxxxxxxxxxxx"', "xxxxxxxxxxxxxxxx"),
@@ -391,7 +391,7 @@ def build_lookalikes() -> list[LookAlike]:
             "python",
             'api_key = os.environ["OPENAI_API_KEY"]',
             'os.environ["OPENAI_API_KEY"]',
-        ),  # noqa: E501
+        ),
         ("getenv-go", "go", 'token := os.Getenv("GITHUB_TOKEN")', 'os.Getenv("GITHUB_TOKEN")'),
         ("kwarg", "python", "db = connect(host=host, password=password)", "password=password"),
         ("type-annotation", "python", "    password: str", "password: str"),
@@ -403,19 +403,19 @@ def build_lookalikes() -> list[LookAlike]:
             "javascript",
             'const passwordLabel = "Enter your password";',
             "Enter your password",
-        ),  # noqa: E501
+        ),
         (
             "password-hint",
             "python",
             'password_hint = "the name of your first pet"',
             "the name of your first pet",
-        ),  # noqa: E501
+        ),
         (
             "process-env",
             "javascript",
             "const API_KEY = process.env.API_KEY;",
             "process.env.API_KEY",
-        ),  # noqa: E501
+        ),
         (
             "token-url",
             "python",
@@ -427,19 +427,19 @@ def build_lookalikes() -> list[LookAlike]:
             "python",
             'private_key_path = "/home/me/.ssh/id_ed25519"',
             "/home/me/.ssh/id_ed25519",
-        ),  # noqa: E501
+        ),
         (
             "public-key",
             "shell",
             f"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI{rnd(43, B64)} me@laptop",
             "",
-        ),  # noqa: E501
+        ),
         (
             "basic-prose",
             "markdown",
             "Basic authentication sends credentials on every request.",
             "Basic authentication",
-        ),  # noqa: E501
+        ),
         (
             "url-no-password",
             "python",
@@ -451,7 +451,7 @@ def build_lookalikes() -> list[LookAlike]:
             "dotenv",
             "DATABASE_URL=postgres://app:${DB_PASS}@db:5432/app",
             "${DB_PASS}",
-        ),  # noqa: E501
+        ),
         ("css-colors", "css", "  color: #ff00aa; background: #1e1e1e;", "#ff00aa"),
         ("hex-constant", "c", "#define MAGIC 0xDEADBEEFCAFEBABE", "0xDEADBEEFCAFEBABE"),
         ("test-vector", "rust", f'let expected = hex!("{h()}");', ""),
@@ -463,7 +463,7 @@ def build_lookalikes() -> list[LookAlike]:
             "shell",
             'echo "$CR_PAT" | docker login ghcr.io -u me --password-stdin',
             "--password-stdin",
-        ),  # noqa: E501
+        ),
         ("mysql-prompt", "shell", "mysql -u root -p app < dump.sql", "-p app"),
         ("cli-env-password", "shell", 'psql --password="$PGPASSWORD" app', '"$PGPASSWORD"'),
         ("secret-name", "python", 'secret_name = "prod/db/credentials"', "prod/db/credentials"),
