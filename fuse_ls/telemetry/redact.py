@@ -351,11 +351,6 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         _whole("jwt"),
     ),
     (
-        "npm-token",
-        re.compile(_L + r"npm_[A-Za-z0-9]{36}" + _R),
-        _whole("npm-token"),
-    ),
-    (
         "mailgun-key",
         re.compile(_L + r"key-[0-9a-f]{32}" + _R),
         _whole("mailgun-key"),
