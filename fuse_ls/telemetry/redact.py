@@ -545,17 +545,21 @@ def _plugin_replacer(rule: str) -> Replacer:
 
 
 def _plugin_rules() -> list[tuple[str, re.Pattern[str], Replacer]]:
-    try:
-        import importlib
+    """Each plugin on its own: one that cannot be imported (an install without
+    detect-secrets, or without `requests`, which two plugins import for verification we
+    never do) leaves the others and our own rules in force."""
+    import importlib
 
-        rules = []
-        for module, name in _DETECT_SECRETS_PLUGINS:
+    rules = []
+    for module, name in _DETECT_SECRETS_PLUGINS:
+        try:
             plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), name)
-            slug = re.sub(r"[^a-z0-9]+", "-", str(plugin.secret_type).lower()).strip("-")
-            rules += [(slug, p, _plugin_replacer(slug)) for p in plugin.denylist]
-        return rules
-    except Exception:  # pragma: no cover - an installation without it: our rules only
-        return []
+            patterns = list(plugin.denylist)
+        except Exception:  # ImportError, or a plugin API that changed shape
+            continue
+        slug = re.sub(r"[^a-z0-9]+", "-", str(plugin.secret_type).lower()).strip("-")
+        rules += [(slug, p, _plugin_replacer(slug)) for p in patterns if isinstance(p, re.Pattern)]
+    return rules
 
 
 _all_rules: list[tuple[str, re.Pattern[str], Replacer]] | None = None
