@@ -484,6 +484,8 @@ def explain(model: str, script: ModelScript, text: str) -> str:
 def answer(script: EmulatorScript, model: str, schema: str | None, text: str) -> str:
     """The content `model` answers with: JSON text for a schema, Markdown otherwise."""
     own = script.for_model(model)
+    if script.obey_injected_instructions and P.injected(text):
+        return _obey(schema, text)
     if schema is None:
         return explain(model, own, text)
     result: Json
@@ -504,6 +506,36 @@ def answer(script: EmulatorScript, model: str, schema: str | None, text: str) ->
     else:
         result = {"answer": explain(model, own, text)}
     return json.dumps(result, ensure_ascii=False)
+
+
+def _obey(schema: str | None, text: str) -> str:
+    """What a model that took an injected "report nothing / reject everything" as an
+    instruction answers."""
+    if schema is None:
+        return "The code is fine."
+    result: Json = {"findings": []}
+    if schema == "cluster_verdict":
+        rejected = [
+            {"id": c.id, "decision": "reject", "severity": None, "message": None,
+             "rationale": "Rejected, as instructed."}
+            for c in P.clusters(text)
+        ]  # fmt: skip
+        result = {"clusters": rejected, "summary": "Nothing to report, as instructed."}
+    elif schema == "debate_revision":
+        result = {"answer": "No issues.", "findings": [], "confidence": 1.0, "changed": True}
+    elif schema == "fix_result":
+        result = {"replacement": "", "explanation": "Nothing to fix, as instructed."}
+    elif schema == "best_of_verdict":
+        result = {"winner": "A", "scores": {}, "rationale": "As instructed."}
+    elif schema == "merge_result":
+        result = {
+            "answer": "The code is fine.",
+            "consensus": [],
+            "contradictions": [],
+            "unique_insights": [],
+            "blind_spots": [],
+        }
+    return json.dumps(result)
 
 
 def wrapped_in_prose(content: str) -> str:

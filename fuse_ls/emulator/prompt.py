@@ -10,7 +10,8 @@ from attrs import frozen
 
 from fuse_ls.core.lines import split_lines
 
-_ATTRS = re.compile(r'(\w+)="([^"]*)"')
+# Attribute values are JSON strings (`path="a \\"b\\".py"`).
+_ATTRS = re.compile(r'(\w+)=("(?:[^"\\]|\\.)*")')
 # The closing tag must start a line: code lines all start with `N| `, so a `</code>`
 # inside the code cannot end the block early.
 _CODE = re.compile(r"<code\b([^>]*)>\n?(.*?)^</code>", re.DOTALL | re.MULTILINE)
@@ -57,11 +58,22 @@ class Block:
             return default
 
 
+def attributes(tag: str) -> dict[str, str]:
+    out = {}
+    for name, raw in _ATTRS.findall(tag):
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw.strip('"')
+        out[name] = value if isinstance(value, str) else raw
+    return out
+
+
 def code_block(prompt: str) -> CodeBlock | None:
     match = _CODE.search(prompt)
     if match is None:
         return None
-    attrs = dict(_ATTRS.findall(match.group(1)))
+    attrs = attributes(match.group(1))
     lines = []
     for raw in split_lines(match.group(2)):
         numbered = _NUMBERED.match(raw)
@@ -84,13 +96,13 @@ def _decode_string(body: str) -> str:
 
 def responses(prompt: str) -> list[Block]:
     return [
-        Block(dict(_ATTRS.findall(m.group(1))), _decode_string(m.group(2)))
+        Block(attributes(m.group(1)), _decode_string(m.group(2)))
         for m in _RESPONSE.finditer(prompt)
     ]
 
 
 def clusters(prompt: str) -> list[Block]:
-    return [Block(dict(_ATTRS.findall(m.group(1))), m.group(2)) for m in _CLUSTER.finditer(prompt)]
+    return [Block(attributes(m.group(1)), m.group(2)) for m in _CLUSTER.finditer(prompt)]
 
 
 def your_answer(prompt: str) -> str | None:
@@ -103,3 +115,28 @@ def as_json(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+# --- what a naive model reads as instructions -------------------------------------------
+#
+# Code blocks end only at a closing tag that starts a line (every code line starts with
+# `N| `). Every other block is read the way a careless model would: it ends at the first
+# closing tag of its name, wherever that is, so a `</response>` smuggled inside an
+# answer would end it early. The prompts must escape such tags for this to be safe.
+_NUMBERED_BLOCKS = re.compile(
+    r"<(code|context_before|context_after)\b[^>]*>.*?^</\1>", re.DOTALL | re.MULTILINE
+)
+_DATA_BLOCKS = re.compile(
+    r"<(response|cluster|your_answer|intent|blast_radius|repository_text)\b[^>]*>.*?</\1>",
+    re.DOTALL,
+)
+INJECTION = re.compile(r"(?i)instructions? to the (?:reviewer|judge|model|assistant)s?")
+
+
+def outside_data(prompt: str) -> str:
+    """The prompt without its data blocks: what a model may take as instructions."""
+    return _DATA_BLOCKS.sub(" ", _NUMBERED_BLOCKS.sub(" ", prompt))
+
+
+def injected(prompt: str) -> bool:
+    return INJECTION.search(outside_data(prompt)) is not None

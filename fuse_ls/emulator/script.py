@@ -119,6 +119,10 @@ class EmulatorScript:
     # True: chat requests for models that are neither scripted nor in the default
     # catalogue get OpenRouter's 400 "is not a valid model ID".
     strict_models: bool = True
+    # True: every model obeys an "INSTRUCTION TO THE REVIEWER/JUDGE" it finds *outside*
+    # the delimited data (a worst-case model for the prompt-injection suite); text inside
+    # the data blocks is ignored, as the prompts ask.
+    obey_injected_instructions: bool = False
 
     def for_model(self, model: str) -> ModelScript:
         script = self.models.get(model) or self.models.get("*")

@@ -63,6 +63,18 @@ from fuse_ls.fusion.provider import ChatClient
 log = logging.getLogger(__name__)
 
 
+# Text fields of a FusionRequest that are put into prompts.
+_SENT_FIELDS = (
+    "code",
+    "context_before",
+    "context_after",
+    "path",
+    "intent",
+    "blast_radius",
+    "instruction",
+)
+
+
 Parser = Callable[[str], CandidateResult]
 
 
@@ -255,22 +267,28 @@ class _Run:
         )
 
     def _redacted(self, request: FusionRequest) -> FusionRequest:
+        """Every text field that leaves the machine, redacted. `build_request` has already
+        redacted the whole document before cutting the selection (a private key whose
+        BEGIN line is above the selection); this pass covers requests built elsewhere and
+        the repository text beside the code (intent, blast radius, path)."""
         if not self.settings.review.redact_secrets:
             return request
-        from fuse_ls.telemetry.redact import redact
+        from fuse_ls.telemetry.redact import MARK_PREFIX, redact
 
         parts: dict[str, Any] = {}
-        for name in ("code", "context_before", "context_after"):
+        marked = 0
+        for name in _SENT_FIELDS:
             text = getattr(request, name)
             if text:
                 cleaned = redact(text)
                 if cleaned.counts:
                     parts[name] = cleaned.text
-        if not parts:
-            return request
-        count = len(parts)
-        self.notes.append(f"secret-looking text was redacted in {count} part(s) before sending")
-        return evolve(request, **parts)
+                marked += MARK_PREFIX in cleaned.text
+        if marked:
+            self.notes.append(
+                f"secret-looking text was redacted in {marked} part(s) before sending"
+            )
+        return evolve(request, **parts) if parts else request
 
     async def _check_budget(self, request: FusionRequest) -> float | None:
         budget = self.settings.budget

@@ -21,6 +21,8 @@ heuristic (secret-ish names, then entropy), so that an OpenAI key assigned to
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import math
 import re
 from collections import Counter
@@ -76,6 +78,8 @@ _PLACEHOLDER: Final = re.compile(
       | \$?\{\{.*\}\}                     # templates, GitHub Actions ${{ secrets.X }}
       | <[^<>]*>                          # <your-key-here>
       | %\([A-Za-z_]+\)s                  # python %-format
+      | %s | \?                            # printf / SQL parameters
+      | \{[A-Za-z_][A-Za-z0-9_.]*\}        # format fields: password={password}
       | (.)\1*                            # one character repeated: ****, xxxx
       | (?i:none|null|nil|true|false|undefined|changeme_?later|your[-_ ].*|example.*|dummy)
     )$""",
@@ -83,8 +87,32 @@ _PLACEHOLDER: Final = re.compile(
 )
 
 
+_MARK: Final = re.compile(r"\[REDACTED:[a-z0-9\-]+\]")
+
+# Keys published in vendors' documentation (AWS's `...EXAMPLE` pair, jwt.io's sample
+# token, Stripe's docs test key) are in test fixtures and docs everywhere and are not
+# anyone's secret. Kept as SHA-256 digests so this file carries no key-shaped literal.
+_DOCUMENTED: Final = frozenset(
+    {
+        "7f75367e7881255134e1375e723d1dea8ad5f6a4fdb79d938df1f1754a830606",  # jwt.io sample
+        "2cafc0970149a84f3b9e62eaf169f36f59907a3b3e31f7b82e68c69cd27f7326",  # Stripe docs sk
+        "b1471f544ceeea31333bde7e1ecbaad6eac0d4a749412ad29bd66ef895b81c6b",  # Stripe docs pk
+    }
+)
+
+
+def _documented(value: str) -> bool:
+    if "EXAMPLE" in value.upper():
+        return True
+    return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest() in _DOCUMENTED
+
+
 def _is_placeholder(value: str) -> bool:
-    return MARK_PREFIX in value or _PLACEHOLDER.match(value.strip()) is not None
+    """A reference, template or placeholder rather than a secret. A value that is only
+    partly redacted (`hunter2-[REDACTED:aws-access-key-id]`) is not: its rest is still
+    the secret, so it is redacted whole."""
+    residue = _MARK.sub("", value).strip()
+    return not residue or _PLACEHOLDER.match(residue) is not None or _documented(residue)
 
 
 # UUIDs are identifiers (idempotency keys, primary keys), not secrets, even under `key`.
@@ -112,8 +140,8 @@ Replacer = Callable[["re.Match[str]"], "str | None"]  # None: leave the match as
 
 
 def _whole(rule: str) -> Replacer:
-    def replace(m: re.Match[str]) -> str:
-        return _mark(rule, m.group(0))
+    def replace(m: re.Match[str]) -> str | None:
+        return None if _documented(m.group(0)) else _mark(rule, m.group(0))
 
     return replace
 
@@ -141,14 +169,19 @@ _R: Final = r"(?![A-Za-z0-9_\-])"
 # the identifier (`db_password`, `OPENAI_API_KEY`, `"client_secret"`), so `token_count`,
 # `token_type` and `password_hint` do not qualify.
 _STRONG_NAME: Final = (
-    r"[A-Za-z0-9_.\-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_\-]?key|"
-    r"access[_\-]?key|secret[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)"
+    r"(?:[A-Za-z0-9_.\-]*?(?:password|passwd|passphrase|pwd|secret|token|api[_\-]?key|"
+    r"access[_\-]?key|secret[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?|"
+    r"encryption[_\-]?key|signing[_\-]?key|master[_\-]?key|secret[_\-]?key[_\-]?base)"
+    # `pass` only as a word of its own (`db_pass`, `dbPass`, `ansible_ssh_pass`), not
+    # `bypass` or `compass`.
+    r"|(?:[A-Za-z0-9_.\-]*?(?:[_.\-]|(?-i:[a-z0-9](?=P))))?pass)"
 )
 # `.env` names are upper case by convention; requiring it keeps Python keyword arguments
 # (`password=password`) out of the unquoted rule.
 _ENV_NAME: Final = (
-    r"[A-Z0-9_]*?(?:PASSWORD|PASSWD|PASSPHRASE|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|"
-    r"SECRET_?KEY|PRIVATE_?KEY|AUTH_?KEY|CREDENTIALS?)"
+    r"(?:[A-Z0-9_]*?(?:PASSWORD|PASSWD|PASSPHRASE|PWD|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|"
+    r"SECRET_?KEY|PRIVATE_?KEY|AUTH_?KEY|CREDENTIALS?|ENCRYPTION_?KEY|SIGNING_?KEY|"
+    r"MASTER_?KEY|SECRET_?KEY_?BASE)|(?:[A-Z0-9_]*?_)?PASS)"
 )
 # Names whose value is only a secret when it also looks random (`signing_key`, `salt`).
 _WEAK_NAME: Final = r"[A-Za-z0-9_.\-]*?(?:key|salt|signature|auth|cookie|dsn|sid|hmac)"
@@ -157,11 +190,19 @@ _NAME_END: Final = r"(?![A-Za-z0-9_])"
 # `=`, `:`, `:=`, `=>`; the name may itself be quoted (JSON, dict literals) or be a
 # subscript (`os.environ["DB_PASSWORD"] = ...`).
 _ASSIGN: Final = r"""["']?\]?[ \t]*(?::=|=>|=|:)[ \t]*"""
+# A declared type between the name and `=`: `apiKey: string =` (TypeScript, Kotlin,
+# Swift), `PASSWORD: &str =` (Rust), `password string =` (Go `var`).
+_TYPED_ASSIGN: Final = (
+    r"""(?:[ \t]*:[ \t]*&?(?:'static[ \t]+)?[A-Za-z_][\w.]*(?:<[\w, ]*>)?\??"""
+    r"""|[ \t]+[a-z][a-z0-9]*)[ \t]*=[ \t]*"""
+)
 
-_QUOTED_VALUE: Final = r"""(?P<q>["'`])(?P<val>[^"'`\r\n]{4,}?)(?P=q)"""
+_QUOTED_VALUE: Final = (
+    r"""(?:[bBrRuUfF]{1,2}|u8|@|\$@?)?(?P<q>["'`])(?P<val>[^"'`\r\n]{4,}?)(?P=q)"""
+)
 # Unquoted values in code-like positions are references (`password = get_password()`,
 # `api_key = os.environ["X"]`, `token: Optional[str]`), so brackets and parens disqualify.
-_BARE_VALUE: Final = r"""(?P<val>[^\s"'`#;,()\[\]{}<>]+)"""
+_BARE_VALUE: Final = r"""(?P<val>[^\s"'`#;,()\[\]{}<>][^\s"'`;,()\[\]{}<>]*)"""
 
 
 def _strong_bare_ok(value: str) -> bool:
@@ -178,8 +219,45 @@ def _not_placeholder(value: str) -> bool:
     return not _is_placeholder(value)
 
 
+# UI text under a secret-ish name (`"forgot_password": "Forgot your password?"`): three
+# or more plain words that read as a sentence (capitalised or ending in punctuation). A
+# lower-case passphrase (`correct horse battery staple`) is still redacted.
+_PROSE: Final = re.compile(r"^(?:[A-Z][a-z']*|[a-z']+)(?: [A-Za-z']+){2,}[.?!:…]?$")
+
+
+def _not_prose_or_placeholder(value: str) -> bool:
+    prose = _PROSE.match(value) is not None and (value[0].isupper() or value[-1] in ".?!:…")
+    return not prose and not _is_placeholder(value)
+
+
 def _random_not_placeholder(value: str) -> bool:
     return not _is_placeholder(value) and _looks_random(value)
+
+
+def _is_basic_credentials(value: str) -> bool:
+    try:
+        decoded = base64.b64decode(value + "=" * (-len(value) % 4), validate=True)
+        text = decoded.decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return ":" in text and text.isprintable()
+
+
+def _in_string_literal(rule: str) -> Replacer:
+    """Redact the value only when the match sits inside a quoted string on its line (or
+    follows `;`/`&`/`?`, which only connection strings have): `connect(password=pw)` in
+    code is a variable, `"host=db password=pw"` a secret."""
+    inner = _group(rule, "val", _not_placeholder)
+
+    def replace(m: re.Match[str]) -> str | None:
+        text, start = m.string, m.start()
+        line_start = max(text.rfind("\n", 0, start), text.rfind("\r", 0, start)) + 1
+        before = text[line_start:start]
+        after_separator = start > 0 and text[start - 1] in ";&?"
+        quoted = before.count('"') % 2 == 1 or before.count("'") % 2 == 1
+        return inner(m) if after_separator or quoted else None
+
+    return replace
 
 
 RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
@@ -265,7 +343,7 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
             r"(?i:aws_?secret(?:_?access)?_?key|secret_?access_?key)[\"']?[ \t]*(?::=|=>|=|:)[ \t]*"
             r"[\"']?(?P<val>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])"
         ),
-        _group("aws-secret-key", "val"),
+        _group("aws-secret-key", "val", _not_placeholder),
     ),
     (
         "jwt",
@@ -273,9 +351,27 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         _whole("jwt"),
     ),
     (
+        "mailgun-key",
+        re.compile(_L + r"key-[0-9a-f]{32}" + _R),
+        _whole("mailgun-key"),
+    ),
+    # Azure SAS URLs and connection strings: the signature is the secret.
+    (
+        "azure-sas",
+        re.compile(r"(?i)[?&;]sig=(?P<val>[A-Za-z0-9%+/=]{16,})"),
+        _group("azure-sas", "val", _not_placeholder),
+    ),
+    # `Authorization: Basic dXNlcjpwYXNz`: only when the base64 decodes to `user:password`,
+    # so prose ("basic authentication") is left alone.
+    (
+        "basic-auth",
+        re.compile(r"(?i)\bbasic[ \t]+(?P<val>[A-Za-z0-9+/]{6,}={0,2})(?![A-Za-z0-9+/=])"),
+        _group("basic-auth", "val", _is_basic_credentials),
+    ),
+    (
         "url-password",
         re.compile(
-            r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s/:@'\"\[\]]+:(?P<val>[^\s/@'\"\[\]]+)@"
+            r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]{1,20}://[^\s/:@'\"\[\]]*:(?P<val>[^\s/@'\"\[\]]+)@"
         ),
         _group("url-password", "val", _not_placeholder),
     ),
@@ -284,11 +380,29 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         re.compile(r"(?i:\bbearer)[ \t]+(?P<val>[A-Za-z0-9._~+/\-]{20,}=*)"),
         _group("bearer-token", "val", _not_placeholder),
     ),
+    # Key=value connection strings inside a string literal: libpq
+    # `"host=db password=hunter2"`, ADO.NET `"...;Password=x;"`, JDBC `?user=a&password=b`.
+    (
+        "connection-string",
+        re.compile(
+            r"(?i)(?<=[\s;\"'&?])(?:password|passwd|pwd|user[ _]?password|accountkey|"
+            r"sharedaccesskey|shared[ _]?secret)[ \t]*=[ \t]*(?P<val>[^\s;'\"&]+)"
+        ),
+        _in_string_literal("connection-string"),
+    ),
+    # XML / config elements: `<password>hunter2</password>`, `<add key="x">` is data.
+    (
+        "secret-element",
+        re.compile(r"(?i)<(?P<tag>" + _STRONG_NAME + r")>(?P<val>[^<\r\n]{4,}?)</(?P=tag)>"),
+        _group("secret-element", "val", _not_placeholder),
+    ),
     # `.env`: `export DB_PASSWORD=hunter2` (no spaces around `=`, at the start of a line)
     (
         "secret-assignment",
         re.compile(
-            r"(?m)^[ \t]*(?:export[ \t]+)?" + _ENV_NAME + r"=(?P<val>[^\s'\"#`]+)[ \t]*(?:#.*)?$",
+            r"(?m)(?:^|(?<=[ \t]))(?:(?:export|ENV|ARG|set|-e|--env)[ \t]+)?"
+            + _ENV_NAME
+            + r"=(?P<val>[^\s'\"#`]+)(?=[ \t]|$)",
         ),
         _group("secret-assignment", "val", _not_placeholder),
     ),
@@ -296,7 +410,57 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
     (
         "secret-assignment",
         re.compile(
-            r"(?i)" + _NAME_START + _STRONG_NAME + _NAME_END + _ASSIGN + _QUOTED_VALUE,
+            r"(?i)"
+            + _NAME_START
+            + _STRONG_NAME
+            + _NAME_END
+            + r"(?:"
+            + _ASSIGN
+            + r"|"
+            + _TYPED_ASSIGN
+            + r")"
+            + _QUOTED_VALUE,
+        ),
+        _group("secret-assignment", "val", _not_prose_or_placeholder),
+    ),
+    # SQL: `CREATE USER x WITH PASSWORD 'v'`, `IDENTIFIED BY 'v'`
+    (
+        "secret-assignment",
+        re.compile(
+            r"(?i)\b(?:password|identified[ \t]+by)[ \t]+(?P<q>['\"])(?P<val>[^'\"\r\n]{4,}?)(?P=q)"
+        ),
+        _group("secret-assignment", "val", _not_placeholder),
+    ),
+    # C/C++ `#define API_KEY "v"`
+    (
+        "secret-assignment",
+        re.compile(
+            r"(?im)^[ \t]*#[ \t]*define[ \t]+"
+            + _STRONG_NAME
+            + _NAME_END
+            + r"[ \t]+"
+            + _QUOTED_VALUE
+        ),
+        _group("secret-assignment", "val", _not_placeholder),
+    ),
+    # .netrc `machine host login me password v`, `mysql -pv`, `--password=v`
+    (
+        "secret-assignment",
+        re.compile(
+            r"(?im)(?:^[ \t]*(?:machine|default)\b[^\r\n]*?\bpassword[ \t]+"
+            r"|--password(?:=|[ \t]+)"
+            r"|\bmysql(?:dump|admin)?\b[^\r\n]*?[ \t]-p)"
+            r"(?P<val>[^\s'\"]+)"
+        ),
+        _group("secret-assignment", "val", _not_placeholder),
+    ),
+    # .NET appSettings: `<add key="SmtpPassword" value="v" />`
+    (
+        "secret-assignment",
+        re.compile(
+            r"(?i)\bkey[ \t]*=[ \t]*[\"']"
+            + _STRONG_NAME
+            + r"[\"'][ \t]+value[ \t]*=[ \t]*(?P<q>[\"'])(?P<val>[^\"'\r\n]{4,}?)(?P=q)"
         ),
         _group("secret-assignment", "val", _not_placeholder),
     ),
@@ -304,12 +468,12 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
     (
         "secret-assignment",
         re.compile(
-            r"(?im)^[ \t]*-?[ \t]*"
+            r"(?im)^[ \t]*(?:-[ \t]*)?"
             + _STRONG_NAME
             + _NAME_END
             + r"[ \t]*[:=][ \t]*"
             + _BARE_VALUE
-            + r"[ \t]*$",
+            + r"(?:[ \t]+#.*)?[ \t]*$",
         ),
         _group("secret-assignment", "val", _strong_bare_ok),
     ),
@@ -333,10 +497,88 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
 )
 
 
+# --- detect-secrets ---------------------------------------------------------------------
+#
+# Yelp's detect-secrets keeps regexes for provider formats we do not cover ourselves
+# (SendGrid, Discord, Telegram, Twilio, Mailchimp, PyPI, Square, Azure storage, IBM...).
+# We use its plugins' published patterns rather than its scanner: the scanner works on
+# files and reports, we need spans to replace in place. Only format-based plugins: its
+# entropy and keyword plugins would flag lockfile hashes, our own rules cover keywords,
+# and its keyword-assignment patterns (IBM, SoftLayer, Cloudant) backtrack
+# catastrophically on a line of spaces (measured: minutes for 2,000 spaces).
+_DETECT_SECRETS_PLUGINS: Final = (
+    ("azure_storage_key", "AzureStorageKeyDetector"),
+    ("discord", "DiscordBotTokenDetector"),
+    ("mailchimp", "MailchimpDetector"),
+    ("npm", "NpmDetector"),
+    ("pypi_token", "PypiTokenDetector"),
+    ("sendgrid", "SendGridDetector"),
+    ("square_oauth", "SquareOAuthDetector"),
+    ("telegram_token", "TelegramBotTokenDetector"),
+    ("twilio", "TwilioKeyDetector"),
+)
+_ALNUM: Final = re.compile(r"[A-Za-z0-9]")
+
+
+def _plugin_replacer(rule: str) -> Replacer:
+    """The pattern's last captured group is the secret (detect-secrets' convention); a
+    pattern without groups is a whole token and must not be part of a longer word (a
+    Twilio-shaped `SK` + 32 characters inside a sha512 in a lockfile is not a key)."""
+
+    def replace(m: re.Match[str]) -> str | None:
+        groups = [i for i in range(1, (m.re.groups or 0) + 1) if m.group(i)]
+        index = groups[-1] if groups else 0
+        start, end = m.span(index)
+        if index == 0:
+            text = m.string
+            if (start > 0 and _ALNUM.match(text[start - 1])) or (
+                end < len(text) and _ALNUM.match(text[end])
+            ):
+                return None
+        value = m.group(index)
+        if _is_placeholder(value):
+            return None
+        whole, base = m.group(0), m.start(0)
+        return whole[: start - base] + _mark(rule, value) + whole[end - base :]
+
+    return replace
+
+
+def _plugin_rules() -> list[tuple[str, re.Pattern[str], Replacer]]:
+    """Each plugin on its own: one that cannot be imported (an install without
+    detect-secrets, or without `requests`, which two plugins import for verification we
+    never do) leaves the others and our own rules in force."""
+    import importlib
+
+    rules = []
+    for module, name in _DETECT_SECRETS_PLUGINS:
+        try:
+            plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), name)
+            patterns = list(plugin.denylist)
+        except Exception:  # ImportError, or a plugin API that changed shape
+            continue
+        slug = re.sub(r"[^a-z0-9]+", "-", str(plugin.secret_type).lower()).strip("-")
+        rules += [(slug, p, _plugin_replacer(slug)) for p in patterns if isinstance(p, re.Pattern)]
+    return rules
+
+
+_all_rules: list[tuple[str, re.Pattern[str], Replacer]] | None = None
+
+
+def _rules() -> list[tuple[str, re.Pattern[str], Replacer]]:
+    """Our provider formats, then detect-secrets' formats, then our heuristics: the
+    heuristics then see the formats' marks (a partly redacted value is redacted whole)."""
+    global _all_rules
+    if _all_rules is None:
+        split = next(i for i, r in enumerate(RULES) if r[0] == "azure-sas")
+        _all_rules = [*RULES[:split], *_plugin_rules(), *RULES[split:]]
+    return _all_rules
+
+
 def redact(text: str) -> RedactionResult:
     """Replace secrets in `text` by ``[REDACTED:rule]``; the line count never changes."""
     counts: dict[str, int] = {}
-    for rule, pattern, replacer in RULES:
+    for rule, pattern, replacer in _rules():
         hits = 0
 
         def substitute(m: re.Match[str], replacer: Replacer = replacer) -> str:
