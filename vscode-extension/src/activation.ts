@@ -9,7 +9,7 @@ import { type Interpreter, pythonExtensionApi } from './interpreter';
 import { Logger, RedactingOutputChannel, Redactor } from './log';
 import { choosePool } from './pool';
 import { ApiKeyStore, promptForApiKey } from './secrets';
-import { type ClientFactory, type ProcessRunner, ServerManager } from './server';
+import { type ClientFactory, openInterpreterSetting, type ProcessRunner, ServerManager } from './server';
 import { RESTART_SETTINGS, SERVER_SETTINGS } from './settings';
 import { StatusView } from './status';
 import { FusionTracker } from './tracker';
@@ -22,7 +22,7 @@ export const COMMANDS = [
   'fuseLs.showStats',
   'fuseLs.setApiKey',
   'fuseLs.choosePool',
-  'fuseLs.installServer',
+  'fuseLs.selectInterpreter',
   'fuseLs.showLogs',
   'fuseLs.restartServer',
 ] as const;
@@ -31,6 +31,8 @@ export interface ActivationDeps {
   createClient: ClientFactory;
   runProcess: ProcessRunner;
   resolveInterpreter?: (log: (message: string) => void) => Promise<Interpreter>;
+  /** `bundled/libs` of the installed extension, when it holds the server. */
+  bundledLibs?: string;
 }
 
 /** What activate returns; tests use it, other extensions may too. */
@@ -60,6 +62,7 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
     createClient: deps.createClient,
     runProcess: deps.runProcess,
     resolveInterpreter: deps.resolveInterpreter,
+    bundledLibs: deps.bundledLibs,
     executeCommandMiddleware: fusions.executeCommandMiddleware,
     showDocumentMiddleware: fusions.showDocumentMiddleware,
   });
@@ -76,7 +79,7 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
     'fuseLs.showStats': () => fusions.showStats(),
     'fuseLs.setApiKey': () => promptForApiKey(keys, effectiveApiKeyEnv()),
     'fuseLs.choosePool': () => choosePool(),
-    'fuseLs.installServer': () => manager.install(),
+    'fuseLs.selectInterpreter': () => openInterpreterSetting(),
     'fuseLs.showLogs': () => channel.show(true),
     'fuseLs.restartServer': () => manager.restart('requested'),
   };

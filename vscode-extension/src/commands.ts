@@ -222,12 +222,12 @@ export class Fusions {
     const client = this.client();
     if (!client) {
       void vscode.window
-        .showErrorMessage('fuse-ls: the server is not running.', 'Show Logs', 'Install fuse-ls')
+        .showErrorMessage('fuse-ls: the server is not running.', 'Show Logs', 'Choose Interpreter')
         .then((choice) => {
           if (choice === 'Show Logs') {
             this.channel.show(true);
-          } else if (choice === 'Install fuse-ls') {
-            void vscode.commands.executeCommand('fuseLs.installServer');
+          } else if (choice === 'Choose Interpreter') {
+            void vscode.commands.executeCommand('fuseLs.selectInterpreter');
           }
         });
     }

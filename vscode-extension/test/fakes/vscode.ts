@@ -253,6 +253,9 @@ function freshState() {
       | { document: FakeDocument; selection: Selection }
       | undefined,
     workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
+    /** vscode.env.remoteName: set in SSH/WSL/container/code-server windows. */
+    remoteName: undefined as string | undefined,
+    isTrusted: true,
   };
 }
 
@@ -321,7 +324,16 @@ class FakeConfiguration {
   }
 }
 
+export const env = {
+  get remoteName() {
+    return fake.remoteName;
+  },
+};
+
 export const workspace = {
+  get isTrusted() {
+    return fake.isTrusted;
+  },
   getConfiguration: (section?: string) => new FakeConfiguration(section ?? ''),
   onDidChangeConfiguration: (l: Listener<{ affectsConfiguration(section: string): boolean }>) => fake.configEmitter.event(l),
   get workspaceFolders() {
