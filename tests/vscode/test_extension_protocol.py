@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import pytest_asyncio
@@ -405,7 +406,7 @@ async def test_explain_stats_cancel_and_settings_push(vscode: Session) -> None:
     assert isinstance(result["markdown"], str) and result["markdown"].strip()
     document = result["documentUri"]
     assert document.startswith("file://")
-    assert await asyncio.to_thread(Path(document.removeprefix("file://")).is_file)
+    assert await asyncio.to_thread(Path(unquote(document.removeprefix("file://"))).is_file)
     assert [d.uri for d in vscode.client.shown_documents] == [document]
 
     stats = await vscode.execute("fuse-ls.stats", {})
