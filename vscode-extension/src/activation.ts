@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { Fusions, type Task } from './commands';
 import { effectiveApiKeyEnv, SECTION } from './configuration';
 import { type Interpreter, pythonExtensionApi } from './interpreter';
+import { FixPreview } from './fixpreview';
 import { Logger, RedactingOutputChannel, Redactor } from './log';
 import { choosePool } from './pool';
 import { ApiKeyStore, promptForApiKey } from './secrets';
@@ -54,6 +55,7 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
   const tracker = new FusionTracker();
   const holder: { manager?: ServerManager } = {};
   const fusions = new Fusions(tracker, () => holder.manager?.client, logger, channel);
+  const fixes = new FixPreview(logger);
   const manager = new ServerManager({
     logger,
     channel,
@@ -65,10 +67,15 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
     bundledLibs: deps.bundledLibs,
     executeCommandMiddleware: fusions.executeCommandMiddleware,
     showDocumentMiddleware: fusions.showDocumentMiddleware,
+    // Registered before start(), so they replace the language client's own handlers.
+    onClientCreated: (client) => [
+      client.onRequest('workspace/applyEdit', fixes.applyEdit),
+      client.onNotification('window/showMessage', fusions.showMessage),
+    ],
   });
   holder.manager = manager;
   const status = new StatusView(tracker, manager.onDidChangeState);
-  context.subscriptions.push(channel, manager, status);
+  context.subscriptions.push(channel, manager, status, fixes);
 
   const run = (task: Task) => () => fusions.runOnEditor(task);
   const handlers: Record<(typeof COMMANDS)[number], (...args: unknown[]) => unknown> = {

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { ShowDocumentParams, ShowDocumentRequest, ShowDocumentResult } from 'vscode-languageclient/node';
 import { describeError, type Logger } from './log';
+import { degradedNotes, notice } from './messages';
 import type { ClientLike } from './server';
 import { describeModels, formatUsd, type FusionTracker } from './tracker';
 
@@ -36,6 +37,7 @@ export interface ReviewResult {
   fusionId?: string;
   findings?: unknown[];
   cancelled?: boolean;
+  notes?: unknown;
 }
 export interface ExplainResult {
   fusionId?: string;
@@ -168,27 +170,58 @@ export class Fusions {
     }
   };
 
-  /** Cancels the fusions of the active document when it has any, else all of them. */
+  /**
+   * Cancels the fusions of the active document when it has any, else all of them, and
+   * says how many. The server is asked first: it stops the models and counts what it
+   * stopped. Only then does this window stop waiting for its own requests (cancelling
+   * those first would end them on the server before it could count them).
+   */
   async cancel(): Promise<number> {
     const editorUri = vscode.window.activeTextEditor?.document.uri.toString();
     const scoped = editorUri !== undefined && this.tracker.running().some((f) => f.uri === editorUri);
-    for (const [source, uri] of this.local) {
-      if (!scoped || uri === editorUri) {
-        source.cancel();
+    const waiting = [...this.local].filter(([, uri]) => !scoped || uri === editorUri).map(([source]) => source);
+    const client = this.client();
+    let count = 0;
+    if (client) {
+      try {
+        const result = await client.sendRequest<{ cancelled?: number }>('workspace/executeCommand', {
+          command: 'fuse-ls.cancel',
+          arguments: [scoped ? { uri: editorUri } : {}],
+        });
+        count = typeof result?.cancelled === 'number' ? result.cancelled : 0;
+      } catch (error) {
+        this.logger.error('fuse-ls.cancel failed', error);
       }
     }
-    const client = this.client();
-    if (!client) {
-      return 0;
+    for (const source of waiting) {
+      source.cancel();
     }
-    const result = await client.sendRequest<{ cancelled?: number }>('workspace/executeCommand', {
-      command: 'fuse-ls.cancel',
-      arguments: [scoped ? { uri: editorUri } : {}],
-    });
-    const count = typeof result?.cancelled === 'number' ? result.cancelled : 0;
+    // A request of this window the server had not started yet is cancelled all the same.
+    count = Math.max(count, waiting.length);
     vscode.window.setStatusBarMessage(`fuse-ls: cancelled ${count} fusion${count === 1 ? '' : 's'}`, 4000);
     return count;
   }
+
+  /**
+   * Replaces the language client's `window/showMessage` handler: a multi-line message
+   * (every model failed, one line per model) becomes one readable line with a
+   * "Show Logs" button, and the whole text goes to the log.
+   */
+  readonly showMessage = (params: { type?: number; message?: string }): void => {
+    const message = this.logger.redact(String(params?.message ?? ''));
+    const { headline, detailed } = notice(message);
+    const type = params?.type ?? 3;
+    if (type <= 2 || detailed) {
+      this.logger.info(`${type === 1 ? 'Error' : type === 2 ? 'Warning' : 'Info'} from the server: ${message}`);
+    }
+    const buttons = type <= 2 || detailed ? ['Show Logs'] : [];
+    const show = type === 1 ? vscode.window.showErrorMessage : type === 2 ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(headline, ...buttons).then((choice) => {
+      if (choice === 'Show Logs') {
+        this.channel.show(true);
+      }
+    });
+  };
 
   async showStats(): Promise<void> {
     const client = this.requireClient();
@@ -305,6 +338,15 @@ export class Fusions {
       this.logger.error(`${TITLES[task]} failed on the server`, error);
       return;
     }
+    const degraded = degradedNotes((result as { notes?: unknown }).notes);
+    if (degraded.length > 0) {
+      this.logger.info(`${TITLES[task]} is degraded: ${degraded.join('; ')}`);
+      void vscode.window.showWarningMessage(this.logger.redact(`fuse-ls: ${TITLES[task]} is degraded: ${degraded.join('; ')}.`), 'Show Logs').then((choice) => {
+        if (choice === 'Show Logs') {
+          this.channel.show(true);
+        }
+      });
+    }
     if (task === 'review') {
       await this.presentReview(result);
     } else if (task === 'explain') {
@@ -319,7 +361,11 @@ export class Fusions {
         vscode.window.setStatusBarMessage('fuse-ls: fused fix applied', 4000);
       } else {
         const reason = typeof fix.reason === 'string' && fix.reason !== '' ? ` (${fix.reason})` : '';
-        void vscode.window.showInformationMessage(this.logger.redact(`fuse-ls: no fix was applied${reason}.`));
+        if (fix.reason === 'discarded') {
+          vscode.window.setStatusBarMessage('fuse-ls: fused fix discarded', 4000);
+        } else {
+          void vscode.window.showInformationMessage(this.logger.redact(`fuse-ls: no fix was applied${reason}.`));
+        }
       }
     }
   }

@@ -144,5 +144,6 @@ export function isDevelopmentVersion(v: Version): boolean {
   return v.major === 0 && v.minor === 0 && v.patch === 0;
 }
 
-// Re-exported for scripts/print-launch.js, which loads only this module's bundle.
+// Re-exported for scripts/print-launch.js and print-capabilities.js, which load only this module's bundle.
+export { ownProgressFeature } from './capabilities';
 export { buildServerSettings, readerFromJson } from './settings';

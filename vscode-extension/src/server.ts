@@ -25,6 +25,7 @@ import {
   VERSION_ARGS,
 } from './launch';
 import { describeError, type Logger } from './log';
+import { uniqueDiagnostics } from './diagnostics';
 import type { ApiKeyStore } from './secrets';
 import { buildServerSettings, sectionOf } from './settings';
 import type { FusionStatusParams, FusionTracker, ModelStatusParams } from './tracker';
@@ -37,6 +38,9 @@ export interface ClientLike {
   sendNotification(method: string, params?: unknown): Promise<void>;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors LanguageClient's GenericNotificationHandler
   onNotification(method: string, handler: (...params: any[]) => void): { dispose(): void };
+  /** Registered before start(), a handler replaces the client's default for that method. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors LanguageClient's GenericRequestHandler
+  onRequest(method: string, handler: (...params: any[]) => unknown): { dispose(): void };
 }
 
 export interface ClientSpec {
@@ -91,7 +95,7 @@ export interface ServerManagerDeps {
   /** `bundled/libs` inside the installed extension (absent in a development checkout). */
   bundledLibs?: string;
   /** Registers handlers that replace the language client's defaults (see commands.ts). */
-  onClientCreated?: (client: ClientLike) => void;
+  onClientCreated?: (client: ClientLike) => { dispose(): void }[];
 }
 
 export class ServerManager implements vscode.Disposable {
@@ -260,11 +264,11 @@ export class ServerManager implements vscode.Disposable {
       clientOptions: this.clientOptions(launch),
     });
     this.current = client;
-    this.deps.onClientCreated?.(client);
     tracker.reset();
     this.subscriptions = [
       client.onNotification('fuse/modelStatus', (params: ModelStatusParams) => tracker.applyModelStatus(params)),
       client.onNotification('fuse/fusionStatus', (params: FusionStatusParams) => tracker.applyFusionStatus(params)),
+      ...(this.deps.onClientCreated?.(client) ?? []),
     ];
     try {
       await client.start();
@@ -311,6 +315,7 @@ export class ServerManager implements vscode.Disposable {
       traceOutputChannel: this.deps.channel,
       diagnosticCollectionName: 'fuse-ls',
       middleware: {
+        handleDiagnostics: (uri, diagnostics, next) => next(uri, uniqueDiagnostics(diagnostics)),
         executeCommand: this.deps.executeCommandMiddleware,
         window: { showDocument: this.deps.showDocumentMiddleware },
         workspace: {

@@ -52,6 +52,20 @@ export class FakeClient implements ClientLike {
     return Promise.resolve();
   }
 
+  requestHandlers = new Map<string, (...params: unknown[]) => unknown>();
+
+  onRequest(method: string, handler: (...params: unknown[]) => unknown): { dispose(): void } {
+    this.requestHandlers.set(method, handler);
+    return { dispose: () => this.requestHandlers.delete(method) };
+  }
+
+  /** The server sends a request (workspace/applyEdit); resolves with the client's answer. */
+  async serverRequest(method: string, params: unknown): Promise<unknown> {
+    const handler = this.requestHandlers.get(method);
+    if (!handler) throw new Error(`no handler for ${method}`);
+    return handler(params);
+  }
+
   onNotification(method: string, handler: Handler): { dispose(): void } {
     this.handlers.set(method, handler);
     return { dispose: () => this.handlers.delete(method) };
