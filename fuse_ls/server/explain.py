@@ -164,8 +164,11 @@ def write_explanation(directory: Path, uri: str, request: FusionRequest, markdow
     key = f"{uri}\n{request.start_line}\n{request.code}".encode()
     folder = hashlib.sha256(key).hexdigest()[:16]
     source = Path(request.path).name or "selection"
-    target = directory / "explanations" / folder / (
-        f"{source} lines {request.start_line}-{request.end_line}.md"
+    target = (
+        directory
+        / "explanations"
+        / folder
+        / (f"{source} lines {request.start_line}-{request.end_line}.md")
     )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(markdown, encoding="utf-8")

@@ -16,6 +16,7 @@ import time
 
 from fuse_ls.emulator import Emulator, demo_source_path
 
+
 def main() -> None:
     script = json.loads((demo_source_path().parent / "script.json").read_text())
     models = script["models"]
