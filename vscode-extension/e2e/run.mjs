@@ -129,12 +129,14 @@ const userData = join(tmp, 'user-data');
 const extensions = join(tmp, 'extensions');
 const workspace = join(tmp, 'workspace');
 
+// Written before code-server first runs, or it writes a default (password) config there.
+writeFileSync(join(tmp, 'code-server.yaml'), 'auth: none\ncert: false\n');
+
 function codeServerArgs(...args) {
   return [codeServer, '--user-data-dir', userData, '--extensions-dir', extensions, '--config', join(tmp, 'code-server.yaml'), ...args];
 }
 
 async function startCodeServer() {
-  writeFileSync(join(tmp, 'code-server.yaml'), 'auth: none\ncert: false\n');
   const child = spawn(
     node,
     codeServerArgs('--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace),
