@@ -167,6 +167,18 @@ describe('server messages', () => {
   });
 });
 
+describe('degraded by the judge field alone', () => {
+  it('warns when judge.status is "error" even without a note', async () => {
+    const { server } = await activate();
+    server.responder = () => ({ fusionId: 'f', markdown: '# E', cancelled: false, notes: [], judge: { model: 'openai/gpt-5-mini', status: 'error', error: 'HTTP 503' } });
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    await fake.commands.get('fuseLs.explain')!();
+    expect(fake.messages.find((m) => m.kind === 'warning')?.text).toBe(
+      'fuse-ls: Explain with consensus is degraded: judge openai/gpt-5-mini failed (HTTP 503); the votes decided.',
+    );
+  });
+});
+
 describe('findings and progress', () => {
   const range = { start: { line: 4, character: 4 }, end: { line: 4, character: 20 } };
 
@@ -186,5 +198,51 @@ describe('findings and progress', () => {
     const capabilities: { window?: Record<string, unknown> } = { window: { workDoneProgress: true, showDocument: { support: true } } };
     ownProgressFeature.fillClientCapabilities(capabilities);
     expect(capabilities.window).toEqual({ workDoneProgress: false, showDocument: { support: true } });
+  });
+});
+
+describe('Fused review of changes (fuse-ls.reviewChanges)', () => {
+  it('is in the Source Control title bar for git and in the palette', async () => {
+    const { readFileSync } = await import('fs');
+    const manifest = JSON.parse(readFileSync(`${__dirname}/../package.json`, 'utf8'));
+    expect(manifest.contributes.menus['scm/title']).toEqual([{ command: 'fuseLs.reviewChanges', when: 'scmProvider == git', group: 'navigation' }]);
+    expect(manifest.contributes.menus.commandPalette.map((m: { command: string }) => m.command)).toContain('fuseLs.reviewChanges');
+  });
+
+  it('asks which change, sends that scope and reports the findings per file', async () => {
+    const { server } = await activate();
+    fake.pickAnswer = (items) => items.find((i) => i.label === 'Staged changes');
+    server.responder = (command) =>
+      command === 'fuse-ls.reviewChanges'
+        ? { reviewId: 'r', cancelled: false, units: 3, findings: [{ uri: 'file:///ws/a.py' }, { uri: 'file:///ws/a.py' }, { uri: 'file:///ws/b.py' }], skippedFiles: [{ path: 'x.bin', reason: 'binary' }], failedUnits: [] }
+        : undefined;
+    await fake.commands.get('fuseLs.reviewChanges')!();
+    expect(server.last.executeCommands()[0].params).toEqual({ command: 'fuse-ls.reviewChanges', arguments: [{ scope: 'staged' }] });
+    expect(fake.progress[0].options).toMatchObject({ title: 'fuse-ls: Fused review of changes', cancellable: true });
+    expect(fake.messages.at(-1)).toMatchObject({
+      kind: 'info',
+      text: 'fuse-ls: the fused review of changes found 3 issues in 2 files (1 file skipped; the log lists them).',
+      items: ['Show Problems'],
+    });
+  });
+
+  it('does nothing when the pick is dismissed', async () => {
+    const { server } = await activate();
+    await fake.commands.get('fuseLs.reviewChanges')!();
+    expect(server.last.executeCommands()).toEqual([]);
+  });
+
+  it('cancelling the notification cancels every fusion on the server (no uri)', async () => {
+    const { server } = await activate();
+    fake.pickAnswer = (items) => items[0];
+    server.responder = (command) => (command === 'fuse-ls.cancel' ? { cancelled: 4 } : new Promise(() => undefined));
+    const run = fake.commands.get('fuseLs.reviewChanges')!();
+    await settle();
+    fake.progress[0].cancel();
+    await run;
+    const requests = server.last.executeCommands();
+    expect(requests[0].token?.isCancellationRequested).toBe(true);
+    expect(requests[1].params).toEqual({ command: 'fuse-ls.cancel', arguments: [{}] });
+    expect(fake.statusMessages.at(-1)).toBe('fuse-ls: Fused review of changes: cancelled');
   });
 });
