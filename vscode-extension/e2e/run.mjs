@@ -319,6 +319,10 @@ async function main() {
       await visible(progress);
       await untilRequests((rs) => rs.filter((r) => r.schema === 'review_findings' && r.status === 200).length >= 3, 'three review calls streaming');
       await screenshot('progress-notification');
+      // One progress display: no spinner in the status bar next to the notification (the
+      // server's work-done progress is not asked for; the fuse-ls item has no spinner).
+      const spinners = await page.locator('.part.statusbar .codicon-modifier-spin').count();
+      if (spinners > 0) throw new Error(`${spinners} spinning status bar item(s) next to the progress notification`);
       await progress.first().locator('.monaco-button', { hasText: 'Cancel' }).click();
       await untilRequests(
         (rs) => rs.filter((r) => r.schema === 'review_findings').length >= 3 && rs.filter((r) => r.schema === 'review_findings').every((r) => r.disconnected && r.ended),
