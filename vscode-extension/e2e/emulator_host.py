@@ -1,7 +1,7 @@
 """The model emulator for the real-VS-Code test (run.mjs), as a child process.
 
-Serves the demo pool (fuse_ls/emulator/demo) on loopback, each model hanging on its
-first review call (for the cancel scenario). Prints one
+Serves the demo pool (fuse_ls/emulator/demo) on loopback with scripted faults for the
+cancel, every-model-failed and judge-failed scenarios (see main). Prints one
 `{"listening": URL}` line, then one JSON line per change of a request's state, so the
 driver can wait on what the models saw (a request cut off by a cancel shows up as
 `"disconnected": true`). Ends when stdin closes.
@@ -20,11 +20,19 @@ from fuse_ls.emulator import Emulator, demo_source_path
 def main() -> None:
     script = json.loads((demo_source_path().parent / "script.json").read_text())
     models = script["models"]
-    # The first review each pool model gets never answers: the cancel scenario runs first
-    # and stops it; every later call is the demo's normal answer.
+    # Scenario order (run.mjs): the first review each pool model gets never answers (the
+    # cancel scenario stops it); the second fails with 401 (every model failed); the third
+    # is answered, but the judge fails on it (a degraded result); then all is normal.
+    judge = script["models"]["openai/gpt-5-mini"]
     for behaviour in models.values():
-        behaviour["fault"] = {"kind": "hang", "times": 1, "schemas": ["review_findings"]}
+        if behaviour is judge:
+            continue
+        behaviour["faults"] = [
+            {"kind": "hang", "times": 1, "schemas": ["review_findings"]},
+            {"kind": "http", "status": 401, "times": 1, "schemas": ["review_findings"]},
+        ]
         behaviour["keepalive_ms"] = 200
+    judge["faults"] = [{"kind": "http", "status": 503, "times": 1, "schemas": ["cluster_verdict"]}]
     with Emulator(script) as emu:
         print(json.dumps({"listening": emu.base_url}), flush=True)
         stop = threading.Event()

@@ -213,6 +213,8 @@ async function selectLines(first, last) {
   for (let i = first; i <= last; i++) await page.keyboard.press('Shift+ArrowDown');
 }
 
+// Monaco renders spaces as U+00A0: match text in editors with \s, not ' '.
+
 /** The active editor's text (what is rendered: the test files are shorter than a screen). */
 async function editorText() {
   const text = await page.locator('.editor-group-container.active .monaco-editor .view-lines').first().innerText();
@@ -332,10 +334,25 @@ async function main() {
       await visible(page.locator('.statusbar-item', { hasText: /cancelled/ }));
     });
 
-    await step('fused-review-problems-with-votes', async () => {
+    await step('every-model-failed-is-readable-with-show-logs', async () => {
       await selectLines(6, 28);
       await palette('fuse-ls: Fused review of selection');
-      await visible(toast(/fused review found \d+ issues?/));
+      const error = toast(/Every model in the pool failed \(claude-sonnet-4\.5, gpt-5, gemini-2\.5-pro\): the reasons are in the log/);
+      await visible(error);
+      await screenshot('every-model-failed-toast');
+      await error.first().locator('.monaco-button', { hasText: 'Show Logs' }).click();
+      await visible(page.locator('.part.panel .monaco-editor .view-lines', { hasText: /-\sopenai\/gpt-5:\s.*401/ }));
+      await error.first().waitFor({ state: 'hidden', timeout: TIMEOUT });
+    });
+
+    await step('fused-review-problems-with-votes-judge-failed-is-a-warning', async () => {
+      await page.locator('.tab', { hasText: 'orders.py' }).first().click();
+      await selectLines(6, 28);
+      await palette('fuse-ls: Fused review of selection');
+      await visible(toast(/Fused review is degraded: judge failed .*503/));
+      const found = toast(/fused review found \d+ issues?/);
+      await visible(found);
+      const summary = await found.first().innerText();
       await page.keyboard.press('Control+Shift+m');
       const rows = page.locator('.markers-panel .monaco-list-row', { hasText: /\d\/3 models/ });
       await visible(rows);
@@ -344,6 +361,10 @@ async function main() {
       // Identical findings are shown once: the badge counts what the list shows.
       const messages = texts.map((t) => t.split('\n')[0]);
       if (new Set(messages).size !== messages.length) throw new Error(`a finding is listed twice: ${texts.join(' | ')}`);
+      // The summary's count and the panel's agree, hints (not listed there) accounted for.
+      const total = Number(/found (\d+) issue/.exec(summary)[1]);
+      const hints = Number(/(\d+) (?:is a hint|are hints)/.exec(summary)?.[1] ?? 0);
+      if (texts.length !== total - hints) throw new Error(`"${summary}" but Problems lists ${texts.length}: ${texts.join(' | ')}`);
     });
 
     await step('quick-fix-applies', async () => {

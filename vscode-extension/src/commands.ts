@@ -503,13 +503,18 @@ export class Fusions {
   }
 
   private async presentReview(result: ReviewResult): Promise<void> {
-    const count = Array.isArray(result.findings) ? result.findings.length : 0;
+    const findings = Array.isArray(result.findings) ? result.findings : [];
+    const count = findings.length;
     if (count === 0) {
       void vscode.window.showInformationMessage('fuse-ls: the fused review found nothing to report.');
       return;
     }
+    // VS Code's Problems panel does not list hints (a minority the judge did not confirm):
+    // say so, or the count here and the panel's disagree.
+    const hints = findings.filter((f) => (f as { severity?: unknown }).severity === 'hint').length;
+    const note = hints > 0 ? ` (${hints === count ? (count === 1 ? 'it is a hint' : 'all hints') : `${hints} ${hints === 1 ? 'is a hint' : 'are hints'}`}: one model, unconfirmed; dotted in the editor, not in Problems)` : '';
     const choice = await vscode.window.showInformationMessage(
-      `fuse-ls: the fused review found ${count} issue${count === 1 ? '' : 's'}.`,
+      `fuse-ls: the fused review found ${count} issue${count === 1 ? '' : 's'}${note}.`,
       'Show Problems',
     );
     if (choice === 'Show Problems') {

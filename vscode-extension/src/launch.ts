@@ -61,6 +61,8 @@ export interface Launch {
   env: Record<string, string>;
   /** Names of the variables the extension set on top of the inherited environment. */
   envKeys: string[];
+  /** The one of them that holds the stored API key, if any. */
+  keyEnv?: string;
   cwd?: string;
   /** The server copy bundled in the extension runs (not the interpreter's own). */
   bundled: boolean;
@@ -80,6 +82,7 @@ export function buildLaunch(input: LaunchInput): Launch {
     }
   }
   const envKeys: string[] = [];
+  let keyEnv: string | undefined;
   if (input.bundledLibs !== undefined) {
     for (const [k, v] of Object.entries(bundledEnv(input.bundledLibs, input.baseEnv))) {
       env[k] = v;
@@ -91,12 +94,14 @@ export function buildLaunch(input: LaunchInput): Launch {
     const name = input.apiKeyEnv ?? apiKeyEnvName(input.read);
     env[name] = input.apiKey;
     envKeys.push(name);
+    keyEnv = name;
   }
   return {
     command: input.python,
     args: [...SERVER_ARGS],
     env,
     envKeys,
+    keyEnv,
     cwd: input.cwd,
     bundled: input.bundledLibs !== undefined,
     initializationOptions: { ...buildServerSettings(input.read), workspaceTrusted: input.workspaceTrusted ?? false },

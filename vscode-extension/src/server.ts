@@ -254,8 +254,9 @@ export class ServerManager implements vscode.Disposable {
       bundledLibs: check.bundled ? this.deps.bundledLibs : undefined,
     });
     // Names only: the value of a key never reaches the log.
-    const keyNote = launch.envKeys.length > 0 ? `; ${launch.envKeys.join(', ')} from secret storage` : `; no stored key (${apiKeyEnv} is inherited if set)`;
-    logger.info(`Starting ${launch.command} ${launch.args.join(' ')}${keyNote}`);
+    const keyNote = launch.keyEnv ? `; ${launch.keyEnv} from secret storage` : `; no stored key (${apiKeyEnv} is inherited if set)`;
+    const bundledNote = launch.bundled ? `; PYTHONPATH=${this.deps.bundledLibs ?? ''} (the bundled server)` : '';
+    logger.info(`Starting ${launch.command} ${launch.args.join(' ')}${bundledNote}${keyNote}`);
 
     const client = this.deps.createClient({
       id: CLIENT_ID,

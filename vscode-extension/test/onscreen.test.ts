@@ -246,3 +246,13 @@ describe('Fused review of changes (fuse-ls.reviewChanges)', () => {
     expect(fake.statusMessages.at(-1)).toBe('fuse-ls: Fused review of changes: cancelled');
   });
 });
+
+describe('review summary', () => {
+  it('says which findings are hints, which the Problems panel does not list', async () => {
+    const { server } = await activate();
+    server.responder = () => ({ fusionId: 'f', cancelled: false, findings: [{ severity: 'error' }, { severity: 'hint' }, { severity: 'warning' }] });
+    fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
+    await fake.commands.get('fuseLs.review')!();
+    expect(fake.messages.at(-1)?.text).toBe('fuse-ls: the fused review found 3 issues (1 is a hint: one model, unconfirmed; dotted in the editor, not in Problems).');
+  });
+});

@@ -38,6 +38,8 @@ describe('server install check', () => {
     expect(launch.env.PYTHONPATH).toBe(BUNDLED);
     expect(fake.output).toContain('has no fuse-ls of its own');
     expect(fake.output).toContain('bundled with the extension');
+    expect(fake.output).toContain(`PYTHONPATH=${BUNDLED} (the bundled server); no stored key`);
+    expect(fake.output).not.toContain('PYTHONPATH, PYTHONDONTWRITEBYTECODE from secret storage');
   });
 
   it('lets an interpreter with its own fuse-ls win over the bundled copy', async () => {
