@@ -9,7 +9,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+.venv/bin/python -m pip install --quiet -e ".[test,release]"
 
 # In CI, also install Emacs + eglot so the Emacs smoke test runs instead of skipping.
 # Best effort: a missing package only turns that one test into a skip.
@@ -24,9 +24,28 @@ echo "== ruff"
 echo "== mypy --strict fuse_ls"
 .venv/bin/mypy
 
+echo "== wheel and sdist (python -m build, twine check, the wheel installs and runs)"
+bash scripts/build-dist.sh
+
 if [ -f vscode-extension/package.json ]; then
-  echo "== VS Code extension (typecheck, lint, unit tests, bundle, .vsix)"
+  echo "== VS Code extension (typecheck, lint, unit tests, bundle, .vsix with the server inside)"
   (cd vscode-extension && npm ci --no-audit --no-fund --loglevel=error && npm run ci)
+
+  # The .vsix in a real VS Code: code-server + Debian's Chromium driven by playwright-core
+  # (vscode-extension/e2e). The first install builds code-server's native modules (a few
+  # minutes); with CI=true as root it apt-gets its system packages first. FUSE_LS_E2E=0
+  # skips it; outside CI a machine without the prerequisites skips it with a note.
+  echo "== real VS Code (code-server + Chromium): the .vsix on a machine without fuse-ls"
+  if [ "${FUSE_LS_E2E:-1}" = "0" ]; then
+    echo "skipped: FUSE_LS_E2E=0"
+  elif bash vscode-extension/e2e/install.sh; then
+    node vscode-extension/e2e/run.mjs
+  elif [ "${CI:-}" = "true" ]; then
+    echo "the real-VS-Code test could not be installed" >&2
+    exit 1
+  else
+    echo "note: the real-VS-Code test's tools could not be installed here (see above); it did not run"
+  fi
 fi
 
 echo "== Rudel contract (Node packages for Rudel's vendored transcript schemas)"

@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'out/**', 'node_modules/**', '*.vsix'] },
+  { ignores: ['dist/**', 'out/**', 'node_modules/**', 'e2e/node_modules/**', 'e2e/.tools/**', 'bundled/**', '*.vsix'] },
   js.configs.recommended,
   {
     files: ['**/*.ts'],
@@ -33,9 +33,18 @@ export default tseslint.config(
     },
   },
   {
-    files: ['scripts/**/*.{js,mjs}', '*.mjs', '*.mts'],
+    files: ['scripts/**/*.{js,mjs}', 'e2e/**/*.mjs', '*.mjs', '*.mts'],
     languageOptions: {
-      globals: { URL: 'readonly', console: 'readonly', process: 'readonly', require: 'readonly', __dirname: 'readonly', module: 'writable' },
+      globals: {
+        URL: 'readonly',
+        console: 'readonly',
+        process: 'readonly',
+        require: 'readonly',
+        __dirname: 'readonly',
+        module: 'writable',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+      },
     },
   },
 );

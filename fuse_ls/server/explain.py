@@ -1,6 +1,6 @@
 """Explain with consensus: the fused explanation as a Markdown document.
 
-The document is written to `<data dir>/explanations/<hash>.md` and opened with
+The document is written to `<data dir>/explanations/<hash>/<file> lines A-B.md` and opened with
 `window/showDocument`; the same Markdown is what a hover over the explained range shows.
 """
 
@@ -158,11 +158,18 @@ def _provenance(result: FusionResult) -> str:
 
 
 def write_explanation(directory: Path, uri: str, request: FusionRequest, markdown: str) -> Path:
-    """Write the Markdown under a name stable for the same code, so re-explaining the same
-    selection reuses the editor tab instead of piling up files."""
+    """Write the Markdown under a path stable for the same code, so re-explaining the same
+    selection reuses the editor tab instead of piling up files. The hash is the folder and
+    the file is named for what it explains: editors title the tab with the file name."""
     key = f"{uri}\n{request.start_line}\n{request.code}".encode()
-    name = hashlib.sha256(key).hexdigest()[:16]
-    target = directory / "explanations" / f"{name}.md"
+    folder = hashlib.sha256(key).hexdigest()[:16]
+    source = Path(request.path).name or "selection"
+    target = (
+        directory
+        / "explanations"
+        / folder
+        / (f"{source} lines {request.start_line}-{request.end_line}.md")
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(markdown, encoding="utf-8")
     return target

@@ -329,7 +329,21 @@ class _FindingsByUri:
         return self._store.pop(doc_key(uri), default)
 
 
+class _QuietLateCancels(logging.Filter):
+    """Drops pygls' warning about `$/cancelRequest` for a request that already finished.
+
+    The answer and the cancel cross on the wire whenever a user cancels near the end, so
+    it is normal, and editors show the server's stderr to the user as if it were news.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Cancel notification for unknown message id")
+
+
 def create_server() -> FuseLanguageServer:
+    pygls_rpc = logging.getLogger("pygls.protocol.json_rpc")
+    if not any(isinstance(f, _QuietLateCancels) for f in pygls_rpc.filters):
+        pygls_rpc.addFilter(_QuietLateCancels())
     return FuseLanguageServer()
 
 

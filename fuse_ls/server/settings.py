@@ -14,6 +14,7 @@ and a repository must not be able to vouch for itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -227,7 +228,13 @@ class SettingsFeature(Feature):
         self._watcher = asyncio.create_task(self._watch_with_watchfiles(self.state.workspace))
 
     async def _watch_with_watchfiles(self, root: Path) -> None:
-        from watchfiles import awatch
+        try:
+            from watchfiles import awatch
+        except ImportError:
+            # watchfiles is compiled; the copy bundled in the VS Code extension is pure
+            # Python and leaves it out (VS Code watches for us anyway).
+            await self._poll_settings_files(root)
+            return
 
         def only_settings(_change: object, path: str) -> bool:
             return self.state.is_watched(Path(path))
@@ -244,6 +251,30 @@ class SettingsFeature(Feature):
                 await self.reload()
         except Exception:  # a watcher failing must not take the server down
             log.exception("watching %s for settings changes failed", root)
+
+    async def _poll_settings_files(self, root: Path, interval_s: float = 1.0) -> None:
+        """The fallback watcher: the settings files' mtimes, once a second."""
+
+        def stamps() -> dict[str, float | None]:
+            out: dict[str, float | None] = {}
+            for name in WATCHED_NAMES:
+                try:
+                    out[name] = (root / name).stat().st_mtime
+                except OSError:
+                    out[name] = None
+            return out
+
+        try:
+            before = await asyncio.to_thread(stamps)
+            while not self._watch_stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._watch_stop.wait(), interval_s)
+                now = await asyncio.to_thread(stamps)
+                if now != before:
+                    before = now
+                    await self.reload()
+        except Exception:  # a watcher failing must not take the server down
+            log.exception("polling %s for settings changes failed", root)
 
     async def shutdown(self) -> None:
         self._watch_stop.set()

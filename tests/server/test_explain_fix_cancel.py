@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import pytest
 from lsprotocol import types
@@ -20,8 +20,10 @@ async def test_explain_opens_a_markdown_document_and_feeds_the_hover(lsp: Sessio
     assert result["cancelled"] is False
     shown = lsp.client.shown_documents
     assert [d.uri for d in shown] == [result["documentUri"]]
-    path = Path(urlparse(result["documentUri"]).path)
+    path = Path(unquote(urlparse(result["documentUri"]).path))
     assert path.is_relative_to(lsp.data / "explanations") and path.suffix == ".md"
+    # Editors title the tab with the file name: it says what is explained, not a hash.
+    assert path.name == f"{Path(urlparse(uri).path).name} lines 4-9.md"
     assert await asyncio.to_thread(path.read_text) == result["markdown"]
     assert "It evaluates the text with eval()." in result["markdown"]
 

@@ -158,3 +158,22 @@ async def test_other_malformed_requests(lsp: Session) -> None:
             await asyncio.wait_for(call, 5)
         assert error.value.code == -32602
     assert await lsp.execute("fuse-ls.stats") == {"fusions": 0, "costUsd": 0, "models": {}}
+
+
+async def test_config_file_is_reloaded_without_watchfiles(
+    started: Starter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server bundled in the VS Code extension has no watchfiles (compiled): a client
+    that cannot watch files still gets settings changes picked up, by polling."""
+    blocker = tmp_path / "no-watchfiles" / "watchfiles"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text("raise ImportError('not in the pure-Python bundle')\n")
+    monkeypatch.setenv("PYTHONPATH", str(blocker.parent))
+    lsp: Session = await started("neovim", init_options())
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})  # ready
+    (lsp.workspace / ".fuse-ls.toml").write_text('[review]\nmin_votes_for_warning = "many"\n')
+    message = await wait_for(
+        lambda: [m for m in errors(lsp) if "min_votes_for_warning" in m], what="file problem"
+    )
+    assert ".fuse-ls.toml" in message[0]

@@ -31,6 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
 import pytest_asyncio
@@ -94,7 +95,8 @@ def vscode_capabilities(extension_built: Path) -> types.ClientCapabilities:
     assert out["client"].startswith("vscode-languageclient ")
     caps = out["capabilities"]
     # What the extension relies on the server seeing.
-    assert caps["window"]["workDoneProgress"] is True
+    # The extension shows each fusion in its own notification (src/capabilities.ts).
+    assert caps["window"]["workDoneProgress"] is False
     assert caps["window"]["showDocument"]["support"] is True
     assert caps["workspace"]["configuration"] is True
     return converters.get_converter().structure(caps, types.ClientCapabilities)
@@ -266,7 +268,14 @@ async def vscode(
     config = ClientServerConfig(
         server_command=[launch["command"], *launch["args"]],
         server_env=server_env(launch, tmp_path),
-        client_factory=client_factory(seen, lambda: launch["initializationOptions"]),
+        # The middleware answers with the settings alone: workspaceTrusted rides only in
+        # initializationOptions (src/launch.ts vs src/server.ts).
+        client_factory=client_factory(
+            seen,
+            lambda: {
+                k: v for k, v in launch["initializationOptions"].items() if k != "workspaceTrusted"
+            },
+        ),
     )
     client = await config.start()
     assert isinstance(client, LanguageClient)
@@ -314,6 +323,7 @@ def test_launch_is_what_the_extension_runs(extension_built: Path, tmp_path: Path
     assert launch["initializationOptions"] == {
         "quorum": {"min_responses": 2},
         "provider": {"api_key_env": "MY_OPENROUTER_KEY"},
+        "workspaceTrusted": True,
     }
     assert launch["envKeys"] == ["MY_OPENROUTER_KEY"]
     assert print_launch({}, tmp_path, None)["envKeys"] == []
@@ -383,8 +393,9 @@ async def test_review_with_the_extensions_launch(vscode: Session) -> None:
     ours = [f for f in vscode.seen.fusion_status if f["fusionId"] == result["fusionId"]]
     assert ours[0]["state"] == "started" and ours[-1]["state"] == "finished"
 
-    # Work-done progress reached the client (VS Code shows it in the status bar).
-    assert vscode.client.progress_reports
+    # No work-done progress: the extension does not ask for it, so VS Code shows one
+    # progress display (the notification built from fuse/modelStatus), not two.
+    assert not vscode.client.progress_reports
 
     # Never a key in anything the server sent to the editor.
     shown = json.dumps(
@@ -405,7 +416,7 @@ async def test_explain_stats_cancel_and_settings_push(vscode: Session) -> None:
     assert isinstance(result["markdown"], str) and result["markdown"].strip()
     document = result["documentUri"]
     assert document.startswith("file://")
-    assert await asyncio.to_thread(Path(document.removeprefix("file://")).is_file)
+    assert await asyncio.to_thread(Path(unquote(document.removeprefix("file://"))).is_file)
     assert [d.uri for d in vscode.client.shown_documents] == [document]
 
     stats = await vscode.execute("fuse-ls.stats", {})

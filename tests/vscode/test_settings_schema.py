@@ -87,3 +87,20 @@ def test_settings_ts_lists_exactly_the_contributed_server_settings() -> None:
 
 def test_mode_enum_matches_the_server() -> None:
     assert set(contributed()["mode"]["enum"]) == set(typing.get_args(Mode))
+
+
+def test_untrusted_workspaces_cannot_set_what_the_server_guards() -> None:
+    """Every key the server's trust model guards (fuse_ls/trust.py) is a restricted
+    configuration in VS Code too: an untrusted folder's settings.json must not set them."""
+    from fuse_ls.trust import LIMITS, NEEDS_TRUST
+
+    manifest = json.loads((EXTENSION / "package.json").read_text())
+    trust = manifest["capabilities"]["untrustedWorkspaces"]
+    assert trust["supported"] == "limited"
+    restricted = {key.removeprefix("fuseLs.") for key in trust["restrictedConfigurations"]}
+    vscode_keys = {snake(key): key for key in contributed()}
+    for dotted in [*NEEDS_TRUST, *LIMITS]:
+        top = dotted.split("[]", 1)[0].split(".base_url", 1)[0].split(".api_key_env", 1)[0]
+        guarded = top if top in ("pool", "judge") else dotted
+        assert vscode_keys.get(guarded) in restricted, f"{guarded} is not restricted"
+    assert "interpreter" in restricted

@@ -58,7 +58,16 @@ for (const required of ['extension/package.json', 'extension/dist/extension.js',
 for (const loose of [['extension/readme.md'], ['extension/license.txt', 'extension/license']]) {
   if (!loose.some((n) => lower.has(n))) problems.push(`missing ${loose[0]}`);
 }
+// The server ships inside (bundled/libs, scripts/bundle-server.mjs): pure Python only.
+if (!files.has('extension/bundled/libs/fuse_ls/__init__.py')) problems.push('missing the bundled server (extension/bundled/libs/fuse_ls)');
+if (![...files.keys()].some((n) => /^extension\/bundled\/libs\/fuse_ls-[^/]+\.dist-info\/METADATA$/.test(n))) {
+  problems.push('the bundled server has no dist-info (it would report version 0.0.0)');
+}
+for (const dep of ['pygls', 'lsprotocol', 'httpx', 'attrs', 'cattrs']) {
+  if (![...files.keys()].some((n) => n.startsWith(`extension/bundled/libs/${dep}/`))) problems.push(`the bundled server lacks ${dep}`);
+}
 for (const name of files.keys()) {
+  if (/\.(so|pyd|dylib|pyc)$/.test(name)) problems.push(`compiled file in the bundle: ${name}`);
   if (/^extension\/(src|test|node_modules|scripts)\//.test(name) || name.endsWith('.ts') && !name.endsWith('.d.ts')) {
     problems.push(`should not ship: ${name}`);
   }
@@ -78,7 +87,8 @@ if (problems.length > 0) {
   console.error(`check-vsix: ${file}:\n  ${problems.join('\n  ')}`);
   process.exit(1);
 }
-console.log(`check-vsix: ${file} ok (${files.size} files: ${[...files.keys()].join(', ')})`);
+const shown = [...files.keys()].filter((n) => !n.startsWith('extension/bundled/libs/'));
+console.log(`check-vsix: ${file} ok (${files.size} files, ${files.size - shown.length} of them the bundled server: ${shown.join(', ')})`);
 
 // The bundle must evaluate: load the packaged copy with a stand-in `vscode` module whose
 // every member is an empty class (the language client extends several at load time).

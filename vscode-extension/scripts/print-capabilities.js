@@ -35,6 +35,9 @@ Module._load = function (request, ...rest) {
 
 const { LanguageClient } = require('vscode-languageclient/node');
 const client = new LanguageClient('fuseLs', 'fuse-ls', { command: 'python3' }, { documentSelector: [{ scheme: 'file' }, { scheme: 'untitled' }] });
+// What src/lsp.ts adds (from the built dist/launch.js, `npm run build`).
+const path = require('path');
+client.registerFeature(require(path.join(__dirname, '..', 'dist', 'launch.js')).ownProgressFeature);
 const { version } = require('vscode-languageclient/package.json');
 process.stdout.write(
   JSON.stringify({ client: `vscode-languageclient ${version}`, capabilities: client.computeClientCapabilities() }, null, 1) + '\n',

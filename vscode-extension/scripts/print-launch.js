@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Prints how the extension would start the server for a given settings.json-like file:
 //   node scripts/print-launch.js settings.json [--python PATH] [--api-key-from-env VAR]
+//                                [--untrusted] [--bundled LIBS]
 // Output: {"command", "args", "initializationOptions", "envKeys", "apiKeyEnv"}.
 // It runs the extension's own code (src/launch.ts + src/settings.ts, bundled by
 // `npm run build` into dist/launch.js). The key's value is never printed: only the names
@@ -34,7 +35,10 @@ const python = configured || option('--python') || 'python3';
 const keyVar = option('--api-key-from-env');
 const apiKey = keyVar ? process.env[keyVar] : undefined;
 
-const launch = buildLaunch({ python, read, apiKey, baseEnv: {} });
+// --untrusted: what a window whose workspace is not trusted sends (default: trusted).
+const workspaceTrusted = !argv.includes('--untrusted');
+const bundledLibs = option('--bundled');
+const launch = buildLaunch({ python, read, apiKey, baseEnv: {}, workspaceTrusted, bundledLibs });
 process.stdout.write(
   JSON.stringify(
     {
@@ -42,6 +46,7 @@ process.stdout.write(
       args: launch.args,
       initializationOptions: launch.initializationOptions,
       envKeys: launch.envKeys,
+      env: bundledLibs ? Object.fromEntries(launch.envKeys.filter((k) => k.startsWith('PYTHON')).map((k) => [k, launch.env[k]])) : {},
       apiKeyEnv: apiKeyEnvName(read),
     },
     null,

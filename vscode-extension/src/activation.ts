@@ -6,10 +6,11 @@ import * as vscode from 'vscode';
 import { Fusions, type Task } from './commands';
 import { effectiveApiKeyEnv, SECTION } from './configuration';
 import { type Interpreter, pythonExtensionApi } from './interpreter';
+import { FixPreview } from './fixpreview';
 import { Logger, RedactingOutputChannel, Redactor } from './log';
 import { choosePool } from './pool';
 import { ApiKeyStore, promptForApiKey } from './secrets';
-import { type ClientFactory, type ProcessRunner, ServerManager } from './server';
+import { type ClientFactory, openInterpreterSetting, type ProcessRunner, ServerManager } from './server';
 import { RESTART_SETTINGS, SERVER_SETTINGS } from './settings';
 import { StatusView } from './status';
 import { FusionTracker } from './tracker';
@@ -18,11 +19,12 @@ export const COMMANDS = [
   'fuseLs.review',
   'fuseLs.explain',
   'fuseLs.fix',
+  'fuseLs.reviewChanges',
   'fuseLs.cancel',
   'fuseLs.showStats',
   'fuseLs.setApiKey',
   'fuseLs.choosePool',
-  'fuseLs.installServer',
+  'fuseLs.selectInterpreter',
   'fuseLs.showLogs',
   'fuseLs.restartServer',
 ] as const;
@@ -31,6 +33,8 @@ export interface ActivationDeps {
   createClient: ClientFactory;
   runProcess: ProcessRunner;
   resolveInterpreter?: (log: (message: string) => void) => Promise<Interpreter>;
+  /** `bundled/libs` of the installed extension, when it holds the server. */
+  bundledLibs?: string;
 }
 
 /** What activate returns; tests use it, other extensions may too. */
@@ -52,6 +56,7 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
   const tracker = new FusionTracker();
   const holder: { manager?: ServerManager } = {};
   const fusions = new Fusions(tracker, () => holder.manager?.client, logger, channel);
+  const fixes = new FixPreview(logger);
   const manager = new ServerManager({
     logger,
     channel,
@@ -60,23 +65,30 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
     createClient: deps.createClient,
     runProcess: deps.runProcess,
     resolveInterpreter: deps.resolveInterpreter,
+    bundledLibs: deps.bundledLibs,
     executeCommandMiddleware: fusions.executeCommandMiddleware,
     showDocumentMiddleware: fusions.showDocumentMiddleware,
+    // Registered before start(), so they replace the language client's own handlers.
+    onClientCreated: (client) => [
+      client.onRequest('workspace/applyEdit', fixes.applyEdit),
+      client.onNotification('window/showMessage', fusions.showMessage),
+    ],
   });
   holder.manager = manager;
   const status = new StatusView(tracker, manager.onDidChangeState);
-  context.subscriptions.push(channel, manager, status);
+  context.subscriptions.push(channel, manager, status, fixes);
 
   const run = (task: Task) => () => fusions.runOnEditor(task);
   const handlers: Record<(typeof COMMANDS)[number], (...args: unknown[]) => unknown> = {
     'fuseLs.review': run('review'),
     'fuseLs.explain': run('explain'),
     'fuseLs.fix': run('fix'),
+    'fuseLs.reviewChanges': () => fusions.reviewChanges(),
     'fuseLs.cancel': () => fusions.cancel(),
     'fuseLs.showStats': () => fusions.showStats(),
     'fuseLs.setApiKey': () => promptForApiKey(keys, effectiveApiKeyEnv()),
     'fuseLs.choosePool': () => choosePool(),
-    'fuseLs.installServer': () => manager.install(),
+    'fuseLs.selectInterpreter': () => openInterpreterSetting(),
     'fuseLs.showLogs': () => channel.show(true),
     'fuseLs.restartServer': () => manager.restart('requested'),
   };

@@ -5,6 +5,7 @@
 import * as vscode from 'vscode';
 import type { ShowDocumentParams, ShowDocumentRequest, ShowDocumentResult } from 'vscode-languageclient/node';
 import { describeError, type Logger } from './log';
+import { degradedNotes, notice } from './messages';
 import type { ClientLike } from './server';
 import { describeModels, formatUsd, type FusionTracker } from './tracker';
 
@@ -36,6 +37,7 @@ export interface ReviewResult {
   fusionId?: string;
   findings?: unknown[];
   cancelled?: boolean;
+  notes?: unknown;
 }
 export interface ExplainResult {
   fusionId?: string;
@@ -64,6 +66,30 @@ export interface StatsResult {
       meanLatencyMs?: number;
     }
   >;
+}
+
+export const REVIEW_CHANGES = 'fuse-ls.reviewChanges';
+export type ChangeScope = 'uncommitted' | 'staged' | 'diff';
+export const CHANGE_SCOPES: readonly { scope: ChangeScope; label: string; detail: string }[] = [
+  { scope: 'uncommitted', label: 'Uncommitted changes', detail: 'everything not committed yet, staged or not' },
+  { scope: 'staged', label: 'Staged changes', detail: 'what the next commit holds' },
+  { scope: 'diff', label: 'Changes of this branch', detail: 'against where it left the default branch' },
+];
+
+export interface ReviewChangesResult {
+  reviewId?: string;
+  cancelled?: boolean;
+  units?: number;
+  findings?: unknown[];
+  skippedFiles?: { path?: string; reason?: string }[];
+  failedUnits?: { path?: string; startLine?: number; error?: string }[];
+  error?: string;
+}
+
+async function pickChangeScope(): Promise<ChangeScope | undefined> {
+  const items = CHANGE_SCOPES.map((s) => ({ label: s.label, detail: s.detail, scope: s.scope }));
+  const picked = await vscode.window.showQuickPick(items, { title: 'fuse-ls: Fused review of changes', placeHolder: 'Which change?' });
+  return picked?.scope;
 }
 
 class Cancelled extends Error {
@@ -168,27 +194,157 @@ export class Fusions {
     }
   };
 
-  /** Cancels the fusions of the active document when it has any, else all of them. */
+  /**
+   * Cancels the fusions of the active document when it has any, else all of them, and
+   * says how many. The server is asked first: it stops the models and counts what it
+   * stopped. Only then does this window stop waiting for its own requests (cancelling
+   * those first would end them on the server before it could count them).
+   */
   async cancel(): Promise<number> {
     const editorUri = vscode.window.activeTextEditor?.document.uri.toString();
     const scoped = editorUri !== undefined && this.tracker.running().some((f) => f.uri === editorUri);
-    for (const [source, uri] of this.local) {
-      if (!scoped || uri === editorUri) {
-        source.cancel();
+    const waiting = [...this.local].filter(([, uri]) => !scoped || uri === editorUri).map(([source]) => source);
+    const client = this.client();
+    let count = 0;
+    if (client) {
+      try {
+        const result = await client.sendRequest<{ cancelled?: number }>('workspace/executeCommand', {
+          command: 'fuse-ls.cancel',
+          arguments: [scoped ? { uri: editorUri } : {}],
+        });
+        count = typeof result?.cancelled === 'number' ? result.cancelled : 0;
+      } catch (error) {
+        this.logger.error('fuse-ls.cancel failed', error);
       }
     }
-    const client = this.client();
-    if (!client) {
-      return 0;
+    for (const source of waiting) {
+      source.cancel();
     }
-    const result = await client.sendRequest<{ cancelled?: number }>('workspace/executeCommand', {
-      command: 'fuse-ls.cancel',
-      arguments: [scoped ? { uri: editorUri } : {}],
-    });
-    const count = typeof result?.cancelled === 'number' ? result.cancelled : 0;
+    // A request of this window the server had not started yet is cancelled all the same.
+    count = Math.max(count, waiting.length);
     vscode.window.setStatusBarMessage(`fuse-ls: cancelled ${count} fusion${count === 1 ? '' : 's'}`, 4000);
     return count;
   }
+
+  /**
+   * "Fused review of changes" (palette and the Source Control view's title bar): the
+   * server's `fuse-ls.reviewChanges` for the scope the user picks, in one cancellable
+   * notification; findings land in the Problems panel file by file.
+   */
+  async reviewChanges(scope?: ChangeScope): Promise<ReviewChangesResult | undefined> {
+    const client = this.requireClient();
+    if (!client) {
+      return undefined;
+    }
+    const chosen = scope ?? (await pickChangeScope());
+    if (!chosen) {
+      return undefined;
+    }
+    const source = new vscode.CancellationTokenSource();
+    const title = 'fuse-ls: Fused review of changes';
+    let result: ReviewChangesResult | undefined;
+    try {
+      result = await vscode.window.withProgress(
+        { location: vscode.ProgressLocation.Notification, title, cancellable: true },
+        async (progress, token) => {
+          const mark = this.tracker.mark;
+          const watch = this.tracker.onDidChange(() => {
+            const running = this.tracker.running().filter((f) => f.seq >= mark).length;
+            progress.report({ message: `${running} unit${running === 1 ? '' : 's'} with the models · ${formatUsd(this.tracker.sessionCostUsd)} this session` });
+          });
+          const onCancel = token.onCancellationRequested(() => {
+            source.cancel();
+            void this.cancelOnServer(undefined);
+          });
+          progress.report({ message: `${CHANGE_SCOPES.find((s) => s.scope === chosen)?.label ?? chosen}: reading the change…` });
+          try {
+            return await raceCancellation(
+              client.sendRequest<ReviewChangesResult>('workspace/executeCommand', { command: REVIEW_CHANGES, arguments: [{ scope: chosen }] }, source.token),
+              source.token,
+            );
+          } finally {
+            watch.dispose();
+            onCancel.dispose();
+          }
+        },
+      );
+    } catch (error) {
+      if (error instanceof Cancelled || source.token.isCancellationRequested) {
+        vscode.window.setStatusBarMessage(`${title}: cancelled`, 4000);
+        return undefined;
+      }
+      this.logger.error('Fused review of changes failed', error);
+      void vscode.window.showErrorMessage(this.logger.redact(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
+        if (choice === 'Show Logs') {
+          this.channel.show(true);
+        }
+      });
+      return undefined;
+    } finally {
+      source.dispose();
+    }
+    await this.presentChanges(result);
+    return result;
+  }
+
+  private async presentChanges(result: ReviewChangesResult | undefined): Promise<void> {
+    if (!result || typeof result.error === 'string') {
+      return; // the server showed a git problem itself (window/showMessage)
+    }
+    if (result.cancelled) {
+      vscode.window.setStatusBarMessage('fuse-ls: Fused review of changes cancelled', 4000);
+      return;
+    }
+    const findings = Array.isArray(result.findings) ? result.findings : [];
+    const files = new Set(findings.map((f) => (f as { uri?: unknown }).uri)).size;
+    const units = typeof result.units === 'number' ? result.units : 0;
+    const skipped = Array.isArray(result.skippedFiles) ? result.skippedFiles.length : 0;
+    const failed = Array.isArray(result.failedUnits) ? result.failedUnits.length : 0;
+    const notes = [skipped > 0 ? `${skipped} file${skipped === 1 ? '' : 's'} skipped` : '', failed > 0 ? `${failed} unit${failed === 1 ? '' : 's'} failed` : '']
+      .filter((n) => n !== '')
+      .join(', ');
+    const tail = notes ? ` (${notes}; the log lists them)` : '';
+    if (skipped > 0 || failed > 0) {
+      this.logger.info(`Change review: skipped ${JSON.stringify(result.skippedFiles ?? [])}; failed ${JSON.stringify(result.failedUnits ?? [])}`);
+    }
+    if (units === 0 && findings.length === 0) {
+      void vscode.window.showInformationMessage(`fuse-ls: no change to review${tail}.`);
+      return;
+    }
+    if (findings.length === 0) {
+      void vscode.window.showInformationMessage(`fuse-ls: the fused review of ${units} changed unit${units === 1 ? '' : 's'} found nothing to report${tail}.`);
+      return;
+    }
+    const show = failed > 0 ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    const choice = await show(
+      `fuse-ls: the fused review of changes found ${findings.length} issue${findings.length === 1 ? '' : 's'} in ${files} file${files === 1 ? '' : 's'}${tail}.`,
+      'Show Problems',
+    );
+    if (choice === 'Show Problems') {
+      await vscode.commands.executeCommand('workbench.actions.view.problems');
+    }
+  }
+
+  /**
+   * Replaces the language client's `window/showMessage` handler: a multi-line message
+   * (every model failed, one line per model) becomes one readable line with a
+   * "Show Logs" button, and the whole text goes to the log.
+   */
+  readonly showMessage = (params: { type?: number; message?: string }): void => {
+    const message = this.logger.redact(String(params?.message ?? ''));
+    const { headline, detailed } = notice(message);
+    const type = params?.type ?? 3;
+    if (type <= 2 || detailed) {
+      this.logger.info(`${type === 1 ? 'Error' : type === 2 ? 'Warning' : 'Info'} from the server: ${message}`);
+    }
+    const buttons = type <= 2 || detailed ? ['Show Logs'] : [];
+    const show = type === 1 ? vscode.window.showErrorMessage : type === 2 ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
+    void show(headline, ...buttons).then((choice) => {
+      if (choice === 'Show Logs') {
+        this.channel.show(true);
+      }
+    });
+  };
 
   async showStats(): Promise<void> {
     const client = this.requireClient();
@@ -222,12 +378,12 @@ export class Fusions {
     const client = this.client();
     if (!client) {
       void vscode.window
-        .showErrorMessage('fuse-ls: the server is not running.', 'Show Logs', 'Install fuse-ls')
+        .showErrorMessage('fuse-ls: the server is not running.', 'Show Logs', 'Choose Interpreter')
         .then((choice) => {
           if (choice === 'Show Logs') {
             this.channel.show(true);
-          } else if (choice === 'Install fuse-ls') {
-            void vscode.commands.executeCommand('fuseLs.installServer');
+          } else if (choice === 'Choose Interpreter') {
+            void vscode.commands.executeCommand('fuseLs.selectInterpreter');
           }
         });
     }
@@ -282,10 +438,13 @@ export class Fusions {
     }
   }
 
-  /** Cancelling the request alone may not stop the server's coroutine: also say which document. */
-  private async cancelOnServer(uri: string): Promise<void> {
+  /**
+   * Cancelling the request alone may not stop the server's coroutine: also say which
+   * document (no document: every fusion, change reviews included).
+   */
+  private async cancelOnServer(uri: string | undefined): Promise<void> {
     try {
-      await this.client()?.sendRequest('workspace/executeCommand', { command: 'fuse-ls.cancel', arguments: [{ uri }] });
+      await this.client()?.sendRequest('workspace/executeCommand', { command: 'fuse-ls.cancel', arguments: [uri === undefined ? {} : { uri }] });
     } catch (error) {
       this.logger.error('fuse-ls.cancel failed', error);
     }
@@ -305,6 +464,21 @@ export class Fusions {
       this.logger.error(`${TITLES[task]} failed on the server`, error);
       return;
     }
+    const degraded = degradedNotes((result as { notes?: unknown }).notes);
+    // `judge.status: "error"` (docs/protocol.md): the votes decided, whatever the notes say.
+    const judge = (result as { judge?: { model?: unknown; status?: unknown; error?: unknown } | null }).judge;
+    if (judge?.status === 'error' && !degraded.some((n) => /judge/i.test(n))) {
+      const why = typeof judge.error === 'string' && judge.error !== '' ? judge.error : 'no reason given';
+      degraded.unshift(`judge ${String(judge.model)} failed (${why}); the votes decided`);
+    }
+    if (degraded.length > 0) {
+      this.logger.info(`${TITLES[task]} is degraded: ${degraded.join('; ')}`);
+      void vscode.window.showWarningMessage(this.logger.redact(`fuse-ls: ${TITLES[task]} is degraded: ${degraded.join('; ')}.`), 'Show Logs').then((choice) => {
+        if (choice === 'Show Logs') {
+          this.channel.show(true);
+        }
+      });
+    }
     if (task === 'review') {
       await this.presentReview(result);
     } else if (task === 'explain') {
@@ -319,19 +493,28 @@ export class Fusions {
         vscode.window.setStatusBarMessage('fuse-ls: fused fix applied', 4000);
       } else {
         const reason = typeof fix.reason === 'string' && fix.reason !== '' ? ` (${fix.reason})` : '';
-        void vscode.window.showInformationMessage(this.logger.redact(`fuse-ls: no fix was applied${reason}.`));
+        if (fix.reason === 'discarded') {
+          vscode.window.setStatusBarMessage('fuse-ls: fused fix discarded', 4000);
+        } else {
+          void vscode.window.showInformationMessage(this.logger.redact(`fuse-ls: no fix was applied${reason}.`));
+        }
       }
     }
   }
 
   private async presentReview(result: ReviewResult): Promise<void> {
-    const count = Array.isArray(result.findings) ? result.findings.length : 0;
+    const findings = Array.isArray(result.findings) ? result.findings : [];
+    const count = findings.length;
     if (count === 0) {
       void vscode.window.showInformationMessage('fuse-ls: the fused review found nothing to report.');
       return;
     }
+    // VS Code's Problems panel does not list hints (a minority the judge did not confirm):
+    // say so, or the count here and the panel's disagree.
+    const hints = findings.filter((f) => (f as { severity?: unknown }).severity === 'hint').length;
+    const note = hints > 0 ? ` (${hints === count ? (count === 1 ? 'it is a hint' : 'all hints') : `${hints} ${hints === 1 ? 'is a hint' : 'are hints'}`}: one model, unconfirmed; dotted in the editor, not in Problems)` : '';
     const choice = await vscode.window.showInformationMessage(
-      `fuse-ls: the fused review found ${count} issue${count === 1 ? '' : 's'}.`,
+      `fuse-ls: the fused review found ${count} issue${count === 1 ? '' : 's'}${note}.`,
       'Show Problems',
     );
     if (choice === 'Show Problems') {

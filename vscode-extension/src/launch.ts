@@ -10,9 +10,34 @@ export const MIN_SERVER_VERSION = '0.1.0';
 
 export const SERVER_ARGS: readonly string[] = ['-m', 'fuse_ls', 'serve'];
 export const VERSION_ARGS: readonly string[] = ['-m', 'fuse_ls', '--version'];
+/** Prints `3.12.1`: asked only to explain why the bundled server did not start. */
+export const PYTHON_VERSION_ARGS: readonly string[] = ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'];
+/** The bundled server's dependencies are pinned for this Python and newer (pyproject.toml). */
+export const MIN_PYTHON = '3.11';
 
-export function installArgs(): string[] {
-  return ['-m', 'pip', 'install', '--upgrade', 'fuse-ls'];
+/**
+ * The environment that makes `python -m fuse_ls` import the copy bundled in the .vsix
+ * (`bundled/libs`, pure Python): PYTHONPATH goes first on sys.path, so the bundled, pinned
+ * dependencies win over whatever else the interpreter has installed.
+ */
+export function bundledEnv(libs: string, baseEnv: Record<string, string | undefined>, separator = process.platform === 'win32' ? ';' : ':'): Record<string, string> {
+  const inherited = baseEnv.PYTHONPATH;
+  return {
+    PYTHONPATH: inherited ? `${libs}${separator}${inherited}` : libs,
+    // The extension directory may be read-only and is replaced on update: no .pyc there.
+    PYTHONDONTWRITEBYTECODE: '1',
+  };
+}
+
+/** `3.10.4` < 3.11? */
+export function pythonTooOld(output: string): string | undefined {
+  const match = /(\d+)\.(\d+)(\.\d+)?/.exec(output);
+  if (!match) {
+    return undefined;
+  }
+  const [major, minor] = MIN_PYTHON.split('.').map(Number);
+  const old = Number(match[1]) < major || (Number(match[1]) === major && Number(match[2]) < minor);
+  return old ? match[0] : undefined;
 }
 
 export interface LaunchInput {
@@ -24,6 +49,10 @@ export interface LaunchInput {
   apiKey?: string;
   baseEnv: Record<string, string | undefined>;
   cwd?: string;
+  /** vscode.workspace.isTrusted; the server treats a client that does not say as untrusted (coord.md). */
+  workspaceTrusted?: boolean;
+  /** `bundled/libs` of the extension when the bundled server runs (the interpreter has no fuse-ls). */
+  bundledLibs?: string;
 }
 
 export interface Launch {
@@ -32,8 +61,12 @@ export interface Launch {
   env: Record<string, string>;
   /** Names of the variables the extension set on top of the inherited environment. */
   envKeys: string[];
+  /** The one of them that holds the stored API key, if any. */
+  keyEnv?: string;
   cwd?: string;
-  initializationOptions: ServerSettings;
+  /** The server copy bundled in the extension runs (not the interpreter's own). */
+  bundled: boolean;
+  initializationOptions: ServerSettings & { workspaceTrusted?: boolean };
 }
 
 export function apiKeyEnvName(read: SettingReader): string {
@@ -49,19 +82,29 @@ export function buildLaunch(input: LaunchInput): Launch {
     }
   }
   const envKeys: string[] = [];
+  let keyEnv: string | undefined;
+  if (input.bundledLibs !== undefined) {
+    for (const [k, v] of Object.entries(bundledEnv(input.bundledLibs, input.baseEnv))) {
+      env[k] = v;
+      envKeys.push(k);
+    }
+  }
   // The key travels only here: in the server's environment, as the protocol requires.
   if (input.apiKey !== undefined && input.apiKey !== '') {
     const name = input.apiKeyEnv ?? apiKeyEnvName(input.read);
     env[name] = input.apiKey;
     envKeys.push(name);
+    keyEnv = name;
   }
   return {
     command: input.python,
     args: [...SERVER_ARGS],
     env,
     envKeys,
+    keyEnv,
     cwd: input.cwd,
-    initializationOptions: buildServerSettings(input.read),
+    bundled: input.bundledLibs !== undefined,
+    initializationOptions: { ...buildServerSettings(input.read), workspaceTrusted: input.workspaceTrusted ?? false },
   };
 }
 
@@ -106,5 +149,6 @@ export function isDevelopmentVersion(v: Version): boolean {
   return v.major === 0 && v.minor === 0 && v.patch === 0;
 }
 
-// Re-exported for scripts/print-launch.js, which loads only this module's bundle.
+// Re-exported for scripts/print-launch.js and print-capabilities.js, which load only this module's bundle.
+export { ownProgressFeature } from './capabilities';
 export { buildServerSettings, readerFromJson } from './settings';

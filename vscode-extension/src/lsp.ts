@@ -1,5 +1,6 @@
 /** The real language client. Only this module loads vscode-languageclient at runtime. */
 import { LanguageClient, type ServerOptions, TransportKind } from 'vscode-languageclient/node';
+import { ownProgressFeature } from './capabilities';
 import type { ClientFactory } from './server';
 
 export const createLanguageClient: ClientFactory = ({ id, name, launch, clientOptions }) => {
@@ -9,5 +10,7 @@ export const createLanguageClient: ClientFactory = ({ id, name, launch, clientOp
     transport: TransportKind.stdio,
     options: { env: launch.env, cwd: launch.cwd },
   };
-  return new LanguageClient(id, name, serverOptions, clientOptions);
+  const client = new LanguageClient(id, name, serverOptions, clientOptions);
+  client.registerFeature(ownProgressFeature);
+  return client;
 };

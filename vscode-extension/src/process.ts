@@ -2,9 +2,10 @@
 import { execFile } from 'child_process';
 import type { ProcessResult, ProcessRunner } from './server';
 
-export const runProcess: ProcessRunner = (command, args, timeoutMs) =>
+export const runProcess: ProcessRunner = (command, args, timeoutMs, env) =>
   new Promise<ProcessResult>((resolve) => {
-    execFile(command, [...args], { timeout: timeoutMs, windowsHide: true, encoding: 'utf8' }, (error, stdout, stderr) => {
+    const options = { timeout: timeoutMs, windowsHide: true, encoding: 'utf8' as const, env: env ? { ...process.env, ...env } : undefined };
+    execFile(command, [...args], options, (error, stdout, stderr) => {
       const errno = error as (NodeJS.ErrnoException & { code?: string | number }) | null;
       resolve({
         code: errno ? (typeof errno.code === 'number' ? errno.code : null) : 0,

@@ -1,6 +1,6 @@
 /**
- * Owns the server process: checks the install (`python -m fuse_ls --version`), offers to
- * install or upgrade it, starts the language client over stdio and restarts it when the
+ * Owns the server process: picks the interpreter's own fuse-ls or the copy bundled in the
+ * extension (`python -m fuse_ls --version`), starts the language client over stdio and restarts it when the
  * interpreter, the key or the key's variable changes.
  *
  * The language client and the process runner are injected so that unit tests run
@@ -12,16 +12,20 @@ import { effectiveApiKeyEnv, SECTION, vscodeReader } from './configuration';
 import { resolveInterpreter, type Interpreter } from './interpreter';
 import {
   buildLaunch,
+  bundledEnv,
   compareVersions,
-  installArgs,
   isDevelopmentVersion,
   type Launch,
+  MIN_PYTHON,
   MIN_SERVER_VERSION,
   minimumVersion,
   parseServerVersion,
+  PYTHON_VERSION_ARGS,
+  pythonTooOld,
   VERSION_ARGS,
 } from './launch';
 import { describeError, type Logger } from './log';
+import { uniqueDiagnostics } from './diagnostics';
 import type { ApiKeyStore } from './secrets';
 import { buildServerSettings, sectionOf } from './settings';
 import type { FusionStatusParams, FusionTracker, ModelStatusParams } from './tracker';
@@ -34,6 +38,9 @@ export interface ClientLike {
   sendNotification(method: string, params?: unknown): Promise<void>;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors LanguageClient's GenericNotificationHandler
   onNotification(method: string, handler: (...params: any[]) => void): { dispose(): void };
+  /** Registered before start(), a handler replaces the client's default for that method. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors LanguageClient's GenericRequestHandler
+  onRequest(method: string, handler: (...params: any[]) => unknown): { dispose(): void };
 }
 
 export interface ClientSpec {
@@ -53,24 +60,24 @@ export interface ProcessResult {
   error?: NodeJS.ErrnoException;
 }
 
-export type ProcessRunner = (command: string, args: readonly string[], timeoutMs: number) => Promise<ProcessResult>;
+/** `env` is added to the inherited environment. */
+export type ProcessRunner = (command: string, args: readonly string[], timeoutMs: number, env?: Record<string, string>) => Promise<ProcessResult>;
 
 export type ServerState =
   | { kind: 'stopped' }
   | { kind: 'starting' }
-  | { kind: 'running'; version: string; python: string }
+  | { kind: 'running'; version: string; python: string; bundled: boolean }
   | { kind: 'missing-python'; python: string; message: string }
   | { kind: 'missing'; python: string; message: string }
-  | { kind: 'outdated'; python: string; message: string }
   | { kind: 'failed'; message: string };
 
 export type CheckResult =
-  | { ok: true; version: string }
-  | { ok: false; state: Extract<ServerState, { kind: 'missing-python' | 'missing' | 'outdated' }> };
+  | { ok: true; version: string; bundled: boolean }
+  | { ok: false; state: Extract<ServerState, { kind: 'missing-python' | 'missing' }> };
 
 export const CLIENT_ID = 'fuseLs'; // also makes `fuseLs.trace.server` work
 export const CLIENT_NAME = 'fuse-ls';
-export const INSTALL_BUTTON = 'Install fuse-ls';
+export const SETTINGS_BUTTON = 'Open Settings';
 const VERSION_TIMEOUT_MS = 30_000;
 
 export interface ServerManagerDeps {
@@ -85,6 +92,10 @@ export interface ServerManagerDeps {
   /** From commands.ts: explanations open as a Markdown preview. */
   showDocumentMiddleware?: NonNullable<NonNullable<LanguageClientOptions['middleware']>['window']>['showDocument'];
   resolveInterpreter?: (log: (message: string) => void) => Promise<Interpreter>;
+  /** `bundled/libs` inside the installed extension (absent in a development checkout). */
+  bundledLibs?: string;
+  /** Registers handlers that replace the language client's defaults (see commands.ts). */
+  onClientCreated?: (client: ClientLike) => { dispose(): void }[];
 }
 
 export class ServerManager implements vscode.Disposable {
@@ -133,99 +144,67 @@ export class ServerManager implements vscode.Disposable {
     await client.sendNotification('workspace/didChangeConfiguration', { settings: { [SECTION]: settings } });
   }
 
-  /** Runs `python -m fuse_ls --version` and judges the answer. */
+  /**
+   * Which server runs: the interpreter's own fuse-ls when it has one recent enough (a
+   * configured interpreter with its own install wins), else the copy bundled in the
+   * extension, run by the same interpreter. Failing both, says why in a user's terms.
+   */
   async check(python: string): Promise<CheckResult> {
-    const { logger, runProcess } = this.deps;
-    const result = await runProcess(python, VERSION_ARGS, VERSION_TIMEOUT_MS);
-    if (result.error && result.error.code === 'ENOENT') {
+    const { logger, runProcess, bundledLibs } = this.deps;
+    const own = await runProcess(python, VERSION_ARGS, VERSION_TIMEOUT_MS);
+    if (own.error && own.error.code === 'ENOENT') {
       return {
         ok: false,
         state: {
           kind: 'missing-python',
           python,
-          message: `fuse-ls: the Python interpreter "${python}" was not found. Set "fuseLs.interpreter" or select a Python environment.`,
+          message: `fuse-ls: the Python interpreter "${python}" was not found. fuse-ls needs Python ${MIN_PYTHON} or newer: install it, select it with the Python extension, or set "fuseLs.interpreter".`,
         },
       };
     }
-    const version = result.code === 0 ? parseServerVersion(result.stdout) : undefined;
-    if (!version) {
-      const why = (result.stderr || result.stdout || describeError(result.error ?? 'no output')).trim();
-      logger.info(`"${python} ${VERSION_ARGS.join(' ')}" exited with ${String(result.code)}: ${lastLines(why, 5)}`);
+    const ownVersion = own.code === 0 ? parseServerVersion(own.stdout) : undefined;
+    if (ownVersion && (isDevelopmentVersion(ownVersion) || compareVersions(ownVersion, minimumVersion()) >= 0)) {
+      if (isDevelopmentVersion(ownVersion)) {
+        logger.info(`Server reports ${ownVersion.text}: a source checkout, accepted as a development build`);
+      }
+      return { ok: true, version: ownVersion.text, bundled: false };
+    }
+    if (ownVersion) {
+      logger.info(`${python} has fuse-ls ${ownVersion.text}, older than ${MIN_SERVER_VERSION}; using the bundled server`);
+    } else {
+      logger.info(`${python} has no fuse-ls of its own (${lastLines((own.stderr || own.stdout).trim(), 2)}); using the bundled server`);
+    }
+    if (bundledLibs !== undefined) {
+      const bundled = await runProcess(python, VERSION_ARGS, VERSION_TIMEOUT_MS, bundledEnv(bundledLibs, process.env));
+      const version = bundled.code === 0 ? parseServerVersion(bundled.stdout) : undefined;
+      if (version) {
+        return { ok: true, version: version.text, bundled: true };
+      }
+      logger.info(`The bundled server did not start with ${python}: ${lastLines((bundled.stderr || bundled.stdout).trim(), 5)}`);
+    }
+    const probe = await runProcess(python, PYTHON_VERSION_ARGS, VERSION_TIMEOUT_MS);
+    const old = probe.code === 0 ? pythonTooOld(probe.stdout) : undefined;
+    if (old !== undefined) {
       return {
         ok: false,
         state: {
-          kind: 'missing',
+          kind: 'missing-python',
           python,
-          message: `fuse-ls: the server is not installed for ${python}. Install it into this environment (pip install fuse-ls) or choose another interpreter.`,
+          message: `fuse-ls: ${python} is Python ${old}; fuse-ls needs Python ${MIN_PYTHON} or newer. Select a newer interpreter with the Python extension or set "fuseLs.interpreter".`,
         },
       };
     }
-    if (isDevelopmentVersion(version)) {
-      logger.info(`Server reports ${version.text}: a source checkout, accepted as a development build`);
-      return { ok: true, version: version.text };
-    }
-    if (compareVersions(version, minimumVersion()) < 0) {
-      return {
-        ok: false,
-        state: {
-          kind: 'outdated',
-          python,
-          message: `fuse-ls: the server for ${python} is ${version.text}; this extension needs ${MIN_SERVER_VERSION} or newer. Upgrade it with pip install --upgrade fuse-ls.`,
-        },
-      };
-    }
-    return { ok: true, version: version.text };
-  }
-
-  /** `python -m pip install --upgrade fuse-ls` in a visible task; restarts on success. */
-  async install(python?: string): Promise<boolean> {
-    const { logger } = this.deps;
-    const interpreter = python ?? this.python ?? (await this.interpreter()).path;
-    const args = installArgs();
-    logger.info(`Installing: ${interpreter} ${args.join(' ')}`);
-    const folder = vscode.workspace.workspaceFolders?.[0];
-    const task = new vscode.Task(
-      { type: 'fuse-ls', task: 'install' },
-      folder ?? vscode.TaskScope.Global,
-      'Install or upgrade fuse-ls',
-      'fuse-ls',
-      new vscode.ProcessExecution(interpreter, args),
-    );
-    task.presentationOptions = { reveal: vscode.TaskRevealKind.Always, clear: true };
-    const exitCode = await new Promise<number | undefined>((resolve) => {
-      let execution: vscode.TaskExecution | undefined;
-      const listener = vscode.tasks.onDidEndTaskProcess((event) => {
-        if (execution === undefined || event.execution === execution) {
-          listener.dispose();
-          resolve(event.exitCode);
-        }
-      });
-      vscode.tasks.executeTask(task).then(
-        (started) => {
-          execution = started;
-        },
-        (error: unknown) => {
-          listener.dispose();
-          logger.error('Could not run the install task', error);
-          resolve(undefined);
-        },
-      );
-    });
-    if (exitCode === 0) {
-      logger.info('fuse-ls installed');
-      void vscode.window.showInformationMessage('fuse-ls: server installed; starting it.');
-      await this.restart('server installed');
-      return true;
-    }
-    logger.error(`Installing fuse-ls failed (exit code ${String(exitCode)})`);
-    void vscode.window
-      .showErrorMessage(
-        `fuse-ls: installing the server failed (exit code ${String(exitCode)}). If pip reports an "externally-managed-environment", select a virtual environment or set "fuseLs.interpreter".`,
-        'Show Logs',
-        'Open Settings',
-      )
-      .then((choice) => this.onButton(choice));
-    return false;
+    return {
+      ok: false,
+      state: {
+        kind: 'missing',
+        python,
+        message:
+          bundledLibs === undefined
+            ? `fuse-ls: ${python} has no fuse-ls server and this build of the extension bundles none. Install fuse-ls into that environment (pip install <fuse-ls checkout or wheel>) or choose another interpreter.`
+            : `fuse-ls: the server bundled with the extension did not start with ${python}. The log says why.`,
+      },
+    };
   }
 
   dispose(): void {
@@ -261,7 +240,7 @@ export class ServerManager implements vscode.Disposable {
       this.promptFor(check.state);
       return;
     }
-    logger.info(`Server version ${check.version}`);
+    logger.info(`Server version ${check.version} (${check.bundled ? 'bundled with the extension' : `installed for ${interpreter.path}`})`);
 
     const apiKeyEnv = effectiveApiKeyEnv();
     const launch = buildLaunch({
@@ -271,10 +250,13 @@ export class ServerManager implements vscode.Disposable {
       apiKey: await keys.get(),
       baseEnv: process.env,
       cwd: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
+      workspaceTrusted: vscode.workspace.isTrusted,
+      bundledLibs: check.bundled ? this.deps.bundledLibs : undefined,
     });
     // Names only: the value of a key never reaches the log.
-    const keyNote = launch.envKeys.length > 0 ? `; ${launch.envKeys.join(', ')} from secret storage` : `; no stored key (${apiKeyEnv} is inherited if set)`;
-    logger.info(`Starting ${launch.command} ${launch.args.join(' ')}${keyNote}`);
+    const keyNote = launch.keyEnv ? `; ${launch.keyEnv} from secret storage` : `; no stored key (${apiKeyEnv} is inherited if set)`;
+    const bundledNote = launch.bundled ? `; PYTHONPATH=${this.deps.bundledLibs ?? ''} (the bundled server)` : '';
+    logger.info(`Starting ${launch.command} ${launch.args.join(' ')}${bundledNote}${keyNote}`);
 
     const client = this.deps.createClient({
       id: CLIENT_ID,
@@ -287,6 +269,7 @@ export class ServerManager implements vscode.Disposable {
     this.subscriptions = [
       client.onNotification('fuse/modelStatus', (params: ModelStatusParams) => tracker.applyModelStatus(params)),
       client.onNotification('fuse/fusionStatus', (params: FusionStatusParams) => tracker.applyFusionStatus(params)),
+      ...(this.deps.onClientCreated?.(client) ?? []),
     ];
     try {
       await client.start();
@@ -299,7 +282,7 @@ export class ServerManager implements vscode.Disposable {
       void vscode.window.showErrorMessage(message, 'Show Logs').then((choice) => this.onButton(choice));
       return;
     }
-    this.setState({ kind: 'running', version: check.version, python: interpreter.path });
+    this.setState({ kind: 'running', version: check.version, python: interpreter.path, bundled: check.bundled });
   }
 
   private async doStop(): Promise<void> {
@@ -333,6 +316,7 @@ export class ServerManager implements vscode.Disposable {
       traceOutputChannel: this.deps.channel,
       diagnosticCollectionName: 'fuse-ls',
       middleware: {
+        handleDiagnostics: (uri, diagnostics, next) => next(uri, uniqueDiagnostics(diagnostics)),
         executeCommand: this.deps.executeCommandMiddleware,
         window: { showDocument: this.deps.showDocumentMiddleware },
         workspace: {
@@ -362,20 +346,27 @@ export class ServerManager implements vscode.Disposable {
     };
   }
 
-  private promptFor(state: Extract<ServerState, { kind: 'missing-python' | 'missing' | 'outdated' }>): void {
-    const buttons = state.kind === 'missing-python' ? ['Open Settings', 'Show Logs'] : [INSTALL_BUTTON, 'Open Settings', 'Show Logs'];
-    void vscode.window.showErrorMessage(state.message, ...buttons).then((choice) => this.onButton(choice));
+  private promptFor(state: Extract<ServerState, { kind: 'missing-python' | 'missing' }>): void {
+    void vscode.window.showErrorMessage(state.message, SETTINGS_BUTTON, 'Show Logs').then((choice) => this.onButton(choice));
   }
 
   private async onButton(choice: string | undefined): Promise<void> {
-    if (choice === INSTALL_BUTTON) {
-      await this.install();
-    } else if (choice === 'Open Settings') {
-      await vscode.commands.executeCommand('workbench.action.openSettings', 'fuseLs.interpreter');
+    if (choice === SETTINGS_BUTTON) {
+      await openInterpreterSetting();
     } else if (choice === 'Show Logs') {
       this.deps.channel.show(true);
     }
   }
+}
+
+/**
+ * `fuseLs.interpreter` is machine-overridable: in a remote window (SSH, WSL, containers,
+ * code-server) the Settings editor shows it under the Remote tab only, so that is where
+ * "Open Settings" must land, or the user sees an empty User tab.
+ */
+export async function openInterpreterSetting(): Promise<void> {
+  const command = vscode.env.remoteName ? 'workbench.action.openRemoteSettings' : 'workbench.action.openSettings';
+  await vscode.commands.executeCommand(command, { query: `${SECTION}.interpreter` });
 }
 
 function lastLines(text: string, n: number): string {

@@ -31,10 +31,9 @@ export class StatusView implements vscode.Disposable {
     item.backgroundColor = undefined;
     switch (state.kind) {
       case 'missing':
-      case 'outdated':
         item.text = '$(warning) fuse-ls';
-        item.tooltip = `${state.message}\nClick to install or upgrade the server.`;
-        item.command = 'fuseLs.installServer';
+        item.tooltip = `${state.message}\nClick to choose the Python interpreter.`;
+        item.command = 'fuseLs.selectInterpreter';
         item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
         return;
       case 'missing-python':
@@ -59,8 +58,10 @@ export class StatusView implements vscode.Disposable {
     }
     const inFlight = this.tracker.inFlight;
     const cost = formatUsd(this.tracker.sessionCostUsd);
-    item.text = inFlight > 0 ? `$(loading~spin) fuse-ls ${inFlight} · ${cost}` : `$(sparkle) fuse-ls ${cost}`;
-    item.tooltip = this.tooltip(state.version, inFlight, cost);
+    // No spinner: the fusion's notification is the one progress display (per-model marks,
+    // Cancel); the item only counts what runs and what it cost.
+    item.text = inFlight > 0 ? `$(sparkle) fuse-ls ${inFlight} running · ${cost}` : `$(sparkle) fuse-ls ${cost}`;
+    item.tooltip = this.tooltip(state.bundled ? `${state.version} (bundled)` : state.version, inFlight, cost);
     item.command = 'fuseLs.showStats';
   }
 

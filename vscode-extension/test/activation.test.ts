@@ -29,7 +29,7 @@ describe('activation', () => {
       'fuseLs.showStats': 'Show usage and cost',
       'fuseLs.setApiKey': 'Set API key',
       'fuseLs.choosePool': 'Choose model pool',
-      'fuseLs.installServer': 'Install or upgrade the fuse-ls server',
+      'fuseLs.selectInterpreter': 'Choose the Python interpreter',
     });
   });
 
@@ -56,7 +56,7 @@ describe('activation', () => {
   it('has a walkthrough whose media and commands exist', () => {
     const [walkthrough] = manifest.contributes.walkthroughs;
     const known = new Set(manifest.contributes.commands.map((c: { command: string }) => c.command));
-    expect(walkthrough.steps.map((s: { id: string }) => s.id)).toEqual(['install', 'key', 'local', 'review']);
+    expect(walkthrough.steps.map((s: { id: string }) => s.id)).toEqual(['python', 'key', 'local', 'review']);
     for (const step of walkthrough.steps) {
       expect(existsSync(path.join(root, step.media.markdown)), step.media.markdown).toBe(true);
       for (const match of step.description.matchAll(/command:([\w.]+)/g)) {
@@ -75,7 +75,7 @@ describe('activation', () => {
     const { server, api } = await activate();
     expect(server.versionCalls).toEqual([{ command: PYTHON, args: ['-m', 'fuse_ls', '--version'] }]);
     expect(server.last.started).toBe(true);
-    expect(api.manager.state).toEqual({ kind: 'running', version: '0.1.0', python: PYTHON });
+    expect(api.manager.state).toEqual({ kind: 'running', version: '0.1.0', python: PYTHON, bundled: false });
     const item = fake.statusItems[0];
     expect(item.visible).toBe(true);
     expect(item.text).toContain('fuse-ls');

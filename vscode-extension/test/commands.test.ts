@@ -50,6 +50,7 @@ describe('review / explain / fix', () => {
     const { server } = await activate({
       before: (s) => {
         s.versionOutput = { code: 1, stdout: '', stderr: 'No module named fuse_ls' };
+        s.bundledOutput = { code: 1, stdout: '', stderr: 'ImportError' };
       },
     });
     fake.messages = [];

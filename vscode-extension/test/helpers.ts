@@ -4,6 +4,7 @@ import { FakeServer } from './fakes/client';
 import { fake, makeContext } from './fakes/vscode';
 
 export const PYTHON = '/venv/bin/python';
+export const BUNDLED = '/ext/bundled/libs';
 
 export interface Harness {
   server: FakeServer;
@@ -18,6 +19,8 @@ export interface Harness {
 export async function activate(options: {
   before?: (server: FakeServer, context: ReturnType<typeof makeContext>) => void | Promise<void>;
   interpreter?: (log: (m: string) => void) => Promise<Interpreter>;
+  /** The extension's bundled server; undefined: a build without one. */
+  bundledLibs?: string;
 } = {}): Promise<Harness> {
   const server = new FakeServer();
   const context = makeContext();
@@ -26,6 +29,7 @@ export async function activate(options: {
     createClient: server.createClient,
     runProcess: server.runProcess,
     resolveInterpreter: options.interpreter ?? (() => Promise.resolve({ path: PYTHON, source: 'setting' as const })),
+    bundledLibs: 'bundledLibs' in options ? options.bundledLibs : BUNDLED,
   });
   await api.started;
   return { server, context, api };

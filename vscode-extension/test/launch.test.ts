@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildLaunch, compareVersions, isDevelopmentVersion, minimumVersion, parseServerVersion } from '../src/launch';
+import { buildLaunch, compareVersions, isDevelopmentVersion, minimumVersion, parseServerVersion, pythonTooOld } from '../src/launch';
 import { readerFromJson } from '../src/settings';
 
 describe('launch', () => {
@@ -27,7 +27,30 @@ describe('launch', () => {
       baseEnv: {},
     });
     expect(launch.env).toEqual({ MY_KEY: 'k-123456' });
-    expect(launch.initializationOptions).toEqual({ provider: { api_key_env: 'MY_KEY' } });
+    expect(launch.initializationOptions).toEqual({ provider: { api_key_env: 'MY_KEY' }, workspaceTrusted: false });
+  });
+
+  it('says whether the workspace is trusted (coord.md protocol), untrusted unless told', () => {
+    const read = readerFromJson({});
+    expect(buildLaunch({ python: 'p', read, baseEnv: {}, workspaceTrusted: true }).initializationOptions).toEqual({ workspaceTrusted: true });
+    expect(buildLaunch({ python: 'p', read, baseEnv: {} }).initializationOptions).toEqual({ workspaceTrusted: false });
+  });
+
+  it('puts the bundled server first on PYTHONPATH, keeping an inherited one after it', () => {
+    const read = readerFromJson({});
+    const launch = buildLaunch({ python: 'p', read, baseEnv: { PYTHONPATH: '/mine' }, bundledLibs: '/ext/bundled/libs' });
+    expect(launch.bundled).toBe(true);
+    expect(launch.env.PYTHONPATH).toBe(`/ext/bundled/libs${process.platform === 'win32' ? ';' : ':'}/mine`);
+    expect(launch.args).toEqual(['-m', 'fuse_ls', 'serve']);
+    expect(buildLaunch({ python: 'p', read, baseEnv: { PYTHONPATH: '/mine' } }).env.PYTHONPATH).toBe('/mine');
+  });
+
+  it('knows which Python is too old for the bundled server', () => {
+    expect(pythonTooOld('3.10.12')).toBe('3.10.12');
+    expect(pythonTooOld('2.7.18')).toBe('2.7.18');
+    expect(pythonTooOld('3.11.0')).toBeUndefined();
+    expect(pythonTooOld('3.14.1')).toBeUndefined();
+    expect(pythonTooOld('')).toBeUndefined();
   });
 
   it('inherits the environment unchanged without a stored key', () => {

@@ -1,8 +1,8 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { INSTALL_BUTTON } from '../src/server';
+import { SETTINGS_BUTTON } from '../src/server';
 import { settle } from './fakes/client';
 import { fake } from './fakes/vscode';
-import { activate, PYTHON, resetFakes } from './helpers';
+import { activate, BUNDLED, PYTHON, resetFakes } from './helpers';
 
 beforeEach(resetFakes);
 
@@ -19,57 +19,79 @@ describe('server install check', () => {
     expect(error.kind).toBe('error');
     expect(error.text).toContain(`"${PYTHON}" was not found`);
     expect(error.text).toContain('fuseLs.interpreter');
-    expect(error.items).not.toContain(INSTALL_BUTTON);
+    expect(error.items).toEqual([SETTINGS_BUTTON, 'Show Logs']);
     expect(fake.statusItems[0].text).toContain('$(error)');
   });
 
-  it('offers to install a missing server and installs it with pip in a task', async () => {
+  it('runs the bundled server when the interpreter has no fuse-ls of its own', async () => {
     const { server, api } = await activate({
       before: (s) => {
-        fake.answerMessage = (m) => (m.items.includes(INSTALL_BUTTON) ? INSTALL_BUTTON : undefined);
         s.versionOutput = { code: 1, stdout: '', stderr: '/venv/bin/python: No module named fuse_ls\n' };
       },
     });
-    const [error] = fake.messages;
-    expect(error.text).toContain('not installed');
-    expect(error.items).toEqual([INSTALL_BUTTON, 'Open Settings', 'Show Logs']);
-    expect(fake.output).toContain('No module named fuse_ls');
-    // The click happened; the task runs: let it finish with the server now installed.
-    server.versionOutput = { code: 0, stdout: 'fuse-ls 0.1.0\n', stderr: '' };
-    await settle(10);
-    expect(fake.tasks).toHaveLength(1);
-    expect(fake.tasks[0].execution.process).toBe(PYTHON);
-    expect(fake.tasks[0].execution.args).toEqual(['-m', 'pip', 'install', '--upgrade', 'fuse-ls']);
-    expect(server.clients).toHaveLength(1);
-    expect(api.manager.state.kind).toBe('running');
-    expect(fake.output).toContain('Installing: /venv/bin/python -m pip install --upgrade fuse-ls');
+    expect(fake.messages).toEqual([]);
+    expect(server.versionCalls.map((c) => c.env?.PYTHONPATH)).toEqual([undefined, BUNDLED]);
+    expect(api.manager.state).toEqual({ kind: 'running', version: '0.1.0', python: PYTHON, bundled: true });
+    const { launch } = server.last.spec;
+    expect(launch.command).toBe(PYTHON);
+    expect(launch.args).toEqual(['-m', 'fuse_ls', 'serve']);
+    expect(launch.env.PYTHONPATH).toBe(BUNDLED);
+    expect(fake.output).toContain('has no fuse-ls of its own');
+    expect(fake.output).toContain('bundled with the extension');
+    expect(fake.output).toContain(`PYTHONPATH=${BUNDLED} (the bundled server); no stored key`);
+    expect(fake.output).not.toContain('PYTHONPATH, PYTHONDONTWRITEBYTECODE from secret storage');
   });
 
-  it('reports a failed install with a hint about virtual environments', async () => {
+  it('lets an interpreter with its own fuse-ls win over the bundled copy', async () => {
+    const { server, api } = await activate();
+    expect(server.versionCalls).toHaveLength(1);
+    expect(api.manager.state).toMatchObject({ kind: 'running', bundled: false });
+    expect(server.last.spec.launch.env.PYTHONPATH).toBe(process.env.PYTHONPATH);
+  });
+
+  it('prefers the bundled copy over an own install older than the minimum', async () => {
     const { api } = await activate({
-      before: (s) => {
-        s.versionOutput = { code: 1, stdout: '', stderr: 'No module named fuse_ls' };
-      },
-    });
-    fake.taskExitCode = 1;
-    expect(await api.manager.install()).toBe(false);
-    const last = fake.messages[fake.messages.length - 1];
-    expect(last.kind).toBe('error');
-    expect(last.text).toContain('externally-managed-environment');
-  });
-
-  it('calls an old server too old and offers the upgrade', async () => {
-    const { server, api } = await activate({
       before: (s) => {
         s.versionOutput = { code: 0, stdout: 'fuse-ls 0.0.9\n', stderr: '' };
       },
     });
+    expect(api.manager.state).toMatchObject({ kind: 'running', bundled: true });
+    expect(fake.output).toContain('fuse-ls 0.0.9, older than 0.1.0');
+  });
+
+  it('says which Python is too old when the bundled server cannot run on it', async () => {
+    const { server, api } = await activate({
+      before: (s) => {
+        s.versionOutput = { code: 1, stdout: '', stderr: 'No module named fuse_ls' };
+        s.bundledOutput = { code: 1, stdout: '', stderr: 'SyntaxError: invalid syntax' };
+        s.pythonVersion = { code: 0, stdout: '3.9.18\n', stderr: '' };
+      },
+    });
     expect(server.clients).toHaveLength(0);
-    expect(api.manager.state.kind).toBe('outdated');
-    expect(fake.messages[0].text).toContain('0.0.9');
-    expect(fake.messages[0].text).toContain('0.1.0 or newer');
-    expect(fake.messages[0].items).toContain(INSTALL_BUTTON);
-    expect(fake.statusItems[0].command).toBe('fuseLs.installServer');
+    expect(api.manager.state.kind).toBe('missing-python');
+    const [error] = fake.messages;
+    expect(error.text).toContain('Python 3.9.18');
+    expect(error.text).toContain('3.11 or newer');
+    expect(error.items).toEqual([SETTINGS_BUTTON, 'Show Logs']);
+    expect(fake.output).toContain('SyntaxError');
+  });
+
+  it('opens the interpreter setting where the window shows it (Remote tab in a remote window)', async () => {
+    const { api } = await activate({
+      before: (s) => {
+        fake.answerMessage = (m) => (m.items.includes(SETTINGS_BUTTON) ? SETTINGS_BUTTON : undefined);
+        s.versionOutput = { code: 1, stdout: '', stderr: 'No module named fuse_ls' };
+      },
+      bundledLibs: undefined,
+    });
+    await settle(5);
+    expect(api.manager.state.kind).toBe('missing');
+    expect(fake.messages[0].text).toContain('bundles none');
+    expect(fake.executed).toContainEqual({ command: 'workbench.action.openSettings', args: [{ query: 'fuseLs.interpreter' }] });
+    fake.remoteName = 'ssh-remote';
+    await api.manager.restart('test');
+    await settle(5);
+    expect(fake.executed).toContainEqual({ command: 'workbench.action.openRemoteSettings', args: [{ query: 'fuseLs.interpreter' }] });
   });
 
   it('accepts a source checkout (0.0.0) as a development build', async () => {
@@ -86,6 +108,7 @@ describe('server install check', () => {
     const { api } = await activate({
       before: (s) => {
         s.versionOutput = { code: 0, stdout: 'something else\n', stderr: '' };
+        s.bundledOutput = { code: 0, stdout: 'something else\n', stderr: '' };
       },
     });
     expect(api.manager.state.kind).toBe('missing');
@@ -114,7 +137,7 @@ describe('language client options', () => {
     expect(spec.launch.command).toBe(PYTHON);
     expect(spec.launch.args).toEqual(['-m', 'fuse_ls', 'serve']);
     expect(spec.clientOptions.documentSelector).toEqual([{ scheme: 'file' }, { scheme: 'untitled' }]);
-    expect(spec.clientOptions.initializationOptions).toEqual({ mode: 'best-of' });
+    expect(spec.clientOptions.initializationOptions).toEqual({ mode: 'best-of', workspaceTrusted: true });
     expect(spec.clientOptions.middleware?.executeCommand).toBeTypeOf('function');
   });
 

@@ -16,7 +16,8 @@ describe('status bar', () => {
     client.emit('fuse/modelStatus', { fusionId: 'a', uri: URI, task: 'review', model: 'openai/gpt-5', index: 0, state: 'finished', latencyMs: 1500, costUsd: 0.012 });
     client.emit('fuse/modelStatus', { fusionId: 'a', uri: URI, task: 'review', model: 'google/gemini-2.5-pro', index: 1, state: 'failed', error: 'HTTP 429' });
     client.emit('fuse/fusionStatus', { fusionId: 'b', uri: 'file:///ws/b.py', task: 'explain', state: 'started', inFlight: 2, sessionCostUsd: 0.012 });
-    expect(item.text).toBe('$(loading~spin) fuse-ls 2 · $0.01');
+    // No spinner: the notification is the one progress display.
+    expect(item.text).toBe('$(sparkle) fuse-ls 2 running · $0.01');
     const tooltip = String(item.tooltip);
     expect(tooltip).toContain('2 fusions in flight');
     expect(tooltip).toContain('review (started) app.py: gpt-5 ✓ 1.5s · gemini-2.5-pro ✗');
@@ -38,15 +39,16 @@ describe('status bar', () => {
     expect(server.clients[0].handlers.size).toBe(0);
   });
 
-  it('points at the install command while the server is missing', async () => {
+  it('points at the interpreter choice while no server can run', async () => {
     await activate({
       before: (s) => {
         s.versionOutput = { code: 1, stdout: '', stderr: 'No module named fuse_ls' };
+        s.bundledOutput = { code: 1, stdout: '', stderr: 'ImportError' };
       },
     });
     const item = fake.statusItems[0];
     expect(item.text).toBe('$(warning) fuse-ls');
-    expect(item.command).toBe('fuseLs.installServer');
-    expect(String(item.tooltip)).toContain('not installed');
+    expect(item.command).toBe('fuseLs.selectInterpreter');
+    expect(String(item.tooltip)).toContain('did not start');
   });
 });

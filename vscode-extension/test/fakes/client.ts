@@ -52,6 +52,20 @@ export class FakeClient implements ClientLike {
     return Promise.resolve();
   }
 
+  requestHandlers = new Map<string, (...params: unknown[]) => unknown>();
+
+  onRequest(method: string, handler: (...params: unknown[]) => unknown): { dispose(): void } {
+    this.requestHandlers.set(method, handler);
+    return { dispose: () => this.requestHandlers.delete(method) };
+  }
+
+  /** The server sends a request (workspace/applyEdit); resolves with the client's answer. */
+  async serverRequest(method: string, params: unknown): Promise<unknown> {
+    const handler = this.requestHandlers.get(method);
+    if (!handler) throw new Error(`no handler for ${method}`);
+    return handler(params);
+  }
+
   onNotification(method: string, handler: Handler): { dispose(): void } {
     this.handlers.set(method, handler);
     return { dispose: () => this.handlers.delete(method) };
@@ -74,8 +88,13 @@ export class FakeClient implements ClientLike {
 
 export class FakeServer {
   clients: FakeClient[] = [];
+  /** `python -m fuse_ls --version` with the interpreter's own packages. */
   versionOutput: ProcessResult = { code: 0, stdout: 'fuse-ls 0.1.0\n', stderr: '' };
-  versionCalls: { command: string; args: readonly string[] }[] = [];
+  /** The same with PYTHONPATH at the extension's bundled copy. */
+  bundledOutput: ProcessResult = { code: 0, stdout: 'fuse-ls 0.1.0\n', stderr: '' };
+  /** `python -c 'print(version)'`, asked when neither runs. */
+  pythonVersion: ProcessResult = { code: 0, stdout: '3.12.1\n', stderr: '' };
+  versionCalls: { command: string; args: readonly string[]; env?: Record<string, string> }[] = [];
   startError: Error | undefined;
   responder: Responder = (command) => {
     switch (command) {
@@ -101,9 +120,10 @@ export class FakeServer {
     return client;
   };
 
-  readonly runProcess: ProcessRunner = (command, args) => {
-    this.versionCalls.push({ command, args });
-    return Promise.resolve(this.versionOutput);
+  readonly runProcess: ProcessRunner = (command, args, _timeout, env) => {
+    this.versionCalls.push(env ? { command, args, env } : { command, args });
+    if (args[0] === '-c') return Promise.resolve(this.pythonVersion);
+    return Promise.resolve(env?.PYTHONPATH ? this.bundledOutput : this.versionOutput);
   };
 
   get last(): FakeClient {

@@ -58,6 +58,9 @@ export class Uri {
   static file(p: string): Uri {
     return new Uri('file', p);
   }
+  static from(parts: { scheme: string; path: string }): Uri {
+    return new Uri(parts.scheme, parts.path);
+  }
   static parse(value: string): Uri {
     const m = /^([a-z][\w+.-]*):(?:\/\/)?(.*)$/i.exec(value);
     if (!m) return new Uri('file', value);
@@ -216,6 +219,44 @@ interface FakeDocument {
   getText(): string;
 }
 
+/** An open text document whose text edits change (workspace.applyEdit). */
+export class FakeTextDocument implements FakeDocument {
+  languageId = 'python';
+  version = 1;
+  constructor(
+    readonly uri: Uri,
+    public text: string,
+  ) {}
+  getText(): string {
+    return this.text;
+  }
+  offsetAt(p: Position): number {
+    const lines = this.text.split('\n');
+    let offset = 0;
+    for (let i = 0; i < p.line && i < lines.length; i++) offset += lines[i].length + 1;
+    return offset + p.character;
+  }
+  /** The user types: the version moves on. */
+  edit(text: string): void {
+    this.text = text;
+    this.version += 1;
+  }
+}
+
+export class WorkspaceEdit {
+  readonly replaces: { uri: Uri; range: Range; newText: string }[] = [];
+  replace(uri: Uri, range: Range, newText: string): void {
+    this.replaces.push({ uri, range, newText });
+  }
+}
+
+export class TabInputTextDiff {
+  constructor(
+    readonly original: Uri,
+    readonly modified: Uri,
+  ) {}
+}
+
 const manifest = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as {
   contributes: { configuration: { properties: Record<string, { default?: unknown }> } };
 };
@@ -253,6 +294,16 @@ function freshState() {
       | { document: FakeDocument; selection: Selection }
       | undefined,
     workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
+    documents: [] as FakeTextDocument[],
+    contentProviders: new Map<string, { provideTextDocumentContent(uri: Uri): string }>(),
+    appliedEdits: [] as WorkspaceEdit[],
+    applyEditResult: true,
+    tabs: [] as { input: unknown }[],
+    closedTabs: [] as { input: unknown }[],
+    shownDocuments: [] as Uri[],
+    /** vscode.env.remoteName: set in SSH/WSL/container/code-server windows. */
+    remoteName: undefined as string | undefined,
+    isTrusted: true,
   };
 }
 
@@ -321,7 +372,16 @@ class FakeConfiguration {
   }
 }
 
+export const env = {
+  get remoteName() {
+    return fake.remoteName;
+  },
+};
+
 export const workspace = {
+  get isTrusted() {
+    return fake.isTrusted;
+  },
   getConfiguration: (section?: string) => new FakeConfiguration(section ?? ''),
   onDidChangeConfiguration: (l: Listener<{ affectsConfiguration(section: string): boolean }>) => fake.configEmitter.event(l),
   get workspaceFolders() {
@@ -330,9 +390,32 @@ export const workspace = {
   fs: {
     stat: (uri: Uri) => (fake.statFails ? Promise.reject(new Error(`ENOENT ${uri.toString()}`)) : Promise.resolve({ type: 1, size: 1 })),
   },
-  openTextDocument: (options: { language?: string; content?: string }) => {
+  openTextDocument: (options: { language?: string; content?: string } | Uri) => {
+    if (options instanceof Uri) {
+      const open = fake.documents.find((d) => d.uri.toString() === options.toString());
+      return open ? Promise.resolve(open) : Promise.reject(new Error(`no such document ${options.toString()}`));
+    }
     fake.openedDocuments.push(options);
     return Promise.resolve({ uri: Uri.parse(`untitled:Untitled-${fake.openedDocuments.length}`), languageId: options.language });
+  },
+  get textDocuments() {
+    return fake.documents;
+  },
+  registerTextDocumentContentProvider: (scheme: string, provider: { provideTextDocumentContent(uri: Uri): string }) => {
+    fake.contentProviders.set(scheme, provider);
+    return new Disposable(() => fake.contentProviders.delete(scheme));
+  },
+  applyEdit: (edit: WorkspaceEdit) => {
+    fake.appliedEdits.push(edit);
+    if (!fake.applyEditResult) return Promise.resolve(false);
+    for (const r of [...edit.replaces].reverse()) {
+      const doc = fake.documents.find((d) => d.uri.toString() === r.uri.toString());
+      if (!doc) return Promise.resolve(false);
+      const start = doc.offsetAt(r.range.start);
+      const end = doc.offsetAt(r.range.end);
+      doc.edit(doc.text.slice(0, start) + r.newText + doc.text.slice(end));
+    }
+    return Promise.resolve(true);
   },
 };
 
@@ -345,6 +428,20 @@ function message(kind: MessageRecord['kind']) {
 }
 
 export const window = {
+  tabGroups: {
+    get all() {
+      return [{ tabs: fake.tabs }];
+    },
+    close: (tabs: { input: unknown }[]) => {
+      fake.closedTabs.push(...tabs);
+      fake.tabs = fake.tabs.filter((t) => !tabs.includes(t));
+      return Promise.resolve(true);
+    },
+  },
+  showTextDocument: (document: { uri: Uri }) => {
+    fake.shownDocuments.push(document.uri);
+    return Promise.resolve({});
+  },
   createOutputChannel: (name: string) => {
     const channel = new FakeOutputChannel(name);
     fake.outputChannels.push(channel);
@@ -396,6 +493,7 @@ export const commands = {
   },
   executeCommand: (command: string, ...args: unknown[]) => {
     fake.executed.push({ command, args });
+    if (command === 'vscode.diff') fake.tabs.push({ input: new TabInputTextDiff(args[0] as Uri, args[1] as Uri) });
     const handler = fake.commands.get(command);
     return Promise.resolve(handler ? handler(...args) : undefined);
   },
