@@ -44,6 +44,9 @@ export const SERVER_SETTINGS: readonly string[] = [
   'telemetry.maxTotalMb',
   'telemetry.maxLinesPerFile',
   'telemetry.dataDir',
+  'telemetry.otel',
+  'telemetry.otelEndpoint',
+  'telemetry.otelContent',
 ];
 
 /** Settings whose change needs a new server process rather than a configuration push. */
