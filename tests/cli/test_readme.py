@@ -25,7 +25,12 @@ def test_bare_fuse_ls_only_after_the_venv_is_activated() -> None:
     """Step 1 installs into .venv without activating it: the first command that calls
     `fuse-ls` by name must be preceded by the activation (or use .venv/bin/fuse-ls)."""
     lines = README.read_text(encoding="utf-8").splitlines()
-    first_bare = next(i for i, line in enumerate(lines) if re.match(r"fuse-ls\s", line))
+    # Only commands count: prose such as "fuse-ls is not on PyPI yet" is not run.
+    fences = [i for i, line in enumerate(lines) if line.startswith("```")]
+    in_code = {i for a, b in zip(fences[::2], fences[1::2], strict=False) for i in range(a, b)}
+    first_bare = next(
+        i for i, line in enumerate(lines) if i in in_code and re.match(r"fuse-ls\s", line)
+    )
     assert any(". .venv/bin/activate" in line for line in lines[:first_bare]), lines[first_bare]
 
 
