@@ -409,17 +409,24 @@ class ChangeReviewer:
     def _plan(
         self, targets: Sequence[Target], token_limit: int, rules: str | None
     ) -> tuple[list[UnitOutcome], dict[str, FusionRequest]]:
-        from fuse_ls.context import find_blast_radius, find_intent
+        from fuse_ls.context import find_blast_radius, find_intent, redacted_document
 
         settings_part = settings_fingerprint(self.settings)
         version = prompt_version()
         outcomes: list[UnitOutcome] = []
         requests: dict[str, FusionRequest] = {}
         for target in targets:
+            # The whole file is redacted before it is cut into units, so a secret that
+            # starts above a unit (a private key's BEGIN line) is still recognised.
+            text = (
+                redacted_document(target.text)
+                if self.settings.review.redact_secrets
+                else target.text
+            )
             units = make_units(
                 target.path,
                 target.language,
-                target.text,
+                text,
                 target.changed,
                 token_limit=token_limit,
             )

@@ -127,7 +127,7 @@ _NUMBERED_BLOCKS = re.compile(
     r"<(code|context_before|context_after)\b[^>]*>.*?^</\1>", re.DOTALL | re.MULTILINE
 )
 _DATA_BLOCKS = re.compile(
-    r"<(response|cluster|your_answer|intent|blast_radius|repository_text)\b[^>]*>.*?</\1>",
+    r"<(response|cluster|your_answer|intent|blast_radius|project_rules)\b[^>]*>.*?</\1>",
     re.DOTALL,
 )
 INJECTION = re.compile(r"(?i)instructions? to the (?:reviewer|judge|model|assistant)s?")
