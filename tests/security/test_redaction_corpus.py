@@ -140,3 +140,22 @@ def test_redact_secrets_false_is_the_users_choice(tmp_path: Path) -> None:
     settings.review.redact_secrets = False
     request = build_request("review", tmp_path / "sign.py", text, 6, 13, settings, tmp_path)
     assert body[2] in request.code  # so the test above is what the setting changes
+
+
+def test_detect_secrets_plugins_load_without_pyyaml() -> None:
+    """The VS Code bundle is pure Python and leaves pyyaml out: the format plugins we use
+    must still load there (else SendGrid, Discord, Telegram... would pass unredacted)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'yaml': raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from fuse_ls.telemetry import redact\n"
+        "print(len(redact._plugin_rules()))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) >= 9
