@@ -58,7 +58,9 @@ function userPython() {
       continue;
     }
     try {
-      execFileSync(python, ['-c', 'import fuse_ls'], { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
+      // cwd outside the repository: `python -c` puts the cwd on sys.path, and the repository
+      // root holds fuse_ls/ (CI runs this from a clone).
+      execFileSync(python, ['-c', 'import fuse_ls'], { stdio: 'ignore', cwd: tmpdir(), env: { PATH: '/usr/bin:/bin' } });
       console.error(`e2e: ${python} can import fuse_ls; the test needs a Python without it`);
       continue;
     } catch {
