@@ -97,6 +97,25 @@ class TelemetrySettings:
 
 
 @define
+class VerifyCommand:
+    run: str  # a shell command line, run in the isolated copy's workspace folder
+    timeout_s: float | None = None  # None: verify.timeout_s
+
+
+@define
+class VerifySettings:
+    """Checks a fused fix must pass in an isolated copy before it is applied (issue 15).
+
+    `commands` run programs, so a workspace file sets them only once the workspace is
+    trusted (fuse_ls/trust.py); they never come from a model's answer."""
+
+    commands: list[VerifyCommand] = field(factory=list)
+    timeout_s: float = 300.0  # per command
+    max_output_kb: int = 64  # per command: the first quarter and the last part are kept
+    concurrency: int = 2  # verifications at once (each runs its commands one by one)
+
+
+@define
 class Settings:
     pool: list[ModelSpec] = field(
         factory=lambda: [
@@ -115,6 +134,7 @@ class Settings:
     debate: DebateSettings = field(factory=DebateSettings)
     review: ReviewSettings = field(factory=ReviewSettings)
     telemetry: TelemetrySettings = field(factory=TelemetrySettings)
+    verify: VerifySettings = field(factory=VerifySettings)
 
     def endpoint_for(self, spec: ModelSpec) -> Endpoint:
         headers = {"HTTP-Referer": self.provider.referer, "X-OpenRouter-Title": self.provider.title}
@@ -251,6 +271,11 @@ _RULES: dict[tuple[type, str], _Rule] = {
     (TelemetrySettings, "data_dir"): _Rule(
         lambda v: v is None or bool(v.strip()), "a directory path or null"
     ),
+    (VerifyCommand, "run"): _Rule(lambda v: bool(v.strip()), "a non-empty command line"),
+    (VerifyCommand, "timeout_s"): _number(False, above=0, nullable=True),
+    (VerifySettings, "timeout_s"): _POSITIVE,
+    (VerifySettings, "max_output_kb"): _number(True, low=1, high=10240),
+    (VerifySettings, "concurrency"): _number(True, low=1, high=16),
     (TelemetrySettings, "otel_endpoint"): _Rule(
         lambda v: v is None or _is_url(v), "an http(s) URL of an OTLP collector, or null"
     ),
@@ -419,9 +444,9 @@ class _Checker:
                 if spec is not None:
                     out[key] = spec
             elif get_origin(base) is list:
-                pool = self.pool(value, path)
-                if pool is not None:
-                    out[key] = pool
+                items = self.pool(value, path) if cls is Settings else self.commands(value, path)
+                if items is not None:
+                    out[key] = items
             elif attrs.has(base):
                 sub = self.table(base, value, path + ".")
                 if sub:
@@ -491,6 +516,28 @@ class _Checker:
             )
             return None
         return good
+
+    def commands(self, value: Any, path: str) -> list[dict[str, Any]] | None:
+        """`verify.commands`: one value, like the pool; an empty list turns checks off."""
+        if self.from_env and isinstance(value, str):
+            value = [value] if value.strip() else []
+        allowed = "a list of command lines or {run, timeout_s} tables"
+        if not isinstance(value, list | tuple):
+            self.bad(path, value, allowed)
+            return None
+        out = []
+        for i, entry in enumerate(value):
+            if isinstance(entry, str):
+                entry = {"run": entry}
+            before = self.bad_values
+            table = self.table(VerifyCommand, entry, f"{path}[{i}].")
+            if table is None or self.bad_values > before:
+                return None
+            if "run" not in table:
+                self.bad(f"{path}[{i}].run", None, _RULES[(VerifyCommand, "run")].allowed)
+                return None
+            out.append(table)
+        return out
 
 
 def _pool_calls(settings: Settings) -> int:

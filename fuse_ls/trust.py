@@ -35,7 +35,7 @@ TRUST_FILE_NAME = "trusted-workspaces.toml"
 
 # Keys that decide where requests (with a key, with the user's code) go or where the
 # telemetry that `fuse-ls upload` sends is kept. `pool[]` means every pool entry.
-# A future setting that runs commands (say `verify.commands`) belongs here too:
+# Settings that run programs belong here too (`verify.commands`):
 # tests/security/test_trust.py fails until every setting is classified.
 NEEDS_TRUST: tuple[str, ...] = (
     "provider.base_url",
@@ -46,6 +46,7 @@ NEEDS_TRUST: tuple[str, ...] = (
     "judge.api_key_env",
     "telemetry.data_dir",
     "telemetry.otel_endpoint",  # where traces (and, opted in, code) are exported
+    "verify.commands",  # programs run on the user's machine to check a fix
 )
 
 
@@ -226,9 +227,8 @@ def restrict(
                 Ignored(
                     tuple(dropped),
                     f"{source} sets {', '.join(dropped)}, ignored because this workspace is "
-                    "not trusted (these settings choose where requests, code and keys go); "
-                    + how_to_trust(workspace)
-                    + ".",
+                    "not trusted (these settings choose where requests, code and keys go, or "
+                    "which programs run); " + how_to_trust(workspace) + ".",
                 )
             )
     for dotted, at_least_as_strict in LIMITS.items():

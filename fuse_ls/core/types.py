@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 from attrs import field, frozen
 
+from fuse_ls.core.checks import CandidateCheck, CheckReport
 from fuse_ls.core.lines import line_count
 from fuse_ls.core.specs import ModelSpec
 
@@ -218,6 +219,9 @@ class FusionResult:
     wall_time_s: float = 0.0
     notes: tuple[str, ...] = ()  # degradations the user should know about
     fusion_id: str = ""
+    # fix with a verifier: each candidate's checks (merge/debate) and the final answer's.
+    checks: tuple[CandidateCheck, ...] = ()
+    answer_check: CheckReport | None = None
 
     @property
     def answered(self) -> tuple[CandidateResult, ...]:

@@ -244,7 +244,9 @@ def fix(model: str, script: ModelScript, text: str) -> Json:
 
 def _fuse_fixes(candidates: list[P.Block]) -> Json:
     """A judge fusing fixes: the replacement most candidates agree on (first on a tie)."""
-    parsed = [P.as_json(c.body) for c in candidates]
+    # Like a judge told which fixes pass the project's checks: only passing ones compete.
+    passing = [c for c in candidates if c.attrs.get("checks") == "passed"]
+    parsed = [P.as_json(c.body) for c in passing or candidates]
     fixes = [p for p in parsed if isinstance(p, dict) and isinstance(p.get("replacement"), str)]
     if not fixes:
         return {"replacement": "", "explanation": "No candidate proposed a usable fix."}

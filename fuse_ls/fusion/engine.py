@@ -18,6 +18,7 @@ from typing import Any
 from attrs import evolve
 
 from fuse_ls.config import Settings
+from fuse_ls.core.checks import Verifier
 from fuse_ls.core.errors import (
     AllModelsFailed,
     BudgetExceeded,
@@ -162,8 +163,13 @@ class FusionEngine:
         request: FusionRequest,
         observer: Observer | None = None,
         fusion_id: str | None = None,
+        *,
+        verifier: Verifier | None = None,
     ) -> FusionResult:
+        """`verifier` (fix tasks): checks each candidate fix before the judge decides and
+        the fix that is offered; see fuse_ls/verify."""
         run = _Run(self, request, observer, fusion_id or uuid.uuid4().hex[:12])
+        run.verifier = verifier if request.task == "fix" else None
         return await run.execute()
 
 
@@ -189,6 +195,7 @@ class _Run:
         self.fusion_id = fusion_id
         self.started = time.perf_counter()
         self.notes: list[str] = []
+        self.verifier: Verifier | None = None
 
     # --- events ---------------------------------------------------------------------
 
@@ -264,6 +271,8 @@ class _Run:
             wall_time_s=self.elapsed(),
             notes=tuple(self.notes),
             fusion_id=self.fusion_id,
+            checks=tuple(outcome.checks),
+            answer_check=outcome.answer_check,
         )
 
     def _redacted(self, request: FusionRequest) -> FusionRequest:

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from attrs import define, evolve, field
 
+from fuse_ls.core.checks import CandidateCheck, CheckReport, Verifier
 from fuse_ls.core.events import FusionEvent, JudgeFinished, RoundStarted
 from fuse_ls.core.types import (
     Analysis,
@@ -57,6 +58,12 @@ class FusionRun(Protocol):
 
     @property
     def slots(self) -> Sequence[Slot]: ...
+
+    @property
+    def verifier(self) -> Verifier | None:
+        """Fix tasks: tries a replacement in an isolated copy and runs the checks; None
+        when the caller verifies nothing. The engine never runs a process itself."""
+        ...
 
     async def ask_pool(
         self,
@@ -99,6 +106,8 @@ class Outcome:
     winner: str | None = None
     scores: dict[str, float] = field(factory=dict)
     explanation: str = ""
+    checks: list[CandidateCheck] = field(factory=list)
+    answer_check: CheckReport | None = None
 
 
 async def fuse(
@@ -109,13 +118,18 @@ async def fuse(
     if mode == "debate":
         candidates, tally = await debate(run, request, candidates)
     answered = [c for c in candidates if c.status == "ok"]
+    checks: dict[int, CheckReport] = {}
+    if request.task == "fix" and run.verifier is not None and mode != "best-of":
+        checks = await _verify_candidates(run.verifier, answered)
     if mode == "best-of":
         outcome = await best_of(run, request, answered)
     elif request.task == "review":
         outcome = await review_merge(run, request, answered, tally)
     else:
-        outcome = await text_merge(run, request, answered, tally)
+        outcome = await text_merge(run, request, answered, tally, checks)
     outcome.candidates = candidates
+    if request.task == "fix" and run.verifier is not None and outcome.answer is not None:
+        await _check_answer(run, run.verifier, answered, checks, outcome)
     # The one place votes become visibility and severity: every output reads the result.
     policy = VotePolicy(min_votes=run.policy.min_votes_for_warning)
     outcome.findings = _by_severity(policy.apply_all(outcome.findings))
@@ -345,11 +359,68 @@ def _cluster_verdicts(payload: dict[str, Any] | None) -> dict[str, dict[str, Any
     return out
 
 
+# --- verified fixes ------------------------------------------------------------------------
+
+
+async def _verify_candidates(
+    verify: Verifier, answered: Sequence[CandidateResult]
+) -> dict[int, CheckReport]:
+    """Each distinct candidate fix's checks, one after another: they share one isolated
+    copy, reset between candidates."""
+    by_text: dict[str, CheckReport] = {}
+    out: dict[int, CheckReport] = {}
+    for c in answered:
+        key = _norm(c.text)
+        if key not in by_text:
+            by_text[key] = await verify(c.text)
+        out[c.index] = by_text[key]
+    return out
+
+
+async def _check_answer(
+    run: FusionRun,
+    verify: Verifier,
+    answered: Sequence[CandidateResult],
+    checks: dict[int, CheckReport],
+    outcome: Outcome,
+) -> None:
+    """Check the fix that will be offered; a judge's fusion that fails its checks gives way
+    to a candidate that passed them."""
+    assert outcome.answer is not None
+    outcome.checks = [
+        CandidateCheck(c.model, c.index, checks[c.index]) for c in answered if c.index in checks
+    ]
+    key = _norm(outcome.answer)
+    report = next(
+        (checks[c.index] for c in answered if c.index in checks and _norm(c.text) == key), None
+    )
+    if report is None:
+        report = await verify(outcome.answer)
+    outcome.answer_check = report
+    if report.passed:
+        return
+    passing = [c for c in answered if c.index in checks and checks[c.index].passed]
+    if not passing:
+        return
+    counts = Counter(_norm(c.text) for c in passing)
+    chosen = next(c for c in passing if _norm(c.text) == counts.most_common(1)[0][0])
+    run.note(
+        f"the fused fix failed the checks ({report.summary()}); offering {chosen.model}'s "
+        "fix instead, which passed them"
+    )
+    outcome.answer, outcome.explanation = chosen.text, chosen.explanation
+    outcome.winner, outcome.answer_check = chosen.model, checks[chosen.index]
+
+
 # --- merge: explanations and fixes --------------------------------------------------------
 
 
 async def text_merge(
-    run: FusionRun, request: FusionRequest, answered: list[CandidateResult], tally: str
+    run: FusionRun,
+    request: FusionRequest,
+    answered: list[CandidateResult],
+    tally: str,
+    checks: dict[int, CheckReport] | None = None,
 ) -> Outcome:
     outcome = Outcome(candidates=list(answered))
     if len(answered) == 1 or (request.task == "fix" and _agree(request, answered, [])):
@@ -361,7 +432,10 @@ async def text_merge(
     labelled = run.shuffled(answered)
     by_label = {label: c.model for label, c in labelled}
     messages = prompts.merge_messages(
-        request, [(label, answer_text(request, c)) for label, c in labelled], tally
+        request,
+        [(label, answer_text(request, c)) for label, c in labelled],
+        tally,
+        {label: checks[c.index] for label, c in labelled if checks and c.index in checks},
     )
     schema = prompts.FIX_SCHEMA if request.task == "fix" else prompts.MERGE_SCHEMA
     judge, payload = await run.ask_judge(messages, schema, "merge")

