@@ -44,7 +44,8 @@ def _git_env() -> dict[str, str]:
 
 
 # Configuration that would run programs or change the bytes git reads or writes is
-# switched off: hooks (post-checkout runs on `worktree add`), fsmonitor, diff drivers.
+# switched off: hooks (post-checkout runs on `worktree add`), fsmonitor, and (on the
+# diff itself) external diff drivers and textconv.
 _GIT_SAFE = (
     "-c",
     "core.quotepath=off",
@@ -52,8 +53,6 @@ _GIT_SAFE = (
     f"core.hooksPath={os.devnull}",
     "-c",
     "core.fsmonitor=false",
-    "-c",
-    "diff.external=",
 )
 
 
@@ -205,7 +204,9 @@ async def open_sandbox(workspace: Path, parent: Path | None = None) -> Sandbox:
 
 
 async def _replay_changes(top: Path, tree: Path) -> None:
-    diff = await _git(top, "diff", "--binary", "--no-color", "--no-textconv", "HEAD", "--")
+    diff = await _git(
+        top, "diff", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD", "--"
+    )
     if diff.strip():
         await _git(tree, "apply", "--binary", "--whitespace=nowarn", "-", stdin=diff)
     listing = await _git(top, "ls-files", "--others", "--exclude-standard", "-z")

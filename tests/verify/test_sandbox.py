@@ -1,0 +1,187 @@
+"""The isolated copy and the check runner, over real git repositories and processes."""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+from pathlib import Path
+
+from fuse_ls.verify.run import CheckCommand, run_checks, run_command
+from fuse_ls.verify.sandbox import open_sandbox
+from fuse_ls.verify.verifier import FixVerifier
+from tests.changes.gitrepo import Repo
+from tests.verify.conftest import CHECK, snapshot
+
+PY = shlex.quote(sys.executable)
+
+
+def py(code: str) -> str:
+    return f"{PY} -c {shlex.quote(code)}"
+
+
+async def test_the_copy_has_the_uncommitted_work_and_goes_away(
+    project: Repo, sandboxes: Path
+) -> None:
+    project.write("staged.py", "STAGED = 1\n")
+    project.git("add", "staged.py")
+    project.write("calc.py", "def add(a, b):\n    return a - b  # edited, not staged\n")
+    project.write("notes/untracked.txt", "new file\n")
+    project.write("build/out.bin", "ignored build output\n")
+    (project.root / ".gitignore").unlink()  # a tracked file deleted in the work tree
+    project.write(".git/info/exclude", "build/\n")
+    before = snapshot(project.root)
+    sandbox = await open_sandbox(project.root, sandboxes)
+    copy = snapshot(sandbox.workspace)
+    assert copy["calc.py"].endswith(b"# edited, not staged\n")
+    assert copy["staged.py"] == b"STAGED = 1\n"
+    assert copy["notes/untracked.txt"] == b"new file\n"
+    assert "build/out.bin" not in copy and ".gitignore" not in copy
+    sandbox.write(project.root / "calc.py", "broken(\n")
+    assert snapshot(project.root) == before  # only the copy changed
+    sandbox.reset()
+    assert snapshot(sandbox.workspace) == copy
+    await sandbox.close()
+    assert list(sandboxes.iterdir()) == []
+    assert len(project.git("worktree", "list").splitlines()) == 1  # git forgot the copy
+    assert snapshot(project.root) == before
+
+
+async def test_without_git_the_folder_is_copied(tmp_path: Path, sandboxes: Path) -> None:
+    folder = tmp_path / "plain"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "m.py").write_text("X = 1\n")
+    sandbox = await open_sandbox(folder, sandboxes)
+    try:
+        assert (sandbox.workspace / "pkg" / "m.py").read_text() == "X = 1\n"
+        assert sandbox.git_top is None
+    finally:
+        await sandbox.close()
+    assert list(sandboxes.iterdir()) == []
+
+
+async def test_a_workspace_below_the_repository_top_maps_into_the_copy(
+    project: Repo, sandboxes: Path
+) -> None:
+    project.write("sub/app/main.py", "print('hi')\n")
+    project.commit("sub")
+    sandbox = await open_sandbox(project.root / "sub" / "app", sandboxes)
+    try:
+        assert sandbox.workspace.name == "app"
+        assert (sandbox.workspace / "main.py").read_text() == "print('hi')\n"
+        assert sandbox.path_for(project.root / "sub/app/main.py") == sandbox.workspace / "main.py"
+    finally:
+        await sandbox.close()
+
+
+def _gone(pid: int) -> bool:
+    """Dead or a zombie waiting for init: either way it runs no more."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+async def test_a_command_over_its_timeout_is_killed_with_its_children(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    # The command starts a grandchild that would outlive a plain kill of the shell.
+    code = (
+        "import subprocess, sys, time, pathlib; "
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)']); "
+        f"pathlib.Path({str(pid_file)!r}).write_text(str(p.pid)); "
+        "print('started', flush=True); time.sleep(600)"
+    )
+    result = await run_command(CheckCommand(py(code), timeout_s=1.5), tmp_path, 65536)
+    assert result.timed_out and not result.passed and result.exit_code is None
+    assert "timed out after 1.5 s (killed)" in (result.cut or "")
+    assert "started" in result.output
+    assert _gone(int(pid_file.read_text()))
+
+
+async def test_output_is_bounded_and_the_cut_is_reported(tmp_path: Path) -> None:
+    code = "import sys; sys.stdout.write('first line\\n' + 'x' * 200000 + '\\nlast line\\n'); sys.exit(3)"
+    result = await run_command(CheckCommand(py(code), timeout_s=30), tmp_path, 4096)
+    assert result.exit_code == 3
+    assert len(result.output) < 4096 + 100
+    assert result.output.startswith("first line") and result.output.endswith("last line\n")
+    assert result.cut is not None and "output cut" in result.cut
+
+
+async def test_the_first_failing_command_stops_the_rest(tmp_path: Path) -> None:
+    commands = [
+        CheckCommand(py("print('ok')"), 30),
+        CheckCommand(py("import sys; print('E boom'); sys.exit(2)"), 30),
+        CheckCommand(py("print('never')"), 30),
+    ]
+    report = await run_checks(commands, tmp_path, 65536)
+    assert not report.passed and report.skipped == 1
+    assert (
+        report.summary().startswith("checks failed: `")
+        and "exited 2 (3 commands" in report.summary()
+    )
+    assert report.failing_lines() == "E boom"
+
+
+async def test_one_copy_serves_every_candidate_and_each_starts_clean(
+    project: Repo, sandboxes: Path
+) -> None:
+    calc = project.root / "calc.py"
+    before = snapshot(project.root)
+    # The second check fails if the first candidate's extra file leaked into its run.
+    leak = py("import os, sys; sys.exit(1 if os.path.exists('calc_extra.py') else 0)")
+    verifier = FixVerifier(
+        project.root,
+        calc,
+        calc.read_text(),
+        2,
+        2,
+        [CheckCommand(CHECK, 30), CheckCommand(leak, 30)],
+        max_output_bytes=65536,
+        parent=sandboxes,
+    )
+    async with verifier:
+        bad = await verifier("    return a * b")
+        good = await verifier("    return a + b")
+        assert len(list(sandboxes.iterdir())) == 1  # one copy for both candidates
+    assert not bad.passed and "AssertionError: 6" in bad.failing_lines()
+    assert good.passed and good.summary().startswith("checks passed (2 commands, ")
+    assert list(sandboxes.iterdir()) == []
+    assert snapshot(project.root) == before
+
+
+async def test_cancelling_a_check_kills_it_and_removes_the_copy(
+    project: Repo, sandboxes: Path, tmp_path: Path
+) -> None:
+    started = tmp_path / "started"
+    hang = py(
+        f"import pathlib, time; pathlib.Path({str(started)!r}).write_text('1'); time.sleep(600)"
+    )
+    calc = project.root / "calc.py"
+    before = snapshot(project.root)
+    verifier = FixVerifier(
+        project.root, calc, calc.read_text(), 2, 2, [CheckCommand(hang, 600)],
+        max_output_bytes=65536, parent=sandboxes,
+    )  # fmt: skip
+
+    async def verify() -> None:
+        async with verifier:
+            await verifier("    return a + b")
+
+    task = asyncio.create_task(verify())
+    while not started.exists():  # wait on state: the check is running
+        await asyncio.sleep(0.02)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.cancelled()
+    assert list(sandboxes.iterdir()) == []
+    assert len(project.git("worktree", "list").splitlines()) == 1
+    assert snapshot(project.root) == before
+
+
+async def test_a_copy_left_by_a_killed_process_is_swept(project: Repo, sandboxes: Path) -> None:
+    stale = sandboxes / "fuse-ls-verify-999999999-abc"
+    (stale / "tree").mkdir(parents=True)
+    sandbox = await open_sandbox(project.root, sandboxes)
+    await sandbox.close()
+    assert not stale.exists()
