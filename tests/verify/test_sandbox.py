@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from fuse_ls.verify.run import CheckCommand, run_checks, run_command
@@ -14,6 +15,26 @@ from tests.changes.gitrepo import Repo
 from tests.verify.conftest import CHECK, snapshot
 
 PY = shlex.quote(sys.executable)
+
+
+def remove(path: Path) -> None:
+    path.unlink()
+
+
+def make_dirs(path: Path) -> None:
+    path.mkdir(parents=True)
+
+
+def listing(folder: Path) -> list[Path]:
+    return list(folder.iterdir())
+
+
+async def wait_until(condition: Callable[[], bool], limit_s: float = 60) -> None:
+    for _ in range(int(limit_s / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("condition never became true")
 
 
 def py(code: str) -> str:
@@ -28,7 +49,7 @@ async def test_the_copy_has_the_uncommitted_work_and_goes_away(
     project.write("calc.py", "def add(a, b):\n    return a - b  # edited, not staged\n")
     project.write("notes/untracked.txt", "new file\n")
     project.write("build/out.bin", "ignored build output\n")
-    (project.root / ".gitignore").unlink()  # a tracked file deleted in the work tree
+    remove(project.root / ".gitignore")  # a tracked file deleted in the work tree
     project.write(".git/info/exclude", "build/\n")
     before = snapshot(project.root)
     sandbox = await open_sandbox(project.root, sandboxes)
@@ -42,7 +63,7 @@ async def test_the_copy_has_the_uncommitted_work_and_goes_away(
     sandbox.reset()
     assert snapshot(sandbox.workspace) == copy
     await sandbox.close()
-    assert list(sandboxes.iterdir()) == []
+    assert listing(sandboxes) == []
     assert len(project.git("worktree", "list").splitlines()) == 1  # git forgot the copy
     assert snapshot(project.root) == before
 
@@ -53,11 +74,11 @@ async def test_without_git_the_folder_is_copied(tmp_path: Path, sandboxes: Path)
     (folder / "pkg" / "m.py").write_text("X = 1\n")
     sandbox = await open_sandbox(folder, sandboxes)
     try:
-        assert (sandbox.workspace / "pkg" / "m.py").read_text() == "X = 1\n"
+        assert snapshot(sandbox.workspace) == {"pkg/m.py": b"X = 1\n"}
         assert sandbox.git_top is None
     finally:
         await sandbox.close()
-    assert list(sandboxes.iterdir()) == []
+    assert listing(sandboxes) == []
 
 
 async def test_a_workspace_below_the_repository_top_maps_into_the_copy(
@@ -68,7 +89,7 @@ async def test_a_workspace_below_the_repository_top_maps_into_the_copy(
     sandbox = await open_sandbox(project.root / "sub" / "app", sandboxes)
     try:
         assert sandbox.workspace.name == "app"
-        assert (sandbox.workspace / "main.py").read_text() == "print('hi')\n"
+        assert snapshot(sandbox.workspace)["main.py"] == b"print('hi')\n"
         assert sandbox.path_for(project.root / "sub/app/main.py") == sandbox.workspace / "main.py"
     finally:
         await sandbox.close()
@@ -96,11 +117,15 @@ async def test_a_command_over_its_timeout_is_killed_with_its_children(tmp_path: 
     assert result.timed_out and not result.passed and result.exit_code is None
     assert "timed out after 1.5 s (killed)" in (result.cut or "")
     assert "started" in result.output
-    assert _gone(int(pid_file.read_text()))
+    pid = int(snapshot(tmp_path)["child.pid"])
+    await wait_until(lambda: _gone(pid), 10)  # SIGKILL is delivered asynchronously
 
 
 async def test_output_is_bounded_and_the_cut_is_reported(tmp_path: Path) -> None:
-    code = "import sys; sys.stdout.write('first line\\n' + 'x' * 200000 + '\\nlast line\\n'); sys.exit(3)"
+    code = (
+        "import sys; sys.stdout.write('first line\\n' + 'x' * 200000 + '\\nlast line\\n'); "
+        "sys.exit(3)"
+    )
     result = await run_command(CheckCommand(py(code), timeout_s=30), tmp_path, 4096)
     assert result.exit_code == 3
     assert len(result.output) < 4096 + 100
@@ -128,12 +153,13 @@ async def test_one_copy_serves_every_candidate_and_each_starts_clean(
 ) -> None:
     calc = project.root / "calc.py"
     before = snapshot(project.root)
+    text = before["calc.py"].decode()
     # The second check fails if the first candidate's extra file leaked into its run.
     leak = py("import os, sys; sys.exit(1 if os.path.exists('calc_extra.py') else 0)")
     verifier = FixVerifier(
         project.root,
         calc,
-        calc.read_text(),
+        text,
         2,
         2,
         [CheckCommand(CHECK, 30), CheckCommand(leak, 30)],
@@ -143,10 +169,10 @@ async def test_one_copy_serves_every_candidate_and_each_starts_clean(
     async with verifier:
         bad = await verifier("    return a * b")
         good = await verifier("    return a + b")
-        assert len(list(sandboxes.iterdir())) == 1  # one copy for both candidates
+        assert len(listing(sandboxes)) == 1  # one copy for both candidates
     assert not bad.passed and "AssertionError: 6" in bad.failing_lines()
     assert good.passed and good.summary().startswith("checks passed (2 commands, ")
-    assert list(sandboxes.iterdir()) == []
+    assert listing(sandboxes) == []
     assert snapshot(project.root) == before
 
 
@@ -160,7 +186,7 @@ async def test_cancelling_a_check_kills_it_and_removes_the_copy(
     calc = project.root / "calc.py"
     before = snapshot(project.root)
     verifier = FixVerifier(
-        project.root, calc, calc.read_text(), 2, 2, [CheckCommand(hang, 600)],
+        project.root, calc, before["calc.py"].decode(), 2, 2, [CheckCommand(hang, 600)],
         max_output_bytes=65536, parent=sandboxes,
     )  # fmt: skip
 
@@ -169,19 +195,18 @@ async def test_cancelling_a_check_kills_it_and_removes_the_copy(
             await verifier("    return a + b")
 
     task = asyncio.create_task(verify())
-    while not started.exists():  # wait on state: the check is running
-        await asyncio.sleep(0.02)
+    await wait_until(started.exists)  # the check is running
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert task.cancelled()
-    assert list(sandboxes.iterdir()) == []
+    assert listing(sandboxes) == []
     assert len(project.git("worktree", "list").splitlines()) == 1
     assert snapshot(project.root) == before
 
 
 async def test_a_copy_left_by_a_killed_process_is_swept(project: Repo, sandboxes: Path) -> None:
     stale = sandboxes / "fuse-ls-verify-999999999-abc"
-    (stale / "tree").mkdir(parents=True)
+    make_dirs(stale / "tree")
     sandbox = await open_sandbox(project.root, sandboxes)
     await sandbox.close()
-    assert not stale.exists()
+    assert listing(sandboxes) == []
