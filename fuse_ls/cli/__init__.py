@@ -1,7 +1,8 @@
 """`fuse-ls`: the command line. Every capability of the server can be run from here.
 
-Exit codes: 0 success; 1 a finding at or above `--fail-on`; 2 bad usage or setup
-(missing key, bad range, budget); 3 the fusion failed (every model failed).
+Exit codes: 0 success; 1 a finding at or above `--fail-on`, or (`fix --verify`) the fix
+failed its checks; 2 bad usage or setup (missing key, bad range, budget, no check
+commands); 3 the fusion failed (every model failed).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from fuse_ls.config import LoadedSettings, Settings, load_settings
 from fuse_ls.core import hosts
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.events import Observer
-from fuse_ls.core.lines import line_count, split_keepends
+from fuse_ls.core.lines import line_count
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
 
@@ -96,7 +97,11 @@ def _report_problems(loaded: LoadedSettings, err: Console) -> None:
 
 
 async def run_fusion(
-    settings: Settings, request: Any, observer: Observer | None, workspace: Path
+    settings: Settings,
+    request: Any,
+    observer: Observer | None,
+    workspace: Path,
+    verifier: Any = None,
 ) -> FusionResult:
     from fuse_ls.fusion.engine import FusionEngine
 
@@ -111,7 +116,13 @@ async def run_fusion(
 
     try:
         async with FusionEngine(settings) as engine:
-            return await engine.run(request, fan_out)
+            if verifier is None:
+                return await engine.run(request, fan_out)
+            # The isolated copy is made while the models think, and removed however the
+            # run ends (Ctrl-C included).
+            async with verifier:
+                verifier.start()
+                return await engine.run(request, fan_out, verifier=verifier)
     finally:
         if recorder is not None:
             recorder.close()
@@ -173,6 +184,19 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         return 2
     request = attrs.evolve(request, policy=policy_for(settings))
     shown = str(request.path)
+    verify = task == "fix" and (
+        getattr(args, "verify", False) or getattr(args, "apply_anyway", False)
+    )
+    verifier = None
+    if verify:
+        from fuse_ls.cli.verify import NO_COMMANDS, make_verifier
+
+        if not settings.verify.commands:
+            err.print(f"error: {NO_COMMANDS}", markup=False, highlight=False)
+            return 2
+        verifier = make_verifier(
+            settings, workspace, path, text, request.start_line, request.end_line
+        )
     progress = (
         None
         if args.json or args.sarif or args.quiet
@@ -181,9 +205,9 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     try:
         if progress is not None:
             with progress:
-                result = asyncio.run(run_fusion(settings, request, progress, workspace))
+                result = asyncio.run(run_fusion(settings, request, progress, workspace, verifier))
         else:
-            result = asyncio.run(run_fusion(settings, request, None, workspace))
+            result = asyncio.run(run_fusion(settings, request, None, workspace, verifier))
     except KeyboardInterrupt:
         err.print("[yellow]cancelled[/yellow]")
         return 130
@@ -201,19 +225,41 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     else:
         title = "consensus explanation" if task == "explain" else "fused fix"
         render.print_text(out, result, f"{title}: {shown}:{request.start_line}-{request.end_line}")
-    if task == "fix" and getattr(args, "apply", False) and result.answer is not None:
-        _apply_fix(path, text, request.start_line, request.end_line, result.answer)
-        err.print(f"applied the fused fix to {path}")
+        if verify:
+            from fuse_ls.cli.verify import print_checks
+
+            print_checks(out, result, shown, text, request.start_line, request.end_line)
+    checks_failed = verify and not (result.answer_check and result.answer_check.passed)
+    wants_apply = getattr(args, "apply", False) or getattr(args, "apply_anyway", False)
+    if task == "fix" and wants_apply and result.answer is not None:
+        if checks_failed and not args.apply_anyway:
+            err.print(
+                f"not applied: the fused fix did not pass its checks; {path} is unchanged "
+                "(--apply-anyway applies it regardless)",
+                markup=False,
+            )
+        else:
+            _apply_fix(path, text, request.start_line, request.end_line, result.answer)
+            if checks_failed:
+                err.print(
+                    f"applied the fused fix to {path} although it did not pass its checks "
+                    "(--apply-anyway)",
+                    markup=False,
+                )
+            else:
+                passed = " (checks passed)" if verify else ""
+                err.print(f"applied the fused fix to {path}{passed}", markup=False)
+    if checks_failed:
+        return 1
     if getattr(args, "fail_on", None) and report.fails_on(result, args.fail_on):
         return 1
     return 0
 
 
 def _apply_fix(path: Path, text: str, start: int, end: int, replacement: str) -> None:
-    lines = split_keepends(text)
-    new = replacement if replacement.endswith("\n") else replacement + "\n"
-    lines[start - 1 : end] = [new]
-    path.write_text("".join(lines), encoding="utf-8")
+    from fuse_ls.verify.verifier import splice
+
+    path.write_text(splice(text, start, end, replacement), encoding="utf-8")
 
 
 def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
@@ -303,7 +349,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fix", help="fused fix of a file or line range")
     _add_fusion_options(p)
-    p.add_argument("--apply", action="store_true", help="write the fused fix into the file")
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="write the fused fix into the file (with --verify: only if its checks passed)",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="try the fix in an isolated copy and run verify.commands there first",
+    )
+    p.add_argument(
+        "--apply-anyway",
+        action="store_true",
+        help="with --verify: write the fix even if its checks failed",
+    )
 
     p = sub.add_parser("demo", help="a review against the bundled model emulator (no key needed)")
     p.add_argument("--mode", choices=MODES, default="merge")

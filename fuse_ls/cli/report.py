@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fuse_ls import __version__
+from fuse_ls.core.checks import CheckReport
 from fuse_ls.core.types import (
     SEVERITIES,
     CandidateResult,
@@ -50,6 +51,30 @@ def candidate_json(c: CandidateResult) -> dict[str, Any]:
     }
 
 
+def check_json(report: CheckReport | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {
+        "passed": report.passed,
+        "summary": report.summary(),
+        "duration_s": round(report.duration_s, 3),
+        "error": report.error,
+        "skipped": report.skipped,
+        "commands": [
+            {
+                "command": c.command,
+                "exit_code": c.exit_code,
+                "passed": c.passed,
+                "timed_out": c.timed_out,
+                "duration_s": round(c.duration_s, 3),
+                "cut": c.cut,
+                "output": c.output,
+            }
+            for c in report.commands
+        ],
+    }
+
+
 def result_json(result: FusionResult, path: str) -> dict[str, Any]:
     judge = result.judge
     out: dict[str, Any] = {
@@ -80,6 +105,12 @@ def result_json(result: FusionResult, path: str) -> dict[str, Any]:
         "wall_time_s": result.wall_time_s,
         "notes": list(result.notes),
     }
+    if result.answer_check is not None or result.checks:
+        out["answer_check"] = check_json(result.answer_check)
+        out["checks"] = [
+            {"model": c.model, "index": c.index, **(check_json(c.report) or {})}
+            for c in result.checks
+        ]
     if result.analysis is not None:
         a = result.analysis
         out["analysis"] = {
