@@ -1,5 +1,10 @@
 """The fix feature: `fuse-ls.fix` rewrites the selection with the fused answer, through a
-workspace edit the editor may preview before applying."""
+workspace edit the editor may preview before applying.
+
+With `verify.commands` configured, every candidate fix and the fused one are first tried
+in an isolated copy of the workspace (fuse_ls/verify); the preview's label says whether
+the checks passed ("checks passed (3 commands, 8.2 s)") or shows the first failing lines.
+A fix that failed its checks is offered only to an editor that previews the edit."""
 
 from __future__ import annotations
 
@@ -7,13 +12,16 @@ from typing import Any
 
 from lsprotocol import types
 
+from fuse_ls.core.checks import CheckReport
 from fuse_ls.core.types import FusionResult
 from fuse_ls.server import actions
 from fuse_ls.server.anchors import track
-from fuse_ls.server.base import Feature, ServerBase
+from fuse_ls.server.base import Feature, ServerBase, uri_path
 from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
 from fuse_ls.server.wire import TargetArgs
+from fuse_ls.verify.run import CheckCommand
+from fuse_ls.verify.verifier import FixVerifier, Verifications
 
 
 class Fix(Feature):
@@ -21,9 +29,34 @@ class Fix(Feature):
         super().__init__(server)
         self.fusions = fusions
         self.recording = recording
+        self._limits: Verifications | None = None
 
     async def fix_command(self, target: TargetArgs) -> dict[str, Any]:
-        return await self.fusions.run("fix", target, self._finish)
+        return await self.fusions.run("fix", target, self._finish, verifier_for=self._verifier)
+
+    def _verifier(self, fusion: Fusion) -> FixVerifier | None:
+        """Checks come from the settings in force, which a workspace file sets only when
+        the workspace is trusted (fuse_ls/trust.py); never from a model."""
+        settings = self.server.settings
+        if not settings.verify.commands:
+            return None
+        if self._limits is None or self._limits.concurrency != settings.verify.concurrency:
+            self._limits = Verifications(settings.verify.concurrency)
+        path = uri_path(fusion.uri)
+        workspace = self.fusions.workspace() or path.parent
+        return FixVerifier(
+            workspace,
+            path,
+            fusion.snapshot.text,  # the buffer as the models saw it, saved or not
+            fusion.request.start_line,
+            fusion.request.end_line,
+            [
+                CheckCommand(c.run, c.timeout_s or settings.verify.timeout_s)
+                for c in settings.verify.commands
+            ],
+            max_output_bytes=settings.verify.max_output_kb * 1024,
+            limits=self._limits,
+        )
 
     async def _finish(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
         server = self.server
@@ -37,6 +70,13 @@ class Fix(Feature):
             server.show(types.MessageType.Warning, f"fuse-ls: {message}")
             return {**base, "applied": False, "reason": message, "_summary": "stale fix"}
         answered = ", ".join(c.model for c in result.answered)
+        check = result.answer_check
+        base.update(checks_json(result))
+        if check is not None and not check.passed and not actions.supports_annotations(server.caps):
+            # Nothing would show the failure before the edit lands: do not apply it.
+            message = f"The fused fix was not applied: {check.summary()}"
+            server.show(types.MessageType.Warning, f"fuse-ls: {message}")
+            return {**base, "applied": False, "reason": message, "_summary": "checks failed"}
         edit = actions.workspace_edit(
             server.caps,
             server.client_uri(fusion.uri),
@@ -44,8 +84,13 @@ class Fix(Feature):
             anchor.range,
             actions.replacement_text(result.answer),
             confirm=(
-                "Fused fix",
-                f"Rewrite fused from {len(result.answered)} models ({answered}). "
+                _label(check),
+                (
+                    f"{check.summary()}\n{check.failing_lines(8)}\n\n"
+                    if check and not check.passed
+                    else ""
+                )
+                + f"Rewrite fused from {len(result.answered)} models ({answered}). "
                 + (result.explanation or ""),
             ),
         )
@@ -58,9 +103,48 @@ class Fix(Feature):
                 fusion.id, "fix", "applied" if applied else "dismissed", kind="fix"
             )
         )
+        checked = f" ({check.summary()})" if check is not None else ""
         return {
             **base,
             "applied": applied,
             "reason": None if applied else response.failure_reason,
-            "_summary": "fix applied" if applied else "fix not applied",
+            "_summary": ("fix applied" if applied else "fix not applied") + checked,
         }
+
+
+def _label(check: CheckReport | None) -> str:
+    """The apply action's label: what the checks said, so nobody applies blind."""
+    if check is None:
+        return "Fused fix"
+    if check.passed:
+        return f"Fused fix: {check.summary()}"
+    return f"Fused fix (apply anyway?): {check.summary()}"
+
+
+def checks_json(result: FusionResult) -> dict[str, Any]:
+    """`checks` in the fix result (docs/protocol.md): the offered fix's, and each candidate's."""
+    check = result.answer_check
+    if check is None:
+        return {}
+    return {
+        "checks": {
+            "passed": check.passed,
+            "summary": check.summary(),
+            "failingLines": check.failing_lines(),
+            "durationS": round(check.duration_s, 3),
+            "commands": [
+                {
+                    "command": c.command,
+                    "exitCode": c.exit_code,
+                    "passed": c.passed,
+                    "timedOut": c.timed_out,
+                    "cut": c.cut,
+                }
+                for c in check.commands
+            ],
+            "candidates": [
+                {"model": c.model, "passed": c.report.passed, "summary": c.report.summary()}
+                for c in result.checks
+            ],
+        }
+    }

@@ -36,6 +36,7 @@ from fuse_ls.server.wire import CancelArgs, TargetArgs
 
 if TYPE_CHECKING:
     from fuse_ls.fusion.engine import FusionEngine
+    from fuse_ls.verify.verifier import FixVerifier
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,8 @@ class Fusion:
 
 Finish = Callable[[Fusion, FusionResult], Awaitable[dict[str, Any]]]
 Observe = Callable[[Fusion, FusionEvent], None]
+# Fix fusions: the verifier for one fusion (None: no checks configured).
+VerifierFor = Callable[[Fusion], "FixVerifier | None"]
 
 
 def selected_lines(snapshot: Snapshot, target: TargetArgs) -> tuple[int | None, int | None]:
@@ -97,6 +100,7 @@ class Fusions(Feature):
         # Features that keep per-fusion state (provisional findings) clean it up here.
         self.ended: list[Callable[[Fusion], None]] = []
         self._workspace = workspace
+        self.workspace = workspace  # the workspace folder (a Path) or None
         self._record = record
         server.engine_users = lambda: [f.engine for f in self.running.values()]
 
@@ -147,11 +151,17 @@ class Fusions(Feature):
     # --- running --------------------------------------------------------------------
 
     async def run(
-        self, task: Task, target: TargetArgs, finish: Finish, observe: Observe | None = None
+        self,
+        task: Task,
+        target: TargetArgs,
+        finish: Finish,
+        observe: Observe | None = None,
+        verifier_for: VerifierFor | None = None,
     ) -> dict[str, Any]:
         fusion = await self._prepare(task, target)
         self.running[fusion.id] = fusion
-        fusion.handle = asyncio.create_task(self._run(fusion, finish, observe))
+        verifier = verifier_for(fusion) if verifier_for is not None else None
+        fusion.handle = asyncio.create_task(self._run(fusion, finish, observe, verifier))
         try:
             await asyncio.wait([fusion.handle])
         except asyncio.CancelledError:
@@ -215,7 +225,13 @@ class Fusions(Feature):
             request_id=server.protocol.msg_id,
         )
 
-    async def _run(self, fusion: Fusion, finish: Finish, observe: Observe | None) -> dict[str, Any]:
+    async def _run(
+        self,
+        fusion: Fusion,
+        finish: Finish,
+        observe: Observe | None,
+        verifier: FixVerifier | None = None,
+    ) -> dict[str, Any]:
         server = self.server
         self.stats.fusions += 1
 
@@ -230,7 +246,16 @@ class Fusions(Feature):
         try:
             await self._begin_progress(fusion)
             fusion.reporter.begin()
-            result = await fusion.engine.run(fusion.request, on_event, fusion_id=fusion.id)
+            if verifier is None:
+                result = await fusion.engine.run(fusion.request, on_event, fusion_id=fusion.id)
+            else:
+                # The isolated copy is made while the models think; it goes however the
+                # fusion ends (cancelled included).
+                async with verifier:
+                    verifier.start()
+                    result = await fusion.engine.run(
+                        fusion.request, on_event, fusion_id=fusion.id, verifier=verifier
+                    )
             if result.failed:
                 self._show_partial_failure(fusion, result)
             outcome = await finish(fusion, result)
