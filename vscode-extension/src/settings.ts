@@ -47,6 +47,10 @@ export const SERVER_SETTINGS: readonly string[] = [
   'telemetry.otel',
   'telemetry.otelEndpoint',
   'telemetry.otelContent',
+  'verify.commands',
+  'verify.timeoutS',
+  'verify.maxOutputKb',
+  'verify.concurrency',
 ];
 
 /** Settings whose change needs a new server process rather than a configuration push. */
