@@ -281,3 +281,12 @@ def test_review_changes_command(run_nvim: Any, emulator_factory: Any, workspace:
     report = require_ok(run_nvim("changes.lua", workspace=workspace, env=server_env(emulator)))
     assert report["data"]["again"]["calls"] == 0
     assert report["data"]["cancel_ms"] < 10_000
+
+
+def test_a_fix_that_fails_its_checks_asks_to_apply_anyway(
+    run_nvim: Any, emulator: Any, workspace: Path
+) -> None:
+    check = f"{sys.executable} -c \"print('E   the tests fail'); raise SystemExit(1)\""
+    env = server_env(emulator, FUSE_LS_VERIFY__COMMANDS=check)
+    report = require_ok(run_nvim("verified_fix.lua", workspace=workspace, env=env, timeout=120))
+    assert report["data"]["result"]["checks"]["summary"].startswith("checks failed: `")

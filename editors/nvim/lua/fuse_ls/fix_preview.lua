@@ -71,8 +71,29 @@ end
 --- The default `confirm_fix`: the diff in a float, then confirm() Apply / Discard.
 --- @param info fuse_ls.EditPreview
 --- @return boolean
+--- The fused fix's annotation: its label says how the checks went when the server ran
+--- them ("Fused fix: checks passed (3 commands, 8.2 s)"), its description the failing lines.
+local function fix_annotation(info)
+  for _, a in pairs(info.annotations or {}) do
+    if type(a) == 'table' and a.needsConfirmation then
+      return a
+    end
+  end
+  return {}
+end
+
 function M.default_confirm(info)
+  local note = fix_annotation(info)
   local lines = vim.split(info.diff, '\n', { plain = true })
+  local failing = type(note.label) == 'string' and note.label:find('checks failed', 1, true)
+  if failing and type(note.description) == 'string' then
+    -- The failing check output first, as diff comments, so it is read before the change.
+    local head = {}
+    for _, l in ipairs(vim.split(note.description, '\n', { plain = true })) do
+      table.insert(head, '# ' .. l)
+    end
+    lines = vim.list_extend(head, lines)
+  end
   local buf = vim.api.nvim_create_buf(false, true)
   vim.api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   vim.bo[buf].filetype = 'diff'
@@ -85,11 +106,15 @@ function M.default_confirm(info)
     row = 1,
     col = math.floor((vim.o.columns - width) / 2),
     border = 'rounded',
-    title = ' fuse-ls: ' .. (info.label or 'fused fix') .. ' ',
+    title = ' fuse-ls: ' .. (note.label or info.label or 'fused fix') .. ' ',
     style = 'minimal',
   })
   vim.cmd.redraw()
-  local choice = vim.fn.confirm('fuse-ls: apply the fused fix?', '&Apply\n&Discard', 1, 'Question')
+  local question = failing and 'fuse-ls: the fix FAILED its checks; apply it anyway?'
+    or (type(note.label) == 'string' and note.label:find('checks passed', 1, true))
+      and ('fuse-ls: apply the fused fix (' .. note.label:match('checks passed.*') .. ')?')
+    or 'fuse-ls: apply the fused fix?'
+  local choice = vim.fn.confirm(question, '&Apply\n&Discard', failing and 2 or 1, 'Question')
   if ok_win and vim.api.nvim_win_is_valid(win) then
     vim.api.nvim_win_close(win, true)
   end
