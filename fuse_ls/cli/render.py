@@ -12,6 +12,8 @@ from rich.table import Table
 from rich.text import Text
 
 from fuse_ls.core.events import (
+    ChecksFinished,
+    ChecksStarted,
     FusionEvent,
     FusionFinished,
     JudgeFailed,
@@ -100,6 +102,10 @@ class LiveProgress:
             case JudgeFailed():
                 self.judge["state"] = "failed"
                 self.judge["detail"] = event.message
+            case ChecksStarted():
+                self.stage = f"checking {_whose(event.model)}"
+            case ChecksFinished():
+                self.stage = f"{_whose(event.model)}: {event.report.summary()}"
             case FusionFinished():
                 self.stage = "done"
                 if self.judge["state"] == "waiting":
@@ -114,6 +120,10 @@ class LiveProgress:
             self.console.print(
                 f"[fuse-ls] {kind.replace('_', ' ')}: {who} {detail}", highlight=False
             )
+
+
+def _whose(model: str) -> str:
+    return f"{model}'s fix" if model else "the fused fix"
 
 
 def _money(value: float | None) -> str:

@@ -13,6 +13,7 @@ from typing import ClassVar
 
 from attrs import frozen
 
+from fuse_ls.core.checks import CheckReport
 from fuse_ls.core.types import CandidateResult, FusionRequest, FusionResult, JudgeResult
 
 
@@ -97,6 +98,23 @@ class JudgeFailed(_Event):
 
 
 @frozen(kw_only=True)
+class ChecksStarted(_Event):
+    """A fix is being tried in the isolated copy; `model` proposed it ("" for the judge's
+    own fusion)."""
+
+    kind: ClassVar[str] = "checks_started"
+    model: str
+    commands: int = 0
+
+
+@frozen(kw_only=True)
+class ChecksFinished(_Event):
+    kind: ClassVar[str] = "checks_finished"
+    model: str
+    report: CheckReport
+
+
+@frozen(kw_only=True)
 class FusionFinished(_Event):
     kind: ClassVar[str] = "fusion_finished"
     result: FusionResult
@@ -118,6 +136,8 @@ FusionEvent = (
     | JudgeStarted
     | JudgeFinished
     | JudgeFailed
+    | ChecksStarted
+    | ChecksFinished
     | FusionFinished
     | FusionFailed
 )

@@ -19,7 +19,13 @@ from typing import Any, Protocol
 from attrs import define, evolve, field
 
 from fuse_ls.core.checks import CandidateCheck, CheckReport, Verifier
-from fuse_ls.core.events import FusionEvent, JudgeFinished, RoundStarted
+from fuse_ls.core.events import (
+    ChecksFinished,
+    ChecksStarted,
+    FusionEvent,
+    JudgeFinished,
+    RoundStarted,
+)
 from fuse_ls.core.types import (
     Analysis,
     CandidateResult,
@@ -120,7 +126,7 @@ async def fuse(
     answered = [c for c in candidates if c.status == "ok"]
     checks: dict[int, CheckReport] = {}
     if request.task == "fix" and run.verifier is not None and mode != "best-of":
-        checks = await _verify_candidates(run.verifier, answered)
+        checks = await _verify_candidates(run, run.verifier, answered)
     if mode == "best-of":
         outcome = await best_of(run, request, answered)
     elif request.task == "review":
@@ -362,8 +368,15 @@ def _cluster_verdicts(payload: dict[str, Any] | None) -> dict[str, dict[str, Any
 # --- verified fixes ------------------------------------------------------------------------
 
 
+async def _verified(run: FusionRun, verify: Verifier, model: str, text: str) -> CheckReport:
+    run.emit(ChecksStarted(model=model))
+    report = await verify(text)
+    run.emit(ChecksFinished(model=model, report=report))
+    return report
+
+
 async def _verify_candidates(
-    verify: Verifier, answered: Sequence[CandidateResult]
+    run: FusionRun, verify: Verifier, answered: Sequence[CandidateResult]
 ) -> dict[int, CheckReport]:
     """Each distinct candidate fix's checks, one after another: they share one isolated
     copy, reset between candidates."""
@@ -372,7 +385,7 @@ async def _verify_candidates(
     for c in answered:
         key = _norm(c.text)
         if key not in by_text:
-            by_text[key] = await verify(c.text)
+            by_text[key] = await _verified(run, verify, c.model, c.text)
         out[c.index] = by_text[key]
     return out
 
@@ -395,7 +408,7 @@ async def _check_answer(
         (checks[c.index] for c in answered if c.index in checks and _norm(c.text) == key), None
     )
     if report is None:
-        report = await verify(outcome.answer)
+        report = await _verified(run, verify, outcome.winner or "", outcome.answer)
     outcome.answer_check = report
     if report.passed:
         return

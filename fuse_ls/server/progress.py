@@ -14,6 +14,8 @@ from typing import Any, Literal
 from attrs import define, field
 
 from fuse_ls.core.events import (
+    ChecksFinished,
+    ChecksStarted,
     FusionEvent,
     JudgeFailed,
     JudgeFinished,
@@ -196,6 +198,12 @@ class FusionReporter:
                 self._on_judge_finished(event)
             case JudgeFailed():
                 self._on_judge_failed(event)
+            case ChecksStarted():
+                whose = f"{event.model}'s fix" if event.model else "the fused fix"
+                self._report("report", f"running the checks on {whose}", 80)
+            case ChecksFinished():
+                whose = f"{event.model}'s fix" if event.model else "the fused fix"
+                self._report("report", f"{whose}: {event.report.summary()}", 80)
 
     def _on_model_started(self, e: ModelStarted) -> None:
         self._model_status(e.model or "?", e.index or 0, "started")

@@ -271,6 +271,8 @@ async def test_merge_fix_shows_the_judge_which_candidates_pass_with_failing_outp
     assert "\n" not in block and "</response>" not in block
     assert "assert 1.5 == 1" in json.loads(block) and "</response>" in json.loads(block)
     assert asked == ["return int(x)", "return float(x)"]  # the judge's answer: already known
+    kinds = [e.kind for e in run.events]
+    assert kinds.count("checks_started") == 2 and kinds.count("checks_finished") == 2
     assert outcome.answer_check is not None and outcome.answer_check.passed
     assert {(c.model, c.report.passed) for c in outcome.checks} == {("a", True), ("b", False)}
 
