@@ -165,7 +165,12 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
     }
     const annotation = Object.values(params.edit.changeAnnotations ?? {})[0];
     const why = annotation?.description ? ` ${annotation.description}` : '';
-    const choice = await vscode.window.showInformationMessage(`fuse-ls: Apply the fused fix to ${where}?${why}`, APPLY, DISCARD);
+    // With verify.commands set, the server's label says how the project's checks went.
+    const checks = /checks (passed|failed).*/.exec(annotation?.label ?? '')?.[0];
+    const question = checks?.startsWith('checks failed')
+      ? `fuse-ls: The fused fix FAILED its checks. Apply it to ${where} anyway?${why}`
+      : `fuse-ls: Apply the fused fix to ${where}?${checks ? ` (${checks})` : ''}${why}`;
+    const choice = await vscode.window.showInformationMessage(question, APPLY, DISCARD);
     await this.closeDiff(proposedUri);
     this.proposed.delete(proposedUri.toString());
     if (choice !== APPLY) {

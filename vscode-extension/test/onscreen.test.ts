@@ -14,7 +14,7 @@ const SOURCE = 'import json\n\n\ndef load(text):\n    value = eval(text)\n    re
 beforeEach(resetFakes);
 
 /** The server's `workspace/applyEdit` for a fused fix of line 5 (0-based 4). */
-function fixEdit(version: number, confirm = true) {
+function fixEdit(version: number, confirm = true, label = 'Fused fix', description = 'Rewrite fused from 3 models.') {
   return {
     label: 'fuse-ls: fused fix',
     edit: {
@@ -30,7 +30,7 @@ function fixEdit(version: number, confirm = true) {
           ],
         },
       ],
-      ...(confirm ? { changeAnnotations: { a1: { label: 'Fused fix', needsConfirmation: true, description: 'Rewrite fused from 3 models.' } } } : {}),
+      ...(confirm ? { changeAnnotations: { a1: { label, needsConfirmation: true, description } } } : {}),
     },
   };
 }
@@ -59,6 +59,21 @@ describe('fused fix: the extension\'s own diff, applied on one click', () => {
     // The diff is closed again and the file is in front.
     expect(fake.closedTabs.map((t) => (t.input as TabInputTextDiff).modified.scheme)).toEqual([PROPOSED_SCHEME]);
     expect(fake.shownDocuments.map(String)).toEqual([URI]);
+  });
+
+  it('says how the checks went: passed in the question, failed as "apply anyway?" with the failing lines', async () => {
+    const { server } = await activate();
+    fake.documents.push(new FakeTextDocument(Uri.parse(URI), SOURCE));
+    fake.answerMessage = () => undefined;
+    await server.last.serverRequest('workspace/applyEdit', fixEdit(1, true, 'Fused fix: checks passed (3 commands, 8.2 s)'));
+    await server.last.serverRequest(
+      'workspace/applyEdit',
+      fixEdit(1, true, 'Fused fix (apply anyway?): checks failed: `pytest -q` exited 1 (1 command, 0.4 s)', 'E   assert 6 == 5'),
+    );
+    const texts = fake.messages.map((m) => m.text);
+    expect(texts).toContain('fuse-ls: Apply the fused fix to app.py:5? (checks passed (3 commands, 8.2 s)) Rewrite fused from 3 models.');
+    expect(texts).toContain('fuse-ls: The fused fix FAILED its checks. Apply it to app.py:5 anyway? E   assert 6 == 5');
+    expect(fake.appliedEdits).toHaveLength(0);
   });
 
   it('applies nothing when the user discards or dismisses it, and says so quietly', async () => {
