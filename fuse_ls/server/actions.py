@@ -23,6 +23,7 @@ CANCEL = "fuse-ls.cancel"
 STATS = "fuse-ls.stats"
 FINDING_DECISION = "fuse-ls.findingDecision"
 REVIEW_CHANGES = "fuse-ls.reviewChanges"
+VERIFY_FINDING = "fuse-ls.verifyFinding"
 
 KIND_REVIEW = "source.fuse-ls.review"
 KIND_EXPLAIN = "source.fuse-ls.explain"

@@ -8,18 +8,21 @@ A fix that failed its checks is offered only to an editor that previews the edit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
-from fuse_ls.core.checks import CheckReport
+from fuse_ls.core.checks import CandidateCheck, CheckReport
 from fuse_ls.core.types import FusionResult
 from fuse_ls.server import actions
 from fuse_ls.server.anchors import track
-from fuse_ls.server.base import Feature, ServerBase, uri_path
+from fuse_ls.server.base import Feature, ServerBase, doc_key, invalid, uri_path
+from fuse_ls.server.diagnostics import Reported
 from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
-from fuse_ls.server.wire import TargetArgs
+from fuse_ls.server.wire import FixData, TargetArgs
 from fuse_ls.verify.run import CheckCommand
 from fuse_ls.verify.verifier import FixVerifier, Verifications
 
@@ -34,22 +37,53 @@ class Fix(Feature):
     async def fix_command(self, target: TargetArgs) -> dict[str, Any]:
         return await self.fusions.run("fix", target, self._finish, verifier_for=self._verifier)
 
+    async def verify_finding(
+        self, data: FixData, findings: dict[str, list[Reported]]
+    ) -> dict[str, Any]:
+        """`fuse-ls.verifyFinding`: run the checks on a finding's quick fix, on request,
+        without applying it. The answer has the same `checks` as a fused fix's result."""
+        settings = self.server.settings
+        if not settings.verify.commands:
+            raise invalid(
+                "verify.commands is not set: add the project's checks to your settings "
+                "(a workspace file sets them only once the workspace is trusted)."
+            )
+        key = doc_key(data.uri)
+        doc = self.server.document(key)
+        reported = next((r for r in findings.get(key, []) if r.finding_id == data.finding_id), None)
+        if doc is None or reported is None or reported.replacement is None:
+            raise invalid(f"No finding {data.finding_id!r:.60} with a fix in {data.uri!r:.120}")
+        r = reported.anchor.range
+        path = uri_path(key)
+        verifier = self._make(path, doc.source, r.start.line + 1, r.end.line + 1)
+        async with verifier:
+            report = await verifier(reported.replacement)
+        return {"uri": data.uri, "findingId": data.finding_id, **_checks_json(report, ())}
+
     def _verifier(self, fusion: Fusion) -> FixVerifier | None:
         """Checks come from the settings in force, which a workspace file sets only when
         the workspace is trusted (fuse_ls/trust.py); never from a model."""
         settings = self.server.settings
         if not settings.verify.commands:
             return None
-        if self._limits is None or self._limits.concurrency != settings.verify.concurrency:
-            self._limits = Verifications(settings.verify.concurrency)
-        path = uri_path(fusion.uri)
-        workspace = self.fusions.workspace() or path.parent
-        return FixVerifier(
-            workspace,
-            path,
-            fusion.snapshot.text,  # the buffer as the models saw it, saved or not
+        # The buffer as the models saw it, saved or not.
+        return self._make(
+            uri_path(fusion.uri),
+            fusion.snapshot.text,
             fusion.request.start_line,
             fusion.request.end_line,
+        )
+
+    def _make(self, path: Path, text: str, start: int, end: int) -> FixVerifier:
+        settings = self.server.settings
+        if self._limits is None or self._limits.concurrency != settings.verify.concurrency:
+            self._limits = Verifications(settings.verify.concurrency)
+        return FixVerifier(
+            self.fusions.workspace() or path.parent,
+            path,
+            text,
+            start,
+            end,
             [
                 CheckCommand(c.run, c.timeout_s or settings.verify.timeout_s)
                 for c in settings.verify.commands
@@ -123,9 +157,12 @@ def _label(check: CheckReport | None) -> str:
 
 def checks_json(result: FusionResult) -> dict[str, Any]:
     """`checks` in the fix result (docs/protocol.md): the offered fix's, and each candidate's."""
-    check = result.answer_check
-    if check is None:
+    if result.answer_check is None:
         return {}
+    return _checks_json(result.answer_check, result.checks)
+
+
+def _checks_json(check: CheckReport, candidates: Sequence[CandidateCheck]) -> dict[str, Any]:
     return {
         "checks": {
             "passed": check.passed,
@@ -144,7 +181,7 @@ def checks_json(result: FusionResult) -> dict[str, Any]:
             ],
             "candidates": [
                 {"model": c.model, "passed": c.report.passed, "summary": c.report.summary()}
-                for c in result.checks
+                for c in candidates
             ],
         }
     }

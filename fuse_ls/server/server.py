@@ -41,7 +41,7 @@ from fuse_ls.server.fusions import Fusions
 from fuse_ls.server.recording import Recording
 from fuse_ls.server.review import Review
 from fuse_ls.server.settings import SettingsFeature
-from fuse_ls.server.wire import CancelArgs, DecisionArgs, TargetArgs
+from fuse_ls.server.wire import CancelArgs, DecisionArgs, FixData, TargetArgs
 
 log = logging.getLogger(__name__)
 
@@ -216,6 +216,10 @@ class FuseLanguageServer(ServerBase):
         @self.command(actions.FIX)
         async def fix(target: TargetArgs) -> dict[str, Any]:
             return await self.fix.fix_command(target)
+
+        @self.command(actions.VERIFY_FINDING)
+        async def verify_finding(data: FixData) -> dict[str, Any]:
+            return await self.fix.verify_finding(data, self.review.findings)
 
         @self.command(actions.CANCEL)
         async def cancel(args: CancelArgs) -> dict[str, Any]:

@@ -161,7 +161,7 @@ def unstructure(value: Any) -> Any:
 
 def install(pygls_converter: cattrs.Converter) -> None:
     """Let pygls structure our command arguments with our strict rules."""
-    for cls in (TargetArgs, CancelArgs, DecisionArgs):
+    for cls in (TargetArgs, CancelArgs, DecisionArgs, FixData):
         pygls_converter.register_structure_hook(
             cls, lambda value, _type, cls=cls: structure(value, cls)
         )

@@ -14,7 +14,7 @@ from lsprotocol import types
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.server.conftest import JUDGE, init_options, start_session
+from tests.server.conftest import JUDGE, init_options, plain, start_session
 
 CALC = "def add(a, b):\n    return a - b\n"
 GOOD = {"find": "a - b", "replace": "a + b"}
@@ -133,3 +133,27 @@ async def test_the_judge_takes_the_candidate_that_passes(
     assert candidates == {"emu/fast": False, "emu/mid": True, "emu/slow": False}
     judged = [r for r in emu.requests if r.model == JUDGE and "<check_output" in str(r.body)]
     assert judged, "the judge was shown the failing output"
+
+
+async def test_a_findings_quick_fix_is_verified_on_request(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    rule = {"match": "a - b", "message": "add subtracts", "severity": "error", "replace": "a + b"}
+    models = {m: {"findings": [rule]} for m in ("emu/fast", "emu/mid", "emu/slow")}
+    emu = emulator_factory({"models": {**models, JUDGE: {}}})
+    repo = workspace_repo(tmp_path)
+    lsp, stop = await start_session(
+        "neovim", emu, tmp_path, init_options(verify={"commands": [CHECK]})
+    )
+    try:
+        uri = lsp.open("calc.py", CALC)
+        await lsp.execute("fuse-ls.review", {"uri": uri})
+        [diagnostic] = [d for d in lsp.diagnostics(uri) if not plain(d.data).get("provisional")]
+        finding_id = plain(diagnostic.data)["findingId"]
+        result = await lsp.execute("fuse-ls.verifyFinding", {"uri": uri, "findingId": finding_id})
+        assert result["checks"]["passed"] is True, result
+        assert result["checks"]["summary"].startswith("checks passed (1 command, ")
+        assert (repo.root / "calc.py").read_text() == CALC  # verified, not applied
+        assert list((tmp_path / "tmp").glob("fuse-ls-verify-*")) == []
+    finally:
+        await stop()
