@@ -285,8 +285,8 @@ def test_otel_sdk_disabled_turns_the_export_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = Settings()
-    s.telemetry.otel = True
-    s.telemetry.data_dir = str(tmp_path / "data")
+    s = replace(s, {"telemetry.otel": True})
+    s = replace(s, {"telemetry.data_dir": str(tmp_path / "data")})
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     session = open_session(s.telemetry, tmp_path, source="cli", version="0.1.0")
     assert session.exporter is None and session.recorder is not None
