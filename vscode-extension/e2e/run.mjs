@@ -402,6 +402,13 @@ async function main() {
       await untilEditorText((t) => t !== before && !t.includes('except:'), 'the fused fix replaced the bare except');
     });
 
+    await step('open-settings-lands-on-the-interpreter-setting', async () => {
+      await palette('fuse-ls: Choose the Python interpreter');
+      // code-server is a remote window: the setting shows on the Remote tab, which the
+      // command opens; on the User tab a machine-overridable setting would not be listed.
+      await visible(page.locator('.settings-editor .setting-item-contents', { hasText: /Python \(3\.11 or newer\) that runs the fuse-ls server/ }));
+    });
+
     if (consoleErrors.length > 0) log(`page errors (not failures): ${consoleErrors.slice(0, 5).join(' | ')}`);
   } finally {
     await browser.close();
