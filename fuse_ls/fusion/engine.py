@@ -327,7 +327,13 @@ class _Run:
         if outcome.judge is not None:
             total = total + outcome.judge.usage
         total_cost = total.cost_usd or 0.0
-        self.engine.ledger.add(total_cost)
+        unrecorded = self.engine.ledger.add(total_cost)
+        if unrecorded and self.settings.budget.max_usd_per_day is not None:
+            self.notes.append(
+                f"this run's ${total_cost:.4f} could not be added to the daily spend ledger "
+                f"({unrecorded}), so budget.max_usd_per_day does not count it; point "
+                "telemetry.data_dir (or FUSE_LS_DATA_DIR) at a writable directory"
+            )
         return FusionResult(
             task=request.task,
             mode=self.policy.mode,
