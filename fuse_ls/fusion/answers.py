@@ -40,6 +40,7 @@ MAX_LINE = 10_000_000  # no source file has more lines; larger numbers are garba
 MAX_ITEMS = 200  # entries read from one list of one answer; the rest are dropped
 MESSAGE_CHARS = 2_000  # a finding message or a rationale; longer is cut
 LABEL_CHARS = 64  # categories, ids, response labels
+REPLACEMENT_CHARS = 100_000  # a finding's replacement code; longer ones are dropped
 
 _SEVERITY_ALIASES: dict[str, Severity] = {
     "error": "error",
@@ -82,6 +83,11 @@ def _optional_message(text: str | None) -> str | None:
     return None if text is None else _message(text) or None
 
 
+def _replacement(text: str | None) -> str | None:
+    # Cutting code would make it wrong: a runaway replacement is dropped, the finding kept.
+    return None if text is None or len(text) > REPLACEMENT_CHARS else text
+
+
 def _category(text: str) -> str:
     return shorten(text.strip().lower(), LABEL_CHARS) or "general"
 
@@ -110,7 +116,8 @@ class FindingAnswer:
     severity: Severity = "warning"
     category: str = field(default="general", converter=_category)
     message: str = field(default="", converter=_message, validator=_not_blank)
-    replacement: str | None = None  # new text for start_line..end_line, or null
+    # New text for start_line..end_line, or null.
+    replacement: str | None = field(default=None, converter=_replacement)
 
     def to_finding(self, first_line: int, last_line: int) -> Finding | None:
         """In the selection's coordinates: clamped into it, or None when outside it.

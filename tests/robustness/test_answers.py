@@ -168,9 +168,19 @@ def test_huge_answers_are_bounded() -> None:
     many = {"findings": [GOOD] * (MAX_ITEMS + 500)}
     parsed = parse_answer(many, ReviewAnswer, model=A)
     assert len(parsed.value.findings) == MAX_ITEMS and parsed.dropped == 500
-    long = {"findings": [{**GOOD, "message": "x" * 1_000_000, "category": "c" * 10_000}]}
+    long = {
+        "findings": [
+            {
+                **GOOD,
+                "message": "x" * 1_000_000,
+                "category": "c" * 10_000,
+                "replacement": "y = 1\n" * 100_000,
+            }
+        ]
+    }
     [finding] = parse_answer(long, ReviewAnswer, model=A).value.findings
     assert len(finding.message) <= 2_000 and len(finding.category) <= 64
+    assert finding.replacement is None  # never cut code: a runaway replacement is dropped
 
 
 def test_lone_surrogates_in_an_answer_are_replaced() -> None:
