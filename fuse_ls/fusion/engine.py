@@ -241,7 +241,7 @@ class _Run:
         return now + max(self.deadline - now - reserve, 0.0) / max(rounds_left, 1)
 
     def deadline_text(self) -> str:
-        return f"the {self.window:.3g}s fusion deadline ({self.deadline_from})"
+        return f"the {round(self.window, 1):g}s fusion deadline ({self.deadline_from})"
 
     def rounds_total(self) -> int:
         if self.policy.mode != "debate":
