@@ -88,14 +88,14 @@ def test_one_deadline_bounds_a_whole_debate_and_names_who_was_cut(
         )
     )
     settings = settings_for(emu, tmp_path, "debate")
-    settings.quorum.deadline_s = 3
+    settings.quorum.deadline_s = 6
     settings.timeouts.request_s = 30
     result = _run(settings, "explain")
     # Hanging calls never end by themselves: the fusion returned because the deadline cut
     # them, well before any per-call timeout.
-    assert result.wall_time_s < 3 + 10
+    assert result.wall_time_s < 6 + 10
     assert result.answer  # the vote-based fallback
-    cut = f"the 3s fusion deadline (quorum.deadline_s) cut: {B} (debate round 1), {JUDGE} (judge)"
+    cut = f"the 6s fusion deadline (quorum.deadline_s) cut: {B} (debate round 1), {JUDGE} (judge)"
     assert cut in result.notes
     assert any(
         n.startswith(f"{B} kept its first answer (debate round 1 failed: no ") for n in result.notes
@@ -112,10 +112,10 @@ def test_a_caller_deadline_holds_for_change_reviews(emulator_factory: Any, tmp_p
     async def go() -> Any:
         async with FusionEngine(settings) as engine:
             loop = asyncio.get_running_loop()
-            return await engine.run(request("review"), deadline_at=loop.time() + 2)
+            return await engine.run(request("review"), deadline_at=loop.time() + 4)
 
     result = asyncio.run(go())
-    assert result.wall_time_s < 2 + 10
+    assert result.wall_time_s < 4 + 10
     [cut] = [c for c in result.candidates if c.model == C]
     assert cut.status == "cancelled" and cut.error_kind == "deadline"
     assert cut.error is not None and cut.error.startswith(f"{C}: no answer after ")
@@ -141,13 +141,13 @@ def test_the_timeout_message_reads_well(emulator_factory: Any, tmp_path: Path) -
     raw["models"][B]["keepalive_ms"] = 50
     emu: Emulator = emulator_factory(raw)
     settings = settings_for(emu, tmp_path, "merge")
-    settings.timeouts.request_s = 1
+    settings.timeouts.request_s = 3
     settings.retries.max_attempts = 1
     result = _run(settings)
     [b] = [c for c in result.candidates if c.model == B]
     assert b.error is not None
     assert "no a " not in b.error
-    assert f"{B}: no complete answer within 1s (timeouts.request_s)" in b.error
+    assert f"{B}: no complete answer within 3s (timeouts.request_s)" in b.error
 
 
 def test_a_deadline_cut_names_the_model_in_the_warning(
@@ -155,7 +155,7 @@ def test_a_deadline_cut_names_the_model_in_the_warning(
 ) -> None:
     emu: Emulator = emulator_factory(script(**{B: [HANG]}))
     settings = settings_for(emu, tmp_path, "merge")
-    settings.quorum.deadline_s = 1.5
+    settings.quorum.deadline_s = 4
     result = _run(settings)
     warning = failure_summary(result.failed)
     assert warning.startswith(f"{B}: no answer after") and warning.count(B) == 1
