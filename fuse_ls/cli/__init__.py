@@ -68,6 +68,9 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
         changes["pool"] = [ModelSpec(m.strip()) for m in args.models.split(",") if m.strip()]
     if getattr(args, "judge", None):
         changes["judge"] = ModelSpec(args.judge)
+    deadline = getattr(args, "deadline", None)
+    if deadline is not None and deadline > 0:
+        changes["quorum"] = attrs.evolve(settings.quorum, deadline_s=deadline)
     return attrs.evolve(settings, **changes)
 
 
