@@ -69,7 +69,8 @@ def demo_settings(base_url: str, mode: str, data_dir: str | None = None) -> Sett
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    out = Console(highlight=False, markup=False)
+    err = Console(stderr=True, highlight=False, markup=False)
     source = demo_source_path()
     work = Path(tempfile.mkdtemp(prefix="fuse-ls-demo-"))
     try:
