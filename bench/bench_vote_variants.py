@@ -17,10 +17,9 @@ shipped policy across judges and pools, which is why the defaults stay as they a
   option, an upper bound): even a perfect choice of message does not reach the goals.
 - `cohesion`: a cluster at exactly the quorum must also be textually tight.
 - `leading in 3-pools`: a member's first-listed comment needs one vote less (a
-  reviewer's own top pick). With all 30 pull requests it helps every judge in pools of 3
-  (and hurts pools of 5), but `--by-repo` shows the gain is sentry's alone: on grafana's
-  pull requests it lowers the 3-pools' median F1 for all three judges, so a cut-off chosen
-  on two repositories does not carry to the third.
+  reviewer's own top pick). Over all 30 pull requests it helps every judge in pools of 3
+  (and hurts pools of 5), but `--by-repo` shows it hurts grafana's pull requests with all
+  three judges: a rule chosen on two repositories does not hold on the third.
 - `quorum n/2` (stricter in pools of 5) and `quorum 1 in 3-pools` (show every finding).
 """
 
