@@ -31,7 +31,7 @@ from emulator_process import EmulatorProcess
 from fuse_ls.changes.cache import ReviewCache
 from fuse_ls.changes.git import read_changes
 from fuse_ls.changes.review import ChangeReview, ChangeReviewer, ReviewOptions, Target
-from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.config import ModelSpec, Settings, replace
 from fuse_ls.context import language_for
 
 POOL_MS = {"pool/a": 600.0, "pool/b": 800.0, "pool/c": 1000.0}
@@ -124,15 +124,15 @@ def targets(root: Path) -> tuple[list[Target], int]:
 
 def settings(base_url: str, data_dir: Path) -> Settings:
     s = Settings()
-    s.provider.base_url = base_url
-    s.provider.api_key_env = "FUSE_LS_BENCH_KEY"
-    s.pool = [ModelSpec(m) for m in POOL_MS]
-    s.judge = ModelSpec(JUDGE)
-    s.mode = "merge"
-    s.budget.max_usd_per_day = None
-    s.budget.max_usd_per_request = None
-    s.telemetry.data_dir = str(data_dir)
-    s.telemetry.enabled = False
+    s = replace(s, {"provider.base_url": base_url})
+    s = replace(s, {"provider.api_key_env": "FUSE_LS_BENCH_KEY"})
+    s = replace(s, {"pool": [ModelSpec(m) for m in POOL_MS]})
+    s = replace(s, {"judge": ModelSpec(JUDGE)})
+    s = replace(s, {"mode": "merge"})
+    s = replace(s, {"budget.max_usd_per_day": None})
+    s = replace(s, {"budget.max_usd_per_request": None})
+    s = replace(s, {"telemetry.data_dir": str(data_dir)})
+    s = replace(s, {"telemetry.enabled": False})
     return s
 
 

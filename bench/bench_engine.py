@@ -21,7 +21,7 @@ from typing import Any
 
 from emulator_process import EmulatorProcess
 
-from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.config import ModelSpec, Settings, replace
 from fuse_ls.core.types import ChatRequest, FusionRequest
 from fuse_ls.fusion import prompts
 from fuse_ls.fusion.engine import FusionEngine
@@ -78,15 +78,15 @@ def pool_script(
 
 def settings(base_url: str, n: int, mode: str, data_dir: str) -> Settings:
     s = Settings()
-    s.provider.base_url = base_url
-    s.provider.api_key_env = "FUSE_LS_BENCH_KEY"
-    s.pool = [ModelSpec(f"pool/m{i}") for i in range(n)]
-    s.judge = ModelSpec(JUDGE)
-    s.mode = mode  # type: ignore[assignment]
-    s.budget.max_usd_per_day = None
-    s.budget.max_usd_per_request = None
-    s.review.redact_secrets = True
-    s.telemetry.data_dir = data_dir
+    s = replace(s, {"provider.base_url": base_url})
+    s = replace(s, {"provider.api_key_env": "FUSE_LS_BENCH_KEY"})
+    s = replace(s, {"pool": [ModelSpec(f"pool/m{i}") for i in range(n)]})
+    s = replace(s, {"judge": ModelSpec(JUDGE)})
+    s = replace(s, {"mode": mode})
+    s = replace(s, {"budget.max_usd_per_day": None})
+    s = replace(s, {"budget.max_usd_per_request": None})
+    s = replace(s, {"review.redact_secrets": True})
+    s = replace(s, {"telemetry.data_dir": data_dir})
     return s
 
 
@@ -143,7 +143,7 @@ async def quorum(
     base_url: str, latencies: list[float], n: int, k: int, repeats: int, data_dir: str
 ) -> float:
     s = settings(base_url, n, "merge", data_dir)
-    s.quorum.min_responses = k
+    s = replace(s, {"quorum.min_responses": k})
     ratios = []
     async with FusionEngine(s) as engine:
         await engine.estimate_cost(request())
@@ -157,8 +157,8 @@ async def quorum(
 
 async def scale(base_url: str, fusions: int, data_dir: str) -> dict[str, float]:
     s = settings(base_url, 5, "merge", data_dir)
-    s.timeouts.request_s = 120
-    s.quorum.deadline_s = 120
+    s = replace(s, {"timeouts.request_s": 120})
+    s = replace(s, {"quorum.deadline_s": 120})
     async with FusionEngine(s) as engine:
         await engine.run(request())
         cpu0 = time.process_time()

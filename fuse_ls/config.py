@@ -32,33 +32,33 @@ from fuse_ls.core.types import Endpoint, Mode
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 
 
-@define
+@frozen
 class QuorumSettings:
     min_responses: int | None = None  # None: wait for the whole pool (until the deadline)
     deadline_s: float = 90.0
 
 
-@define
+@frozen
 class TimeoutSettings:
     connect_s: float = 10.0
     request_s: float = 120.0  # one model call, streaming included
     first_token_s: float = 60.0
 
 
-@define
+@frozen
 class RetrySettings:
     max_attempts: int = 3  # total attempts, the first included
     backoff_base_s: float = 0.5
     backoff_max_s: float = 8.0
 
 
-@define
+@frozen
 class BudgetSettings:
     max_usd_per_request: float | None = 0.50
     max_usd_per_day: float | None = 10.0
 
 
-@define
+@frozen
 class ProviderSettings:
     base_url: str = OPENROUTER_BASE_URL
     api_key_env: str = "OPENROUTER_API_KEY"
@@ -68,12 +68,12 @@ class ProviderSettings:
     deny_data_collection: bool = True
 
 
-@define
+@frozen
 class DebateSettings:
     rounds: int = 1  # 1..3
 
 
-@define
+@frozen
 class ReviewSettings:
     context_lines: int = 20  # lines around the selection given as context
     redact_secrets: bool = True  # redact secret-looking code before it leaves the machine
@@ -82,7 +82,7 @@ class ReviewSettings:
     min_votes_for_warning: int = 2
 
 
-@define
+@frozen
 class TelemetrySettings:
     enabled: bool = True  # local only; nothing leaves the machine without `fuse-ls upload`
     record_content: bool = False
@@ -96,13 +96,13 @@ class TelemetrySettings:
     otel_content: bool = False  # also export code and answers (redacted)
 
 
-@define
+@frozen
 class VerifyCommand:
     run: str  # a shell command line, run in the isolated copy's workspace folder
     timeout_s: float | None = None  # None: verify.timeout_s
 
 
-@define
+@frozen
 class VerifySettings:
     """Checks a fused fix must pass in an isolated copy before it is applied (issue 15).
 
@@ -115,7 +115,7 @@ class VerifySettings:
     concurrency: int = 2  # verifications at once (each runs its commands one by one)
 
 
-@define
+@frozen
 class Settings:
     pool: list[ModelSpec] = field(
         factory=lambda: [
@@ -143,6 +143,23 @@ class Settings:
             api_key_env=spec.api_key_env or self.provider.api_key_env,
             headers=headers,
         )
+
+
+def replace(settings: Settings, changes: Mapping[str, Any]) -> Settings:
+    """A copy of `settings` with dotted keys changed: `{"provider.base_url": url}`.
+
+    Settings are frozen: the CLI, the demo and the server each hold what they loaded,
+    and nothing changes it under another's feet.
+    """
+    top: dict[str, Any] = {}
+    for dotted, value in changes.items():
+        section, _, name = dotted.partition(".")
+        if name:
+            current = top.get(section, getattr(settings, section))
+            top[section] = attrs.evolve(current, **{name: value})
+        else:
+            top[section] = value
+    return attrs.evolve(settings, **top)
 
 
 # --- loading ---------------------------------------------------------------------------
@@ -747,5 +764,5 @@ def load_settings(
     problem = _min_responses_problem(settings, origin.get("quorum.min_responses", ""))
     if problem is not None:
         problems.append(problem)
-        settings.quorum.min_responses = None
+        settings = replace(settings, {"quorum.min_responses": None})
     return LoadedSettings(settings, sources, problems, trusted=trusted)

@@ -64,6 +64,9 @@ class ReviewOptions:
     global_limit: int = 16  # model calls in flight for the whole run
     per_endpoint: int = 8  # model calls in flight per endpoint (base URL)
     unit_token_budget: int = 6000  # tokens of code per unit, per model, at most
+    # One deadline for the whole run, every unit's fusion included (engine.run's
+    # deadline_at); None: each unit has its own quorum.deadline_s.
+    deadline_s: float | None = None
 
 
 @define
@@ -492,12 +495,18 @@ class ChangeReviewer:
         gate = asyncio.Semaphore(2 * math.ceil(self.options.global_limit / pool_calls) + 1)
         spent = 0.0
         stop: list[str] = []
+        loop = asyncio.get_running_loop()
+        deadline_s = self.options.deadline_s
+        run_deadline = None if deadline_s is None else loop.time() + deadline_s
 
         async def one(outcome: UnitOutcome, unit_estimate: float | None) -> None:
             nonlocal spent
             async with gate:
                 if stop:
                     outcome.skipped = stop[0]
+                    return
+                if run_deadline is not None and loop.time() >= run_deadline:
+                    outcome.skipped = f"the run's {deadline_s:g}s deadline had passed"
                     return
                 if limit is not None and spent + (unit_estimate or 0.0) > limit:
                     stop.append(f"the {which} (${limit:.4f}) was reached")
@@ -506,7 +515,12 @@ class ChangeReviewer:
                 try:
                     fusion_id = f"{outcome.key[:12]}-{len(self._running)}"
                     self._running[fusion_id] = outcome
-                    result = await engine.run(requests[outcome.key], self._observe, fusion_id)
+                    result = await engine.run(
+                        requests[outcome.key],
+                        self._observe,
+                        fusion_id,
+                        deadline_at=run_deadline,
+                    )
                 except BudgetExceeded as exc:
                     stop.append(str(exc))
                     outcome.skipped = str(exc)
@@ -535,9 +549,15 @@ class ChangeReviewer:
         outcome.judge_called = result.judge is not None and result.judge.status != "skipped"
         outcome.calls = len(result.candidates) + outcome.judge_called
         outcome.notes = list(result.notes)
-        clean = all(c.status in ("ok", "cancelled") for c in result.candidates) and (
-            result.judge is None or result.judge.status != "error"
-        )
+        unit = outcome.unit
+        for note in result.notes:
+            if "fusion deadline" in note:  # a cut is news for the whole run
+                self.notes.append(f"{unit.path}:{unit.start_line}-{unit.end_line}: {note}")
+        # A model cut by a deadline did not answer: only "not needed" cancels are clean.
+        clean = all(
+            c.status == "ok" or (c.status == "cancelled" and c.error_kind == "quorum")
+            for c in result.candidates
+        ) and (result.judge is None or result.judge.status != "error")
         if clean and self.cache is not None:
             self.cache.put(outcome.key, _store(outcome))
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import attrs
 from rich.console import Console
+from rich.text import Text
 
 from fuse_ls import __version__
 from fuse_ls.config import LoadedSettings, Settings, load_settings
@@ -29,19 +30,26 @@ from fuse_ls.core.lines import line_count
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
 
-_TARGET = re.compile(r"^(?P<path>.+?)(?::(?P<start>\d+)(?:-(?P<end>\d+))?)?$")
+# DOTALL: a file name may contain any character but NUL and "/", a newline included.
+_TARGET = re.compile(r"^(?P<path>.+?)(?::(?P<start>\d+)(?:-(?P<end>\d+))?)?$", re.DOTALL)
 _ROOT_MARKERS = (".git", ".fuse-ls.toml", "pyproject.toml", "package.json")
 
 
 def parse_target(target: str) -> tuple[Path, int | None, int | None]:
     """`FILE`, `FILE:N` or `FILE:START-END` (1-based, inclusive)."""
     match = _TARGET.match(target)
-    if match is None:  # pragma: no cover - the pattern matches any non-empty string
+    if match is None or "\0" in target:
         raise FuseError(f"Cannot read target {target!r}; use FILE, FILE:LINE or FILE:START-END.")
     path = Path(match["path"])
     start = int(match["start"]) if match["start"] else None
     end = int(match["end"]) if match["end"] else start
     return path, start, end
+
+
+def _shown(path: Path | str) -> str:
+    """A path as printed: quoted with escapes when it holds newlines or other controls."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)
 
 
 def find_workspace(path: Path) -> Path:
@@ -61,6 +69,9 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
         changes["pool"] = [ModelSpec(m.strip()) for m in args.models.split(",") if m.strip()]
     if getattr(args, "judge", None):
         changes["judge"] = ModelSpec(args.judge)
+    deadline = getattr(args, "deadline", None)
+    if deadline is not None and deadline > 0:
+        changes["quorum"] = attrs.evolve(settings.quorum, deadline_s=deadline)
     return attrs.evolve(settings, **changes)
 
 
@@ -88,12 +99,22 @@ def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | Non
 
 
 def _console(stderr: bool = False) -> Console:
-    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+    # markup=False: model answers, file names and provider messages are printed as they
+    # are; a finding about `xs[i]` or `[/docs]` is text, not a rich style tag.
+    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False)
+
+
+def _say(console: Console, label: str, style: str, message: object) -> None:
+    console.print(Text.assemble((label, style), " ", str(message)))
+
+
+def _error(console: Console, message: object) -> None:
+    _say(console, "error:", "red", message)
 
 
 def _report_problems(loaded: LoadedSettings, err: Console) -> None:
     for problem in loaded.problems:
-        err.print(f"[yellow]config:[/yellow] {problem}", highlight=False)
+        _say(err, "config:", "yellow", problem)
 
 
 async def run_fusion(
@@ -150,9 +171,13 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     from fuse_ls.fusion.policy import policy_for, pool_slots
 
     out, err = _console(), _console(stderr=True)
-    path, start, end = parse_target(args.target)
+    try:
+        path, start, end = parse_target(args.target)
+    except FuseError as exc:
+        _error(err, exc)
+        return 2
     if not path.is_file():
-        err.print(f"[red]error:[/red] {path} is not a file.")
+        _error(err, f"{_shown(path)} is not a file.")
         return 2
     workspace = find_workspace(path)
     loaded = load_settings(workspace, trusted=args.trust)
@@ -160,12 +185,12 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     settings = apply_overrides(loaded.settings, args)
     message = missing_key_message(settings, os.environ)
     if message:
-        err.print(f"[red]error:[/red] {message}", highlight=False)
+        _error(err, message)
         return 2
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        err.print(f"[red]error:[/red] cannot read {path}: {exc}")
+        _error(err, f"cannot read {_shown(path)}: {exc}")
         return 2
     n_lines = max(line_count(text), 1)
     try:
@@ -180,7 +205,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
             language_for(path),
         )
     except (FuseError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        _error(err, exc)
         return 2
     request = attrs.evolve(request, policy=policy_for(settings))
     shown = str(request.path)
@@ -192,7 +217,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         from fuse_ls.cli.verify import NO_COMMANDS, make_verifier
 
         if not settings.verify.commands:
-            err.print(f"error: {NO_COMMANDS}", markup=False, highlight=False)
+            _error(err, NO_COMMANDS)
             return 2
         verifier = make_verifier(
             settings, workspace, path, text, request.start_line, request.end_line
@@ -209,10 +234,10 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         else:
             result = asyncio.run(run_fusion(settings, request, None, workspace, verifier))
     except KeyboardInterrupt:
-        err.print("[yellow]cancelled[/yellow]")
+        err.print(Text("cancelled", style="yellow"))
         return 130
     except FuseError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        _error(err, exc)
         from fuse_ls.core.errors import AllModelsFailed
 
         return 3 if isinstance(exc, AllModelsFailed) else 2
@@ -234,7 +259,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     if task == "fix" and wants_apply and result.answer is not None:
         if checks_failed and not args.apply_anyway:
             err.print(
-                f"not applied: the fused fix did not pass its checks; {path} is unchanged "
+                f"not applied: the fused fix did not pass its checks; {_shown(path)} is unchanged "
                 "(--apply-anyway applies it regardless)",
                 markup=False,
             )
@@ -242,13 +267,13 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
             _apply_fix(path, text, request.start_line, request.end_line, result.answer)
             if checks_failed:
                 err.print(
-                    f"applied the fused fix to {path} although it did not pass its checks "
+                    f"applied the fused fix to {_shown(path)} although it did not pass its checks "
                     "(--apply-anyway)",
                     markup=False,
                 )
             else:
                 passed = " (checks passed)" if verify else ""
-                err.print(f"applied the fused fix to {path}{passed}", markup=False)
+                err.print(f"applied the fused fix to {_shown(path)}{passed}", markup=False)
     if checks_failed:
         return 1
     if getattr(args, "fail_on", None) and report.fails_on(result, args.fail_on):

@@ -49,6 +49,13 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-severity", choices=SEVERITIES, help="hide less severe findings")
     p.add_argument("--max-findings", type=int, default=50, help="show at most N (default 50)")
     p.add_argument("--max-cost", type=float, help="USD limit for the whole run")
+    p.add_argument(
+        "--deadline",
+        type=float,
+        metavar="SECONDS",
+        help="one deadline for the whole run; what it cuts is named (default: "
+        "quorum.deadline_s for each unit)",
+    )
     p.add_argument("--concurrency", type=int, default=16, help="model calls in flight (16)")
     p.add_argument("--per-endpoint", type=int, default=8, help="calls in flight per endpoint (8)")
     p.add_argument(
@@ -182,6 +189,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         global_limit=max(args.concurrency, 1),
         per_endpoint=max(args.per_endpoint, 1),
         unit_token_budget=max(args.unit_tokens, 256),
+        deadline_s=args.deadline if args.deadline and args.deadline > 0 else None,
     )
     recorder = _recorder(settings, root)
     progress = None if fmt != "text" or args.quiet else output.RunProgress(err)

@@ -20,7 +20,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from fuse_ls.cli import render, report, run_fusion
-from fuse_ls.config import Settings
+from fuse_ls.config import Settings, replace
 from fuse_ls.context import build_request, language_for
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.emulator import Emulator, demo_script, demo_source_path
@@ -51,20 +51,26 @@ def next_steps() -> Panel:
     )
 
 
-def demo_settings(base_url: str, mode: str) -> Settings:
-    settings = Settings()
-    settings.provider.base_url = base_url
-    settings.provider.api_key_env = "FUSE_LS_DEMO_KEY"  # the emulator needs no key
-    settings.pool = [ModelSpec(m) for m in DEMO_POOL]
-    settings.judge = ModelSpec(DEMO_JUDGE)
-    settings.mode = mode  # type: ignore[assignment]
-    settings.budget.max_usd_per_day = None  # emulated spend must not count against a real budget
-    settings.telemetry.enabled = False
-    return settings
+def demo_settings(base_url: str, mode: str, data_dir: str | None = None) -> Settings:
+    return replace(
+        Settings(),
+        {
+            "provider.base_url": base_url,
+            "provider.api_key_env": "FUSE_LS_DEMO_KEY",  # the emulator needs no key
+            "pool": [ModelSpec(m) for m in DEMO_POOL],
+            "judge": ModelSpec(DEMO_JUDGE),
+            "mode": mode,
+            # Emulated spend must not count against a real budget.
+            "budget.max_usd_per_day": None,
+            "telemetry.enabled": False,
+            "telemetry.data_dir": data_dir,
+        },
+    )
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    out = Console(highlight=False, markup=False)
+    err = Console(stderr=True, highlight=False, markup=False)
     source = demo_source_path()
     work = Path(tempfile.mkdtemp(prefix="fuse-ls-demo-"))
     try:
@@ -84,8 +90,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 )
             )
         with Emulator(demo_script()) as emulator:
-            settings = demo_settings(emulator.base_url, args.mode)
-            settings.telemetry.data_dir = str(work / "data")
+            settings = demo_settings(emulator.base_url, args.mode, str(work / "data"))
             request = build_request(
                 "review",
                 target,

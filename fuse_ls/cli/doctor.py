@@ -119,7 +119,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     style = {"ok": "green", "error": "red", "skipped": "dim"}
     for c in checks:
         table.add_row(c["check"], Text(c["status"], style=style[c["status"]]), c["detail"])
-    console = Console(highlight=False)
+    console = Console(highlight=False, markup=False)
     console.print(table)
     console.print(
         Text("Problems found: fix the red rows above.", style="red")

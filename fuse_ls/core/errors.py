@@ -19,6 +19,11 @@ and what to do next; messages never include API keys (the provider only ever kno
 from __future__ import annotations
 
 
+def named(model: str, message: str) -> str:
+    """`model: message`, naming the model once: provider messages already start with it."""
+    return f"{model}: {message.removeprefix(f'{model}: ')}"
+
+
 class FuseError(Exception):
     """Base of every error fuse-ls raises on purpose."""
 
@@ -166,9 +171,7 @@ class ConnectionFailed(ProviderError):
 class AllModelsFailed(FuseError):
     def __init__(self, reasons: list[tuple[str, str]]) -> None:
         # Provider messages already start with the model id; do not say it twice.
-        lines = "\n".join(
-            f"- {model}: {reason.removeprefix(f'{model}: ')}" for model, reason in reasons
-        )
+        lines = "\n".join(f"- {named(model, reason)}" for model, reason in reasons)
         super().__init__(
             f"Every model in the pool failed:\n{lines}\nRun `fuse-ls doctor` to check the "
             "key, the endpoint and the model ids."

@@ -18,8 +18,13 @@ def is_openrouter(url: str) -> bool:
 
 def is_loopback(url: str) -> bool:
     """This machine: `localhost` or a loopback address (127.0.0.0/8, ::1)."""
-    host = hostname(url)
-    if host == "localhost":
+    return is_loopback_host(hostname(url))
+
+
+def is_loopback_host(host: str) -> bool:
+    """`localhost` (and its subdomains, RFC 6761) or a loopback address."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from attrs import define
+from attrs import frozen
 
 
-@define
+@frozen
 class ModelSpec:
     id: str
     base_url: str | None = None  # None: provider.base_url

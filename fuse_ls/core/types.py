@@ -184,6 +184,8 @@ class CandidateResult:
     status_code: int | None = None
     confidence: float | None = None  # debate: the model's confidence in its final answer
     revised: bool = False  # debate: changed its answer after seeing the others
+    dropped: int = 0  # entries of the answer that could not be used (bad lines, types...)
+    drop_reasons: tuple[str, ...] = ()  # why, most common first
 
     @property
     def cost_usd(self) -> float | None:

@@ -276,7 +276,7 @@ def _weight(body: str) -> float:
 def best_of(judge: JudgeScript, text: str) -> Json:
     candidates = P.responses(text)
     if not candidates:
-        return {"winner": "", "scores": {}, "rationale": "No responses to compare."}
+        return {"winner": "", "scores": [], "rationale": "No responses to compare."}
     weights = {c.id: _weight(c.body) for c in candidates}
     top = max(weights.values()) or 1.0
     scores = {cid: round(2.0 + 6.0 * w / top, 1) for cid, w in weights.items()}
@@ -291,7 +291,8 @@ def best_of(judge: JudgeScript, text: str) -> Json:
         winner = max(candidates, key=lambda c: weights[c.id]).id
         scores[winner] = 9.0
         rationale = f"Response {winner} is the most complete and correct."
-    return {"winner": winner, "scores": scores, "rationale": rationale}
+    listed = [{"response": cid, "score": score} for cid, score in scores.items()]
+    return {"winner": winner, "scores": listed, "rationale": rationale}
 
 
 def clusters(judge: JudgeScript, text: str) -> Json:
@@ -439,11 +440,14 @@ def debate(model: str, script: ModelScript, text: str) -> Json:
     changed = script.debate_change_to is not None
     if script.debate_change_to is not None:
         answer = script.debate_change_to
-    result: Json = {"answer": answer, "confidence": script.confidence, "changed": changed}
-    if findings is not None:
-        if not answer:
-            result["answer"] = f"{len(findings)} findings; I keep my review."
-        result["findings"] = findings
+    result: Json = {
+        "answer": answer,
+        "findings": findings,  # null: not a review
+        "confidence": script.confidence,
+        "changed": changed,
+    }
+    if findings is not None and not answer:
+        result["answer"] = f"{len(findings)} findings; I keep my review."
     return result
 
 

@@ -23,6 +23,7 @@ FaultKind = Literal[
     "invalid_json",
     "empty",
     "ignore_response_format",
+    "content",
 ]
 FAULT_KINDS: tuple[str, ...] = (
     "http",
@@ -32,6 +33,7 @@ FAULT_KINDS: tuple[str, ...] = (
     "invalid_json",
     "empty",
     "ignore_response_format",
+    "content",
 )
 
 
@@ -54,6 +56,8 @@ class Fault:
     times: int | None = None  # the first N requests for the model fail; None: all do
     # Which calls fail: response_format names, and "text" for free-text calls. Empty: all.
     schemas: list[str] = field(factory=list)
+    # content: the literal completion text (hostile or malformed answers, huge outputs).
+    content: str = ""
 
 
 @define
@@ -97,6 +101,7 @@ class ModelScript:
     cached_tokens: int = 0
     report_cost: bool = True  # False: omit usage.cost, so clients price it themselves
     keepalive_ms: float = 1000.0  # `: OPENROUTER PROCESSING` interval before the 1st token
+    honour_max_tokens: bool = True  # False: ignore max_tokens, as some local servers do
     faults: list[Fault] = field(factory=list)
 
 

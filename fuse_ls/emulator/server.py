@@ -293,17 +293,35 @@ class _Exchange:
         self.script: ModelScript = state.script.for_model(model)
         self.answer_model = self.script.answer_model or model
         self.id = f"gen-emu-{next(state.ids)}-{int(time.time())}"
+        self.finish_reason = "stop"
 
     def content(self) -> str:
         if self.fault is not None and self.fault.kind == "empty":
             return ""
+        if self.fault is not None and self.fault.kind == "content":
+            return self._capped(self.fault.content)
         schema = self.record.schema
         content = answers.answer(self.state.script, self.model, schema, self.prompt_text)
         if schema is not None and self.fault is not None:
             if self.fault.kind == "invalid_json":
-                return answers.truncated_json(content)
-            if self.fault.kind == "ignore_response_format":
-                return answers.wrapped_in_prose(content)
+                content = answers.truncated_json(content)
+            elif self.fault.kind == "ignore_response_format":
+                content = answers.wrapped_in_prose(content)
+        return self._capped(content)
+
+    def _capped(self, content: str) -> str:
+        """Like a real provider, stop at `max_tokens` with finish_reason "length"."""
+        limit = self.record.body.get("max_tokens")
+        if (
+            self.script.honour_max_tokens
+            and isinstance(limit, int)
+            and not isinstance(limit, bool)
+            and limit > 0
+        ):
+            chars = limit * CHARS_PER_TOKEN
+            if len(content) > chars:
+                self.finish_reason = "length"
+                return content[:chars]
         return content
 
     def usage(self, content: str) -> dict[str, Any]:
@@ -444,7 +462,7 @@ class _Exchange:
                     "usage": self.usage(content),
                 }
                 tail = (
-                    self._chunk({}, "stop")
+                    self._chunk({}, self.finish_reason)
                     + b"data: "
                     + _json_bytes(usage)
                     + b"\n\ndata: [DONE]\n\n"
@@ -481,7 +499,7 @@ class _Exchange:
                     {
                         "index": 0,
                         "message": {"role": "assistant", "content": content},
-                        "finish_reason": "stop",
+                        "finish_reason": self.finish_reason,
                     }
                 ],
                 "usage": self.usage(content),

@@ -7,7 +7,6 @@ it holds only dates and dollar amounts.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import fcntl
 import json
@@ -30,10 +29,12 @@ class SpendLedger:
         except (OSError, ValueError, TypeError, AttributeError):
             return 0.0
 
-    def add(self, usd: float, day: dt.date | None = None) -> None:
+    def add(self, usd: float, day: dt.date | None = None) -> str | None:
+        """Count `usd` for the day. Never raises: a ledger that cannot be written must not
+        lose a result that was paid for; the reason is returned for a warning instead."""
         if usd <= 0:
-            return
-        with contextlib.suppress(OSError):
+            return None
+        try:
             self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
             path = self._path(day or dt.date.today())
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -48,3 +49,6 @@ class SpendLedger:
                 fh.truncate()
                 fh.write(json.dumps({"usd": round(current + usd, 8)}))
                 fh.flush()
+        except OSError as exc:
+            return f"{exc.strerror or type(exc).__name__}: {exc.filename or self.folder}"
+        return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 import uuid
@@ -25,6 +26,7 @@ from fuse_ls.core.errors import (
     FuseError,
     MalformedAnswer,
     ProviderError,
+    named,
 )
 from fuse_ls.core.events import (
     FusionEvent,
@@ -54,12 +56,20 @@ from fuse_ls.core.types import (
     Usage,
 )
 from fuse_ls.fusion import modes, prompts
+from fuse_ls.fusion.answers import (
+    SCHEMAS,
+    FixAnswer,
+    Parsed,
+    ReviewAnswer,
+    parse_answer,
+    review_findings,
+)
 from fuse_ls.fusion.budget import SpendLedger
-from fuse_ls.fusion.findings import parse_findings
 from fuse_ls.fusion.jsonparse import parse_json_object
 from fuse_ls.fusion.policy import Slot, policy_for, pool_slots
-from fuse_ls.fusion.pricing import PriceBook
+from fuse_ls.fusion.pricing import PriceBook, estimate_prompt_tokens
 from fuse_ls.fusion.provider import ChatClient
+from fuse_ls.safetext import clean, error_text
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +87,21 @@ _SENT_FIELDS = (
 
 
 Parser = Callable[[str], CandidateResult]
+
+# Output cap per call when a model spec sets no max_tokens: without one a runaway answer
+# (5 MB was seen) is paid for and passed on whole. Generous for a review, a fix or an
+# explanation; reasoning models that think long may need a higher per-model max_tokens.
+DEFAULT_MAX_TOKENS = 4096
+# What the judge and other debaters see of one answer, in characters per output token:
+# at most the cap, counted the way the budget estimate counts (3.5 chars a token).
+PASS_ON_CHARS_PER_TOKEN = 3
+# Of the fusion deadline, the share held back for the judge while the pool is awaited.
+JUDGE_SHARE = 0.25
+
+
+def output_cap(spec: ModelSpec) -> int:
+    """The max_tokens sent for `spec`: its own, else the default cap."""
+    return spec.max_tokens or DEFAULT_MAX_TOKENS
 
 
 class FusionEngine:
@@ -139,24 +164,24 @@ class FusionEngine:
             *{self.prices.load(s.endpoint_for(spec)) for spec in [*specs, judge]},
             return_exceptions=True,
         )
+        base = estimate_prompt_tokens(prompt)
+        answers = sum(output_cap(spec) for spec in specs)  # every answer, at its cap
+        debate_rounds = policy.debate_rounds if policy.mode == "debate" else 0
         total = 0.0
-        pool_outputs = 0
-        rounds = 1 + (policy.debate_rounds if policy.mode == "debate" else 0)
         for spec in specs:
-            est = self.prices.estimate(
-                spec.id, prompt, spec.max_tokens, s.endpoint_for(spec).base_url
-            )
-            if est is None:
+            base_url = s.endpoint_for(spec).base_url
+            first = self.prices.estimate(spec.id, base, output_cap(spec), base_url)
+            # A debater reads its own answer and the others' on top of the prompt.
+            later = self.prices.estimate(spec.id, base + answers, output_cap(spec), base_url)
+            if first is None or later is None:
                 return None
-            total += est * rounds
-            pool_outputs += spec.max_tokens or 2048
-        judge_prompt = len(prompt) // 3 + pool_outputs  # the judge reads every answer
-        est = self.prices.estimate(
-            judge.id, judge_prompt, judge.max_tokens, s.endpoint_for(judge).base_url
+            total += first + later * debate_rounds
+        cost = self.prices.estimate(
+            judge.id, base + answers, output_cap(judge), s.endpoint_for(judge).base_url
         )
-        if est is None:
+        if cost is None:
             return None
-        return total + est
+        return total + 2 * cost  # the judge is asked again once after an unusable answer
 
     async def run(
         self,
@@ -165,10 +190,16 @@ class FusionEngine:
         fusion_id: str | None = None,
         *,
         verifier: Verifier | None = None,
+        deadline_at: float | None = None,
     ) -> FusionResult:
-        """`verifier` (fix tasks): checks each candidate fix before the judge decides and
-        the fix that is offered; see fuse_ls/verify."""
-        run = _Run(self, request, observer, fusion_id or uuid.uuid4().hex[:12])
+        """One fusion, done within its policy's `deadline_s`.
+
+        `verifier` (fix tasks): checks each candidate fix before the judge decides and
+        the fix that is offered; see fuse_ls/verify.
+        `deadline_at` (event-loop time) lets a caller that runs several fusions, such as
+        a change review, hold them all to one deadline: the earlier of the two holds.
+        """
+        run = _Run(self, request, observer, fusion_id or uuid.uuid4().hex[:12], deadline_at)
         run.verifier = verifier if request.task == "fix" else None
         return await run.execute()
 
@@ -185,6 +216,7 @@ class _Run:
         request: FusionRequest,
         observer: Observer | None,
         fusion_id: str,
+        deadline_at: float | None = None,
     ) -> None:
         self.engine = engine
         self.settings = engine.settings
@@ -196,6 +228,46 @@ class _Run:
         self.started = time.perf_counter()
         self.notes: list[str] = []
         self.verifier: Verifier | None = None
+        self.deadline_at = deadline_at
+        self.deadline = math.inf  # event-loop time; set when the fusion starts
+        self.window = 0.0  # seconds from the start to the deadline
+        self.deadline_from = "quorum.deadline_s"
+        self.cut: list[str] = []  # "model (stage)" for every call the deadline cut
+
+    # --- time ---------------------------------------------------------------------------
+
+    def time_left(self) -> float:
+        return self.deadline - asyncio.get_running_loop().time()
+
+    def round_deadline(self, rounds_left: int) -> float:
+        """When a pool round must end: the time left, less the judge's share, is split
+        evenly between this round and the debate rounds still to come."""
+        now = asyncio.get_running_loop().time()
+        reserve = min(JUDGE_SHARE * self.window, self.settings.timeouts.request_s)
+        return now + max(self.deadline - now - reserve, 0.0) / max(rounds_left, 1)
+
+    def deadline_text(self) -> str:
+        return f"the {round(self.window, 1):g}s fusion deadline ({self.deadline_from})"
+
+    def rounds_total(self) -> int:
+        if self.policy.mode != "debate":
+            return 1
+        return 1 + max(1, min(self.policy.debate_rounds, 3))
+
+    def shown(self, request: FusionRequest, c: CandidateResult) -> str:
+        """A candidate's answer as the judge and other debaters see it: at most its cap."""
+        text = modes.answer_text(request, c)
+        spec = next((s.spec for s in self.slots if s.index == c.index), None)
+        limit = (output_cap(spec) if spec else DEFAULT_MAX_TOKENS) * PASS_ON_CHARS_PER_TOKEN
+        if len(text) <= limit:
+            return text
+        note = (
+            f"{c.model}: the answer was cut from {len(text)} to {limit} characters before "
+            "the judge and other models saw it"
+        )
+        if note not in self.notes:
+            self.notes.append(note)
+        return text[:limit] + f"\n[... {len(text) - limit} more characters cut]"
 
     # --- events ---------------------------------------------------------------------
 
@@ -216,6 +288,13 @@ class _Run:
     # --- the whole fusion -------------------------------------------------------------
 
     async def execute(self) -> FusionResult:
+        now = asyncio.get_running_loop().time()
+        self.deadline = now + self.policy.deadline_s
+        if self.deadline_at is not None and self.deadline_at < self.deadline:
+            self.deadline = self.deadline_at
+            self.deadline_from = "the caller's deadline"
+        self.window = max(self.deadline - now, 0.0)
+        self.request = _clean_request(self.request)
         self.emit(FusionStarted(request=self.request))
         try:
             result = await self._execute()
@@ -236,6 +315,7 @@ class _Run:
             lambda slot: prompts.pool_messages(request),
             prompts.pool_schema(request.task),
             lambda slot: self._parser(request, slot),
+            rounds_left=self.rounds_total(),
         )
         answered = [c for c in candidates if c.status == "ok"]
         if not answered:
@@ -244,14 +324,22 @@ class _Run:
         if failed:
             self.notes.append(
                 f"{len(answered)}/{len(candidates)} models answered; "
-                + "; ".join(f"{c.model}: {c.error}" for c in failed)
+                + "; ".join(named(c.model, c.error or c.status) for c in failed)
             )
         outcome = await modes.fuse(self, request, candidates)
+        if self.cut:
+            self.notes.append(f"{self.deadline_text()} cut: {', '.join(self.cut)}")
         total = sum((c.usage for c in outcome.candidates), Usage())
         if outcome.judge is not None:
             total = total + outcome.judge.usage
         total_cost = total.cost_usd or 0.0
-        self.engine.ledger.add(total_cost)
+        unrecorded = self.engine.ledger.add(total_cost)
+        if unrecorded and self.settings.budget.max_usd_per_day is not None:
+            self.notes.append(
+                f"this run's ${total_cost:.4f} could not be added to the daily spend ledger "
+                f"({unrecorded}), so budget.max_usd_per_day does not count it; point "
+                "telemetry.data_dir (or FUSE_LS_DATA_DIR) at a writable directory"
+            )
         return FusionResult(
             task=request.task,
             mode=self.policy.mode,
@@ -318,28 +406,36 @@ class _Run:
     # --- calling models ----------------------------------------------------------------
 
     def _parser(self, request: FusionRequest, slot: Slot) -> Parser:
+        model = slot.spec.id
+
         def parse(text: str) -> CandidateResult:
             if request.task == "review":
-                payload = parse_json_object(text, model=slot.spec.id)
-                try:
-                    findings = parse_findings(payload, request.start_line, request.end_line)
-                except ValueError as exc:
-                    raise MalformedAnswer(f"{slot.spec.id}: {exc}", model=slot.spec.id) from None
-                return CandidateResult(slot.spec.id, slot.index, "ok", text=text, findings=findings)
-            if request.task == "fix":
-                payload = parse_json_object(text, model=slot.spec.id)
-                replacement = payload.get("replacement")
-                if not isinstance(replacement, str):
-                    raise MalformedAnswer(
-                        f"{slot.spec.id}: the fix has no 'replacement' text", model=slot.spec.id
-                    )
-                explanation = str(payload.get("explanation") or "")
+                payload = parse_json_object(text, model=model)
+                review = parse_answer(payload, ReviewAnswer, model=model)
+                findings = review_findings(
+                    review.value.findings, request.start_line, request.end_line
+                )
                 return CandidateResult(
-                    slot.spec.id, slot.index, "ok", text=replacement, explanation=explanation
+                    model,
+                    slot.index,
+                    "ok",
+                    text=text,
+                    findings=findings,
+                    dropped=review.dropped,
+                    drop_reasons=review.reasons,
+                )
+            if request.task == "fix":
+                fix = parse_answer(parse_json_object(text, model=model), FixAnswer, model=model)
+                return CandidateResult(
+                    model,
+                    slot.index,
+                    "ok",
+                    text=fix.value.replacement,
+                    explanation=fix.value.explanation,
                 )
             if not text.strip():
-                raise MalformedAnswer(f"{slot.spec.id}: empty answer", model=slot.spec.id)
-            return CandidateResult(slot.spec.id, slot.index, "ok", text=text)
+                raise MalformedAnswer(f"{model}: empty answer", model=model)
+            return CandidateResult(model, slot.index, "ok", text=text)
 
         return parse
 
@@ -350,7 +446,7 @@ class _Run:
             model=spec.id,
             messages=tuple(messages),
             endpoint=self.settings.endpoint_for(spec),
-            max_tokens=spec.max_tokens,
+            max_tokens=output_cap(spec),
             temperature=spec.temperature,
             json_schema=schema,
         )
@@ -375,13 +471,28 @@ class _Run:
             response = await self.engine.client.complete(
                 self.chat_request(spec, messages, schema), on_first_token=first_token
             )
-            parsed = parse(response.text)
+            try:
+                parsed = parse(response.text)
+            except MalformedAnswer as exc:
+                raise _explain_length(spec, response, exc) from None
+            except ProviderError:
+                raise
+            except Exception as exc:  # a parser bug must cost this answer, never the fusion
+                log.exception("parsing the answer of %s failed", spec.id)
+                raise MalformedAnswer(
+                    f"{spec.id}: the answer could not be used ({error_text(exc)})", model=spec.id
+                ) from None
             result = evolve(
                 parsed,
                 latency_s=response.latency_s,
                 ttft_s=response.ttft_s,
                 usage=response.usage,
             )
+            if result.dropped:
+                what = "findings" if self.request.task == "review" else "entries"
+                note = Parsed(None, result.dropped, result.drop_reasons).note(spec.id, what)
+                if note:
+                    self.notes.append(note)
         except ProviderError as exc:
             result = CandidateResult(
                 spec.id,
@@ -407,15 +518,17 @@ class _Run:
         schema: JsonSchema | None,
         parser_for: Callable[[Slot], Parser],
         round_no: int = 0,
+        rounds_left: int = 1,
     ) -> list[CandidateResult]:
-        """Ask every slot at once; return when the quorum answered or the deadline passed.
+        """Ask every slot at once; return when the quorum answered or the round's share
+        of the fusion deadline passed.
 
         Stragglers are cancelled (their streams close) and reported as `cancelled`.
         """
         loop = asyncio.get_running_loop()
         policy = self.policy
         needed = min(policy.min_responses or len(slots), len(slots))
-        deadline = loop.time() + policy.deadline_s
+        deadline = self.round_deadline(rounds_left)
         tasks = {
             asyncio.create_task(
                 self._ask_one(slot, messages_for(slot), schema, parser_for(slot), round_no)
@@ -445,11 +558,15 @@ class _Run:
         quorum_met = ok >= needed
         for task in pending:
             slot = tasks[task]
-            reason = (
-                f"not needed: {needed} of {len(slots)} answered first"
-                if quorum_met
-                else f"no answer within the {policy.deadline_s:g}s deadline"
-            )
+            if quorum_met:
+                reason = f"{slot.spec.id}: not needed, {needed} of {len(slots)} answered first"
+            else:
+                stage = f"debate round {round_no}" if round_no else "pool"
+                self.cut.append(f"{slot.spec.id} ({stage})")
+                reason = (
+                    f"{slot.spec.id}: no answer after {self.elapsed():.1f}s; cut to keep "
+                    f"{self.deadline_text()}"
+                )
             results[slot.index] = CandidateResult(
                 slot.spec.id,
                 slot.index,
@@ -470,18 +587,30 @@ class _Run:
 
     async def ask_judge(
         self, messages: Sequence[ChatMessage], schema: JsonSchema, stage: str
-    ) -> tuple[JudgeResult, dict[str, Any] | None]:
-        """Call the judge; one retry on an unusable answer. Never raises a provider error."""
+    ) -> tuple[JudgeResult, Any]:
+        """Call the judge; one retry on an unusable answer. Never raises a provider error.
+
+        The answer comes back typed (the class `schema` was generated from), or None.
+        The judge is cut at the fusion deadline.
+        """
         spec = self.policy.judge
+        answer_type = SCHEMAS[schema.name][1]
         self.emit(JudgeStarted(model=spec.id, stage=stage))
         began = time.perf_counter()
         usage = Usage()
         error = ""
         for attempt in range(2):
             try:
-                response = await self.engine.client.complete(
-                    self.chat_request(spec, messages, schema)
+                async with asyncio.timeout_at(self.deadline):
+                    response = await self.engine.client.complete(
+                        self.chat_request(spec, messages, schema)
+                    )
+            except TimeoutError:
+                self.cut.append(f"{spec.id} (judge)")
+                error = f"{spec.id}: no verdict after {self.elapsed():.1f}s; cut to keep " + (
+                    self.deadline_text()
                 )
+                break
             except MalformedAnswer as exc:
                 error = str(exc)
                 continue
@@ -491,13 +620,17 @@ class _Run:
             usage = usage + response.usage
             try:
                 payload = parse_json_object(response.text, model=spec.id)
+                verdict: Parsed[Any] = parse_answer(payload, answer_type, model=spec.id)
             except MalformedAnswer as exc:
-                error = f"{spec.id}: the judge's answer is not valid JSON ({exc})"
+                error = str(_explain_length(spec, response, exc))
                 if attempt == 0:
                     continue
                 break
+            note = verdict.note(f"judge {spec.id}")
+            if note:
+                self.notes.append(note)
             judge = JudgeResult(spec.id, "ok", latency_s=time.perf_counter() - began, usage=usage)
-            return judge, payload
+            return judge, verdict.value
         judge = JudgeResult(
             spec.id, "error", latency_s=time.perf_counter() - began, usage=usage, error=error
         )
@@ -510,6 +643,37 @@ class _Run:
         order = list(candidates)
         self.engine.rng.shuffle(order)
         return [(_label(i), c) for i, c in enumerate(order)]
+
+
+def _explain_length(
+    spec: ModelSpec, response: ChatResponse, exc: MalformedAnswer
+) -> MalformedAnswer:
+    """An unusable answer that hit the output cap says so, and what to change."""
+    if response.finish_reason != "length":
+        return exc
+    return MalformedAnswer(
+        f"{spec.id}: the answer stopped at the output cap (max_tokens {output_cap(spec)}, "
+        "finish_reason=length) before it was complete; raise max_tokens for this model.",
+        model=spec.id,
+    )
+
+
+def _clean_request(request: FusionRequest) -> FusionRequest:
+    """Text every later step can encode: lone surrogates become U+FFFD."""
+    changed: dict[str, Any] = {}
+    for name in (
+        "path",
+        "code",
+        "context_before",
+        "context_after",
+        "intent",
+        "blast_radius",
+        "instruction",
+    ):
+        value = getattr(request, name)
+        if isinstance(value, str) and clean(value) is not value:
+            changed[name] = clean(value)
+    return evolve(request, **changed) if changed else request
 
 
 def _label(i: int) -> str:

@@ -18,27 +18,11 @@ from typing import Any
 
 from attrs import define, field
 
+from fuse_ls.core.errors import MalformedAnswer
 from fuse_ls.core.types import SEVERITIES, Finding, FusedFinding, Severity
+from fuse_ls.fusion.answers import ReviewAnswer, parse_answer, review_findings
+from fuse_ls.fusion.answers import normalise_severity as normalise_severity
 
-_SEVERITY_ALIASES: dict[str, Severity] = {
-    "error": "error",
-    "critical": "error",
-    "blocker": "error",
-    "high": "error",
-    "major": "warning",
-    "warning": "warning",
-    "warn": "warning",
-    "medium": "warning",
-    "info": "info",
-    "information": "info",
-    "minor": "info",
-    "low": "info",
-    "note": "info",
-    "hint": "hint",
-    "nit": "hint",
-    "style": "hint",
-    "trivial": "hint",
-}
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}  # lower is more severe
 _WORD = re.compile(r"[a-z0-9_]+")
 _STOP = frozenset(
@@ -47,47 +31,16 @@ _STOP = frozenset(
 )
 
 
-def normalise_severity(value: object) -> Severity:
-    return _SEVERITY_ALIASES.get(str(value).strip().lower(), "warning")
-
-
 def parse_findings(payload: Any, first_line: int, last_line: int) -> tuple[Finding, ...]:
-    """Turn a model's `{"findings": [...]}` into findings; skip malformed entries.
+    """A model's `{"findings": [...]}` as findings in the selection; bad entries skipped.
 
-    Entries outside the selection are clamped into it when they overlap and dropped when
-    they do not: a reviewer asked about lines 10-20 must not get diagnostics at line 300.
+    Raises ValueError when there is no findings list at all.
     """
-    raw = payload.get("findings") if isinstance(payload, dict) else None
-    if not isinstance(raw, list):
-        raise ValueError("the answer has no 'findings' list")
-    out: list[Finding] = []
-    for item in raw:
-        if not isinstance(item, dict):
-            continue
-        try:
-            start = int(item.get("start_line", item.get("line", "")) or "")
-            end = int(item.get("end_line", start))
-        except (TypeError, ValueError):
-            continue
-        if end < start:
-            start, end = end, start
-        if end < first_line or start > last_line:
-            continue
-        message = str(item.get("message") or "").strip()
-        if not message:
-            continue
-        replacement = item.get("replacement")
-        out.append(
-            Finding(
-                start_line=max(start, first_line),
-                end_line=min(end, last_line),
-                severity=normalise_severity(item.get("severity", "warning")),
-                category=str(item.get("category") or "general").strip().lower() or "general",
-                message=message,
-                replacement=replacement if isinstance(replacement, str) else None,
-            )
-        )
-    return tuple(out)
+    try:
+        parsed = parse_answer(payload, ReviewAnswer, model="")
+    except MalformedAnswer as exc:
+        raise ValueError(str(exc)) from None
+    return review_findings(parsed.value.findings, first_line, last_line)
 
 
 def _words(text: str) -> frozenset[str]:

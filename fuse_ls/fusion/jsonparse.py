@@ -16,6 +16,9 @@ from fuse_ls.core.errors import MalformedAnswer
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON|json5)?[ \t]*\r?\n(.*?)```", re.DOTALL)
 _DECODER = json.JSONDecoder()
 _EXCERPT_CHARS = 80
+# Objects tried inside prose: enough for any real answer, and no quadratic scan of a
+# hostile one made of thousands of `{`.
+_MAX_STARTS = 64
 
 
 def parse_json_object(text: str, *, model: str = "") -> dict[str, Any]:
@@ -37,7 +40,7 @@ def parse_json_object(text: str, *, model: str = "") -> dict[str, Any]:
 def _whole(text: str) -> dict[str, Any] | None:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested arrays exhaust the decoder's stack
         return None
     return value if isinstance(value, dict) else None
 
@@ -47,10 +50,12 @@ def _embedded(text: str) -> dict[str, Any] | None:
     # object (or a second object) does not matter; braces inside strings are handled
     # by the real decoder rather than by counting.
     start = text.find("{")
-    while start != -1:
+    for _ in range(_MAX_STARTS):
+        if start == -1:
+            break
         try:
             value, _ = _DECODER.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             value = None
         if isinstance(value, dict):
             return value

@@ -40,12 +40,19 @@ from fuse_ls.core.types import (
     Stance,
 )
 from fuse_ls.fusion import prompts
+from fuse_ls.fusion.answers import (
+    BestOfVerdict,
+    ClusterVerdicts,
+    DebateRevision,
+    FixAnswer,
+    MergeAnswer,
+    parse_answer,
+    review_findings,
+)
 from fuse_ls.fusion.findings import (
     Cluster,
     cluster_findings,
     fuse_clusters,
-    normalise_severity,
-    parse_findings,
     severity_rank,
     similarity,
 )
@@ -78,14 +85,29 @@ class FusionRun(Protocol):
         schema: JsonSchema | None,
         parser_for: Callable[[Slot], Parser],
         round_no: int = 0,
+        rounds_left: int = 1,
     ) -> list[CandidateResult]:
-        """Ask `slots` at once under the policy's quorum and deadline; never raises."""
+        """Ask `slots` at once under the policy's quorum and this round's share of the
+        fusion deadline (`rounds_left` pool rounds still to come); never raises."""
         ...
 
     async def ask_judge(
         self, messages: Sequence[ChatMessage], schema: JsonSchema, stage: str
-    ) -> tuple[JudgeResult, dict[str, Any] | None]:
-        """The judge's verdict and its JSON payload; None (and a note) when it failed."""
+    ) -> tuple[JudgeResult, Any]:
+        """The judge's verdict, typed as the answer class of `schema`
+        (fuse_ls/fusion/answers.py); None (and a note) when it failed."""
+        ...
+
+    def shown(self, request: FusionRequest, c: CandidateResult) -> str:
+        """What the judge and other debaters see of an answer (cut to its output cap)."""
+        ...
+
+    def time_left(self) -> float:
+        """Seconds until the fusion deadline."""
+        ...
+
+    def deadline_text(self) -> str:
+        """The deadline as the notes name it."""
         ...
 
     def shuffled(self, candidates: Sequence[CandidateResult]) -> list[tuple[str, CandidateResult]]:
@@ -221,28 +243,25 @@ async def best_of(
         return _best_of_outcome(request, answered, winner, clusters, judge, {}, "")
     labelled = run.shuffled(answered)
     messages = prompts.best_of_messages(
-        request, [(label, answer_text(request, c)) for label, c in labelled]
+        request, [(label, run.shown(request, c)) for label, c in labelled]
     )
-    judge, payload = await run.ask_judge(messages, prompts.BEST_OF_SCHEMA, "best-of")
+    judge, verdict = await run.ask_judge(messages, prompts.BEST_OF_SCHEMA, "best-of")
     by_label = dict(labelled)
-    chosen = by_label.get(str(payload.get("winner", "")).strip()) if payload else None
-    if payload is not None and chosen is None:
+    chosen = by_label.get(verdict.winner) if isinstance(verdict, BestOfVerdict) else None
+    if verdict is not None and chosen is None:
         judge = evolve(judge, status="error", error="the judge named no valid winner")
         run.note("judge named no valid winner; fell back to a vote-based pick")
-    if chosen is None:
+    if chosen is None or not isinstance(verdict, BestOfVerdict):
         chosen = _vote_winner(request, answered, clusters)
         return _best_of_outcome(request, answered, chosen, clusters, judge, {}, "")
     run.emit(JudgeFinished(model=judge.model, judge=judge))
-    rationale = str(payload.get("rationale", "")) if payload else ""
-    raw_scores = payload.get("scores") if payload else None
     scores: dict[str, float] = {}
-    if isinstance(raw_scores, dict):
-        for label, score in raw_scores.items():
-            c = by_label.get(str(label))
-            if c is not None and isinstance(score, int | float):
-                scores[c.model] = max(scores.get(c.model, float("-inf")), float(score))
-    judge = evolve(judge, rationale=rationale)
-    return _best_of_outcome(request, answered, chosen, clusters, judge, scores, rationale)
+    for score in verdict.scores:
+        c = by_label.get(score.response)
+        if c is not None:
+            scores[c.model] = max(scores.get(c.model, float("-inf")), score.score)
+    judge = evolve(judge, rationale=verdict.rationale)
+    return _best_of_outcome(request, answered, chosen, clusters, judge, scores, verdict.rationale)
 
 
 def _vote_winner(
@@ -328,41 +347,29 @@ async def review_merge(
     messages = prompts.cluster_messages(
         request, [(cid, len(c.voters), pool, c.body()) for cid, c in ids.items()], tally
     )
-    judge, payload = await run.ask_judge(messages, prompts.CLUSTER_SCHEMA, "review")
+    judge, verdicts = await run.ask_judge(messages, prompts.CLUSTER_SCHEMA, "review")
     outcome.judge = judge
-    verdicts = _cluster_verdicts(payload)
-    if payload is None:
+    if not isinstance(verdicts, ClusterVerdicts):
         outcome.findings = fuse_clusters(clusters, pool)
         return outcome
     run.emit(JudgeFinished(model=judge.model, judge=judge))
-    outcome.judge = evolve(judge, rationale=str(payload.get("summary", "")))
+    outcome.judge = evolve(judge, rationale=verdicts.summary)
+    by_id = {v.id: v for v in verdicts.clusters}
     for cid, cluster in ids.items():
-        verdict = verdicts.get(cid)
+        verdict = by_id.get(cid)
         if verdict is None:
             outcome.findings.append(cluster.fuse(pool))
             continue
-        severity = verdict.get("severity")
-        message = verdict.get("message")
         fused = cluster.fuse(
             pool,
-            confirmed=verdict["decision"] == "confirm",
-            rationale=str(verdict.get("rationale", "")),
-            severity=normalise_severity(severity) if severity else None,
-            message=str(message) if message else None,
+            confirmed=verdict.decision == "confirm",
+            rationale=verdict.rationale,
+            severity=verdict.severity,
+            message=verdict.message,
         )
         (outcome.findings if fused.confirmed else outcome.rejected).append(fused)
     outcome.findings = _by_severity(outcome.findings)
     return outcome
-
-
-def _cluster_verdicts(payload: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
-    if payload is None or not isinstance(payload.get("clusters"), list):
-        return {}
-    out: dict[str, dict[str, Any]] = {}
-    for item in payload["clusters"]:
-        if isinstance(item, dict) and item.get("decision") in ("confirm", "reject"):
-            out[str(item.get("id", "")).strip()] = item
-    return out
 
 
 # --- verified fixes ------------------------------------------------------------------------
@@ -446,16 +453,23 @@ async def text_merge(
     by_label = {label: c.model for label, c in labelled}
     messages = prompts.merge_messages(
         request,
-        [(label, answer_text(request, c)) for label, c in labelled],
+        [(label, run.shown(request, c)) for label, c in labelled],
         tally,
         {label: checks[c.index] for label, c in labelled if checks and c.index in checks},
     )
     schema = prompts.FIX_SCHEMA if request.task == "fix" else prompts.MERGE_SCHEMA
-    judge, payload = await run.ask_judge(messages, schema, "merge")
+    judge, fused = await run.ask_judge(messages, schema, "merge")
     outcome.judge = judge
     key = "replacement" if request.task == "fix" else "answer"
-    if payload is None or not isinstance(payload.get(key), str) or not payload[key].strip():
-        if payload is not None:
+    text = (
+        fused.replacement
+        if isinstance(fused, FixAnswer)
+        else fused.answer
+        if isinstance(fused, MergeAnswer)
+        else None
+    )
+    if fused is None or text is None or not text.strip():
+        if fused is not None:
             outcome.judge = evolve(judge, status="error", error=f"the judge's answer has no {key}")
             run.note(f"judge answer had no {key}; fell back to a vote-based result")
         fallback = _vote_winner(request, answered, [])
@@ -463,40 +477,28 @@ async def text_merge(
         outcome.winner = fallback.model
         return outcome
     run.emit(JudgeFinished(model=judge.model, judge=judge))
-    outcome.answer = payload[key]
-    if request.task == "fix":
-        outcome.explanation = str(payload.get("explanation", ""))
-    else:
-        outcome.analysis = _analysis(payload, by_label)
+    outcome.answer = text
+    if isinstance(fused, FixAnswer):
+        outcome.explanation = fused.explanation
+    elif isinstance(fused, MergeAnswer):
+        outcome.analysis = _analysis(fused, by_label)
     return outcome
 
 
-def _analysis(payload: dict[str, Any], by_label: dict[str, str]) -> Analysis:
-    def model(label: object) -> str:
-        return by_label.get(str(label).strip(), str(label))
+def _analysis(merged: MergeAnswer, by_label: dict[str, str]) -> Analysis:
+    def model(label: str) -> str:
+        return by_label.get(label, label)
 
-    def strings(value: object) -> tuple[str, ...]:
-        return tuple(str(v) for v in value) if isinstance(value, list) else ()
-
-    contradictions = []
-    for item in payload.get("contradictions") or []:
-        if isinstance(item, dict):
-            stances = tuple(
-                Stance(model(s.get("response")), str(s.get("stance", "")))
-                for s in item.get("stances") or []
-                if isinstance(s, dict)
-            )
-            contradictions.append(Contradiction(str(item.get("topic", "")), stances))
-    insights = tuple(
-        Insight(str(i.get("insight", "")), model(i.get("response")))
-        for i in payload.get("unique_insights") or []
-        if isinstance(i, dict)
-    )
     return Analysis(
-        consensus=strings(payload.get("consensus")),
-        contradictions=tuple(contradictions),
-        unique_insights=insights,
-        blind_spots=strings(payload.get("blind_spots")),
+        consensus=tuple(merged.consensus),
+        contradictions=tuple(
+            Contradiction(c.topic, tuple(Stance(model(s.response), s.stance) for s in c.stances))
+            for c in merged.contradictions
+        ),
+        unique_insights=tuple(
+            Insight(i.insight, model(i.response)) for i in merged.unique_insights
+        ),
+        blind_spots=tuple(merged.blind_spots),
     )
 
 
@@ -514,6 +516,9 @@ async def debate(
         live = [c for c in current.values() if c.status == "ok"]
         if len(live) < 2:
             break
+        if run.time_left() <= 0:
+            run.note(f"debate round {round_no} skipped: {run.deadline_text()} had passed")
+            break
         run.emit(RoundStarted(round=round_no, message=f"debate round {round_no}"))
 
         def messages_for(slot: Slot, live: list[CandidateResult] = live, r: int = round_no) -> Any:
@@ -521,8 +526,8 @@ async def debate(
             others = run.shuffled([c for c in live if c.index != slot.index])
             return prompts.debate_messages(
                 request,
-                answer_text(request, own),
-                [(label, answer_text(request, c)) for label, c in others],
+                run.shown(request, own),
+                [(label, run.shown(request, c)) for label, c in others],
                 r,
             )
 
@@ -535,6 +540,7 @@ async def debate(
             prompts.DEBATE_SCHEMA,
             parser_for,
             round_no,
+            rounds_left=rounds + 1 - round_no,
         )
         for new in revised:
             old = current[new.index]
@@ -549,7 +555,10 @@ async def debate(
             else:
                 # A model that fails to revise keeps its earlier answer: its vote still counts.
                 current[new.index] = evolve(old, usage=old.usage + new.usage)
-                run.note(f"{new.model} kept its first answer (debate round failed: {new.error})")
+                why = (new.error or new.status).removeprefix(f"{new.model}: ")
+                run.note(
+                    f"{new.model} kept its first answer (debate round {round_no} failed: {why})"
+                )
     final = [current[c.index] for c in candidates]
     tally = "\n".join(
         f"- a reviewer {'revised' if c.revised else 'kept'} its answer"
@@ -562,19 +571,24 @@ async def debate(
 
 def _parse_revision(request: FusionRequest, old: CandidateResult, text: str) -> CandidateResult:
     payload = parse_json_object(text, model=old.model)
-    answer = payload.get("answer")
-    raw_conf = payload.get("confidence")
-    confidence = float(raw_conf) if isinstance(raw_conf, int | float) else None
-    if confidence is not None:
-        confidence = min(max(confidence, 0.0), 1.0)
-    changed = bool(payload.get("changed", False))
+    parsed = parse_answer(payload, DebateRevision, model=old.model)
+    revision = parsed.value
     if request.task == "review":
-        findings = (
-            parse_findings(payload, request.start_line, request.end_line)
-            if isinstance(payload.get("findings"), list)
-            else old.findings
+        if revision.findings is None:
+            findings = old.findings
+        else:
+            findings = review_findings(revision.findings, request.start_line, request.end_line)
+        return evolve(
+            old,
+            text=text,
+            findings=findings,
+            confidence=revision.confidence,
+            revised=revision.changed,
+            dropped=parsed.dropped,
+            drop_reasons=parsed.reasons,
         )
-        return evolve(old, text=text, findings=findings, confidence=confidence, revised=changed)
-    if not isinstance(answer, str) or not answer.strip():
-        return evolve(old, confidence=confidence, revised=False)
-    return evolve(old, text=answer, confidence=confidence, revised=changed)
+    if not revision.answer.strip():
+        return evolve(old, confidence=revision.confidence, revised=False)
+    return evolve(
+        old, text=revision.answer, confidence=revision.confidence, revised=revision.changed
+    )

@@ -43,6 +43,7 @@ from fuse_ls.core.errors import (
 from fuse_ls.core.types import ChatRequest, ChatResponse, Endpoint, Usage
 from fuse_ls.fusion.pricing import ModelInfo, PriceBook, parse_models
 from fuse_ls.retry_after import retry_after_seconds
+from fuse_ls.safetext import clean
 
 log = logging.getLogger(__name__)
 
@@ -294,7 +295,7 @@ class _Call:
             which = (
                 f"first token within {timeouts.first_token_s:g}s (timeouts.first_token_s)"
                 if result.first_data_at is None and loop.time() < self.deadline
-                else f"a complete answer within {timeouts.request_s:g}s (timeouts.request_s)"
+                else f"complete answer within {timeouts.request_s:g}s (timeouts.request_s)"
             )
             raise ProviderTimeout(
                 f"{self.request.model}: no {which} from {_server(self.endpoint)}. "
@@ -317,7 +318,8 @@ class _Call:
         request = self.request
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": m.role, "content": m.content} for m in request.messages],
+            # A lone surrogate (an editor may send one) cannot be encoded as UTF-8.
+            "messages": [{"role": m.role, "content": clean(m.content)} for m in request.messages],
             "stream": request.stream,
         }
         if request.max_tokens is not None:
@@ -477,7 +479,7 @@ class _Accumulator:
         return "".join(self.parts)
 
     def finish(self, latency_s: float, cost: float | None, endpoint: Endpoint) -> ChatResponse:
-        text = self.text
+        text = clean(self.text)
         if not text.strip():
             hint = (
                 " (finish_reason=length: raise max_tokens; reasoning may have used them all)"

@@ -35,6 +35,7 @@ from fuse_ls.context import language_for
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import CandidateResult
 from fuse_ls.fusion.votes import VotePolicy
+from fuse_ls.safetext import error_text
 from fuse_ls.server.actions import REVIEW_CHANGES
 from fuse_ls.server.anchors import Snapshot
 from fuse_ls.server.base import invalid
@@ -215,8 +216,10 @@ class ChangeReviews:
             return {"reviewId": run.id, "cancelled": False, "error": str(exc)}
         if exc is not None:
             log.error("change review %s failed", run.id, exc_info=exc)
-            self._end_progress(run, f"internal error: {exc!r}")
-            return {"reviewId": run.id, "cancelled": False, "error": repr(exc)}
+            # Never repr(exc): it may carry a whole prompt or code (see safetext.error_text).
+            why = f"internal error: {error_text(exc)}"
+            self._end_progress(run, why)
+            return {"reviewId": run.id, "cancelled": False, "error": why}
         review = run.task.result()
         return self._result(run, root, review)
 

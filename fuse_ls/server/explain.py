@@ -18,6 +18,7 @@ from pygls.exceptions import JsonRpcException
 
 from fuse_ls.core.paths import data_dir
 from fuse_ls.core.types import FusionRequest, FusionResult
+from fuse_ls.safetext import clean
 from fuse_ls.server.anchors import Anchor, Snapshot, track
 from fuse_ls.server.base import CLIENT_TIMEOUT_S, Change, Feature, ServerBase, doc_key
 from fuse_ls.server.fusions import Fusion, Fusions, partial
@@ -76,13 +77,27 @@ class Explain(Feature):
     async def _finish(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
         server = self.server
         markdown = render_markdown(fusion.request, result)
-        path = await asyncio.to_thread(
-            write_explanation,
-            data_dir(server.settings.telemetry.data_dir),
-            server.client_uri(fusion.uri),
-            fusion.request,
-            markdown,
-        )
+        saved: str | None = None
+        path: Path | None
+        try:
+            path = await asyncio.to_thread(
+                write_explanation,
+                data_dir(server.settings.telemetry.data_dir),
+                server.client_uri(fusion.uri),
+                fusion.request,
+                markdown,
+            )
+        except OSError as exc:
+            # The models were paid for: an unwritable data dir must not lose the answer.
+            reason = exc.strerror or type(exc).__name__
+            saved = (
+                f"the explanation document could not be saved ({reason}: {exc.filename}); "
+                "it is in the hover and the command result. Point telemetry.data_dir (or "
+                "FUSE_LS_DATA_DIR) at a writable directory."
+            )
+            log.warning("%s", saved)
+            server.show(types.MessageType.Warning, f"fuse-ls: {saved}")
+            path = None
         now = server.snapshot(fusion.uri)
         anchor = track(fusion.snapshot.anchor(fusion.selection), fusion.changes, now)
         if anchor is not None:
@@ -92,9 +107,14 @@ class Explain(Feature):
                 if a.range != anchor.range
             ]
             self.explanations[fusion.uri] = [*cache, (anchor, markdown)]
-        document_uri = path.as_uri()
+        document_uri = path.as_uri() if path is not None else None
         window = server.caps.window
-        if window is not None and window.show_document is not None and window.show_document.support:
+        if (
+            document_uri is not None
+            and window is not None
+            and window.show_document is not None
+            and window.show_document.support
+        ):
             try:
                 await asyncio.wait_for(
                     server.window_show_document_async(
@@ -109,7 +129,7 @@ class Explain(Feature):
             "cancelled": False,
             "markdown": markdown,
             "documentUri": document_uri,
-            **partial(result),
+            **partial(result, saved),
             "_summary": "explanation",
         }
 
@@ -161,7 +181,7 @@ def write_explanation(directory: Path, uri: str, request: FusionRequest, markdow
     """Write the Markdown under a path stable for the same code, so re-explaining the same
     selection reuses the editor tab instead of piling up files. The hash is the folder and
     the file is named for what it explains: editors title the tab with the file name."""
-    key = f"{uri}\n{request.start_line}\n{request.code}".encode()
+    key = clean(f"{uri}\n{request.start_line}\n{request.code}").encode()
     folder = hashlib.sha256(key).hexdigest()[:16]
     source = Path(request.path).name or "selection"
     target = (
@@ -171,5 +191,5 @@ def write_explanation(directory: Path, uri: str, request: FusionRequest, markdow
         / (f"{source} lines {request.start_line}-{request.end_line}.md")
     )
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(markdown, encoding="utf-8")
+    target.write_text(clean(markdown), encoding="utf-8")
     return target

@@ -21,6 +21,7 @@ from pygls.exceptions import JsonRpcException
 from fuse_ls.core.errors import AllModelsFailed, FuseError
 from fuse_ls.core.events import FusionEvent
 from fuse_ls.core.types import FusionRequest, FusionResult, Task
+from fuse_ls.safetext import error_text
 from fuse_ls.server.anchors import Snapshot
 from fuse_ls.server.base import (
     CLIENT_TIMEOUT_S,
@@ -270,9 +271,11 @@ class Fusions(Feature):
             return {"fusionId": fusion.id, "cancelled": False, "error": str(exc), **_reasons(exc)}
         except Exception as exc:  # a bug must cost one fusion, never the server
             log.exception("fusion %s failed", fusion.id)
-            server.show(types.MessageType.Error, f"fuse-ls: internal error: {exc!r}")
-            self.end(fusion, "failed", f"internal error: {exc!r}")
-            return {"fusionId": fusion.id, "cancelled": False, "error": repr(exc)}
+            # Never repr(exc): it may carry the whole prompt (a UnicodeEncodeError does).
+            why = f"internal error: {error_text(exc)}"
+            server.show(types.MessageType.Error, f"fuse-ls: {why}")
+            self.end(fusion, "failed", why)
+            return {"fusionId": fusion.id, "cancelled": False, "error": why}
         finally:
             fusion.closed = True
             self.running.pop(fusion.id, None)
@@ -319,12 +322,12 @@ class Fusions(Feature):
         )
 
 
-def partial(result: FusionResult) -> dict[str, Any]:
+def partial(result: FusionResult, *extra_notes: str | None) -> dict[str, Any]:
     return {
         "failed": [
             {"model": c.model, "error": c.error, "errorKind": c.error_kind} for c in result.failed
         ],
-        "notes": list(result.notes),
+        "notes": [*result.notes, *(n for n in extra_notes if n)],
         "costUsd": result.total_cost_usd,
         "engineWallS": result.wall_time_s,
         # Editors tell a judged result from one that fell back to the votes by this.

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from attrs import define, field
 
+from fuse_ls.core.errors import named
 from fuse_ls.core.events import (
     ChecksFinished,
     ChecksStarted,
@@ -111,7 +112,7 @@ def _seconds(s: float | None) -> str:
 
 
 def failure_summary(failed: tuple[CandidateResult, ...]) -> str:
-    return "; ".join(f"{c.error or c.model + ': failed'}" for c in failed)
+    return "; ".join(named(c.model, c.error or "failed") for c in failed)
 
 
 class FusionReporter:

@@ -20,7 +20,6 @@ import logging
 import threading
 import time
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -32,6 +31,7 @@ from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
+from fuse_ls.core import hosts
 from fuse_ls.core.events import (
     FusionEvent,
     FusionFailed,
@@ -67,8 +67,7 @@ _PROVIDERS: Final = {
 
 def provider_name(model: str, base_url: str | None) -> str:
     """`gen_ai.provider.name`: the API we talked to (a router counts as the provider)."""
-    host = (urlsplit(base_url).hostname or "") if base_url else ""
-    if host.endswith("openrouter.ai"):
+    if base_url and hosts.is_openrouter(base_url):
         return "openrouter"
     vendor = model.split("/", 1)[0].lower() if "/" in model else ""
     return _PROVIDERS.get(vendor, vendor or "unknown")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import ipaddress
 import json
 import os
 import sys
@@ -30,6 +29,7 @@ import stamina
 from attrs import frozen
 
 from fuse_ls.config import TelemetrySettings
+from fuse_ls.core import hosts
 from fuse_ls.core.errors import UploadError
 from fuse_ls.retry_after import retry_after_seconds
 from fuse_ls.telemetry import store
@@ -85,14 +85,7 @@ def check_url(url: str) -> str:
     return f"{parts.scheme}://{netloc}{path}"
 
 
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+is_loopback = hosts.is_loopback_host
 
 
 # --- state --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from fuse_ls.config import (
     ModelSpec,
     Settings,
     load_settings,
+    replace,
     settings_to_dict,
     validate_settings,
 )
@@ -596,8 +597,8 @@ def test_validate_settings_of_defaults_is_clean() -> None:
 
 def test_validate_settings_reports_settings_made_in_code() -> None:
     settings = Settings(pool=[ModelSpec("a", repeat=9)], mode="fast")  # type: ignore[arg-type]
-    settings.quorum.deadline_s = -2
-    settings.quorum.min_responses = 10
+    settings = replace(settings, {"quorum.deadline_s": -2})
+    settings = replace(settings, {"quorum.min_responses": 10})
     keys = {p.key for p in validate_settings(settings)}
     assert keys == {"pool[0].repeat", "mode", "quorum.deadline_s", "quorum.min_responses"}
 

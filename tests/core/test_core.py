@@ -101,3 +101,14 @@ def test_prompts_number_lines_as_the_editor_does() -> None:
     code = "a = '\u2028'\nb = 1\x0c\nc = 2\n"
     assert number_lines(code, 10).splitlines()[-1] == "12| c = 2"
     assert FusionRequest("review", "m.py", "python", code, 10).end_line == 12
+
+
+def test_every_host_check_uses_the_one_rule() -> None:
+    """The OpenTelemetry provider name used to call any host ending in openrouter.ai
+    OpenRouter; uploads had their own loopback rule."""
+    from fuse_ls.telemetry import otel, upload
+
+    assert otel.provider_name("openai/gpt-5", "https://notopenrouter.ai/v1") == "openai"
+    assert otel.provider_name("openai/gpt-5", "https://openrouter.ai/api/v1") == "openrouter"
+    assert upload.is_loopback("[::1]") and upload.is_loopback("app.localhost")
+    assert hosts.is_loopback("http://app.localhost:8080/v1")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.config import ModelSpec, Settings, replace
 from fuse_ls.core.errors import AllModelsFailed, BudgetExceeded
 from fuse_ls.core.events import FusionEvent
 from fuse_ls.core.types import FusionRequest
@@ -67,18 +67,15 @@ def script(**models: Any) -> dict[str, Any]:
 
 def settings_for(emu: Emulator, tmp_path: Path, mode: str = "merge", **kw: Any) -> Settings:
     s = Settings()
-    s.provider.base_url = emu.base_url
-    s.pool = [ModelSpec(A), ModelSpec(B), ModelSpec(C)]
-    s.judge = ModelSpec(JUDGE)
-    s.mode = mode  # type: ignore[assignment]
-    s.retries.backoff_base_s = 0.01
-    s.retries.backoff_max_s = 0.05
-    s.telemetry.data_dir = str(tmp_path)
-    s.budget.max_usd_per_day = None
-    for key, value in kw.items():
-        section, _, name = key.partition("__")
-        setattr(getattr(s, section), name, value)
-    return s
+    s = replace(s, {"provider.base_url": emu.base_url})
+    s = replace(s, {"pool": [ModelSpec(A), ModelSpec(B), ModelSpec(C)]})
+    s = replace(s, {"judge": ModelSpec(JUDGE)})
+    s = replace(s, {"mode": mode})
+    s = replace(s, {"retries.backoff_base_s": 0.01})
+    s = replace(s, {"retries.backoff_max_s": 0.05})
+    s = replace(s, {"telemetry.data_dir": str(tmp_path)})
+    s = replace(s, {"budget.max_usd_per_day": None})
+    return replace(s, {key.replace("__", "."): value for key, value in kw.items()})
 
 
 def request(task: str = "review", code: str = CODE) -> FusionRequest:
@@ -342,7 +339,7 @@ async def test_spend_is_recorded_and_estimate_reported(tmp_path: Path) -> None:
 async def test_repeated_model_gives_independent_votes(tmp_path: Path) -> None:
     with Emulator(script()) as emu:
         s = settings_for(emu, tmp_path)
-        s.pool = [ModelSpec(C, repeat=2), ModelSpec(A)]
+        s = replace(s, {"pool": [ModelSpec(C, repeat=2), ModelSpec(A)]})
         result = await run(s, request())
     assert len(result.candidates) == 3
     eval_finding = next(f for f in result.findings if f.start_line == 2)

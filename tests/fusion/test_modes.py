@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from fuse_ls.core.checks import CheckReport, CommandResult, Verifier
+from fuse_ls.core.errors import MalformedAnswer
 from fuse_ls.core.events import FusionEvent
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.core.types import (
@@ -25,6 +26,7 @@ from fuse_ls.core.types import (
     JudgeResult,
 )
 from fuse_ls.fusion import modes
+from fuse_ls.fusion.answers import SCHEMAS, parse_answer
 from fuse_ls.fusion.policy import Slot
 
 JUDGE = ModelSpec("judge/model")
@@ -58,6 +60,7 @@ class FakeRun:
         schema: JsonSchema | None,
         parser_for: Callable[[Slot], modes.Parser],
         round_no: int = 0,
+        rounds_left: int = 1,
     ) -> list[CandidateResult]:
         assert self.revisions is not None, "this test expects no pool call"
         self.pool_rounds.append(round_no)
@@ -73,7 +76,7 @@ class FakeRun:
 
     async def ask_judge(
         self, messages: Sequence[ChatMessage], schema: JsonSchema, stage: str
-    ) -> tuple[JudgeResult, dict[str, Any] | None]:
+    ) -> tuple[JudgeResult, Any]:
         self.judge_prompts.append(messages[-1].content)
         payload = self.judge_answers.pop(0)
         if callable(payload):
@@ -81,7 +84,22 @@ class FakeRun:
         if payload is None:
             self.notes.append("judge failed (scripted); fell back to a vote-based result")
             return JudgeResult(self.policy.judge.id, "error", error="scripted"), None
-        return JudgeResult(self.policy.judge.id, "ok"), payload
+        # Typed, as the engine hands it over; an unusable answer fails the judge.
+        try:
+            verdict = parse_answer(payload, SCHEMAS[schema.name][1], model=self.policy.judge.id)
+        except MalformedAnswer as exc:
+            self.notes.append(f"judge failed ({exc}); fell back to a vote-based result")
+            return JudgeResult(self.policy.judge.id, "error", error=str(exc)), None
+        return JudgeResult(self.policy.judge.id, "ok"), verdict.value
+
+    def shown(self, request: FusionRequest, c: CandidateResult) -> str:
+        return modes.answer_text(request, c)
+
+    def time_left(self) -> float:
+        return 60.0
+
+    def deadline_text(self) -> str:
+        return "the 60s fusion deadline (quorum.deadline_s)"
 
     def shuffled(self, candidates: Sequence[CandidateResult]) -> list[tuple[str, CandidateResult]]:
         return [("ABCDEFGH"[i], c) for i, c in enumerate(candidates)]
@@ -203,7 +221,7 @@ async def test_merge_fix_without_a_replacement_falls_back_and_says_so() -> None:
     outcome = await modes.fuse(run, request("fix"), answers)
     assert outcome.answer in ("return int(x)", "return float(x)")
     assert outcome.winner in ("a", "b")
-    assert any("no replacement" in n for n in run.notes)
+    assert any("replacement: required field missing" in n for n in run.notes)
 
 
 async def test_debate_runs_the_policys_rounds_and_keeps_a_failed_revisers_answer() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from fuse_ls.config import Settings
+from fuse_ls.config import Settings, replace
 from fuse_ls.context import build_request
 from fuse_ls.telemetry.redact import redact
 from tests.security.counts import record
@@ -124,7 +124,7 @@ def test_a_private_key_whose_begin_line_is_above_the_selection_is_not_sent(
 ) -> None:
     text, body = private_key_document()
     settings = Settings()
-    settings.review.context_lines = 0
+    settings = replace(settings, {"review.context_lines": 0})
     # Lines 6-13: inside the key, BEGIN (line 3) outside the selection and its context.
     request = build_request("review", tmp_path / "sign.py", text, 6, 13, settings, tmp_path)
     sent = request.code + request.context_before + request.context_after
@@ -137,7 +137,7 @@ def test_a_private_key_whose_begin_line_is_above_the_selection_is_not_sent(
 def test_redact_secrets_false_is_the_users_choice(tmp_path: Path) -> None:
     text, body = private_key_document()
     settings = Settings()
-    settings.review.redact_secrets = False
+    settings = replace(settings, {"review.redact_secrets": False})
     request = build_request("review", tmp_path / "sign.py", text, 6, 13, settings, tmp_path)
     assert body[2] in request.code  # so the test above is what the setting changes
 

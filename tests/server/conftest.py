@@ -104,6 +104,12 @@ class RawResponse:
     result: Any = None
 
 
+# pytest imports every tests/*/conftest.py as the module `conftest`, so by the time cattrs
+# resolves these (string) annotations, sys.modules["conftest"] may be another directory's
+# conftest without `Any`: resolve them now, while this module is the one registered.
+attrs.resolve_types(RawResponse)
+
+
 def make_client(recorder: Recorder) -> Callable[[], LanguageClient]:
     def factory() -> LanguageClient:
         client = make_test_lsp_client()

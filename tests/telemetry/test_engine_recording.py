@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from telemetry_events import session_files, validate_transcript
 
-from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.config import ModelSpec, Settings, replace
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
@@ -36,14 +36,14 @@ def load(user_input, rows=[]):
 
 def settings_for(emu: Emulator, data: Path, mode: str) -> Settings:
     s = Settings()
-    s.provider.base_url = emu.base_url
-    s.pool = [ModelSpec(A), ModelSpec(B), ModelSpec(C)]
-    s.judge = ModelSpec(JUDGE)
-    s.mode = mode  # type: ignore[assignment]
-    s.retries.max_attempts = 1
-    s.budget.max_usd_per_day = None
-    s.telemetry.data_dir = str(data)
-    s.telemetry.record_content = True
+    s = replace(s, {"provider.base_url": emu.base_url})
+    s = replace(s, {"pool": [ModelSpec(A), ModelSpec(B), ModelSpec(C)]})
+    s = replace(s, {"judge": ModelSpec(JUDGE)})
+    s = replace(s, {"mode": mode})
+    s = replace(s, {"retries.max_attempts": 1})
+    s = replace(s, {"budget.max_usd_per_day": None})
+    s = replace(s, {"telemetry.data_dir": str(data)})
+    s = replace(s, {"telemetry.record_content": True})
     return s
 
 

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from opentelemetry.trace import StatusCode
 from otlp_collector import Collector, attributes, spans_of
 
-from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.config import ModelSpec, Settings, replace
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
@@ -45,13 +45,13 @@ CODE = f'def load(x):\n    TOKEN = "{SECRET}"\n    return eval(x)\n'
 
 def settings_for(emu: Emulator, tmp_path: Path, mode: str = "merge") -> Settings:
     s = Settings()
-    s.provider.base_url = emu.base_url
-    s.pool = [ModelSpec(A), ModelSpec(B), ModelSpec(C)]
-    s.judge = ModelSpec(JUDGE)
-    s.mode = mode  # type: ignore[assignment]
-    s.retries.max_attempts = 1
-    s.budget.max_usd_per_day = None
-    s.telemetry.data_dir = str(tmp_path / "data")
+    s = replace(s, {"provider.base_url": emu.base_url})
+    s = replace(s, {"pool": [ModelSpec(A), ModelSpec(B), ModelSpec(C)]})
+    s = replace(s, {"judge": ModelSpec(JUDGE)})
+    s = replace(s, {"mode": mode})
+    s = replace(s, {"retries.max_attempts": 1})
+    s = replace(s, {"budget.max_usd_per_day": None})
+    s = replace(s, {"telemetry.data_dir": str(tmp_path / "data")})
     return s
 
 
@@ -233,8 +233,8 @@ async def test_otlp_http_export_reaches_a_collector(
     monkeypatch.setenv("OTEL_SERVICE_NAME", "fuse-ls-ci")
     with Emulator(FAULTY) as emu:
         s = settings_for(emu, tmp_path)
-        s.telemetry.enabled = False  # the export works without the local recording
-        s.telemetry.otel = True
+        s = replace(s, {"telemetry.enabled": False})  # the export works without the local recording
+        s = replace(s, {"telemetry.otel": True})
         session = open_session(s.telemetry, tmp_path, source="cli", version="0.1.0")
         assert session.recorder is None and session.exporter is not None
         await run(s, session.observe)
@@ -272,8 +272,8 @@ async def test_settings_endpoint_wins(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nobody there
     with Emulator({"models": {"*": {}}}) as emu:
         s = settings_for(emu, tmp_path)
-        s.telemetry.otel = True
-        s.telemetry.otel_endpoint = collector.url
+        s = replace(s, {"telemetry.otel": True})
+        s = replace(s, {"telemetry.otel_endpoint": collector.url})
         session = open_session(s.telemetry, tmp_path, source="cli", version="0.1.0")
         await run(s, session.observe, "explain")
         session.close()
@@ -285,8 +285,8 @@ def test_otel_sdk_disabled_turns_the_export_off(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s = Settings()
-    s.telemetry.otel = True
-    s.telemetry.data_dir = str(tmp_path / "data")
+    s = replace(s, {"telemetry.otel": True})
+    s = replace(s, {"telemetry.data_dir": str(tmp_path / "data")})
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
     session = open_session(s.telemetry, tmp_path, source="cli", version="0.1.0")
     assert session.exporter is None and session.recorder is not None

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from telemetry_events import session_files
 
-from fuse_ls.config import ModelSpec, Settings
+from fuse_ls.config import ModelSpec, Settings, replace
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.engine import FusionEngine
@@ -60,14 +60,16 @@ async def _record(tmp_path: Path, record_content: bool) -> Path:
     }
     with Emulator(script) as emu:
         s = Settings()
-        s.provider.base_url = emu.base_url
-        s.pool = [ModelSpec("anthropic/claude-sonnet-4.5"), ModelSpec("openai/gpt-5")]
+        s = replace(s, {"provider.base_url": emu.base_url})
+        s = replace(
+            s, {"pool": [ModelSpec("anthropic/claude-sonnet-4.5"), ModelSpec("openai/gpt-5")]}
+        )
         s.pool.append(ModelSpec("google/gemini-2.5-pro"))
-        s.judge = ModelSpec("openai/gpt-5-mini")
-        s.retries.max_attempts = 1
-        s.budget.max_usd_per_day = None
-        s.telemetry.data_dir = str(data)
-        s.telemetry.record_content = record_content
+        s = replace(s, {"judge": ModelSpec("openai/gpt-5-mini")})
+        s = replace(s, {"retries.max_attempts": 1})
+        s = replace(s, {"budget.max_usd_per_day": None})
+        s = replace(s, {"telemetry.data_dir": str(data)})
+        s = replace(s, {"telemetry.record_content": record_content})
         rec = SessionRecorder(s.telemetry, tmp_path, source="server", version="0.1.0")
         async with FusionEngine(s, rng=random.Random(5)) as engine:
             for task in ("review", "explain", "fix"):

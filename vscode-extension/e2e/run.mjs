@@ -53,14 +53,13 @@ function userPython() {
   for (const python of candidates) {
     if (!existsSync(python)) continue;
     try {
-      execFileSync(python, ['-c', 'import sys; assert sys.version_info >= (3, 11)'], { stdio: 'ignore' });
+      execFileSync(python, ['-c', 'import sys; assert sys.version_info >= (3, 11)'], { stdio: 'ignore', cwd: tmp });
     } catch {
       continue;
     }
     try {
-      // cwd outside the repository: `python -c` puts the cwd on sys.path, and the repository
-      // root holds fuse_ls/ (CI runs this from a clone).
-      execFileSync(python, ['-c', 'import fuse_ls'], { stdio: 'ignore', cwd: tmpdir(), env: { PATH: '/usr/bin:/bin' } });
+      // From a neutral directory: in the repository, `-c` would import the checkout.
+      execFileSync(python, ['-c', 'import fuse_ls'], { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' }, cwd: tmp });
       console.error(`e2e: ${python} can import fuse_ls; the test needs a Python without it`);
       continue;
     } catch {
@@ -142,7 +141,9 @@ async function startCodeServer() {
   const child = spawn(
     node,
     codeServerArgs('--bind-addr', '127.0.0.1:0', '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', workspace),
-    { env: userEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+    // Never the repository as the working directory: `python -m fuse_ls` would find the
+    // checkout there instead of the bundled server.
+    { env: userEnv, cwd: userEnv.HOME, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
   const output = [];
@@ -285,7 +286,7 @@ async function main() {
   );
 
   log(`installing ${vsix} (user Python: ${python}, no fuse-ls)`);
-  execFileSync(node, codeServerArgs('--install-extension', vsix), { env: userEnv, stdio: 'inherit' });
+  execFileSync(node, codeServerArgs('--install-extension', vsix), { env: userEnv, cwd: userEnv.HOME, stdio: 'inherit' });
   const installed = readdirSync(extensions).filter((n) => n.startsWith('fuse-ls.fuse-ls-'));
   if (installed.length !== 1) throw new Error(`the extension is not installed: ${readdirSync(extensions)}`);
 
@@ -400,6 +401,13 @@ async function main() {
       await visible(toast('fused fix applied').or(page.locator('.statusbar-item', { hasText: 'fused fix applied' })));
       await page.locator('.tab', { hasText: 'orders.py' }).filter({ hasNotText: /↔|lines/ }).first().click();
       await untilEditorText((t) => t !== before && !t.includes('except:'), 'the fused fix replaced the bare except');
+    });
+
+    await step('open-settings-lands-on-the-interpreter-setting', async () => {
+      await palette('fuse-ls: Choose the Python interpreter');
+      // code-server is a remote window: the setting shows on the Remote tab, which the
+      // command opens; on the User tab a machine-overridable setting would not be listed.
+      await visible(page.locator('.settings-editor .setting-item-contents', { hasText: /Python \(3\.11 or newer\) that runs the fuse-ls server/ }));
     });
 
     if (consoleErrors.length > 0) log(`page errors (not failures): ${consoleErrors.slice(0, 5).join(' | ')}`);

@@ -1,0 +1,36 @@
+"""Text that is safe to send, store, print and show, whatever an editor or a model gave us.
+
+Python strings may hold lone UTF-16 surrogates (an editor sends `"\\ud800"` in JSON-RPC,
+a model answers with one in a JSON escape); they cannot be encoded as UTF-8, so the
+first HTTP body, file write or terminal print that meets one fails. They are replaced
+with U+FFFD once, where text enters.
+"""
+
+from __future__ import annotations
+
+
+def clean(text: str) -> str:
+    """`text` with every lone surrogate replaced by U+FFFD (valid pairs are joined)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # UTF-16 with surrogatepass joins a high+low pair into one character and leaves
+        # only the unpaired halves for "replace".
+        return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return text
+
+
+def shorten(text: str, limit: int) -> str:
+    """At most `limit` characters, with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + "…"
+
+
+def error_text(exc: BaseException) -> str:
+    """A description of an unexpected exception fit for a user-visible message.
+
+    Never `repr(exc)` or its arguments: a UnicodeEncodeError carries the whole string it
+    failed on (a prompt full of code), and other exceptions may carry code or answers.
+    """
+    return f"{type(exc).__name__} (details in the log)"

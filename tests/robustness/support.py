@@ -1,0 +1,125 @@
+"""Shared pieces of the robustness suite: a pool on the emulator, engine settings, the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from fuse_ls.config import ModelSpec, Settings, replace
+from fuse_ls.core.types import FusionRequest
+from fuse_ls.emulator import Emulator
+
+A, B, C, JUDGE = (
+    "anthropic/claude-sonnet-4.5",
+    "openai/gpt-5",
+    "google/gemini-2.5-pro",
+    "openai/gpt-5-mini",
+)
+POOL = (A, B, C)
+CODE = """\
+def load(user_input, rows=[]):
+    value = eval(user_input)
+    try:
+        rows.append(value)
+    except:
+        pass
+    return rows
+"""
+EVAL = {
+    "match": "eval(",
+    "message": "eval() on user input runs arbitrary code",
+    "severity": "error",
+    "category": "security",
+    "replace": "ast.literal_eval(",
+}
+EXCEPT = {
+    "match": "except:",
+    "message": "bare except hides every error",
+    "severity": "warning",
+    "category": "error-handling",
+}
+FIX = {"find": "eval(", "replace": "ast.literal_eval(", "explanation": "parse, do not run"}
+
+
+def script(**faults: list[dict[str, Any]]) -> dict[str, Any]:
+    """The pool and judge; `faults` maps a model id to its fault list."""
+    models: dict[str, Any] = {
+        A: {"findings": [EVAL, EXCEPT], "text": "It loads rows. It uses eval.", "fix": FIX},
+        B: {"findings": [EVAL], "text": "It loads rows. Eval is unsafe here.", "fix": FIX},
+        C: {"findings": [EVAL, EXCEPT], "text": "Loads rows with eval.", "fix": FIX},
+        JUDGE: {},
+    }
+    for model, fault_list in faults.items():
+        models[model] = {**models[model], "faults": fault_list}
+    return {"models": models, "judge": {"merge_answer": "It loads rows with eval()."}}
+
+
+def settings_for(emu: Emulator, data_dir: Path, mode: str = "merge") -> Settings:
+    return replace(
+        Settings(),
+        {
+            "provider.base_url": emu.base_url,
+            "pool": [ModelSpec(m) for m in POOL],
+            "judge": ModelSpec(JUDGE),
+            "mode": mode,
+            "retries.backoff_base_s": 0.01,
+            "retries.backoff_max_s": 0.05,
+            "telemetry.data_dir": str(data_dir),
+            "budget.max_usd_per_day": None,
+            "budget.max_usd_per_request": None,
+        },
+    )
+
+
+def request(task: str = "review", code: str = CODE, path: str = "app.py") -> FusionRequest:
+    return FusionRequest(
+        task=task,  # type: ignore[arg-type]
+        path=path,
+        language="python",
+        code=code,
+        start_line=1,
+    )
+
+
+def cli_env(emu: Emulator, home: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER", "XDG_"))
+    }
+    env.update(
+        FUSE_LS_BASE_URL=emu.base_url,
+        FUSE_LS_MODELS=",".join(POOL),
+        FUSE_LS_JUDGE=JUDGE,
+        OPENROUTER_API_KEY="test-key",
+        FUSE_LS_DATA_DIR=str(home / "data"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "share"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        COLUMNS="200",
+        PYTHONIOENCODING="utf-8",
+        **extra,
+    )
+    return env
+
+
+def run_cli(
+    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fuse_ls", *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def content_fault(payload: Any, schemas: list[str] | None = None) -> dict[str, Any]:
+    """A model that answers exactly `payload` (JSON-encoded unless it is already text)."""
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return {"kind": "content", "content": text, "schemas": schemas or []}
