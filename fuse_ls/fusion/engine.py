@@ -19,7 +19,7 @@ from typing import Any
 from attrs import evolve
 
 from fuse_ls.config import Settings
-from fuse_ls.core.checks import Verifier
+from fuse_ls.core.checks import CheckReport, Verifier
 from fuse_ls.core.errors import (
     AllModelsFailed,
     BudgetExceeded,
@@ -200,7 +200,7 @@ class FusionEngine:
         a change review, hold them all to one deadline: the earlier of the two holds.
         """
         run = _Run(self, request, observer, fusion_id or uuid.uuid4().hex[:12], deadline_at)
-        run.verifier = verifier if request.task == "fix" else None
+        run.verifier = run.outside_deadline(verifier) if request.task == "fix" else None
         return await run.execute()
 
 
@@ -245,6 +245,28 @@ class _Run:
         now = asyncio.get_running_loop().time()
         reserve = min(JUDGE_SHARE * self.window, self.settings.timeouts.request_s)
         return now + max(self.deadline - now - reserve, 0.0) / max(rounds_left, 1)
+
+    def outside_deadline(self, verify: Verifier | None) -> Verifier | None:
+        """`verify` with the time its checks take added to the fusion deadline.
+
+        The deadline bounds waiting on models; a check has its own limit (verify.timeout_s),
+        and a project's tests may well take longer than the whole deadline: without this,
+        the judge that is to read the checks would be cut before it is asked. A caller's
+        `deadline_at` still holds: it is a promise to the caller.
+        """
+        if verify is None:
+            return None
+
+        async def checked(text: str) -> CheckReport:
+            loop = asyncio.get_running_loop()
+            started = loop.time()
+            try:
+                return await verify(text)
+            finally:
+                if self.deadline_from != "the caller's deadline":
+                    self.deadline += loop.time() - started
+
+        return checked
 
     def deadline_text(self) -> str:
         return f"the {round(self.window, 1):g}s fusion deadline ({self.deadline_from})"

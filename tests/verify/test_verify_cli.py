@@ -212,3 +212,23 @@ def test_interrupting_a_verification_leaves_the_workspace_and_no_copy(
     assert snapshot(project.root) == before
     assert copies_left(tmp_path) == []
     assert len(project.git("worktree", "list").splitlines()) == 1
+
+
+def test_checks_slower_than_the_fusion_deadline_still_leave_the_judge_its_time(
+    project: Repo, tmp_path: Path
+) -> None:
+    # The fusion deadline bounds waiting on models; each check has its own timeout. A
+    # check run longer than the whole deadline must not cut the judge that reads it.
+    check = f"{shlex.quote(sys.executable)} -c " + shlex.quote(
+        "import time, calc; time.sleep(2.5); assert calc.add(2, 3) == 5"
+    )
+    user_config(tmp_path / "home", [check])
+    with Emulator(script(BAD, BAD, GOOD)) as emu:
+        env = {**environ(tmp_path, emu.base_url), "FUSE_LS_QUORUM__DEADLINE_S": "2"}
+        res = fuse(["fix", "calc.py:2", "--verify", "--json"], project, env)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["judge"]["status"] == "ok", data["judge"]
+    assert not [n for n in data["notes"] if "deadline" in n], data["notes"]
+    assert data["answer"].strip() == "return a + b"
+    assert data["answer_check"]["passed"] is True
