@@ -539,7 +539,7 @@ def _display_path(path: Path, workspace: Path | None) -> str:
 def redacted_document(text: str) -> str:
     """The whole document, redacted. Cached: review, explain and a fix of the same
     version of a big file redact it once (about 0.15 s per 1,000 lines)."""
-    from fuse_ls.telemetry.redact import redact
+    from fuse_ls.core.redact import redact
 
     return redact(text).text
 

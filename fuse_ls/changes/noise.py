@@ -88,8 +88,8 @@ def rules_instruction(rules: str) -> str:
     """The rules as delimited data: JSON-encoded on one line inside their own block, so
     nothing written in the file can close the block or pose as our instructions, and
     secret-looking strings are redacted before they leave the machine."""
+    from fuse_ls.core.redact import redact
     from fuse_ls.fusion.prompts import data_block
-    from fuse_ls.telemetry.redact import redact
 
     cleaned = redact(rules).text
     return (

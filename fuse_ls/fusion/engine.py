@@ -392,7 +392,7 @@ class _Run:
         the repository text beside the code (intent, blast radius, path)."""
         if not self.settings.review.redact_secrets:
             return request
-        from fuse_ls.telemetry.redact import MARK_PREFIX, redact
+        from fuse_ls.core.redact import MARK_PREFIX, redact
 
         parts: dict[str, Any] = {}
         marked = 0

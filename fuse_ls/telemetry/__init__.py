@@ -1,9 +1,9 @@
 """Local session telemetry, Rudel upload and OpenTelemetry export (see docs/telemetry.md).
 
 Modules are imported directly, never through this package, so that importing one pulls
-in nothing else (the `otel` module needs the optional `otel` extra):
+in nothing else (the `otel` module needs the optional `otel` extra). Secret redaction
+lives in `fuse_ls.core.redact` (the engine uses it too):
 
-- `redact`: secret redaction, a pure function (also used on code sent to models);
 - `session`: `open_session`, the one observer the server and the CLI hold (recorder and,
   when on, OpenTelemetry);
 - `recorder`: `SessionRecorder`, the engine observer writing Rudel-shaped transcripts;

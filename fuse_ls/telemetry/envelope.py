@@ -16,9 +16,9 @@ from urllib.parse import urlsplit
 
 from attrs import define
 
+from fuse_ls.core.redact import redact
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.gitinfo import git
-from fuse_ls.telemetry.redact import redact
 from fuse_ls.telemetry.rudel import organization_for
 
 MAX_ID_CHARS: Final = 200

@@ -44,8 +44,8 @@ from fuse_ls.core.events import (
     ModelFinished,
     ModelStarted,
 )
+from fuse_ls.core.redact import redact
 from fuse_ls.core.types import CandidateResult, FusionResult, JudgeResult, Usage
-from fuse_ls.telemetry.redact import redact
 
 log = logging.getLogger(__name__)
 

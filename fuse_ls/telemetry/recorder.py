@@ -32,6 +32,7 @@ from fuse_ls.core.events import (
     ModelFailed,
     ModelFinished,
 )
+from fuse_ls.core.redact import redact
 from fuse_ls.core.types import (
     CandidateResult,
     JudgeResult,
@@ -39,7 +40,6 @@ from fuse_ls.core.types import (
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.gitinfo import current_branch
 from fuse_ls.telemetry.ordering import PendingLine, order_for_rudel
-from fuse_ls.telemetry.redact import redact
 from fuse_ls.telemetry.transcript import (
     answer_message,
     call_message,

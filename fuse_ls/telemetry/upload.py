@@ -31,10 +31,10 @@ from attrs import frozen
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core import hosts
 from fuse_ls.core.errors import UploadError
+from fuse_ls.core.redact import redact
 from fuse_ls.retry_after import retry_after_seconds
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.envelope import Prepared, normalize_remote, prepare, redact_jsonl
-from fuse_ls.telemetry.redact import redact
 from fuse_ls.telemetry.rudel import (
     Credentials,
     config_dir,

@@ -16,7 +16,7 @@ import pytest
 
 from fuse_ls.config import Settings, replace
 from fuse_ls.context import build_request
-from fuse_ls.telemetry.redact import redact
+from fuse_ls.core.redact import redact
 from tests.security.counts import record
 from tests.security.secrets_corpus import B64, Secret, build_lookalikes, build_secrets, rnd
 
@@ -154,7 +154,7 @@ def test_detect_secrets_plugins_load_without_pyyaml() -> None:
         "    def find_spec(self, name, path=None, target=None):\n"
         "        if name.split('.')[0] == 'yaml': raise ImportError(name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "from fuse_ls.telemetry import redact\n"
+        "from fuse_ls.core import redact\n"
         "print(len(redact._plugin_rules()))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

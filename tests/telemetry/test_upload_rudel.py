@@ -15,9 +15,9 @@ from rudel_stub import RudelStub
 from telemetry_events import CODE, Clock, ok, run_fusion, session_files
 
 from fuse_ls.config import TelemetrySettings
+from fuse_ls.core.redact import redact
 from fuse_ls.retry_after import retry_after_seconds
 from fuse_ls.telemetry.recorder import SessionRecorder
-from fuse_ls.telemetry.redact import redact
 from fuse_ls.telemetry.rudel import remote_key
 from fuse_ls.telemetry.upload import upload_main
 

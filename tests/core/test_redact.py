@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from fuse_ls.telemetry.redact import redact, shannon_entropy
+from fuse_ls.core.redact import redact, shannon_entropy
 
 _rng = random.Random(4)
 ALNUM = string.ascii_letters + string.digits
