@@ -13,6 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from fuse_ls.core.types import MODES
 from fuse_ls.server.diagnostics import SOURCE, Reported
 from fuse_ls.server.wire import FixData, unstructure
 
@@ -28,12 +29,22 @@ VERIFY_FINDING = "fuse-ls.verifyFinding"
 KIND_REVIEW = "source.fuse-ls.review"
 KIND_EXPLAIN = "source.fuse-ls.explain"
 KIND_FIX = "refactor.rewrite.fuse-ls.fix"
-KINDS = (KIND_REVIEW, KIND_EXPLAIN, KIND_FIX, types.CodeActionKind.QuickFix.value)
+KINDS = (
+    KIND_REVIEW,
+    *(f"{KIND_REVIEW}.{mode}" for mode in MODES),
+    KIND_EXPLAIN,
+    KIND_FIX,
+    types.CodeActionKind.QuickFix.value,
+)
 
-_FUSION_ACTIONS: tuple[tuple[str, str, str], ...] = (
-    ("Fused review of selection", KIND_REVIEW, REVIEW),
-    ("Explain with consensus", KIND_EXPLAIN, EXPLAIN),
-    ("Fused fix of selection", KIND_FIX, FIX),
+# (title, kind, command, mode): mode None runs the configured mode. The per-mode reviews
+# let an editor offer "debate" next to "merge" without changing any setting; their kinds
+# sit under KIND_REVIEW, so asking for `source.fuse-ls.review` lists them too.
+_FUSION_ACTIONS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("Fused review of selection", KIND_REVIEW, REVIEW, None),
+    *((f"Fused review ({mode})", f"{KIND_REVIEW}.{mode}", REVIEW, mode) for mode in MODES),
+    ("Explain with consensus", KIND_EXPLAIN, EXPLAIN, None),
+    ("Fused fix of selection", KIND_FIX, FIX, None),
 )
 
 
@@ -55,19 +66,24 @@ def _range_json(r: types.Range) -> dict[str, Any]:
 def fusion_actions(
     uri: str, selection: types.Range, only: Sequence[str] | None
 ) -> list[types.CodeAction]:
-    """The three fusion commands for a selection; an empty selection means the document."""
-    argument: dict[str, Any] = {"uri": uri}
+    """The fusion commands for a selection (review also once per mode); an empty
+    selection means the document."""
+    target: dict[str, Any] = {"uri": uri}
     if selection.start != selection.end:
-        argument["range"] = _range_json(selection)
-    return [
-        types.CodeAction(
-            title=title,
-            kind=kind,
-            command=types.Command(title=title, command=command, arguments=[argument]),
+        target["range"] = _range_json(selection)
+    listed = []
+    for title, kind, command, mode in _FUSION_ACTIONS:
+        if not _wanted(kind, only):
+            continue
+        argument = target if mode is None else {**target, "mode": mode}
+        listed.append(
+            types.CodeAction(
+                title=title,
+                kind=kind,
+                command=types.Command(title=title, command=command, arguments=[argument]),
+            )
         )
-        for title, kind, command in _FUSION_ACTIONS
-        if _wanted(kind, only)
-    ]
+    return listed
 
 
 def quick_fix_title(r: Reported) -> str:

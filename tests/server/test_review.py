@@ -20,11 +20,17 @@ async def test_code_action_list_never_calls_a_model(lsp: Session) -> None:
     by_title = {a["title"]: a for a in listed}
     assert set(by_title) == {
         "Fused review of selection",
+        "Fused review (best-of)",
+        "Fused review (merge)",
+        "Fused review (debate)",
         "Explain with consensus",
         "Fused fix of selection",
     }
     assert {a["kind"] for a in listed} == {
         "source.fuse-ls.review",
+        "source.fuse-ls.review.best-of",
+        "source.fuse-ls.review.merge",
+        "source.fuse-ls.review.debate",
         "source.fuse-ls.explain",
         "refactor.rewrite.fuse-ls.fix",
     }
@@ -38,6 +44,25 @@ async def test_code_action_list_never_calls_a_model(lsp: Session) -> None:
     cursor = await lsp.code_actions(uri, (4, 2), (4, 2), only=["source.fuse-ls.review"])
     assert cursor[0]["command"]["arguments"] == [{"uri": uri}]
     assert lsp.emulator.requests == []
+
+
+async def test_one_review_action_per_mode_runs_that_mode(lsp: Session) -> None:
+    uri = lsp.open()
+    listed = await lsp.code_actions(uri, (3, 0), (9, 0), only=["source.fuse-ls.review"])
+    by_title = {a["title"]: a["command"] for a in listed}
+    for mode in ("best-of", "merge", "debate"):
+        command = by_title[f"Fused review ({mode})"]
+        assert command["command"] == "fuse-ls.review"
+        assert command["arguments"] == [{"uri": uri, "range": selection(3, 9), "mode": mode}]
+    # The default action leaves the mode to the settings (merge here): no revision round.
+    await lsp.execute("fuse-ls.review", *by_title["Fused review of selection"]["arguments"])
+    assert not [r for r in lsp.emulator.requests if r.schema == "debate_revision"]
+    debate = by_title["Fused review (debate)"]
+    result = await lsp.execute(debate["command"], *debate["arguments"])
+    assert result["cancelled"] is False
+    revisions = [r.model for r in lsp.emulator.requests if r.schema == "debate_revision"]
+    assert sorted(revisions) == sorted(POOL)  # every model revised once: a debate ran
+    assert any(d.code == "security" for d in lsp.diagnostics(uri))
 
 
 async def test_review_publishes_fused_diagnostics_with_votes(lsp: Session) -> None:
