@@ -68,18 +68,14 @@ Observe = Callable[[Fusion, FusionEvent], None]
 VerifierFor = Callable[[Fusion], "FixVerifier | None"]
 
 
-def selected_lines(snapshot: Snapshot, target: TargetArgs) -> tuple[int | None, int | None]:
-    """1-based inclusive lines of the target range; (None, None) for the document."""
+def selected_lines(target: TargetArgs) -> tuple[int | None, int | None]:
+    """1-based inclusive lines of the target range; (None, None) for the document.
+
+    Only converts: `context.build_request` owns the check against the document (BadRange),
+    the same rule the CLI's line arguments meet."""
     r = target.range
     if r is None or r.start == r.end:
         return None, None
-    if r.end.line > snapshot.line_count or (
-        r.end.line == snapshot.line_count and r.end.character > 0
-    ):
-        raise invalid(
-            f"range ends at line {r.end.line} (0-based) but {target.uri} has "
-            f"{snapshot.line_count} lines"
-        )
     # A selection that ends at the start of a line does not include that line.
     last = r.end.line if r.end.character == 0 and r.end.line > r.start.line else r.end.line + 1
     return r.start.line + 1, last
@@ -181,7 +177,7 @@ class Fusions(Feature):
         server = self.server
         await server.ready.wait()
         snapshot = server.snapshot(target.uri)
-        start, end = selected_lines(snapshot, target)
+        start, end = selected_lines(target)
         doc = server.document(target.uri)
         path = uri_path(target.uri)
         language = (doc.language_id if doc else None) or language_for(path)

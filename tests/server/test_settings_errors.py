@@ -16,6 +16,7 @@ from fuse_ls.emulator import Emulator
 from tests.server.conftest import (
     POOL,
     PROFILES,
+    SOURCE,
     Session,
     init_options,
     script,
@@ -140,6 +141,29 @@ async def test_malformed_requests_get_invalid_params(lsp: Session, arguments: li
     assert error.value.code == -32602
     assert lsp.emulator.requests == []
     assert await lsp.code_actions(uri, (0, 0), (1, 0))  # still up and answering
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [((40, 0), (44, 0)), ((2, 0), (40, 3)), ((0, 0), (999, 0))],
+)
+async def test_a_range_outside_the_document_names_the_document_size(
+    lsp: Session, start: tuple[int, int], end: tuple[int, int]
+) -> None:
+    uri = lsp.open()
+    target = {
+        "uri": uri,
+        "range": {
+            "start": {"line": start[0], "character": start[1]},
+            "end": {"line": end[0], "character": end[1]},
+        },
+    }
+    with pytest.raises(JsonRpcException) as error:
+        await asyncio.wait_for(lsp.execute_async("fuse-ls.review", target), 5)
+    assert error.value.code == -32602
+    # One rule, the one the CLI applies too (context.build_request's BadRange).
+    assert f"is outside the document ({len(SOURCE.splitlines())} lines)" in str(error.value)
+    assert lsp.emulator.requests == []
 
 
 async def test_other_malformed_requests(lsp: Session) -> None:
