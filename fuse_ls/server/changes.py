@@ -271,7 +271,7 @@ class ChangeReviews:
         server = self.server
         uri = (root / outcome.unit.path).as_uri()
         text = texts.get(outcome.unit.path, "")
-        doc = server.workspace.text_documents.get(uri)
+        doc = server.document(uri)  # by the normalised key: `%20` or a space alike
         # Anchor on the open document when it still is the reviewed text, so the
         # findings follow the user's edits like any review's.
         version = doc.version if doc is not None and doc.source == text else None

@@ -32,6 +32,7 @@ from fuse_ls.core.events import (
     ModelFailed,
     ModelFinished,
 )
+from fuse_ls.core.lines import line_count
 from fuse_ls.core.redact import redact
 from fuse_ls.core.types import (
     CandidateResult,
@@ -239,7 +240,7 @@ class SessionRecorder:
             return
         info["action"] = req.task
         rel = store.workspace_relative(req.path, self.workspace)
-        lines = len(req.code.splitlines()) or 1
+        lines = line_count(req.code) or 1  # the editor's line model, as in the request
         digest = sha256_hex(req.code)
         summary = (
             f"fuse-ls {req.task} of {rel} lines {req.start_line}-{req.end_line} "

@@ -78,6 +78,24 @@ async def test_review_changes_publishes_every_changed_file_and_caches(
     await wait_for(lambda: [d.range.start.line for d in security(s, a_uri)] == [5])
 
 
+async def test_findings_follow_edits_in_a_file_whose_uri_is_percent_encoded(
+    session: tuple[Session, Repo],
+) -> None:
+    """The editor sends `my%20file.py` while pygls keys documents by the decoded URI:
+    findings are published under the editor's URI and move with its edits."""
+    s, repo = session
+    repo.write("my file.py", A_BASE)
+    repo.commit("spaced")
+    repo.write("my file.py", A_NEW)
+    uri = s.open("my file.py", A_NEW)
+    assert "%20" in uri
+    result = await s.execute("fuse-ls.reviewChanges", {"paths": ["my file.py"]})
+    assert result["units"] == 1
+    assert [d.range.start.line for d in security(s, uri)] == [4]
+    s.edit(uri, (0, 0), (0, 0), "# a comment\n")
+    await wait_for(lambda: [d.range.start.line for d in security(s, uri)] == [5])
+
+
 async def test_dismissing_in_the_editor_is_remembered(session: tuple[Session, Repo]) -> None:
     s, repo = session
     b_uri = (repo.root / "b.py").as_uri()

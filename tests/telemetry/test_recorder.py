@@ -270,3 +270,15 @@ def test_relative_paths(tmp_path: Path) -> None:
         if ln["fuseLs"]["event"] == "action"
     ]
     assert paths == ["pkg/mod x.py", "secret_plan.py", "rel/path.py"]
+
+
+def test_code_lines_follow_the_editors_line_model(tmp_path: Path) -> None:
+    """A form feed is no line break for the editor: the recorded size agrees with the
+    recorded line range (it used to count 3 lines for lines 10-11)."""
+    rec, clock, root = make(tmp_path)
+    run_fusion(rec, clock, "ff", code="a = 1\n\fb = 2\n")
+    rec.close()
+    [path] = session_files(root)
+    action = next(ln for ln in validate_transcript(path) if ln["fuseLs"]["event"] == "action")
+    facts = action["fuseLs"]
+    assert (facts["startLine"], facts["endLine"], facts["codeLines"]) == (10, 11, 2)
