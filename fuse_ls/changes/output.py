@@ -13,7 +13,7 @@ from rich.text import Text
 
 from fuse_ls import __version__
 from fuse_ls.changes.review import ChangeReview, RunState
-from fuse_ls.core.types import SEVERITIES, FusedFinding, Severity
+from fuse_ls.core.types import SEVERITIES, Severity
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
 
@@ -123,23 +123,6 @@ def summary(review: ChangeReview) -> Text:
     )
 
 
-def finding_json(f: FusedFinding) -> dict[str, Any]:
-    return {
-        "start_line": f.start_line,
-        "end_line": f.end_line,
-        "severity": f.severity,
-        "category": f.category,
-        "message": f.message,
-        "votes": f.votes,
-        "pool_size": f.pool_size,
-        "agreement": f.agreement,
-        "models": list(f.models),
-        "confirmed": f.confirmed,
-        "rationale": f.rationale,
-        "replacement": f.replacement,
-    }
-
-
 def review_json(review: ChangeReview) -> dict[str, Any]:
     return {
         "description": review.description,
@@ -148,7 +131,7 @@ def review_json(review: ChangeReview) -> dict[str, Any]:
                 "path": r.path,
                 "fingerprint": r.fingerprint,
                 "on_changed_line": r.on_changed_line,
-                **finding_json(r.finding),
+                **r.finding.to_json(),
             }
             for r in review.findings
         ],

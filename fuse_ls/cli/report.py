@@ -16,21 +16,7 @@ from fuse_ls.core.types import (
 
 
 def finding_json(f: FusedFinding) -> dict[str, Any]:
-    return {
-        "id": f.id,
-        "start_line": f.start_line,
-        "end_line": f.end_line,
-        "severity": f.severity,
-        "category": f.category,
-        "message": f.message,
-        "votes": f.votes,
-        "pool_size": f.pool_size,
-        "agreement": f.agreement,
-        "models": list(f.models),
-        "confirmed": f.confirmed,
-        "rationale": f.rationale,
-        "replacement": f.replacement,
-    }
+    return {"id": f.id, **f.to_json()}
 
 
 def candidate_json(c: CandidateResult) -> dict[str, Any]:

@@ -135,6 +135,24 @@ class FusedFinding:
     def agreement(self) -> str:
         return f"{self.votes}/{self.pool_size} models"
 
+    def to_json(self) -> dict[str, Any]:
+        """The finding as `--json` prints it. Without `id`: that is per fusion, so a change
+        review (whose findings come back from the cache) keys them by fingerprint instead."""
+        return {
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "severity": self.severity,
+            "category": self.category,
+            "message": self.message,
+            "votes": self.votes,
+            "pool_size": self.pool_size,
+            "agreement": self.agreement,
+            "models": list(self.models),
+            "confirmed": self.confirmed,
+            "rationale": self.rationale,
+            "replacement": self.replacement,
+        }
+
 
 # --- analysis (merge / debate) --------------------------------------------------------
 
