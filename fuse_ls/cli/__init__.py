@@ -264,7 +264,11 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
                 markup=False,
             )
         else:
-            _apply_fix(path, text, request.start_line, request.end_line, result.answer)
+            try:
+                _apply_fix(path, text, request.start_line, request.end_line, result.answer)
+            except FuseError as exc:
+                _error(err, exc)
+                return 2
             if checks_failed:
                 err.print(
                     f"applied the fused fix to {_shown(path)} although it did not pass its checks "

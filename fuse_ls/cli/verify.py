@@ -11,6 +11,7 @@ from rich.text import Text
 
 from fuse_ls.config import Settings
 from fuse_ls.core.checks import CheckReport
+from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import FusionResult
 from fuse_ls.verify.run import CheckCommand
 from fuse_ls.verify.verifier import FixVerifier, Verifications, splice
@@ -77,7 +78,10 @@ def print_checks(
     """The diff the fix makes, each candidate's checks, and the offered fix's checks."""
     if result.answer is None:
         return
-    print_diff(console, path, text, splice(text, start, end, result.answer))
+    try:
+        print_diff(console, path, text, splice(text, start, end, result.answer))
+    except FuseError as exc:
+        console.print(Text(str(exc), style="yellow"))
     if result.checks:
         console.print(Text("candidates:", style="bold"))
         for c in result.checks:

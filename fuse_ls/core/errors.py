@@ -7,6 +7,7 @@ and what to do next; messages never include API keys (the provider only ever kno
     │   ├── ConfigFileError      a whole config file is unusable
     │   └── ConfigNotice         not a bad value, but a config that is ignored
     ├── BadRange                 the selected lines are not in the document
+    ├── RedactedFix              a fix rewrites redacted secrets it cannot put back
     ├── BudgetExceeded           the estimated cost is over a budget
     ├── AllModelsFailed          no pool member answered
     ├── UploadError              an upload to Rudel cannot start (bad URL, no key)
@@ -88,6 +89,16 @@ class BadRange(FuseError):
         self.start_line = start_line
         self.end_line = end_line
         self.line_count = line_count
+
+
+class RedactedFix(FuseError):
+    """A fix would write a redaction mark (``[REDACTED:rule]``) over a real secret."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            "The fix rewrites secret-looking text that was redacted before it was sent, and "
+            f"cannot be applied safely: {reason}. Apply the change by hand."
+        )
 
 
 class UploadError(FuseError):

@@ -31,7 +31,9 @@ from typing import Final
 
 from attrs import frozen
 
-__all__ = ["RULES", "RedactionResult", "redact", "shannon_entropy"]
+from fuse_ls.core.errors import RedactedFix
+
+__all__ = ["RULES", "RedactionResult", "redact", "restore", "shannon_entropy"]
 
 
 @frozen
@@ -593,3 +595,56 @@ def redact(text: str) -> RedactionResult:
         if hits:
             counts[rule] = counts.get(rule, 0) + hits
     return RedactionResult(text=text, counts=counts)
+
+
+def _secrets(original: str) -> dict[str, list[str]] | None:
+    """What each mark stands for in `original`, in order: mark -> the texts it replaced.
+
+    Redaction only swaps secrets for marks, so the redacted text is literal pieces with
+    marks between them, and the original is the same pieces with the secrets between
+    them. None when the pieces do not line up (a private-key block, whose mark keeps the
+    block's line breaks after it).
+    """
+    pieces = re.split(f"({_MARK.pattern})", redact(original).text)
+    literals, marks = pieces[0::2], pieces[1::2]
+    pattern = "(.*?)".join(re.escape(part) for part in literals)
+    found = re.fullmatch(pattern, original, re.DOTALL)
+    if found is None:
+        return None
+    out: dict[str, list[str]] = {}
+    for mark, secret in zip(marks, found.groups(), strict=True):
+        out.setdefault(mark, []).append(secret)
+    return out
+
+
+def restore(replacement: str, original: str) -> str:
+    """A model's `replacement` for `original` with the secrets it never saw put back.
+
+    The model was sent `original` redacted, so a fix of a line that holds a key keeps
+    ``[REDACTED:rule]`` where the key was; written as is, the fix would destroy the key.
+    Each mark is put back to the secret it replaced in `original`, in order; a mark used
+    more often than it occurs is put back only when it stood for one value every time.
+    Raises RedactedFix when that cannot be done safely.
+    """
+    used = _MARK.findall(replacement)
+    if not used:
+        return replacement
+    secrets = _secrets(original)
+    if secrets is None:
+        raise RedactedFix("the redacted text it rewrites spans several lines")
+    wanted = Counter(used)
+    for mark, count in wanted.items():
+        values = secrets.get(mark, [])
+        if not values:
+            raise RedactedFix(f"it contains {mark}, which the code it replaces does not")
+        if count != len(values) and len(set(values)) > 1:
+            raise RedactedFix(f"it uses {mark} {count} times where the code has {len(values)}")
+    nth: Counter[str] = Counter()
+
+    def put_back(m: re.Match[str]) -> str:
+        values = secrets[m.group(0)]
+        i = nth[m.group(0)]
+        nth[m.group(0)] += 1
+        return values[min(i, len(values) - 1)]
+
+    return _MARK.sub(put_back, replacement)

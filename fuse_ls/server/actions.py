@@ -13,6 +13,8 @@ from typing import Any
 
 from lsprotocol import types
 
+from fuse_ls.core.lines import split_keepends
+from fuse_ls.core.redact import restore
 from fuse_ls.core.types import MODES
 from fuse_ls.server.diagnostics import SOURCE, Reported
 from fuse_ls.server.wire import FixData, unstructure
@@ -144,6 +146,13 @@ def supports_annotations(caps: types.ClientCapabilities) -> bool:
 def supports_document_changes(caps: types.ClientCapabilities) -> bool:
     edit = caps.workspace.workspace_edit if caps.workspace else None
     return bool(edit is not None and edit.document_changes)
+
+
+def fix_text(replacement: str, source: str, r: types.Range) -> str:
+    """`replacement` as written over whole lines `r` of `source`: the secrets the model saw
+    redacted are put back from those lines (RedactedFix when they cannot be)."""
+    original = "".join(split_keepends(source)[r.start.line : r.end.line + 1])
+    return replacement_text(restore(replacement, original))
 
 
 def replacement_text(replacement: str) -> str:

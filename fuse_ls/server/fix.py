@@ -15,6 +15,7 @@ from typing import Any
 from lsprotocol import types
 
 from fuse_ls.core.checks import CandidateCheck, CheckReport
+from fuse_ls.core.errors import RedactedFix
 from fuse_ls.core.types import FusionResult
 from fuse_ls.server import actions
 from fuse_ls.server.anchors import track
@@ -111,12 +112,17 @@ class Fix(Feature):
             message = f"The fused fix was not applied: {check.summary()}"
             server.show(types.MessageType.Warning, f"fuse-ls: {message}")
             return {**base, "applied": False, "reason": message, "_summary": "checks failed"}
+        try:
+            new_text = actions.fix_text(result.answer, now.text, anchor.range)
+        except RedactedFix as exc:
+            server.show(types.MessageType.Warning, f"fuse-ls: {exc}")
+            return {**base, "applied": False, "reason": str(exc), "_summary": "redacted secret"}
         edit = actions.workspace_edit(
             server.caps,
             server.client_uri(fusion.uri),
             now.version,
             anchor.range,
-            actions.replacement_text(result.answer),
+            new_text,
             confirm=(
                 _label(check),
                 (

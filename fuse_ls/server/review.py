@@ -9,6 +9,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified
 
+from fuse_ls.core.errors import RedactedFix
 from fuse_ls.core.events import FusionEvent, ModelFinished
 from fuse_ls.core.types import FusionResult
 from fuse_ls.fusion.votes import VotePolicy
@@ -122,12 +123,12 @@ class Review(Feature):
         if reported is None or reported.replacement is None:
             # Gone since listing: the code changed or a new review replaced it.
             raise JsonRpcContentModified(message="The finding is gone: the code changed.")
+        try:
+            new_text = actions.fix_text(reported.replacement, doc.source, reported.anchor.range)
+        except RedactedFix as exc:
+            raise invalid(str(exc)) from None
         action.edit = actions.workspace_edit(
-            self.server.caps,
-            data.uri,
-            doc.version,
-            reported.anchor.range,
-            actions.replacement_text(reported.replacement),
+            self.server.caps, data.uri, doc.version, reported.anchor.range, new_text
         )
         action.command = actions.decision_command(data.uri, reported.finding_id)
         return action

@@ -263,3 +263,17 @@ def test_telemetry_off_writes_nothing(emu: Emulator, project: Path) -> None:
     res = fuse(["review", "app.py", "--json"], project, emu.base_url, FUSE_LS_TELEMETRY="0")
     assert res.returncode == 0, res.stderr
     assert not list((project / ".data").rglob("*.jsonl"))
+
+
+def test_fix_apply_keeps_a_secret_the_models_only_saw_redacted(
+    emu: Emulator, project: Path
+) -> None:
+    key = "sk-" + "proj-4f9Q2xLmN8vR7tY1wZ3aB6cD9eF0gH2jK5"
+    (project / "conf.py").write_text(f'value = eval(data) if data else "{key}"\n')
+    res = fuse(["fix", "conf.py:1", "--apply"], project, emu.base_url)
+    assert res.returncode == 0, res.stderr
+    # The models never saw the key, only its mark; the fix written keeps the real key.
+    assert emu.requests and all(key not in json.dumps(r.body) for r in emu.requests)
+    assert (project / "conf.py").read_text() == (
+        f'value = ast.literal_eval(data) if data else "{key}"\n'
+    )

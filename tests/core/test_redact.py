@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from fuse_ls.core.redact import redact, shannon_entropy
+from fuse_ls.core.errors import RedactedFix
+from fuse_ls.core.redact import redact, restore, shannon_entropy
 
 _rng = random.Random(4)
 ALNUM = string.ascii_letters + string.digits
@@ -220,3 +221,31 @@ def test_fast_on_large_input() -> None:
     elapsed = time.perf_counter() - start
     assert len(result.text.splitlines()) == len(text.splitlines())
     assert elapsed < 5.0, elapsed
+
+
+def test_restore_puts_each_secret_back_where_its_mark_is() -> None:
+    a, b = (
+        "sk-" + "proj-4f9Q2xLmN8vR7tY1wZ3aB6cD9eF0gH2jK5",
+        "sk-" + "proj-9Zq8Wx7Vc6Bn5Mm4Ll3Kk2Jj1Hh0Gg9Ff8",
+    )
+    original = f'first = "{a}"\nsecond = "{b}"\n'
+    seen = redact(original).text
+    assert a not in seen and b not in seen
+    fixed = seen.replace("first", "primary").replace("second", "backup")
+    assert restore(fixed, original) == f'primary = "{a}"\nbackup = "{b}"\n'
+    assert restore("nothing redacted\n", original) == "nothing redacted\n"
+
+
+def test_restore_refuses_what_it_cannot_put_back_safely() -> None:
+    a, b = (
+        "sk-" + "proj-4f9Q2xLmN8vR7tY1wZ3aB6cD9eF0gH2jK5",
+        "sk-" + "proj-9Zq8Wx7Vc6Bn5Mm4Ll3Kk2Jj1Hh0Gg9Ff8",
+    )
+    original = f'first = "{a}"\nsecond = "{b}"\n'
+    mark = redact(f'"{a}"').text.strip('"')
+    with pytest.raises(RedactedFix, match=r"uses .* 1 times where the code has 2"):
+        restore(f'only = "{mark}"\n', original)  # which of the two keys? unknowable
+    with pytest.raises(RedactedFix, match="does not"):
+        restore('x = "[REDACTED:github-token]"\n', original)
+    # One key used twice is unambiguous.
+    assert restore(f"{mark} {mark}", f'k = "{a}"') == f"{a} {a}"

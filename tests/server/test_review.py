@@ -245,3 +245,32 @@ async def test_progress_and_status_notifications(lsp: Session) -> None:
     assert stats["fusions"] == 2
     assert stats["models"]["emu/fast"]["calls"] == 2
     assert stats["models"]["emu/slow"]["failures"] == 1
+
+
+async def test_a_quick_fix_keeps_a_secret_the_models_only_saw_redacted(lsp: Session) -> None:
+    key = "sk-" + "proj-4f9Q2xLmN8vR7tY1wZ3aB6cD9eF0gH2jK5"
+    uri = lsp.open("conf.py", f'def load(text):\n    value = eval(text) or "{key}"\n')
+    await lsp.execute("fuse-ls.review", {"uri": uri})
+    diagnostic = next(d for d in lsp.diagnostics(uri) if d.code == "security")
+    listed = await lsp.code_actions(
+        uri, (1, 0), (1, 0), diagnostics=[diagnostic], only=["quickfix"]
+    )
+    resolved = await lsp.client.code_action_resolve_async(
+        types.CodeAction(
+            title=listed[0]["title"],
+            kind=types.CodeActionKind.QuickFix,
+            diagnostics=[diagnostic],
+            data=listed[0]["data"],
+        )
+    )
+    assert resolved.edit is not None
+    if resolved.edit.document_changes:
+        change = resolved.edit.document_changes[0]
+        assert isinstance(change, types.TextDocumentEdit)
+        edit = change.edits[0]
+    else:
+        assert resolved.edit.changes is not None
+        edit = resolved.edit.changes[uri][0]
+    # The models saw `[REDACTED:…]` where the key is; the edit puts the key back.
+    assert all(key not in str(r.body) for r in lsp.emulator.requests)
+    assert edit.new_text == f'    value = ast.literal_eval(text) or "{key}"'
