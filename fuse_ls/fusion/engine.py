@@ -1,3 +1,4 @@
+# Over 500 lines: one fusion run's state (deadline, budget, pool and judge calls) in one class.
 """The fusion engine: ask a pool of models in parallel, then let a judge fuse the answers.
 
 The engine knows nothing of LSP or terminals. It reports progress as `FusionEvent`s to

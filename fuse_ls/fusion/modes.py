@@ -1,3 +1,4 @@
+# Over 500 lines: three modes for three tasks share one set of vote and verify fallbacks.
 """The three fusion modes (best-of, merge, debate) for the three tasks (review, explain, fix).
 
 Each function takes the pool's answers and returns an `Outcome`. Judges see anonymous,
