@@ -6,6 +6,7 @@ and what to do next; messages never include API keys (the provider only ever kno
     ├── ConfigError              a setting has a bad value (key, value, allowed, source)
     │   ├── ConfigFileError      a whole config file is unusable
     │   └── ConfigNotice         not a bad value, but a config that is ignored
+    │       └── UnknownSetting   a key no setting has (a warning, with a suggestion)
     ├── BadRange                 the selected lines are not in the document
     ├── RedactedFix              a fix rewrites redacted secrets it cannot put back
     ├── BudgetExceeded           the estimated cost is over a budget
@@ -72,6 +73,18 @@ class ConfigNotice(ConfigError):
         super().__init__(key, None, "", source)
         self.message = message
         self.args = (message,)
+
+
+class UnknownSetting(ConfigNotice):
+    """A key that no setting has: ignored, with the closest known key as a hint. Its value
+    is never shown (`api_key = "sk-..."` is a typical unknown key)."""
+
+    def __init__(self, key: str, hint: str, source: str) -> None:
+        where = f" (from {source})" if source else ""
+        super().__init__(
+            key, f"Unknown setting '{key}'{where} is ignored; expected {hint}.", source
+        )
+        self.allowed = hint
 
 
 class BadRange(FuseError):
