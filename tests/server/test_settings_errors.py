@@ -14,6 +14,7 @@ from pygls.exceptions import JsonRpcException
 
 from fuse_ls.emulator import Emulator
 from tests.server.conftest import (
+    JUDGE,
     POOL,
     PROFILES,
     SOURCE,
@@ -64,6 +65,29 @@ async def test_invalid_settings_are_shown_and_the_last_valid_ones_stay(
     uri = lsp.open()
     result = await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
     assert result["cancelled"] is False and lsp.diagnostics(uri)
+
+
+async def test_an_unknown_key_is_a_warning_and_the_rest_of_the_settings_apply(
+    started: Starter,
+) -> None:
+    lsp: Session = await started("visual-studio-code", init_options())
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})  # ready
+    # workspace/configuration with a typo beside a real change: the change applies.
+    changed = {**init_options(pool=POOL[:2]), "quorum": {"deadlinS": 5}}
+    lsp.client.set_configuration(changed, section="fuseLs")
+    lsp.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    warning = await wait_for(
+        lambda: [m for m in lsp.messages(types.MessageType.Warning) if "deadlin_s" in m],
+        what="unknown-key warning",
+    )
+    assert "Unknown setting 'quorum.deadlin_s'" in warning[0]
+    assert "did you mean 'quorum.deadline_s'?" in warning[0]
+    assert errors(lsp) == []
+    lsp.emulator.reset()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    asked = {r.model for r in lsp.emulator.requests} - {JUDGE}
+    assert asked == set(POOL[:2])
 
 
 @pytest.mark.parametrize("profile", PROFILES)
