@@ -1,4 +1,4 @@
-# Over 500 lines: the ordered rule table (~250 lines of patterns) beside the checks it calls.
+# Over 500 lines: the ordered rule table (~250 lines of patterns) and `restore` share its marks.
 """Secret redaction for code sent to models and for everything telemetry records.
 
 `redact(text)` is a pure function with no dependency on the rest of fuse-ls: the engine
