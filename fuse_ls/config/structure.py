@@ -33,6 +33,7 @@ from cattrs.errors import (
 from cattrs.gen import make_dict_structure_fn, override
 
 from fuse_ls.core.errors import ConfigError, UnknownSetting
+from fuse_ls.core.redact import redact
 from fuse_ls.core.settings import Settings, VerifyCommand
 from fuse_ls.core.specs import CHECK, EXPECTED, Invalid, ModelSpec
 
@@ -299,8 +300,13 @@ def _delete(data: dict[str, Any], path: KeyPath) -> bool:
 
 
 # Values that may be secrets are never echoed back in a message (which ends up in logs
-# and editor popups): a key pasted where its variable *name* belongs.
+# and editor popups): a key pasted where its variable *name* belongs, or anything the
+# secret redaction would touch.
 _HIDDEN = "<hidden>"
+
+
+def _may_be_secret(key: str | int, value: Any) -> bool:
+    return key == "api_key_env" or redact(repr(value)).redacted
 
 
 def _problem(failure: _Failure, layer: Any, source: str, from_env: bool) -> ConfigError:
@@ -315,7 +321,7 @@ def _problem(failure: _Failure, layer: Any, source: str, from_env: bool) -> Conf
         )
         return UnknownSetting(key, hint, source)
     shown = _lookup(layer, path) if failure.shown is _RAW else failure.shown
-    if path and path[-1] == "api_key_env":
+    if path and _may_be_secret(path[-1], shown):
         shown = _HIDDEN
     expected = failure.expected
     if from_env and expected.startswith("true or false"):

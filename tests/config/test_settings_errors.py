@@ -246,3 +246,12 @@ def test_validate_settings_reports_a_null_that_a_layer_would_skip() -> None:
     settings = Settings(mode=None)  # type: ignore[arg-type]
     [problem] = validate_settings(settings)
     assert problem.key == "mode" and "one of 'best-of', 'merge', 'debate'" in str(problem)
+
+
+def test_a_key_pasted_into_any_setting_is_never_echoed(tmp_path: Path) -> None:
+    key = "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"
+    editor = {"quorum": {"deadlineS": key}, "budget": {"maxUsdPerDay": {"note": key}}}
+    loaded = load_settings(None, editor=editor, env={}, user_config=tmp_path / "none")
+    assert sorted(p.key for p in loaded.problems) == ["budget.max_usd_per_day", "quorum.deadline_s"]
+    text = " ".join(str(p) for p in loaded.problems)
+    assert "sk-or" not in text and "got '<hidden>'" in text
