@@ -1,4 +1,4 @@
-"""The VS Code extension's settings mirror the server's (`fuse_ls/config.py`).
+"""The VS Code extension's settings mirror the server's (`fuse_ls/core/settings.py`).
 
 `vscode-extension/package.json` contributes `fuseLs.*` settings with defaults shown in
 the Settings UI; `src/settings.ts` turns each key into the server's snake_case path. This
