@@ -16,7 +16,7 @@ from rich.text import Text
 from fuse_ls import __version__
 from fuse_ls.cli import needs_key
 from fuse_ls.config import Settings, load_settings
-from fuse_ls.core.errors import ProviderError
+from fuse_ls.core.errors import ConfigNotice, ProviderError
 from fuse_ls.core.types import Endpoint
 from fuse_ls.fusion.provider import ChatClient
 
@@ -81,10 +81,12 @@ def run_checks(
             else f"{workspace} is not trusted: its config file cannot choose endpoints or keys",
         )
     )
-    if loaded.problems:
-        for problem in loaded.problems:
-            checks.append(_check("config", False, str(problem)))
-    else:
+    for problem in loaded.problems:
+        # A notice (an unknown key, a key an untrusted workspace may not set) changes
+        # nothing in force: a warning, as the server shows it, not a failed check.
+        status = "warning" if isinstance(problem, ConfigNotice) else "error"
+        checks.append({"check": "config", "status": status, "detail": str(problem)})
+    if not any(c["check"] == "config" and c["status"] == "error" for c in checks):
         checks.append(_check("config", True, "all settings valid"))
     key_vars: dict[str, bool] = {}
     for spec in [*settings.pool, settings.judge]:
@@ -116,7 +118,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     table.add_column("check")
     table.add_column("status")
     table.add_column("detail", overflow="fold")
-    style = {"ok": "green", "error": "red", "skipped": "dim"}
+    style = {"ok": "green", "error": "red", "skipped": "dim", "warning": "yellow"}
     for c in checks:
         table.add_row(c["check"], Text(c["status"], style=style[c["status"]]), c["detail"])
     console = Console(highlight=False, markup=False)

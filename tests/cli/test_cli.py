@@ -277,3 +277,18 @@ def test_fix_apply_keeps_a_secret_the_models_only_saw_redacted(
     assert (project / "conf.py").read_text() == (
         f'value = ast.literal_eval(data) if data else "{key}"\n'
     )
+
+
+def test_doctor_shows_an_unknown_key_as_a_warning(emu: Emulator, project: Path) -> None:
+    (project / ".fuse-ls.toml").write_text("[quorum]\ndeadlin_s = 5\n[debate]\nrounds = 9\n")
+    res = fuse(["doctor", "--json", "--offline"], project, emu.base_url)
+    config = [c for c in json.loads(res.stdout)["checks"] if c["check"] == "config"]
+    by_status = {c["status"]: c["detail"] for c in config}
+    assert set(by_status) == {"warning", "error"}
+    assert "Unknown setting 'quorum.deadlin_s'" in by_status["warning"]
+    assert "did you mean 'quorum.deadline_s'?" in by_status["warning"]
+    assert "debate.rounds" in by_status["error"] and res.returncode == 1
+    (project / ".fuse-ls.toml").write_text("[quorum]\ndeadlin_s = 5\n")
+    res = fuse(["doctor", "--json", "--offline"], project, emu.base_url)
+    config = [c for c in json.loads(res.stdout)["checks"] if c["check"] == "config"]
+    assert [c["status"] for c in config] == ["warning", "ok"] and res.returncode == 0, res.stdout
