@@ -372,6 +372,26 @@ def build_parser() -> argparse.ArgumentParser:
     from fuse_ls.cli.changes import add_change_options
 
     add_change_options(p)
+    p.add_argument(
+        "--fix",
+        action="store_true",
+        help="show the findings' fixes as one diff over every file",
+    )
+    p.add_argument(
+        "--verify",
+        action="store_true",
+        help="try all the fixes together in an isolated copy and run verify.commands there",
+    )
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="write the fixes into the files (with --verify: only if their checks passed)",
+    )
+    p.add_argument(
+        "--apply-anyway",
+        action="store_true",
+        help="with --verify: write the fixes even if their checks failed",
+    )
 
     p = sub.add_parser("explain", help="consensus explanation of a file or line range")
     _add_fusion_options(p)

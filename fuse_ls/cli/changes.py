@@ -67,7 +67,13 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-_CHANGE_ONLY = ("all_lines", "no_cache", "min_severity", "max_cost")
+_CHANGE_ONLY = (
+    "all_lines",
+    "no_cache",
+    "min_severity",
+    "max_cost",
+    *("fix", "verify", "apply", "apply_anyway"),  # fixes across files: fuse_ls/cli/verify.py
+)
 
 
 def wants_change_review(args: argparse.Namespace) -> bool:
@@ -180,6 +186,11 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     if message and targets:
         _error(err, message)
         return 2
+    from fuse_ls.cli import verify as fixes
+
+    if fixes.wants_checks(args) and not settings.verify.commands:
+        _error(err, fixes.NO_COMMANDS)
+        return 2
     options = ReviewOptions(
         all_lines=args.all_lines,
         min_severity=args.min_severity or "hint",
@@ -220,14 +231,39 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         cache.close()
         if recorder is not None:
             recorder.close()
+    outcome = None
+    if fixes.wants_fixes(args):
+        by_path = {t.path: t for t in targets}
+        try:
+            outcome = fixes.review_fixes(
+                args,
+                [
+                    (r.path, by_path[r.path].file, by_path[r.path].text, r.finding)
+                    for r in review.findings
+                    if r.path in by_path
+                ],
+                root,
+                settings,
+                err,
+            )
+        except KeyboardInterrupt:
+            err.print(Text("cancelled: no fix was applied", style="yellow"))
+            return 130
     if fmt == "json":
-        print(json.dumps(output.review_json(review), indent=2))
+        data = output.review_json(review)
+        if outcome is not None:
+            data["fixes"] = outcome.to_json()
+        print(json.dumps(data, indent=2))
     elif fmt == "sarif":
         print(json.dumps(output.sarif(review), indent=2))
     elif fmt == "rdjson":
         print(json.dumps(output.rdjson(review), indent=2))
     else:
         output.print_review(out, review)
+        if outcome is not None and fmt == "text":
+            outcome.print(out)
+    if outcome is not None and outcome.exit_code is not None:
+        return outcome.exit_code
     return _exit_code(review, args.fail_on)
 
 

@@ -1,18 +1,31 @@
 """`fuse-ls fix TARGET --verify`: try the fused fix in an isolated copy, print the diff and
-the check results, and (with --apply) write only a fix whose checks passed."""
+the check results, and (with --apply) write only a fix whose checks passed. The same for
+the fixes of a change review, across files (`fuse-ls review --uncommitted --fix ...`)."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import difflib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from attrs import define
 from rich.console import Console
 from rich.text import Text
 
 from fuse_ls.config import Settings
 from fuse_ls.core.checks import CheckReport
 from fuse_ls.core.errors import FuseError
-from fuse_ls.core.types import FusionResult
+from fuse_ls.core.types import FusedFinding, FusionResult
+from fuse_ls.verify.changes import (
+    ReviewFixes,
+    StaleFiles,
+    apply_fixes,
+    plan_fixes,
+    verify_fixes,
+)
 from fuse_ls.verify.run import CheckCommand
 from fuse_ls.verify.verifier import FixVerifier, Verifications, splice
 
@@ -99,3 +112,122 @@ def print_checks(
     _report_lines(console, report)
     if not report.passed and report.failing_lines():
         console.print(Text(report.failing_lines(20)), style="red")
+
+
+# --- `fuse-ls review --uncommitted --fix [--verify] [--apply|--apply-anyway]` ---------
+
+
+def wants_fixes(args: argparse.Namespace) -> bool:
+    return any(getattr(args, n, False) for n in ("fix", "verify", "apply", "apply_anyway"))
+
+
+def wants_checks(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "verify", False) or getattr(args, "apply_anyway", False))
+
+
+@define
+class FixesOutcome:
+    """What became of a change review's fixes: printed after the review, in its JSON."""
+
+    fixes: ReviewFixes
+    report: CheckReport | None = None  # None: not verified
+    applied: bool = False
+    reason: str | None = None  # why they were not applied (when --apply was asked)
+    exit_code: int | None = None  # overrides the review's own exit code
+
+    def to_json(self) -> dict[str, Any]:
+        from fuse_ls.cli.report import check_json
+
+        return {
+            "files": [f.path for f in self.fixes.files],
+            "count": self.fixes.count,
+            "diff": self.fixes.diff(),
+            "skipped": [{"at": at, "why": why} for at, why in self.fixes.skipped],
+            "checks": check_json(self.report),
+            "applied": self.applied,
+            "reason": self.reason,
+        }
+
+    def print(self, console: Console) -> None:
+        fixes = self.fixes
+        console.print()
+        if not fixes.files:
+            console.print(Text("No fixes to try: no reported finding proposes one.", style="dim"))
+        else:
+            n_files = len(fixes.files)
+            console.print(
+                Text(
+                    f"fixes: {fixes.count} fix(es) in {n_files} file{'s' if n_files != 1 else ''}",
+                    style="bold",
+                )
+            )
+            for f in fixes.files:
+                print_diff(console, f.path, f.base, f.fixed)
+        for at, why in fixes.skipped:
+            console.print(Text(f"  left out {at}: {why}", style="dim"))
+        report = self.report
+        if report is None:
+            return
+        style = "bold green" if report.passed else "bold red"
+        console.print(Text(f"fixes together: {report.summary()}", style=style))
+        _report_lines(console, report)
+        if not report.passed and report.failing_lines():
+            console.print(Text(report.failing_lines(20)), style="red")
+
+
+def review_fixes(
+    args: argparse.Namespace,
+    findings: Sequence[tuple[str, Path, str, FusedFinding]],
+    root: Path,
+    settings: Settings,
+    err: Console,
+) -> FixesOutcome:
+    """Plan the fixes of a change review's findings, verify them together in one isolated
+    copy (--verify), and write them (--apply: only when the checks passed; --apply-anyway:
+    also when they failed, said so). KeyboardInterrupt propagates with nothing written."""
+    outcome = FixesOutcome(plan_fixes(findings))
+    if not outcome.fixes.files:
+        return outcome
+    verify = wants_checks(args)
+    if verify:
+        outcome.report = asyncio.run(
+            verify_fixes(
+                outcome.fixes,
+                root,
+                check_commands(settings),
+                max_output_bytes=settings.verify.max_output_kb * 1024,
+            )
+        )
+    failed = outcome.report is not None and not outcome.report.passed
+    if failed:
+        outcome.exit_code = 1
+    if not (getattr(args, "apply", False) or getattr(args, "apply_anyway", False)):
+        return outcome
+    files = ", ".join(f.path for f in outcome.fixes.files)
+    if failed and not args.apply_anyway:
+        outcome.reason = "the fixes did not pass their checks"
+        err.print(
+            Text(
+                f"not applied: the fixes did not pass their checks; {files} unchanged "
+                "(--apply-anyway applies them regardless)"
+            )
+        )
+        return outcome
+    try:
+        apply_fixes(outcome.fixes)
+    except StaleFiles as exc:
+        outcome.reason, outcome.exit_code = str(exc), 2
+        err.print(Text("not applied: ", style="red") + Text(str(exc)))
+        return outcome
+    outcome.applied = True
+    if failed:
+        err.print(
+            Text(
+                f"applied {outcome.fixes.count} fix(es) to {files} although they did not pass "
+                "their checks (--apply-anyway)"
+            )
+        )
+    else:
+        passed = " (checks passed)" if verify else ""
+        err.print(Text(f"applied {outcome.fixes.count} fix(es) to {files}{passed}"))
+    return outcome
