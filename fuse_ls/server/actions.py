@@ -31,12 +31,14 @@ VERIFY_FINDING = "fuse-ls.verifyFinding"
 KIND_REVIEW = "source.fuse-ls.review"
 KIND_EXPLAIN = "source.fuse-ls.explain"
 KIND_FIX = "refactor.rewrite.fuse-ls.fix"
+KIND_VERIFY_FIX = "quickfix.fuse-ls.verify"
 KINDS = (
     KIND_REVIEW,
     *(f"{KIND_REVIEW}.{mode}" for mode in MODES),
     KIND_EXPLAIN,
     KIND_FIX,
     types.CodeActionKind.QuickFix.value,
+    KIND_VERIFY_FIX,
 )
 
 # (title, kind, command, mode): mode None runs the configured mode. The per-mode reviews
@@ -121,6 +123,22 @@ def unresolved_quick_fix(uri: str, diagnostic: types.Diagnostic, r: Reported) ->
         diagnostics=[diagnostic],
         is_preferred=r.confirmed is True,
         data=unstructure(FixData(uri=uri, finding_id=r.finding_id)),
+    )
+
+
+def verify_fix_action(uri: str, diagnostic: types.Diagnostic, r: Reported) -> types.CodeAction:
+    """Run the project's checks on the quick fix first; the edit comes after them, with a
+    preview that says how they went (offered only when `verify.commands` is set)."""
+    title = "Verify, then apply: " + quick_fix_title(r).removeprefix("Apply fused fix: ")
+    return types.CodeAction(
+        title=title,
+        kind=KIND_VERIFY_FIX,
+        diagnostics=[diagnostic],
+        command=types.Command(
+            title=title,
+            command=VERIFY_FINDING,
+            arguments=[{"uri": uri, "findingId": r.finding_id, "apply": True}],
+        ),
     )
 
 

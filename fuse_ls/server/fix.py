@@ -23,7 +23,7 @@ from fuse_ls.server.base import Feature, ServerBase, doc_key, invalid, uri_path
 from fuse_ls.server.diagnostics import Reported
 from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
-from fuse_ls.server.wire import FixData, TargetArgs
+from fuse_ls.server.wire import TargetArgs, VerifyFindingArgs
 from fuse_ls.verify.run import CheckCommand
 from fuse_ls.verify.verifier import FixVerifier, Verifications
 
@@ -39,10 +39,13 @@ class Fix(Feature):
         return await self.fusions.run("fix", target, self._finish, verifier_for=self._verifier)
 
     async def verify_finding(
-        self, data: FixData, findings: dict[str, list[Reported]]
+        self, data: VerifyFindingArgs, findings: dict[str, list[Reported]]
     ) -> dict[str, Any]:
-        """`fuse-ls.verifyFinding`: run the checks on a finding's quick fix, on request,
-        without applying it. The answer has the same `checks` as a fused fix's result."""
+        """`fuse-ls.verifyFinding`: run the checks on a finding's quick fix, on request. The
+        answer has the same `checks` as a fused fix's result. With `apply`, the fix is then
+        sent as an edit to confirm whose label says how the checks went (the editor's
+        preview asks "apply anyway?" after a failure); a client that cannot show that
+        gets no failing fix, and nothing is sent if the document changed meanwhile."""
         settings = self.server.settings
         if not settings.verify.commands:
             raise invalid(
@@ -51,15 +54,52 @@ class Fix(Feature):
             )
         key = doc_key(data.uri)
         doc = self.server.document(key)
-        reported = next((r for r in findings.get(key, []) if r.finding_id == data.finding_id), None)
+        reported = _live(findings, key, data.finding_id)
         if doc is None or reported is None or reported.replacement is None:
             raise invalid(f"No finding {data.finding_id!r:.60} with a fix in {data.uri!r:.120}")
+        version = doc.version
         r = reported.anchor.range
         path = uri_path(key)
         verifier = self._make(path, doc.source, r.start.line + 1, r.end.line + 1)
         async with verifier:
             report = await verifier(reported.replacement)
-        return {"uri": data.uri, "findingId": data.finding_id, **_checks_json(report, ())}
+        base = {"uri": data.uri, "findingId": data.finding_id, **_checks_json(report, ())}
+        if not data.apply:
+            return base
+        now = self.server.document(key)
+        still = _live(findings, key, data.finding_id)
+        if now is None or now.version != version or still is None:
+            message = "The code changed while the checks ran; the fix was not applied."
+            self.server.show(types.MessageType.Warning, f"fuse-ls: {message}")
+            return {**base, "applied": False, "reason": message}
+        if not report.passed and not actions.supports_annotations(self.server.caps):
+            message = f"The fix was not applied: {report.summary()}"
+            self.server.show(types.MessageType.Warning, f"fuse-ls: {message}")
+            return {**base, "applied": False, "reason": message}
+        failing = f"{report.summary()}\n{report.failing_lines(8)}\n\n" if not report.passed else ""
+        edit = actions.workspace_edit(
+            self.server.caps,
+            self.server.client_uri(key),
+            now.version,
+            still.anchor.range,
+            actions.replacement_text(still.replacement or reported.replacement),
+            confirm=(_label(report), failing + still.message),
+        )
+        response = await self.server.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label="fuse-ls: verified fix")
+        )
+        applied = bool(response.applied)
+        if applied:
+            self.recording.record(
+                lambda rec: rec.record_decision(
+                    still.fusion_id, still.finding_id, "applied", kind="finding"
+                )
+            )
+        return {
+            **base,
+            "applied": applied,
+            "reason": None if applied else response.failure_reason or "not applied",
+        }
 
     def _verifier(self, fusion: Fusion) -> FixVerifier | None:
         """Checks come from the settings in force, which a workspace file sets only when
@@ -150,6 +190,10 @@ class Fix(Feature):
             "reason": None if applied else response.failure_reason,
             "_summary": ("fix applied" if applied else "fix not applied") + checked,
         }
+
+
+def _live(findings: dict[str, list[Reported]], key: str, finding_id: str) -> Reported | None:
+    return next((r for r in findings.get(key, []) if r.finding_id == finding_id), None)
 
 
 def _label(check: CheckReport | None) -> str:

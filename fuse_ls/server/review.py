@@ -101,14 +101,19 @@ class Review(Feature):
         live = {r.finding_id: r for r in self.findings.get(key, [])}
         resolve = actions.supports_resolve(self.server.caps)
         listed = []
+        verifying = bool(self.server.settings.verify.commands)
         for diagnostic, reported in actions.quick_fixes(
             params.context.diagnostics, live, params.context.only
         ):
             action = actions.unresolved_quick_fix(uri, diagnostic, reported)
             listed.append(self.resolve_fix(action) if not resolve else action)
+            if verifying:
+                listed.append(actions.verify_fix_action(uri, diagnostic, reported))
         return listed
 
     def resolve_fix(self, action: types.CodeAction) -> types.CodeAction:
+        if action.data is None and action.command is not None:
+            return action  # a command action (verify a fix, a fusion): nothing to resolve
         try:
             data = structure(action.data, FixData)
         except ValueError as exc:

@@ -41,7 +41,7 @@ from fuse_ls.server.fusions import Fusions
 from fuse_ls.server.recording import Recording
 from fuse_ls.server.review import Review
 from fuse_ls.server.settings import SettingsFeature
-from fuse_ls.server.wire import CancelArgs, DecisionArgs, FixData, TargetArgs
+from fuse_ls.server.wire import CancelArgs, DecisionArgs, TargetArgs, VerifyFindingArgs
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ class FuseLanguageServer(ServerBase):
             return await self.fix.fix_command(target)
 
         @self.command(actions.VERIFY_FINDING)
-        async def verify_finding(data: FixData) -> dict[str, Any]:
+        async def verify_finding(data: VerifyFindingArgs) -> dict[str, Any]:
             return await self.fix.verify_finding(data, self.review.findings)
 
         @self.command(actions.CANCEL)

@@ -64,6 +64,16 @@ class DecisionArgs:
     decision: Literal["applied", "dismissed"]
 
 
+@frozen
+class VerifyFindingArgs:
+    """`fuse-ls.verifyFinding`: run the checks on a finding's quick fix; with `apply`, then
+    offer it as an edit whose preview says how the checks went."""
+
+    uri: str = field(validator=_non_empty)
+    finding_id: str = field(validator=_non_empty)
+    apply: bool = False
+
+
 # --- data carried in LSP objects --------------------------------------------------------
 
 
@@ -120,7 +130,7 @@ converter.register_structure_hook(bool, _strict(bool, "true or false"))
 
 _CAMEL = {"finding_id": "findingId", "fusion_id": "fusionId", "pool_size": "poolSize"}
 
-for _cls in (DecisionArgs, FixData, FindingData):
+for _cls in (DecisionArgs, FixData, FindingData, VerifyFindingArgs):
     names = attrs.fields_dict(_cls)
     renames = {name: override(rename=camel) for name, camel in _CAMEL.items() if name in names}
     converter.register_structure_hook(
@@ -161,7 +171,7 @@ def unstructure(value: Any) -> Any:
 
 def install(pygls_converter: cattrs.Converter) -> None:
     """Let pygls structure our command arguments with our strict rules."""
-    for cls in (TargetArgs, CancelArgs, DecisionArgs, FixData):
+    for cls in (TargetArgs, CancelArgs, DecisionArgs, FixData, VerifyFindingArgs):
         pygls_converter.register_structure_hook(
             cls, lambda value, _type, cls=cls: structure(value, cls)
         )

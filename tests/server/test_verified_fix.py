@@ -3,6 +3,7 @@ the (git) workspace, runs the user's checks, and says how they went in the previ
 
 from __future__ import annotations
 
+import asyncio
 import shlex
 import sys
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ from lsprotocol import types
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.server.conftest import JUDGE, init_options, plain, start_session
+from tests.server.conftest import JUDGE, init_options, plain, start_session, wait_for
 
 CALC = "def add(a, b):\n    return a - b\n"
 GOOD = {"find": "a - b", "replace": "a + b"}
@@ -155,5 +156,115 @@ async def test_a_findings_quick_fix_is_verified_on_request(
         assert result["checks"]["summary"].startswith("checks passed (1 command, ")
         assert (repo.root / "calc.py").read_text() == CALC  # verified, not applied
         assert list((tmp_path / "tmp").glob("fuse-ls-verify-*")) == []
+    finally:
+        await stop()
+
+
+BAD_FINDING = {
+    "match": "a - b",
+    "message": "add subtracts",
+    "severity": "error",
+    "replace": "a * b",
+}
+
+
+async def _reviewed(
+    profile: str, emu: Emulator, tmp_path: Path
+) -> tuple[Any, Any, str, types.Diagnostic, Repo]:
+    repo = workspace_repo(tmp_path)
+    lsp, stop = await start_session(
+        profile, emu, tmp_path, init_options(verify={"commands": [CHECK]})
+    )
+    uri = lsp.open("calc.py", CALC)
+    await lsp.execute("fuse-ls.review", {"uri": uri})
+    [diagnostic] = [d for d in lsp.diagnostics(uri) if not plain(d.data).get("provisional")]
+    return lsp, stop, uri, diagnostic, repo
+
+
+def _finding_script(rule: dict[str, str]) -> dict[str, Any]:
+    models = {m: {"findings": [rule]} for m in ("emu/fast", "emu/mid", "emu/slow")}
+    return {"models": {**models, JUDGE: {}}}
+
+
+async def test_the_verify_code_action_checks_the_quick_fix_then_offers_it_labelled(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    rule = {"match": "a - b", "message": "add subtracts", "severity": "error", "replace": "a + b"}
+    emu = emulator_factory(_finding_script(rule))
+    lsp, stop, uri, diagnostic, repo = await _reviewed("visual-studio-code", emu, tmp_path)
+    try:
+        listed = await lsp.code_actions(uri, (1, 0), (1, 0), [diagnostic], only=["quickfix"])
+        verify = [a for a in listed if a.get("kind") == "quickfix.fuse-ls.verify"]
+        assert [a["title"] for a in verify] == ["Verify, then apply: add subtracts"]
+        command = verify[0]["command"]
+        result = await lsp.execute(command["command"], *command["arguments"])
+        assert result["checks"]["passed"] is True and result["applied"] is True, result
+        [params] = lsp.recorder.edits
+        note, text = annotation(params)
+        assert note.label.startswith("Fused fix: checks passed (1 command, ")
+        assert text.strip() == "return a + b"
+        assert (repo.root / "calc.py").read_text() == CALC  # the client applies, not the server
+    finally:
+        await stop()
+
+
+async def test_a_failing_quick_fix_asks_apply_anyway_or_is_withheld(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    emu = emulator_factory(_finding_script(BAD_FINDING))
+    lsp, stop, uri, diagnostic, _ = await _reviewed("visual-studio-code", emu, tmp_path)
+    try:
+        finding_id = plain(diagnostic.data)["findingId"]
+        args = {"uri": uri, "findingId": finding_id, "apply": True}
+        result = await lsp.execute("fuse-ls.verifyFinding", args)
+        assert result["checks"]["passed"] is False
+        [params] = lsp.recorder.edits
+        note, _ = annotation(params)
+        assert note.label.startswith("Fused fix (apply anyway?): checks failed: `")
+        assert note.needs_confirmation is True
+        assert note.description is not None and "AssertionError: 6" in note.description
+    finally:
+        await stop()
+    # A client that cannot preview an annotated edit never gets the failing fix.
+    plain_client = await _reviewed(
+        "neovim", emulator_factory(_finding_script(BAD_FINDING)), tmp_path / "p"
+    )
+    lsp, stop, uri, diagnostic, _ = plain_client
+    try:
+        args = {"uri": uri, "findingId": plain(diagnostic.data)["findingId"], "apply": True}
+        result = await lsp.execute("fuse-ls.verifyFinding", args)
+        assert result["applied"] is False and "checks failed" in result["reason"]
+        assert lsp.recorder.edits == []
+    finally:
+        await stop()
+
+
+async def test_a_quick_fix_is_not_sent_when_the_code_changed_during_its_checks(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    slow = f"{shlex.quote(sys.executable)} -c " + shlex.quote(
+        "import pathlib, time\n"
+        "pathlib.Path('started').write_text('1')\n"
+        f"while not pathlib.Path({str(tmp_path / 'go')!r}).exists(): time.sleep(0.05)"
+    )
+    rule = {"match": "a - b", "message": "add subtracts", "severity": "error", "replace": "a + b"}
+    emu = emulator_factory(_finding_script(rule))
+    repo = workspace_repo(tmp_path)
+    lsp, stop = await start_session(
+        "visual-studio-code", emu, tmp_path, init_options(verify={"commands": [slow]})
+    )
+    try:
+        uri = lsp.open("calc.py", CALC)
+        await lsp.execute("fuse-ls.review", {"uri": uri})
+        [diagnostic] = [d for d in lsp.diagnostics(uri) if not plain(d.data).get("provisional")]
+        args = {"uri": uri, "findingId": plain(diagnostic.data)["findingId"], "apply": True}
+        running = lsp.execute_async("fuse-ls.verifyFinding", args)
+        await wait_for(lambda: list((tmp_path / "tmp").glob("fuse-ls-verify-*/tree/started")))
+        lsp.edit(uri, (0, 0), (0, 0), "# edited\n")
+        (tmp_path / "go").write_text("1")
+        result = await asyncio.wait_for(running, 30)
+        assert result["applied"] is False and "changed while the checks ran" in result["reason"]
+        assert lsp.recorder.edits == []
+        assert (repo.root / "calc.py").read_text() == CALC
     finally:
         await stop()
