@@ -68,6 +68,33 @@ export interface StatsResult {
   >;
 }
 
+export const VERIFY_FINDING = 'fuse-ls.verifyFinding';
+export interface VerifyArgs {
+  uri: string;
+  findingId: string;
+  /** Then offer the fix as an edit whose preview says how the checks went. */
+  apply?: boolean;
+}
+export interface VerifyResult {
+  checks?: { passed?: boolean; summary?: string; failingLines?: string };
+  applied?: boolean;
+  reason?: string | null;
+}
+
+interface FindingDiagnostic {
+  range: vscode.Range;
+  message: string;
+  source?: string;
+  data?: { findingId?: unknown; fix?: unknown };
+}
+
+/** The fuse-ls findings with a fix on the cursor's line. */
+export function fixableFindingsAt(diagnostics: readonly FindingDiagnostic[], line: number): FindingDiagnostic[] {
+  return diagnostics.filter(
+    (d) => d.source === 'fuse-ls' && typeof d.data?.findingId === 'string' && d.data.fix !== undefined && d.data.fix !== null && d.range.start.line <= line && line <= d.range.end.line,
+  );
+}
+
 export const REVIEW_CHANGES = 'fuse-ls.reviewChanges';
 export type ChangeScope = 'uncommitted' | 'staged' | 'diff';
 export const CHANGE_SCOPES: readonly { scope: ChangeScope; label: string; detail: string }[] = [
@@ -158,6 +185,10 @@ export class Fusions {
     args: unknown[],
     next: (command: string, args: unknown[]) => unknown,
   ): Promise<unknown> => {
+    if (command === VERIFY_FINDING) {
+      const verify = args[0] as Partial<VerifyArgs> | undefined;
+      return this.verifyWithProgress(verify?.apply === true, () => Promise.resolve(next(command, args) as VerifyResult));
+    }
     const task = taskOf(command);
     const first = args[0] as Partial<FusionArgs> | undefined;
     if (!task || typeof first?.uri !== 'string') {
@@ -224,6 +255,84 @@ export class Fusions {
     count = Math.max(count, waiting.length);
     vscode.window.setStatusBarMessage(`fuse-ls: cancelled ${count} fusion${count === 1 ? '' : 's'}`, 4000);
     return count;
+  }
+
+  /**
+   * "Verify fix" (palette, editor context menu): the fix of the fuse-ls finding under the
+   * cursor is tried in an isolated copy with the project's checks (`verify.commands`);
+   * then the fix preview asks to apply it, saying whether the checks passed, or asks
+   * "apply anyway?" after showing the failure. The lightbulb's "Verify, then apply"
+   * action (from the server) takes the same path through the command middleware.
+   */
+  async verifyFixAtCursor(): Promise<VerifyResult | undefined> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) {
+      void vscode.window.showWarningMessage('fuse-ls: open a file with a fuse-ls finding to verify its fix.');
+      return undefined;
+    }
+    const found = fixableFindingsAt(vscode.languages.getDiagnostics(editor.document.uri), editor.selection.active.line);
+    if (found.length === 0) {
+      void vscode.window.showInformationMessage('fuse-ls: no fuse-ls finding with a fix on this line.');
+      return undefined;
+    }
+    let chosen = found[0];
+    if (found.length > 1) {
+      const picked = await vscode.window.showQuickPick(
+        found.map((d) => ({ label: d.message.split('\n')[0], description: `line ${d.range.start.line + 1}`, diagnostic: d })),
+        { title: 'fuse-ls: Verify which fix?' },
+      );
+      if (!picked) {
+        return undefined;
+      }
+      chosen = picked.diagnostic;
+    }
+    const client = this.requireClient();
+    if (!client) {
+      return undefined;
+    }
+    const args: VerifyArgs = { uri: editor.document.uri.toString(), findingId: chosen.data!.findingId as string, apply: true };
+    return this.verifyWithProgress(true, () => client.sendRequest<VerifyResult>('workspace/executeCommand', { command: VERIFY_FINDING, arguments: [args] }));
+  }
+
+  private async verifyWithProgress(apply: boolean, send: () => Promise<VerifyResult>): Promise<VerifyResult | undefined> {
+    const title = 'fuse-ls: Verify fix';
+    let result: VerifyResult | undefined;
+    try {
+      result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false }, async (progress) => {
+        progress.report({ message: "running the project's checks on the fix in an isolated copy…" });
+        return send();
+      });
+    } catch (error) {
+      this.logger.error('Verify fix failed', error);
+      void vscode.window.showErrorMessage(this.logger.redact(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
+        if (choice === 'Show Logs') {
+          this.channel.show(true);
+        }
+      });
+      return undefined;
+    }
+    const checks = result?.checks;
+    const summary = typeof checks?.summary === 'string' ? checks.summary : 'no checks ran';
+    if (checks?.passed !== true && typeof checks?.failingLines === 'string' && checks.failingLines !== '') {
+      this.logger.info(`Verify fix: ${summary}\n${checks.failingLines}`);
+    }
+    if (result?.applied) {
+      vscode.window.setStatusBarMessage(`fuse-ls: fix applied (${summary})`, 6000);
+    } else if (apply && result?.reason === 'discarded') {
+      vscode.window.setStatusBarMessage('fuse-ls: fix discarded', 4000);
+    } else if (apply) {
+      const reason = typeof result?.reason === 'string' && result.reason !== '' ? result.reason : summary;
+      void vscode.window.showWarningMessage(this.logger.redact(`fuse-ls: the fix was not applied: ${reason}`));
+    } else if (checks?.passed) {
+      void vscode.window.showInformationMessage(`fuse-ls: the fix's ${summary}.`);
+    } else {
+      void vscode.window.showWarningMessage(this.logger.redact(`fuse-ls: ${summary}`), 'Show Logs').then((choice) => {
+        if (choice === 'Show Logs') {
+          this.channel.show(true);
+        }
+      });
+    }
+    return result;
   }
 
   /**

@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { settle } from './fakes/client';
-import { fake, type Uri } from './fakes/vscode';
+import { fake, Range, type Uri } from './fakes/vscode';
 import { activate, resetFakes } from './helpers';
 
 const URI = 'file:///ws/app.py';
@@ -236,5 +236,69 @@ describe('cancel and stats', () => {
     await activate();
     await fake.commands.get('fuseLs.showLogs')!();
     expect(fake.outputChannels[0].shown).toBe(true);
+  });
+});
+
+describe('verify a finding\'s fix', () => {
+  const finding = (findingId: string, line: number, message: string, fix: unknown = { replacement: 'x' }) => ({
+    range: new Range(line, 0, line, 10),
+    message,
+    source: 'fuse-ls',
+    data: { findingId, fix },
+  });
+
+  it('"Verify fix" sends fuse-ls.verifyFinding with apply for the finding under the cursor', async () => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [4, 3, 4, 3]);
+    fake.diagnostics.set(URI, [finding('f1-0', 1, 'unused import'), finding('f1-1', 4, 'eval of input'), finding('f1-2', 4, 'no fix', null)]);
+    server.responder = () => ({ uri: URI, findingId: 'f1-1', checks: { passed: true, summary: 'checks passed (1 command, 0.4 s)' }, applied: true, reason: null });
+    await fake.commands.get('fuseLs.verifyFix')!();
+    expect(server.last.executeCommands()[0].params).toEqual({
+      command: 'fuse-ls.verifyFinding',
+      arguments: [{ uri: URI, findingId: 'f1-1', apply: true }],
+    });
+    expect(fake.progress[0].reports[0].message).toContain("running the project's checks");
+    expect(fake.statusMessages.at(-1)).toBe('fuse-ls: fix applied (checks passed (1 command, 0.4 s))');
+  });
+
+  it('says why a fix that failed its checks was not applied, and logs the failing lines', async () => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [4, 0, 4, 0]);
+    fake.diagnostics.set(URI, [finding('f1-1', 4, 'eval of input')]);
+    server.responder = () => ({
+      checks: { passed: false, summary: 'checks failed: `pytest` exited 1 (1 command, 2.0 s)', failingLines: 'E   assert 6 == 5' },
+      applied: false,
+      reason: 'The fix was not applied: checks failed: `pytest` exited 1 (1 command, 2.0 s)',
+    });
+    await fake.commands.get('fuseLs.verifyFix')!();
+    expect(fake.messages.at(-1)).toMatchObject({ kind: 'warning' });
+    expect(fake.messages.at(-1)?.text).toContain('the fix was not applied: The fix was not applied: checks failed');
+    expect(fake.output).toContain('E   assert 6 == 5');
+  });
+
+  it('asks which fix when several findings on the line have one, and says when none has', async () => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [4, 0, 4, 0]);
+    fake.diagnostics.set(URI, [finding('a', 4, 'first'), finding('b', 4, 'second')]);
+    fake.pickAnswer = (items) => items[1];
+    server.responder = () => ({ checks: { passed: true, summary: 'checks passed' }, applied: false, reason: 'discarded' });
+    await fake.commands.get('fuseLs.verifyFix')!();
+    expect(fake.quickPicks[0].items.map((i) => i.label)).toEqual(['first', 'second']);
+    expect(server.last.executeCommands()[0].params.arguments).toEqual([{ uri: URI, findingId: 'b', apply: true }]);
+    expect(fake.statusMessages.at(-1)).toBe('fuse-ls: fix discarded');
+    fake.setEditor(URI, SOURCE, [2, 0, 2, 0]);
+    await fake.commands.get('fuseLs.verifyFix')!();
+    expect(fake.messages.at(-1)?.text).toBe('fuse-ls: no fuse-ls finding with a fix on this line.');
+    expect(server.last.executeCommands()).toHaveLength(1);
+  });
+
+  it('gives the server\'s "Verify, then apply" code action a progress notification and the result', async () => {
+    const { server } = await activate();
+    const middleware = server.last.spec.clientOptions.middleware!.executeCommand!;
+    const args = [{ uri: URI, findingId: 'f1-1', apply: true }];
+    const result = await middleware('fuse-ls.verifyFinding', args, () => ({ checks: { passed: true, summary: 'checks passed (1 command, 0.1 s)' }, applied: true }));
+    expect(result).toMatchObject({ applied: true });
+    expect(fake.progress).toHaveLength(1);
+    expect(fake.statusMessages.at(-1)).toContain('fix applied (checks passed');
   });
 });

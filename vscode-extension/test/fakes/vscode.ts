@@ -93,7 +93,11 @@ export class Range {
   }
 }
 
-export class Selection extends Range {}
+export class Selection extends Range {
+  get active(): Position {
+    return this.end;
+  }
+}
 
 export class ThemeColor {
   constructor(readonly id: string) {}
@@ -304,6 +308,8 @@ function freshState() {
     /** vscode.env.remoteName: set in SSH/WSL/container/code-server windows. */
     remoteName: undefined as string | undefined,
     isTrusted: true,
+    /** vscode.languages.getDiagnostics, by uri string. */
+    diagnostics: new Map<string, unknown[]>(),
   };
 }
 
@@ -497,6 +503,10 @@ export const commands = {
     const handler = fake.commands.get(command);
     return Promise.resolve(handler ? handler(...args) : undefined);
   },
+};
+
+export const languages = {
+  getDiagnostics: (uri: Uri) => fake.diagnostics.get(uri.toString()) ?? [],
 };
 
 export const extensions = {
