@@ -290,3 +290,18 @@ def test_a_fix_that_fails_its_checks_asks_to_apply_anyway(
     env = server_env(emulator, FUSE_LS_VERIFY__COMMANDS=check)
     report = require_ok(run_nvim("verified_fix.lua", workspace=workspace, env=env, timeout=120))
     assert report["data"]["result"]["checks"]["summary"].startswith("checks failed: `")
+
+
+def test_verify_fix_checks_a_findings_fix_then_asks_to_apply(
+    run_nvim: Any, emulator: Any, workspace: Path
+) -> None:
+    # Passes only where the fix is in place: the checks run on the fixed copy.
+    check = (
+        f"{sys.executable} -c \"import pathlib; s = pathlib.Path('sample.py').read_text(); "
+        "assert 'ast.literal_eval(text)' in s, s\""
+    )
+    env = server_env(emulator, FUSE_LS_VERIFY__COMMANDS=check)
+    report = require_ok(run_nvim("verify_finding.lua", workspace=workspace, env=env, timeout=120))
+    assert report["data"]["applied"]["checks"]["summary"].startswith("checks passed (1 command, ")
+    # The server wrote nothing itself: the editor applied the edit to its buffer.
+    assert "    value = eval(text)\n" in (workspace / "sample.py").read_text()

@@ -188,6 +188,62 @@ function M.review_changes(opts)
   return M.execute(config.commands.review_changes, args, { bufnr = bufnr, client = c, on_result = opts.on_result })
 end
 
+--- The fuse-ls findings with a fix on a (0-based) line of a buffer.
+--- @param bufnr integer
+--- @param line integer
+--- @return { id: string, message: string, lnum: integer }[]
+function M.fixable_findings(bufnr, line)
+  local found = {}
+  for _, d in ipairs(vim.diagnostic.get(bufnr)) do
+    local lsp = d.user_data and d.user_data.lsp or {}
+    local data = lsp.data
+    local last = d.end_lnum or d.lnum
+    if d.source == 'fuse-ls' and type(data) == 'table' and type(data.findingId) == 'string'
+      and type(data.fix) == 'table' and d.lnum <= line and line <= last then
+      table.insert(found, { id = data.findingId, message = d.message, lnum = d.lnum })
+    end
+  end
+  return found
+end
+
+--- Verify a finding's fix: the server runs verify.commands on it in an isolated copy, then
+--- sends the fix as an edit whose preview says how the checks went (fix_preview asks
+--- "apply it anyway?" after a failure). The finding is the one with a fix on the cursor's
+--- line (several: vim.ui.select asks which).
+--- @param opts? { bufnr?: integer, line?: integer, on_result?: function }
+function M.verify_fix(opts)
+  opts = opts or {}
+  local bufnr = vim._resolve_bufnr(opts.bufnr or 0)
+  local c = client.attached(bufnr)
+  if not c then
+    return nil
+  end
+  local line = opts.line or (vim.api.nvim_win_get_cursor(0)[1] - 1)
+  local found = M.fixable_findings(bufnr, line)
+  local function send(finding)
+    notify("running the project's checks on the fix in an isolated copy…")
+    local args = { uri = vim.uri_from_bufnr(bufnr), findingId = finding.id, apply = true }
+    return M.execute(config.commands.verify_finding, args, { bufnr = bufnr, client = c, on_result = opts.on_result })
+  end
+  if #found == 0 then
+    notify('no fuse-ls finding with a fix on this line', vim.log.levels.WARN)
+    return nil
+  elseif #found == 1 then
+    return send(found[1])
+  end
+  vim.ui.select(found, {
+    prompt = 'fuse-ls: verify which fix?',
+    format_item = function(f)
+      return ('%d: %s'):format(f.lnum + 1, (f.message:gsub('\n.*', '')))
+    end,
+  }, function(choice)
+    if choice then
+      send(choice)
+    end
+  end)
+  return nil
+end
+
 --- The session statistics as lines (what :FuseStats shows).
 --- @param s table  the fuse-ls.stats result
 --- @return string[]

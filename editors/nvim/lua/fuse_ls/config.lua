@@ -13,6 +13,7 @@ M.commands = {
   stats = 'fuse-ls.stats',
   finding_decision = 'fuse-ls.findingDecision',
   review_changes = 'fuse-ls.reviewChanges',
+  verify_finding = 'fuse-ls.verifyFinding',
 }
 
 --- @class fuse_ls.Options

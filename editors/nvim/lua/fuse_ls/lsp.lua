@@ -99,6 +99,7 @@ function M.config(opts)
       [c.review] = commands.client_command(c.review),
       [c.explain] = commands.client_command(c.explain),
       [c.fix] = commands.client_command(c.fix),
+      [c.verify_finding] = commands.client_command(c.verify_finding),
     },
   }
 end

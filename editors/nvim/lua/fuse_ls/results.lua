@@ -114,6 +114,24 @@ function M.show_changes(result)
   notify(table.concat(lines, '\n'), level)
 end
 
+--- How a finding's fix fared: checked (and, with `apply`, applied or not, and why).
+--- @param result table  the fuse-ls.verifyFinding answer
+function M.show_verified(result)
+  local checks = type(result.checks) == 'table' and result.checks or {}
+  local summary = type(checks.summary) == 'string' and checks.summary or 'no checks ran'
+  if result.applied then
+    notify('fix applied (' .. summary .. ')')
+  elseif result.applied == false then
+    local why = type(result.reason) == 'string' and result.reason or summary
+    notify('fix not applied: ' .. why, vim.log.levels.WARN)
+  elseif checks.passed then
+    notify("the fix's " .. summary)
+  else
+    local failing = type(checks.failingLines) == 'string' and ('\n' .. checks.failingLines) or ''
+    notify(summary .. failing, vim.log.levels.WARN)
+  end
+end
+
 --- Tell the user how a command ended (and show an explanation).
 --- @param command string
 --- @param err? lsp.ResponseError
@@ -131,6 +149,10 @@ function M.show(command, err, result)
     return
   end
   local c = config.commands
+  if command == c.verify_finding then
+    M.show_verified(result)
+    return
+  end
   if command ~= c.review and command ~= c.explain and command ~= c.fix and command ~= c.review_changes then
     return
   end

@@ -1,4 +1,4 @@
---- fuse-ls: :FuseReview, :FuseExplain, :FuseFix, :FuseReviewChanges, :FuseCancel,
+--- fuse-ls: :FuseReview, :FuseExplain, :FuseFix, :FuseVerifyFix, :FuseReviewChanges, :FuseCancel,
 --- :FuseStats and keymaps.
 local client = require('fuse_ls.client')
 local commands = require('fuse_ls.commands')
@@ -49,6 +49,9 @@ function M.create()
     range = true,
     desc = 'fuse-ls: fused fix of the selection',
   })
+  cmd('FuseVerifyFix', function()
+    commands.verify_fix()
+  end, { desc = "fuse-ls: run the project's checks on the fix of the finding on this line, then apply" })
   cmd('FuseCancel', function(o)
     commands.cancel({ all = o.bang })
   end, { bang = true, desc = 'fuse-ls: cancel the fusions of this buffer (! for all)' })
