@@ -6,7 +6,14 @@ unstaged alike) and the untracked files git does not ignore. Checking out HEAD a
 applying a diff is much cheaper than copying the tree, and git's own ignore rules keep
 build output and virtualenvs out. Without git the workspace folder is copied.
 
-The real workspace is only ever read. The copy lives in a temporary folder that
+Ignored dependency folders a check needs (a virtualenv, `node_modules`, `.tox`, ...) are
+not copied either: each is linked into the copy (a symbolic link to the workspace's
+folder), so `.venv/bin/pytest` or `npx vitest` work there at no cost. Caches and build
+output stay out, so checks in the copy do not write into the workspace's. A fix is never
+written through such a link.
+
+The real workspace is only ever read (a check may still write through a linked folder,
+as it would when run in the workspace). The copy lives in a temporary folder that
 `close()` removes (and `git worktree remove --force` + `prune` forget), also when the
 run is cancelled; copies left behind by a killed process are swept on the next open.
 """
@@ -98,6 +105,29 @@ def _real(path: Path) -> Path:
     return path.resolve()
 
 
+# Ignored folders linked into the copy: what a check runs with, not what it produces.
+_ENVIRONMENT_NAMES = frozenset(
+    {"node_modules", ".venv", "venv", ".tox", ".nox", "bower_components", ".bundle", "vendor"}
+)
+
+
+def is_environment(path: Path) -> bool:
+    """A dependency folder to link rather than copy: a known name, or a virtualenv."""
+    return path.is_dir() and (path.name in _ENVIRONMENT_NAMES or (path / "pyvenv.cfg").is_file())
+
+
+def _link(source: Path, tree: Path, rels: list[str]) -> tuple[Path, ...]:
+    linked = []
+    for rel in rels:
+        dst = tree / rel
+        if dst.exists() or dst.is_symlink():
+            continue
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.symlink_to(source / rel, target_is_directory=True)
+        linked.append(Path(rel))
+    return tuple(linked)
+
+
 @define
 class Sandbox:
     """One isolated copy. `workspace` is where the user's workspace folder is inside it."""
@@ -108,6 +138,8 @@ class Sandbox:
     git_top: Path | None  # the real repository the worktree belongs to
     _originals: dict[Path, bytes | None] = field(factory=dict)  # for reset()
     closed: bool = False
+    # Folders linked to the workspace's own (relative to `root / "tree"`): never written.
+    linked: tuple[Path, ...] = ()
 
     def path_for(self, real: Path) -> Path:
         """Where a file of the real workspace is in the copy."""
@@ -116,7 +148,15 @@ class Sandbox:
             rel = real.relative_to(self.source)
         except ValueError:
             raise SandboxError(f"{real} is outside the workspace {self.source}") from None
-        return self.workspace / rel
+        target = self.workspace / rel
+        tree = self.root / "tree"
+        for folder in self.linked:
+            if target.is_relative_to(tree / folder):
+                raise SandboxError(
+                    f"{real} is in {folder.as_posix()}, which the copy shares with the "
+                    "workspace: a fix there cannot be tried in isolation"
+                )
+        return target
 
     def write(self, real: Path, text: str) -> None:
         """Put `text` in place of a file (remembering the copy's own content for reset)."""
@@ -187,15 +227,15 @@ async def open_sandbox(workspace: Path, parent: Path | None = None) -> Sandbox:
     try:
         if top is None:
             copy = root / "tree"
-            await asyncio.to_thread(shutil.copytree, source, copy, symlinks=True)
-            return Sandbox(root=root, workspace=copy, source=source, git_top=None)
+            linked = await asyncio.to_thread(_copy_tree, source, copy)
+            return Sandbox(root=root, workspace=copy, source=source, git_top=None, linked=linked)
         tree = root / "tree"
         await _git(top, "worktree", "prune")
         await _git(top, "worktree", "add", "--detach", "--force", str(tree), "HEAD")
         sandbox = Sandbox(
             root=root, workspace=tree / source.relative_to(top), source=source, git_top=top
         )
-        await _replay_changes(top, tree)
+        sandbox.linked = await _replay_changes(top, tree)
         return sandbox
     except BaseException:
         # Cancelled or failed half-way: nothing may stay behind.
@@ -203,15 +243,40 @@ async def open_sandbox(workspace: Path, parent: Path | None = None) -> Sandbox:
         raise
 
 
-async def _replay_changes(top: Path, tree: Path) -> None:
-    diff = await _git(
-        top, "diff", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD", "--"
+def _names(listing: bytes) -> list[str]:
+    return [n for n in listing.decode("utf-8", "surrogateescape").split("\0") if n]
+
+
+async def _replay_changes(top: Path, tree: Path) -> tuple[Path, ...]:
+    """The working tree's changes on the fresh worktree; the ignored environments linked
+    (returned, relative to `tree`)."""
+    diff, untracked, ignored = await asyncio.gather(
+        _git(top, "diff", "--binary", "--no-color", "--no-ext-diff", "--no-textconv", "HEAD", "--"),
+        _git(top, "ls-files", "--others", "--exclude-standard", "-z"),
+        # --directory: an ignored folder is one entry ("node_modules/"), not its files.
+        _git(top, "ls-files", "--others", "--ignored", "--exclude-standard", "--directory", "-z"),
     )
     if diff.strip():
         await _git(tree, "apply", "--binary", "--whitespace=nowarn", "-", stdin=diff)
-    listing = await _git(top, "ls-files", "--others", "--exclude-standard", "-z")
-    names = [n for n in listing.decode("utf-8", "surrogateescape").split("\0") if n]
-    await asyncio.to_thread(_copy_untracked, top, tree, names)
+    await asyncio.to_thread(_copy_untracked, top, tree, _names(untracked))
+    folders = [n.rstrip("/") for n in _names(ignored) if n.endswith("/")]
+    return await asyncio.to_thread(
+        _link, top, tree, [f for f in folders if is_environment(top / f)]
+    )
+
+
+def _copy_tree(source: Path, copy: Path) -> tuple[Path, ...]:
+    """Without git: the folder copied, its environments linked."""
+    skipped: list[str] = []
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        here = Path(folder)
+        out = {n for n in names if not (here / n).is_symlink() and is_environment(here / n)}
+        skipped.extend((here / n).relative_to(source).as_posix() for n in out)
+        return out
+
+    shutil.copytree(source, copy, symlinks=True, ignore=ignore)
+    return _link(source, copy, skipped)
 
 
 def _copy_untracked(top: Path, tree: Path, names: list[str]) -> None:

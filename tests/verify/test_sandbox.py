@@ -8,8 +8,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from fuse_ls.verify.run import CheckCommand, run_checks, run_command
-from fuse_ls.verify.sandbox import open_sandbox
+from fuse_ls.verify.sandbox import SandboxError, open_sandbox
 from fuse_ls.verify.verifier import FixVerifier
 from tests.changes.gitrepo import Repo
 from tests.verify.conftest import CHECK, snapshot
@@ -210,3 +212,65 @@ async def test_a_copy_left_by_a_killed_process_is_swept(project: Repo, sandboxes
     sandbox = await open_sandbox(project.root, sandboxes)
     await sandbox.close()
     assert listing(sandboxes) == []
+
+
+def _environments(root: Path) -> None:
+    """A virtualenv with a tool, node_modules (also nested) and a cache, all ignored."""
+    (root / ".venv" / "bin").mkdir(parents=True)
+    (root / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    tool = root / ".venv" / "bin" / "tool"
+    tool.write_text(f"#!{sys.executable}\nprint('tool from the venv')\n")
+    tool.chmod(0o755)
+    make_dirs(root / "node_modules" / "dep")
+    (root / "node_modules" / "dep" / "index.js").write_text("module.exports = 1;\n")
+    make_dirs(root / "web" / "node_modules" / "lib")
+    (root / "web" / "node_modules" / "lib" / "x.js").write_text("x\n")
+    make_dirs(root / "__pycache__")
+    (root / "__pycache__" / "calc.cpython-311.pyc").write_bytes(b"cache")
+
+
+async def test_ignored_environments_are_linked_into_the_copy_and_outlive_it(
+    project: Repo, sandboxes: Path
+) -> None:
+    project.write(".gitignore", "build/\n.venv/\nnode_modules/\n__pycache__/\n")
+    project.write("web/app.js", "app\n")
+    project.commit("ignore environments")
+    _environments(project.root)
+    before = snapshot(project.root)
+    sandbox = await open_sandbox(project.root, sandboxes)
+    try:
+        tree = sandbox.workspace
+        assert (tree / ".venv").is_symlink() and (tree / ".venv").resolve() == (
+            project.root / ".venv"
+        ).resolve()
+        assert (tree / "web" / "node_modules").is_symlink()
+        assert (tree / "node_modules" / "dep" / "index.js").read_text() == "module.exports = 1;\n"
+        assert not (tree / "__pycache__").exists()  # a cache: the copy makes its own
+        # A check that needs the virtualenv's own tool passes in the copy.
+        report = await run_checks([CheckCommand(".venv/bin/tool", 30)], tree, 65536)
+        assert report.passed, report
+        assert "tool from the venv" in report.commands[0].output
+        with pytest.raises(SandboxError, match="shares with the workspace"):
+            sandbox.write(project.root / ".venv" / "pyvenv.cfg", "changed\n")
+    finally:
+        await sandbox.close()
+    assert listing(sandboxes) == []
+    assert snapshot(project.root) == before  # the linked folders are still all there
+
+
+async def test_without_git_environments_are_linked_too(tmp_path: Path, sandboxes: Path) -> None:
+    folder = tmp_path / "plain"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "m.py").write_text("X = 1\n")
+    _environments(folder)
+    before = snapshot(folder)
+    sandbox = await open_sandbox(folder, sandboxes)
+    try:
+        assert (sandbox.workspace / ".venv").is_symlink()
+        assert (sandbox.workspace / "web" / "node_modules").is_symlink()
+        assert (sandbox.workspace / "pkg" / "m.py").read_text() == "X = 1\n"
+        report = await run_checks([CheckCommand(".venv/bin/tool", 30)], sandbox.workspace, 4096)
+        assert report.passed, report
+    finally:
+        await sandbox.close()
+    assert snapshot(folder) == before
