@@ -76,13 +76,20 @@ class Fix(Feature):
             message = f"The fix was not applied: {report.summary()}"
             self.server.show(types.MessageType.Warning, f"fuse-ls: {message}")
             return {**base, "applied": False, "reason": message}
+        try:
+            new_text = actions.fix_text(
+                still.replacement or reported.replacement, now.source, still.anchor.range
+            )
+        except RedactedFix as exc:
+            self.server.show(types.MessageType.Warning, f"fuse-ls: {exc}")
+            return {**base, "applied": False, "reason": str(exc)}
         failing = f"{report.summary()}\n{report.failing_lines(8)}\n\n" if not report.passed else ""
         edit = actions.workspace_edit(
             self.server.caps,
             self.server.client_uri(key),
             now.version,
             still.anchor.range,
-            actions.replacement_text(still.replacement or reported.replacement),
+            new_text,
             confirm=(_label(report), failing + still.message),
         )
         response = await self.server.workspace_apply_edit_async(

@@ -199,3 +199,16 @@ def test_overlapping_and_empty_fixes_are_left_out_and_named() -> None:
         ("f.py:4", "the fix changes nothing"),
         ("f.py:9", "lines 9-9 are not in the file"),
     )
+
+
+def test_a_fix_writing_a_redaction_mark_it_cannot_put_back_is_left_out() -> None:
+    text = "x = 1\ny = 2\n"
+    fixes = plan_fixes(
+        [
+            ("f.py", Path("f.py"), text, _finding(1, 1, 'x = "[REDACTED:api-key]"')),
+            ("f.py", Path("f.py"), text, _finding(2, 2, "y = 3")),
+        ]
+    )
+    assert [f.fixed for f in fixes.files] == ["x = 1\ny = 3\n"]
+    [(at, why)] = fixes.skipped
+    assert at == "f.py:1" and "[REDACTED:api-key]" in why
