@@ -24,6 +24,7 @@ from fuse_ls.verify.changes import (
     StaleFiles,
     apply_fixes,
     plan_fixes,
+    stale_files,
     verify_fixes,
 )
 from fuse_ls.verify.run import CheckCommand
@@ -189,6 +190,12 @@ def review_fixes(
     if not outcome.fixes.files:
         return outcome
     verify = wants_checks(args)
+    stale = stale_files(outcome.fixes)
+    if stale and (verify or getattr(args, "apply", False)):
+        # Nothing to try: the fixes were written for text that is no longer there.
+        outcome.reason, outcome.exit_code = str(StaleFiles(stale)), 2
+        err.print(Text("not tried: ", style="red") + Text(outcome.reason))
+        return outcome
     if verify:
         outcome.report = asyncio.run(
             verify_fixes(

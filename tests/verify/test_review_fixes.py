@@ -212,3 +212,21 @@ def test_a_fix_writing_a_redaction_mark_it_cannot_put_back_is_left_out() -> None
     assert [f.fixed for f in fixes.files] == ["x = 1\ny = 3\n"]
     [(at, why)] = fixes.skipped
     assert at == "f.py:1" and "[REDACTED:api-key]" in why
+
+
+def test_a_staged_review_whose_files_differ_on_disk_tries_and_writes_nothing(
+    project: Repo, tmp_path: Path
+) -> None:
+    # The index holds the reviewed text; the file on disk has moved on since.
+    project.git("add", "calc.py", "mul.py")
+    project.write("mul.py", "# a comment above\ndef mul(a, b):\n    return a ** b\n")
+    user_config(tmp_path / "home", [PYTEST])
+    before = snapshot(project.root)
+    with Emulator(script("a * b")) as emu:
+        env = environ(tmp_path, emu.base_url)
+        res = fuse(["review", "--staged", "--verify", "--apply"], project, env)
+    assert res.returncode == 2, res.stderr
+    assert "not tried: mul.py changed since the review read it: no fix was applied" in res.stderr
+    assert "fixes together:" not in res.stdout  # no checks ran
+    assert snapshot(project.root) == before
+    assert copies_left(tmp_path) == []
