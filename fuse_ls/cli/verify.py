@@ -168,6 +168,14 @@ class FixesOutcome:
             console.print(Text(f"  left out {at}: {why}", style="dim"))
         report = self.report
         if report is None:
+            if fixes.files and not self.applied and self.reason is None:
+                console.print(
+                    Text(
+                        "not applied: --verify tries them together with verify.commands, "
+                        "--apply writes them",
+                        style="dim",
+                    )
+                )
             return
         style = "bold green" if report.passed else "bold red"
         console.print(Text(f"fixes together: {report.summary()}", style=style))

@@ -94,6 +94,10 @@ def test_fixes_that_break_the_tests_are_reported_with_the_failure_and_not_applie
         assert "assert 4 == 6" in res.stdout  # the failing test's output
         assert "not applied: the fixes did not pass their checks" in res.stderr
         assert snapshot(project.root) == before
+        shown = fuse(["review", "--uncommitted", "--fix"], project, env)
+        assert shown.returncode == 0 and "+    return a + a" in shown.stdout
+        assert "not applied: --verify tries them together" in shown.stdout
+        assert snapshot(project.root) == before
         data = json.loads(
             fuse(["review", "--uncommitted", "--verify", "--format", "json"], project, env).stdout
         )
