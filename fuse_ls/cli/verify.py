@@ -230,7 +230,7 @@ def review_fixes(
         return outcome
     try:
         apply_fixes(outcome.fixes)
-    except StaleFiles as exc:
+    except FuseError as exc:  # StaleFiles, FixesNotWritten: nothing applied
         outcome.reason, outcome.exit_code = str(exc), 2
         err.print(Text("not applied: ", style="red") + Text(str(exc)))
         return outcome

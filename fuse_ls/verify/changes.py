@@ -144,16 +144,36 @@ def stale_files(fixes: ReviewFixes) -> list[str]:
     return [f.path for f in fixes.files if not _unchanged(f.file, f.base)]
 
 
+class FixesNotWritten(FuseError):
+    """A file could not be written; the files written before it were put back."""
+
+
 def apply_fixes(fixes: ReviewFixes) -> None:
     """Write every file's fixed text, after checking that none changed since the review
-    (StaleFiles: nothing written)."""
+    (StaleFiles: nothing written). All or nothing: when a write fails, the files already
+    written get their old bytes back (FixesNotWritten)."""
     stale = stale_files(fixes)
     if stale:
         raise StaleFiles(stale)
+    written: list[tuple[Path, bytes]] = []
     for f in fixes.files:
         raw, _ = _on_disk(f.file)
-        with f.file.open("w", encoding="utf-8", newline=_newline(raw or b"", f.base)) as fh:
-            fh.write(f.fixed)
+        try:
+            with f.file.open("w", encoding="utf-8", newline=_newline(raw or b"", f.base)) as fh:
+                fh.write(f.fixed)
+        except OSError as exc:
+            for file, old in [*written, (f.file, raw or b"")]:
+                try:
+                    file.write_bytes(old)
+                except OSError:
+                    # Say so: this one keeps whatever the failed write left.
+                    raise FixesNotWritten(
+                        f"could not write {f.path} ({exc}) nor restore {file}"
+                    ) from exc
+            raise FixesNotWritten(
+                f"could not write {f.path} ({exc.strerror or exc}); no fix was applied to any file"
+            ) from exc
+        written.append((f.file, raw or b""))
 
 
 async def verify_fixes(

@@ -18,7 +18,7 @@ import pytest
 
 from fuse_ls.core.types import FusedFinding
 from fuse_ls.emulator import Emulator
-from fuse_ls.verify.changes import plan_fixes
+from fuse_ls.verify.changes import FixesNotWritten, apply_fixes, plan_fixes
 from tests.changes.gitrepo import Repo
 from tests.verify.conftest import snapshot
 from tests.verify.test_verify_cli import (
@@ -234,3 +234,30 @@ def test_a_staged_review_whose_files_differ_on_disk_tries_and_writes_nothing(
     assert "fixes together:" not in res.stdout  # no checks ran
     assert snapshot(project.root) == before
     assert copies_left(tmp_path) == []
+
+
+def test_a_write_that_fails_half_way_puts_back_the_files_already_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = tmp_path / "a.py", tmp_path / "b.py"
+    first.write_text("a = 1\n")
+    second.write_text("b = 1\n")
+    fixes = plan_fixes(
+        [
+            ("a.py", first, "a = 1\n", _finding(1, 1, "a = 2")),
+            ("b.py", second, "b = 1\n", _finding(1, 1, "b = 2")),
+        ]
+    )
+    real_open = Path.open
+    failures = [OSError(28, "No space left on device")]  # the first write of b.py fails
+
+    def failing_open(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if self == second and "w" in mode and failures:
+            raise failures.pop()
+        return real_open(self, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", failing_open)
+    wanted = r"could not write b\.py \(No space left on device\); no fix was applied"
+    with pytest.raises(FixesNotWritten, match=wanted):
+        apply_fixes(fixes)
+    assert first.read_text() == "a = 1\n" and second.read_text() == "b = 1\n"
