@@ -42,7 +42,7 @@ from attrs import evolve, frozen
 
 from fuse_ls.eval.dataset import Dataset, PullRequest, judges, load_dataset
 from fuse_ls.eval.replay import Score, choose_pools, member_answers, tool_scores
-from fuse_ls.fusion.findings import Cluster, cluster_findings
+from fuse_ls.fusion.findings import Cluster, Vote, cluster_findings, terms
 from fuse_ls.fusion.votes import VotePolicy
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,18 +86,54 @@ def pr_stats(pr: PullRequest, clusters: list[Cluster], n: int) -> PrStats:
     return PrStats(patterns, tuple(found), tuple(corr), tuple((a, b) for a, b in solo))
 
 
-Rule = Callable[[Sequence[PrStats], int, int], Callable[[Voters], bool]]
+Show = Callable[[Voters], bool]
+Rule = Callable[[Sequence[PrStats], int, int], Show]
+Pick = Callable[[Cluster], Vote]
+PickRule = Callable[[Sequence[PrStats], int], Pick]
 
 
-def plain(history: Sequence[PrStats], n: int, quorum: int) -> Callable[[Voters], bool]:
-    return lambda voters: len(voters) >= quorum
+def product_pick(history: Sequence[PrStats], n: int) -> Pick:
+    return lambda c: c.representative()
 
 
-def corroboration(history: Sequence[PrStats], n: int, quorum: int) -> Callable[[Voters], bool]:
+def corroboration_weights(history: Sequence[PrStats], n: int) -> list[float]:
+    """Each member's corroborated share over the pool's pooled share, Beta-smoothed."""
     found = [sum(h.found[m] for h in history) for m in range(n)]
     corr = [sum(h.corroborated[m] for h in history) for m in range(n)]
     pooled = (sum(corr) + 1) / (sum(found) + 2)
-    weight = [(c + PRIOR * pooled) / (f + PRIOR) / pooled for f, c in zip(found, corr, strict=True)]
+    return [(c + PRIOR * pooled) / (f + PRIOR) / pooled for f, c in zip(found, corr, strict=True)]
+
+
+def reliable_pick(history: Sequence[PrStats], n: int) -> Pick:
+    """The product's representative score (shared, rarer words) times the member's weight."""
+    weight = corroboration_weights(history, n)
+
+    def pick(c: Cluster) -> Vote:
+        if len(c.votes) == 1:
+            return c.votes[0]
+        bags = [set(terms(v.finding.message)) for v in c.votes]
+        df = Counter(t for bag in bags for t in bag)
+        k = len(bags)
+        shared = [sum(math.log(1 + k / df[t]) * (df[t] - 1) for t in bag) for bag in bags]
+        best = max(
+            range(k),
+            key=lambda i: (
+                round(shared[i] * weight[c.votes[i].voter], 9),
+                len(c.votes[i].finding.message),
+                -i,
+            ),
+        )
+        return c.votes[best]
+
+    return pick
+
+
+def plain(history: Sequence[PrStats], n: int, quorum: int) -> Show:
+    return lambda voters: len(voters) >= quorum
+
+
+def corroboration(history: Sequence[PrStats], n: int, quorum: int) -> Show:
+    weight = corroboration_weights(history, n)
     return lambda voters: sum(weight[m] for m in voters) >= quorum - 1e-9
 
 
@@ -105,7 +141,7 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def dawid_skene(history: Sequence[PrStats], n: int, quorum: int) -> Callable[[Voters], bool]:
+def dawid_skene(history: Sequence[PrStats], n: int, quorum: int) -> Show:
     items: Counter[Voters] = Counter()
     for h in history:
         items.update(h.patterns)
@@ -125,9 +161,7 @@ def dawid_skene(history: Sequence[PrStats], n: int, quorum: int) -> Callable[[Vo
             for m in range(n)
         ]
         mean_s, mean_f = statistics.fmean(raw_s), statistics.fmean(raw_f)
-        sens = [
-            min(0.99, max(0.01, (r * real + PRIOR * mean_s) / (real + PRIOR))) for r in raw_s
-        ]
+        sens = [min(0.99, max(0.01, (r * real + PRIOR * mean_s) / (real + PRIOR))) for r in raw_s]
         fpr = [min(0.99, max(0.01, (r * false + PRIOR * mean_f) / (false + PRIOR))) for r in raw_f]
         # Identifiability: a real issue is raised more often than a false one by every
         # member; without this the two classes drift to "augment raised it" and "it did not".
@@ -149,13 +183,13 @@ def _score(voters: Voters, sens: list[float], fpr: list[float], prior: float, n:
     return total
 
 
-def oracle_solo(history: Sequence[PrStats], n: int, quorum: int) -> Callable[[Voters], bool]:
+def oracle_solo(history: Sequence[PrStats], n: int, quorum: int) -> Show:
     right = [
         (sum(h.solo[m][1] for h in history) + 1) / (sum(h.solo[m][0] for h in history) + 4)
         for m in range(n)
     ]
-    return lambda voters: len(voters) >= quorum or (
-        len(voters) == 1 and right[next(iter(voters))] >= 0.25
+    return lambda voters: (
+        len(voters) >= quorum or (len(voters) == 1 and right[next(iter(voters))] >= 0.25)
     )
 
 
@@ -169,11 +203,11 @@ def history_of(stats: Sequence[PrStats], k: int, mode: str) -> Sequence[PrStats]
     return [stats[k]]  # self: this review alone
 
 
-def score(pr: PullRequest, shown: Sequence[Cluster]) -> Score:
+def score(pr: PullRequest, shown: Sequence[Cluster], pick: Pick) -> Score:
     matched: set[str] = set()
     fp = 0
     for c in shown:
-        v = c.representative()
+        v = pick(c)
         review = pr.reviews[v.model]
         label = review.label(v.finding.message)
         if label == "tp":
@@ -182,20 +216,27 @@ def score(pr: PullRequest, shown: Sequence[Cluster]) -> Score:
     return Score(len(matched), fp, len(pr.golden))
 
 
-def run_pool(ds: Dataset, members: tuple[str, ...], rule: Rule, mode: str) -> Score:
+def run_pool(
+    ds: Dataset, members: tuple[str, ...], rule: Rule, mode: str, pick: PickRule = product_pick
+) -> Score:
     n = len(members)
     quorum = VotePolicy().quorum(n)
     per_pr = [clusters_of(ds, pr, members) for pr in ds.prs]
     stats = [pr_stats(pr, cl, n) for pr, cl in zip(ds.prs, per_pr, strict=True)]
     total = Score(0, 0, 0)
     for k, pr in enumerate(ds.prs):
-        show = rule(history_of(stats, k, mode), n, quorum)
-        total = total + score(pr, [c for c in per_pr[k] if show(frozenset(c.voters))])
+        history = history_of(stats, k, mode)
+        show = rule(history, n, quorum)
+        shown = [c for c in per_pr[k] if show(frozenset(c.voters))]
+        total = total + score(pr, shown, pick(history, n))
     return total
 
 
-VARIANTS: dict[str, tuple[Rule, str]] = {
+VARIANTS: dict[str, tuple[Rule, str] | tuple[Rule, str, PickRule]] = {
     "plain quorum (product)": (plain, "loo"),
+    "reliable message loo": (plain, "loo", reliable_pick),
+    "reliable message online": (plain, "online", reliable_pick),
+    "reliable message onl+self": (plain, "online+self", reliable_pick),
     "corroboration loo": (corroboration, "loo"),
     "corroboration online": (corroboration, "online"),
     "corroboration online+self": (corroboration, "online+self"),
@@ -207,15 +248,15 @@ VARIANTS: dict[str, tuple[Rule, str]] = {
 }
 
 
-def row(ds: Dataset, rule: Rule, mode: str, samples: int) -> str:
+def row(ds: Dataset, rule: Rule, mode: str, samples: int, pick: PickRule = product_pick) -> str:
     tools = tool_scores(ds)
     cells = []
     for size in (3, 5, len(tools)):
-        top = run_pool(ds, choose_pools(tools, size, "top", 1, 0)[0], rule, mode)
+        top = run_pool(ds, choose_pools(tools, size, "top", 1, 0)[0], rule, mode, pick)
         cells.append(f"top{size} {top.f1 * 100:5.1f}")
     for size in (3, 5):
         results = [
-            (run_pool(ds, m, rule, mode).f1, max(tools[t].f1 for t in m))
+            (run_pool(ds, m, rule, mode, pick).f1, max(tools[t].f1 for t in m))
             for m in choose_pools(tools, size, "random", samples, 0)
         ]
         med = statistics.median(f for f, _ in results) * 100
@@ -258,15 +299,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.by_repo:
             repos = sorted({pr.url.split("/")[4].split("-")[0] for pr in ds.prs})
             parts += [
-                (f"pull requests of {r}", evolve(ds, prs=tuple(p for p in ds.prs if f"/{r}" in p.url)))
+                (
+                    f"pull requests of {r}",
+                    evolve(ds, prs=tuple(p for p in ds.prs if f"/{r}" in p.url)),
+                )
                 for r in repos
             ]
         for part, subset in parts:
             print(f" {part}")
-            for name, (rule, mode) in VARIANTS.items():
+            for name, (rule, mode, *pick) in VARIANTS.items():
                 if args.only and args.only not in name and "product" not in name:
                     continue
-                print(f"  {name:<26} {row(subset, rule, mode, args.samples)}", flush=True)
+                cells = row(subset, rule, mode, args.samples, *pick)
+                print(f"  {name:<26} {cells}", flush=True)
 
 
 if __name__ == "__main__":
