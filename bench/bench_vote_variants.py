@@ -21,6 +21,10 @@ shipped policy across judges and pools, which is why the defaults stay as they a
   (and hurts pools of 5), but `--by-repo` shows it hurts grafana's pull requests with all
   three judges: a rule chosen on two repositories does not hold on the third.
 - `quorum n/2` (stricter in pools of 5) and `quorum 1 in 3-pools` (show every finding).
+
+Per-member reliability (weighted votes estimated from agreement on other reviews, and
+Dawid-Skene) is measured in bench/bench_reliability.py; other clustering similarities in
+bench/bench_clustering_variants.py. Neither is shipped, for the same reason.
 """
 
 from __future__ import annotations

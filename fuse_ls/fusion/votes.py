@@ -14,6 +14,10 @@ Measured on the train part of Code Review Bench (README, "How good is the fused 
 a comment raised by one reviewer of five is right about 1 time in 8, by two about 1 in 4,
 by four or more well over half the time; requiring two votes in pools of three or more
 keeps most real issues and removes most noise, while a pool of one or two keeps all.
+Every member's vote counts the same: weighting members by how often the others
+corroborate them (agreement-based reliability, Dawid-Skene) was measured on all three
+judges' labels and lowers fused F1 (bench/bench_reliability.py), because a member the
+pool agrees with most is not the one whose lone findings are right.
 """
 
 from __future__ import annotations
