@@ -96,6 +96,46 @@ class Pairs:
 
 
 @frozen
+class MemberStats:
+    """One pool member's findings in the fused review: how often the others raised the
+    same issue, and how often its lone findings (which the policy keeps as hints in
+    pools of three or more) were right. Measured on Code Review Bench, the member the
+    others corroborate most is not the one whose lone findings are right, which is why
+    votes are not weighted by agreement (bench/bench_reliability.py)."""
+
+    findings: int = 0
+    corroborated: int = 0  # in a cluster with at least one other member
+    lone: int = 0
+    lone_right: int = 0  # lone findings the judge matched to a golden comment
+
+    def __add__(self, other: MemberStats) -> MemberStats:
+        return MemberStats(
+            self.findings + other.findings,
+            self.corroborated + other.corroborated,
+            self.lone + other.lone,
+            self.lone_right + other.lone_right,
+        )
+
+    @property
+    def corroborated_share(self) -> float:
+        return self.corroborated / self.findings if self.findings else 0.0
+
+    @property
+    def lone_precision(self) -> float:
+        return self.lone_right / self.lone if self.lone else 0.0
+
+    def as_json(self) -> dict[str, float | int]:
+        return {
+            "findings": self.findings,
+            "corroborated": self.corroborated,
+            "lone": self.lone,
+            "lone_right": self.lone_right,
+            "corroborated_share": round(self.corroborated_share, 6),
+            "lone_precision": round(self.lone_precision, 6),
+        }
+
+
+@frozen
 class PoolResult:
     members: tuple[str, ...]
     fused: Score
@@ -104,6 +144,7 @@ class PoolResult:
     pairs: Pairs
     shown: int  # findings reported over all pull requests
     minority: int  # findings kept as hints (below the vote quorum)
+    member_stats: tuple[MemberStats, ...] = ()  # in `members` order
 
     @property
     def beats_best(self) -> bool:
@@ -214,6 +255,17 @@ def cluster_pairs(pr: PullRequest, clusters: Sequence[Cluster]) -> Pairs:
     return Pairs(same_merged, diff_merged, same_split)
 
 
+def member_stats(pr: PullRequest, clusters: Sequence[Cluster], size: int) -> list[MemberStats]:
+    out = [MemberStats() for _ in range(size)]
+    for cluster in clusters:
+        lone = len(cluster.voters) == 1
+        for vote in cluster.votes:
+            review = pr.reviews.get(vote.model)
+            right = review is not None and review.label(vote.finding.message) == "tp"
+            out[vote.voter] = out[vote.voter] + MemberStats(1, not lone, lone, lone and right)
+    return out
+
+
 def replay_pool(
     ds: Dataset,
     members: Sequence[str],
@@ -222,11 +274,15 @@ def replay_pool(
     clusterer: Clusterer = cluster_findings,
 ) -> PoolResult:
     fused, pairs, shown, minority = Score(0, 0, 0), Pairs(), 0, 0
+    stats = [MemberStats() for _ in members]
     for pr in ds.prs:
         clusters, findings = fuse_pull_request(pr, members, policy, clusterer)
         score, n_shown, n_minority = score_findings(pr, findings, policy)
         fused, shown, minority = fused + score, shown + n_shown, minority + n_minority
         pairs = pairs + cluster_pairs(pr, clusters)
+        stats = [
+            a + b for a, b in zip(stats, member_stats(pr, clusters, len(members)), strict=True)
+        ]
     best = max(members, key=lambda t: (tools[t].f1, t))
     return PoolResult(
         members=tuple(members),
@@ -236,6 +292,7 @@ def replay_pool(
         pairs=pairs,
         shown=shown,
         minority=minority,
+        member_stats=tuple(stats),
     )
 
 

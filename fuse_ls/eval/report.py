@@ -31,6 +31,9 @@ def replay_json(r: Replay) -> dict[str, Any]:
                 "reported": p.shown,
                 "minority": p.minority,
                 "merge": p.pairs.as_json(),
+                "member_stats": {
+                    name: st.as_json() for name, st in zip(p.members, p.member_stats, strict=True)
+                },
             }
             for p in r.pools
         ],
@@ -68,6 +71,20 @@ def print_replay(console: Console, r: Replay, max_pools: int = 20) -> None:
     if len(r.pools) > max_pools:
         pools.caption = f"first {max_pools} of {len(r.pools)} pools (--json lists all)"
     console.print(pools)
+    if r.pools and len(r.pools[0].members) > 1:
+        first = r.pools[0]
+        members = Table(title="members of the first pool")
+        for col in ("member", "findings", "corroborated %", "lone", "lone right %"):
+            members.add_column(col, justify="left" if col == "member" else "right")
+        for name, st in zip(first.members, first.member_stats, strict=True):
+            members.add_row(
+                name,
+                str(st.findings),
+                _pct(st.corroborated_share),
+                str(st.lone),
+                _pct(st.lone_precision),
+            )
+        console.print(members)
     console.print(
         f"pools: {len(r.pools)}  median fused F1 {_pct(r.median_fused_f1)}  "
         f"beat their best member: {_pct(r.beat_share)}%"

@@ -88,6 +88,30 @@ def test_json_shape_for_random_pools_and_seed_is_reproducible(
 
 
 @needs_bench
+def test_member_stats_show_why_votes_are_not_weighted_by_agreement(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = run_json(capsys, str(BENCH), "--pool-size", "3")
+    pool = out["pools"][0]
+    stats = pool["member_stats"]
+    assert list(stats) == pool["members"] == ["augment", "bugbot", "propel"]
+    ds = load_dataset(BENCH)
+    for name, st in stats.items():
+        # Every comment of the member is counted once, corroborated or lone, never both.
+        assert st["findings"] == sum(len(pr.reviews[name].texts) for pr in ds.prs)
+        assert st["corroborated"] + st["lone"] == st["findings"]
+        assert 0 <= st["lone_right"] <= st["lone"]
+    # The member the others agree with most has the least reliable lone findings
+    # (README, "How good is the fused review"): agreement is no reliability weight.
+    assert stats["bugbot"]["corroborated_share"] > stats["augment"]["corroborated_share"]
+    assert stats["bugbot"]["lone_precision"] < stats["augment"]["lone_precision"]
+    table = main(["eval", "replay", str(BENCH), "--pool-size", "3"])
+    assert table == 0
+    text = capsys.readouterr().out
+    assert "members of the first pool" in text and "lone right %" in text
+
+
+@needs_bench
 def test_other_judges_labels_are_selectable() -> None:
     sonnet = tool_scores(load_dataset(BENCH, "anthropic_claude-sonnet-4-5-20250929"))
     opus = tool_scores(load_dataset(BENCH))
@@ -161,6 +185,10 @@ def test_synthetic_pool_merges_paraphrases_and_scores_the_shown_text(tmp_path: P
     # Both tools found G1: merged into one 2-vote finding; b's rename is its own finding.
     assert pool.pairs.merged_same == 1 and pool.pairs.split_same == 0
     assert (pool.fused.tp, pool.fused.golden) == (1, 1)
+    a, b = pool.member_stats
+    assert (a.findings, a.corroborated, a.lone) == (1, 1, 0)
+    # b's rename was raised by b alone and the judge called it a false positive.
+    assert (b.findings, b.corroborated, b.lone, b.lone_right) == (2, 1, 1, 0)
 
 
 @pytest.mark.parametrize(
