@@ -25,6 +25,10 @@ Bound (uses labels, not a product option): `oracle solo` shows a member's solo f
 when that member's solo findings were judge-right >= 25% of the time on the other pull
 requests: what the best conceivable per-member reliability could add.
 
+Bound (labels, in-sample): the best fused F1 of any rule that decides from which members
+voted, fitted to the judge's labels on the same pull requests. Every weighting of members
+is such a rule, so none can exceed it.
+
 Also printed: per member of the top pools, its corroboration share against the precision
 of its solo findings, which is what a reliability estimate would have to predict.
 
@@ -44,6 +48,7 @@ import math
 import statistics
 from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import combinations
 from pathlib import Path
 
 from attrs import evolve, frozen
@@ -290,6 +295,51 @@ def diagnose(ds: Dataset) -> None:
             )
 
 
+def best_voter_set_rule(ds: Dataset, members: tuple[str, ...]) -> float:
+    """The best fused F1 any rule deciding from *which members voted* can reach, the rule
+    fitted to the judge's labels on these very pull requests (an upper bound for every
+    weighting of members, learnt or not). Pools of up to three: every subset of voter sets;
+    bigger: the best prefix of voter sets ordered by their own precision."""
+    per_pr = [clusters_of(ds, pr, members) for pr in ds.prs]
+
+    def f1(chosen: set[Voters]) -> float:
+        total = Score(0, 0, 0)
+        for pr, clusters in zip(ds.prs, per_pr, strict=True):
+            shown = [c for c in clusters if frozenset(c.voters) in chosen]
+            total = total + score(pr, shown, product_pick([], 0))
+        return total.f1
+
+    sets = sorted({frozenset(c.voters) for cl in per_pr for c in cl}, key=sorted)
+    if len(members) <= 3:
+        return max(f1(set(sub)) for k in range(len(sets) + 1) for sub in combinations(sets, k))
+
+    def precision(v: Voters) -> float:
+        total = Score(0, 0, 0)
+        for pr, clusters in zip(ds.prs, per_pr, strict=True):
+            shown = [c for c in clusters if frozenset(c.voters) == v]
+            total = total + score(pr, shown, product_pick([], 0))
+        return total.precision
+
+    order = sorted(sets, key=lambda v: -precision(v))
+    return max(f1(set(order[:k])) for k in range(len(order) + 1))
+
+
+def bound_row(ds: Dataset, samples: int) -> str:
+    tools = tool_scores(ds)
+    cells = []
+    for size in (3, 5):
+        best = best_voter_set_rule(ds, choose_pools(tools, size, "top", 1, 0)[0])
+        cells.append(f"top{size} {best * 100:5.1f}")
+    results = [
+        (best_voter_set_rule(ds, m), max(tools[t].f1 for t in m))
+        for m in choose_pools(tools, 3, "random", samples, 0)
+    ]
+    med = statistics.median(f for f, _ in results) * 100
+    beat = sum(f > b for f, b in results) / len(results) * 100
+    cells.append(f"rand3 {med:5.1f} / {beat:5.1f}%")
+    return "  ".join(cells)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     default = REPO.parent / "shared" / "data" / "code-review-bench"
@@ -303,6 +353,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         ds = load_dataset(args.dataset, judge)
         print(f"\njudge {judge}")
         diagnose(ds)
+        print(f"  bound, best voter-set rule fitted to labels: {bound_row(ds, args.samples)}")
         parts = [("all pull requests", ds)]
         if args.by_repo:
             repos = sorted({pr.url.split("/")[4].split("-")[0] for pr in ds.prs})
