@@ -19,7 +19,8 @@ Estimators (label-free; `history` is other pull requests fused by the same pool)
 
 History modes: `loo` (every other pull request of the dataset), `online` (only pull
 requests listed before this one: what a user's history would hold), `+self` (the review
-being fused is added to the history: its own agreement is label-free too).
+being fused is added to the history: its own agreement is label-free too), `other repos`
+(only pull requests of the other repositories: a history learnt on other code).
 
 Bound (uses labels, not a product option): `oracle solo` shows a member's solo finding
 when that member's solo findings were judge-right >= 25% of the time on the other pull
@@ -71,6 +72,7 @@ class PrStats:
     found: tuple[int, ...]  # findings per member
     corroborated: tuple[int, ...]  # of which in a cluster with another voter
     solo: tuple[tuple[int, int], ...]  # per member (solo findings, judge-right ones)
+    repo: str = ""
 
 
 _clusters: dict[tuple[str, str, tuple[str, ...]], list[Cluster]] = {}
@@ -96,7 +98,12 @@ def pr_stats(pr: PullRequest, clusters: list[Cluster], n: int) -> PrStats:
             if not multi:
                 solo[v.voter][0] += 1
                 solo[v.voter][1] += pr.reviews[v.model].label(v.finding.message) == "tp"
-    return PrStats(patterns, tuple(found), tuple(corr), tuple((a, b) for a, b in solo))
+    solo_counts = tuple((a, b) for a, b in solo)
+    return PrStats(patterns, tuple(found), tuple(corr), solo_counts, repo_of(pr))
+
+
+def repo_of(pr: PullRequest) -> str:
+    return pr.url.split("/")[4].split("-")[0]
 
 
 Show = Callable[[Voters], bool]
@@ -211,6 +218,8 @@ def history_of(stats: Sequence[PrStats], k: int, mode: str) -> Sequence[PrStats]
         return [s for j, s in enumerate(stats) if j != k]
     if mode == "online":
         return stats[:k]
+    if mode == "other repos":  # a history learnt on other code bases
+        return [s for s in stats if s.repo != stats[k].repo]
     if mode == "online+self":
         return stats[: k + 1]
     return [stats[k]]  # self: this review alone
@@ -253,6 +262,7 @@ VARIANTS: dict[str, tuple[Rule, str] | tuple[Rule, str, PickRule]] = {
     "corroboration loo": (corroboration, "loo"),
     "corroboration online": (corroboration, "online"),
     "corroboration online+self": (corroboration, "online+self"),
+    "corroboration other repos": (corroboration, "other repos"),
     "corroboration self": (corroboration, "self"),
     "dawid-skene loo": (dawid_skene, "loo"),
     "dawid-skene online": (dawid_skene, "online"),
@@ -356,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  bound, best voter-set rule fitted to labels: {bound_row(ds, args.samples)}")
         parts = [("all pull requests", ds)]
         if args.by_repo:
-            repos = sorted({pr.url.split("/")[4].split("-")[0] for pr in ds.prs})
+            repos = sorted({repo_of(pr) for pr in ds.prs})
             parts += [
                 (
                     f"pull requests of {r}",
