@@ -262,7 +262,9 @@ def member_stats(pr: PullRequest, clusters: Sequence[Cluster], size: int) -> lis
         for vote in cluster.votes:
             review = pr.reviews.get(vote.model)
             right = review is not None and review.label(vote.finding.message) == "tp"
-            out[vote.voter] = out[vote.voter] + MemberStats(1, not lone, lone, lone and right)
+            out[vote.voter] = out[vote.voter] + MemberStats(
+                1, int(not lone), int(lone), int(lone and right)
+            )
     return out
 
 
