@@ -10,6 +10,20 @@ from lsprotocol import types
 from tests.server.conftest import EVAL_LINE, JUDGE, NONE_LINE, POOL, Session, script, wait_for
 
 
+def only_edit(resolved: types.CodeAction, uri: str) -> types.TextEdit:
+    """The one text edit of a resolved quick fix, in whichever form the client took."""
+    assert resolved.edit is not None
+    if resolved.edit.document_changes:
+        change = resolved.edit.document_changes[0]
+        assert isinstance(change, types.TextDocumentEdit)
+        edit = change.edits[0]
+    else:
+        assert resolved.edit.changes is not None
+        edit = resolved.edit.changes[uri][0]
+    assert isinstance(edit, types.TextEdit)
+    return edit
+
+
 def selection(start: int, end: int) -> dict[str, Any]:
     return {"start": {"line": start, "character": 0}, "end": {"line": end, "character": 0}}
 
@@ -147,14 +161,7 @@ async def test_quick_fix_is_resolved_lazily_from_the_diagnostic(lsp: Session) ->
             data=quick_fix["data"],
         )
     )
-    assert resolved.edit is not None
-    if resolved.edit.document_changes:
-        change = resolved.edit.document_changes[0]
-        assert isinstance(change, types.TextDocumentEdit)
-        edit = change.edits[0]
-    else:
-        assert resolved.edit.changes is not None
-        edit = resolved.edit.changes[uri][0]
+    edit = only_edit(resolved, uri)
     assert edit.range.start.line == EVAL_LINE
     assert edit.new_text == "    value = ast.literal_eval(text)"
     assert resolved.command is not None
@@ -263,14 +270,7 @@ async def test_a_quick_fix_keeps_a_secret_the_models_only_saw_redacted(lsp: Sess
             data=listed[0]["data"],
         )
     )
-    assert resolved.edit is not None
-    if resolved.edit.document_changes:
-        change = resolved.edit.document_changes[0]
-        assert isinstance(change, types.TextDocumentEdit)
-        edit = change.edits[0]
-    else:
-        assert resolved.edit.changes is not None
-        edit = resolved.edit.changes[uri][0]
+    edit = only_edit(resolved, uri)
     # The models saw `[REDACTED:…]` where the key is; the edit puts the key back.
     assert all(key not in str(r.body) for r in lsp.emulator.requests)
     assert edit.new_text == f'    value = ast.literal_eval(text) or "{key}"'
