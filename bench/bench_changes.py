@@ -4,7 +4,9 @@
 Run: .venv/bin/python bench/bench_changes.py
 
 Printed side by side, from one run:
-- wall time / the critical path of the schedule the limits allow. The emulated models
+- wall time / the critical path of the schedule the limits allow, for the run's method
+  (units streamed into the calls as they are planned) and the previous one (every unit
+  planned before the first call), each in fresh processes. The emulated models
   answer after a fixed time (token_ms = 0), so every call's duration is known; the
   allowed schedule is simulated with zero overhead under the same global limit (judges
   first, then pool calls in unit order). Also shown against the plain lower bound
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import json
 import os
 import subprocess
 import sys
@@ -84,13 +87,14 @@ def function(name: str, changed: bool) -> str:
     return "\n".join(body)
 
 
-def source(changed: bool, scale: int) -> str:
+def source(changed: bool, scale: int, file: int) -> str:
     """CHANGED_FUNCS functions that the change touches, with (scale-1)x as much unchanged
-    code before and after them."""
+    code before and after them. Names differ per file, so no file's planning (redaction,
+    parsing) is a repeat of another's."""
     extra = (scale - 1) * CHANGED_FUNCS // 2
-    parts = [function(f"head_{i}", False) for i in range(extra)]
-    parts += [function(f"work_{i}", changed) for i in range(CHANGED_FUNCS)]
-    parts += [function(f"tail_{i}", False) for i in range(extra)]
+    parts = [function(f"head_{file}_{i}", False) for i in range(extra)]
+    parts += [function(f"work_{file}_{i}", changed) for i in range(CHANGED_FUNCS)]
+    parts += [function(f"tail_{file}_{i}", False) for i in range(extra)]
     return "import os\n\n\n" + "".join(parts)
 
 
@@ -105,11 +109,11 @@ def make_repo(root: Path, scale: int) -> None:
     git(root, "init", "-q", "-b", "main")
     for i in range(FILES):
         (root / f"pkg/mod_{i:02d}.py").parent.mkdir(exist_ok=True)
-        (root / f"pkg/mod_{i:02d}.py").write_text(source(False, scale))
+        (root / f"pkg/mod_{i:02d}.py").write_text(source(False, scale, i))
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
     for i in range(FILES):
-        (root / f"pkg/mod_{i:02d}.py").write_text(source(True, scale))
+        (root / f"pkg/mod_{i:02d}.py").write_text(source(True, scale, i))
 
 
 def targets(root: Path) -> tuple[list[Target], int]:
@@ -136,10 +140,14 @@ def settings(base_url: str, data_dir: Path) -> Settings:
     return s
 
 
-def review(root: Path, s: Settings, cache: Path) -> tuple[ChangeReview, float]:
+def review(
+    root: Path, s: Settings, cache: Path, *, stream: bool = True
+) -> tuple[ChangeReview, float]:
     began = time.perf_counter()
     found, _ = targets(root)
-    options = ReviewOptions(global_limit=LIMIT, per_endpoint=LIMIT, max_findings=None)
+    options = ReviewOptions(
+        global_limit=LIMIT, per_endpoint=LIMIT, max_findings=None, stream=stream
+    )
     with ReviewCache(cache) as store:
         reviewer = ChangeReviewer(s, root, options, cache=store)
         result = asyncio.run(reviewer.run(found))
@@ -221,7 +229,64 @@ async def bare_calls(result: ChangeReview, s: Settings) -> float:
         return time.perf_counter() - began
 
 
+METHODS = {
+    "plan first": False,  # the previous method: every unit planned before the first call
+    "streamed": True,  # each unit's calls start as soon as its file is planned
+}
+
+
+def cold_run(base_url: str, root: Path, data: Path, method: str) -> None:
+    """One first review in this (fresh) process, as a CLI run pays it: imports, the
+    redaction rules, the HTTP client and git included. Prints one JSON line."""
+    s = settings(base_url, data)
+    result, wall = review(root, s, data / "cache.sqlite3", stream=METHODS[method])
+    sim, _ = allowed_schedule(result)
+    print(
+        json.dumps(
+            {"wall": wall, "sim": sim, "planning": result.planning_s, "run": result.wall_time_s}
+        )
+    )
+
+
+def compare_methods(base_url: str, root: Path, base: Path, rounds: int = 2) -> list[Row]:
+    """Each method in fresh processes, alternately, so neither inherits the other's
+    warm caches or a quieter moment of the machine; the median per method."""
+    import statistics
+
+    figures: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
+    for n in range(rounds):
+        for method in METHODS:
+            data = base / f"cold-{n}-{method.replace(' ', '-')}"
+            out = subprocess.run(
+                [sys.executable, __file__, "--cold", method, base_url, str(root), str(data)],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            figures[method].append(json.loads(out.strip().splitlines()[-1]))
+    rows: list[Row] = []
+    for method, runs in figures.items():
+        ratio = statistics.median(r["wall"] / r["sim"] for r in runs)
+        first_call = statistics.median(r["planning"] + r["wall"] - r["run"] for r in runs)
+        rows.append(
+            (
+                f"wall / allowed schedule, {method}",
+                f"{ratio:.3f}",
+                f"fresh process, median of {rounds}; first call after {first_call:.2f}s "
+                "(git, units, redaction, cache, prices)",
+            )
+        )
+    return rows
+
+
+Row = tuple[str, str, str]
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["--cold"]:
+        method, base_url, root, data = sys.argv[2:6]
+        cold_run(base_url, Path(root), Path(data), method)
+        return 0
     emulator = EmulatorProcess(script())
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -273,6 +338,7 @@ def main() -> int:
                             f"git {wall - first.wall_time_s:.2f}s",
                         )
                     )
+                    rows.extend(compare_methods(emulator.base_url, root, base))
                     floor = asyncio.run(bare_calls(first, s))
                     rows.append(
                         (

@@ -24,7 +24,13 @@ from attrs import asdict, define, evolve, field, frozen
 from fuse_ls.changes import noise
 from fuse_ls.changes.cache import ReviewCache
 from fuse_ls.changes.limits import LimitedChatClient
-from fuse_ls.changes.units import Unit, format_ranges, make_units, token_limit_for
+from fuse_ls.changes.units import (
+    Unit,
+    format_ranges,
+    make_units,
+    max_unit_chars,
+    token_limit_for,
+)
 from fuse_ls.config import Settings
 from fuse_ls.core.errors import BudgetExceeded, FuseError
 from fuse_ls.core.events import FusionEvent, Observer
@@ -67,6 +73,10 @@ class ReviewOptions:
     # One deadline for the whole run, every unit's fusion included (engine.run's
     # deadline_at); None: each unit has its own quorum.deadline_s.
     deadline_s: float | None = None
+    # Start each unit's calls as soon as it is planned, while later files are still
+    # redacted and cut. With a cost limit only when a bound of the whole run's cost fits
+    # it; else every unit is planned and the exact estimate checked before any call.
+    stream: bool = True
 
 
 @define
@@ -174,8 +184,12 @@ def prompt_version() -> str:
 
 
 def _changed_note(unit: Unit) -> str:
+    return _changed_note_for(unit.changed_ranges)
+
+
+def _changed_note_for(ranges: Sequence[tuple[int, int]]) -> str:
     return (
-        f"Changed lines: {format_ranges(unit.changed_ranges)}. Review the change: report "
+        f"Changed lines: {format_ranges(ranges)}. Review the change: report "
         "problems in these lines or caused by them; the other lines of the code block are "
         "there so you can judge the change in its context."
     )
@@ -300,6 +314,9 @@ class ChangeReviewer:
         self._lines_of: dict[str, list[str]] = {}
         self._rules_of: dict[str, dict[int, frozenset[str] | None]] = {}
         self._dismissed: set[str] = set()
+        self._requests: dict[str, FusionRequest] = {}  # unit key -> what the models are asked
+        self._settings_part: dict[str, Any] | None = None
+        self._prompt_version = ""
 
     def _update(self) -> None:
         if self.on_update is not None:
@@ -362,8 +379,22 @@ class ChangeReviewer:
             if any(t.changed for t in targets):
                 async with FusionEngine(settings, client, prices=prices) as engine:
                     token_limit = await self._token_limit(engine)
-                    outcomes, requests = self._plan(targets, token_limit, rules)
-                    estimate = await self._run_misses(engine, outcomes, requests)
+                    limit, which = self._limit(engine)
+                    calls = _Calls(self, engine, limit, which)
+                    try:
+                        if self.options.stream and await self._fits(
+                            engine, targets, rules, limit, token_limit
+                        ):
+                            outcomes = await self._stream(targets, token_limit, rules, calls)
+                        else:
+                            outcomes = self._plan(targets, token_limit, rules)
+                            await calls.check_estimate(outcomes)
+                            for outcome in outcomes:
+                                if not outcome.cached:
+                                    calls.submit(outcome)
+                        estimate = await calls.finish()
+                    finally:
+                        await calls.cancel()  # a failed or cancelled run leaves no calls
         finally:
             await client.aclose()
         self.state.stage = "done"
@@ -409,51 +440,123 @@ class ChangeReviewer:
             len(specs),
         )
 
-    def _plan(
-        self, targets: Sequence[Target], token_limit: int, rules: str | None
-    ) -> tuple[list[UnitOutcome], dict[str, FusionRequest]]:
+    def _plan_target(
+        self, target: Target, token_limit: int, rules: str | None
+    ) -> list[UnitOutcome]:
+        """One file's units, each loaded from the cache or carrying its request."""
         from fuse_ls.context import find_blast_radius, find_intent, redacted_document
 
-        settings_part = settings_fingerprint(self.settings)
-        version = prompt_version()
-        outcomes: list[UnitOutcome] = []
-        requests: dict[str, FusionRequest] = {}
-        for target in targets:
-            # The whole file is redacted before it is cut into units, so a secret that
-            # starts above a unit (a private key's BEGIN line) is still recognised.
-            text = (
-                redacted_document(target.text)
-                if self.settings.review.redact_secrets
-                else target.text
-            )
-            units = make_units(
-                target.path,
-                target.language,
-                text,
-                target.changed,
-                token_limit=token_limit,
-            )
-            if not units:
+        if self._settings_part is None:
+            self._settings_part = settings_fingerprint(self.settings)
+            self._prompt_version = prompt_version()
+        # The whole file is redacted before it is cut into units, so a secret that
+        # starts above a unit (a private key's BEGIN line) is still recognised.
+        text = (
+            redacted_document(target.text) if self.settings.review.redact_secrets else target.text
+        )
+        units = make_units(
+            target.path, target.language, text, target.changed, token_limit=token_limit
+        )
+        if not units:
+            return []
+        intent = find_intent(target.file, self.root)
+        blast = find_blast_radius(target.file, self.root)
+        out: list[UnitOutcome] = []
+        for unit in units:
+            key = unit_key(unit, intent, blast, rules, self._settings_part, self._prompt_version)
+            hit = self.cache.get(key) if self.cache is not None else None
+            loaded = _load(unit, key, hit) if hit is not None else None
+            if loaded is not None:
+                out.append(loaded)
                 continue
-            intent = find_intent(target.file, self.root)
-            blast = find_blast_radius(target.file, self.root)
-            for unit in units:
-                key = unit_key(unit, intent, blast, rules, settings_part, version)
-                hit = self.cache.get(key) if self.cache is not None else None
-                loaded = _load(unit, key, hit) if hit is not None else None
-                if loaded is not None:
-                    outcomes.append(loaded)
-                    continue
-                outcomes.append(UnitOutcome(unit, key))
-                requests[key] = unit_request(unit, intent, blast, rules)
-        self.state.units = len(outcomes)
-        self.state.cached = sum(o.cached for o in outcomes)
+            outcome = UnitOutcome(unit, key)
+            self._requests[key] = unit_request(unit, intent, blast, rules)
+            out.append(outcome)
+        return out
+
+    def _planned(self, outcomes: Sequence[UnitOutcome]) -> None:
+        self.state.units += len(outcomes)
         for outcome in outcomes:
             if outcome.cached:
+                self.state.cached += 1
+                self.state.done += 1
                 self._unit_done(outcome)
-        self.state.done = self.state.cached
         self._update()
-        return outcomes, requests
+
+    def _plan(
+        self, targets: Sequence[Target], token_limit: int, rules: str | None
+    ) -> list[UnitOutcome]:
+        """Every unit before any call: what a cost limit is checked against."""
+        outcomes = [o for t in targets for o in self._plan_target(t, token_limit, rules)]
+        self._planned(outcomes)
+        return outcomes
+
+    async def _fits(
+        self,
+        engine: Any,
+        targets: Sequence[Target],
+        rules: str | None,
+        limit: float | None,
+        token_limit: int,
+    ) -> bool:
+        """Whether the run surely stays within `limit`, judged before any unit is cut.
+
+        A file's units are disjoint pieces of it plus a few context lines each, and the
+        estimate is linear in the prompt's length, so the file's cost is at most the
+        estimate for the whole file plus one request's fixed part (with context lines)
+        per further unit. A file has at most one unit per changed run of lines, plus the
+        pieces a too-large region is cut into. 10% on top covers redaction marks.
+        """
+        if limit is None:
+            return True
+        from fuse_ls.changes.units import CONTEXT_LINES, runs
+        from fuse_ls.context import find_blast_radius, find_intent
+
+        piece_chars = max(max_unit_chars(token_limit), 1)
+        bound = 0.0
+        for target in targets:
+            if not target.changed:
+                continue
+            lines = target.text.splitlines(keepends=True)
+            longest = "".join(sorted(lines, key=len)[-2 * CONTEXT_LINES :])
+            unit = FusionRequest(
+                task="review",
+                path=target.path,
+                language=target.language,
+                code=target.text,
+                start_line=1,
+                intent=find_intent(target.file, self.root),
+                blast_radius=find_blast_radius(target.file, self.root),
+                instruction=_changed_note_for(runs(target.changed))
+                + (f"\n\n{rules}" if rules else ""),
+            )
+            whole = await engine.estimate_cost(unit)
+            fixed = await engine.estimate_cost(evolve(unit, code="\n", context_before=longest))
+            if whole is None or fixed is None:
+                return True  # no prices: the budget is checked as the units finish
+            # Cut pieces are over half the limit but for a line too long to join the next.
+            pieces = len(runs(target.changed)) + 2 * len(target.text) // piece_chars + 1
+            bound += whole + (pieces - 1) * fixed
+            if bound * 1.1 > limit:
+                return False
+        return True
+
+    async def _stream(
+        self, targets: Sequence[Target], token_limit: int, rules: str | None, calls: _Calls
+    ) -> list[UnitOutcome]:
+        """Plan file by file and hand each unit to the calls at once: the first models are
+        asked while later files are still redacted and cut, instead of after all of them."""
+        outcomes: list[UnitOutcome] = []
+        for target in targets:
+            planned = self._plan_target(target, token_limit, rules)
+            self._planned(planned)
+            for outcome in planned:
+                if not outcome.cached:
+                    calls.submit(outcome)
+            outcomes.extend(planned)
+            # Let the submitted units send their requests before the next file is cut.
+            await asyncio.sleep(0)
+        return outcomes
 
     def _limit(self, engine: Any) -> tuple[float | None, str]:
         budget = self.settings.budget
@@ -466,81 +569,6 @@ class ChangeReviewer:
         if not limits:
             return None, ""
         return min(limits)
-
-    async def _run_misses(
-        self, engine: Any, outcomes: list[UnitOutcome], requests: dict[str, FusionRequest]
-    ) -> float | None:
-        misses = [o for o in outcomes if not o.cached]
-        if not misses:
-            return 0.0
-        self.state.stage = "estimating cost"
-        self._update()
-        estimates = await asyncio.gather(*(engine.estimate_cost(requests[o.key]) for o in misses))
-        known = [e for e in estimates if e is not None]
-        estimate = sum(known) if len(known) == len(estimates) else None
-        limit, which = self._limit(engine)
-        if estimate is None:
-            self.notes.append(
-                "the cost could not be estimated before the run (no prices for a model); "
-                "the budget is checked as the units finish"
-            )
-        elif limit is not None and estimate > limit:
-            raise RunOverBudget(estimate, limit, len(misses), which)
-        self.state.stage = "reviewing"
-        self.planned_at = time.perf_counter()
-        self._update()
-        pool_calls = max(len(engine.slots()), 1)
-        # Enough units in flight to keep every global slot busy, with the next ones
-        # ready; the priority slots let the judges of started units go first.
-        gate = asyncio.Semaphore(2 * math.ceil(self.options.global_limit / pool_calls) + 1)
-        spent = 0.0
-        stop: list[str] = []
-        loop = asyncio.get_running_loop()
-        deadline_s = self.options.deadline_s
-        run_deadline = None if deadline_s is None else loop.time() + deadline_s
-
-        async def one(outcome: UnitOutcome, unit_estimate: float | None) -> None:
-            nonlocal spent
-            async with gate:
-                if stop:
-                    outcome.skipped = stop[0]
-                    return
-                if run_deadline is not None and loop.time() >= run_deadline:
-                    outcome.skipped = f"the run's {deadline_s:g}s deadline had passed"
-                    return
-                if limit is not None and spent + (unit_estimate or 0.0) > limit:
-                    stop.append(f"the {which} (${limit:.4f}) was reached")
-                    outcome.skipped = stop[0]
-                    return
-                try:
-                    fusion_id = f"{outcome.key[:12]}-{len(self._running)}"
-                    self._running[fusion_id] = outcome
-                    result = await engine.run(
-                        requests[outcome.key],
-                        self._observe,
-                        fusion_id,
-                        deadline_at=run_deadline,
-                    )
-                except BudgetExceeded as exc:
-                    stop.append(str(exc))
-                    outcome.skipped = str(exc)
-                    return
-                except FuseError as exc:  # AllModelsFailed and friends: this unit only
-                    outcome.error = str(exc)
-                    self.state.failed += 1
-                    self.state.done += 1
-                    self._update()
-                    self._unit_done(outcome)
-                    return
-                self._absorb(outcome, result)
-                spent += outcome.cost_usd
-                self.state.cost_usd = spent
-                self.state.done += 1
-                self._update()
-                self._unit_done(outcome)
-
-        await asyncio.gather(*(one(o, e) for o, e in zip(misses, estimates, strict=True)))
-        return estimate
 
     def _absorb(self, outcome: UnitOutcome, result: FusionResult) -> None:
         outcome.findings = list(result.findings)
@@ -609,3 +637,112 @@ class ChangeReviewer:
             kept = kept[:cap]
         kept.sort(key=lambda r: (r.path, r.finding.start_line, r.finding.end_line))
         return kept, hidden
+
+
+class _Calls:
+    """The model calls of one run: units are submitted as they are planned and run under
+    the run's limits (units in flight, the cost limit, the run's deadline)."""
+
+    def __init__(
+        self, reviewer: ChangeReviewer, engine: Any, limit: float | None, which: str
+    ) -> None:
+        self.reviewer = reviewer
+        self.engine = engine
+        self.limit = limit
+        self.which = which
+        options = reviewer.options
+        pool_calls = max(len(engine.slots()), 1)
+        # Enough units in flight to keep every global slot busy, with the next ones
+        # ready; the priority slots let the judges of started units go first.
+        self.gate = asyncio.Semaphore(2 * math.ceil(options.global_limit / pool_calls) + 1)
+        self.spent = 0.0
+        self.stop: list[str] = []
+        self.loop = asyncio.get_running_loop()
+        self.deadline_s = options.deadline_s
+        self.run_deadline = None if self.deadline_s is None else self.loop.time() + self.deadline_s
+        self.tasks: list[asyncio.Task[float | None]] = []
+        self.estimates: dict[str, float | None] = {}
+
+    async def check_estimate(self, outcomes: Sequence[UnitOutcome]) -> None:
+        """The whole run's worst-case cost against the limit, before any call."""
+        misses = [o for o in outcomes if not o.cached]
+        if not misses:
+            return
+        reviewer = self.reviewer
+        reviewer.state.stage = "estimating cost"
+        reviewer._update()
+        estimates = await asyncio.gather(
+            *(self.engine.estimate_cost(reviewer._requests[o.key]) for o in misses)
+        )
+        self.estimates = {o.key: e for o, e in zip(misses, estimates, strict=True)}
+        known = [e for e in estimates if e is not None]
+        if len(known) == len(estimates) and self.limit is not None and sum(known) > self.limit:
+            raise RunOverBudget(sum(known), self.limit, len(misses), self.which)
+
+    def submit(self, outcome: UnitOutcome) -> None:
+        reviewer = self.reviewer
+        if reviewer.planned_at is None:
+            reviewer.planned_at = time.perf_counter()
+            reviewer.state.stage = "reviewing"
+            reviewer._update()
+        self.tasks.append(asyncio.create_task(self._one(outcome)))
+
+    async def cancel(self) -> None:
+        pending = [t for t in self.tasks if not t.done()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def finish(self) -> float | None:
+        """Wait for every submitted unit; the run's cost estimate (None: unknown)."""
+        estimates = await asyncio.gather(*self.tasks)
+        if any(e is None for e in estimates):
+            self.reviewer.notes.append(
+                "the cost could not be estimated before the run (no prices for a model); "
+                "the budget is checked as the units finish"
+            )
+            return None
+        return sum(e for e in estimates if e is not None)
+
+    async def _one(self, outcome: UnitOutcome) -> float | None:
+        reviewer, engine = self.reviewer, self.engine
+        request = reviewer._requests[outcome.key]
+        if outcome.key in self.estimates:
+            unit_estimate = self.estimates[outcome.key]
+        else:
+            unit_estimate = await engine.estimate_cost(request)
+        async with self.gate:
+            if self.stop:
+                outcome.skipped = self.stop[0]
+                return unit_estimate
+            if self.run_deadline is not None and self.loop.time() >= self.run_deadline:
+                outcome.skipped = f"the run's {self.deadline_s:g}s deadline had passed"
+                return unit_estimate
+            if self.limit is not None and self.spent + (unit_estimate or 0.0) > self.limit:
+                self.stop.append(f"the {self.which} (${self.limit:.4f}) was reached")
+                outcome.skipped = self.stop[0]
+                return unit_estimate
+            try:
+                fusion_id = f"{outcome.key[:12]}-{len(reviewer._running)}"
+                reviewer._running[fusion_id] = outcome
+                result = await engine.run(
+                    request, reviewer._observe, fusion_id, deadline_at=self.run_deadline
+                )
+            except BudgetExceeded as exc:
+                self.stop.append(str(exc))
+                outcome.skipped = str(exc)
+                return unit_estimate
+            except FuseError as exc:  # AllModelsFailed and friends: this unit only
+                outcome.error = str(exc)
+                reviewer.state.failed += 1
+                reviewer.state.done += 1
+                reviewer._update()
+                reviewer._unit_done(outcome)
+                return unit_estimate
+            reviewer._absorb(outcome, result)
+            self.spent += outcome.cost_usd
+            reviewer.state.cost_usd = self.spent
+            reviewer.state.done += 1
+            reviewer._update()
+            reviewer._unit_done(outcome)
+            return unit_estimate

@@ -1,0 +1,109 @@
+"""The change-review run in process (ChangeReviewer) over real git repositories and the
+loopback emulator: how units are scheduled and what each model is sent."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fuse_ls.changes.cache import ReviewCache
+from fuse_ls.changes.git import read_changes
+from fuse_ls.changes.review import (
+    ChangeReview,
+    ChangeReviewer,
+    ReviewOptions,
+    RunState,
+    Target,
+)
+from fuse_ls.config import ModelSpec, Settings, replace
+from fuse_ls.context import language_for
+from fuse_ls.emulator import Emulator
+from tests.changes.gitrepo import Repo
+
+POOL = ("pool/a", "pool/b", "pool/c")
+JUDGE = "judge/j"
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        emulator.set_script({"models": {m: {"ttft_ms": 5} for m in (*POOL, JUDGE)}})
+        yield emulator
+
+
+def settings_for(emu: Emulator, data: Path, **budget: float | None) -> Settings:
+    s = Settings()
+    for key, value in {
+        "provider.base_url": emu.base_url,
+        "pool": [ModelSpec(m) for m in POOL],
+        "judge": ModelSpec(JUDGE),
+        "mode": "merge",
+        "budget.max_usd_per_day": budget.get("day"),
+        "budget.max_usd_per_request": None,
+        "telemetry.data_dir": str(data),
+        "telemetry.enabled": False,
+    }.items():
+        s = replace(s, {key: value})
+    return s
+
+
+def many_files(repo: Repo, n: int) -> list[Target]:
+    for i in range(n):
+        repo.write(f"m{i:02d}.py", f"def f{i}(x):\n    return x\n")
+    repo.commit("base")
+    for i in range(n):
+        repo.write(f"m{i:02d}.py", f"def f{i}(x):\n    return eval(x)\n")
+    changes = read_changes(repo.root, "uncommitted")
+    return [
+        Target(f.path, repo.root / f.path, language_for(Path(f.path)), f.text or "", f.changed)
+        for f in changes.reviewable
+    ]
+
+
+def run(
+    settings: Settings, repo: Repo, targets: list[Target], options: ReviewOptions
+) -> tuple[ChangeReview, list[int]]:
+    """The review, and how many units were planned each time a call started."""
+    planned_at_call: list[int] = []
+    last_active = 0
+
+    def on_update(state: RunState) -> None:
+        nonlocal last_active
+        if state.calls_active > last_active:
+            planned_at_call.append(state.units)
+        last_active = state.calls_active
+
+    with ReviewCache(repo.root.parent / "cache.sqlite3") as cache:
+        reviewer = ChangeReviewer(settings, repo.root, options, cache=cache, on_update=on_update)
+        return asyncio.run(reviewer.run(targets)), planned_at_call
+
+
+def test_first_calls_start_before_every_file_is_planned(repo: Repo, emu: Emulator) -> None:
+    targets = many_files(repo, 30)
+    settings = settings_for(emu, repo.root.parent / "data")
+    result, planned = run(settings, repo, targets, ReviewOptions(max_findings=None))
+    assert len(result.outcomes) == 30 and all(o.findings for o in result.outcomes)
+    assert planned[0] < 30  # streamed: later files were cut while the first models ran
+    assert result.planning_s < result.wall_time_s
+
+
+def test_a_limit_the_run_may_reach_plans_every_unit_before_any_call(
+    repo: Repo, emu: Emulator
+) -> None:
+    targets = many_files(repo, 30)
+    settings = settings_for(emu, repo.root.parent / "data")
+    # Over the exact estimate, but under the bound taken before the units are cut.
+    options = ReviewOptions(max_findings=None, max_cost_usd=2.1)
+    result, planned = run(settings, repo, targets, options)
+    assert result.estimated_cost_usd is not None and result.estimated_cost_usd < 2.1
+    assert planned and min(planned) == 30
+    _, planned = run(
+        settings,
+        repo,
+        targets,
+        ReviewOptions(max_findings=None, max_cost_usd=100.0, use_cache=False),
+    )
+    assert planned[0] < 30  # a limit the bound fits does not hold the calls back
