@@ -13,12 +13,38 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 
-from fuse_ls.core.types import ChatRequest, ChatResponse
+from attrs import evolve
+
+from fuse_ls.core.types import ChatMessage, ChatRequest, ChatResponse, Usage
 from fuse_ls.fusion.provider import ChatClient
 
 POOL_SCHEMAS = frozenset({"review_findings"})
+
+# model id -> the messages of each piece, for the pool models the current unit does not
+# fit (set by the change review around one unit's fusion; the engine's tasks inherit it).
+unit_pieces: ContextVar[Mapping[str, Sequence[Sequence[ChatMessage]]] | None] = ContextVar(
+    "fuse_ls_unit_pieces", default=None
+)
+
+
+def _merged(responses: Sequence[ChatResponse]) -> str:
+    """One review answer from the pieces' answers: their findings together. An answer
+    that is not a findings object is passed on as it is, so the engine reports that
+    model's answer as unusable rather than quietly losing a piece."""
+    findings: list[object] = []
+    for response in responses:
+        try:
+            data = json.loads(response.text)
+        except ValueError:
+            return response.text
+        if not isinstance(data, dict) or not isinstance(data.get("findings"), list):
+            return response.text
+        findings.extend(data["findings"])
+    return json.dumps({"findings": findings})
 
 
 class PrioritySlots:
@@ -80,6 +106,51 @@ class LimitedChatClient(ChatClient):
         on_first_token: Callable[[], None] | None = None,
     ) -> ChatResponse:
         schema = request.json_schema.name if request.json_schema is not None else ""
+        pieces = (unit_pieces.get() or {}).get(request.model) if schema in POOL_SCHEMAS else None
+        if pieces:
+            return await self._in_pieces(request, pieces, on_first_token)
+        return await self._limited(request, schema, on_delta, on_first_token)
+
+    async def _in_pieces(
+        self,
+        request: ChatRequest,
+        pieces: Sequence[Sequence[ChatMessage]],
+        on_first_token: Callable[[], None] | None,
+    ) -> ChatResponse:
+        """The unit asked of this model piece by piece (concurrently, each under the
+        limits), answered as one: a provider error of any piece is this model's error."""
+        first: list[bool] = []
+
+        def first_token() -> None:
+            if not first and on_first_token is not None:
+                first.append(True)
+                on_first_token()
+
+        schema = request.json_schema.name if request.json_schema is not None else ""
+        responses = await asyncio.gather(
+            *(
+                self._limited(evolve(request, messages=tuple(m)), schema, None, first_token)
+                for m in pieces
+            )
+        )
+        ttfts = [r.ttft_s for r in responses if r.ttft_s is not None]
+        reasons = [r.finish_reason for r in responses]
+        return ChatResponse(
+            model=responses[0].model,
+            text=_merged(responses),
+            usage=sum((r.usage for r in responses), Usage()),
+            latency_s=max(r.latency_s for r in responses),
+            ttft_s=min(ttfts) if ttfts else None,
+            finish_reason="length" if "length" in reasons else reasons[0],
+        )
+
+    async def _limited(
+        self,
+        request: ChatRequest,
+        schema: str,
+        on_delta: Callable[[str], None] | None,
+        on_first_token: Callable[[], None] | None,
+    ) -> ChatResponse:
         priority = 1 if schema in POOL_SCHEMAS else 0
         key = request.endpoint.base_url
         endpoint = self.endpoint_slots.get(key)

@@ -23,13 +23,14 @@ from attrs import asdict, define, evolve, field, frozen
 
 from fuse_ls.changes import noise
 from fuse_ls.changes.cache import ReviewCache
-from fuse_ls.changes.limits import LimitedChatClient
+from fuse_ls.changes.limits import LimitedChatClient, unit_pieces
 from fuse_ls.changes.units import (
     Unit,
+    code_budget,
     format_ranges,
     make_units,
     max_unit_chars,
-    token_limit_for,
+    split_unit,
 )
 from fuse_ls.config import Settings
 from fuse_ls.core.errors import BudgetExceeded, FuseError
@@ -37,12 +38,14 @@ from fuse_ls.core.events import FusionEvent, Observer
 from fuse_ls.core.types import (
     SEVERITIES,
     CandidateResult,
+    ChatMessage,
     FusedFinding,
     FusionRequest,
     FusionResult,
     Severity,
 )
 from fuse_ls.fusion import prompts
+from fuse_ls.fusion.pricing import estimate_prompt_tokens
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +223,7 @@ def unit_key(
     rules: str | None,
     settings_part: dict[str, Any],
     version: str,
+    split: dict[str, int] | None = None,
 ) -> str:
     """Line numbers are relative to the unit so that code moved by an edit above it is
     still a hit; findings are stored relative too."""
@@ -237,6 +241,8 @@ def unit_key(
         "blast": blast,
         "rules": rules,
     }
+    if split:  # models asked this unit in pieces (their window): a different question
+        payload["split"] = split
     return hashlib.sha256(
         json.dumps(payload, sort_keys=True).encode("utf-8", "surrogateescape")
     ).hexdigest()
@@ -315,6 +321,8 @@ class ChangeReviewer:
         self._rules_of: dict[str, dict[int, frozenset[str] | None]] = {}
         self._dismissed: set[str] = set()
         self._requests: dict[str, FusionRequest] = {}  # unit key -> what the models are asked
+        self._budgets: dict[str, int] = {}  # pool model -> tokens of code it may be sent
+        self._pieces: dict[str, dict[str, list[tuple[ChatMessage, ...]]]] = {}
         self._settings_part: dict[str, Any] | None = None
         self._prompt_version = ""
 
@@ -423,21 +431,73 @@ class ChangeReviewer:
         )
 
     async def _token_limit(self, engine: Any) -> int:
+        """Tokens of code per unit; also sets each pool model's own budget.
+
+        A unit is as large as the judge (which reads it whole, with every answer) and the
+        roomiest pool model allow; a pool model with a smaller window or
+        `max_input_tokens` is asked the unit in pieces that fit it.
+        """
         s = self.settings
         specs = [slot.spec for slot in engine.slots()]
         await asyncio.gather(
             *{engine.prices.load(s.endpoint_for(spec)) for spec in [*specs, s.judge]},
             return_exceptions=True,
         )
-        contexts = []
-        for spec in [*specs, s.judge]:
+
+        def windows(spec: Any) -> list[int | None]:
             info = engine.prices.price_for(spec.id, s.endpoint_for(spec).base_url)
-            contexts.append(info.context_length if info is not None else None)
-        return token_limit_for(
-            contexts,
-            [spec.max_tokens for spec in specs],
-            self.options.unit_token_budget,
-            len(specs),
+            context = info.context_length if info is not None else None
+            own = spec.max_tokens or 2048
+            return [context - own if context else None, spec.max_input_tokens]
+
+        answers = sum((spec.max_tokens or 2048) for spec in specs)
+        budget = self.options.unit_token_budget
+        judge = code_budget(budget, windows(s.judge), answers)
+        debate = s.mode == "debate"  # debaters read every answer too
+        self._budgets = {
+            spec.id: code_budget(budget, windows(spec), answers if debate else 0) for spec in specs
+        }
+        return min(judge, max(self._budgets.values(), default=budget))
+
+    def _pieces_for(
+        self, unit: Unit, intent: str | None, blast: str | None, rules: str | None
+    ) -> tuple[dict[str, list[tuple[ChatMessage, ...]]], list[str]]:
+        """The pool models this unit does not fit, with the messages of each piece."""
+        size = estimate_prompt_tokens(unit.code)
+        pieces: dict[str, list[tuple[ChatMessage, ...]]] = {}
+        notes: list[str] = []
+        for model, budget in self._budgets.items():
+            if size <= budget or model in pieces:
+                continue
+            parts = split_unit(unit, budget)
+            pieces[model] = [
+                prompts.pool_messages(self._sent(unit_request(p, intent, blast, rules)))
+                for p in parts
+            ]
+            notes.append(
+                f"{model} was asked lines {unit.start_line}-{unit.end_line} in "
+                f"{len(parts)} part(s): about {size} tokens of code, over its budget of "
+                f"{budget} (its context window or max_input_tokens)"
+            )
+        return pieces, notes
+
+    def _sent(self, request: FusionRequest) -> FusionRequest:
+        """What the engine would send for `request` (its redaction pass, done here for
+        the pieces that bypass it)."""
+        if not self.settings.review.redact_secrets:
+            return request
+        from fuse_ls.core.redact import redact
+
+        return evolve(
+            request,
+            path=redact(request.path).text,
+            intent=redact(request.intent).text if request.intent else request.intent,
+            blast_radius=redact(request.blast_radius).text
+            if request.blast_radius
+            else request.blast_radius,
+            instruction=redact(request.instruction).text
+            if request.instruction
+            else request.instruction,
         )
 
     def _plan_target(
@@ -463,7 +523,11 @@ class ChangeReviewer:
         blast = find_blast_radius(target.file, self.root)
         out: list[UnitOutcome] = []
         for unit in units:
-            key = unit_key(unit, intent, blast, rules, self._settings_part, self._prompt_version)
+            pieces, notes = self._pieces_for(unit, intent, blast, rules)
+            split = {model: len(parts) for model, parts in pieces.items()}
+            key = unit_key(
+                unit, intent, blast, rules, self._settings_part, self._prompt_version, split
+            )
             hit = self.cache.get(key) if self.cache is not None else None
             loaded = _load(unit, key, hit) if hit is not None else None
             if loaded is not None:
@@ -471,6 +535,7 @@ class ChangeReviewer:
                 continue
             outcome = UnitOutcome(unit, key)
             self._requests[key] = unit_request(unit, intent, blast, rules)
+            self._pieces[key], outcome.notes = pieces, notes
             out.append(outcome)
         return out
 
@@ -576,7 +641,7 @@ class ChangeReviewer:
         outcome.cost_usd = result.total_cost_usd
         outcome.judge_called = result.judge is not None and result.judge.status != "skipped"
         outcome.calls = len(result.candidates) + outcome.judge_called
-        outcome.notes = list(result.notes)
+        outcome.notes = [*outcome.notes, *result.notes]
         unit = outcome.unit
         for note in result.notes:
             if "fusion deadline" in note:  # a cut is news for the whole run
@@ -725,9 +790,13 @@ class _Calls:
             try:
                 fusion_id = f"{outcome.key[:12]}-{len(reviewer._running)}"
                 reviewer._running[fusion_id] = outcome
-                result = await engine.run(
-                    request, reviewer._observe, fusion_id, deadline_at=self.run_deadline
-                )
+                token = unit_pieces.set(reviewer._pieces.get(outcome.key))
+                try:
+                    result = await engine.run(
+                        request, reviewer._observe, fusion_id, deadline_at=self.run_deadline
+                    )
+                finally:
+                    unit_pieces.reset(token)
             except BudgetExceeded as exc:
                 self.stop.append(str(exc))
                 outcome.skipped = str(exc)

@@ -314,23 +314,79 @@ def _split(region: _Region, lines: Sequence[str], limit: int, total: int) -> lis
     return out
 
 
+INSTRUCTIONS_TOKENS = 2048  # instructions, framing and line-number prefixes
+
+
+def code_budget(budget: int, windows: Sequence[int | None], reads: int) -> int:
+    """Tokens of code a model may be sent: `budget` (the run's cap), and for each
+    window it has (its context_length less its own answer, its max_input_tokens) what
+    is left after `reads` (the answers it reads besides the code) and the instructions,
+    with a fifth held back for how rough a token estimate from characters is."""
+    limit = budget
+    for window in windows:
+        if window is None:
+            continue
+        room = window - reads - INSTRUCTIONS_TOKENS
+        limit = min(limit, max(math.floor(room * 0.8), 256))
+    return limit
+
+
 def token_limit_for(
     context_lengths: Sequence[int | None],
     max_output_tokens: Sequence[int | None],
     budget: int,
     pool_size: int,
 ) -> int:
-    """Tokens of code one unit may carry.
+    """Tokens of code one unit may carry when every model must read it whole.
 
     The judge reads the code and every pool answer, so the smallest context window
     must hold the code, the answers (`max_tokens` each, 2048 when unset) and the
     instructions; `budget` is the per-model cap the user set.
     """
-    limit = budget
     outputs = sum((m or 2048) for m in max_output_tokens[:pool_size])
-    for ctx in context_lengths:
-        if ctx is None:
+    return code_budget(budget, context_lengths, outputs)
+
+
+def split_unit(unit: Unit, token_limit: int) -> list[Unit]:
+    """`unit` cut into consecutive pieces of at most `token_limit` tokens of code, for a
+    model whose window it does not fit; pieces without a changed line are left out (they
+    are context the other models saw whole)."""
+    limit = max_unit_chars(token_limit)
+    if len(unit.code) <= limit:
+        return [unit]
+    lines = unit.code.splitlines(keepends=True)
+    before = unit.context_before.splitlines(keepends=True)
+    after = unit.context_after.splitlines(keepends=True)
+    whole = [""] * (unit.start_line - 1) + lines  # indexed by file line - 1
+
+    def text(a: int, b: int) -> str:  # file lines a..b of the unit and its context
+        out = []
+        for n in range(a, b + 1):
+            if unit.start_line <= n <= unit.end_line:
+                out.append(whole[n - 1])
+            elif n < unit.start_line and unit.start_line - n <= len(before):
+                out.append(before[len(before) - (unit.start_line - n)])
+            elif n > unit.end_line and n - unit.end_line <= len(after):
+                out.append(after[n - unit.end_line - 1])
+        return "".join(out)
+
+    region = _Region(unit.start_line, unit.end_line, unit.scope)
+    pieces: list[Unit] = []
+    for r in _split(region, whole, limit, len(unit.code)):
+        inside = frozenset(n for n in unit.changed if r.start <= n <= r.end)
+        if not inside:
             continue
-        room = ctx - outputs - 2048  # instructions, framing and line-number prefixes
-        limit = min(limit, max(math.floor(room * 0.8), 256))
-    return limit
+        pieces.append(
+            Unit(
+                path=unit.path,
+                language=unit.language,
+                start_line=r.start,
+                end_line=r.end,
+                changed=inside,
+                code=text(r.start, r.end),
+                context_before=text(r.start - CONTEXT_LINES, r.start - 1),
+                context_after=text(r.end + 1, r.end + CONTEXT_LINES),
+                scope=r.scope,
+            )
+        )
+    return pieces

@@ -110,3 +110,7 @@ class ModelSpec:
     repeat: int = field(default=1, metadata=count(1, 8))
     max_tokens: int | None = field(default=None, metadata=count(1, null=True))
     temperature: float | None = field(default=None, metadata=number(low=0, high=2, null=True))
+    # Prompt tokens this model may be sent (a small local model's window, or a cap of
+    # your own); None: what /models says its context_length leaves. Change review asks
+    # a unit over it in pieces that fit.
+    max_input_tokens: int | None = field(default=None, metadata=count(1024, null=True))

@@ -107,3 +107,76 @@ def test_a_limit_the_run_may_reach_plans_every_unit_before_any_call(
         ReviewOptions(max_findings=None, max_cost_usd=100.0, use_cache=False),
     )
     assert planned[0] < 30  # a limit the bound fits does not hold the calls back
+
+
+def chat_requests(emu: Emulator, model: str) -> list[str]:
+    """The user text of each review request `model` was sent."""
+    return [
+        "".join(str(m["content"]) for m in r.body["messages"])
+        for r in emu.requests
+        if r.model == model and r.schema == "review_findings"
+    ]
+
+
+def test_a_unit_over_a_small_models_window_is_asked_of_it_in_pieces(
+    repo: Repo, emu: Emulator
+) -> None:
+    finding = {"match": "eval(", "message": "eval of input", "severity": "error"}
+    models = {m: {"ttft_ms": 5, "findings": [finding]} for m in POOL}
+    models["pool/a"]["context_length"] = 6000  # about 1,500 tokens of code fit
+    emu.set_script({"models": {**models, JUDGE: {"ttft_ms": 5}}})
+    body = "".join(
+        f"    total += compute({i}, 'marker_{i:03d} padding text')\n" for i in range(300)
+    )
+    repo.write("big.py", "def f(total):\n    return total\n")
+    repo.commit("base")
+    repo.write("big.py", "def f(total):\n" + body + "    eval(total)\n    return total\n")
+    changes = read_changes(repo.root, "uncommitted")
+    targets = [
+        Target(f.path, repo.root / f.path, "python", f.text or "", f.changed)
+        for f in changes.reviewable
+    ]
+    settings = settings_for(emu, repo.root.parent / "data")
+    result, _ = run(
+        settings, repo, targets, ReviewOptions(max_findings=None, unit_token_budget=20000)
+    )
+
+    assert len(result.outcomes) == 1  # one unit for the models whose window holds it
+    big = chat_requests(emu, "pool/b")
+    small = chat_requests(emu, "pool/a")
+    assert len(big) == 1 and all(f"marker_{i:03d}" in big[0] for i in range(300))
+    assert len(small) > 2 and all(len(text) < len(big[0]) / 2 for text in small)
+    for i in range(300):  # every changed line went to the small model in some piece
+        assert any(f"marker_{i:03d}" in text for text in small)
+    # The small model's findings from its pieces take part in the vote.
+    [shown] = [f for f in result.outcomes[0].findings if "eval" in f.message]
+    assert shown.votes == 3 and "pool/a" in shown.models
+    assert any("pool/a was asked lines 1-" in n for n in result.outcomes[0].notes)
+
+
+def test_max_input_tokens_caps_one_model_without_shrinking_the_others(
+    repo: Repo, emu: Emulator
+) -> None:
+    body = "".join(f"    total += compute({i}, 'marker_{i:03d}')\n" for i in range(150))
+    repo.write("big.py", "def f(total):\n    return total\n")
+    repo.commit("base")
+    repo.write("big.py", "def f(total):\n" + body + "    return total\n")
+    changes = read_changes(repo.root, "uncommitted")
+    targets = [
+        Target(f.path, repo.root / f.path, "python", f.text or "", f.changed)
+        for f in changes.reviewable
+    ]
+    settings = replace(
+        settings_for(emu, repo.root.parent / "data"),
+        {
+            "pool": [
+                ModelSpec("pool/a", max_input_tokens=3000),
+                ModelSpec("pool/b"),
+                ModelSpec("pool/c"),
+            ]
+        },
+    )
+    result, _ = run(settings, repo, targets, ReviewOptions(max_findings=None))
+    assert len(result.outcomes) == 1
+    assert len(chat_requests(emu, "pool/b")) == 1 and len(chat_requests(emu, "pool/c")) == 1
+    assert len(chat_requests(emu, "pool/a")) > 1
