@@ -3,9 +3,10 @@ and a cap per endpoint, shared by every unit's fusion.
 
 Calls that finish a unit (the judge, debate rounds) go ahead of calls that start new
 units, so units complete steadily and wall time stays near the critical path of the
-schedule the limits allow. `Retry-After` is honoured by the provider's retries; the
-slot stays held while a rate-limited call waits, so a throttled endpoint gets no more
-calls in the meantime.
+schedule the limits allow. `Retry-After` is honoured by the provider's retries, and
+shared: once an endpoint answered 429 (or 503) with `Retry-After`, no request of the run
+goes to that endpoint until that time, instead of each concurrent call earning its own
+429. The slot stays held while a rate-limited call waits.
 """
 
 from __future__ import annotations
@@ -17,10 +18,13 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 
+import httpx
 from attrs import evolve
 
+from fuse_ls.config import TimeoutSettings
 from fuse_ls.core.types import ChatMessage, ChatRequest, ChatResponse, Usage
-from fuse_ls.fusion.provider import ChatClient
+from fuse_ls.fusion.provider import ChatClient, ShardedTransport
+from fuse_ls.retry_after import retry_after_seconds
 
 POOL_SCHEMAS = frozenset({"review_findings"})
 
@@ -81,6 +85,44 @@ class PrioritySlots:
         self._free += 1
 
 
+def endpoint_of(url: httpx.URL) -> str:
+    """The base URL a request went to: its URL without the API's own path."""
+    text = str(url.copy_with(query=None, fragment=None))
+    for suffix in ("/chat/completions", "/models", "/generation"):
+        if text.endswith(suffix):
+            return text[: -len(suffix)]
+    return text.rsplit("/", 1)[0]
+
+
+class CooldownTransport(httpx.AsyncBaseTransport):
+    """Holds every request to an endpoint that asked, with `Retry-After` on a 429 or
+    503, to be left alone for a while; at most `cap_s` (the request timeout)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, cap_s: float) -> None:
+        self.inner = inner
+        self.cap_s = cap_s
+        self.until: dict[str, float] = {}  # endpoint -> event-loop time it may be asked
+
+    def wait_s(self, endpoint: str) -> float:
+        return max(self.until.get(endpoint, 0.0) - asyncio.get_running_loop().time(), 0.0)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        endpoint = endpoint_of(request.url)
+        # A time, not an event: sleeping to it is the wait; a later 429 may extend it.
+        while (wait := self.wait_s(endpoint)) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(wait)
+        response = await self.inner.handle_async_request(request)
+        if response.status_code in (429, 503):
+            after = retry_after_seconds(response.headers.get("retry-after"))
+            if after:
+                until = asyncio.get_running_loop().time() + min(after, self.cap_s)
+                self.until[endpoint] = max(self.until.get(endpoint, 0.0), until)
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 class LimitedChatClient(ChatClient):
     """A ChatClient whose calls wait for a global and a per-endpoint slot."""
 
@@ -89,9 +131,14 @@ class LimitedChatClient(ChatClient):
         *args: object,
         global_limit: int,
         per_endpoint: int,
+        timeouts: TimeoutSettings,
         **kwargs: object,
     ) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.timeouts = timeouts
+        self.cooldowns = CooldownTransport(ShardedTransport(), timeouts.request_s)
+        http = httpx.AsyncClient(transport=self.cooldowns, timeout=self._httpx_timeout())
+        super().__init__(*args, timeouts=timeouts, http=http, **kwargs)  # type: ignore[arg-type]
+        self._owns_http = True
         self.global_slots = PrioritySlots(global_limit)
         self.per_endpoint = per_endpoint
         self.endpoint_slots: dict[str, PrioritySlots] = {}

@@ -180,3 +180,42 @@ def test_max_input_tokens_caps_one_model_without_shrinking_the_others(
     assert len(result.outcomes) == 1
     assert len(chat_requests(emu, "pool/b")) == 1 and len(chat_requests(emu, "pool/c")) == 1
     assert len(chat_requests(emu, "pool/a")) > 1
+
+
+def test_retry_after_holds_every_call_to_that_endpoint(emu: Emulator) -> None:
+    """One call's 429 with Retry-After makes the run's other calls to that endpoint wait
+    for it too, instead of each being sent and earning its own 429."""
+    from fuse_ls.changes.limits import LimitedChatClient
+    from fuse_ls.core.types import ChatMessage, ChatRequest
+    from fuse_ls.fusion.prompts import REVIEW_SCHEMA
+
+    back_off = 0.8
+    fault = {"kind": "http", "status": 429, "retry_after": back_off, "times": 1}
+    models = {m: {"ttft_ms": 5} for m in POOL}
+    emu.set_script({"models": {**models, "pool/a": {"ttft_ms": 5, "faults": [fault]}}})
+    settings = settings_for(emu, Path("/nonexistent"))
+    endpoint = settings.endpoint_for(ModelSpec("pool/a"))
+
+    def ask(model: str) -> ChatRequest:
+        messages = (ChatMessage("user", "def f(x):\n    return eval(x)\n"),)
+        return ChatRequest(model, messages, endpoint, json_schema=REVIEW_SCHEMA)
+
+    async def scenario() -> None:
+        async with LimitedChatClient(
+            timeouts=settings.timeouts, retries=settings.retries, global_limit=8, per_endpoint=8
+        ) as client:
+            first = asyncio.create_task(client.complete(ask("pool/a")))
+            while not client.cooldowns.wait_s(endpoint.base_url):  # the 429 was read
+                await asyncio.sleep(0.01)
+            await asyncio.gather(first, *(client.complete(ask(m)) for m in ("pool/b", "pool/c")))
+
+    asyncio.run(scenario())
+    chats = [r for r in emu.requests if r.path.endswith("/chat/completions")]
+    [limited] = [r for r in chats if r.status == 429]
+    during = [
+        r
+        for r in chats
+        if r is not limited and r.received_at < limited.received_at + back_off - 0.05
+    ]
+    assert during == []  # nothing hit the endpoint in the back-off window
+    assert len(chats) == 4 and all(r.status == 200 for r in chats if r is not limited)
