@@ -205,7 +205,8 @@ def test_retry_after_holds_every_call_to_that_endpoint(emu: Emulator) -> None:
             timeouts=settings.timeouts, retries=settings.retries, global_limit=8, per_endpoint=8
         ) as client:
             first = asyncio.create_task(client.complete(ask("pool/a")))
-            while not client.cooldowns.wait_s(endpoint.base_url):  # the 429 was read
+            # Polls state (the 429 was read), not a duration.
+            while not client.cooldowns.wait_s(endpoint.base_url):  # noqa: ASYNC110
                 await asyncio.sleep(0.01)
             await asyncio.gather(first, *(client.complete(ask(m)) for m in ("pool/b", "pool/c")))
 
