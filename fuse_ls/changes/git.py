@@ -9,11 +9,12 @@ output (external diff drivers, colour, textconv) is switched off on every call.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -309,13 +310,79 @@ def _evolve(
     return ChangedFile(f.path, f.status, f.old_path, text, changed, skipped)
 
 
+_KIND_SKIPS = ("submodule", "symbolic link", "binary", "larger than", "new file larger")
+
+
+def changed_lines(old: str | None, new: str) -> frozenset[int]:
+    """The new side's changed lines, as `git diff -U0` marks them (a pure deletion marks
+    the line before the cut); every line when there is no old side."""
+    new_lines = new.splitlines()
+    if old is None:
+        return frozenset(range(1, max(len(new_lines), 1) + 1))
+    matcher = difflib.SequenceMatcher(None, old.splitlines(), new_lines, autojunk=False)
+    out: set[int] = set()
+    for tag, _, _, j1, j2 in matcher.get_opcodes():
+        if tag in ("replace", "insert"):
+            out.update(range(j1 + 1, j2 + 1))
+        elif tag == "delete":
+            out.add(max(j1, 1))
+    return frozenset(out)
+
+
+def _base_text(root: Path, against: str, path: str) -> str | None:
+    if against == EMPTY_TREE:
+        return None
+    done = run_git(root, ["show", f"{against}:{path}"], check=False)
+    return _decode(done.stdout) if done.returncode == 0 else None
+
+
+def _with_buffers(
+    root: Path, against: str, files: list[ChangedFile], buffers: Mapping[Path, str]
+) -> list[ChangedFile]:
+    """The change as the editor's open buffers have it: a buffer's text replaces the
+    file's, and its changed lines are taken against the base again. A file whose buffer
+    differs from the disk joins the change; one whose buffer equals the base leaves it."""
+    by_path = {f.path: f for f in files}
+    top = root.resolve()
+    for file, text in buffers.items():
+        try:
+            path = file.resolve().relative_to(top).as_posix()
+        except (OSError, ValueError):
+            continue  # outside this repository
+        known = by_path.get(path)
+        if known is not None and (known.text == text or known.status == "deleted"):
+            continue
+        if known is not None and (known.skipped or "").startswith(_KIND_SKIPS):
+            continue  # a submodule, link, binary or huge file stays one, whatever the buffer
+        if known is None:
+            on_disk = _read_new_side(root, "uncommitted", path)
+            if isinstance(on_disk, bytes) and _decode(on_disk) == text:
+                continue  # a clean buffer of an unchanged file
+        old_path = known.old_path if known is not None else None
+        old = _base_text(root, against, old_path or path)
+        if known is None and old is None:
+            continue  # neither changed on disk nor tracked: not part of the repository
+        changed = changed_lines(old, text) if text.strip() else frozenset()
+        status: FileStatus = known.status if known is not None else "modified"
+        if not changed:
+            by_path.pop(path, None)  # the buffer undid the change
+            continue
+        by_path[path] = ChangedFile(path, status, old_path, text, changed)
+    return sorted(by_path.values(), key=lambda f: f.path)
+
+
 def read_changes(
     start: Path,
     scope: Scope,
     base: str | None = None,
     pathspec: Sequence[str] = (),
+    buffers: Mapping[Path, str] | None = None,
 ) -> ChangeSet:
-    """The change to review. `pathspec` limits it to some paths (git pathspec syntax)."""
+    """The change to review. `pathspec` limits it to some paths (git pathspec syntax).
+
+    `buffers` (absolute path -> text) are an editor's open documents,
+    unsaved edits included: they stand in for the working tree (not for --staged,
+    which reviews the index)."""
     root = repo_root(start)
     if scope == "diff":
         against, description = resolve_base(root, base)
@@ -359,4 +426,6 @@ def read_changes(
             lines = frozenset(range(1, max(len(text.splitlines()), 1) + 1))
             files.append(ChangedFile(path, "added", text=text, changed=lines))
     files.sort(key=lambda f: f.path)
+    if buffers and scope != "staged":
+        files = _with_buffers(root, against, files, buffers)
     return ChangeSet(root, scope, against, description, tuple(files))

@@ -38,7 +38,7 @@ from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.safetext import error_text
 from fuse_ls.server.actions import REVIEW_CHANGES
 from fuse_ls.server.anchors import Snapshot
-from fuse_ls.server.base import invalid
+from fuse_ls.server.base import doc_key, invalid, uri_path
 from fuse_ls.server.diagnostics import (
     Reported,
     finding_json,
@@ -139,6 +139,19 @@ class ChangeReviews:
     def _cache_path(self) -> Path:
         return cache_path(self.server.settings)
 
+    def _buffers(self, only: Sequence[Path]) -> dict[Path, str]:
+        """The open documents' texts, unsaved edits included: the change under review
+        is what the user sees, not what was last saved."""
+        out: dict[Path, str] = {}
+        for doc in list(self.server.workspace.text_documents.values()):
+            if not doc.uri.startswith("file:"):
+                continue
+            path = uri_path(doc.uri).resolve()
+            if only and not any(path == p or p in path.parents for p in only):
+                continue
+            out[path] = doc.source
+        return out
+
     # --- the command ------------------------------------------------------------------
 
     async def command(self, *args: object) -> dict[str, Any]:
@@ -149,9 +162,10 @@ class ChangeReviews:
         if workspace is None:
             raise invalid(f"{REVIEW_CHANGES} needs a workspace folder (a git repository)")
         paths = [str((workspace / p).resolve()) for p in parsed.paths]
+        buffers = self._buffers([Path(p) for p in paths])
         try:
             changes = await asyncio.to_thread(
-                read_changes, workspace, parsed.scope, parsed.base, paths
+                read_changes, workspace, parsed.scope, parsed.base, paths, buffers
             )
         except GitError as git_error:
             server.show(types.MessageType.Error, f"fuse-ls: {git_error}")
@@ -275,7 +289,7 @@ class ChangeReviews:
         # Anchor on the open document when it still is the reviewed text, so the
         # findings follow the user's edits like any review's.
         version = doc.version if doc is not None and doc.source == text else None
-        snapshot = Snapshot(uri, text, version, server.workspace.position_codec)
+        snapshot = Snapshot(doc_key(uri), text, version, server.workspace.position_codec)
         shown = reviewer.shown(outcome)
         reported = reported_from_fused([r.finding for r in shown], snapshot, _unit_id(run, outcome))
         for r, s in zip(reported, shown, strict=False):
@@ -301,9 +315,10 @@ class ChangeReviews:
         uri = (root / outcome.unit.path).as_uri()
         answers = run.answers.setdefault(outcome.key, [])
         answers.append(candidate)
-        snapshot = Snapshot(
-            uri, texts.get(outcome.unit.path, ""), None, server.workspace.position_codec
-        )
+        doc = server.document(uri)
+        text = texts.get(outcome.unit.path, "")
+        version = doc.version if doc is not None and doc.source == text else None
+        snapshot = Snapshot(doc_key(uri), text, version, server.workspace.position_codec)
         pool_size = sum(max(spec.repeat, 1) for spec in server.settings.pool)
         policy = VotePolicy(min_votes=server.settings.review.min_votes_for_warning)
         found = provisional_findings(

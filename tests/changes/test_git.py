@@ -179,3 +179,31 @@ def test_emptied_and_oversized_files_say_why(repo: Repo) -> None:
     assert files["empty_me.py"].skipped == "emptied (nothing left to review)"
     assert files["big.txt"].skipped == "larger than 2 MB"
     assert files["huge_new.txt"].skipped == "new file larger than 2 MB"
+
+
+@pytest.mark.parametrize(
+    "new",
+    [
+        BASE.replace("line 5\n", "line five\n").replace("line 12\n", "x\ny\n"),
+        BASE.replace("line 7\n", "").replace("line 8\n", ""),  # a pure deletion
+        "top\n" + BASE + "bottom\n",
+        BASE.replace("line 1\n", ""),
+    ],
+)
+def test_unsaved_buffers_mark_the_same_lines_git_would(repo: Repo, new: str) -> None:
+    repo.write("a.txt", BASE)
+    repo.write("clean.txt", "same\n")
+    repo.commit("base")
+    file = repo.root / "a.txt"
+    buffered = by_path(read_changes(repo.root, "uncommitted", buffers={file: new}))
+    assert (repo.root / "a.txt").read_text() == BASE  # the buffer was never saved
+    repo.write("a.txt", new)
+    saved = by_path(read_changes(repo.root, "uncommitted"))
+    assert buffered["a.txt"].changed == saved["a.txt"].changed
+    assert buffered["a.txt"].text == new
+    # A buffer equal to the disk adds nothing; one that undoes the change removes it.
+    same = read_changes(repo.root, "uncommitted", buffers={repo.root / "clean.txt": "same\n"})
+    assert "clean.txt" not in by_path(same)
+    undone = read_changes(repo.root, "uncommitted", buffers={file: BASE})
+    assert "a.txt" not in by_path(undone)
+    assert by_path(read_changes(repo.root, "staged", buffers={file: BASE})) == {}

@@ -174,3 +174,30 @@ async def test_provisional_answers_show_then_go_with_the_run(
     await s.execute("fuse-ls.cancel", {})
     assert (await asyncio.wait_for(running, 5))["cancelled"] is True
     await wait_for(lambda: not provisional(), what="provisional findings withdrawn")
+
+
+async def test_the_review_reads_open_buffers_unsaved_edits_included(
+    session: tuple[Session, Repo],
+) -> None:
+    """The editor's change review is of what the user sees: an open buffer's unsaved
+    text stands in for the file, its changed lines are taken against the base again,
+    and a file changed only in its buffer is part of the change."""
+    s, repo = session
+    repo.write("c.py", B_BASE)  # clean on disk; only its buffer will change
+    repo.git("add", "c.py")
+    repo.git("commit", "-q", "-m", "c")
+    a_uri = s.open("a.py", A_NEW)
+    s.edit(a_uri, (0, 0), (0, 0), "# unsaved header\n# second line\n")  # eval moves to 6
+    c_uri = s.open("c.py", B_BASE)
+    s.edit(c_uri, (1, 11), (1, 15), "eval(path)")  # `return eval(path)`, never saved
+    result = await s.execute("fuse-ls.reviewChanges", {"paths": ["a.py", "c.py"]})
+    assert result["units"] == 2 and not result["failedUnits"]
+    assert [d.range.start.line for d in security(s, a_uri)] == [6]
+    assert [d.range.start.line for d in security(s, c_uri)] == [1]
+    sent = [str(r.body) for r in s.emulator.requests if r.path.endswith("/chat/completions")]
+    assert any("# unsaved header" in body for body in sent)
+    assert any("return eval(path)" in body and "c.py" in body for body in sent)
+    assert (repo.root / "c.py").read_text() == B_BASE  # nothing was saved for the user
+    # The findings are anchored on the buffer's version: they follow its next edit.
+    s.edit(a_uri, (0, 0), (0, 0), "# third\n")
+    await wait_for(lambda: [d.range.start.line for d in security(s, a_uri)] == [7])
