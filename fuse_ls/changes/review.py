@@ -10,6 +10,8 @@ global and per-endpoint limits, one progress state for the run, and the noise fi
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import functools
 import hashlib
 import json
 import logging
@@ -32,7 +34,7 @@ from fuse_ls.changes.units import (
     max_unit_chars,
     split_unit,
 )
-from fuse_ls.config import Settings
+from fuse_ls.config import Settings, replace
 from fuse_ls.core.errors import BudgetExceeded, FuseError
 from fuse_ls.core.events import FusionEvent, Observer
 from fuse_ls.core.types import (
@@ -45,11 +47,15 @@ from fuse_ls.core.types import (
     Severity,
 )
 from fuse_ls.fusion import prompts
+from fuse_ls.fusion.budget import SpendLedger
 from fuse_ls.fusion.pricing import estimate_prompt_tokens
 
 log = logging.getLogger(__name__)
 
-CACHE_FORMAT = 1  # bump when what is stored per unit changes shape
+# What the engine would redact besides the code and its context (those come from the
+# file redacted whole): the change review sends nothing else.
+_REDACTED_HERE = ("path", "intent", "blast_radius")
+CACHE_FORMAT = 2  # bump when what is stored per unit, or what a key stands for, changes
 
 
 @frozen
@@ -248,6 +254,80 @@ def unit_key(
     ).hexdigest()
 
 
+@functools.lru_cache(maxsize=256)
+def _redacted_text(text: str) -> str:
+    from fuse_ls.core.redact import redact
+
+    return redact(text).text
+
+
+class _ThreadedLedger(SpendLedger):
+    """The daily spend ledger, written from a worker thread: a locked rewrite of the
+    day's file after every unit must not stall the run's other streams. `spent` counts
+    what is still being written; `flush` waits for it and says what could not be."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self._writes: list[asyncio.Future[str | None]] = []
+        self._unwritten = 0.0
+
+    def add(self, usd: float, day: dt.date | None = None) -> str | None:
+        if usd <= 0:
+            return None
+        self._unwritten += usd
+
+        def written(_: object) -> None:  # on the event loop, like the addition above
+            self._unwritten -= usd
+
+        write = asyncio.get_running_loop().run_in_executor(None, SpendLedger.add, self, usd, day)
+        write.add_done_callback(written)
+        self._writes.append(write)
+        return None
+
+    def spent(self, day: dt.date | None = None) -> float:
+        return super().spent(day) + self._unwritten
+
+    async def flush(self) -> list[str]:
+        failed = [why for why in await asyncio.gather(*self._writes) if why]
+        self._writes.clear()
+        if not failed:
+            return []
+        return [
+            f"this run's spend could not be added to the daily spend ledger ({failed[0]}), "
+            "so budget.max_usd_per_day does not count it; point telemetry.data_dir (or "
+            "FUSE_LS_DATA_DIR) at a writable directory"
+        ]
+
+
+def redaction_digest() -> str:
+    """What decides how a text is redacted: our rules (the module's source) and the
+    detect-secrets plugins' version. Cache keys carry it, so the key of a unit's raw
+    text stands for its redacted text too."""
+    import importlib.metadata
+
+    from fuse_ls.core import redact
+
+    try:
+        plugins = importlib.metadata.version("detect-secrets")
+    except importlib.metadata.PackageNotFoundError:
+        plugins = "none"
+    source = Path(redact.__file__).read_bytes()
+    return hashlib.sha256(source + plugins.encode()).hexdigest()[:16]
+
+
+def _with_lines(unit: Unit, lines: Sequence[str]) -> Unit:
+    """`unit` with its code and context taken from `lines` (the same file, redacted:
+    redaction keeps every line where it was)."""
+    before = max(unit.start_line - len(unit.context_before.splitlines(keepends=True)), 1)
+    after = len(unit.context_after.splitlines(keepends=True))
+    return evolve(
+        unit,
+        code="".join(lines[unit.start_line - 1 : unit.end_line]),
+        context_before="".join(lines[before - 1 : unit.start_line - 1]),
+        context_after="".join(lines[unit.end_line : unit.end_line + after]),
+    )
+
+
 def _shift(f: FusedFinding, delta: int) -> FusedFinding:
     return evolve(
         f,
@@ -385,7 +465,14 @@ class ChangeReviewer:
         try:
             # Nothing changed: no engine, not even a price list fetch.
             if any(t.changed for t in targets):
-                async with FusionEngine(settings, client, prices=prices) as engine:
+                # Every request is redacted here (each file whole, before it is cut; see
+                # _sent), so the engine's own pass over every unit would only repeat it
+                # at the calls' expense.
+                engine_settings = replace(settings, {"review.redact_secrets": False})
+                ledger = _ThreadedLedger(data_dir(settings.telemetry.data_dir) / "spend")
+                async with FusionEngine(
+                    engine_settings, client, prices=prices, ledger=ledger
+                ) as engine:
                     token_limit = await self._token_limit(engine)
                     limit, which = self._limit(engine)
                     calls = _Calls(self, engine, limit, which)
@@ -403,6 +490,9 @@ class ChangeReviewer:
                         estimate = await calls.finish()
                     finally:
                         await calls.cancel()  # a failed or cancelled run leaves no calls
+                        unrecorded = await ledger.flush()
+                        if settings.budget.max_usd_per_day is not None:
+                            self.notes.extend(unrecorded)
         finally:
             await client.aclose()
         self.state.stage = "done"
@@ -481,50 +571,56 @@ class ChangeReviewer:
             )
         return pieces, notes
 
+    @staticmethod
+    def _marked(request: FusionRequest) -> int:
+        from fuse_ls.core.redact import MARK_PREFIX
+
+        fields = ("code", "context_before", "context_after", *_REDACTED_HERE)
+        return sum(MARK_PREFIX in (getattr(request, name) or "") for name in fields)
+
     def _sent(self, request: FusionRequest) -> FusionRequest:
-        """What the engine would send for `request` (its redaction pass, done here for
-        the pieces that bypass it)."""
+        """`request` as it may leave the machine: the code and its context come from the
+        redacted file; the path, intent and blast radius (the same for every unit of a
+        file, so redacted once) are redacted here. The instruction is ours (the changed
+        lines) plus the project rules, which `noise.rules_instruction` redacted."""
         if not self.settings.review.redact_secrets:
             return request
-        from fuse_ls.core.redact import redact
-
-        return evolve(
-            request,
-            path=redact(request.path).text,
-            intent=redact(request.intent).text if request.intent else request.intent,
-            blast_radius=redact(request.blast_radius).text
-            if request.blast_radius
-            else request.blast_radius,
-            instruction=redact(request.instruction).text
-            if request.instruction
-            else request.instruction,
-        )
+        parts: dict[str, Any] = {
+            name: _redacted_text(text)
+            for name in _REDACTED_HERE
+            if (text := getattr(request, name))
+        }
+        return evolve(request, **parts)
 
     def _plan_target(
         self, target: Target, token_limit: int, rules: str | None
     ) -> list[UnitOutcome]:
-        """One file's units, each loaded from the cache or carrying its request."""
+        """One file's units, each loaded from the cache or carrying its request.
+
+        Units are cut from the file as it is and looked up by that text (with the
+        redaction rules' digest in the key, the redacted text follows from it): a unit
+        found in the cache costs no redaction. The file is redacted, whole, only when
+        one of its units is asked, so a secret that starts above a unit (a private key's
+        BEGIN line) is still recognised.
+        """
         from fuse_ls.context import find_blast_radius, find_intent, redacted_document
 
         if self._settings_part is None:
             self._settings_part = settings_fingerprint(self.settings)
+            if self.settings.review.redact_secrets:
+                self._settings_part["redaction_rules"] = redaction_digest()
             self._prompt_version = prompt_version()
-        # The whole file is redacted before it is cut into units, so a secret that
-        # starts above a unit (a private key's BEGIN line) is still recognised.
-        text = (
-            redacted_document(target.text) if self.settings.review.redact_secrets else target.text
-        )
         units = make_units(
-            target.path, target.language, text, target.changed, token_limit=token_limit
+            target.path, target.language, target.text, target.changed, token_limit=token_limit
         )
         if not units:
             return []
         intent = find_intent(target.file, self.root)
         blast = find_blast_radius(target.file, self.root)
+        redacted: list[str] | None = None
         out: list[UnitOutcome] = []
         for unit in units:
-            pieces, notes = self._pieces_for(unit, intent, blast, rules)
-            split = {model: len(parts) for model, parts in pieces.items()}
+            split = self._split_counts(unit)
             key = unit_key(
                 unit, intent, blast, rules, self._settings_part, self._prompt_version, split
             )
@@ -533,11 +629,30 @@ class ChangeReviewer:
             if loaded is not None:
                 out.append(loaded)
                 continue
+            sent = unit
+            if self.settings.review.redact_secrets:
+                if redacted is None:
+                    redacted = redacted_document(target.text).splitlines(keepends=True)
+                sent = _with_lines(unit, redacted)
             outcome = UnitOutcome(unit, key)
-            self._requests[key] = unit_request(unit, intent, blast, rules)
-            self._pieces[key], outcome.notes = pieces, notes
+            self._requests[key] = self._sent(unit_request(sent, intent, blast, rules))
+            self._pieces[key], outcome.notes = self._pieces_for(sent, intent, blast, rules)
+            marked = self._marked(self._requests[key])
+            if marked:  # the engine's note, for the pass done here instead
+                outcome.notes.append(
+                    f"secret-looking text was redacted in {marked} part(s) before sending"
+                )
             out.append(outcome)
         return out
+
+    def _split_counts(self, unit: Unit) -> dict[str, int]:
+        """Pool models asked this unit in pieces, and in how many."""
+        size = estimate_prompt_tokens(unit.code)
+        return {
+            model: len(split_unit(unit, budget))
+            for model, budget in self._budgets.items()
+            if size > budget
+        }
 
     def _planned(self, outcomes: Sequence[UnitOutcome]) -> None:
         self.state.units += len(outcomes)

@@ -11,6 +11,7 @@ never stored on the client, put in an error, logged, or chained into a traceback
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import logging
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 _DETAIL_CHARS = 200
 _REDACTED = "[redacted]"
+# How long to wait for the end of a body after [DONE] before giving its connection up.
+_DRAIN_S = 0.5
 
 
 class ChatClient:
@@ -356,7 +359,8 @@ class _Call:
         done = False
         # httpx-sse drops `:` comment lines (OpenRouter's `: OPENROUTER PROCESSING`
         # keep-alives), so only data events arrive here.
-        async for event in EventSource(response).aiter_sse():
+        events = EventSource(response).aiter_sse()
+        async for event in events:
             data = event.data.strip()
             if not data:
                 continue
@@ -381,6 +385,14 @@ class _Call:
             if "error" in chunk:
                 raise _body_error(self.request.model, self.endpoint, chunk["error"], key, True)
             self._absorb(chunk, result, "delta", started)
+        if done:
+            # Read the body to its end (it ends right after [DONE]): a response left
+            # half-read closes its connection, and every call would pay a new connect
+            # (and TLS handshake) instead of reusing a kept-alive one.
+            with contextlib.suppress(TimeoutError, httpx.HTTPError):
+                async with asyncio.timeout(_DRAIN_S):
+                    async for _ in events:
+                        pass
         if not done and result.finish_reason is None:
             raise MalformedAnswer(
                 f"{self.request.model}: the answer stream from {_server(self.endpoint)} was "

@@ -220,3 +220,42 @@ def test_retry_after_holds_every_call_to_that_endpoint(emu: Emulator) -> None:
     ]
     assert during == []  # nothing hit the endpoint in the back-off window
     assert len(chats) == 4 and all(r.status == 200 for r in chats if r is not limited)
+
+
+def test_secrets_in_the_change_never_reach_a_model(repo: Repo, emu: Emulator) -> None:
+    """The run redacts each file whole (the engine's own pass is not repeated), so what
+    a model sees of the code, its context, path and intent has no secret in it, even a
+    key whose BEGIN line is above the unit."""
+    key = "AKIA" + "QWERTYUIOPASDFGH"
+    body = "".join(
+        f"MIIEow{i:02d}AAKCAQEAx7w5b5SecretLookingBase64Body{i:02d}\n" for i in range(12)
+    )
+    pem = "-----BEGIN RSA PRIVATE KEY-----\n" + body + "-----END RSA PRIVATE KEY-----\n"
+    head = 'PEM = """\n' + pem + '"""\n'
+    repo.write("app.py", head + "X = 1\n\n\ndef f(x):\n    return x\n")
+    repo.commit("base")
+    changed = "X = eval(Y)\n\n\ndef f(x):\n    aws = '" + key + "'\n    return x\n"
+    repo.write("app.py", head + changed)
+    changes = read_changes(repo.root, "uncommitted")
+    targets = [
+        Target(f.path, repo.root / f.path, "python", f.text or "", f.changed)
+        for f in changes.reviewable
+    ]
+    result, _ = run(settings_for(emu, repo.root.parent / "data"), repo, targets, ReviewOptions())
+    first = min(o.unit.start_line for o in result.outcomes)
+    assert 2 < first <= 14  # the unit starts inside the key, below its BEGIN line
+    sent = [str(r.body) for r in emu.requests if r.path.endswith("/chat/completions")]
+    assert sent and all(key not in b and "SecretLookingBase64" not in b for b in sent)
+    assert any("redacted in" in n for o in result.outcomes for n in o.notes)
+
+
+def test_the_days_spend_ledger_counts_the_run(repo: Repo, emu: Emulator) -> None:
+    """The ledger is written off the event loop, and every unit's cost is in it when
+    the run returns (a later run's daily budget sees it)."""
+    from fuse_ls.fusion.budget import SpendLedger
+
+    targets = many_files(repo, 6)
+    data = repo.root.parent / "data"
+    result, _ = run(settings_for(emu, data, day=100.0), repo, targets, ReviewOptions())
+    assert result.total_cost_usd > 0
+    assert SpendLedger(data / "spend").spent() == pytest.approx(result.total_cost_usd)
