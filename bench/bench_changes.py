@@ -4,9 +4,10 @@
 Run: .venv/bin/python bench/bench_changes.py
 
 Printed side by side, from one run:
-- wall time / the critical path of the schedule the limits allow, for the run's method
-  (units streamed into the calls as they are planned) and the previous one (every unit
-  planned before the first call), each in fresh processes. The emulated models
+- wall time / the critical path of the schedule the limits allow: in this process, and
+  in fresh processes (as a CLI run pays it) for this code streaming units into the calls,
+  this code planning every unit first, and the baseline commit's code (BASELINE, run
+  from a temporary git worktree; `--against REV` for another), with CPU seconds; The emulated models
   answer after a fixed time (token_ms = 0), so every call's duration is known; the
   allowed schedule is simulated with zero overhead under the same global limit (judges
   first, then pool calls in unit order). Also shown against the plain lower bound
@@ -145,9 +146,11 @@ def review(
 ) -> tuple[ChangeReview, float]:
     began = time.perf_counter()
     found, _ = targets(root)
-    options = ReviewOptions(
-        global_limit=LIMIT, per_endpoint=LIMIT, max_findings=None, stream=stream
-    )
+    import attrs
+
+    # `stream` is not an option of the baseline's code, which always planned first.
+    streaming = {"stream": stream} if "stream" in attrs.fields_dict(ReviewOptions) else {}
+    options = ReviewOptions(global_limit=LIMIT, per_endpoint=LIMIT, max_findings=None, **streaming)
     with ReviewCache(cache) as store:
         reviewer = ChangeReviewer(s, root, options, cache=store)
         result = asyncio.run(reviewer.run(found))
@@ -229,51 +232,105 @@ async def bare_calls(result: ChangeReview, s: Settings) -> float:
         return time.perf_counter() - began
 
 
+# The last commit before streamed units, planning without redaction for cached units,
+# the ledger off the event loop and kept-alive connections: its code runs in the same
+# bench, from a temporary git worktree (`--against REV` picks another).
+BASELINE = "a4f2324"
 METHODS = {
-    "plan first": False,  # the previous method: every unit planned before the first call
-    "streamed": True,  # each unit's calls start as soon as its file is planned
+    "baseline": False,  # the baseline's code (it plans every unit first)
+    "plan first": False,  # this code, every unit planned before the first call
+    "streamed": True,  # this code, a unit's calls start once its file is planned
 }
 
 
 def cold_run(base_url: str, root: Path, data: Path, method: str) -> None:
     """One first review in this (fresh) process, as a CLI run pays it: imports, the
     redaction rules, the HTTP client and git included. Prints one JSON line."""
+    import resource
+
     s = settings(base_url, data)
+    cpu = resource.getrusage(resource.RUSAGE_SELF)
     result, wall = review(root, s, data / "cache.sqlite3", stream=METHODS[method])
+    after = resource.getrusage(resource.RUSAGE_SELF)
     sim, _ = allowed_schedule(result)
     print(
         json.dumps(
-            {"wall": wall, "sim": sim, "planning": result.planning_s, "run": result.wall_time_s}
+            {
+                "wall": wall,
+                "sim": sim,
+                "planning": result.planning_s,
+                "run": result.wall_time_s,
+                "cpu": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+            }
         )
     )
 
 
-def compare_methods(base_url: str, root: Path, base: Path, rounds: int = 2) -> list[Row]:
-    """Each method in fresh processes, alternately, so neither inherits the other's
-    warm caches or a quieter moment of the machine; the median per method."""
+def baseline_tree(base: Path, rev: str) -> Path | None:
+    """A worktree of `rev` of this repository, or None (not a git checkout, no such
+    commit) with the reason printed."""
+    here = Path(__file__).resolve().parent.parent
+    tree = base / f"baseline-{rev}"
+    done = subprocess.run(
+        ["git", "-C", str(here), "worktree", "add", "--detach", str(tree), rev],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        print(f"(no baseline: git worktree add {rev}: {done.stderr.strip()[-200:]})")
+        return None
+    return tree
+
+
+def drop_tree(tree: Path) -> None:
+    here = Path(__file__).resolve().parent.parent
+    subprocess.run(
+        ["git", "-C", str(here), "worktree", "remove", "--force", str(tree)],
+        capture_output=True,
+    )
+
+
+def compare_methods(
+    base_url: str, root: Path, base: Path, against: str, rounds: int = 2
+) -> list[Row]:
+    """Each method in fresh processes, in turn, so none inherits another's warm caches
+    or a quieter moment of the machine; the median per method. CPU seconds of the run
+    are shown too: unlike wall time, a busy machine barely moves them."""
     import statistics
 
-    figures: dict[str, list[dict[str, float]]] = {m: [] for m in METHODS}
-    for n in range(rounds):
-        for method in METHODS:
-            data = base / f"cold-{n}-{method.replace(' ', '-')}"
-            out = subprocess.run(
-                [sys.executable, __file__, "--cold", method, base_url, str(root), str(data)],
-                check=True,
-                capture_output=True,
-                text=True,
-            ).stdout
-            figures[method].append(json.loads(out.strip().splitlines()[-1]))
+    tree = baseline_tree(base, against)
+    methods = [m for m in METHODS if m != "baseline" or tree is not None]
+    figures: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
+    try:
+        for n in range(rounds):
+            for method in methods:
+                data = base / f"cold-{n}-{method.replace(' ', '-')}"
+                env = dict(os.environ)
+                if method == "baseline" and tree is not None:
+                    env["PYTHONPATH"] = str(tree)  # its fuse_ls before the installed one
+                out = subprocess.run(
+                    [sys.executable, __file__, "--cold", method, base_url, str(root), str(data)],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                ).stdout
+                figures[method].append(json.loads(out.strip().splitlines()[-1]))
+    finally:
+        if tree is not None:
+            drop_tree(tree)
     rows: list[Row] = []
     for method, runs in figures.items():
         ratio = statistics.median(r["wall"] / r["sim"] for r in runs)
         first_call = statistics.median(r["planning"] + r["wall"] - r["run"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
+        label = f"baseline {against}" if method == "baseline" else method
         rows.append(
             (
-                f"wall / allowed schedule, {method}",
+                f"wall / allowed schedule, {label}",
                 f"{ratio:.3f}",
                 f"fresh process, median of {rounds}; first call after {first_call:.2f}s "
-                "(git, units, redaction, cache, prices)",
+                f"(git, units, redaction, cache, prices); {cpu:.2f} CPU s",
             )
         )
     return rows
@@ -287,6 +344,7 @@ def main() -> int:
         method, base_url, root, data = sys.argv[2:6]
         cold_run(base_url, Path(root), Path(data), method)
         return 0
+    against = sys.argv[sys.argv.index("--against") + 1] if "--against" in sys.argv else BASELINE
     emulator = EmulatorProcess(script())
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -338,7 +396,7 @@ def main() -> int:
                             f"git {wall - first.wall_time_s:.2f}s",
                         )
                     )
-                    rows.extend(compare_methods(emulator.base_url, root, base))
+                    rows.extend(compare_methods(emulator.base_url, root, base, against))
                     floor = asyncio.run(bare_calls(first, s))
                     rows.append(
                         (
