@@ -80,7 +80,11 @@ def scripted_pool(
     spots = []
     for case in cases:
         lines = case.text.splitlines()
+        # A diff case is reviewed as a change: only findings on changed lines are shown.
+        changed = getattr(case, "changed", None)
         for n, line in enumerate(lines, start=1):
+            if changed is not None and n not in changed:
+                continue
             key = line.strip()
             near = any(abs(n - g.start_line) < _FAR for g in case.golden)
             if key and counts[key] == 1 and not near and len(key) > 3:

@@ -5,8 +5,14 @@ A case is a folder holding one code file and `case.json`:
 where each golden finding names its line by `match` (text on that line) or by
 `start_line`/`end_line`. An empty `golden` list is a clean file: any finding is noise.
 
-Every case is reviewed by the pool exactly like `fuse-ls review FILE` (same engine, mode,
-judge and vote policy). Then the configured judge matches findings to golden ones the
+A diff case adds `"diff": "change.diff"`, a unified diff of that file (`git diff` output):
+`file` is then the base version, the case is the file after the diff, and golden lines
+are counted in it. It is reviewed through the change-review path (`fuse_ls.changes`:
+units around the changed lines, findings on changed lines), as `fuse-ls review
+--uncommitted` would review that change.
+
+Every file case is reviewed by the pool exactly like `fuse-ls review FILE` (same engine,
+mode, judge and vote policy). Then the configured judge matches findings to golden ones the
 way Code Review Bench does, with one structured call per case that labels every member's
 findings and every reported fused finding at once. Scoring follows the benchmark: a golden
 finding counts once (tp), a finding matching nothing is a false positive, and a second
@@ -25,7 +31,13 @@ from attrs import field, frozen
 
 from fuse_ls.config import Settings
 from fuse_ls.core.errors import FuseError
-from fuse_ls.core.types import ChatMessage, ChatRequest, FusionResult, JsonSchema
+from fuse_ls.core.types import (
+    CandidateResult,
+    ChatMessage,
+    ChatRequest,
+    FusionResult,
+    JsonSchema,
+)
 from fuse_ls.eval.replay import Score
 from fuse_ls.fusion.jsonparse import parse_json_object
 from fuse_ls.fusion.votes import VotePolicy
@@ -80,6 +92,7 @@ class Case:
     path: Path
     text: str
     golden: tuple[Golden, ...]
+    changed: frozenset[int] | None = None  # a diff case: the lines the diff changed
 
 
 @frozen
@@ -96,7 +109,7 @@ class Item:
 @frozen
 class CaseResult:
     case: Case
-    result: FusionResult
+    notes: tuple[str, ...]
     items: tuple[Item, ...]
     matches: dict[str, str | None]  # item id -> golden id
     judge_error: str = ""
@@ -153,6 +166,11 @@ def load_case(folder: Path) -> Case:
     if not code.is_file():
         raise CaseError(f"{spec_path}: the code file {code.name} does not exist")
     text = code.read_text(encoding="utf-8")
+    changed: frozenset[int] | None = None
+    if "diff" in spec:
+        if not isinstance(spec["diff"], str) or not (folder / spec["diff"]).is_file():
+            raise CaseError(f"{spec_path}: 'diff' must name the diff file in the case folder")
+        text, changed = _apply(code, folder / spec["diff"], spec_path)
     raw = spec.get("golden")
     if not isinstance(raw, list):
         raise CaseError(f"{spec_path}: has no 'golden' list (use [] for a clean file)")
@@ -168,8 +186,43 @@ def load_case(folder: Path) -> Case:
             end = int(g["end_line"]) if isinstance(g.get("end_line"), int) else start
         else:
             raise CaseError(f"{where} has neither 'match' nor 'start_line'")
+        if changed is not None and not any(start <= c <= end for c in changed):
+            raise CaseError(f"{where} is not on a line the diff changed")
         golden.append(Golden(f"G{n}", start, end, g["message"], str(g.get("category", ""))))
-    return Case(folder.name, code, text, tuple(golden))
+    return Case(folder.name, code, text, tuple(golden), changed)
+
+
+def _apply(base: Path, diff: Path, where: Path) -> tuple[str, frozenset[int]]:
+    """The base file after `diff` (applied by `git apply` in a scratch folder), and the
+    lines it changed."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from fuse_ls.changes.git import changed_lines
+
+    git = shutil.which("git")
+    if git is None:
+        raise CaseError(f"{where}: a diff case needs git to apply {diff.name}")
+    old = base.read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / base.name
+        copy.write_text(old, encoding="utf-8")
+        done = subprocess.run(
+            [git, "apply", "--include", base.name, str(diff.resolve())],
+            cwd=scratch,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            why = (done.stderr.strip().splitlines() or ["it does not apply"])[-1]
+            raise CaseError(f"{where}: {diff.name} does not apply to {base.name}: {why}")
+        new = copy.read_text(encoding="utf-8")
+    changed = changed_lines(old, new)
+    if not changed:
+        raise CaseError(f"{where}: {diff.name} changes nothing in {base.name}")
+    return new, changed
 
 
 def load_cases(root: Path) -> list[Case]:
@@ -259,27 +312,71 @@ async def run_live(settings: Settings, cases: Sequence[Case], workspace: Path) -
     async with FusionEngine(settings) as engine:
 
         async def one(case: Case) -> CaseResult:
-            n_lines = max(len(case.text.splitlines()), 1)
-            request = build_request(
-                "review",
-                case.path.resolve(),
-                case.text,
-                1,
-                n_lines,
-                settings,
-                workspace,
-                language_for(case.path),
-            )
-            result = await engine.run(request)
-            items = items_of(result, policy)
+            if case.changed is not None:
+                items, notes = await _review_change(settings, case, policy)
+            else:
+                n_lines = max(len(case.text.splitlines()), 1)
+                request = build_request(
+                    "review",
+                    case.path.resolve(),
+                    case.text,
+                    1,
+                    n_lines,
+                    settings,
+                    workspace,
+                    language_for(case.path),
+                )
+                result = await engine.run(request)
+                items, notes = items_of(result, policy), list(result.notes)
             matches, error = await _match(engine, settings, case, items)
-            return CaseResult(case, result, tuple(items), matches, error)
+            return CaseResult(case, tuple(notes), tuple(items), matches, error)
 
         # Cases run one after another: a pool of paid models should not see 20 reviews
         # at once, and the numbers must not depend on scheduling.
         for case in cases:
             live.cases.append(await one(case))
     return live
+
+
+async def _review_change(
+    settings: Settings, case: Case, policy: VotePolicy
+) -> tuple[list[Item], list[str]]:
+    """A diff case through the change review: each member's findings on changed lines
+    (from every unit it answered) and the fused findings the review reports."""
+    from fuse_ls.changes.review import ChangeReviewer, ReviewOptions, Target
+    from fuse_ls.context import language_for
+
+    assert case.changed is not None
+    answers: list[CandidateResult] = []
+    reviewer = ChangeReviewer(
+        settings,
+        case.path.parent,
+        ReviewOptions(max_findings=None, use_cache=False),
+        cache=None,
+        on_answer=lambda _unit, candidate: answers.append(candidate),
+    )
+    target = Target(case.path.name, case.path, language_for(case.path), case.text, case.changed)
+    review = await reviewer.run([target])
+    items: list[Item] = []
+    count: dict[int, int] = {}
+    for c in answers:
+        for f in c.findings:
+            if not any(n in case.changed for n in range(f.start_line, f.end_line + 1)):
+                continue  # the change review shows none of a member's findings there either
+            count[c.index] = count.get(c.index, 0) + 1
+            items.append(
+                Item(
+                    f"M{c.index + 1}.{count[c.index]}", c.model, f.start_line, f.end_line, f.message
+                )
+            )
+    reported = [r.finding for r in review.findings if policy.reported(r.finding)]
+    for n, ff in enumerate(reported, start=1):
+        items.append(Item(f"F{n}", "fused", ff.start_line, ff.end_line, ff.message))
+    notes = [*review.notes, *(n for o in review.outcomes for n in o.notes)]
+    notes += [
+        f"unit {o.unit.start_line}-{o.unit.end_line}: {o.error}" for o in review.outcomes if o.error
+    ]
+    return items, notes
 
 
 def live_json(r: LiveResult) -> dict[str, Any]:
@@ -295,7 +392,7 @@ def live_json(r: LiveResult) -> dict[str, Any]:
                 "fused": c.score("fused").as_json(),
                 "members": {m: c.score(m).as_json() for m in r.pool},
                 "judge_error": c.judge_error or None,
-                "notes": list(c.result.notes),
+                "notes": list(c.notes),
             }
             for c in r.cases
         ],

@@ -103,3 +103,47 @@ def test_a_broken_case_names_the_file(tmp_path: Path) -> None:
     )
     with pytest.raises(CaseError, match="no line contains 'zzz'"):
         load_case(case)
+
+
+def test_diff_cases_are_reviewed_as_changes(tmp_path: Path) -> None:
+    """A case that is a base file plus a unified diff goes through the change review:
+    the models see the changed code around the hunks (told which lines changed), not the
+    whole file, and the scores count findings on changed lines."""
+    import shutil
+
+    cases_dir = tmp_path / "cases"
+    for name in ("py-diff-sql-injection", "ts-diff-missing-await"):
+        shutil.copytree(CASES / name, cases_dir / name)
+    cases = load_cases(cases_dir)
+    assert all(c.changed for c in cases)
+    script, expected = scripted_pool(cases, RATES, JUDGE)
+    with Emulator(script) as emu:
+        res = subprocess.run(
+            [sys.executable, "-m", "fuse_ls", "eval", "live", str(cases_dir), "--json"],
+            cwd=tmp_path,
+            env=env_for(emu.base_url, tmp_path, sorted(RATES)),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert res.returncode == 0, res.stderr
+        reviews = [str(r.body) for r in emu.requests if r.schema == "review_findings"]
+    out: dict[str, Any] = json.loads(res.stdout)
+    assert (out["fused"]["tp"], out["fused"]["fp"], out["fused"]["golden"]) == expected.fused
+    for model, (tp, fp, golden) in expected.members.items():
+        got = out["members"][model]
+        assert (got["tp"], got["fp"], got["golden"]) == (tp, fp, golden), model
+    py = [r for r in reviews if "orders.py" in r]
+    assert py and all("Changed lines: 8-12, 14, 20-21" in r for r in py)
+    assert not any("import sqlite3" in r for r in py)  # the unit, not the whole file
+
+
+def test_a_diff_that_does_not_apply_names_the_case(tmp_path: Path) -> None:
+    case = tmp_path / "bad-diff"
+    case.mkdir()
+    (case / "a.py").write_text("x = 1\n")
+    (case / "change.diff").write_text("--- a/a.py\n+++ b/a.py\n@@ -1 +1 @@\n-y = 2\n+y = 3\n")
+    spec = {"file": "a.py", "diff": "change.diff", "golden": []}
+    (case / "case.json").write_text(json.dumps(spec))
+    with pytest.raises(CaseError, match=r"change\.diff does not apply to a\.py"):
+        load_case(case)
