@@ -134,7 +134,7 @@ def test_diff_cases_are_reviewed_as_changes(tmp_path: Path) -> None:
         got = out["members"][model]
         assert (got["tp"], got["fp"], got["golden"]) == (tp, fp, golden), model
     py = [r for r in reviews if "orders.py" in r]
-    assert py and all("Changed lines: 8-12, 14, 20-21" in r for r in py)
+    assert py and all("Changed lines: 8-14, 20-21" in r for r in py)
     assert not any("import sqlite3" in r for r in py)  # the unit, not the whole file
 
 
