@@ -851,13 +851,23 @@ class _Calls:
         reviewer = self.reviewer
         reviewer.state.stage = "estimating cost"
         reviewer._update()
-        estimates = await asyncio.gather(
-            *(self.engine.estimate_cost(reviewer._requests[o.key]) for o in misses)
-        )
+        estimates = await asyncio.gather(*(self.unit_estimate(o.key) for o in misses))
         self.estimates = {o.key: e for o, e in zip(misses, estimates, strict=True)}
         known = [e for e in estimates if e is not None]
         if len(known) == len(estimates) and self.limit is not None and sum(known) > self.limit:
             raise RunOverBudget(sum(known), self.limit, len(misses), self.which)
+
+    async def unit_estimate(self, key: str) -> float | None:
+        """The engine's worst case for the unit, plus, when a model is asked it in
+        pieces, every further piece's prompt and answers (counted for the whole pool and
+        the judge: an over- rather than an underestimate)."""
+        request = self.reviewer._requests[key]
+        estimate: float | None = await self.engine.estimate_cost(request)
+        extra = max((len(p) for p in self.reviewer._pieces.get(key, {}).values()), default=1)
+        if estimate is None or extra <= 1:
+            return estimate
+        fixed: float | None = await self.engine.estimate_cost(evolve(request, code="\n"))
+        return None if fixed is None else estimate + (extra - 1) * fixed
 
     def submit(self, outcome: UnitOutcome) -> None:
         reviewer = self.reviewer
@@ -890,7 +900,7 @@ class _Calls:
         if outcome.key in self.estimates:
             unit_estimate = self.estimates[outcome.key]
         else:
-            unit_estimate = await engine.estimate_cost(request)
+            unit_estimate = await self.unit_estimate(outcome.key)
         async with self.gate:
             if self.stop:
                 outcome.skipped = self.stop[0]

@@ -180,6 +180,12 @@ def test_max_input_tokens_caps_one_model_without_shrinking_the_others(
     assert len(result.outcomes) == 1
     assert len(chat_requests(emu, "pool/b")) == 1 and len(chat_requests(emu, "pool/c")) == 1
     assert len(chat_requests(emu, "pool/a")) > 1
+    # The cost guard counts the further pieces' prompts and answers.
+    plain = settings_for(emu, repo.root.parent / "data")
+    whole, _ = run(plain, repo, targets, ReviewOptions(max_findings=None, use_cache=False))
+    assert result.estimated_cost_usd is not None and whole.estimated_cost_usd is not None
+    assert result.estimated_cost_usd > whole.estimated_cost_usd
+    assert result.total_cost_usd <= result.estimated_cost_usd
 
 
 def test_retry_after_holds_every_call_to_that_endpoint(emu: Emulator) -> None:
