@@ -265,3 +265,17 @@ def test_the_days_spend_ledger_counts_the_run(repo: Repo, emu: Emulator) -> None
     result, _ = run(settings_for(emu, data, day=100.0), repo, targets, ReviewOptions())
     assert result.total_cost_usd > 0
     assert SpendLedger(data / "spend").spent() == pytest.approx(result.total_cost_usd)
+
+
+def test_max_input_tokens_is_a_pool_setting(tmp_path: Path) -> None:
+    from fuse_ls.config import load_settings
+
+    (tmp_path / ".fuse-ls.toml").write_text(
+        'pool = [{id = "local/small", max_input_tokens = 4000}, "big/model"]\n'
+    )
+    loaded = load_settings(workspace=tmp_path, env={}, trusted=True)
+    assert not loaded.problems
+    assert [s.max_input_tokens for s in loaded.settings.pool] == [4000, None]
+    (tmp_path / ".fuse-ls.toml").write_text('pool = [{id = "a/b", max_input_tokens = 10}]\n')
+    [problem] = load_settings(workspace=tmp_path, env={}, trusted=True).problems
+    assert "pool[0].max_input_tokens" in str(problem) and ">= 1024" in str(problem)
