@@ -14,7 +14,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -166,15 +166,24 @@ class ReviewCache:
         return None
 
     def put(self, key: str, value: dict[str, Any]) -> None:
-        text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+        self.put_many([(key, value)])
+
+    def put_many(self, entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """Store several units in one transaction, trimmed to the size cap once."""
+        if not entries:
+            return
         now = time.time()
+        rows = []
+        for key, value in entries:
+            text = json.dumps(value, separators=(",", ":"), sort_keys=True)
+            rows.append((key, text, len(text), now, now))
         with self._guard("write") as db:
             if db is None:
                 return
-            db.execute(
+            db.executemany(
                 "INSERT OR REPLACE INTO units(key, value, size, created, used, hits) "
                 "VALUES (?, ?, ?, ?, ?, 0)",
-                (key, text, len(text), now, now),
+                rows,
             )
             self._trim(db)
 

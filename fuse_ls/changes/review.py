@@ -402,6 +402,7 @@ class ChangeReviewer:
         self._dismissed: set[str] = set()
         self._requests: dict[str, FusionRequest] = {}  # unit key -> what the models are asked
         self._budgets: dict[str, int] = {}  # pool model -> tokens of code it may be sent
+        self._to_store: list[tuple[str, dict[str, Any]]] = []  # finished units to cache
         self._pieces: dict[str, dict[str, list[tuple[ChatMessage, ...]]]] = {}
         self._settings_part: dict[str, Any] | None = None
         self._prompt_version = ""
@@ -495,6 +496,9 @@ class ChangeReviewer:
                             self.notes.extend(unrecorded)
         finally:
             await client.aclose()
+            if self.cache is not None:
+                self.cache.put_many(self._to_store)
+                self._to_store.clear()
         self.state.stage = "done"
         self._update()
         if self.cache is not None:
@@ -767,7 +771,9 @@ class ChangeReviewer:
             for c in result.candidates
         ) and (result.judge is None or result.judge.status != "error")
         if clean and self.cache is not None:
-            self.cache.put(outcome.key, _store(outcome))
+            # Written together when the run ends (or is cancelled): a SQLite transaction
+            # per unit would block every stream of the run meanwhile.
+            self._to_store.append((outcome.key, _store(outcome)))
 
     def _noise_for(self, targets: Sequence[Target]) -> None:
         self._lines_of = {t.path: t.text.splitlines() for t in targets}

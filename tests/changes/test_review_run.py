@@ -279,3 +279,31 @@ def test_max_input_tokens_is_a_pool_setting(tmp_path: Path) -> None:
     (tmp_path / ".fuse-ls.toml").write_text('pool = [{id = "a/b", max_input_tokens = 10}]\n')
     [problem] = load_settings(workspace=tmp_path, env={}, trusted=True).problems
     assert "pool[0].max_input_tokens" in str(problem) and ">= 1024" in str(problem)
+
+
+def test_units_finished_before_a_cancel_are_cached(repo: Repo, emu: Emulator) -> None:
+    """Results are stored together when the run ends, cancelled runs included: what was
+    paid for is not asked again."""
+    targets = many_files(repo, 12)
+    settings = settings_for(emu, repo.root.parent / "data")
+    options = ReviewOptions(max_findings=None, global_limit=1)
+
+    async def cancelled() -> None:
+        task: asyncio.Task[ChangeReview] | None = None
+
+        def on_update(state: RunState) -> None:
+            if state.done >= 1 and task is not None:
+                task.cancel()
+
+        with ReviewCache(repo.root.parent / "cache.sqlite3") as cache:
+            reviewer = ChangeReviewer(
+                settings, repo.root, options, cache=cache, on_update=on_update
+            )
+            task = asyncio.create_task(reviewer.run(targets))
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(cancelled())
+    again, _ = run(settings, repo, targets, ReviewOptions(max_findings=None))
+    cached = sum(o.cached for o in again.outcomes)
+    assert 1 <= cached < 12
