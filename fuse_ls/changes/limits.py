@@ -96,11 +96,18 @@ def endpoint_of(url: httpx.URL) -> str:
 
 class CooldownTransport(httpx.AsyncBaseTransport):
     """Holds every request to an endpoint that asked, with `Retry-After` on a 429 or
-    503, to be left alone for a while; at most `cap_s` (the request timeout)."""
+    503, to be left alone for a while.
 
-    def __init__(self, inner: httpx.AsyncBaseTransport, cap_s: float) -> None:
+    A wait longer than `max_wait_s` (half the first-token timeout, which would otherwise
+    cut the call and blame the model) is not slept here: the request is answered on the
+    spot with the endpoint's own 429 and the time left, and the provider's retries decide
+    as for any 429 (wait and retry if the call's deadline allows, else a clear "rate
+    limited" error). Nothing reaches the endpoint meanwhile either way.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, max_wait_s: float) -> None:
         self.inner = inner
-        self.cap_s = cap_s
+        self.max_wait_s = max_wait_s
         self.until: dict[str, float] = {}  # endpoint -> event-loop time it may be asked
 
     def wait_s(self, endpoint: str) -> float:
@@ -109,13 +116,25 @@ class CooldownTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         endpoint = endpoint_of(request.url)
         # A time, not an event: sleeping to it is the wait; a later 429 may extend it.
-        while (wait := self.wait_s(endpoint)) > 0:  # noqa: ASYNC110
+        while (wait := self.wait_s(endpoint)) > 0:
+            if wait > self.max_wait_s:
+                return httpx.Response(
+                    429,
+                    headers={"retry-after": f"{wait:.3f}"},
+                    json={
+                        "error": {
+                            "code": 429,
+                            "message": "this endpoint asked the run to wait (Retry-After)",
+                        }
+                    },
+                    request=request,
+                )
             await asyncio.sleep(wait)
         response = await self.inner.handle_async_request(request)
         if response.status_code in (429, 503):
             after = retry_after_seconds(response.headers.get("retry-after"))
             if after:
-                until = asyncio.get_running_loop().time() + min(after, self.cap_s)
+                until = asyncio.get_running_loop().time() + after
                 self.until[endpoint] = max(self.until.get(endpoint, 0.0), until)
         return response
 
@@ -135,7 +154,7 @@ class LimitedChatClient(ChatClient):
         **kwargs: object,
     ) -> None:
         self.timeouts = timeouts
-        self.cooldowns = CooldownTransport(ShardedTransport(), timeouts.request_s)
+        self.cooldowns = CooldownTransport(ShardedTransport(), timeouts.first_token_s / 2)
         http = httpx.AsyncClient(transport=self.cooldowns, timeout=self._httpx_timeout())
         super().__init__(*args, timeouts=timeouts, http=http, **kwargs)  # type: ignore[arg-type]
         self._owns_http = True

@@ -307,3 +307,39 @@ def test_units_finished_before_a_cancel_are_cached(repo: Repo, emu: Emulator) ->
     again, _ = run(settings, repo, targets, ReviewOptions(max_findings=None))
     cached = sum(o.cached for o in again.outcomes)
     assert 1 <= cached < 12
+
+
+def test_a_long_retry_after_fails_the_waiting_calls_as_rate_limited(emu: Emulator) -> None:
+    """A wait the calls cannot sit out is not slept (the first-token timeout would cut it
+    and blame the model): they end at once as rate limited, and none reaches the
+    endpoint."""
+    from fuse_ls.changes.limits import LimitedChatClient
+    from fuse_ls.config import TimeoutSettings
+    from fuse_ls.core.errors import RateLimited
+    from fuse_ls.core.types import ChatMessage, ChatRequest
+
+    fault = {"kind": "http", "status": 429, "retry_after": 600, "times": 1}
+    models = {m: {"ttft_ms": 5} for m in POOL}
+    emu.set_script({"models": {**models, "pool/a": {"ttft_ms": 5, "faults": [fault]}}})
+    settings = settings_for(emu, Path("/nonexistent"))
+    endpoint = settings.endpoint_for(ModelSpec("pool/a"))
+
+    def ask(model: str) -> ChatRequest:
+        return ChatRequest(model, (ChatMessage("user", "def f(): pass\n"),), endpoint)
+
+    async def scenario() -> list[BaseException | object]:
+        timeouts = TimeoutSettings(connect_s=5, request_s=20, first_token_s=10)
+        async with LimitedChatClient(
+            timeouts=timeouts, retries=settings.retries, global_limit=8, per_endpoint=8
+        ) as client:
+            first = await asyncio.gather(client.complete(ask("pool/a")), return_exceptions=True)
+            later = await asyncio.gather(
+                *(client.complete(ask(m)) for m in ("pool/b", "pool/c")), return_exceptions=True
+            )
+            return [*first, *later]
+
+    outcomes = asyncio.run(scenario())
+    assert all(isinstance(o, RateLimited) for o in outcomes), outcomes
+    assert "retry after" in str(outcomes[1])
+    chats = [r for r in emu.requests if r.path.endswith("/chat/completions")]
+    assert [r.model for r in chats] == ["pool/a"]
