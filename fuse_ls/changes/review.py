@@ -845,7 +845,9 @@ class _Calls:
         self.stop: list[str] = []
         self.loop = asyncio.get_running_loop()
         self.deadline_s = options.deadline_s
-        self.run_deadline = None if self.deadline_s is None else self.loop.time() + self.deadline_s
+        # Set when the first unit is handed over: the run's deadline counts the calls,
+        # as it did when every unit was planned first, not the price list fetch.
+        self.run_deadline: float | None = None
         self.tasks: list[asyncio.Task[float | None]] = []
         self.estimates: dict[str, float | None] = {}
 
@@ -879,6 +881,8 @@ class _Calls:
         reviewer = self.reviewer
         if reviewer.planned_at is None:
             reviewer.planned_at = time.perf_counter()
+            if self.deadline_s is not None:
+                self.run_deadline = self.loop.time() + self.deadline_s
             reviewer.state.stage = "reviewing"
             reviewer._update()
         self.tasks.append(asyncio.create_task(self._one(outcome)))
