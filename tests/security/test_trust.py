@@ -174,6 +174,8 @@ def test_an_unreadable_trust_list_trusts_nothing(repo: Path, config_home: Path) 
 FREE = {
     "pool[].id", "pool[].repeat", "pool[].max_tokens", "pool[].temperature",
     "judge.id", "judge.repeat", "judge.max_tokens", "judge.temperature",
+    # How much code a model is sent at once: the cost limits still bound the run.
+    "pool[].max_input_tokens", "judge.max_input_tokens",
     "mode", "quorum.min_responses", "quorum.deadline_s",
     "timeouts.connect_s", "timeouts.request_s", "timeouts.first_token_s",
     "retries.max_attempts", "retries.backoff_base_s", "retries.backoff_max_s",
