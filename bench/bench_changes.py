@@ -291,21 +291,34 @@ def drop_tree(tree: Path) -> None:
 
 
 def compare_methods(
-    base_url: str, root: Path, base: Path, against: str, rounds: int = 2
+    base_url: str, root: Path, base: Path, against: str, rounds: int = 3
 ) -> list[Row]:
     """Each method in fresh processes, in turn, so none inherits another's warm caches
     or a quieter moment of the machine; the median per method. CPU seconds of the run
     are shown too: unlike wall time, a busy machine barely moves them."""
     import statistics
 
+    import fuse_ls
+
     tree = baseline_tree(base, against)
     methods = [m for m in METHODS if m != "baseline" or tree is not None]
+    # As installed (pip compiles modules at install time): without this, a machine that
+    # sets PYTHONDONTWRITEBYTECODE compiles every module in every fresh process.
+    clean_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    packages = [Path(fuse_ls.__file__).parent] + ([tree / "fuse_ls"] if tree else [])
+    for package in packages:
+        subprocess.run(
+            [sys.executable, "-m", "compileall", "-q", str(package)],
+            check=True,
+            env=clean_env,
+            capture_output=True,
+        )
     figures: dict[str, list[dict[str, float]]] = {m: [] for m in methods}
     try:
         for n in range(rounds):
             for method in methods:
                 data = base / f"cold-{n}-{method.replace(' ', '-')}"
-                env = dict(os.environ)
+                env = dict(clean_env)
                 if method == "baseline" and tree is not None:
                     env["PYTHONPATH"] = str(tree)  # its fuse_ls before the installed one
                 out = subprocess.run(
