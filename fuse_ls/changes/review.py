@@ -1,4 +1,5 @@
-# Over 500 lines: one pipeline (units, cache, fusion per unit, noise filter), one run state.
+# Over 500 lines: one pipeline (units, cache, the calls of every unit, noise filter), one
+# run state; the calls scheduler (_Calls) shares the reviewer's state, so it lives here.
 """Reviewing a change: units in, fused findings on changed lines out.
 
 Built on the engine's public API only (`FusionEngine.run`, `estimate_cost`): each unit
@@ -10,7 +11,6 @@ global and per-endpoint limits, one progress state for the run, and the noise fi
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import hashlib
 import json
@@ -25,6 +25,7 @@ from attrs import asdict, define, evolve, field, frozen
 
 from fuse_ls.changes import noise
 from fuse_ls.changes.cache import ReviewCache
+from fuse_ls.changes.ledger import ThreadedLedger
 from fuse_ls.changes.limits import LimitedChatClient, unit_pieces
 from fuse_ls.changes.units import (
     Unit,
@@ -47,7 +48,6 @@ from fuse_ls.core.types import (
     Severity,
 )
 from fuse_ls.fusion import prompts
-from fuse_ls.fusion.budget import SpendLedger
 from fuse_ls.fusion.pricing import estimate_prompt_tokens
 
 log = logging.getLogger(__name__)
@@ -261,44 +261,6 @@ def _redacted_text(text: str) -> str:
     return redact(text).text
 
 
-class _ThreadedLedger(SpendLedger):
-    """The daily spend ledger, written from a worker thread: a locked rewrite of the
-    day's file after every unit must not stall the run's other streams. `spent` counts
-    what is still being written; `flush` waits for it and says what could not be."""
-
-    def __init__(self, folder: Path) -> None:
-        super().__init__(folder)
-        self._writes: list[asyncio.Future[str | None]] = []
-        self._unwritten = 0.0
-
-    def add(self, usd: float, day: dt.date | None = None) -> str | None:
-        if usd <= 0:
-            return None
-        self._unwritten += usd
-
-        def written(_: object) -> None:  # on the event loop, like the addition above
-            self._unwritten -= usd
-
-        write = asyncio.get_running_loop().run_in_executor(None, SpendLedger.add, self, usd, day)
-        write.add_done_callback(written)
-        self._writes.append(write)
-        return None
-
-    def spent(self, day: dt.date | None = None) -> float:
-        return super().spent(day) + self._unwritten
-
-    async def flush(self) -> list[str]:
-        failed = [why for why in await asyncio.gather(*self._writes) if why]
-        self._writes.clear()
-        if not failed:
-            return []
-        return [
-            f"this run's spend could not be added to the daily spend ledger ({failed[0]}), "
-            "so budget.max_usd_per_day does not count it; point telemetry.data_dir (or "
-            "FUSE_LS_DATA_DIR) at a writable directory"
-        ]
-
-
 def redaction_digest() -> str:
     """What decides how a text is redacted: our rules (the module's source) and the
     detect-secrets plugins' version. Cache keys carry it, so the key of a unit's raw
@@ -470,7 +432,7 @@ class ChangeReviewer:
                 # _sent), so the engine's own pass over every unit would only repeat it
                 # at the calls' expense.
                 engine_settings = replace(settings, {"review.redact_secrets": False})
-                ledger = _ThreadedLedger(data_dir(settings.telemetry.data_dir) / "spend")
+                ledger = ThreadedLedger(data_dir(settings.telemetry.data_dir) / "spend")
                 async with FusionEngine(
                     engine_settings, client, prices=prices, ledger=ledger
                 ) as engine:
