@@ -254,7 +254,17 @@ async function main() {
   log(`emulator at ${baseUrl}`);
 
   mkdirSync(workspace);
-  writeFileSync(join(workspace, 'orders.py'), readFileSync(join(REPO, 'fuse_ls', 'emulator', 'demo', 'orders.py')));
+  // The demo file (28 lines) and a second bare except for the fused fix, so that the
+  // verified fix (line 27) and the fused fix (lines 31-35) each have their own.
+  const demo = readFileSync(join(REPO, 'fuse_ls', 'emulator', 'demo', 'orders.py'), 'utf8');
+  if (demo.split('\n').length !== 29) throw new Error('the demo orders.py is no longer 28 lines: update the e2e line numbers');
+  writeFileSync(
+    join(workspace, 'orders.py'),
+    demo +
+      '\n\ndef order_count(db: sqlite3.Connection) -> int:\n    try:\n' +
+      '        return int(db.execute("SELECT count(*) FROM orders").fetchone()[0])\n' +
+      '    except:\n        return 0\n',
+  );
   mkdirSync(join(userData, 'User'), { recursive: true });
   const dataDir = join(tmp, 'fuse-ls-data');
   writeFileSync(
@@ -283,6 +293,17 @@ async function main() {
       null,
       2,
     ),
+  );
+
+  // code-server is a remote window: machine-overridable settings (verify.commands) come
+  // from the machine's settings, as on a remote host, not from the User file above.
+  mkdirSync(join(userData, 'Machine'), { recursive: true });
+  writeFileSync(
+    join(userData, 'Machine', 'settings.json'),
+    JSON.stringify({
+      // The project's check for a verified fix: it runs in an isolated copy.
+      'fuseLs.verify.commands': [`${python} -c "import ast, pathlib; ast.parse(pathlib.Path('orders.py').read_text())"`],
+    }),
   );
 
   log(`installing ${vsix} (user Python: ${python}, no fuse-ls)`);
@@ -389,9 +410,25 @@ async function main() {
       await untilFrameText((t) => /lines 12-15/.test(t) && /Fused \(merge\) from 3\/3 models/.test(t), 'the explanation rendered');
     });
 
+    await step('verify-fix-runs-the-checks-then-applies', async () => {
+      await page.locator('.tab', { hasText: 'orders.py' }).filter({ hasNotText: 'lines' }).first().click();
+      await goToLine(27);
+      const before = readFileSync(join(workspace, 'orders.py'), 'utf8');
+      await palette("fuse-ls: Verify fix (run the project's checks, then apply)");
+      const ask = toast(/Apply the fused fix to orders\.py:27\? \(checks passed/);
+      await visible(ask);
+      await screenshot('verify-fix-checks-passed');
+      // The checks ran in a copy: the file on disk is untouched until the user applies.
+      if (readFileSync(join(workspace, 'orders.py'), 'utf8') !== before) throw new Error('the workspace changed before Apply');
+      await ask.first().locator('.monaco-button', { hasText: /^Apply$/ }).click();
+      await page.locator('.tab', { hasText: 'orders.py' }).filter({ hasNotText: /↔|lines/ }).first().click();
+      // The first bare except now names what it catches; the second is left for the fused fix.
+      await untilEditorText((t) => /except\s*[(A-Za-z][^:\n]*:\s+return\s+0\.0/.test(t) && /except:\s+return\s+0\b/.test(t), 'the verified fix replaced the first bare except');
+    });
+
     await step('fused-fix-applies-on-one-click', async () => {
       await page.locator('.tab', { hasText: 'orders.py' }).filter({ hasNotText: 'lines' }).first().click();
-      await selectLines(23, 28);
+      await selectLines(31, 35);
       const before = await editorText();
       await palette('fuse-ls: Fused fix');
       const ask = toast('Apply the fused fix');
