@@ -22,9 +22,9 @@ from rich.console import Console
 from rich.text import Text
 
 from fuse_ls import __version__
-from fuse_ls.config import LoadedSettings, Settings, load_settings
+from fuse_ls.config import LoadedSettings, Settings, load_settings, validate_settings
 from fuse_ls.core import hosts
-from fuse_ls.core.errors import FuseError
+from fuse_ls.core.errors import ConfigError, FuseError
 from fuse_ls.core.events import Observer
 from fuse_ls.core.lines import line_count
 from fuse_ls.core.specs import ModelSpec
@@ -72,7 +72,14 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     deadline = getattr(args, "deadline", None)
     if deadline is not None and deadline > 0:
         changes["quorum"] = attrs.evolve(settings.quorum, deadline_s=deadline)
-    return attrs.evolve(settings, **changes)
+    if not changes:
+        return settings
+    updated = attrs.evolve(settings, **changes)
+    # The loaded layers were checked key by key; the flags get the same checks (a pool
+    # over the size cap, a blank model id). A bad flag stops the run: the user just typed it.
+    for problem in validate_settings(updated):
+        raise ConfigError(problem.key, problem.value, problem.allowed, "the command line")
+    return updated
 
 
 def needs_key(base_url: str) -> bool:
@@ -182,7 +189,11 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     workspace = find_workspace(path)
     loaded = load_settings(workspace, trusted=args.trust)
     _report_problems(loaded, err)
-    settings = apply_overrides(loaded.settings, args)
+    try:
+        settings = apply_overrides(loaded.settings, args)
+    except FuseError as exc:
+        _error(err, exc)
+        return 2
     message = missing_key_message(settings, os.environ)
     if message:
         _error(err, message)

@@ -181,7 +181,11 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     loaded = load_settings(root, trusted=bool(getattr(args, "trust", False)))
     _report_problems(loaded, err)
     settings = loaded.settings
-    settings = apply_overrides(settings, args)
+    try:
+        settings = apply_overrides(settings, args)
+    except FuseError as exc:
+        _error(err, str(exc))
+        return 2
     message = missing_key_message(settings, os.environ)
     if message and targets:
         _error(err, message)

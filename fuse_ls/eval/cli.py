@@ -62,6 +62,7 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
 
     from fuse_ls.cli import apply_overrides, missing_key_message
     from fuse_ls.config import load_settings
+    from fuse_ls.core.errors import FuseError
     from fuse_ls.eval import live
 
     cases = live.load_cases(args.cases)
@@ -70,7 +71,11 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     for problem in loaded.problems:
         err.print(f"[yellow]config:[/yellow] {escape(str(problem))}")
     settings = loaded.settings
-    settings = apply_overrides(settings, args)
+    try:
+        settings = apply_overrides(settings, args)
+    except FuseError as exc:
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 2
     message = missing_key_message(settings, os.environ)
     if message:
         err.print(f"[red]error:[/red] {escape(message)}")

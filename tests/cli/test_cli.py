@@ -292,3 +292,16 @@ def test_doctor_shows_an_unknown_key_as_a_warning(emu: Emulator, project: Path) 
     res = fuse(["doctor", "--json", "--offline"], project, emu.base_url)
     config = [c for c in json.loads(res.stdout)["checks"] if c["check"] == "config"]
     assert [c["status"] for c in config] == ["warning", "ok"] and res.returncode == 0, res.stdout
+
+
+def test_a_bad_models_flag_stops_before_any_call(emu: Emulator, project: Path) -> None:
+    many = ",".join(f"vendor/model-{i}" for i in range(17))
+    for command in (
+        ["review", "app.py"],
+        ["review", "app.py:1-3", "app.py:4-7"],
+        ["fix", "app.py:2"],
+    ):
+        res = fuse([*command, "--models", many], project, emu.base_url)
+        assert res.returncode == 2, res.stdout + res.stderr
+        assert "pool" in res.stderr and "command line" in res.stderr, res.stderr
+    assert emu.requests == []
