@@ -337,3 +337,17 @@ async def lsp(
     session, stop = await start_session(request.param, emu, tmp_path)
     yield session
     await stop()
+
+
+def only_edit(resolved: types.CodeAction, uri: str) -> types.TextEdit:
+    """The one text edit of a resolved quick fix, in whichever form the client took."""
+    assert resolved.edit is not None
+    if resolved.edit.document_changes:
+        change = resolved.edit.document_changes[0]
+        assert isinstance(change, types.TextDocumentEdit)
+        edit = change.edits[0]
+    else:
+        assert resolved.edit.changes is not None
+        edit = resolved.edit.changes[uri][0]
+    assert isinstance(edit, types.TextEdit)
+    return edit

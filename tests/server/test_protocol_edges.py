@@ -18,6 +18,7 @@ from tests.server.conftest import (
     EVAL_LINE,
     SOURCE,
     Session,
+    only_edit,
     server_env,
     start_session,
     wait_for,
@@ -79,14 +80,7 @@ async def test_a_form_feed_does_not_move_a_finding_or_its_fix(lsp: Session) -> N
     resolved = await lsp.client.code_action_resolve_async(
         types.CodeAction(title=listed[0]["title"], diagnostics=[diagnostic], data=listed[0]["data"])
     )
-    assert resolved.edit is not None
-    if resolved.edit.document_changes:
-        change = resolved.edit.document_changes[0]
-        assert isinstance(change, types.TextDocumentEdit)
-        edit = change.edits[0]
-    else:
-        assert resolved.edit.changes is not None
-        edit = resolved.edit.changes[uri][0]
+    edit = only_edit(resolved, uri)
     assert (edit.range.start.line, edit.range.end.line) == (EVAL_LINE, EVAL_LINE)
     assert edit.range.end.character == len("    value = eval(text)")
     assert edit.new_text == "    value = ast.literal_eval(text)"

@@ -7,21 +7,16 @@ from typing import Any
 
 from lsprotocol import types
 
-from tests.server.conftest import EVAL_LINE, JUDGE, NONE_LINE, POOL, Session, script, wait_for
-
-
-def only_edit(resolved: types.CodeAction, uri: str) -> types.TextEdit:
-    """The one text edit of a resolved quick fix, in whichever form the client took."""
-    assert resolved.edit is not None
-    if resolved.edit.document_changes:
-        change = resolved.edit.document_changes[0]
-        assert isinstance(change, types.TextDocumentEdit)
-        edit = change.edits[0]
-    else:
-        assert resolved.edit.changes is not None
-        edit = resolved.edit.changes[uri][0]
-    assert isinstance(edit, types.TextEdit)
-    return edit
+from tests.server.conftest import (
+    EVAL_LINE,
+    JUDGE,
+    NONE_LINE,
+    POOL,
+    Session,
+    only_edit,
+    script,
+    wait_for,
+)
 
 
 def selection(start: int, end: int) -> dict[str, Any]:

@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +27,7 @@ from tests.verify.test_verify_cli import (
     copies_left,
     environ,
     fuse,
+    interrupt_during_checks,
     user_config,
 )
 
@@ -142,26 +140,13 @@ def test_interrupting_the_checks_of_review_fixes_leaves_the_workspace_and_no_cop
     user_config(tmp_path / "home", [hang])
     before = snapshot(project.root)
     with Emulator(script("a * b")) as emu:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fuse_ls", "review", "--uncommitted", "--verify", "--apply"],
-            cwd=project.root,
-            env={**environ(tmp_path, emu.base_url)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        code, err = interrupt_during_checks(
+            ["review", "--uncommitted", "--verify", "--apply"],
+            project.root,
+            environ(tmp_path, emu.base_url),
+            started,
         )
-        try:
-            deadline = time.monotonic() + 120
-            while not started.exists():  # wait on state: the check runs in the copy
-                assert proc.poll() is None, proc.communicate()
-                assert time.monotonic() < deadline
-                time.sleep(0.05)
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert proc.returncode == 130, err
+    assert code == 130, err
     assert "cancelled: no fix was applied" in err
     assert snapshot(project.root) == before
     assert copies_left(tmp_path) == []

@@ -78,6 +78,33 @@ def fuse(args: list[str], repo: Repo, env: dict[str, str]) -> subprocess.Complet
     )
 
 
+def interrupt_during_checks(
+    args: list[str], cwd: Path, env: dict[str, str], started: Path
+) -> tuple[int, str]:
+    """Run `fuse-ls ARGS`, press Ctrl-C once its check runs in the copy (the check writes
+    `started`), and return the exit status and stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fuse_ls", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not started.exists():  # wait on state: the check is running in the copy
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, err
+
+
 def copies_left(tmp_path: Path) -> list[str]:
     return [p.name for p in (tmp_path / "tmp").glob("fuse-ls-verify-*")]
 
@@ -189,26 +216,13 @@ def test_interrupting_a_verification_leaves_the_workspace_and_no_copy(
     )
     user_config(tmp_path / "home", [hang])
     before = snapshot(project.root)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fuse_ls", "fix", "calc.py:2", "--verify", "--apply", "--quiet"],
-        cwd=project.root,
-        env=environ(tmp_path, emu_good.base_url),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    code, err = interrupt_during_checks(
+        ["fix", "calc.py:2", "--verify", "--apply", "--quiet"],
+        project.root,
+        environ(tmp_path, emu_good.base_url),
+        started,
     )
-    try:
-        deadline = time.monotonic() + 120
-        while not started.exists():  # wait on state: the check is running in the copy
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, err
+    assert code == 130, err
     assert snapshot(project.root) == before
     assert copies_left(tmp_path) == []
     assert len(project.git("worktree", "list").splitlines()) == 1
