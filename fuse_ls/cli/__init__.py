@@ -60,8 +60,7 @@ def find_workspace(path: Path) -> Path:
 
 
 def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
-    """The settings with the command line's --mode, --models and --judge applied (a copy:
-    the loaded settings are never changed in place)."""
+    """The settings with --mode, --models, --judge and --deadline applied: a checked copy."""
     changes: dict[str, Any] = {}
     if getattr(args, "mode", None):
         changes["mode"] = args.mode
@@ -75,8 +74,7 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     if not changes:
         return settings
     updated = attrs.evolve(settings, **changes)
-    # The loaded layers were checked key by key; the flags get the same checks (a pool
-    # over the size cap, a blank model id). A bad flag stops the run: the user just typed it.
+    # Flags get the checks the files get; a bad one stops the run (the user just typed it).
     for problem in validate_settings(updated):
         raise ConfigError(problem.key, problem.value, problem.allowed, "the command line")
     return updated
