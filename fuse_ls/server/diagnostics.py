@@ -47,10 +47,16 @@ class Reported:
     replacement: str | None = None
     provisional: bool = False
     related: tuple[tuple[Anchor, str], ...] = ()
+    # Pool members that gave no answer (failed, timed out, cut): "2/2 models" alone would
+    # read as the whole pool agreeing when one of three failed.
+    silent: int = 0
 
     @property
     def agreement(self) -> str:
         so_far = " so far" if self.provisional else ""
+        if self.silent:
+            asked = self.pool_size + self.silent
+            return f"{self.votes}/{self.pool_size} models; {self.silent} of {asked} did not answer"
         return f"{self.votes}/{self.pool_size} models{so_far}"
 
 
@@ -130,9 +136,10 @@ def _related(
 
 
 def reported_from_fused(
-    findings: Sequence[FusedFinding], snapshot: Snapshot, fusion_id: str
+    findings: Sequence[FusedFinding], snapshot: Snapshot, fusion_id: str, silent: int = 0
 ) -> list[Reported]:
-    """Fused findings on the snapshot they were computed on; off-document ones are dropped."""
+    """Fused findings on the snapshot they were computed on; off-document ones are dropped.
+    `silent`: pool members that did not answer, said in each finding's agreement."""
     out = []
     for n, f in enumerate(findings):
         r = snapshot.line_range(f.start_line, f.end_line)
@@ -153,6 +160,7 @@ def reported_from_fused(
                 rationale=f.rationale,
                 replacement=f.replacement,
                 related=_related(snapshot, f.related),
+                silent=silent,
             )
         )
     return out

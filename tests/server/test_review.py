@@ -124,6 +124,16 @@ async def test_unconfirmed_minority_finding_is_a_hint(lsp: Session) -> None:
     assert style.severity == types.DiagnosticSeverity.Hint
 
 
+async def test_a_finding_says_when_a_pool_member_did_not_answer(lsp: Session) -> None:
+    uri = lsp.open()
+    lsp.emulator.set_script(script(faults={"emu/slow": [{"kind": "http", "status": 401}]}))
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    eval_diag = next(d for d in lsp.diagnostics(uri) if d.code == "security")
+    # Two of the two that answered agree; the third failed, which "2/2" alone would hide.
+    assert eval_diag.message.endswith("(2/2 models; 1 of 3 did not answer)")
+    assert eval_diag.data["votes"] == 2 and eval_diag.data["poolSize"] == 2
+
+
 async def test_the_result_says_whether_the_judge_failed(lsp: Session) -> None:
     uri = lsp.open()
     judged = await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
