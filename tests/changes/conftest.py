@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,13 +13,7 @@ def repo(tmp_path: Path) -> Repo:
 
 
 @pytest.fixture(autouse=True)
-def _git_identity() -> Iterator[None]:
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     # read_changes runs git itself; keep the user's global config out of it.
-    saved = {k: os.environ.get(k) for k in GIT_ENV}
-    os.environ.update(GIT_ENV)
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)

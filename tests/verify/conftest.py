@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import os
 import shlex
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,15 +16,9 @@ CHECK = f"{shlex.quote(sys.executable)} -c " + shlex.quote(
 
 
 @pytest.fixture(autouse=True)
-def _git_identity() -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in GIT_ENV}
-    os.environ.update(GIT_ENV)
-    yield
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+def _git_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture
