@@ -149,6 +149,8 @@ export class Fusions {
   private readonly local = new Map<vscode.CancellationTokenSource, string>();
   /** Explanation documents already shown as a preview (through window/showDocument). */
   private readonly previewed = new Set<string>();
+  /** The verifications running, by document uri (see `fixReady`). */
+  private readonly verifying = new Map<string, Set<Verifying>>();
 
   constructor(
     private readonly tracker: FusionTracker,
@@ -187,7 +189,7 @@ export class Fusions {
   ): Promise<unknown> => {
     if (command === VERIFY_FINDING) {
       const verify = args[0] as Partial<VerifyArgs> | undefined;
-      return this.verifyWithProgress(verify?.apply === true, () => Promise.resolve(next(command, args) as VerifyResult));
+      return this.verifyWithProgress(verify?.uri, verify?.apply === true, () => Promise.resolve(next(command, args) as VerifyResult));
     }
     const task = taskOf(command);
     const first = args[0] as Partial<FusionArgs> | undefined;
@@ -291,17 +293,43 @@ export class Fusions {
       return undefined;
     }
     const args: VerifyArgs = { uri: editor.document.uri.toString(), findingId: chosen.data!.findingId as string, apply: true };
-    return this.verifyWithProgress(true, () => client.sendRequest<VerifyResult>('workspace/executeCommand', { command: VERIFY_FINDING, arguments: [args] }));
+    return this.verifyWithProgress(args.uri, true, () => client.sendRequest<VerifyResult>('workspace/executeCommand', { command: VERIFY_FINDING, arguments: [args] }));
   }
 
-  private async verifyWithProgress(apply: boolean, send: () => Promise<VerifyResult>): Promise<VerifyResult | undefined> {
+  /**
+   * The fix preview is about to ask whether to apply a fix to `uri`. With `apply`, the
+   * server sends that question when the checks are over, and answers the command only
+   * after the user did: the "Verify fix" notification ends now, not beside the question.
+   */
+  readonly fixReady = async (uri: string): Promise<void> => {
+    const running = [...(this.verifying.get(sameUri(uri)) ?? [])];
+    for (const verifying of running) {
+      verifying.end();
+    }
+    await Promise.all(running.map((v) => v.closed));
+  };
+
+  private async verifyWithProgress(uri: unknown, apply: boolean, send: () => Promise<VerifyResult>): Promise<VerifyResult | undefined> {
     const title = 'fuse-ls: Verify fix';
     let result: VerifyResult | undefined;
+    const key = typeof uri === 'string' ? sameUri(uri) : '';
+    let end = (): void => {};
+    let markClosed = (): void => {};
+    const checksOver = new Promise<void>((resolve) => (end = resolve));
+    const verifying: Verifying = { end, closed: new Promise<void>((resolve) => (markClosed = resolve)) };
+    const running = this.verifying.get(key) ?? new Set<Verifying>();
+    this.verifying.set(key, running.add(verifying));
     try {
-      result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false }, async (progress) => {
-        progress.report({ message: "running the project's checks on the fix in an isolated copy…" });
-        return send();
-      });
+      const sent = send();
+      try {
+        await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false }, async (progress) => {
+          progress.report({ message: "running the project's checks on the fix in an isolated copy…" });
+          await Promise.race([sent, checksOver]);
+        });
+      } finally {
+        markClosed();
+      }
+      result = await sent;
     } catch (error) {
       this.logger.error('Verify fix failed', error);
       void vscode.window.showErrorMessage(this.logger.redact(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
@@ -310,6 +338,11 @@ export class Fusions {
         }
       });
       return undefined;
+    } finally {
+      running.delete(verifying);
+      if (running.size === 0 && this.verifying.get(key) === running) {
+        this.verifying.delete(key);
+      }
     }
     const checks = result?.checks;
     const summary = typeof checks?.summary === 'string' ? checks.summary : 'no checks ran';
@@ -675,4 +708,20 @@ function raceCancellation<R>(promise: Promise<R>, token: vscode.CancellationToke
       },
     );
   });
+}
+
+interface Verifying {
+  /** Ends the "Verify fix" notification: the checks are over. */
+  end(): void;
+  /** Settles once the notification is gone. */
+  closed: Promise<void>;
+}
+
+/** One spelling of a document uri: the server may percent-encode what the editor does not. */
+function sameUri(uri: string): string {
+  try {
+    return vscode.Uri.parse(uri).toString();
+  } catch {
+    return uri;
+  }
 }

@@ -102,7 +102,12 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
   private readonly registration: vscode.Disposable;
   private next = 1;
 
-  constructor(private readonly logger: Logger) {
+  /** `beforeAsking(uri)`: a fix to `uri` is about to be shown and asked about; the
+   * question waits until it settles (a verification's progress has ended). */
+  constructor(
+    private readonly logger: Logger,
+    private readonly beforeAsking: (uri: string) => Promise<void> = () => Promise.resolve(),
+  ) {
     this.registration = vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, this);
   }
 
@@ -123,6 +128,7 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
     if (!needsConfirmation(params.edit) || documents.length !== 1) {
       return this.apply(documents);
     }
+    await this.beforeAsking(documents[0].uri);
     return this.previewAndAsk(documents[0], params);
   };
 

@@ -1,6 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
+import { APPLY } from '../src/fixpreview';
 import { settle } from './fakes/client';
-import { fake, Range, type Uri } from './fakes/vscode';
+import { FakeTextDocument, fake, Range, Uri } from './fakes/vscode';
 import { activate, resetFakes } from './helpers';
 
 const URI = 'file:///ws/app.py';
@@ -290,6 +291,48 @@ describe('verify a finding\'s fix', () => {
     await fake.commands.get('fuseLs.verifyFix')!();
     expect(fake.messages.at(-1)?.text).toBe('fuse-ls: no fuse-ls finding with a fix on this line.');
     expect(server.last.executeCommands()).toHaveLength(1);
+  });
+
+  /** The server's `fuse-ls.verifyFinding` with apply: the checks ran, then the fix is sent
+   * for the user to confirm, and the command answers once the user did. */
+  function checksThenAsk(server: Awaited<ReturnType<typeof activate>>['server']) {
+    return async () => {
+      const edit = {
+        label: 'fuse-ls: fused fix',
+        edit: {
+          documentChanges: [{ textDocument: { uri: URI, version: 1 }, edits: [{ range: { start: { line: 4, character: 0 }, end: { line: 4, character: 21 } }, newText: '    value = int(text)', annotationId: 'a1' }] }],
+          changeAnnotations: { a1: { label: 'Fused fix: checks passed (1 command, 0.4 s)', needsConfirmation: true } },
+        },
+      };
+      const answer = (await server.last.serverRequest('workspace/applyEdit', edit)) as { applied: boolean };
+      return { checks: { passed: true, summary: 'checks passed (1 command, 0.4 s)' }, applied: answer.applied };
+    };
+  }
+
+  it.each(['palette', 'code action'])('ends the "Verify fix" progress before asking whether to apply (%s)', async (path) => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [4, 0, 4, 0]);
+    fake.documents.push(new FakeTextDocument(Uri.parse(URI), SOURCE));
+    fake.diagnostics.set(URI, [finding('f1-1', 4, 'eval of input')]);
+    const progressUpWhenAsked: boolean[] = [];
+    fake.answerMessage = (m) => {
+      if (!m.items.includes(APPLY)) return undefined;
+      progressUpWhenAsked.push(...fake.progress.map((p) => !p.done));
+      return APPLY;
+    };
+    server.responder = checksThenAsk(server);
+    if (path === 'palette') {
+      await fake.commands.get('fuseLs.verifyFix')!();
+    } else {
+      const middleware = server.last.spec.clientOptions.middleware!.executeCommand!;
+      const args = [{ uri: URI, findingId: 'f1-1', apply: true }];
+      await middleware('fuse-ls.verifyFinding', args, (command: string, a: unknown[]) => server.responder(command, a));
+    }
+    // The checks are over once the question is up: no "Verify fix" notification beside it.
+    expect(progressUpWhenAsked).toEqual([false]);
+    expect(fake.messages.find((m) => m.items.includes(APPLY))?.text).toContain('(checks passed (1 command, 0.4 s))');
+    expect(fake.appliedEdits).toHaveLength(1);
+    expect(fake.statusMessages.at(-1)).toBe('fuse-ls: fix applied (checks passed (1 command, 0.4 s))');
   });
 
   it('gives the server\'s "Verify, then apply" code action a progress notification and the result', async () => {
