@@ -68,7 +68,7 @@ def print_review(console: Console, review: ChangeReview) -> None:
         table = Table(title=Text(path), title_justify="left", show_lines=False)
         table.add_column("lines", justify="right")
         table.add_column("severity")
-        table.add_column("votes", justify="center")
+        table.add_column("votes", justify="center", max_width=14)
         table.add_column("finding", overflow="fold")
         table.add_column("id", overflow="fold", style="dim")
         for r in group:
@@ -77,7 +77,7 @@ def print_review(console: Console, review: ChangeReview) -> None:
             table.add_row(
                 _lines(f.start_line, f.end_line),
                 Text(f.severity, style=_STYLE[f.severity]),
-                f"{f.votes}/{f.pool_size}",
+                f.votes_text,
                 # Text, not a str: model words and file names are never rich markup.
                 Text(
                     f"[{f.category}] {f.message}{verdict}"
@@ -196,6 +196,7 @@ def sarif(review: ChangeReview) -> dict[str, Any]:
                 "properties": {
                     "votes": f.votes,
                     "poolSize": f.pool_size,
+                    "didNotAnswer": f.did_not_answer,
                     "models": list(f.models),
                     "confirmedByJudge": f.confirmed,
                     "severity": f.severity,

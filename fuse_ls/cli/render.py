@@ -160,7 +160,7 @@ def findings_table(result: FusionResult, path: str) -> Table:
     table = Table(title=f"fused findings for {path}", title_justify="left", show_lines=True)
     table.add_column("lines", justify="right")
     table.add_column("severity")
-    table.add_column("votes", justify="center")
+    table.add_column("votes", justify="center", max_width=14)
     table.add_column("finding", overflow="fold")
     table.add_column("models", overflow="fold")
     for f in result.findings:
@@ -169,7 +169,7 @@ def findings_table(result: FusionResult, path: str) -> Table:
         table.add_row(
             lines,
             Text(f.severity, style=_SEVERITY_STYLE[f.severity]),
-            f"{f.votes}/{f.pool_size}",
+            f.votes_text,
             f"[{f.category}] {f.message}{verdict}"
             + (f"\nfix: {f.replacement.strip()[:200]}" if f.replacement else ""),
             ", ".join(dict.fromkeys(f.models)),

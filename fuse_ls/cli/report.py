@@ -143,6 +143,7 @@ def sarif(result: FusionResult, path: str) -> dict[str, Any]:
             "properties": {
                 "votes": f.votes,
                 "poolSize": f.pool_size,
+                "didNotAnswer": f.did_not_answer,
                 "models": list(f.models),
                 "confirmedByJudge": f.confirmed,
                 "severity": f.severity,

@@ -111,6 +111,20 @@ class Finding:
     replacement: str | None = None  # replaces lines start_line..end_line when applied
 
 
+def agreement_text(
+    votes: int, answered: int, did_not_answer: int = 0, *, short: bool = False, so_far: bool = False
+) -> str:
+    """The one wording of a finding's agreement, for every output (diagnostics, tables,
+    JSON, SARIF, rdjson): "2/3 models", or "2/3" in a table's votes column (`short`).
+    Votes count the members that answered; a bare "2/2" would read as the whole pool
+    agreeing when one of three failed, so those that gave no answer are named:
+    "2/2 models; 1 of 3 did not answer"."""
+    text = f"{votes}/{answered}" if short else f"{votes}/{answered} models"
+    if did_not_answer:
+        return f"{text}; {did_not_answer} of {answered + did_not_answer} did not answer"
+    return f"{text} so far" if so_far else text
+
+
 @frozen
 class FusedFinding:
     """A cluster of findings that several models raised about the same thing."""
@@ -130,10 +144,19 @@ class FusedFinding:
     rationale: str = ""
     related: tuple[tuple[int, int, str], ...] = ()  # other (start, end, message) locations
     id: str = ""  # stable within one fusion: "<fusion_id>-<n>"
+    # Pool members asked that gave no answer (failed, timed out, cut): the pool asked was
+    # pool_size + did_not_answer. Set by the engine for every finding of a fusion.
+    did_not_answer: int = 0
 
     @property
     def agreement(self) -> str:
-        return f"{self.votes}/{self.pool_size} models"
+        """The agreement in a message: "2/3 models", "2/2 models; 1 of 3 did not answer"."""
+        return agreement_text(self.votes, self.pool_size, self.did_not_answer)
+
+    @property
+    def votes_text(self) -> str:
+        """The agreement in a table's votes column: "2/3", "2/2; 1 of 3 did not answer"."""
+        return agreement_text(self.votes, self.pool_size, self.did_not_answer, short=True)
 
     def to_json(self) -> dict[str, Any]:
         """The finding as `--json` prints it. Without `id`: that is per fusion, so a change
@@ -146,6 +169,7 @@ class FusedFinding:
             "message": self.message,
             "votes": self.votes,
             "pool_size": self.pool_size,
+            "did_not_answer": self.did_not_answer,
             "agreement": self.agreement,
             "models": list(self.models),
             "confirmed": self.confirmed,

@@ -363,19 +363,22 @@ class _Run:
                 f"({unrecorded}), so budget.max_usd_per_day does not count it; point "
                 "telemetry.data_dir (or FUSE_LS_DATA_DIR) at a writable directory"
             )
+        # Votes count the members that answered; every output names the others.
+        silent = sum(c.status != "ok" for c in outcome.candidates)
         return FusionResult(
             task=request.task,
             mode=self.policy.mode,
             answer=outcome.answer,
             findings=tuple(
-                evolve(f, id=f"{self.fusion_id}-{i}") for i, f in enumerate(outcome.findings)
+                evolve(f, id=f"{self.fusion_id}-{i}", did_not_answer=silent)
+                for i, f in enumerate(outcome.findings)
             ),
             analysis=outcome.analysis,
             candidates=tuple(outcome.candidates),
             judge=outcome.judge,
             winner=outcome.winner,
             scores=outcome.scores,
-            rejected=tuple(outcome.rejected),
+            rejected=tuple(evolve(f, did_not_answer=silent) for f in outcome.rejected),
             explanation=outcome.explanation,
             estimated_cost_usd=estimate,
             total_cost_usd=total_cost,

@@ -13,7 +13,7 @@ from typing import Any
 from attrs import evolve, frozen
 from lsprotocol import types
 
-from fuse_ls.core.types import CandidateResult, FusedFinding, Severity
+from fuse_ls.core.types import CandidateResult, FusedFinding, Severity, agreement_text
 from fuse_ls.fusion.findings import cluster_findings, fuse_clusters
 from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.server.anchors import Anchor, Snapshot
@@ -47,17 +47,13 @@ class Reported:
     replacement: str | None = None
     provisional: bool = False
     related: tuple[tuple[Anchor, str], ...] = ()
-    # Pool members that gave no answer (failed, timed out, cut): "2/2 models" alone would
-    # read as the whole pool agreeing when one of three failed.
-    silent: int = 0
+    did_not_answer: int = 0  # pool members that gave no answer (FusedFinding's)
 
     @property
     def agreement(self) -> str:
-        so_far = " so far" if self.provisional else ""
-        if self.silent:
-            asked = self.pool_size + self.silent
-            return f"{self.votes}/{self.pool_size} models; {self.silent} of {asked} did not answer"
-        return f"{self.votes}/{self.pool_size} models{so_far}"
+        return agreement_text(
+            self.votes, self.pool_size, self.did_not_answer, so_far=self.provisional
+        )
 
 
 def lsp_severity(r: Reported) -> types.DiagnosticSeverity:
@@ -79,6 +75,7 @@ def finding_data(r: Reported, uri: str) -> dict[str, Any]:
         category=r.category,
         votes=r.votes,
         pool_size=r.pool_size,
+        did_not_answer=r.did_not_answer,
         models=list(r.models),
         confirmed=r.confirmed,
         rationale=r.rationale,
@@ -136,10 +133,9 @@ def _related(
 
 
 def reported_from_fused(
-    findings: Sequence[FusedFinding], snapshot: Snapshot, fusion_id: str, silent: int = 0
+    findings: Sequence[FusedFinding], snapshot: Snapshot, fusion_id: str
 ) -> list[Reported]:
-    """Fused findings on the snapshot they were computed on; off-document ones are dropped.
-    `silent`: pool members that did not answer, said in each finding's agreement."""
+    """Fused findings on the snapshot they were computed on; off-document ones are dropped."""
     out = []
     for n, f in enumerate(findings):
         r = snapshot.line_range(f.start_line, f.end_line)
@@ -160,7 +156,7 @@ def reported_from_fused(
                 rationale=f.rationale,
                 replacement=f.replacement,
                 related=_related(snapshot, f.related),
-                silent=silent,
+                did_not_answer=f.did_not_answer,
             )
         )
     return out

@@ -196,11 +196,8 @@ class Review(Feature):
     async def _finish(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
         key = fusion.uri
         now = self.server.snapshot(key)
-        silent = len(result.candidates) - len(result.answered)
         fused = track_all(
-            reported_from_fused(result.findings, fusion.snapshot, fusion.id, silent),
-            fusion.changes,
-            now,
+            reported_from_fused(result.findings, fusion.snapshot, fusion.id), fusion.changes, now
         )
         reviewed = track_span(fusion.selection, fusion.changes, now)
         kept = [

@@ -107,6 +107,7 @@ class FindingData:
     rationale: str
     provisional: bool
     fix: FindingFix | None = None
+    did_not_answer: int = 0
 
 
 # --- the converter ----------------------------------------------------------------------
@@ -128,7 +129,12 @@ converter.register_structure_hook(str, _strict(str, "a string"))
 converter.register_structure_hook(int, _strict(int, "an integer"))
 converter.register_structure_hook(bool, _strict(bool, "true or false"))
 
-_CAMEL = {"finding_id": "findingId", "fusion_id": "fusionId", "pool_size": "poolSize"}
+_CAMEL = {
+    "finding_id": "findingId",
+    "fusion_id": "fusionId",
+    "pool_size": "poolSize",
+    "did_not_answer": "didNotAnswer",
+}
 
 for _cls in (DecisionArgs, FixData, FindingData, VerifyFindingArgs):
     names = attrs.fields_dict(_cls)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -393,3 +394,22 @@ def test_unit_tokens_splits_a_big_change(project: Repo, emu: Emulator) -> None:
     assert len(big_units) == 1 and len(small_units) > 3
     covered = set().union(*(u["changed_lines"] for u in small_units))
     assert covered == set(range(1, 123))
+
+
+def test_every_output_says_when_a_pool_member_did_not_answer(project: Repo, emu: Emulator) -> None:
+    emu.set_script({"models": {C: {"faults": [{"kind": "http", "status": 401}]}}})
+    edit(project, "    return data\n", "    return eval(data)\n")
+    said = "2/2 models; 1 of 3 did not answer"  # not a bare 2/2: the third model failed
+    res = fuse(["review", "--uncommitted"], project, emu)
+    assert res.returncode == 0, res.stderr
+    # The votes column wraps its cell: "2/2; 1 of 3" over "did not answer".
+    assert re.search(r"│ +2/2; 1 of 3 +│.*\n│.*│ +did not answer +│", res.stdout), res.stdout
+    found = review_json(project, emu)["findings"][0]
+    assert (found["votes"], found["pool_size"], found["did_not_answer"]) == (2, 2, 1)
+    assert found["agreement"] == said
+    sarif = json.loads(fuse(["review", "--uncommitted", "--format", "sarif"], project, emu).stdout)
+    result = sarif["runs"][0]["results"][0]
+    assert result["message"]["text"].endswith(f"({said})")
+    assert result["properties"]["didNotAnswer"] == 1
+    rd = json.loads(fuse(["review", "--uncommitted", "--format", "rdjson"], project, emu).stdout)
+    assert f"({said}: {A}, {B})" in rd["diagnostics"][0]["message"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -305,3 +306,23 @@ def test_a_bad_models_flag_stops_before_any_call(emu: Emulator, project: Path) -
         assert res.returncode == 2, res.stdout + res.stderr
         assert "pool" in res.stderr and "command line" in res.stderr, res.stderr
     assert emu.requests == []
+
+
+def test_every_output_says_when_a_pool_member_did_not_answer(emu: Emulator, project: Path) -> None:
+    models = {**SCRIPT["models"], C: {"faults": [{"kind": "http", "status": 401}]}}
+    emu.set_script({**SCRIPT, "models": models})
+    # Both models that answered flag the eval; the third failed, which "2/2" alone would hide.
+    said = "2/2 models; 1 of 3 did not answer"
+    table = fuse(["review", "app.py"], project, emu.base_url)
+    assert table.returncode == 0, table.stderr
+    # The votes column wraps its cell: "2/2; 1 of 3" over "did not answer".
+    assert re.search(r"│ +2/2; 1 of 3 +│.*\n│.*│ +did not answer +│", table.stdout), table.stdout
+    assert "2/3 models answered" in table.stdout
+    data = json.loads(fuse(["review", "app.py", "--json"], project, emu.base_url).stdout)
+    top = data["findings"][0]
+    assert (top["votes"], top["pool_size"], top["did_not_answer"]) == (2, 2, 1)
+    assert top["agreement"] == said
+    sarif = json.loads(fuse(["review", "app.py", "--sarif"], project, emu.base_url).stdout)
+    result = sarif["runs"][0]["results"][0]
+    assert result["message"]["text"] == f"eval of user input ({said})"
+    assert result["properties"]["didNotAnswer"] == 1

@@ -201,3 +201,17 @@ async def test_the_review_reads_open_buffers_unsaved_edits_included(
     # The findings are anchored on the buffer's version: they follow its next edit.
     s.edit(a_uri, (0, 0), (0, 0), "# third\n")
     await wait_for(lambda: [d.range.start.line for d in security(s, a_uri)] == [7])
+
+
+async def test_a_change_finding_says_when_a_pool_member_did_not_answer(
+    session: tuple[Session, Repo],
+) -> None:
+    s, _ = session
+    s.emulator.set_script(script(faults={"emu/slow": [{"kind": "http", "status": 401}]}))
+    uri = s.open("a.py", A_NEW)
+    result = await s.execute("fuse-ls.reviewChanges", {"paths": ["a.py"]})
+    assert result["units"] == 1
+    [diag] = security(s, uri)
+    # Both that answered agree; the third failed, which "2/2" alone would hide.
+    assert diag.message.endswith("(2/2 models; 1 of 3 did not answer)")
+    assert (diag.data["votes"], diag.data["poolSize"], diag.data["didNotAnswer"]) == (2, 2, 1)
