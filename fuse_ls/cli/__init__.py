@@ -23,9 +23,9 @@ from rich.text import Text
 
 from fuse_ls import __version__
 from fuse_ls.config import LoadedSettings, Settings, load_settings, validate_settings
-from fuse_ls.core import hosts
 from fuse_ls.core.errors import ConfigError, FuseError
 from fuse_ls.core.events import Observer
+from fuse_ls.core.keyscope import OPENROUTER_KEY_ENV, needs_key
 from fuse_ls.core.lines import line_count
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
@@ -80,17 +80,12 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     return updated
 
 
-def needs_key(base_url: str) -> bool:
-    """OpenRouter always needs a key; local servers (Ollama, vLLM) usually need none."""
-    return hosts.is_openrouter(base_url)
-
-
 def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | None:
     missing = set()
     for spec in [*settings.pool, settings.judge]:
         endpoint = settings.endpoint_for(spec)
         if needs_key(endpoint.base_url) and not env.get(endpoint.api_key_env or ""):
-            missing.add(endpoint.api_key_env or "OPENROUTER_API_KEY")
+            missing.add(endpoint.api_key_env or OPENROUTER_KEY_ENV)
     if not missing:
         return None
     names = " and ".join(sorted(missing))

@@ -14,9 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from fuse_ls import __version__
-from fuse_ls.cli import needs_key
 from fuse_ls.config import Settings, load_settings
 from fuse_ls.core.errors import ConfigNotice, ProviderError
+from fuse_ls.core.keyscope import key_may_be_sent, needs_key, withheld_key_note
 from fuse_ls.core.types import Endpoint
 from fuse_ls.fusion.provider import ChatClient
 
@@ -65,6 +65,37 @@ async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, 
     return checks
 
 
+def _key_checks(settings: Settings) -> list[dict[str, Any]]:
+    """One row per key variable: set or not, needed or not, and where it is not sent."""
+    used: dict[str, list[Endpoint]] = {}
+    for spec in [*settings.pool, settings.judge]:
+        ep = settings.endpoint_for(spec)
+        if ep.api_key_env:
+            used.setdefault(ep.api_key_env, []).append(ep)
+    checks = []
+    for var, endpoints in used.items():
+        present = bool(os.environ.get(var))
+        sent_to = [ep for ep in endpoints if key_may_be_sent(ep)]
+        # The same note for every base URL it is withheld from, once each.
+        notes = " ".join(dict.fromkeys(note for ep in endpoints if (note := withheld_key_note(ep))))
+        if not sent_to:
+            # Information, not a failure: a local server usually needs no key.
+            state = "set (value not shown)" if present else "not set"
+            checks.append({"check": f"key {var}", "status": "info", "detail": f"{state}. {notes}"})
+            continue
+        also = f" {notes}" if notes else ""
+        if present:
+            checks.append(_check(f"key {var}", True, f"set (value not shown).{also}"))
+        elif any(needs_key(ep.base_url) for ep in sent_to):
+            detail = f"not set: export {var}=... (OpenRouter key).{also}"
+            checks.append(_check(f"key {var}", False, detail))
+        else:
+            checks.append(
+                _check(f"key {var}", None, f"not set; a local server may not need one.{also}")
+            )
+    return checks
+
+
 def run_checks(
     workspace: Path, offline: bool, trusted: bool = False
 ) -> tuple[list[dict[str, Any]], Settings]:
@@ -88,22 +119,7 @@ def run_checks(
         checks.append({"check": "config", "status": status, "detail": str(problem)})
     if not any(c["check"] == "config" and c["status"] == "error" for c in checks):
         checks.append(_check("config", True, "all settings valid"))
-    key_vars: dict[str, bool] = {}
-    for spec in [*settings.pool, settings.judge]:
-        ep = settings.endpoint_for(spec)
-        if ep.api_key_env:
-            required = needs_key(ep.base_url)
-            key_vars[ep.api_key_env] = key_vars.get(ep.api_key_env, False) or required
-    for var, required in key_vars.items():
-        present = bool(os.environ.get(var))
-        if present:
-            checks.append(_check(f"key {var}", True, "set (value not shown)"))
-        elif required:
-            checks.append(
-                _check(f"key {var}", False, f"not set: export {var}=... (OpenRouter key)")
-            )
-        else:
-            checks.append(_check(f"key {var}", None, "not set; a local server may not need one"))
+    checks += _key_checks(settings)
     checks += asyncio.run(_endpoint_checks(settings, offline))
     return checks, settings
 
@@ -118,7 +134,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     table.add_column("check")
     table.add_column("status")
     table.add_column("detail", overflow="fold")
-    style = {"ok": "green", "error": "red", "skipped": "dim", "warning": "yellow"}
+    style = {"ok": "green", "error": "red", "skipped": "dim", "warning": "yellow", "info": "cyan"}
     for c in checks:
         table.add_row(c["check"], Text(c["status"], style=style[c["status"]]), c["detail"])
     console = Console(highlight=False, markup=False)

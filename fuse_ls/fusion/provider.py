@@ -28,7 +28,7 @@ import stamina
 from httpx_sse import EventSource
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
-from fuse_ls.core import hosts
+from fuse_ls.core import hosts, keyscope
 from fuse_ls.core.errors import (
     AuthError,
     BadRequestError,
@@ -572,23 +572,9 @@ def _server(endpoint: Endpoint) -> str:
     return f"the server at {parts.netloc or endpoint.base_url}"
 
 
-# The OpenRouter key is the one almost every user has exported. A repository's own
-# `.fuse-ls.toml` can point `base_url` at any host, so a cloned repo could collect that
-# key: it is only ever sent to OpenRouter or to this machine. A proxy elsewhere gets a
-# key through a variable the user names for it (`api_key_env`).
-OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"
-
-
-def key_may_be_sent(endpoint: Endpoint) -> bool:
-    if endpoint.api_key_env != OPENROUTER_KEY_ENV:
-        return True
-    return hosts.is_openrouter(endpoint.base_url) or hosts.is_loopback(endpoint.base_url)
-
-
 def _api_key(endpoint: Endpoint) -> str | None:
-    if not endpoint.api_key_env or not key_may_be_sent(endpoint):
-        return None
-    return os.environ.get(endpoint.api_key_env) or None
+    # Read at request time, never stored: see fuse_ls.core.keyscope for who gets which key.
+    return keyscope.api_key(endpoint)
 
 
 def _scrub(text: str, key: str | None) -> str:
@@ -668,9 +654,13 @@ def _make_error(
             "for this model.",
             **kwargs,
         )
-    if status == 401:
+    withheld = keyscope.withheld_key_note(endpoint)
+    if status == 401 or (status == 403 and withheld):
+        # A 403 from a server that got no key is about the key, not moderation.
         env = endpoint.api_key_env
-        if env and not os.environ.get(env):
+        if withheld:
+            fix = withheld
+        elif env and not os.environ.get(env):
             fix = f"Set the environment variable {env} to your API key."
         elif env:
             fix = f"Check the API key in {env}."

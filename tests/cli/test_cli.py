@@ -61,6 +61,11 @@ SCRIPT: dict[str, Any] = {
 SECRET = "sk-or-v1-" + "9f8e7d6c5b4a" * 5
 
 
+def origin(base_url: str) -> str:
+    """http://127.0.0.1:PORT of the emulator's base URL."""
+    return base_url.removesuffix("/").removesuffix("/api/v1")
+
+
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     with Emulator(SCRIPT) as emulator:
@@ -215,15 +220,69 @@ def test_every_model_failing_lists_reasons(emu: Emulator, project: Path) -> None
 
 
 def test_doctor_reports_without_leaking_the_key(emu: Emulator, project: Path) -> None:
-    res = fuse(["doctor", "--json"], project, emu.base_url, OPENROUTER_API_KEY=SECRET)
+    res = fuse(
+        ["doctor", "--json"],
+        project,
+        emu.base_url,
+        FUSE_LS_PROVIDER__API_KEY_ENV="FUSE_TEST_LOCAL_KEY",
+        FUSE_TEST_LOCAL_KEY=SECRET,
+    )
     assert res.returncode == 0, res.stdout
     checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
-    assert checks["key OPENROUTER_API_KEY"]["status"] == "ok"
+    assert checks["key FUSE_TEST_LOCAL_KEY"]["status"] == "ok"
     assert checks[f"model {A}"]["status"] == "ok"
     assert SECRET not in res.stdout + res.stderr
     res = fuse(["doctor", "--json"], project, emu.base_url, FUSE_LS_MODELS="no/such-model")
     checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
     assert res.returncode == 1 and checks["model no/such-model"]["status"] == "error"
+
+
+def test_doctor_says_the_openrouter_key_is_not_sent_to_a_local_server(
+    emu: Emulator, project: Path
+) -> None:
+    res = fuse(["doctor", "--json"], project, emu.base_url, OPENROUTER_API_KEY=SECRET)
+    assert res.returncode == 0, res.stdout  # information, not a failure
+    checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
+    key = checks["key OPENROUTER_API_KEY"]
+    assert key["status"] == "info"
+    assert f"No key is sent to {origin(emu.base_url)}" in key["detail"]
+    assert "only goes to OpenRouter" in key["detail"] and "api_key_env" in key["detail"]
+    assert SECRET not in res.stdout + res.stderr
+
+
+def test_openrouter_key_is_not_sent_to_a_local_server(emu: Emulator, project: Path) -> None:
+    """The default api_key_env, OPENROUTER_API_KEY exported, a server on this machine: the
+    review works and that server never sees the OpenRouter key (no Authorization at all)."""
+    res = fuse(["review", "app.py", "--json"], project, emu.base_url, OPENROUTER_API_KEY=SECRET)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["findings"]
+    assert {r.model for r in emu.requests} >= {A, B, C}
+    assert all("authorization" not in r.headers for r in emu.requests)
+
+
+def test_a_local_server_that_wants_a_key_says_how_to_give_it_one(project: Path) -> None:
+    with Emulator(SCRIPT, require_key="local-server-key") as emu:
+        res = fuse(["review", "app.py"], project, emu.base_url, OPENROUTER_API_KEY=SECRET)
+        assert res.returncode == 3
+        assert all(r.status == 401 and "authorization" not in r.headers for r in emu.requests)
+        said = " ".join(res.stderr.split())
+        assert f"No key is sent to {origin(emu.base_url)}" in said, res.stderr
+        assert "the OpenRouter key (OPENROUTER_API_KEY) only goes to OpenRouter" in said
+        assert "FUSE_LS_PROVIDER__API_KEY_ENV" in said
+        assert SECRET not in res.stdout + res.stderr
+
+        # The fix it names works: the server's own key, in a variable named for it.
+        res = fuse(
+            ["review", "app.py", "--json"],
+            project,
+            emu.base_url,
+            OPENROUTER_API_KEY=SECRET,
+            FUSE_LS_PROVIDER__API_KEY_ENV="FUSE_TEST_LOCAL_KEY",
+            FUSE_TEST_LOCAL_KEY="local-server-key",
+        )
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout)["findings"]
+        assert emu.requests[-1].status == 200
 
 
 def test_doctor_unreachable_endpoint(project: Path) -> None:

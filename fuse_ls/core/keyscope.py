@@ -1,0 +1,59 @@
+"""Which endpoint gets which API key ("keys only go where the user sent them").
+
+The OpenRouter key is the one almost every user has exported, for OpenRouter. It goes
+to OpenRouter and nowhere else: not to a host a cloned repository's `.fuse-ls.toml`
+names, and not to a server on this machine (Ollama, vLLM, llama.cpp, LM Studio), which
+the user did not give it to either. Any other endpoint gets a key only from a variable
+the user names for it in `api_key_env`. The wording that explains a withheld key lives
+here too, so the error, `fuse-ls doctor` and the CLI say the same thing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from urllib.parse import urlsplit
+
+from fuse_ls.core import hosts
+from fuse_ls.core.types import Endpoint
+
+OPENROUTER_KEY_ENV = "OPENROUTER_API_KEY"
+
+
+def key_may_be_sent(endpoint: Endpoint) -> bool:
+    """Whether the variable `endpoint.api_key_env` names may be sent to its base URL."""
+    if endpoint.api_key_env != OPENROUTER_KEY_ENV:
+        return True
+    return hosts.is_openrouter(endpoint.base_url)
+
+
+def api_key(endpoint: Endpoint, env: Mapping[str, str] | None = None) -> str | None:
+    """The key to send to this endpoint now, or None (none named, unset, or withheld)."""
+    if not endpoint.api_key_env or not key_may_be_sent(endpoint):
+        return None
+    return (os.environ if env is None else env).get(endpoint.api_key_env) or None
+
+
+def needs_key(base_url: str) -> bool:
+    """OpenRouter always needs a key; local servers (Ollama, vLLM) usually need none."""
+    return hosts.is_openrouter(base_url)
+
+
+def origin(url: str) -> str:
+    """`scheme://host:port` of a base URL, without any user:password in it."""
+    parts = urlsplit(url)
+    if not parts.netloc:
+        return url
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+
+
+def withheld_key_note(endpoint: Endpoint) -> str | None:
+    """Why no key goes to this endpoint and how to send one; None when its key may go."""
+    if key_may_be_sent(endpoint):
+        return None
+    return (
+        f"No key is sent to {origin(endpoint.base_url)}: the OpenRouter key "
+        f"({OPENROUTER_KEY_ENV}) only goes to OpenRouter. If this server needs a key, set "
+        "api_key_env (FUSE_LS_PROVIDER__API_KEY_ENV, or the pool entry's or judge's "
+        "api_key_env) to the variable holding it."
+    )
