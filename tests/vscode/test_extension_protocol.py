@@ -116,6 +116,8 @@ def vscode_settings(emulator: Emulator, data_dir: Path) -> dict[str, Any]:
         "fuseLs.budget.maxUsdPerRequest": None,
         "fuseLs.budget.maxUsdPerDay": None,
         "fuseLs.provider.baseUrl": emulator.base_url,
+        # The OpenRouter key never goes to a local server: this one's key has its own variable.
+        "fuseLs.provider.apiKeyEnv": "FUSE_TEST_VSCODE_EMU_KEY",
         "fuseLs.review.contextLines": 3,
         "fuseLs.telemetry.enabled": True,
         "fuseLs.telemetry.dataDir": str(data_dir),
