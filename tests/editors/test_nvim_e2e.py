@@ -19,9 +19,11 @@ API_KEY = "test-key-never-printed-3f9a"
 
 
 def server_env(emulator: Any, **extra: str) -> dict[str, str]:
+    # The OpenRouter key never goes to a local server: the emulator's has its own variable.
     return {
         "FUSE_LS_BASE_URL": emulator.base_url,
-        "OPENROUTER_API_KEY": API_KEY,
+        "FUSE_LS_PROVIDER__API_KEY_ENV": "FUSE_TEST_EMU_KEY",
+        "FUSE_TEST_EMU_KEY": API_KEY,
         **extra,
     }
 
@@ -92,9 +94,21 @@ def test_checkhealth_ok(run_nvim: Any, emulator: Any, workspace: Path) -> None:
     assert _has(lines, "OK", "server executable"), text
     assert _has(lines, "OK", "version: fuse-ls"), text
     assert _has(lines, "OK", "editor settings valid"), text
-    assert _has(lines, "OK", "$OPENROUTER_API_KEY is set"), text
+    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set"), text
     assert _has(lines, "OK", emulator.base_url.rstrip("/") + "/models", "reachable"), text
     assert _has(lines, "workspace", "is not trusted by the editor", "fuse_ls-trust"), text
+    assert "ERROR" not in text, text
+
+
+def test_checkhealth_says_the_openrouter_key_is_not_sent_to_a_local_server(
+    run_nvim: Any, emulator: Any, workspace: Path
+) -> None:
+    env = {"FUSE_LS_BASE_URL": emulator.base_url, "OPENROUTER_API_KEY": API_KEY}
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "$OPENROUTER_API_KEY is set, and not sent to", emulator.base_url), text
+    assert _has(lines, "only goes to OpenRouter", "provider.api_key_env"), text
+    assert not _has(lines, "OK", "$OPENROUTER_API_KEY"), text
     assert "ERROR" not in text, text
 
 
@@ -111,11 +125,12 @@ def test_checkhealth_missing_key_and_bad_settings(
 ) -> None:
     env = {
         "FUSE_LS_BASE_URL": "https://api.example.invalid/v1",
+        "FUSE_LS_PROVIDER__API_KEY_ENV": "FUSE_TEST_PROXY_KEY",
         "FUSE_TEST_HEALTH_BAD_SETTINGS": json.dumps({"mode": "vote", "quorum": {"deadlineS": "x"}}),
     }
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
-    assert _has(lines, "ERROR", "$OPENROUTER_API_KEY is not set"), text
+    assert _has(lines, "ERROR", "$FUSE_TEST_PROXY_KEY is not set"), text
     assert _has(lines, "ERROR", "mode", "vote", "best-of, merge, debate"), text
     assert _has(lines, "ERROR", "quorum.deadlineS"), text
     assert _has(lines, "api.example.invalid"), text

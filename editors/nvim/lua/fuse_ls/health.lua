@@ -205,6 +205,19 @@ local function check_doctor(prefix, env, cwd)
 end
 
 --- Report the doctor's configuration checks ({check, status, detail}).
+-- The host of a base URL, lowercased, without user:password@, port or IPv6 brackets.
+local function url_host(url)
+  local authority = (url:match('^%a[%w+.-]*://([^/?#]*)') or ''):gsub('^.*@', '')
+  local v6 = authority:match('^%[([^%]]*)%]')
+  return (v6 or authority:gsub(':%d*$', '')):lower()
+end
+
+-- Mirrors fuse_ls/core/hosts.py: openrouter.ai or a subdomain, never openrouter.ai.example.com.
+local function is_openrouter(url)
+  local host = url_host(url)
+  return host == 'openrouter.ai' or host:sub(-#'.openrouter.ai') == '.openrouter.ai'
+end
+
 local function report_doctor(data)
   for _, c in ipairs(data.checks) do
     local name = c.check or c.name or 'check'
@@ -362,7 +375,17 @@ function M.check()
     or base_url:match('^https?://%[::1%]') ~= nil
   for _, name in ipairs(names) do
     local v = env_value(name)
-    if type(v) == 'string' and v ~= '' then
+    local set = type(v) == 'string' and v ~= ''
+    if name == 'OPENROUTER_API_KEY' and not is_openrouter(base_url) then
+      -- fuse_ls/core/keyscope.py: the OpenRouter key goes to OpenRouter and nowhere else.
+      health.info(
+        ('$%s is %s, and not sent to %s: the OpenRouter key only goes to OpenRouter. If this server needs a key, set provider.api_key_env to the variable holding it'):format(
+          name,
+          set and 'set' or 'not set',
+          base_url
+        )
+      )
+    elseif set then
       health.ok(('$%s is set (value not shown)'):format(name))
     elseif local_endpoint then
       health.info(('$%s is not set; the endpoint %s is local, which may not need a key'):format(name, base_url))
