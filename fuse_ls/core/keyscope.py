@@ -53,7 +53,7 @@ def withheld_key_note(endpoint: Endpoint) -> str | None:
         return None
     return (
         f"No key is sent to {origin(endpoint.base_url)}: the OpenRouter key "
-        f"({OPENROUTER_KEY_ENV}) only goes to OpenRouter. If this server needs a key, set "
-        "api_key_env (FUSE_LS_PROVIDER__API_KEY_ENV, or the pool entry's or judge's "
-        "api_key_env) to the variable holding it."
+        f"({OPENROUTER_KEY_ENV}) only goes to OpenRouter. If this server needs a key, put "
+        "it in a variable of its own and name that in api_key_env "
+        "(FUSE_LS_PROVIDER__API_KEY_ENV, or the pool entry's or judge's api_key_env)."
     )

@@ -379,7 +379,7 @@ function M.check()
     if name == 'OPENROUTER_API_KEY' and not is_openrouter(base_url) then
       -- fuse_ls/core/keyscope.py: the OpenRouter key goes to OpenRouter and nowhere else.
       health.info(
-        ('$%s is %s, and not sent to %s: the OpenRouter key only goes to OpenRouter. If this server needs a key, set provider.api_key_env to the variable holding it'):format(
+        ('$%s is %s, and not sent to %s: the OpenRouter key only goes to OpenRouter. If this server needs a key, put it in a variable of its own and name that in provider.api_key_env'):format(
           name,
           set and 'set' or 'not set',
           base_url
