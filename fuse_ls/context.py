@@ -11,6 +11,7 @@ raising, and all scanning is capped so the editor never stalls.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -454,7 +455,16 @@ def _within(node: Any, ancestor: Any) -> bool:
     return False
 
 
+def _load_sql_parser() -> None:
+    """Import sqlglot now if it is installed. The scan budget is for reading the project:
+    the parser's one-time import can take longer than the whole budget on a busy machine,
+    which made the first SQL review of a session report a "partial scan"."""
+    with contextlib.suppress(ImportError):
+        import sqlglot.lineage  # noqa: F401
+
+
 def _from_scan(path: Path, workspace: Path | None, model: str) -> str | None:
+    _load_sql_parser()
     deadline = time.monotonic() + _SCAN_BUDGET_S
     root = _scan_root(path, workspace)
     me = _absolute(path)

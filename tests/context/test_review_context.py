@@ -433,3 +433,31 @@ def test_request_carries_intent_and_blast_radius(project: Path) -> None:
         request.blast_radius
     )
     assert request.instruction == "focus"
+
+
+def test_loading_the_sql_parser_does_not_count_against_the_scan_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first SQL review of a session imports sqlglot; on a busy machine that took longer
+    than the whole scan budget and every first blast radius said "partial scan"."""
+    import importlib.abc
+    import sys
+    import types
+
+    import fuse_ls.context as context
+
+    clock = [1000.0]
+    monkeypatch.setattr(context, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+
+    class SlowImport(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+            if name == "sqlglot":
+                clock[0] += 10 * context._SCAN_BUDGET_S  # a parser import on a loaded machine
+            return None  # the normal finders import it
+
+    for name in [m for m in sys.modules if m == "sqlglot" or m.startswith("sqlglot.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(sys, "meta_path", [SlowImport(), *sys.meta_path])
+    model = write(tmp_path / "models" / "a.sql", "select 1 as x\n")
+    write(tmp_path / "models" / "b.sql", "select x from a\n")
+    assert find_blast_radius(model, tmp_path) == "Downstream: b (x) (found in models/)"
