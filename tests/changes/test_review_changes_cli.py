@@ -4,10 +4,8 @@ repositories against the loopback emulator."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,13 +14,8 @@ import pytest
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.cli_sample import JUDGE, POOL, A, B, C, outside_env, run_cli
 
-A, B, C, JUDGE = (
-    "anthropic/claude-sonnet-4.5",
-    "openai/gpt-5",
-    "google/gemini-2.5-pro",
-    "openai/gpt-5-mini",
-)
 BASE = """\
 import os
 
@@ -59,26 +52,19 @@ def project(repo: Repo) -> Repo:
 def fuse(
     args: list[str], repo: Repo, emu: Emulator | None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER"))}
+    environ = outside_env()
     environ.update(GIT_ENV)
     environ.update(
         XDG_CONFIG_HOME=str(repo.root.parent / ".config"),
         FUSE_LS_DATA_DIR=str(repo.root.parent / ".data"),
-        FUSE_LS_MODELS=f"{A},{B},{C}",
+        FUSE_LS_MODELS=",".join(POOL),
         FUSE_LS_JUDGE=JUDGE,
         COLUMNS="200",
     )
     if emu is not None:
         environ["FUSE_LS_BASE_URL"] = emu.base_url
     environ.update(env)
-    return subprocess.run(
-        [sys.executable, "-m", "fuse_ls", *args],
-        cwd=repo.root,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(args, environ, repo.root, timeout=120)
 
 
 def chat_calls(emu: Emulator) -> int:

@@ -14,22 +14,8 @@ from typing import Any
 import pytest
 
 from fuse_ls.emulator import Emulator
+from tests.cli_sample import CODE, JUDGE, POOL, A, B, C, outside_env, run_cli
 
-A, B, C, JUDGE = (
-    "anthropic/claude-sonnet-4.5",
-    "openai/gpt-5",
-    "google/gemini-2.5-pro",
-    "openai/gpt-5-mini",
-)
-CODE = """\
-def load(user_input, rows=[]):
-    value = eval(user_input)
-    try:
-        rows.append(value)
-    except:
-        pass
-    return rows
-"""
 EVAL = {
     "match": "eval(",
     "message": "eval of user input",
@@ -82,25 +68,18 @@ def project(tmp_path: Path) -> Path:
 def fuse(
     args: list[str], cwd: Path, base_url: str | None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER"))}
+    environ = outside_env()
     environ.update(
         XDG_CONFIG_HOME=str(cwd / ".config"),
         FUSE_LS_DATA_DIR=str(cwd / ".data"),
-        FUSE_LS_MODELS=f"{A},{B},{C}",
+        FUSE_LS_MODELS=",".join(POOL),
         FUSE_LS_JUDGE=JUDGE,
         COLUMNS="160",
     )
     environ.update(env)
     if base_url:
         environ["FUSE_LS_BASE_URL"] = base_url
-    return subprocess.run(
-        [sys.executable, "-m", "fuse_ls", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(args, environ, cwd, timeout=120)
 
 
 def test_version() -> None:

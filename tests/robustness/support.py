@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from fuse_ls.config import ModelSpec, Settings, replace
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
+from tests.cli_sample import CODE, JUDGE, POOL, A, B, C, outside_env
+from tests.cli_sample import run_cli as run_cli  # the robustness tests import it from here
 
-A, B, C, JUDGE = (
-    "anthropic/claude-sonnet-4.5",
-    "openai/gpt-5",
-    "google/gemini-2.5-pro",
-    "openai/gpt-5-mini",
-)
-POOL = (A, B, C)
-CODE = """\
-def load(user_input, rows=[]):
-    value = eval(user_input)
-    try:
-        rows.append(value)
-    except:
-        pass
-    return rows
-"""
 EVAL = {
     "match": "eval(",
     "message": "eval() on user input runs arbitrary code",
@@ -86,9 +69,7 @@ def request(task: str = "review", code: str = CODE, path: str = "app.py") -> Fus
 
 
 def cli_env(emu: Emulator, home: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER", "XDG_"))
-    }
+    env = outside_env("XDG_")
     env.update(
         FUSE_LS_BASE_URL=emu.base_url,
         FUSE_LS_MODELS=",".join(POOL),
@@ -103,20 +84,6 @@ def cli_env(emu: Emulator, home: Path, **extra: str) -> dict[str, str]:
         **extra,
     )
     return env
-
-
-def run_cli(
-    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fuse_ls", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 def content_fault(payload: Any, schemas: list[str] | None = None) -> dict[str, Any]:
