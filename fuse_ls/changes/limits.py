@@ -22,11 +22,15 @@ import httpx
 from attrs import evolve
 
 from fuse_ls.config import TimeoutSettings
+from fuse_ls.core.errors import BadRequestError
 from fuse_ls.core.types import ChatMessage, ChatRequest, ChatResponse, Usage
+from fuse_ls.fusion.answers import DEBATE_SCHEMA, REVIEW_SCHEMA
 from fuse_ls.fusion.provider import ChatClient, ShardedTransport
 from fuse_ls.retry_after import retry_after_seconds
 
-POOL_SCHEMAS = frozenset({"review_findings"})
+POOL_SCHEMAS = frozenset({REVIEW_SCHEMA.name})
+# Pool calls after the first that carry the whole unit: a model asked in pieces skips them.
+WHOLE_UNIT_SCHEMAS = frozenset({DEBATE_SCHEMA.name})
 
 # model id -> the messages of each piece, for the pool models the current unit does not
 # fit (set by the change review around one unit's fusion; the engine's tasks inherit it).
@@ -172,9 +176,18 @@ class LimitedChatClient(ChatClient):
         on_first_token: Callable[[], None] | None = None,
     ) -> ChatResponse:
         schema = request.json_schema.name if request.json_schema is not None else ""
-        pieces = (unit_pieces.get() or {}).get(request.model) if schema in POOL_SCHEMAS else None
-        if pieces:
+        pieces = (unit_pieces.get() or {}).get(request.model)
+        if pieces and schema in POOL_SCHEMAS:
             return await self._in_pieces(request, pieces, on_first_token)
+        if pieces and schema in WHOLE_UNIT_SCHEMAS:
+            # A debate round shows the whole unit again, which is over this model's window:
+            # a server would refuse it (OpenRouter) or silently cut it (Ollama's num_ctx).
+            # Not sending it costs nothing, and the model keeps its first answer.
+            raise BadRequestError(
+                f"{request.model}: this unit is larger than its context window, so it was "
+                "not asked to revise (it was reviewed in pieces)",
+                model=request.model,
+            )
         return await self._limited(request, schema, on_delta, on_first_token)
 
     async def _in_pieces(

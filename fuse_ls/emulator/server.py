@@ -186,6 +186,17 @@ class ChatApp:
             if isinstance(m, Mapping) and m.get("role", "user") == "user"
         )
         billed = sum(len(str(m.get("content", ""))) for m in messages if isinstance(m, Mapping))
+        window = state.script.for_model(model).context_length
+        if math.ceil(billed / CHARS_PER_TOKEN) > window:
+            # As OpenRouter does: a prompt over the model's window is refused, not cut.
+            await self._fail(
+                send,
+                record,
+                400,
+                f"This endpoint's maximum context length is {window} tokens. However, you "
+                f"requested about {math.ceil(billed / CHARS_PER_TOKEN)} tokens.",
+            )
+            return
         fault = state.next_fault(model, record.schema)
         record.fault = fault.kind if fault is not None else None
         if fault is not None and fault.kind == "http":

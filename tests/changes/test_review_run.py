@@ -154,6 +154,49 @@ def test_a_unit_over_a_small_models_window_is_asked_of_it_in_pieces(
     assert any("pool/a was asked lines 1-" in n for n in result.outcomes[0].notes)
 
 
+def test_a_model_asked_in_pieces_keeps_its_answer_through_debate_rounds(
+    repo: Repo, emu: Emulator
+) -> None:
+    """A debate round shows the whole unit again. Sent to a model whose window only held
+    pieces of it, it was refused (or, by a local server, silently cut); now the model is
+    not asked and keeps its first answer, which still votes."""
+    finding = {"match": "eval(", "message": "eval of input", "severity": "error"}
+    models = {m: {"ttft_ms": 5, "findings": [finding]} for m in POOL}
+    models["pool/a"]["context_length"] = 6000
+    emu.set_script({"models": {**models, JUDGE: {"ttft_ms": 5}}})
+    body = "".join(
+        f"    total += compute({i}, 'marker_{i:03d} padding text')\n" for i in range(300)
+    )
+    repo.write("big.py", "def f(total):\n    return total\n")
+    repo.commit("base")
+    repo.write("big.py", "def f(total):\n" + body + "    eval(total)\n    return total\n")
+    changes = read_changes(repo.root, "uncommitted")
+    targets = [
+        Target(f.path, repo.root / f.path, "python", f.text or "", f.changed)
+        for f in changes.reviewable
+    ]
+    settings = replace(
+        settings_for(emu, repo.root.parent / "data"), {"mode": "debate", "debate.rounds": 1}
+    )
+    result, _ = run(
+        settings, repo, targets, ReviewOptions(max_findings=None, unit_token_budget=20000)
+    )
+
+    revisions = {
+        m: [r for r in emu.requests if r.model == m and r.schema == "debate_revision"] for m in POOL
+    }
+    assert len(revisions["pool/b"]) == 1 and len(revisions["pool/c"]) == 1
+    assert revisions["pool/a"] == []  # nothing over its window was sent
+    assert all(r.status in (None, 200) for r in emu.requests)
+    [outcome] = result.outcomes
+    [shown] = [f for f in outcome.findings if "eval" in f.message]
+    assert shown.votes == 3 and "pool/a" in shown.models
+    assert any(
+        "pool/a kept its first answer" in n and "larger than its context window" in n
+        for n in outcome.notes
+    ), outcome.notes
+
+
 def test_max_input_tokens_caps_one_model_without_shrinking_the_others(
     repo: Repo, emu: Emulator
 ) -> None:

@@ -83,6 +83,19 @@ async def test_bad_requests(emulator: Emulator) -> None:
     assert (await post(emulator, body(model="my/local-model"))).status_code == 200
 
 
+async def test_a_prompt_over_the_models_window_is_refused(emulator: Emulator) -> None:
+    """As OpenRouter does (a 400 naming the window), so a client that overfills a small
+    model is caught in tests instead of being answered as if the model had read it all."""
+    emulator.set_script({"models": {MODEL: {"context_length": 100}}})
+    small = await post(emulator, body())
+    assert small.status_code == 200
+    big = body()
+    big["messages"][0]["content"] = CODE + "\n" + "x = 1\n" * 100  # ~700 chars, ~175 tokens
+    refused = await post(emulator, big)
+    assert refused.status_code == 400
+    assert "maximum context length is 100 tokens" in refused.json()["error"]["message"]
+
+
 async def test_require_key(emulator_factory: Any) -> None:
     emulator: Emulator = emulator_factory(require_key="secret-1")
     assert (await post(emulator, body())).status_code == 401
