@@ -159,6 +159,7 @@ def finished_facts(fusion_id: str, result: FusionResult) -> dict[str, Any]:
                 "id": f.id,
                 "votes": f.votes,
                 "poolSize": f.pool_size,
+                "didNotAnswer": f.did_not_answer,
                 "severity": f.severity,
                 "confirmed": f.confirmed,
                 "fix": f.replacement is not None,
