@@ -34,17 +34,14 @@ from fuse_ls.core.events import (
 )
 from fuse_ls.core.lines import line_count
 from fuse_ls.core.redact import redact
-from fuse_ls.core.types import (
-    CandidateResult,
-    JudgeResult,
-    agreement_text,
-)
+from fuse_ls.core.types import CandidateResult, JudgeResult
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.gitinfo import current_branch
 from fuse_ls.telemetry.ordering import PendingLine, order_for_rudel
 from fuse_ls.telemetry.transcript import (
     answer_message,
     call_message,
+    decision_text,
     finished_facts,
     finished_summary,
     sha256_hex,
@@ -108,8 +105,7 @@ class SessionRecorder:
         self._lock = threading.RLock()
         self._closed = False
         self._failed_once = False
-        # fusion id -> {"action": task,
-        #               "findings": {finding id: (votes, pool size, did not answer)}}
+        # fusion id -> {"action": task, "findings": {finding id: (votes, pool, no answer)}}
         self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         # Model-call lines of fusions still running, written in Rudel's order at the end
         # (see `_flush`); fusion id -> lines.
@@ -191,14 +187,10 @@ class SessionRecorder:
                     votes = known[0] if votes is None else votes
                     pool_size = known[1] if pool_size is None else pool_size
                     did_not_answer = known[2] if did_not_answer is None else did_not_answer
-                agreement = (
-                    f" ({agreement_text(votes, pool_size, did_not_answer or 0)})"
-                    if votes is not None and pool_size is not None
-                    else ""
-                )
+                text = decision_text(kind, decision, votes, pool_size, did_not_answer)
                 self._out.write(
                     "user",
-                    {"role": "user", "content": f"[fuse-ls] {kind} {decision}{agreement}"},
+                    {"role": "user", "content": text},
                     {
                         "event": "decision",
                         "fusionId": fusion_id,
