@@ -11,9 +11,9 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from fuse_ls import __version__
 from fuse_ls.changes.review import ChangeReview, RunState
 from fuse_ls.core.types import SEVERITIES, Severity
+from fuse_ls.sarif import SarifEntry, sarif_log, source_artifact
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
 
@@ -165,62 +165,18 @@ def review_json(review: ChangeReview) -> dict[str, Any]:
     }
 
 
-_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
-
-
 def sarif(review: ChangeReview) -> dict[str, Any]:
-    """SARIF 2.1.0. `partialFingerprints` come from the flagged code, not line numbers,
-    so GitHub code scanning matches a finding across runs after lines move."""
-    rules: dict[str, dict[str, Any]] = {}
-    results = []
-    for r in review.findings:
-        f = r.finding
-        rule_id = f"fuse-ls/{f.category}"
-        rules.setdefault(
-            rule_id, {"id": rule_id, "name": f.category, "shortDescription": {"text": f.category}}
+    """SARIF 2.1.0 of a change review. `partialFingerprints` come from the flagged code,
+    not line numbers, so GitHub code scanning matches a finding across runs after lines move."""
+    return sarif_log(
+        SarifEntry(
+            r.finding,
+            source_artifact(r.path),
+            fingerprint=r.fingerprint,
+            properties={"onChangedLine": r.on_changed_line},
         )
-        results.append(
-            {
-                "ruleId": rule_id,
-                "level": _SARIF_LEVEL[f.severity],
-                "message": {"text": f"{f.message} ({f.agreement})"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": r.path, "uriBaseId": "%SRCROOT%"},
-                            "region": {"startLine": f.start_line, "endLine": f.end_line},
-                        }
-                    }
-                ],
-                "partialFingerprints": {"fuseLsFinding/v1": r.fingerprint},
-                "properties": {
-                    "votes": f.votes,
-                    "poolSize": f.pool_size,
-                    "didNotAnswer": f.did_not_answer,
-                    "models": list(f.models),
-                    "confirmedByJudge": f.confirmed,
-                    "severity": f.severity,
-                    "onChangedLine": r.on_changed_line,
-                },
-            }
-        )
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "fuse-ls",
-                        "version": __version__,
-                        "informationUri": "https://github.com/fuse-ls/fuse-ls",
-                        "rules": list(rules.values()),
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }
+        for r in review.findings
+    )
 
 
 _RD_SEVERITY = {"error": "ERROR", "warning": "WARNING", "info": "INFO", "hint": "INFO"}

@@ -246,7 +246,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
 
         return 3 if isinstance(exc, AllModelsFailed) else 2
     if args.sarif:
-        print(json.dumps(report.sarif(result, shown), indent=2))
+        print(json.dumps(report.sarif(result, Path(shown)), indent=2))
     elif args.json:
         print(json.dumps(report.result_json(result, shown), indent=2))
     elif task == "review":

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from fuse_ls import __version__
 from fuse_ls.core.checks import CheckReport
 from fuse_ls.core.types import (
     SEVERITIES,
@@ -13,6 +13,7 @@ from fuse_ls.core.types import (
     FusionResult,
     Severity,
 )
+from fuse_ls.sarif import SarifEntry, file_artifact, sarif_log
 
 
 def finding_json(f: FusedFinding) -> dict[str, Any]:
@@ -116,77 +117,9 @@ def result_json(result: FusionResult, path: str) -> dict[str, Any]:
     return out
 
 
-_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
-
-
-def sarif(result: FusionResult, path: str) -> dict[str, Any]:
-    """SARIF 2.1.0, the format GitHub code scanning and most CI dashboards read."""
-    rules: dict[str, dict[str, Any]] = {}
-    results = []
-    for f in result.findings:
-        rule_id = f"fuse-ls/{f.category}"
-        rules.setdefault(
-            rule_id, {"id": rule_id, "name": f.category, "shortDescription": {"text": f.category}}
-        )
-        entry: dict[str, Any] = {
-            "ruleId": rule_id,
-            "level": _SARIF_LEVEL[f.severity],
-            "message": {"text": f"{f.message} ({f.agreement})"},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": path},
-                        "region": {"startLine": f.start_line, "endLine": f.end_line},
-                    }
-                }
-            ],
-            "properties": {
-                "votes": f.votes,
-                "poolSize": f.pool_size,
-                "didNotAnswer": f.did_not_answer,
-                "models": list(f.models),
-                "confirmedByJudge": f.confirmed,
-                "severity": f.severity,
-            },
-        }
-        if f.replacement is not None:
-            entry["fixes"] = [
-                {
-                    "description": {"text": "fused fix"},
-                    "artifactChanges": [
-                        {
-                            "artifactLocation": {"uri": path},
-                            "replacements": [
-                                {
-                                    "deletedRegion": {
-                                        "startLine": f.start_line,
-                                        "endLine": f.end_line,
-                                    },
-                                    "insertedContent": {"text": f.replacement.rstrip("\n") + "\n"},
-                                }
-                            ],
-                        }
-                    ],
-                }
-            ]
-        results.append(entry)
-    return {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [
-            {
-                "tool": {
-                    "driver": {
-                        "name": "fuse-ls",
-                        "version": __version__,
-                        "informationUri": "https://github.com/fuse-ls/fuse-ls",
-                        "rules": list(rules.values()),
-                    }
-                },
-                "results": results,
-            }
-        ],
-    }
+def sarif(result: FusionResult, path: Path) -> dict[str, Any]:
+    """SARIF 2.1.0 of a selection review: its findings, in the file at `path`."""
+    return sarif_log(SarifEntry(f, file_artifact(path)) for f in result.findings)
 
 
 def fails_on(result: FusionResult, threshold: Severity) -> bool:

@@ -165,6 +165,7 @@ class Review(Feature):
                 kind="finding",
                 votes=reported.votes if reported else None,
                 pool_size=reported.pool_size if reported else None,
+                did_not_answer=reported.did_not_answer if reported else None,
             )
         )
         return {}

@@ -34,16 +34,14 @@ from fuse_ls.core.events import (
 )
 from fuse_ls.core.lines import line_count
 from fuse_ls.core.redact import redact
-from fuse_ls.core.types import (
-    CandidateResult,
-    JudgeResult,
-)
+from fuse_ls.core.types import CandidateResult, JudgeResult
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.gitinfo import current_branch
 from fuse_ls.telemetry.ordering import PendingLine, order_for_rudel
 from fuse_ls.telemetry.transcript import (
     answer_message,
     call_message,
+    decision_text,
     finished_facts,
     finished_summary,
     sha256_hex,
@@ -107,7 +105,7 @@ class SessionRecorder:
         self._lock = threading.RLock()
         self._closed = False
         self._failed_once = False
-        # fusion id -> {"action": task, "findings": {finding id: (votes, pool size)}}
+        # fusion id -> {"action": task, "findings": {finding id: (votes, pool, no answer)}}
         self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         # Model-call lines of fusions still running, written in Rudel's order at the end
         # (see `_flush`); fusion id -> lines.
@@ -176,8 +174,10 @@ class SessionRecorder:
         kind: ItemKind,
         votes: int | None = None,
         pool_size: int | None = None,
+        did_not_answer: int | None = None,
     ) -> None:
-        """The user applied, dismissed or left a finding or fix. Never raises."""
+        """The user applied, dismissed or left a finding or fix. Never raises. The votes,
+        when the caller does not give them, are the finding's in a fusion recorded here."""
         if not self.enabled or self._closed:
             return
         try:
@@ -186,10 +186,11 @@ class SessionRecorder:
                 if known is not None:
                     votes = known[0] if votes is None else votes
                     pool_size = known[1] if pool_size is None else pool_size
-                agreement = f" ({votes}/{pool_size} models)" if votes is not None else ""
+                    did_not_answer = known[2] if did_not_answer is None else did_not_answer
+                text = decision_text(kind, decision, votes, pool_size, did_not_answer)
                 self._out.write(
                     "user",
-                    {"role": "user", "content": f"[fuse-ls] {kind} {decision}{agreement}"},
+                    {"role": "user", "content": text},
                     {
                         "event": "decision",
                         "fusionId": fusion_id,
@@ -198,6 +199,7 @@ class SessionRecorder:
                         "kind": kind,
                         "votes": votes,
                         "poolSize": pool_size,
+                        "didNotAnswer": did_not_answer,
                     },
                 )
         except Exception as e:
@@ -287,7 +289,7 @@ class SessionRecorder:
             return
         self._flush(event.fusion_id)
         info = self._remember(event.fusion_id)
-        findings = {f.id: (f.votes, f.pool_size) for f in result.findings if f.id}
+        findings = {f.id: (f.votes, f.pool_size, f.did_not_answer) for f in result.findings if f.id}
         info["findings"] = findings
         self._write_system(
             "fuse_ls_fusion_finished",

@@ -49,10 +49,17 @@ class TelemetrySession:
         kind: ItemKind,
         votes: int | None = None,
         pool_size: int | None = None,
+        did_not_answer: int | None = None,
     ) -> None:
         if self.recorder is not None:
             self.recorder.record_decision(
-                fusion_id, item_id, decision, kind=kind, votes=votes, pool_size=pool_size
+                fusion_id,
+                item_id,
+                decision,
+                kind=kind,
+                votes=votes,
+                pool_size=pool_size,
+                did_not_answer=did_not_answer,
             )
 
     def close(self) -> None:

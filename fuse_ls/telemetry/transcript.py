@@ -32,7 +32,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from fuse_ls.core.types import FusionResult, Usage
+from fuse_ls.core.types import FusionResult, Usage, agreement_text
 from fuse_ls.telemetry.models import vendor_model_id
 
 SCHEMA_VERSION: Final = 1
@@ -159,6 +159,7 @@ def finished_facts(fusion_id: str, result: FusionResult) -> dict[str, Any]:
                 "id": f.id,
                 "votes": f.votes,
                 "poolSize": f.pool_size,
+                "didNotAnswer": f.did_not_answer,
                 "severity": f.severity,
                 "confirmed": f.confirmed,
                 "fix": f.replacement is not None,
@@ -185,3 +186,13 @@ def finished_summary(result: FusionResult) -> str:
     parts.append(f"{len(result.answered)}/{len(result.candidates)} models answered")
     parts.append(f"${result.total_cost_usd:.4f}")
     return ", ".join(parts)
+
+
+def decision_text(
+    kind: str, decision: str, votes: int | None, pool_size: int | None, did_not_answer: int | None
+) -> str:
+    """A decision line's text, with the agreement worded as every output words it:
+    "[fuse-ls] finding applied (2/2 models; 1 of 3 did not answer)"."""
+    if votes is None or pool_size is None:
+        return f"[fuse-ls] {kind} {decision}"
+    return f"[fuse-ls] {kind} {decision} ({agreement_text(votes, pool_size, did_not_answer or 0)})"

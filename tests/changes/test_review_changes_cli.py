@@ -399,3 +399,54 @@ def test_every_output_says_when_a_pool_member_did_not_answer(project: Repo, emu:
     assert result["properties"]["didNotAnswer"] == 1
     rd = json.loads(fuse(["review", "--uncommitted", "--format", "rdjson"], project, emu).stdout)
     assert f"({said}: {A}, {B})" in rd["diagnostics"][0]["message"]
+
+
+def apply_sarif_fix(text: str, fix: dict[str, Any]) -> str:
+    """`text` with a SARIF fix applied the way the spec reads it: a region of whole lines
+    runs from its first line's start to its last line's end, before that line's newline
+    (SARIF 2.1.0, 3.30.5-3.30.7)."""
+    lines = text.splitlines(keepends=True)
+    offsets = [0]
+    for line in lines:
+        offsets.append(offsets[-1] + len(line))
+    (change,) = fix["artifactChanges"]
+    for replacement in sorted(
+        change["replacements"], key=lambda r: r["deletedRegion"]["startLine"], reverse=True
+    ):
+        region = replacement["deletedRegion"]
+        first, last = region["startLine"], region.get("endLine", region["startLine"])
+        start = offsets[first - 1] + region.get("startColumn", 1) - 1
+        last_text = lines[last - 1].rstrip("\r\n")
+        end = offsets[last - 1] + region.get("endColumn", len(last_text) + 1) - 1
+        text = text[:start] + replacement["insertedContent"]["text"] + text[end:]
+    return text
+
+
+def test_selection_and_change_reviews_write_one_sarif_shape(project: Repo, emu: Emulator) -> None:
+    """The same finding reads the same in `review app.py --sarif` and a change review's
+    SARIF; only where the file is and what only a change review knows differ. Its fix,
+    applied as SARIF reads it, is the fused fix and nothing more (it used to add a blank
+    line in a selection review, and was missing from a change review)."""
+    edit(project, "    return data\n", "    return eval(data)\n")
+    changed = (project.root / "app.py").read_text()
+    res = fuse(["review", "--uncommitted", "--format", "sarif"], project, emu)
+    assert res.returncode == 0, res.stderr
+    (in_change,) = json.loads(res.stdout)["runs"][0]["results"]
+    res = fuse(["review", "app.py:9-12", "--sarif"], project, emu)
+    assert res.returncode == 0, res.stderr
+    (in_selection,) = json.loads(res.stdout)["runs"][0]["results"]
+
+    change_file = {"uri": "app.py", "uriBaseId": "%SRCROOT%"}  # the repository's root
+    selection_file = {"uri": "app.py"}  # the workspace's: not always the repository's
+    for result, file in ((in_change, change_file), (in_selection, selection_file)):
+        assert result["locations"][0]["physicalLocation"]["artifactLocation"] == file
+        assert result["fixes"][0]["artifactChanges"][0]["artifactLocation"] == file
+        fixed = apply_sarif_fix(changed, result["fixes"][0])
+        assert fixed == changed.replace("return eval(data)", "return ast.literal_eval(data)")
+    assert in_change.pop("partialFingerprints")["fuseLsFinding/v1"]
+    assert in_change["properties"].pop("onChangedLine") is True
+    for result in (in_change, in_selection):
+        del result["locations"][0]["physicalLocation"]["artifactLocation"]
+        del result["fixes"][0]["artifactChanges"][0]["artifactLocation"]
+    assert in_change == in_selection
+    assert in_change["message"]["text"].endswith("(3/3 models)")

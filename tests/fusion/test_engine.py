@@ -390,7 +390,7 @@ def test_result_json_is_serialisable(tmp_path: Path) -> None:
     data = json.loads(json.dumps(result_json(result, "app/load.py")))
     assert data["findings"][0]["agreement"] == "3/3 models"
     assert {c["model"] for c in data["candidates"]} == {A, B, C}
-    s = sarif(result, "app/load.py")
+    s = sarif(result, Path("app/load.py"))
     assert s["runs"][0]["results"][0]["properties"]["votes"] == 3
 
 

@@ -63,3 +63,28 @@ async def test_editor_session_is_recorded_with_its_branch_and_exported(
         assert calls and all(
             attributes(sp.attributes)["gen_ai.operation.name"] == "chat" for sp in calls
         )
+
+
+async def test_a_decision_is_recorded_with_who_did_not_answer(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    """The transcript says what the editor said: "2/2 models; 1 of 3 did not answer"."""
+    (tmp_path / "ws").mkdir()
+    emu = emulator_factory(script(faults={"emu/slow": [{"kind": "http", "status": 401}]}))
+    lsp, stop = await start_session("neovim", emu, tmp_path, init_options())
+    try:
+        uri = lsp.open()
+        result = await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+        [found] = [f for f in result["findings"] if f["category"] == "security"]
+        await lsp.execute(
+            "fuse-ls.findingDecision",
+            {"uri": uri, "findingId": found["findingId"], "decision": "applied"},
+        )
+    finally:
+        await stop()
+    [file] = sorted((lsp.data / "sessions").glob("*/*.jsonl"))
+    lines = [json.loads(x) for x in file.read_text().splitlines()]
+    [decision] = [ln for ln in lines if ln["fuseLs"]["event"] == "decision"]
+    said = "2/2 models; 1 of 3 did not answer"
+    assert decision["message"]["content"] == f"[fuse-ls] finding applied ({said})"
+    assert (decision["fuseLs"]["votes"], decision["fuseLs"]["didNotAnswer"]) == (2, 1)

@@ -9,6 +9,7 @@ import os
 import stat
 from pathlib import Path
 
+import attrs
 import pytest
 from telemetry_events import (
     CODE,
@@ -16,6 +17,7 @@ from telemetry_events import (
     POOL,
     Clock,
     failed,
+    finding,
     ok,
     run_fusion,
     session_files,
@@ -112,6 +114,41 @@ def test_conformance_of_every_line(tmp_path: Path) -> None:
     decision = next(ln for ln in lines if ln["fuseLs"]["event"] == "decision")
     # votes are looked up from the fusion when the caller does not pass them
     assert decision["fuseLs"]["votes"] == 3 and decision["fuseLs"]["poolSize"] == 3
+
+
+def test_decision_lines_say_when_a_pool_member_did_not_answer(tmp_path: Path) -> None:
+    """A transcript's decision reads as every other output does: not a bare "2/2 models"
+    when the third model failed, whether the votes come from the fusion or the caller."""
+    rec, clock, root = make(tmp_path)
+    two_of_three = attrs.evolve(finding("fe", 0, 2, 2), did_not_answer=1)
+    run_fusion(
+        rec,
+        clock,
+        "fe",
+        results=(ok(POOL[0], 0), ok(POOL[1], 1), failed(POOL[2], 2)),
+        findings=(two_of_three, finding("fe", 1, 1, 2)),
+    )
+    rec.record_decision("fe", "fe-0", "applied", kind="finding")  # known from the fusion
+    # The server passes what it published (a fusion recorded before a restart, say).
+    rec.record_decision(
+        "gone", "gone-0", "dismissed", kind="finding", votes=1, pool_size=2, did_not_answer=1
+    )
+    rec.record_decision("fe", "fe", "applied", kind="fix")  # a fix has no votes
+    rec.close()
+    [path] = session_files(root)
+    decisions = [ln for ln in validate_transcript(path) if ln["fuseLs"]["event"] == "decision"]
+    assert [d["message"]["content"] for d in decisions] == [
+        "[fuse-ls] finding applied (2/2 models; 1 of 3 did not answer)",
+        "[fuse-ls] finding dismissed (1/2 models; 1 of 3 did not answer)",
+        "[fuse-ls] fix applied",
+    ]
+    # A fact without a value is left out of the line.
+    assert [d["fuseLs"].get("didNotAnswer") for d in decisions] == [1, 1, None]
+    assert [d["fuseLs"].get("votes") for d in decisions] == [2, 1, None]
+    finished = next(
+        ln for ln in validate_transcript(path) if ln["fuseLs"]["event"] == "fusion_finished"
+    )
+    assert [f["didNotAnswer"] for f in finished["fuseLs"]["findings"]] == [1, 0]
 
 
 def test_message_ids_are_stable(tmp_path: Path) -> None:

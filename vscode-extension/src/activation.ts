@@ -57,7 +57,8 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
   const tracker = new FusionTracker();
   const holder: { manager?: ServerManager } = {};
   const fusions = new Fusions(tracker, () => holder.manager?.client, logger, channel);
-  // A verification's progress ends when its fix is shown: the checks are over by then.
+  // A fused fix's or a verification's progress ends when its fix is shown: the models
+  // and the checks are done by then.
   const fixes = new FixPreview(logger, fusions.fixReady);
   const manager = new ServerManager({
     logger,

@@ -149,8 +149,8 @@ export class Fusions {
   private readonly local = new Map<vscode.CancellationTokenSource, string>();
   /** Explanation documents already shown as a preview (through window/showDocument). */
   private readonly previewed = new Set<string>();
-  /** The verifications running, by document uri (see `fixReady`). */
-  private readonly verifying = new Map<string, Set<Verifying>>();
+  /** The progress notifications a fix's arrival ends, by document uri (see `fixReady`). */
+  private readonly awaitingFix = new Map<string, Set<AwaitingFix>>();
 
   constructor(
     private readonly tracker: FusionTracker,
@@ -297,37 +297,53 @@ export class Fusions {
   }
 
   /**
-   * The fix preview is about to ask whether to apply a fix to `uri`. With `apply`, the
-   * server sends that question when the checks are over, and answers the command only
-   * after the user did: the "Verify fix" notification ends now, not beside the question.
+   * The fix preview is about to ask whether to apply a fix to `uri`. The server sends
+   * that question when the fusion (a "Fused fix") or the checks (a "Verify fix" with
+   * apply) are over, and answers the command only after the user did: their notification
+   * ends now, not beside the question. A fused fix's Cancel button goes with it: the
+   * models are done, and the question has its own Discard.
    */
   readonly fixReady = async (uri: string): Promise<void> => {
-    const running = [...(this.verifying.get(sameUri(uri)) ?? [])];
-    for (const verifying of running) {
-      verifying.end();
+    const running = [...(this.awaitingFix.get(sameUri(uri)) ?? [])];
+    for (const waiting of running) {
+      waiting.end();
     }
-    await Promise.all(running.map((v) => v.closed));
+    await Promise.all(running.map((w) => w.closed));
   };
+
+  /** A progress notification about `uri` that `fixReady` ends: `arrived` settles then;
+   * call `closed` once the notification is gone and `release` when the command is over. */
+  private awaitFix(uri: unknown): { arrived: Promise<void>; closed: () => void; release: () => void } {
+    const key = typeof uri === 'string' ? sameUri(uri) : '';
+    let end = (): void => {};
+    let closed = (): void => {};
+    const arrived = new Promise<void>((resolve) => (end = resolve));
+    const waiting: AwaitingFix = { end, closed: new Promise<void>((resolve) => (closed = resolve)) };
+    const running = this.awaitingFix.get(key) ?? new Set<AwaitingFix>();
+    this.awaitingFix.set(key, running.add(waiting));
+    const release = (): void => {
+      closed();
+      running.delete(waiting);
+      if (running.size === 0 && this.awaitingFix.get(key) === running) {
+        this.awaitingFix.delete(key);
+      }
+    };
+    return { arrived, closed, release };
+  }
 
   private async verifyWithProgress(uri: unknown, apply: boolean, send: () => Promise<VerifyResult>): Promise<VerifyResult | undefined> {
     const title = 'fuse-ls: Verify fix';
     let result: VerifyResult | undefined;
-    const key = typeof uri === 'string' ? sameUri(uri) : '';
-    let end = (): void => {};
-    let markClosed = (): void => {};
-    const checksOver = new Promise<void>((resolve) => (end = resolve));
-    const verifying: Verifying = { end, closed: new Promise<void>((resolve) => (markClosed = resolve)) };
-    const running = this.verifying.get(key) ?? new Set<Verifying>();
-    this.verifying.set(key, running.add(verifying));
+    const checksOver = this.awaitFix(uri);
     try {
       const sent = send();
       try {
         await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: false }, async (progress) => {
           progress.report({ message: "running the project's checks on the fix in an isolated copy…" });
-          await Promise.race([sent, checksOver]);
+          await Promise.race([sent, checksOver.arrived]);
         });
       } finally {
-        markClosed();
+        checksOver.closed();
       }
       result = await sent;
     } catch (error) {
@@ -339,10 +355,7 @@ export class Fusions {
       });
       return undefined;
     } finally {
-      running.delete(verifying);
-      if (running.size === 0 && this.verifying.get(key) === running) {
-        this.verifying.delete(key);
-      }
+      checksOver.release();
     }
     const checks = result?.checks;
     const summary = typeof checks?.summary === 'string' ? checks.summary : 'no checks ran';
@@ -537,8 +550,11 @@ export class Fusions {
     const source = new vscode.CancellationTokenSource();
     this.local.set(source, args.uri);
     const title = `fuse-ls: ${TITLES[task]}`;
+    // A fix arrives as a question (the fix preview) before the command answers.
+    const fixArrived = task === 'fix' ? this.awaitFix(args.uri) : undefined;
+    let sent: Promise<R> | undefined;
     try {
-      return await vscode.window.withProgress(
+      await vscode.window.withProgress(
         { location: vscode.ProgressLocation.Notification, title, cancellable: true },
         async (progress, token) => {
           let bound: string | undefined;
@@ -555,13 +571,16 @@ export class Fusions {
           });
           progress.report({ message: 'asking the pool…' });
           try {
-            return await raceCancellation(send(source.token), source.token);
+            sent = raceCancellation(send(source.token), source.token);
+            await (fixArrived ? Promise.race([sent, fixArrived.arrived]) : sent);
           } finally {
             watch.dispose();
             onCancel.dispose();
           }
         },
       );
+      fixArrived?.closed();
+      return await sent;
     } catch (error) {
       if (error instanceof Cancelled || source.token.isCancellationRequested) {
         vscode.window.setStatusBarMessage(`${title}: cancelled`, 4000);
@@ -575,6 +594,7 @@ export class Fusions {
       });
       return undefined;
     } finally {
+      fixArrived?.release();
       this.local.delete(source);
       source.dispose();
     }
@@ -710,8 +730,8 @@ function raceCancellation<R>(promise: Promise<R>, token: vscode.CancellationToke
   });
 }
 
-interface Verifying {
-  /** Ends the "Verify fix" notification: the checks are over. */
+interface AwaitingFix {
+  /** Ends the notification: the fix has arrived. */
   end(): void;
   /** Settles once the notification is gone. */
   closed: Promise<void>;

@@ -171,6 +171,41 @@ describe('review / explain / fix', () => {
     expect(fake.messages[0].text).toBe('fuse-ls: no fix was applied (no fix proposed).');
   });
 
+  it.each(['palette', 'code action'])('ends the "Fused fix" progress once the fix has arrived, before asking whether to apply (%s)', async (path) => {
+    const { server } = await activate();
+    fake.setEditor(URI, SOURCE, [4, 0, 4, 0]);
+    fake.documents.push(new FakeTextDocument(Uri.parse(URI), SOURCE));
+    const progressUpWhenAsked: boolean[] = [];
+    fake.answerMessage = (m) => {
+      if (!m.items.includes(APPLY)) return undefined;
+      progressUpWhenAsked.push(...fake.progress.map((p) => !p.done));
+      return APPLY;
+    };
+    // As the real server does: the fusion ends, the fix is sent for the user to confirm,
+    // and the command answers once the user did.
+    server.responder = async () => {
+      const edit = {
+        label: 'fuse-ls: fused fix',
+        edit: {
+          documentChanges: [{ textDocument: { uri: URI, version: 1 }, edits: [{ range: { start: { line: 4, character: 0 }, end: { line: 4, character: 22 } }, newText: '    value = int(text)', annotationId: 'a1' }] }],
+          changeAnnotations: { a1: { label: 'Fused fix', needsConfirmation: true, description: 'Rewrite fused from 3 models.' } },
+        },
+      };
+      const answer = (await server.last.serverRequest('workspace/applyEdit', edit)) as { applied: boolean };
+      return { fusionId: 'f', applied: answer.applied, cancelled: false, reason: null };
+    };
+    if (path === 'palette') {
+      await fake.commands.get('fuseLs.fix')!();
+    } else {
+      const middleware = server.last.spec.clientOptions.middleware!.executeCommand!;
+      await middleware('fuse-ls.fix', [{ uri: URI }], (command: string, a: unknown[]) => server.responder(command, a));
+    }
+    // The models are done once the question is up: no "Fused fix" notification beside it.
+    expect(progressUpWhenAsked).toEqual([false]);
+    expect(fake.appliedEdits).toHaveLength(1);
+    expect(fake.statusMessages.at(-1)).toBe('fuse-ls: fused fix applied');
+  });
+
   it('stays quiet about a fusion the server reports as failed (it showed the error itself)', async () => {
     const { server } = await activate();
     server.responder = () => ({ fusionId: 'f', cancelled: false, error: 'budget exceeded: $0.80 > $0.50' });
