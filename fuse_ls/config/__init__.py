@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,10 @@ import platformdirs
 from attrs import define, field
 
 from fuse_ls import trust
+from fuse_ls.config.spelling import Spelling, normalise
 from fuse_ls.config.structure import (
     apply_layer,
     min_responses_problem,
-    normalise,
     settings_to_dict,
     type_text,
     validate_settings,
@@ -54,6 +54,7 @@ __all__ = [
     "ConfigError",
     "ConfigFileError",
     "DebateSettings",
+    "EditorLayer",
     "LoadedSettings",
     "Mode",
     "ModelSpec",
@@ -74,7 +75,21 @@ __all__ = [
 
 _USER_CONFIG_ENV = "FUSE_LS_CONFIG"
 _ENV_PREFIX = "FUSE_LS_"
+ENV_SOURCE = "the environment"  # problems name the variable as their key
 _EDITOR_SECTIONS = ("fuseLs", "fuse_ls", "fuse-ls")  # a client may send the section wrapped
+
+
+EDITOR_SOURCE = "editor settings"
+
+
+@define
+class EditorLayer:
+    """Settings an editor sent, named for the user: `source` says where they came from,
+    `prefix` what the user's setting ids start with (`fuseLs.` for that section)."""
+
+    data: Mapping[str, Any]
+    source: str = EDITOR_SOURCE
+    prefix: str = ""
 
 
 @define
@@ -154,25 +169,64 @@ _ENV_SHORTCUTS: dict[str, list[str]] = {
 }
 
 
-def _env_layers(env: Mapping[str, str]) -> list[tuple[dict[str, Any], str]]:
+def _env_layers(env: Mapping[str, str]) -> list[tuple[dict[str, Any], str, list[str]]]:
     """One layer per variable, so a problem names the variable it came from.
 
     Generic `FUSE_LS_<SECTION>__<KEY>` come first so the documented shortcuts win.
     Other `FUSE_LS_*` names without `__` are left alone: they may belong to other parts
     of fuse-ls (and FUSE_LS_CONFIG names the user file, it is not a setting).
     """
-    layers: list[tuple[dict[str, Any], str]] = []
+    layers: list[tuple[dict[str, Any], str, list[str]]] = []
     for name in sorted(env):
         rest = name[len(_ENV_PREFIX) :]
         if name.startswith(_ENV_PREFIX) and "__" in rest:
-            layers.append((_set_path(rest.lower().split("__"), env[name].strip()), name))
+            path = rest.lower().split("__")
+            layers.append((_set_path(path, env[name].strip()), name, path))
     for name, path in _ENV_SHORTCUTS.items():
         if name in env:
-            layers.append((_set_path(path, env[name].strip()), name))
+            layers.append((_set_path(path, env[name].strip()), name, path))
     if "FUSE_LS_MODELS" in env:
         ids = [part.strip() for part in env["FUSE_LS_MODELS"].split(",") if part.strip()]
-        layers.append(({"pool": ids}, "FUSE_LS_MODELS"))
+        layers.append(({"pool": ids}, "FUSE_LS_MODELS", ["pool"]))
     return layers
+
+
+def _editor_layers(
+    editor: Mapping[str, Any] | Sequence[EditorLayer],
+) -> list[tuple[Any, str, Spelling]]:
+    """The editor's layers, normalised. A later layer is the editor's newer word: what it
+    sets is taken out of the earlier ones, so a value sent both at start-up and in the
+    pulled settings is checked (and reported) once, under the source that is in force."""
+    if isinstance(editor, Mapping):
+        editor = [EditorLayer(editor)] if editor else []
+    out: list[tuple[Any, str, Spelling]] = []
+    for layer in editor:
+        data, prefix = layer.data, layer.prefix
+        if len(data) == 1 and next(iter(data)) in _EDITOR_SECTIONS:
+            section, data = next(iter(data.items()))
+            prefix = prefix or f"{section}."
+            data = data or {}
+        if not isinstance(data, Mapping):
+            out.append((data, layer.source, Spelling(prefix=prefix)))
+            continue
+        written: dict[tuple[str | int, ...], str] = {}
+        normalised = normalise(data, written)
+        for earlier, _, _ in out:
+            if isinstance(earlier, dict):
+                _take_out(earlier, normalised)
+        out.append((normalised, layer.source, Spelling(written, prefix=prefix)))
+    return out
+
+
+def _take_out(data: dict[str, Any], over: Mapping[str, Any]) -> None:
+    """Remove from `data` what `over` replaces when the two are deep-merged."""
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(data.get(key), dict):
+            _take_out(data[key], value)
+            if not data[key]:
+                del data[key]
+        else:
+            data.pop(key, None)
 
 
 def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
@@ -187,7 +241,7 @@ def _leaves(data: Mapping[str, Any], prefix: str = "") -> list[str]:
 
 def load_settings(
     workspace: Path | None = None,
-    editor: Mapping[str, Any] | None = None,
+    editor: Mapping[str, Any] | Sequence[EditorLayer] | None = None,
     env: Mapping[str, str] | None = None,
     user_config: Path | None = None,
     trusted: bool = False,
@@ -198,6 +252,9 @@ def load_settings(
     `trusted` is the editor's workspace trust or `--trust`; the user's trust list is
     consulted as well.
 
+    `editor` is one mapping (labelled "editor settings") or the editor's layers, oldest
+    first. Problems name each key as its layer spelled it.
+
     Never raises for user input: a bad key is reported in `problems` and falls back to
     the value of the layer below. `env` defaults to os.environ; `user_config` to
     $FUSE_LS_CONFIG, else the platform config dir's fuse-ls/config.toml (a missing
@@ -206,57 +263,66 @@ def load_settings(
     env = os.environ if env is None else env
     problems: list[ConfigError] = []
     sources = ["defaults"]
-    layers: list[tuple[Any, str, bool]] = []  # (raw data, source, from_env)
+    layers: list[tuple[Any, str, bool, Spelling | None]] = []  # spelling None: not yet read
     workspace_source = None
 
     user_path, named = _user_config_path(user_config, env)
     if user_path.is_file():
         data = _read_toml(user_path, problems)
         if data is not None:
-            layers.append((data, str(user_path), False))
+            layers.append((data, str(user_path), False, None))
     elif named:
         problems.append(ConfigFileError(str(user_path), f"not found ({_USER_CONFIG_ENV})"))
     if workspace is not None:
         found = _workspace_layer(workspace, problems)
         if found is not None:
-            layers.append((found[0], found[1], False))
+            layers.append((found[0], found[1], False, None))
             workspace_source = found[1]
         trusted = trusted or trust.is_listed(workspace)
     if editor:
-        if len(editor) == 1 and next(iter(editor)) in _EDITOR_SECTIONS:
-            editor = next(iter(editor.values())) or {}
-        layers.append((editor, "editor settings", False))
+        layers.extend((data, source, False, sp) for data, source, sp in _editor_layers(editor))
     env_layers = _env_layers(env)
-    layers.extend((data, f"environment variable {name}", True) for data, name in env_layers)
+    layers.extend(
+        (data, ENV_SOURCE, True, Spelling(variable=name, at=tuple(path)))
+        for data, name, path in env_layers
+    )
 
     below = settings_to_dict(Settings())
-    origin: dict[str, str] = {}  # dotted key -> the layer that set it last
+    # dotted key -> the layer that set it last, and how that layer spells keys
+    origin: dict[str, tuple[str, Spelling]] = {}
     settings = Settings()
-    for raw, source, from_env in layers:
+    for raw, source, from_env, known_spelling in layers:
         if not isinstance(raw, Mapping):
             problems.append(ConfigError("settings", raw, type_text(Settings), source))
             raw = {}
-        layer = normalise(raw)
-        settings, bad = apply_layer(below, layer, source, from_env)
+        spelling = known_spelling or Spelling()
+        if known_spelling is None:
+            written: dict[tuple[str | int, ...], str] = {}
+            layer = normalise(raw, written)
+            spelling = Spelling(written)
+        else:
+            layer = normalise(raw)
+        settings, bad = apply_layer(below, layer, source, from_env, spelling=spelling)
         problems.extend(bad)
         if source == workspace_source and workspace is not None:
             layer, ignored = trust.restrict(
                 layer, below, trusted=trusted, source=source, workspace=workspace
             )
             problems.extend(ConfigNotice(", ".join(i.keys), i.message, source) for i in ignored)
-            settings, bad = apply_layer(below, layer, source)
+            settings, bad = apply_layer(below, layer, source, spelling=spelling)
             problems.extend(bad)
         below = settings_to_dict(settings)
-        origin.update(dict.fromkeys(_leaves(layer), source))
+        origin.update(dict.fromkeys(_leaves(layer), (source, spelling)))
         if not from_env:
             sources.append(source)
     if env_layers:
-        sources.append("environment (" + ", ".join(name for _, name in env_layers) + ")")
+        sources.append("environment (" + ", ".join(name for _, name, _ in env_layers) + ")")
 
     # The one check across layers: the quorum may come from a file and the pool from the
     # environment. No lower value is known to fit the new pool, so fall back to null
     # (wait for the whole pool), the safe reading of "more answers than models".
-    problem = min_responses_problem(settings, origin.get("quorum.min_responses", ""))
+    source, spelling = origin.get("quorum.min_responses", ("", Spelling()))
+    problem = min_responses_problem(settings, source, spelling)
     if problem is not None:
         problems.append(problem)
         settings = replace(settings, {"quorum.min_responses": None})

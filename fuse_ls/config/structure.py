@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, get_args, get_origin
 
@@ -32,6 +31,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn, override
 
+from fuse_ls.config.spelling import KeyPath, Spelling, camel_case, dotted
 from fuse_ls.core.errors import ConfigError, UnknownSetting
 from fuse_ls.core.redact import redact
 from fuse_ls.core.settings import Settings, VerifyCommand
@@ -201,7 +201,6 @@ def settings_to_dict(settings: Settings) -> dict[str, Any]:
 
 # --- from a failed structure to problems ------------------------------------------------
 
-KeyPath = tuple[str | int, ...]
 _RAW = object()  # show the value the layer gave
 
 
@@ -261,10 +260,6 @@ def _failures(exc: BaseException, path: KeyPath = (), expected: str = "") -> Ite
         yield _Failure(path, expected, shown=None if isinstance(exc, KeyError) else _RAW)
 
 
-def _dotted(path: KeyPath) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
-
-
 def _unit(path: KeyPath) -> KeyPath:
     """The value a bad key takes down with it: a whole pool, judge or command list."""
     cl: Any = Settings
@@ -309,24 +304,36 @@ def _may_be_secret(key: str | int, value: Any) -> bool:
     return key == "api_key_env" or redact(repr(value)).redacted
 
 
-def _problem(failure: _Failure, layer: Any, source: str, from_env: bool) -> ConfigError:
-    key, path = _dotted(failure.path), failure.path
+def _problem(
+    failure: _Failure, layer: Any, source: str, from_env: bool, spelling: Spelling
+) -> ConfigError:
+    path = failure.path
+    setting, key = dotted(path), spelling.key(path)
     if failure.kind == "unknown":
-        prefix = _dotted(path[:-1])
-        where = f"'{prefix}'" if prefix else "the settings"
+        prefix = dotted(path[:-1])
         known = failure.expected.split(", ")
         suggestion = _suggest(prefix + "." if prefix else "", str(path[-1]), known)
-        hint = f"a known key of {where}" + (
-            f" (did you mean '{suggestion}'?)" if suggestion else f": {failure.expected}"
+        # Known keys in the user's own style: camelCase for one who wrote the key so.
+        camel = spelling.is_camel(path)
+        if spelling.variable:
+            where, choices = "variable", [spelling.known(f"{prefix}.{k}") for k in known]
+        else:
+            table = spelling.key(path[:-1])
+            where = f"key of '{table}'" if table else "key of the settings"
+            choices = [str(camel_case(k)) if camel else k for k in known]
+        hint = f"a known {where}" + (
+            f" (did you mean '{spelling.known(suggestion, camel)}'?)"
+            if suggestion
+            else f": {', '.join(choices)}"
         )
-        return UnknownSetting(key, hint, source)
+        return UnknownSetting(key, hint, source, setting)
     shown = _lookup(layer, path) if failure.shown is _RAW else failure.shown
     if path and _may_be_secret(path[-1], shown):
         shown = _HIDDEN
     expected = failure.expected
     if from_env and expected.startswith("true or false"):
         expected = "1 or 0 (true or false)"
-    return ConfigError(key, shown, expected, source)
+    return ConfigError(key, shown, expected, source, setting)
 
 
 def _dotted_keys(cl: Any = Settings, prefix: str = "") -> list[str]:
@@ -351,21 +358,6 @@ def _suggest(prefix: str, key: str, known: list[str]) -> str | None:
     return by_leaf[close[0]] if close else None
 
 
-_CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
-
-
-def normalise(value: Any) -> Any:
-    """camelCase (and kebab-case) keys to snake_case, recursively, in a copy."""
-    if isinstance(value, Mapping):
-        return {
-            _CAMEL.sub(r"_\1", str(k)).replace("-", "_").lower(): normalise(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list | tuple):
-        return [normalise(v) for v in value]
-    return value
-
-
 # --- one layer --------------------------------------------------------------------------
 
 
@@ -375,9 +367,12 @@ def apply_layer(
     source: str,
     from_env: bool = False,
     strict: bool = False,
+    spelling: Spelling | None = None,
 ) -> tuple[Settings, list[ConfigError]]:
     """Structure `layer` over `below` (valid), dropping each bad key from `layer` (in place)
-    until the rest structures. `strict`: a null for a non-null key is a problem too."""
+    until the rest structures. `strict`: a null for a non-null key is a problem too.
+    `spelling`: how the layer wrote its keys, for the messages."""
+    spelling = spelling or Spelling()
     converter = _ENV if from_env else _JSON
     problems: list[ConfigError] = []
     while True:
@@ -389,7 +384,7 @@ def apply_layer(
         for failure in failures:
             unit = failure.path if failure.kind == "unknown" else _unit(failure.path)
             if strict or failure.kind != "unset" or unit != failure.path:
-                problems.append(_problem(failure, layer, source, from_env))
+                problems.append(_problem(failure, layer, source, from_env, spelling))
             dropped = _delete(layer, unit) or dropped
         if not dropped:  # not from this layer: a bug, but the server stays usable
             layer.clear()
@@ -400,12 +395,16 @@ def _pool_calls(settings: Settings) -> int:
     return sum(spec.repeat for spec in settings.pool)
 
 
-def min_responses_problem(settings: Settings, source: str) -> ConfigError | None:
+def min_responses_problem(
+    settings: Settings, source: str, spelling: Spelling | None = None
+) -> ConfigError | None:
     wanted, calls = settings.quorum.min_responses, _pool_calls(settings)
     if wanted is None or wanted <= calls:
         return None
     allowed = f"an integer from 1 to the pool size ({calls}) or null"
-    return ConfigError("quorum.min_responses", wanted, allowed, source)
+    setting = "quorum.min_responses"
+    key = (spelling or Spelling()).key(("quorum", "min_responses"))
+    return ConfigError(key, wanted, allowed, source, setting)
 
 
 def validate_settings(settings: Settings) -> list[ConfigError]:

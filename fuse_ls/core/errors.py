@@ -38,15 +38,20 @@ class FuseError(Exception):
 
 
 class ConfigError(FuseError):
-    """A setting has a bad value. `key` is dotted (`quorum.min_responses`)."""
+    """A setting has a bad value. `key` is the key as its source spelled it (dotted, such
+    as `fuseLs.quorum.minResponses`, or an environment variable's name); `setting` is the
+    setting's own dotted snake_case name (`quorum.min_responses`)."""
 
-    def __init__(self, key: str, value: object, allowed: str, source: str = "") -> None:
+    def __init__(
+        self, key: str, value: object, allowed: str, source: str = "", setting: str = ""
+    ) -> None:
         where = f" (from {source})" if source else ""
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
         super().__init__(f"Invalid setting '{key}'{where}: got {shown}; expected {allowed}.")
         self.key = key
+        self.setting = setting or key
         self.value = value
         self.allowed = allowed
         self.source = source
@@ -69,8 +74,8 @@ class ConfigFileError(ConfigError):
 class ConfigNotice(ConfigError):
     """Not a bad value but something the user must know (a config that is ignored)."""
 
-    def __init__(self, key: str, message: str, source: str) -> None:
-        super().__init__(key, None, "", source)
+    def __init__(self, key: str, message: str, source: str, setting: str = "") -> None:
+        super().__init__(key, None, "", source, setting)
         self.message = message
         self.args = (message,)
 
@@ -79,11 +84,10 @@ class UnknownSetting(ConfigNotice):
     """A key that no setting has: ignored, with the closest known key as a hint. Its value
     is never shown (`api_key = "sk-..."` is a typical unknown key)."""
 
-    def __init__(self, key: str, hint: str, source: str) -> None:
+    def __init__(self, key: str, hint: str, source: str, setting: str = "") -> None:
         where = f" (from {source})" if source else ""
-        super().__init__(
-            key, f"Unknown setting '{key}'{where} is ignored; expected {hint}.", source
-        )
+        message = f"Unknown setting '{key}'{where} is ignored; expected {hint}."
+        super().__init__(key, message, source, setting)
         self.allowed = hint
 
 

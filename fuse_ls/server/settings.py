@@ -1,9 +1,11 @@
 """Settings glue: editor settings merged with the layered config, last valid kept.
 
 The editor speaks in two places (`initializationOptions` and `workspace/configuration`
-section `fuseLs`); both are merged into the "editor settings" layer of
-`fuse_ls.config.load_settings`, which adds files and environment. A load that reports
-problems keeps the last valid settings in force; the server shows the problems.
+section `fuseLs`, or a pushed didChangeConfiguration for a client that cannot be asked);
+each is an editor layer of `fuse_ls.config.load_settings`, which adds files and
+environment, with its own label, so a message says which of them holds a bad value. A
+load that reports problems keeps the last valid settings in force; the server shows the
+problems.
 
 Workspace trust (`workspaceTrusted`) is read only at the top level of
 initializationOptions and of a pushed didChangeConfiguration, never from inside the
@@ -25,7 +27,7 @@ from attrs import frozen
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from fuse_ls.config import Settings, load_settings
+from fuse_ls.config import EditorLayer, Settings, load_settings
 from fuse_ls.core.errors import ConfigError, ConfigNotice
 from fuse_ls.server.base import CLIENT_TIMEOUT_S, Feature, ServerBase, uri_path
 
@@ -35,6 +37,12 @@ SECTION = "fuseLs"
 TRUST_KEYS = ("workspaceTrusted", "workspace_trusted")
 WATCHED_NAMES = (".fuse-ls.toml", "pyproject.toml")
 
+# Where editor settings came from, in the words of the messages that name them. The
+# pulled section is what a VS Code user edits in settings.json.
+STARTUP_SOURCE = "editor settings sent at start-up via initializationOptions"
+PULLED_SOURCE = "editor settings via workspace/configuration, e.g. VS Code's settings.json"
+PUSHED_SOURCE = "editor settings pushed via workspace/didChangeConfiguration"
+
 
 @frozen
 class Reload:
@@ -43,14 +51,15 @@ class Reload:
     changed: bool  # whether `settings` differs from what was in force before
 
 
-def _unwrap(options: Any) -> dict[str, Any]:
-    """Editor settings as a dict; clients may wrap them in the section name."""
+def _unwrap(options: Any) -> tuple[dict[str, Any], str]:
+    """Editor settings as a dict, and the prefix of their ids (`fuseLs.` when the client
+    wrapped them in the section name)."""
     if not isinstance(options, Mapping):
-        return {}
+        return {}, ""
     if len(options) == 1 and next(iter(options)) in (SECTION, "fuse_ls", "fuse-ls"):
-        inner = next(iter(options.values()))
-        return dict(inner) if isinstance(inner, Mapping) else {}
-    return dict(options)
+        section, inner = next(iter(options.items()))
+        return (dict(inner) if isinstance(inner, Mapping) else {}), f"{section}."
+    return dict(options), ""
 
 
 def read_trust(options: Any) -> bool | None:
@@ -69,35 +78,31 @@ def _without_trust(options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k not in TRUST_KEYS}
 
 
-def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
-            out[key] = deep_merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
 class SettingsState:
     """The settings in force and where they came from. Loading reads files: callers run
     `reload` in a thread so the event loop never waits on the disk."""
 
     def __init__(self, workspace: Path | None) -> None:
         self.workspace = workspace
-        self.initialization_options: dict[str, Any] = {}
-        self.client_settings: dict[str, Any] = {}
+        self.initialization_options = EditorLayer({}, STARTUP_SOURCE)
+        self.client_settings = EditorLayer({}, PULLED_SOURCE)
         self.current: Settings | None = None  # None until the first load
         self.workspace_trusted = False  # a client that does not say is untrusted
 
     def set_initialization_options(self, options: Any) -> None:
         self.set_workspace_trust(options)
-        self.initialization_options = _without_trust(_unwrap(_without_trust(options)))
+        data, prefix = _unwrap(_without_trust(options))
+        self.initialization_options = EditorLayer(_without_trust(data), STARTUP_SOURCE, prefix)
 
-    def set_client_settings(self, settings: Any) -> None:
+    def set_client_settings(self, settings: Any, pulled: bool = True) -> None:
+        """`pulled`: the answer to our workspace/configuration request for the `fuseLs`
+        section, so its keys are that section's; else a pushed didChangeConfiguration."""
         # Pulled workspace/configuration values may be the workspace's own: trust keys in
         # them are dropped, not read.
-        self.client_settings = _without_trust(_unwrap(_without_trust(settings)))
+        data, prefix = _unwrap(_without_trust(settings))
+        source = PULLED_SOURCE if pulled else PUSHED_SOURCE
+        prefix = f"{SECTION}." if pulled else prefix
+        self.client_settings = EditorLayer(_without_trust(data), source, prefix)
 
     def set_workspace_trust(self, options: Any) -> None:
         """From initializationOptions or a pushed didChangeConfiguration's settings."""
@@ -106,12 +111,14 @@ class SettingsState:
             self.workspace_trusted = trusted
 
     @property
-    def editor(self) -> dict[str, Any]:
+    def editor_layers(self) -> list[EditorLayer]:
         # workspace/configuration is pulled later and on every change, so it wins.
-        return deep_merge(self.initialization_options, self.client_settings)
+        return [self.initialization_options, self.client_settings]
 
     def reload(self) -> Reload:
-        loaded = load_settings(self.workspace, editor=self.editor, trusted=self.workspace_trusted)
+        loaded = load_settings(
+            self.workspace, editor=self.editor_layers, trusted=self.workspace_trusted
+        )
         previous = self.current
         # A notice (say, a pyproject table shadowed by .fuse-ls.toml) is worth showing
         # but is no invalid value: it must not pin the old settings.
@@ -189,7 +196,7 @@ class SettingsFeature(Feature):
             await self.pull_configuration()
         else:
             # A client that cannot be asked pushes its settings in the notification.
-            self.state.set_client_settings(params.settings)
+            self.state.set_client_settings(params.settings, pulled=False)
         await self.reload()
 
     async def did_change_watched_files(self, params: types.DidChangeWatchedFilesParams) -> None:

@@ -48,7 +48,7 @@ def _editor(tmp: Path, _toml: str, editor: dict[str, Any], _env: dict[str, str])
 
 def _env(tmp: Path, _toml: str, _editor: dict[str, Any], env: dict[str, str]) -> Any:
     loaded = load_settings(None, env=env, user_config=tmp / "none.toml")
-    return loaded, f"environment variable {next(iter(env))}"
+    return loaded, "the environment"
 
 
 SOURCES: dict[str, Source] = {
@@ -59,7 +59,8 @@ SOURCES: dict[str, Source] = {
     "environment": _env,
 }
 
-# (case, TOML, editor dict, env, key, shown value, expected words)
+# (case, TOML, editor dict, env, key, shown value, expected words, the key as the editor
+# and the environment spell it)
 CASES = [
     (
         "wrong type",
@@ -69,6 +70,7 @@ CASES = [
         "retries.max_attempts",
         "'three'",
         "an integer from 1 to 10",
+        ("fuseLs.retries.maxAttempts", "FUSE_LS_RETRIES__MAX_ATTEMPTS"),
     ),
     (
         "out of range",
@@ -78,6 +80,7 @@ CASES = [
         "debate.rounds",
         None,  # 4 from TOML and JSON, '4' from the environment
         "an integer from 1 to 3",
+        ("fuseLs.debate.rounds", "FUSE_LS_DEBATE__ROUNDS"),
     ),
     (
         "unknown enum",
@@ -87,6 +90,7 @@ CASES = [
         "mode",
         "'fastest'",
         "one of 'best-of', 'merge', 'debate'",
+        ("fuseLs.mode", "FUSE_LS_MODE"),
     ),
     (
         "bad URL",
@@ -96,13 +100,16 @@ CASES = [
         "provider.base_url",
         "'localhost:11434'",
         "an http:// or https:// URL",
+        ("fuseLs.provider.baseUrl", "FUSE_LS_BASE_URL"),
     ),
 ]
 
 
 @pytest.mark.parametrize("source", SOURCES)
 @pytest.mark.parametrize(
-    ("case", "toml", "editor", "env", "key", "shown", "expected"), CASES, ids=[c[0] for c in CASES]
+    ("case", "toml", "editor", "env", "key", "shown", "expected", "spelled"),
+    CASES,
+    ids=[c[0] for c in CASES],
 )
 def test_a_bad_value_names_source_key_and_what_is_expected(
     tmp_path: Path,
@@ -114,19 +121,20 @@ def test_a_bad_value_names_source_key_and_what_is_expected(
     key: str,
     shown: str | None,
     expected: str,
+    spelled: tuple[str, str],
 ) -> None:
     # A good key beside the bad one, in the same layer, must still apply.
     good_toml = toml + "[review]\ncontext_lines = 7\n"
     good_editor = {"review": {"contextLines": 7}, **editor}
     good_env = {**env, "FUSE_LS_REVIEW__CONTEXT_LINES": "7"}
     loaded, name = SOURCES[source](tmp_path, good_toml, good_editor, good_env)
-    if source == "environment":
-        name = f"environment variable {next(iter(env))}"
+    # The key as the user wrote it: the editor's camelCase setting id, the variable's name.
+    written = {"editor": spelled[0], "environment": spelled[1]}.get(source, key)
     [problem] = loaded.problems
     assert type(problem) is ConfigError
-    assert problem.key == key and problem.source == name
+    assert problem.key == written and problem.setting == key and problem.source == name
     message = str(problem)
-    assert message.startswith(f"Invalid setting '{key}' (from {name}): got ")
+    assert message.startswith(f"Invalid setting '{written}' (from {name}): got ")
     assert f"expected {expected}" in message
     if shown is not None:
         assert f"got {shown};" in message
@@ -142,11 +150,17 @@ def test_an_unknown_key_is_a_warning_that_names_it(tmp_path: Path, source: str) 
         {"quorum": {"minRespones": 2, "deadlineS": 30, "apiKey": "sk-or-v1-abcdef0123456789"}},
         {"FUSE_LS_QUORUM__MIN_RESPONES": "2", "FUSE_LS_QUORUM__DEADLINE_S": "30"},
     )
-    warnings = [p for p in loaded.problems if p.key == "quorum.min_respones"]
+    warnings = [p for p in loaded.problems if p.setting == "quorum.min_respones"]
     [warning] = warnings
     assert isinstance(warning, UnknownSetting) and isinstance(warning, ConfigNotice)
-    assert str(warning).startswith(f"Unknown setting 'quorum.min_respones' (from {name})")
-    assert "is ignored" in str(warning) and "did you mean 'quorum.min_responses'?" in str(warning)
+    # Named as written, and the suggestion in the same spelling.
+    typo, meant = {
+        "editor": ("fuseLs.quorum.minRespones", "fuseLs.quorum.minResponses"),
+        "environment": ("FUSE_LS_QUORUM__MIN_RESPONES", "FUSE_LS_QUORUM__MIN_RESPONSES"),
+    }.get(source, ("quorum.min_respones", "quorum.min_responses"))
+    assert warning.key == typo
+    assert str(warning).startswith(f"Unknown setting '{typo}' (from {name})")
+    assert "is ignored" in str(warning) and f"did you mean '{meant}'?" in str(warning)
     assert all(isinstance(p, UnknownSetting) for p in loaded.problems)
     assert "sk-or" not in " ".join(str(p) for p in loaded.problems)  # values never shown
     assert loaded.settings.quorum.deadline_s == 30.0  # the known key beside it applies
@@ -231,11 +245,11 @@ def test_every_bad_key_of_a_garbage_layer_is_reported_once(tmp_path: Path) -> No
     assert keys == [
         "mode",
         "pool[0].repeat",
-        "pool[1].max_tokens",
-        "quorum.deadline_s",
-        "quorum.min_responses",
-        "telemetry.record_content",
-        "telemetry.retention_days",
+        "pool[1].maxTokens",
+        "quorum.deadlineS",
+        "quorum.minResponses",
+        "telemetry.recordContent",
+        "telemetry.retentionDays",
     ]
     assert all(p.source == "editor settings" for p in loaded.problems)
     assert loaded.settings.review.context_lines == 3
@@ -252,6 +266,9 @@ def test_a_key_pasted_into_any_setting_is_never_echoed(tmp_path: Path) -> None:
     key = "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"
     editor = {"quorum": {"deadlineS": key}, "budget": {"maxUsdPerDay": {"note": key}}}
     loaded = load_settings(None, editor=editor, env={}, user_config=tmp_path / "none")
-    assert sorted(p.key for p in loaded.problems) == ["budget.max_usd_per_day", "quorum.deadline_s"]
+    assert sorted(p.setting for p in loaded.problems) == [
+        "budget.max_usd_per_day",
+        "quorum.deadline_s",
+    ]
     text = " ".join(str(p) for p in loaded.problems)
     assert "sk-or" not in text and "got '<hidden>'" in text

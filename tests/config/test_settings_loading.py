@@ -320,7 +320,7 @@ def test_env_generic_coercion(
             "FUSE_LS_QUORUM__MIN_RESPONSS",
             "2",
             "quorum.min_responss",
-            "did you mean 'quorum.min_responses'?",
+            "did you mean 'FUSE_LS_QUORUM__MIN_RESPONSES'?",
         ),
     ],
 )
@@ -329,8 +329,10 @@ def test_env_problems_name_the_variable(
 ) -> None:
     loaded = load_settings(None, env={name: raw}, user_config=no_user)
     problem = only_problem(loaded)
-    assert problem.key == key
-    assert problem.source == f"environment variable {name}"
+    # The user set a variable, not a key: the message names the variable.
+    assert problem.setting == key and problem.key == name
+    assert problem.source == "the environment"
+    assert f"setting '{name}' (from the environment)" in str(problem)
     assert allowed in str(problem)
     assert loaded.settings == Settings()  # the bad value fell back to the default
 
@@ -503,10 +505,10 @@ def test_unknown_key_in_a_pool_entry_keeps_the_entry(no_user: Path) -> None:
 def test_keys_are_never_echoed(no_user: Path) -> None:
     editor = {"provider": {"api_key_env": "sk-or-v1-0123456789abcdef"}, "apiKey": "sk-or-v1-abc"}
     loaded = load_settings(None, editor=editor, env={}, user_config=no_user)
-    assert {p.key for p in loaded.problems} == {"provider.api_key_env", "api_key"}
+    assert {p.key for p in loaded.problems} == {"provider.api_key_env", "apiKey"}
     text = " ".join(str(p) for p in loaded.problems)
     assert "sk-or" not in text
-    assert "did you mean 'provider.api_key_env'?" in text
+    assert "did you mean 'provider.apiKeyEnv'?" in text  # camelCase, as the user writes
     assert loaded.settings.provider.api_key_env == "OPENROUTER_API_KEY"
 
 

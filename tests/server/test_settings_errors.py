@@ -58,8 +58,13 @@ async def test_invalid_settings_are_shown_and_the_last_valid_ones_stay(
     # workspace/configuration: a bad value is reported; the settings in force stay.
     lsp.client.set_configuration({"quorum": {"deadlineS": -3}}, section="fuseLs")
     lsp.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
-    await wait_for(
-        lambda: any("quorum.deadline_s" in m for m in errors(lsp)), what="deadline problem"
+    [deadline] = await wait_for(
+        lambda: [m for m in errors(lsp) if "deadline" in m], what="deadline problem"
+    )
+    # Named as the setting id the user edits, and from where the editor sent it.
+    assert deadline.startswith(
+        "fuse-ls: Invalid setting 'fuseLs.quorum.deadlineS' (from editor settings via "
+        "workspace/configuration, e.g. VS Code's settings.json): got -3; expected "
     )
     assert any("last valid settings stay" in m for m in errors(lsp))
     uri = lsp.open()
@@ -78,16 +83,45 @@ async def test_an_unknown_key_is_a_warning_and_the_rest_of_the_settings_apply(
     lsp.client.set_configuration(changed, section="fuseLs")
     lsp.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     warning = await wait_for(
-        lambda: [m for m in lsp.messages(types.MessageType.Warning) if "deadlin_s" in m],
+        lambda: [m for m in lsp.messages(types.MessageType.Warning) if "deadlinS" in m],
         what="unknown-key warning",
     )
-    assert "Unknown setting 'quorum.deadlin_s'" in warning[0]
-    assert "did you mean 'quorum.deadline_s'?" in warning[0]
+    assert "Unknown setting 'fuseLs.quorum.deadlinS' (from editor settings via" in warning[0]
+    assert "did you mean 'fuseLs.quorum.deadlineS'?" in warning[0]
     assert errors(lsp) == []
     lsp.emulator.reset()
     await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
     asked = {r.model for r in lsp.emulator.requests} - {JUDGE}
     assert asked == set(POOL[:2])
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+async def test_a_bad_setting_is_named_as_the_editor_sent_it_and_where(
+    started: Starter, profile: str
+) -> None:
+    startup = init_options(review={"contextLines": 3, "minVotesForWarning": 0})
+    lsp: Session = await started(profile, startup)
+    [message] = await wait_for(
+        lambda: [m for m in errors(lsp) if "minVotesForWarning" in m], what="start-up problem"
+    )
+    assert message.startswith(
+        "fuse-ls: Invalid setting 'review.minVotesForWarning' (from editor settings sent at "
+        "start-up via initializationOptions): got 0; expected an integer >= 1."
+    )
+    assert "min_votes_for_warning" not in message
+
+    # The same key, pulled: it replaces the start-up value, so only its problem is new,
+    # named as the setting id in the section the server asked for.
+    lsp.client.set_configuration({"review": {"minVotesForWarning": "two"}}, section="fuseLs")
+    lsp.client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+    [pulled] = await wait_for(
+        lambda: [m for m in errors(lsp) if "'two'" in m], what="workspace/configuration problem"
+    )
+    assert pulled.startswith(
+        "fuse-ls: Invalid setting 'fuseLs.review.minVotesForWarning' (from editor settings via "
+        "workspace/configuration, e.g. VS Code's settings.json): got 'two'; "
+    )
+    assert len([m for m in errors(lsp) if "minVotesForWarning" in m]) == 2  # no repeat
 
 
 @pytest.mark.parametrize("profile", PROFILES)
