@@ -79,8 +79,7 @@ def test_each_editor_channel_has_its_own_label_and_a_repeat_is_reported_once(
     pulled = EditorLayer({"review": {"min_votes_for_warning": 0}}, "pulled", "fuseLs.")
     loaded = load_settings(None, editor=[startup, pulled], env={}, user_config=tmp_path / "x")
     assert sorted(str(p) for p in loaded.problems) == [
-        "Invalid setting 'debate.rounds' (from start-up): got 9; "
-        "expected an integer from 1 to 3.",
+        "Invalid setting 'debate.rounds' (from start-up): got 9; expected an integer from 1 to 3.",
         "Invalid setting 'fuseLs.review.min_votes_for_warning' (from pulled): got 0; "
         "expected an integer >= 1.",
     ]
