@@ -322,9 +322,10 @@ def test_launch_is_what_the_extension_runs(extension_built: Path, tmp_path: Path
     assert launch["command"] == "/opt/py/bin/python"
     assert launch["args"] == ["-m", "fuse_ls", "serve"]
     # Client-only keys stay in the client; the key travels only in the environment.
+    # Keys as VS Code spells them: the server names a bad one the way the user wrote it.
     assert launch["initializationOptions"] == {
-        "quorum": {"min_responses": 2},
-        "provider": {"api_key_env": "MY_OPENROUTER_KEY"},
+        "quorum": {"minResponses": 2},
+        "provider": {"apiKeyEnv": "MY_OPENROUTER_KEY"},
         "workspaceTrusted": True,
     }
     assert launch["envKeys"] == ["MY_OPENROUTER_KEY"]
@@ -448,6 +449,27 @@ async def test_explain_stats_cancel_and_settings_push(vscode: Session) -> None:
     judged = [r for r in vscode.emulator.requests[before:] if r.model == JUDGE]
     assert judged and all(r.schema == "best_of_verdict" for r in judged)
     assert vscode.errors() == []
+
+
+async def test_a_bad_setting_is_named_as_in_settings_json(
+    vscode: Session, tmp_path: Path
+) -> None:
+    """The user sets `fuseLs.review.minVotesForWarning: 0` in settings.json: the extension
+    pushes the change and answers the pull with what it builds from settings.json."""
+    settings = vscode_settings(vscode.emulator, tmp_path / "data")
+    settings["fuseLs.review.minVotesForWarning"] = 0
+    built = print_launch(settings, tmp_path, KEY)["initializationOptions"]
+    vscode.launch["initializationOptions"].clear()
+    vscode.launch["initializationOptions"].update(built)
+    vscode.client.workspace_did_change_configuration(
+        types.DidChangeConfigurationParams(settings={"fuseLs": built})
+    )
+    [message] = await wait_for(vscode.errors, what="the bad setting's message")
+    assert message.startswith(
+        "fuse-ls: Invalid setting 'fuseLs.review.minVotesForWarning' (from editor settings "
+        "via workspace/configuration, e.g. VS Code's settings.json): got 0; "
+        "expected an integer >= 1."
+    )
 
 
 async def test_cancel_from_the_notification(vscode: Session) -> None:

@@ -1,7 +1,8 @@
 """The VS Code extension's settings mirror the server's (`fuse_ls/core/settings.py`).
 
 `vscode-extension/package.json` contributes `fuseLs.*` settings with defaults shown in
-the Settings UI; `src/settings.ts` turns each key into the server's snake_case path. This
+the Settings UI; `src/settings.ts` sends each key as VS Code spells it (the server reads
+camelCase as its snake_case path). This
 test keeps both honest against the server's own defaults without running node.
 """
 

@@ -11,8 +11,8 @@ export const CLIENT_ONLY_SETTINGS: readonly string[] = ['interpreter', 'trace.se
 
 /**
  * Every server setting the extension contributes, as VS Code keys relative to `fuseLs.`.
- * The server shape is derived from the key (camelCase segment -> snake_case), see
- * `serverPath`. `package.json` must contribute exactly these keys plus the client-only
+ * They are sent as written (`quorum: {minResponses: 2}`); the server reads camelCase as its
+ * snake_case keys. `package.json` must contribute exactly these keys plus the client-only
  * ones (a unit test checks it; a Python test checks the defaults against the server).
  */
 export const SERVER_SETTINGS: readonly string[] = [
@@ -70,41 +70,14 @@ export type ServerSettings = { [key: string]: JsonValue };
  */
 export type SettingReader = (key: string) => unknown;
 
-export function camelToSnake(name: string): string {
-  return name.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
-}
-
-/** `quorum.minResponses` -> `['quorum', 'min_responses']`. */
-export function serverPath(key: string): string[] {
-  return key.split('.').map(camelToSnake);
-}
-
 /**
- * The server accepts camelCase, but snake_case is the canonical form in the protocol
- * document and in the config files, so we send that: nothing then depends on the
- * server's camelCase conversion. Model objects in `pool`/`judge` get the same treatment.
+ * Keys go to the server spelled as the user wrote them (`minResponses`, a pool entry's
+ * `maxTokens` or `max_tokens`): the server converts them itself and names a bad one the
+ * way it was sent, so its message shows `fuseLs.quorum.minResponses`, the id the user
+ * finds in settings.json.
  */
-function normaliseModel(value: unknown): JsonValue {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    return value as JsonValue;
-  }
-  const out: { [key: string]: JsonValue } = {};
-  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    if (v !== undefined) {
-      out[camelToSnake(k)] = v as JsonValue;
-    }
-  }
-  return out;
-}
-
-function normalise(key: string, value: unknown): JsonValue {
-  if (key === 'pool' && Array.isArray(value)) {
-    return value.map(normaliseModel);
-  }
-  if (key === 'judge') {
-    return normaliseModel(value);
-  }
-  return value as JsonValue;
+function asSent(value: unknown): JsonValue {
+  return JSON.parse(JSON.stringify(value ?? null)) as JsonValue;
 }
 
 /** Builds the object sent as `initializationOptions` and as the `fuseLs` section. */
@@ -115,7 +88,7 @@ export function buildServerSettings(read: SettingReader): ServerSettings {
     if (value === undefined) {
       continue;
     }
-    const path = serverPath(key);
+    const path = key.split('.');
     let node = result;
     for (const segment of path.slice(0, -1)) {
       const next = node[segment];
@@ -124,7 +97,7 @@ export function buildServerSettings(read: SettingReader): ServerSettings {
       }
       node = node[segment] as ServerSettings;
     }
-    node[path[path.length - 1]] = normalise(key, value);
+    node[path[path.length - 1]] = asSent(value);
   }
   return result;
 }
@@ -158,7 +131,7 @@ export function sectionOf(settings: ServerSettings, subsection: string): JsonVal
     if (node === null || node === undefined || typeof node !== 'object' || Array.isArray(node)) {
       return undefined;
     }
-    node = node[camelToSnake(segment)];
+    node = node[segment];
   }
   return node;
 }

@@ -27,7 +27,7 @@ describe('launch', () => {
       baseEnv: {},
     });
     expect(launch.env).toEqual({ MY_KEY: 'k-123456' });
-    expect(launch.initializationOptions).toEqual({ provider: { api_key_env: 'MY_KEY' }, workspaceTrusted: false });
+    expect(launch.initializationOptions).toEqual({ provider: { apiKeyEnv: 'MY_KEY' }, workspaceTrusted: false });
   });
 
   it('says whether the workspace is trusted (coord.md protocol), untrusted unless told', () => {

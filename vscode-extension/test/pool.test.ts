@@ -24,7 +24,7 @@ describe('choose model pool', () => {
     expect(fake.settings.global['fuseLs.provider.baseUrl']).toBe(OLLAMA_BASE_URL);
     await new Promise((r) => setTimeout(r, 0));
     const pushed = server.last.notifications.at(-1)?.params as { settings: { fuseLs: Record<string, unknown> } };
-    expect(pushed.settings.fuseLs).toMatchObject({ provider: { base_url: OLLAMA_BASE_URL }, judge: 'qwen2.5-coder:7b' });
+    expect(pushed.settings.fuseLs).toMatchObject({ provider: { baseUrl: OLLAMA_BASE_URL }, judge: 'qwen2.5-coder:7b' });
 
     // Back to a cloud preset: the local endpoint goes away.
     fake.pickAnswer = (items) => items.find((i) => i.label === 'Budget trio');

@@ -154,6 +154,6 @@ describe('language client options', () => {
       token,
       next as never,
     );
-    expect(answer).toEqual([{ quorum: { min_responses: 2 } }, 'other', { min_responses: 2 }]);
+    expect(answer).toEqual([{ quorum: { minResponses: 2 } }, 'other', { minResponses: 2 }]);
   });
 });

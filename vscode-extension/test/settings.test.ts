@@ -1,16 +1,13 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { vscodeReader } from '../src/configuration';
-import { buildServerSettings, camelToSnake, readerFromJson, sectionOf } from '../src/settings';
+import { buildServerSettings, readerFromJson, sectionOf } from '../src/settings';
 import { fake } from './fakes/vscode';
 
 beforeEach(() => fake.reset());
 
 describe('settings -> server settings', () => {
-  it('converts keys to the server\'s snake_case, nested by section', () => {
-    expect(camelToSnake('minResponses')).toBe('min_responses');
-    expect(camelToSnake('deadlineS')).toBe('deadline_s');
-    expect(camelToSnake('maxUsdPerRequest')).toBe('max_usd_per_request');
-    expect(camelToSnake('maxTotalMb')).toBe('max_total_mb');
+  it('sends keys as VS Code spells them, nested by section', () => {
+    // The server names a bad key as sent: `fuseLs.quorum.minResponses`, findable in settings.json.
     const settings = buildServerSettings(
       readerFromJson({
         'fuseLs.quorum.minResponses': 2,
@@ -24,11 +21,11 @@ describe('settings -> server settings', () => {
       }),
     );
     expect(settings).toEqual({
-      quorum: { min_responses: 2, deadline_s: 30 },
-      budget: { max_usd_per_request: null },
-      provider: { base_url: 'http://localhost:11434/v1' },
-      review: { min_votes_for_warning: 1 },
-      telemetry: { record_content: true },
+      quorum: { minResponses: 2, deadlineS: 30 },
+      budget: { maxUsdPerRequest: null },
+      provider: { baseUrl: 'http://localhost:11434/v1' },
+      review: { minVotesForWarning: 1 },
+      telemetry: { recordContent: true },
       mode: 'debate',
       debate: { rounds: 2 },
     });
@@ -46,7 +43,7 @@ describe('settings -> server settings', () => {
     expect(settings).toEqual({ judge: 'openai/gpt-5-mini' });
   });
 
-  it('normalises model objects in pool and judge', () => {
+  it('sends model objects in pool and judge as the user wrote them', () => {
     const settings = buildServerSettings(
       readerFromJson({
         fuseLs: {
@@ -56,7 +53,7 @@ describe('settings -> server settings', () => {
       }),
     );
     expect(settings).toEqual({
-      pool: ['a/x', { id: 'b/y', base_url: 'http://127.0.0.1:8000/v1', api_key_env: 'B_KEY', max_tokens: 100, repeat: 2 }],
+      pool: ['a/x', { id: 'b/y', baseUrl: 'http://127.0.0.1:8000/v1', apiKeyEnv: 'B_KEY', maxTokens: 100, repeat: 2 }],
       judge: { id: 'c/z', temperature: 0 },
     });
   });
@@ -67,18 +64,18 @@ describe('settings -> server settings', () => {
     fake.setSetting('fuseLs.pool', ['a/x'], 'workspace');
     fake.setSetting('fuseLs.interpreter', '/usr/bin/python3');
     fake.setSetting('fuseLs.trace.server', 'verbose');
-    expect(buildServerSettings(vscodeReader())).toEqual({ quorum: { min_responses: 2 }, pool: ['a/x'] });
+    expect(buildServerSettings(vscodeReader())).toEqual({ quorum: { minResponses: 2 }, pool: ['a/x'] });
   });
 
   it('keeps an explicit null (no limit) apart from unset', () => {
     fake.setSetting('fuseLs.budget.maxUsdPerDay', null);
-    expect(buildServerSettings(vscodeReader())).toEqual({ budget: { max_usd_per_day: null } });
+    expect(buildServerSettings(vscodeReader())).toEqual({ budget: { maxUsdPerDay: null } });
   });
 
   it('answers sub-sections for workspace/configuration', () => {
-    const settings = { quorum: { min_responses: 2 }, mode: 'merge' };
+    const settings = { quorum: { minResponses: 2 }, mode: 'merge' };
     expect(sectionOf(settings, '')).toBe(settings);
-    expect(sectionOf(settings, 'quorum')).toEqual({ min_responses: 2 });
+    expect(sectionOf(settings, 'quorum')).toEqual({ minResponses: 2 });
     expect(sectionOf(settings, 'quorum.minResponses')).toBe(2);
     expect(sectionOf(settings, 'nothing')).toBeUndefined();
   });
