@@ -451,9 +451,7 @@ async def test_explain_stats_cancel_and_settings_push(vscode: Session) -> None:
     assert vscode.errors() == []
 
 
-async def test_a_bad_setting_is_named_as_in_settings_json(
-    vscode: Session, tmp_path: Path
-) -> None:
+async def test_a_bad_setting_is_named_as_in_settings_json(vscode: Session, tmp_path: Path) -> None:
     """The user sets `fuseLs.review.minVotesForWarning: 0` in settings.json: the extension
     pushes the change and answers the pull with what it builds from settings.json."""
     settings = vscode_settings(vscode.emulator, tmp_path / "data")
