@@ -215,7 +215,7 @@ def _editor_layers(
             if isinstance(earlier, dict):
                 _take_out(earlier, normalised)
         out.append((normalised, layer.source, Spelling(written, prefix=prefix)))
-    return out
+    return [o for o in out if o[0] != {}]  # an empty layer is no source of settings
 
 
 def _take_out(data: dict[str, Any], over: Mapping[str, Any]) -> None:

@@ -88,6 +88,14 @@ def test_each_editor_channel_has_its_own_label_and_a_repeat_is_reported_once(
     loaded = load_settings(None, editor=[startup, pulled], env={}, user_config=tmp_path / "x")
     assert [p.key for p in loaded.problems] == ["debate.rounds"]
     assert loaded.settings.review.min_votes_for_warning == 3
+    # VS Code sends the same object both ways: the start-up copy is no source of its own.
+    same = {"review": {"minVotesForWarning": 0}}
+    layers = [EditorLayer(same, "start-up"), EditorLayer(same, "pulled", "fuseLs.")]
+    loaded = load_settings(None, editor=layers, env={}, user_config=tmp_path / "x")
+    assert loaded.sources == ["defaults", "pulled"]
+    assert [(p.key, p.source) for p in loaded.problems] == [
+        ("fuseLs.review.minVotesForWarning", "pulled")
+    ]
 
 
 def test_the_quorum_check_across_layers_names_the_key_as_its_layer_wrote_it(
