@@ -19,7 +19,7 @@ import platformdirs
 from attrs import define, field
 
 from fuse_ls import trust
-from fuse_ls.config.spelling import Spelling, normalise
+from fuse_ls.config.spelling import ENV_PREFIX, Spelling, normalise
 from fuse_ls.config.structure import (
     apply_layer,
     min_responses_problem,
@@ -74,7 +74,6 @@ __all__ = [
 ]
 
 _USER_CONFIG_ENV = "FUSE_LS_CONFIG"
-_ENV_PREFIX = "FUSE_LS_"
 ENV_SOURCE = "the environment"  # problems name the variable as their key
 _EDITOR_SECTIONS = ("fuseLs", "fuse_ls", "fuse-ls")  # a client may send the section wrapped
 
@@ -178,8 +177,8 @@ def _env_layers(env: Mapping[str, str]) -> list[tuple[dict[str, Any], str, list[
     """
     layers: list[tuple[dict[str, Any], str, list[str]]] = []
     for name in sorted(env):
-        rest = name[len(_ENV_PREFIX) :]
-        if name.startswith(_ENV_PREFIX) and "__" in rest:
+        rest = name[len(ENV_PREFIX) :]
+        if name.startswith(ENV_PREFIX) and "__" in rest:
             path = rest.lower().split("__")
             layers.append((_set_path(path, env[name].strip()), name, path))
     for name, path in _ENV_SHORTCUTS.items():

@@ -17,6 +17,7 @@ from typing import Any
 from attrs import field, frozen
 
 KeyPath = tuple[str | int, ...]
+ENV_PREFIX = "FUSE_LS_"  # of the variables that set settings
 
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 _SNAKE = re.compile(r"_([a-z0-9])")
@@ -87,7 +88,7 @@ class Spelling:
         if self.variable:
             if any(isinstance(p, int) for p in path):
                 return key  # list entries have no variable of their own
-            return "FUSE_LS_" + "__".join(str(p).upper() for p in path)
+            return ENV_PREFIX + "__".join(str(p).upper() for p in path)
         # The part the user wrote keeps their spelling; the rest follows their style.
         parts = tuple(
             self.written.get(path[: i + 1], camel_case(p) if camel else p)
