@@ -4,6 +4,7 @@ failures, and malformed requests."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
 from fuse_ls.emulator import Emulator
+from fuse_ls.server.settings import SettingsState
 from tests.server.conftest import (
     JUDGE,
     POOL,
@@ -259,3 +261,21 @@ async def test_config_file_is_reloaded_without_watchfiles(
         lambda: [m for m in errors(lsp) if "min_votes_for_warning" in m], what="file problem"
     )
     assert ".fuse-ls.toml" in message[0]
+
+
+def test_each_editor_channel_names_its_problems(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that cannot be asked pushes its settings: named apart from start-up ones."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no user file
+    for name in [n for n in os.environ if n.startswith("FUSE_LS_")]:
+        monkeypatch.delenv(name)
+    state = SettingsState(tmp_path)
+    state.set_initialization_options({"fuseLs": {"debate": {"rounds": 9}}})
+    state.set_client_settings({"fuseLs": {"quorum": {"deadlineS": -1}}}, pulled=False)
+    assert sorted(str(p) for p in state.reload().problems) == [
+        "Invalid setting 'fuseLs.debate.rounds' (from editor settings sent at start-up via "
+        "initializationOptions): got 9; expected an integer from 1 to 3.",
+        "Invalid setting 'fuseLs.quorum.deadlineS' (from editor settings pushed via "
+        "workspace/didChangeConfiguration): got -1; expected a number > 0.",
+    ]
