@@ -114,10 +114,14 @@ class Server:
             return types.ApplyWorkspaceEditResult(applied=True)
 
     async def start(self) -> float:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "XDG_"))}
+        # The emulator wants no key (and would not be sent OPENROUTER_API_KEY: not OpenRouter).
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("FUSE_LS_", "XDG_", "OPENROUTER"))
+        }
         env.update(
             FUSE_LS_BASE_URL=self.base_url,
-            OPENROUTER_API_KEY="bench-key",
             FUSE_LS_DATA_DIR=str(self.home / "data"),
             XDG_CONFIG_HOME=str(self.home / "config"),
             XDG_DATA_HOME=str(self.home / "share"),

@@ -261,7 +261,7 @@ def test_trusted_option_decides_which_endpoint_a_workspace_may_choose(
     user_config = tmp_path / "home" / "config" / "fuse-ls" / "config.toml"
     user_config.parent.mkdir(parents=True)
     user_config.write_text(f'[provider]\nbase_url = "{users_own.base_url}"\n')
-    env = {"OPENROUTER_API_KEY": API_KEY, "FUSE_TEST_OTHER_WS": str(other)}
+    env = {"FUSE_TEST_OTHER_WS": str(other)}
     report = require_ok(run_nvim("trust_review.lua", workspace=workspace, env=env))
     assert report["data"]["trusted"]["findings"], report["data"]
     asked = {r.model for r in users_own.requests}

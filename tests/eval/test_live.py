@@ -4,7 +4,6 @@ false-alarm rates, so every member's score and the fused score are known in adva
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ import pytest
 from fuse_ls.emulator import Emulator
 from fuse_ls.emulator.reviewers import scripted_pool
 from fuse_ls.eval.live import CaseError, load_case, load_cases
+from tests.cli_sample import outside_env
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "evals" / "cases"
@@ -23,10 +23,9 @@ RATES = {"emu/sharp": (0.8, 0.15), "emu/steady": (0.6, 0.3), "emu/noisy": (0.45,
 
 
 def env_for(base_url: str, home: Path, models: list[str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER"))}
+    env = outside_env()
     env.update(
         FUSE_LS_BASE_URL=base_url,
-        OPENROUTER_API_KEY="test-key",
         FUSE_LS_MODELS=",".join(models),
         FUSE_LS_JUDGE=JUDGE,
         FUSE_LS_DATA_DIR=str(home / "data"),

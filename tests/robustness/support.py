@@ -74,7 +74,6 @@ def cli_env(emu: Emulator, home: Path, **extra: str) -> dict[str, str]:
         FUSE_LS_BASE_URL=emu.base_url,
         FUSE_LS_MODELS=",".join(POOL),
         FUSE_LS_JUDGE=JUDGE,
-        OPENROUTER_API_KEY="test-key",
         FUSE_LS_DATA_DIR=str(home / "data"),
         XDG_CONFIG_HOME=str(home / "config"),
         XDG_DATA_HOME=str(home / "share"),

@@ -5,7 +5,6 @@ repository's review rules file is delimited data that cannot close its block."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from fuse_ls.changes.noise import rules_instruction
 from fuse_ls.emulator import Emulator
 from fuse_ls.emulator import prompt as P
 from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.cli_sample import outside_env
 from tests.security.counts import record
 from tests.security.secrets_corpus import B64, rnd
 
@@ -43,7 +43,7 @@ def test_a_unit_inside_a_private_key_sends_no_key_line(tmp_path: Path) -> None:
     # Change one line deep inside the key: the unit and its context start below BEGIN.
     text = (repo.root / "deploy/notes.txt").read_text().replace(body[24], body[24][::-1])
     (repo.root / "deploy/notes.txt").write_text(text)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER"))}
+    env = outside_env()
     with Emulator({"models": {"emu/a": {}, "emu/b": {}, "emu/judge": {}}}) as emu:
         env.update(
             GIT_ENV,
@@ -52,7 +52,6 @@ def test_a_unit_inside_a_private_key_sends_no_key_line(tmp_path: Path) -> None:
             FUSE_LS_BASE_URL=emu.base_url,
             FUSE_LS_MODELS="emu/a,emu/b",
             FUSE_LS_JUDGE="emu/judge",
-            OPENROUTER_API_KEY="test-key",
         )
         res = subprocess.run(
             [sys.executable, "-m", "fuse_ls", "review", "--uncommitted", "--format", "json"],

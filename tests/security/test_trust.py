@@ -5,7 +5,6 @@ a collector with `api_key_env = "GITHUB_TOKEN"`."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from fuse_ls import trust
 from fuse_ls.config import ModelSpec, Settings, load_settings
 from fuse_ls.emulator import Emulator
+from tests.cli_sample import outside_env
 from tests.security.conftest import Attacker
 from tests.security.counts import record
 
@@ -240,12 +240,11 @@ CODE = "def load(text):\n    return eval(text)\n"
 
 
 def fuse(args: list[str], cwd: Path, emu: Emulator, home: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER"))}
+    environ = outside_env()
     environ.update(
         XDG_CONFIG_HOME=str(home / "config"),
         FUSE_LS_DATA_DIR=str(home / "data"),
         FUSE_LS_BASE_URL=emu.base_url,
-        OPENROUTER_API_KEY="test-key",
         GITHUB_TOKEN=GITHUB_TOKEN,
         COLUMNS="200",
     )

@@ -4,7 +4,6 @@ with the Neovim or VS Code capabilities, and the model emulator on loopback."""
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 import uuid
@@ -20,6 +19,7 @@ from pygls.protocol import JsonRPCProtocol
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
 from fuse_ls.emulator import Emulator
+from tests.cli_sample import outside_env
 from tests.lsp_sample import EVAL_LINE, JUDGE, POOL, SOURCE  # noqa: F401 (re-exported to tests)
 
 NONE_LINE = 5  # 0-based line of `if value == None:`
@@ -258,14 +258,10 @@ async def wait_for(predicate: Callable[[], Any], within: float = 10.0, what: str
 
 
 def server_env(emulator: Emulator, home: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("FUSE_LS_", "OPENROUTER")) and not k.startswith("XDG_")
-    }
+    # No key: the emulator asks for none (OPENROUTER_API_KEY would not be sent to it anyway).
+    env = outside_env("XDG_")
     env.update(
         FUSE_LS_BASE_URL=emulator.base_url,
-        OPENROUTER_API_KEY="test-key",
         FUSE_LS_DATA_DIR=str(home / "data"),
         XDG_CONFIG_HOME=str(home / "config"),
         XDG_DATA_HOME=str(home / "share"),

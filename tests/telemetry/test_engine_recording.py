@@ -18,13 +18,11 @@ from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.stats import compute_stats, load_sessions
 from fuse_ls.telemetry.upload import prepare
+from tests.cli_sample import JUDGE, A, B, C
 
-A, B, C, JUDGE = (
-    "anthropic/claude-sonnet-4.5",
-    "openai/gpt-5",
-    "google/gemini-2.5-pro",
-    "openai/gpt-5-mini",
-)
+# The emulator wants this key, from a variable named for it: a real key is in flight, and
+# the transcript (which records content here) must still not carry it.
+KEY_ENV, KEY = "FUSE_TEST_EMU_KEY", "emu-key-" + "5d1c" * 6
 CODE = """\
 def load(user_input, rows=[]):
     value = eval(user_input)
@@ -37,6 +35,7 @@ def load(user_input, rows=[]):
 def settings_for(emu: Emulator, data: Path, mode: str) -> Settings:
     s = Settings()
     s = replace(s, {"provider.base_url": emu.base_url})
+    s = replace(s, {"provider.api_key_env": KEY_ENV})
     s = replace(s, {"pool": [ModelSpec(A), ModelSpec(B), ModelSpec(C)]})
     s = replace(s, {"judge": ModelSpec(JUDGE)})
     s = replace(s, {"mode": mode})
@@ -63,7 +62,7 @@ async def _run(settings: Settings, rec: SessionRecorder, task: str) -> Any:
 async def test_engine_events_make_a_conformant_transcript(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+    monkeypatch.setenv(KEY_ENV, KEY)
     data = tmp_path / "data"
     script = {
         "models": {
@@ -71,7 +70,7 @@ async def test_engine_events_make_a_conformant_transcript(
             "*": {"cached_tokens": 100, "reasoning_tokens": 20},
         }
     }
-    with Emulator(script) as emu:
+    with Emulator(script, require_key=KEY) as emu:
         settings = settings_for(emu, data, mode)
         rec = SessionRecorder(
             settings.telemetry, Path("/repo"), source="server", version="0.1.0", git_branch="m"
@@ -86,9 +85,11 @@ async def test_engine_events_make_a_conformant_transcript(
     lines = validate_transcript(path)
     text = path.read_text()
     assert "ghp_A1b2C3d4" not in text  # the recorder redacts recorded code and answers
+    assert KEY not in text
     assert text.count('"is_error":true') >= 2  # C failed in both fusions
     models = {ln["message"]["model"] for ln in lines if ln["type"] == "assistant"}
     # Vendor ids where the vendor is known (Rudel's rate card prices them), else routed.
+    # (A, B and JUDGE are Anthropic's and OpenAI's models; C's vendor is not on the card.)
     assert {"claude-sonnet-4-5", "gpt-5", C, "gpt-5-mini"} <= models
     routed = {ln["fuseLs"]["model"] for ln in lines if ln["type"] == "assistant"}
     assert {A, B, C, JUDGE} <= routed
@@ -124,8 +125,7 @@ async def test_engine_events_make_a_conformant_transcript(
     assert item is not None and item.envelope["sessionId"] == path.stem
 
 
-async def test_failed_fusion_is_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+async def test_failed_fusion_is_recorded(tmp_path: Path) -> None:
     data = tmp_path / "data"
     script = {"models": {"*": {"fault": {"kind": "http", "status": 503}}}}
     with Emulator(script) as emu:

@@ -31,13 +31,8 @@ from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.otel import OtelObserver
 from fuse_ls.telemetry.session import open_session
+from tests.cli_sample import JUDGE, A, B, C
 
-A, B, C, JUDGE = (
-    "anthropic/claude-sonnet-4.5",
-    "openai/gpt-5",
-    "google/gemini-2.5-pro",
-    "openai/gpt-5-mini",
-)
 # Built at runtime so no committed file carries a token-shaped string.
 SECRET = "ghp_" + "Zz9" * 12
 CODE = f'def load(x):\n    TOKEN = "{SECRET}"\n    return eval(x)\n'
@@ -97,10 +92,7 @@ def by_name(spans: tuple[ReadableSpan, ...]) -> dict[str, list[ReadableSpan]]:
 
 
 @pytest.mark.parametrize("mode", ["merge", "best-of", "debate"])
-async def test_one_trace_per_fusion_with_genai_spans(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
-) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+async def test_one_trace_per_fusion_with_genai_spans(tmp_path: Path, mode: str) -> None:
     obs, exporter, _ = in_memory()
     with Emulator(FAULTY) as emu:
         s = settings_for(emu, tmp_path, mode)
@@ -143,8 +135,7 @@ async def test_one_trace_per_fusion_with_genai_spans(
             assert "eval(x)" not in str(value) and "injection" not in str(value)
 
 
-async def test_metrics_per_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+async def test_metrics_per_model(tmp_path: Path) -> None:
     obs, _, reader = in_memory()
     with Emulator(FAULTY) as emu:
         await run(settings_for(emu, tmp_path), obs.observe)
@@ -171,10 +162,13 @@ async def test_metrics_per_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 async def test_content_only_when_opted_in_and_redacted(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+    # A key in flight (the emulator wants it): content export must not carry it either.
+    key = "emu-key-" + "8b3e" * 6
+    monkeypatch.setenv("FUSE_TEST_EMU_KEY", key)
     obs, exporter, _ = in_memory(content=True)
-    with Emulator({"models": {"*": {}}}) as emu:
-        await run(settings_for(emu, tmp_path), obs.observe, "explain")
+    with Emulator({"models": {"*": {}}}, require_key=key) as emu:
+        s = replace(settings_for(emu, tmp_path), {"provider.api_key_env": "FUSE_TEST_EMU_KEY"})
+        await run(s, obs.observe, "explain")
     obs.close()
     [root] = [sp for sp in exporter.get_finished_spans() if sp.parent is None]
     attrs = root.attributes or {}
@@ -183,13 +177,11 @@ async def test_content_only_when_opted_in_and_redacted(
         str(v) for sp in exporter.get_finished_spans() for v in (sp.attributes or {}).values()
     )
     assert SECRET not in text and "[REDACTED:github-token]" in text
+    assert key not in text
     assert any("fuse_ls.answer" in (sp.attributes or {}) for sp in exporter.get_finished_spans())
 
 
-async def test_failed_fusion_is_an_error_trace(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+async def test_failed_fusion_is_an_error_trace(tmp_path: Path) -> None:
     obs, exporter, _ = in_memory()
     down = {"models": {"*": {"fault": {"kind": "http", "status": 503}}}}
     with Emulator(down) as emu, pytest.raises(FuseError):
@@ -227,7 +219,6 @@ async def test_otlp_http_export_reaches_a_collector(
 ) -> None:
     """Configured the standard way (OTEL_EXPORTER_OTLP_* variables) and switched on in
     settings, through the same `open_session` the server and the CLI use."""
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-team=platform")
     monkeypatch.setenv("OTEL_SERVICE_NAME", "fuse-ls-ci")
@@ -268,7 +259,6 @@ async def test_otlp_http_export_reaches_a_collector(
 async def test_settings_endpoint_wins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, collector: Collector
 ) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")  # nobody there
     with Emulator({"models": {"*": {}}}) as emu:
         s = settings_for(emu, tmp_path)

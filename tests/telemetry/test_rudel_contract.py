@@ -91,9 +91,8 @@ async def _record(tmp_path: Path, record_content: bool) -> Path:
 
 @pytest.mark.parametrize("record_content", [False, True], ids=["summaries", "content"])
 async def test_rudels_schemas_accept_every_conversation_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, record_content: bool
+    tmp_path: Path, record_content: bool
 ) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
     path = await _record(tmp_path, record_content)
     ours = [json.loads(x) for x in path.read_text().splitlines()]
     conversation = [o["type"] for o in ours if o["type"] in ("user", "assistant")]
@@ -167,10 +166,7 @@ def test_rudels_rate_card_prices_the_ids_we_write() -> None:
     }
 
 
-async def test_recorded_answers_are_priced_by_rudel(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("OPENROUTER_API_KEY", "test-key")
+async def test_recorded_answers_are_priced_by_rudel(tmp_path: Path) -> None:
     path = await _record(tmp_path, False)
     answers = [json.loads(x) for x in path.read_text().splitlines() if '"type":"assistant"' in x]
     by_model = {a["message"]["model"]: a["timestamp"][:10] for a in answers}
