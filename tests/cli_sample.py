@@ -1,12 +1,17 @@
 """The pool, the sample file and a `fuse-ls` process shared by the command-line tests
-(tests/cli, tests/changes) and the robustness suite."""
+(tests/cli, tests/changes), the robustness suite and other tests on the emulator: the
+engine's settings for that pool, and a process environment of a test's own."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from fuse_ls.config import ModelSpec, Settings, replace
 
 A, B, C, JUDGE = (
     "anthropic/claude-sonnet-4.5",
@@ -32,6 +37,39 @@ def outside_env(*also: str) -> dict[str, str]:
     return {
         k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER", *also))
     }
+
+
+def home_env(base_url: str, home: Path) -> dict[str, str]:
+    """`outside_env` for a fuse-ls process on `base_url` (the emulator) whose config, data
+    and caches are under `home`: nothing of the developer's is read or written."""
+    env = outside_env("XDG_")
+    env.update(
+        FUSE_LS_BASE_URL=base_url,
+        FUSE_LS_DATA_DIR=str(home / "data"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        XDG_DATA_HOME=str(home / "share"),
+        XDG_CACHE_HOME=str(home / "cache"),
+    )
+    return env
+
+
+def pool_settings(
+    base_url: str, data_dir: Path, mode: str = "merge", more: Mapping[str, Any] | None = None
+) -> Settings:
+    """The engine's settings for this pool and judge on `base_url`, recording into
+    `data_dir`, with no daily budget; `more` changes further dotted keys."""
+    return replace(
+        Settings(),
+        {
+            "provider.base_url": base_url,
+            "pool": [ModelSpec(m) for m in POOL],
+            "judge": ModelSpec(JUDGE),
+            "mode": mode,
+            "telemetry.data_dir": str(data_dir),
+            "budget.max_usd_per_day": None,
+            **(more or {}),
+        },
+    )
 
 
 def run_cli(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import pytest
 from fuse_ls.emulator import Emulator
 from fuse_ls.emulator.reviewers import scripted_pool
 from fuse_ls.eval.live import CaseError, load_case, load_cases
-from tests.cli_sample import outside_env
+from tests.cli_sample import home_env, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "evals" / "cases"
@@ -23,28 +22,15 @@ RATES = {"emu/sharp": (0.8, 0.15), "emu/steady": (0.6, 0.3), "emu/noisy": (0.45,
 
 
 def env_for(base_url: str, home: Path, models: list[str]) -> dict[str, str]:
-    env = outside_env()
-    env.update(
-        FUSE_LS_BASE_URL=base_url,
-        FUSE_LS_MODELS=",".join(models),
-        FUSE_LS_JUDGE=JUDGE,
-        FUSE_LS_DATA_DIR=str(home / "data"),
-        XDG_CONFIG_HOME=str(home / "config"),
-        COLUMNS="160",
-    )
+    env = home_env(base_url, home)
+    env.update(FUSE_LS_MODELS=",".join(models), FUSE_LS_JUDGE=JUDGE, COLUMNS="160")
     return env
 
 
 def eval_live(home: Path, base_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     home.mkdir(exist_ok=True)
-    return subprocess.run(
-        [sys.executable, "-m", "fuse_ls", "eval", "live", str(CASES), *args],
-        cwd=home,
-        env=env_for(base_url, home, sorted(RATES)),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = env_for(base_url, home, sorted(RATES))
+    return run_cli(["eval", "live", str(CASES), *args], env, home, timeout=300)
 
 
 def test_shipped_cases_cover_the_languages_and_clean_files() -> None:
@@ -117,14 +103,8 @@ def test_diff_cases_are_reviewed_as_changes(tmp_path: Path) -> None:
     assert all(c.changed for c in cases)
     script, expected = scripted_pool(cases, RATES, JUDGE)
     with Emulator(script) as emu:
-        res = subprocess.run(
-            [sys.executable, "-m", "fuse_ls", "eval", "live", str(cases_dir), "--json"],
-            cwd=tmp_path,
-            env=env_for(emu.base_url, tmp_path, sorted(RATES)),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        env = env_for(emu.base_url, tmp_path, sorted(RATES))
+        res = run_cli(["eval", "live", str(cases_dir), "--json"], env, tmp_path, timeout=300)
         assert res.returncode == 0, res.stderr
         reviews = [str(r.body) for r in emu.requests if r.schema == "review_findings"]
     out: dict[str, Any] = json.loads(res.stdout)

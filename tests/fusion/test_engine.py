@@ -17,7 +17,9 @@ from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.budget import SpendLedger
 from fuse_ls.fusion.engine import FusionEngine
+from tests.cli_sample import JUDGE, A, B, C, pool_settings
 
+# tests/cli_sample's CODE plus an SQL query built from user input (a third finding).
 CODE = """\
 def load(user_input, rows=[]):
     value = eval(user_input)
@@ -28,13 +30,6 @@ def load(user_input, rows=[]):
     query = "SELECT * FROM t WHERE id = " + user_input
     return rows, query
 """
-
-A, B, C, JUDGE = (
-    "anthropic/claude-sonnet-4.5",
-    "openai/gpt-5",
-    "google/gemini-2.5-pro",
-    "openai/gpt-5-mini",
-)
 
 
 def finding(
@@ -66,16 +61,10 @@ def script(**models: Any) -> dict[str, Any]:
 
 
 def settings_for(emu: Emulator, tmp_path: Path, mode: str = "merge", **kw: Any) -> Settings:
-    s = Settings()
-    s = replace(s, {"provider.base_url": emu.base_url})
-    s = replace(s, {"pool": [ModelSpec(A), ModelSpec(B), ModelSpec(C)]})
-    s = replace(s, {"judge": ModelSpec(JUDGE)})
-    s = replace(s, {"mode": mode})
-    s = replace(s, {"retries.backoff_base_s": 0.01})
-    s = replace(s, {"retries.backoff_max_s": 0.05})
-    s = replace(s, {"telemetry.data_dir": str(tmp_path)})
-    s = replace(s, {"budget.max_usd_per_day": None})
-    return replace(s, {key.replace("__", "."): value for key, value in kw.items()})
+    """`kw` changes dotted keys written with `__` (`budget__max_usd_per_request=0.01`)."""
+    more: dict[str, Any] = {"retries.backoff_base_s": 0.01, "retries.backoff_max_s": 0.05}
+    more.update({key.replace("__", "."): value for key, value in kw.items()})
+    return pool_settings(emu.base_url, tmp_path, mode, more)
 
 
 def request(task: str = "review", code: str = CODE) -> FusionRequest:

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fuse_ls.config import ModelSpec, Settings, replace
+from fuse_ls.config import Settings
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
-from tests.cli_sample import CODE, JUDGE, POOL, A, B, C, outside_env
+from tests.cli_sample import CODE, JUDGE, POOL, A, B, C, home_env, pool_settings
 from tests.cli_sample import run_cli as run_cli  # the robustness tests import it from here
 
 EVAL = {
@@ -42,19 +42,9 @@ def script(**faults: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def settings_for(emu: Emulator, data_dir: Path, mode: str = "merge") -> Settings:
-    return replace(
-        Settings(),
-        {
-            "provider.base_url": emu.base_url,
-            "pool": [ModelSpec(m) for m in POOL],
-            "judge": ModelSpec(JUDGE),
-            "mode": mode,
-            "retries.backoff_base_s": 0.01,
-            "retries.backoff_max_s": 0.05,
-            "telemetry.data_dir": str(data_dir),
-            "budget.max_usd_per_day": None,
-            "budget.max_usd_per_request": None,
-        },
+    quick_retries = {"retries.backoff_base_s": 0.01, "retries.backoff_max_s": 0.05}
+    return pool_settings(
+        emu.base_url, data_dir, mode, {**quick_retries, "budget.max_usd_per_request": None}
     )
 
 
@@ -69,15 +59,10 @@ def request(task: str = "review", code: str = CODE, path: str = "app.py") -> Fus
 
 
 def cli_env(emu: Emulator, home: Path, **extra: str) -> dict[str, str]:
-    env = outside_env("XDG_")
+    env = home_env(emu.base_url, home)
     env.update(
-        FUSE_LS_BASE_URL=emu.base_url,
         FUSE_LS_MODELS=",".join(POOL),
         FUSE_LS_JUDGE=JUDGE,
-        FUSE_LS_DATA_DIR=str(home / "data"),
-        XDG_CONFIG_HOME=str(home / "config"),
-        XDG_DATA_HOME=str(home / "share"),
-        XDG_CACHE_HOME=str(home / "cache"),
         COLUMNS="200",
         PYTHONIOENCODING="utf-8",
         **extra,

@@ -5,8 +5,6 @@ repository's review rules file is delimited data that cannot close its block."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ from fuse_ls.changes.noise import rules_instruction
 from fuse_ls.emulator import Emulator
 from fuse_ls.emulator import prompt as P
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.cli_sample import outside_env
+from tests.cli_sample import home_env, run_cli
 from tests.security.counts import record
 from tests.security.secrets_corpus import B64, rnd
 
@@ -43,24 +41,11 @@ def test_a_unit_inside_a_private_key_sends_no_key_line(tmp_path: Path) -> None:
     # Change one line deep inside the key: the unit and its context start below BEGIN.
     text = (repo.root / "deploy/notes.txt").read_text().replace(body[24], body[24][::-1])
     (repo.root / "deploy/notes.txt").write_text(text)
-    env = outside_env()
     with Emulator({"models": {"emu/a": {}, "emu/b": {}, "emu/judge": {}}}) as emu:
-        env.update(
-            GIT_ENV,
-            XDG_CONFIG_HOME=str(tmp_path / "config"),
-            FUSE_LS_DATA_DIR=str(tmp_path / "data"),
-            FUSE_LS_BASE_URL=emu.base_url,
-            FUSE_LS_MODELS="emu/a,emu/b",
-            FUSE_LS_JUDGE="emu/judge",
-        )
-        res = subprocess.run(
-            [sys.executable, "-m", "fuse_ls", "review", "--uncommitted", "--format", "json"],
-            cwd=repo.root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        env = home_env(emu.base_url, tmp_path)
+        env.update(GIT_ENV, FUSE_LS_MODELS="emu/a,emu/b", FUSE_LS_JUDGE="emu/judge")
+        args = ["review", "--uncommitted", "--format", "json"]
+        res = run_cli(args, env, repo.root, timeout=120)
         assert res.returncode in (0, 1), res.stderr
         sent = json.dumps([r.body for r in emu.requests])
     assert emu.requests, "the change was reviewed"

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ import pytest
 from fuse_ls import trust
 from fuse_ls.config import ModelSpec, Settings, load_settings
 from fuse_ls.emulator import Emulator
-from tests.cli_sample import outside_env
+from tests.cli_sample import home_env, run_cli
 from tests.security.conftest import Attacker
 from tests.security.counts import record
 
@@ -240,22 +239,10 @@ CODE = "def load(text):\n    return eval(text)\n"
 
 
 def fuse(args: list[str], cwd: Path, emu: Emulator, home: Path) -> subprocess.CompletedProcess[str]:
-    environ = outside_env()
-    environ.update(
-        XDG_CONFIG_HOME=str(home / "config"),
-        FUSE_LS_DATA_DIR=str(home / "data"),
-        FUSE_LS_BASE_URL=emu.base_url,
-        GITHUB_TOKEN=GITHUB_TOKEN,
-        COLUMNS="200",
-    )
-    return subprocess.run(
-        [sys.executable, "-m", "fuse_ls", *args],
-        cwd=cwd,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    # The key in flight is GITHUB_TOKEN, which the repository's file names for its collector.
+    environ = home_env(emu.base_url, home)
+    environ.update(GITHUB_TOKEN=GITHUB_TOKEN, COLUMNS="200")
+    return run_cli(args, environ, cwd, timeout=120)
 
 
 def cli_repo(tmp_path: Path, attacker: Attacker) -> Path:

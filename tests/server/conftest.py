@@ -19,7 +19,7 @@ from pygls.protocol import JsonRPCProtocol
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
 from fuse_ls.emulator import Emulator
-from tests.cli_sample import outside_env
+from tests.cli_sample import home_env
 from tests.lsp_sample import EVAL_LINE, JUDGE, POOL, SOURCE  # noqa: F401 (re-exported to tests)
 
 NONE_LINE = 5  # 0-based line of `if value == None:`
@@ -259,16 +259,7 @@ async def wait_for(predicate: Callable[[], Any], within: float = 10.0, what: str
 
 def server_env(emulator: Emulator, home: Path) -> dict[str, str]:
     # No key: the emulator asks for none (OPENROUTER_API_KEY would not be sent to it anyway).
-    env = outside_env("XDG_")
-    env.update(
-        FUSE_LS_BASE_URL=emulator.base_url,
-        FUSE_LS_DATA_DIR=str(home / "data"),
-        XDG_CONFIG_HOME=str(home / "config"),
-        XDG_DATA_HOME=str(home / "share"),
-        XDG_CACHE_HOME=str(home / "cache"),
-        PYTHONUNBUFFERED="1",
-    )
-    return env
+    return {**home_env(emulator.base_url, home), "PYTHONUNBUFFERED": "1"}
 
 
 def init_options(**overrides: Any) -> dict[str, Any]:

@@ -22,9 +22,8 @@ from fuse_ls.core.types import (
 )
 from fuse_ls.telemetry.models import vendor_model_id
 from fuse_ls.telemetry.recorder import SessionRecorder
+from tests.cli_sample import JUDGE, POOL  # the telemetry tests import them from here too
 
-POOL = ("anthropic/claude-sonnet-4.5", "openai/gpt-5", "google/gemini-2.5-pro")
-JUDGE = "openai/gpt-5-mini"
 CODE = 'def handler(event):\n    conn = connect("db")\n    return conn.query(event["sql"])\n'
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from telemetry_events import session_files, validate_transcript
 
-from fuse_ls.config import ModelSpec, Settings, replace
+from fuse_ls.config import Settings
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
@@ -18,7 +18,7 @@ from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.stats import compute_stats, load_sessions
 from fuse_ls.telemetry.upload import prepare
-from tests.cli_sample import JUDGE, A, B, C
+from tests.cli_sample import JUDGE, A, B, C, pool_settings
 
 # The emulator wants this key, from a variable named for it: a real key is in flight, and
 # the transcript (which records content here) must still not carry it.
@@ -33,17 +33,12 @@ def load(user_input, rows=[]):
 
 
 def settings_for(emu: Emulator, data: Path, mode: str) -> Settings:
-    s = Settings()
-    s = replace(s, {"provider.base_url": emu.base_url})
-    s = replace(s, {"provider.api_key_env": KEY_ENV})
-    s = replace(s, {"pool": [ModelSpec(A), ModelSpec(B), ModelSpec(C)]})
-    s = replace(s, {"judge": ModelSpec(JUDGE)})
-    s = replace(s, {"mode": mode})
-    s = replace(s, {"retries.max_attempts": 1})
-    s = replace(s, {"budget.max_usd_per_day": None})
-    s = replace(s, {"telemetry.data_dir": str(data)})
-    s = replace(s, {"telemetry.record_content": True})
-    return s
+    more = {
+        "provider.api_key_env": KEY_ENV,
+        "retries.max_attempts": 1,
+        "telemetry.record_content": True,
+    }
+    return pool_settings(emu.base_url, data, mode, more)
 
 
 async def _run(settings: Settings, rec: SessionRecorder, task: str) -> Any:

@@ -24,14 +24,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 from opentelemetry.trace import StatusCode
 from otlp_collector import Collector, attributes, spans_of
 
-from fuse_ls.config import ModelSpec, Settings, replace
+from fuse_ls.config import Settings, replace
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.otel import OtelObserver
 from fuse_ls.telemetry.session import open_session
-from tests.cli_sample import JUDGE, A, B, C
+from tests.cli_sample import JUDGE, A, B, C, pool_settings
 
 # Built at runtime so no committed file carries a token-shaped string.
 SECRET = "ghp_" + "Zz9" * 12
@@ -39,15 +39,7 @@ CODE = f'def load(x):\n    TOKEN = "{SECRET}"\n    return eval(x)\n'
 
 
 def settings_for(emu: Emulator, tmp_path: Path, mode: str = "merge") -> Settings:
-    s = Settings()
-    s = replace(s, {"provider.base_url": emu.base_url})
-    s = replace(s, {"pool": [ModelSpec(A), ModelSpec(B), ModelSpec(C)]})
-    s = replace(s, {"judge": ModelSpec(JUDGE)})
-    s = replace(s, {"mode": mode})
-    s = replace(s, {"retries.max_attempts": 1})
-    s = replace(s, {"budget.max_usd_per_day": None})
-    s = replace(s, {"telemetry.data_dir": str(tmp_path / "data")})
-    return s
+    return pool_settings(emu.base_url, tmp_path / "data", mode, {"retries.max_attempts": 1})
 
 
 async def run(settings: Settings, observe: Any, task: str = "review") -> Any:

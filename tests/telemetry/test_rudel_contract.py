@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from telemetry_events import session_files
 
-from fuse_ls.config import ModelSpec, Settings, replace
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.models import vendor_model_id
 from fuse_ls.telemetry.recorder import SessionRecorder
+from tests.cli_sample import C, pool_settings
 
 HERE = Path(__file__).parent / "rudel"
 NODE = shutil.which("node")
@@ -54,22 +54,13 @@ async def _record(tmp_path: Path, record_content: bool) -> Path:
     data = tmp_path / f"data-{record_content}"
     script = {
         "models": {
-            "google/gemini-2.5-pro": {"fault": {"kind": "http", "status": 429}},
+            C: {"fault": {"kind": "http", "status": 429}},
             "*": {"cached_tokens": 100, "reasoning_tokens": 20},
         }
     }
     with Emulator(script) as emu:
-        s = Settings()
-        s = replace(s, {"provider.base_url": emu.base_url})
-        s = replace(
-            s, {"pool": [ModelSpec("anthropic/claude-sonnet-4.5"), ModelSpec("openai/gpt-5")]}
-        )
-        s.pool.append(ModelSpec("google/gemini-2.5-pro"))
-        s = replace(s, {"judge": ModelSpec("openai/gpt-5-mini")})
-        s = replace(s, {"retries.max_attempts": 1})
-        s = replace(s, {"budget.max_usd_per_day": None})
-        s = replace(s, {"telemetry.data_dir": str(data)})
-        s = replace(s, {"telemetry.record_content": record_content})
+        more = {"retries.max_attempts": 1, "telemetry.record_content": record_content}
+        s = pool_settings(emu.base_url, data, more=more)
         rec = SessionRecorder(s.telemetry, tmp_path, source="server", version="0.1.0")
         async with FusionEngine(s, rng=random.Random(5)) as engine:
             for task in ("review", "explain", "fix"):

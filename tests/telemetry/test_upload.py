@@ -41,13 +41,8 @@ def rudel() -> Iterator[RudelStub]:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def env(home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """An isolated HOME with no Rudel credentials; returns the workspace (a git repo)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in ("RUDEL_API_KEY", "RUDEL_API_BASE", "OPALINE_API_BASE", "RUDEL_CONFIG_DIR"):
-        monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("FUSE_LS_DATA_DIR", raising=False)
     ws = tmp_path / "ws"
     ws.mkdir()

@@ -53,16 +53,6 @@ def _git(ws: Path, *args: str) -> str:
     ).stdout.strip()
 
 
-@pytest.fixture
-def home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    for var in ("RUDEL_API_KEY", "RUDEL_API_BASE", "OPALINE_API_BASE", "RUDEL_CONFIG_DIR"):
-        monkeypatch.delenv(var, raising=False)
-    return home
-
-
 def make_ws(tmp_path: Path, remote: str | None = "git@github.com:acme/widgets.git") -> Path:
     ws = tmp_path / "ws"
     ws.mkdir(parents=True)
