@@ -8,14 +8,13 @@ attacked, not only that it passed.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import attrs
 import pytest
 
+from tests.loopback_http import LoopbackServer, QuietHandler
 from tests.security.counts import COUNTS
 
 
@@ -34,7 +33,7 @@ class Seen:
     body: bytes
 
 
-class Attacker:
+class Attacker(LoopbackServer):
     """A loopback HTTP server standing for a repository author's collector: it records
     every request (path, headers, body) and answers 500."""
 
@@ -42,7 +41,7 @@ class Attacker:
         self.seen: list[Seen] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
@@ -58,15 +57,8 @@ class Attacker:
 
             do_GET = do_POST
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        super().__init__(Handler)
+        self.base_url = f"{self.url}/v1"
 
     def authorizations(self) -> list[str]:
         return [s.headers.get("authorization", "") for s in self.seen]
@@ -74,8 +66,5 @@ class Attacker:
 
 @pytest.fixture
 def attacker() -> Iterator[Attacker]:
-    server = Attacker()
-    server.thread.start()
-    yield server
-    server.server.shutdown()
-    server.server.server_close()
+    with Attacker() as server:
+        yield server

@@ -24,10 +24,10 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.loopback_http import LoopbackServer, QuietHandler
 
 MAX_BODY = 8 * 1024 * 1024
 ENUMS = {
@@ -58,7 +58,7 @@ SERVER_SECRET_RULES = {
 }
 
 
-class RudelStub:
+class RudelStub(LoopbackServer):
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.faults: list[tuple[int, dict[str, Any], dict[str, str]]] = []
@@ -68,7 +68,7 @@ class RudelStub:
         self.stored: dict[tuple[str, str], dict[str, Any]] = {}  # (org, session) -> row
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", "0"))
                 raw = self.rfile.read(length)
@@ -89,22 +89,7 @@ class RudelStub:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-
-    def __enter__(self) -> RudelStub:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     # --- the handler --------------------------------------------------------------------
 
