@@ -118,12 +118,12 @@ def chat_requests(emu: Emulator, model: str) -> list[str]:
     ]
 
 
-def test_a_unit_over_a_small_models_window_is_asked_of_it_in_pieces(
-    repo: Repo, emu: Emulator
-) -> None:
+def one_unit_over_a_window(repo: Repo, emu: Emulator) -> list[Target]:
+    """A change of 300 lines in one unit, over pool/a's window (about 1,500 tokens of code
+    fit) and inside the others'; every model flags its eval."""
     finding = {"match": "eval(", "message": "eval of input", "severity": "error"}
     models = {m: {"ttft_ms": 5, "findings": [finding]} for m in POOL}
-    models["pool/a"]["context_length"] = 6000  # about 1,500 tokens of code fit
+    models["pool/a"]["context_length"] = 6000
     emu.set_script({"models": {**models, JUDGE: {"ttft_ms": 5}}})
     body = "".join(
         f"    total += compute({i}, 'marker_{i:03d} padding text')\n" for i in range(300)
@@ -132,10 +132,16 @@ def test_a_unit_over_a_small_models_window_is_asked_of_it_in_pieces(
     repo.commit("base")
     repo.write("big.py", "def f(total):\n" + body + "    eval(total)\n    return total\n")
     changes = read_changes(repo.root, "uncommitted")
-    targets = [
+    return [
         Target(f.path, repo.root / f.path, "python", f.text or "", f.changed)
         for f in changes.reviewable
     ]
+
+
+def test_a_unit_over_a_small_models_window_is_asked_of_it_in_pieces(
+    repo: Repo, emu: Emulator
+) -> None:
+    targets = one_unit_over_a_window(repo, emu)
     settings = settings_for(emu, repo.root.parent / "data")
     result, _ = run(
         settings, repo, targets, ReviewOptions(max_findings=None, unit_token_budget=20000)
@@ -160,21 +166,7 @@ def test_a_model_asked_in_pieces_keeps_its_answer_through_debate_rounds(
     """A debate round shows the whole unit again. Sent to a model whose window only held
     pieces of it, it was refused (or, by a local server, silently cut); now the model is
     not asked and keeps its first answer, which still votes."""
-    finding = {"match": "eval(", "message": "eval of input", "severity": "error"}
-    models = {m: {"ttft_ms": 5, "findings": [finding]} for m in POOL}
-    models["pool/a"]["context_length"] = 6000
-    emu.set_script({"models": {**models, JUDGE: {"ttft_ms": 5}}})
-    body = "".join(
-        f"    total += compute({i}, 'marker_{i:03d} padding text')\n" for i in range(300)
-    )
-    repo.write("big.py", "def f(total):\n    return total\n")
-    repo.commit("base")
-    repo.write("big.py", "def f(total):\n" + body + "    eval(total)\n    return total\n")
-    changes = read_changes(repo.root, "uncommitted")
-    targets = [
-        Target(f.path, repo.root / f.path, "python", f.text or "", f.changed)
-        for f in changes.reviewable
-    ]
+    targets = one_unit_over_a_window(repo, emu)
     settings = replace(
         settings_for(emu, repo.root.parent / "data"), {"mode": "debate", "debate.rounds": 1}
     )

@@ -40,24 +40,8 @@ def nvim_bin() -> Path:
 
 
 @pytest.fixture
-def emulator_factory() -> Iterator[Any]:
-    from fuse_ls.emulator import Emulator
-
-    started: list[Any] = []
-
-    def start(script: Mapping[str, Any] | None = None) -> Any:
-        emu = Emulator(script if script is not None else BASE_SCRIPT)
-        emu.start()
-        started.append(emu)
-        return emu
-
-    yield start
-    for emu in started:
-        emu.stop()
-
-
-@pytest.fixture
 def emulator(emulator_factory: Any) -> Any:
+    """The emulator with this suite's pool (tests/conftest.py starts and stops it)."""
     return emulator_factory(BASE_SCRIPT)
 
 

@@ -9,22 +9,13 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
 from lsprotocol import types
-from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 from fuse_ls.emulator import Emulator
-from tests.server.conftest import (
-    Recorder,
-    Session,
-    init_options,
-    make_client,
-    script,
-    server_env,
-)
+from tests.server.conftest import Session, script, start_session
 
 LONE = "\ud800"
 SOURCE = (
@@ -36,37 +27,6 @@ SOURCE = (
     f"    marker = 'SECRET-LOOKING-CODE-{LONE}-MARKER'\n"
     "    return value\n"
 )
-
-
-async def _start(emu: Emulator, tmp_path: Path, data_dir: str) -> tuple[Session, Any]:
-    workspace = tmp_path / "ws"
-    workspace.mkdir(exist_ok=True)
-    recorder = Recorder()
-    env = server_env(emu, tmp_path)
-    env["FUSE_LS_DATA_DIR"] = data_dir
-    config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "fuse_ls", "serve"],
-        server_env=env,
-        client_factory=make_client(recorder),
-    )
-    client = await config.start()
-    assert isinstance(client, LanguageClient)
-    client.set_configuration({}, section="fuseLs")
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=client_capabilities("visual-studio-code"),
-            root_uri=workspace.as_uri(),
-            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="ws")],
-            initialization_options=init_options(),
-        )
-    )
-    session = Session(client, recorder, emu, workspace, "visual-studio-code", Path(data_dir))
-
-    async def stop() -> None:
-        await client.shutdown_session()
-        await client.stop()
-
-    return session, stop
 
 
 def _open(session: Session, text: str) -> str:
@@ -95,7 +55,7 @@ def _everything_shown(session: Session) -> list[str]:
 
 @pytest_asyncio.fixture
 async def fine(emulator_factory: Callable[..., Emulator], tmp_path: Path) -> AsyncIterator[Session]:
-    session, stop = await _start(emulator_factory(script()), tmp_path, str(tmp_path / "data"))
+    session, stop = await start_session("visual-studio-code", emulator_factory(script()), tmp_path)
     yield session
     await stop()
 
@@ -120,12 +80,13 @@ async def test_an_unwritable_data_dir_never_loses_a_paid_explanation(
     if where == "a file":
         blocker = tmp_path / "not-a-dir"
         blocker.write_text("a file where the data dir should be")
-        data_dir = str(blocker / "data")  # NotADirectoryError
+        data_dir = blocker / "data"  # NotADirectoryError
     else:
         if not sys.platform.startswith("linux"):
             pytest.skip("needs Linux sysfs, where nobody (root included) may create files")
-        data_dir = "/sys/kernel/fuse-ls-test-data"  # PermissionError, even for root
-    session, stop = await _start(emulator_factory(script()), tmp_path, data_dir)
+        data_dir = Path("/sys/kernel/fuse-ls-test-data")  # PermissionError, even for root
+    emu = emulator_factory(script())
+    session, stop = await start_session("visual-studio-code", emu, tmp_path, data_dir=data_dir)
     try:
         uri = _open(session, SOURCE.replace(LONE, "x"))
         result = await session.execute("fuse-ls.explain", {"uri": uri})

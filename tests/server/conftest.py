@@ -283,13 +283,16 @@ async def start_session(
     emulator: Emulator,
     tmp_path: Path,
     options: dict[str, Any] | None = None,
+    data_dir: Path | None = None,
 ) -> tuple[Session, Callable[[], Any]]:
+    """A server and client on `emulator`; `data_dir` replaces `tmp_path / "data"`."""
     workspace = tmp_path / "ws"
     workspace.mkdir(exist_ok=True)
+    data_dir = tmp_path / "data" if data_dir is None else data_dir
     recorder = Recorder()
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "fuse_ls", "serve"],
-        server_env=server_env(emulator, tmp_path),
+        server_env={**server_env(emulator, tmp_path), "FUSE_LS_DATA_DIR": str(data_dir)},
         client_factory=make_client(recorder),
     )
     client = await config.start()
@@ -303,7 +306,7 @@ async def start_session(
             initialization_options=init_options() if options is None else options,
         )
     )
-    session = Session(client, recorder, emulator, workspace, profile, tmp_path / "data")
+    session = Session(client, recorder, emulator, workspace, profile, data_dir)
 
     async def stop() -> None:
         await client.shutdown_session()

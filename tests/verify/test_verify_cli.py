@@ -4,7 +4,6 @@ the project's own tests as the check, the CLI as a real process."""
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -18,6 +17,7 @@ import pytest
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import Repo
+from tests.cli_sample import outside_env, run_cli
 from tests.verify.conftest import CALC, snapshot
 
 A, B, C, JUDGE = "emu/a", "emu/b", "emu/c", "emu/judge"
@@ -51,7 +51,7 @@ def user_config(home: Path, commands: list[str], timeout_s: float | None = None)
 
 
 def environ(tmp_path: Path, base_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER"))}
+    env = outside_env()
     tmp = tmp_path / "tmp"
     tmp.mkdir(exist_ok=True)
     env.update(
@@ -68,14 +68,7 @@ def environ(tmp_path: Path, base_url: str) -> dict[str, str]:
 
 
 def fuse(args: list[str], repo: Repo, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fuse_ls", *args],
-        cwd=repo.root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    return run_cli(args, env, repo.root, timeout=180)
 
 
 def interrupt_during_checks(
