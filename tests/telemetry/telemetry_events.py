@@ -1,14 +1,17 @@
-"""Realistic FusionEvents for driving the recorder in tests, plus a transcript validator."""
+"""Realistic FusionEvents for driving the recorder in tests, a transcript validator, and
+one fusion by the real engine (against the emulator) for the tests that observe one."""
 
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from fuse_ls.config import Settings
 from fuse_ls.core import events as ev
 from fuse_ls.core.events import FusionEvent
 from fuse_ls.core.types import (
@@ -20,11 +23,32 @@ from fuse_ls.core.types import (
     JudgeResult,
     Usage,
 )
+from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.models import vendor_model_id
 from fuse_ls.telemetry.recorder import SessionRecorder
 from tests.cli_sample import JUDGE, POOL  # the telemetry tests import them from here too
 
 CODE = 'def handler(event):\n    conn = connect("db")\n    return conn.query(event["sql"])\n'
+
+
+async def run_engine(
+    settings: Settings,
+    code: str,
+    observe: Callable[[FusionEvent], None],
+    task: str = "review",
+    instruction: str | None = None,
+) -> FusionResult:
+    """One fusion of `code` (as /repo/app/load.py) by the real engine, seeded."""
+    req = FusionRequest(
+        task=task,  # type: ignore[arg-type]
+        path="/repo/app/load.py",
+        language="python",
+        code=code,
+        start_line=1,
+        instruction=instruction,
+    )
+    async with FusionEngine(settings, rng=random.Random(3)) as engine:
+        return await engine.run(req, observe)
 
 
 class Clock:

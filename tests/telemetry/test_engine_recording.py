@@ -3,18 +3,14 @@ checked line by line, summarised by `stats`, and prepared for upload."""
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
-from typing import Any
 
 import pytest
-from telemetry_events import session_files, validate_transcript
+from telemetry_events import run_engine, session_files, validate_transcript
 
 from fuse_ls.config import Settings
 from fuse_ls.core.errors import FuseError
-from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
-from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.stats import compute_stats, load_sessions
 from fuse_ls.telemetry.upload import prepare
@@ -41,18 +37,6 @@ def settings_for(emu: Emulator, data: Path, mode: str) -> Settings:
     return pool_settings(emu.base_url, data, mode, more)
 
 
-async def _run(settings: Settings, rec: SessionRecorder, task: str) -> Any:
-    req = FusionRequest(
-        task=task,  # type: ignore[arg-type]
-        path="/repo/app/load.py",
-        language="python",
-        code=CODE,
-        start_line=1,
-    )
-    async with FusionEngine(settings, rng=random.Random(3)) as engine:
-        return await engine.run(req, rec.observe)
-
-
 @pytest.mark.parametrize("mode", ["merge", "best-of", "debate"])
 async def test_engine_events_make_a_conformant_transcript(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
@@ -70,8 +54,8 @@ async def test_engine_events_make_a_conformant_transcript(
         rec = SessionRecorder(
             settings.telemetry, Path("/repo"), source="server", version="0.1.0", git_branch="m"
         )
-        review = await _run(settings, rec, "review")
-        await _run(settings, rec, "explain")
+        review = await run_engine(settings, CODE, rec.observe)
+        await run_engine(settings, CODE, rec.observe, "explain")
         for f in review.findings:
             rec.record_decision(review.fusion_id, f.id, "applied", kind="finding")
         rec.close()
@@ -127,7 +111,7 @@ async def test_failed_fusion_is_recorded(tmp_path: Path) -> None:
         settings = settings_for(emu, data, "merge")
         rec = SessionRecorder(settings.telemetry, Path("/repo"), source="cli", version="0.1.0")
         with pytest.raises(FuseError):
-            await _run(settings, rec, "review")
+            await run_engine(settings, CODE, rec.observe)
         rec.close()
     [path] = session_files(data)
     lines = validate_transcript(path)

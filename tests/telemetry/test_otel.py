@@ -6,7 +6,6 @@ for what a collector receives."""
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
 )
 from opentelemetry.trace import StatusCode
 from otlp_collector import Collector, attributes, spans_of
+from telemetry_events import run_engine
 
 from fuse_ls.config import Settings, replace
 from fuse_ls.core.errors import FuseError
-from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
-from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.otel import OtelObserver
 from fuse_ls.telemetry.session import open_session
 from tests.cli_sample import JUDGE, A, B, C, pool_settings
@@ -43,16 +41,7 @@ def settings_for(emu: Emulator, tmp_path: Path, mode: str = "merge") -> Settings
 
 
 async def run(settings: Settings, observe: Any, task: str = "review") -> Any:
-    req = FusionRequest(
-        task=task,  # type: ignore[arg-type]
-        path="/repo/app/load.py",
-        language="python",
-        code=CODE,
-        start_line=1,
-        instruction="look for injection",
-    )
-    async with FusionEngine(settings, rng=random.Random(3)) as engine:
-        return await engine.run(req, observe)
+    return await run_engine(settings, CODE, observe, task, instruction="look for injection")
 
 
 FAULTY = {
