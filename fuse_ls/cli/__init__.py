@@ -342,40 +342,6 @@ def _add_trust_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_trust(args: argparse.Namespace) -> int:
-    from fuse_ls import trust
-
-    out, err = _console(), _console(stderr=True)
-    try:
-        if args.list:
-            folders = trust.trusted_folders()
-            for folder in folders:
-                out.print(str(folder), markup=False)
-            if not folders:
-                err.print(f"No trusted workspaces ({trust.default_trust_file()}).", markup=False)
-            return 0
-        folder = Path(args.path or ".")
-        if args.remove:
-            if trust.remove_trusted(folder):
-                err.print(f"No longer trusted: {folder.resolve()}", markup=False)
-                return 0
-            err.print(f"Not on the trust list: {folder.resolve()}", markup=False)
-            return 1
-        if not folder.is_dir():
-            err.print(f"error: {folder} is not a directory.", markup=False)
-            return 2
-        added = trust.add_trusted(folder)
-    except trust.TrustFileError as exc:
-        err.print(f"error: {exc}", markup=False)
-        return 2
-    err.print(
-        f"Trusted: {added}. Its .fuse-ls.toml / [tool.fuse-ls] may now choose endpoints, "
-        "API key variables and the telemetry directory (limits can still only be tightened).",
-        markup=False,
-    )
-    return 0
-
-
 class _Version(argparse.Action):
     """`--version`, looked up only when asked (fuse_ls/__init__.py)."""
 
@@ -522,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cmd_doctor(args)
     if args.command == "trust":
+        from fuse_ls.cli.trust import cmd_trust
+
         return cmd_trust(args)
     parser.print_help()
     return 0 if args.command is None and args_list == [] else 2
