@@ -27,8 +27,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from emulator_process import EmulatorProcess
 
@@ -108,27 +108,26 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode not in (0,):
+    if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}")
     return wall, usage.ru_utime + usage.ru_stime
 
 
-def _message(stream: object) -> dict[str, object]:
-    read = stream.readline  # type: ignore[attr-defined]
+def _message(stream: IO[bytes]) -> dict[str, object]:
     length = 0
-    while (line := read()) not in (b"\r\n", b""):
+    while (line := stream.readline()) not in (b"\r\n", b""):
         name, _, value = line.decode().partition(":")
         if name.lower() == "content-length":
             length = int(value)
     if not length:
         raise SystemExit("serve closed its output before answering initialize")
-    return dict(json.loads(stream.read(length)))  # type: ignore[attr-defined]
+    return dict(json.loads(stream.read(length)))
 
 
-def _send(stream: object, message: dict[str, object]) -> None:
+def _send(stream: IO[bytes], message: dict[str, object]) -> None:
     body = json.dumps(message).encode()
-    stream.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))  # type: ignore[attr-defined]
-    stream.flush()  # type: ignore[attr-defined]
+    stream.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    stream.flush()
 
 
 def serve_once(env: dict[str, str], cwd: Path) -> tuple[float, float]:
@@ -143,7 +142,8 @@ def serve_once(env: dict[str, str], cwd: Path) -> tuple[float, float]:
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    params = {"processId": None, "rootUri": cwd.as_uri(), "capabilities": {}}
+    assert proc.stdin is not None and proc.stdout is not None
+    params: dict[str, object] = {"processId": None, "rootUri": cwd.as_uri(), "capabilities": {}}
     _send(proc.stdin, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params})
     while True:  # notifications and requests from the server may come first
         message = _message(proc.stdout)
@@ -159,6 +159,12 @@ def serve_once(env: dict[str, str], cwd: Path) -> tuple[float, float]:
     _send(proc.stdin, {"jsonrpc": "2.0", "method": "exit"})
     _, _, usage = os.wait4(proc.pid, 0)
     return wall, usage.ru_utime + usage.ru_stime
+
+
+def run_once(argv: list[str] | None, env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    if argv is None:
+        return serve_once(env, cwd)
+    return timed([sys.executable, *argv], env, cwd)
 
 
 def warm_cache(env: dict[str, str], repo: Path) -> None:
@@ -189,11 +195,14 @@ def main() -> int:
     args = parser.parse_args()
     rev = args.baseline or default_baseline()
     short = git(HERE, "rev-parse", "--short", rev)
+    if git(HERE, "rev-parse", rev) == git(HERE, "rev-parse", "HEAD"):
+        print(f"note: the baseline is this commit ({short}); --baseline REV picks another")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         tree = add_worktree(base, rev)
-        emulator = EmulatorProcess({})
+        emulator = None
         try:
+            emulator = EmulatorProcess({})
             codes = {f"baseline {short}": tree, "this tree": HERE}
             envs: dict[str, dict[str, str]] = {}
             repos: dict[str, Path] = {}
@@ -216,16 +225,11 @@ def main() -> int:
                 order = list(codes) if n % 2 == 0 else list(codes)[::-1]
                 for label, argv in COMMANDS.items():
                     for name in order:
-                        run: Callable[[], tuple[float, float]]
-                        if argv is None:
-                            run = lambda name=name: serve_once(envs[name], repos[name])  # noqa: E731
-                        else:
-                            run = lambda name=name, argv=argv: timed(  # noqa: E731
-                                [sys.executable, *argv], envs[name], repos[name]
-                            )
-                        figures.setdefault((label, name), []).append(run())
+                        figure = run_once(argv, envs[name], repos[name])
+                        figures.setdefault((label, name), []).append(figure)
         finally:
-            emulator.close()
+            if emulator is not None:
+                emulator.close()
             git(HERE, "worktree", "remove", "--force", str(tree))
     before, after = codes
     load = os.getloadavg()[0]
