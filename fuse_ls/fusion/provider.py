@@ -24,7 +24,6 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
-import stamina
 from httpx_sse import EventSource
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
@@ -125,6 +124,8 @@ class ChatClient:
         `timeouts.request_s` bounds the whole call, retries and their waits included: a
         retry that could not finish in time is not attempted, the last error is raised.
         """
+        import stamina  # with the first call: a review served from the cache makes none
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeouts.request_s
         call = _Call(request, self, on_delta, on_first_token, deadline)

@@ -105,7 +105,9 @@ def test_cached_rerun_of_staged_review_imports_no_http_redaction_or_server(
         assert len(emu.requests) == asked  # the rerun asked nothing, not even /models
     assert "fuse_ls.changes.review" in modules  # it did run the change review
     assert loaded(modules, NEVER_ON_REVIEW) == []
-    # No request, so no connection pool, TLS context or async socket layer; every unit
-    # came from the cache, so no redaction rules were compiled; no fix was tried.
-    assert loaded(modules, ("httpcore", "anyio", "h11", "fuse_ls.core.redact")) == []
+    # No request, so no connection pool, TLS context, async socket layer or retry
+    # machinery; every unit came from the cache, so no redaction rules were compiled; no
+    # fix was tried.
+    assert loaded(modules, ("httpcore", "anyio", "h11", "stamina", "tenacity")) == []
+    assert loaded(modules, ("fuse_ls.core.redact",)) == []
     assert loaded(modules, ("detect_secrets", "fuse_ls.verify")) == []
