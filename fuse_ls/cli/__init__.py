@@ -19,7 +19,7 @@ from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
 
 # What a command needs is imported when it runs: `fuse-ls serve`, `emulator`, `stats`...
-# pass through `main` to their own modules, and `--version` needs nothing. Settings
+# pass through `main` to their own modules, and `--version` needs none of it. Settings
 # (cattrs, redaction rules), rich and asyncio load with the commands that use them.
 if TYPE_CHECKING:
     from rich.console import Console
