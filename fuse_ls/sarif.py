@@ -14,7 +14,6 @@ from urllib.parse import quote
 
 from attrs import field, frozen
 
-from fuse_ls import __version__
 from fuse_ls.core.types import FusedFinding
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "note", "hint": "note"}
@@ -94,6 +93,8 @@ def sarif_result(entry: SarifEntry) -> dict[str, Any]:
 
 def sarif_log(entries: Iterable[SarifEntry]) -> dict[str, Any]:
     """A SARIF log of one run: one rule per finding category, one result per finding."""
+    from fuse_ls import __version__  # looked up on first use (fuse_ls/__init__.py)
+
     rules: dict[str, dict[str, Any]] = {}
     results = []
     for entry in entries:

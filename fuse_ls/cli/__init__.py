@@ -8,27 +8,24 @@ commands); 3 the fusion failed (every model failed).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import attrs
-from rich.console import Console
-from rich.text import Text
-
-from fuse_ls import __version__
-from fuse_ls.config import LoadedSettings, Settings, load_settings, validate_settings
-from fuse_ls.core.errors import ConfigError, FuseError
-from fuse_ls.core.events import Observer
-from fuse_ls.core.keyscope import OPENROUTER_KEY_ENV, needs_key
-from fuse_ls.core.lines import line_count
-from fuse_ls.core.specs import ModelSpec
+from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
+
+# What a command needs is imported when it runs: `fuse-ls serve`, `emulator`, `stats`...
+# pass through `main` to their own modules, and `--version` needs none of it. Settings
+# (cattrs, redaction rules), rich and asyncio load with the commands that use them.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fuse_ls.config import LoadedSettings, Settings
+    from fuse_ls.core.events import Observer
 
 # DOTALL: a file name may contain any character but NUL and "/", a newline included.
 _TARGET = re.compile(r"^(?P<path>.+?)(?::(?P<start>\d+)(?:-(?P<end>\d+))?)?$", re.DOTALL)
@@ -61,6 +58,12 @@ def find_workspace(path: Path) -> Path:
 
 def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
     """The settings with --mode, --models, --judge and --deadline applied: a checked copy."""
+    import attrs
+
+    from fuse_ls.config import validate_settings
+    from fuse_ls.core.errors import ConfigError
+    from fuse_ls.core.specs import ModelSpec
+
     changes: dict[str, Any] = {}
     if getattr(args, "mode", None):
         changes["mode"] = args.mode
@@ -81,6 +84,8 @@ def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | None:
+    from fuse_ls.core.keyscope import OPENROUTER_KEY_ENV, needs_key
+
     missing = set()
     for spec in [*settings.pool, settings.judge]:
         endpoint = settings.endpoint_for(spec)
@@ -99,12 +104,16 @@ def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | Non
 
 
 def _console(stderr: bool = False) -> Console:
+    from rich.console import Console
+
     # markup=False: model answers, file names and provider messages are printed as they
     # are; a finding about `xs[i]` or `[/docs]` is text, not a rich style tag.
     return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False)
 
 
 def _say(console: Console, label: str, style: str, message: object) -> None:
+    from rich.text import Text
+
     console.print(Text.assemble((label, style), " ", str(message)))
 
 
@@ -152,6 +161,8 @@ async def run_fusion(
 def _recorder(settings: Settings, workspace: Path) -> Any:
     if not (settings.telemetry.enabled or settings.telemetry.otel):
         return None
+    from fuse_ls import __version__
+
     try:
         from fuse_ls.telemetry.session import open_session
     except ImportError:
@@ -166,8 +177,16 @@ def _recorder(settings: Settings, workspace: Path) -> Any:
 
 
 def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
+    import asyncio
+    import json
+
+    import attrs
+    from rich.text import Text
+
     from fuse_ls.cli import render, report
+    from fuse_ls.config import load_settings
     from fuse_ls.context import build_request, language_for
+    from fuse_ls.core.lines import line_count
     from fuse_ls.fusion.policy import policy_for, pool_slots
 
     out, err = _console(), _console(stderr=True)
@@ -323,38 +342,17 @@ def _add_trust_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def cmd_trust(args: argparse.Namespace) -> int:
-    from fuse_ls import trust
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked (fuse_ls/__init__.py)."""
 
-    out, err = _console(), _console(stderr=True)
-    try:
-        if args.list:
-            folders = trust.trusted_folders()
-            for folder in folders:
-                out.print(str(folder), markup=False)
-            if not folders:
-                err.print(f"No trusted workspaces ({trust.default_trust_file()}).", markup=False)
-            return 0
-        folder = Path(args.path or ".")
-        if args.remove:
-            if trust.remove_trusted(folder):
-                err.print(f"No longer trusted: {folder.resolve()}", markup=False)
-                return 0
-            err.print(f"Not on the trust list: {folder.resolve()}", markup=False)
-            return 1
-        if not folder.is_dir():
-            err.print(f"error: {folder} is not a directory.", markup=False)
-            return 2
-        added = trust.add_trusted(folder)
-    except trust.TrustFileError as exc:
-        err.print(f"error: {exc}", markup=False)
-        return 2
-    err.print(
-        f"Trusted: {added}. Its .fuse-ls.toml / [tool.fuse-ls] may now choose endpoints, "
-        "API key variables and the telemetry directory (limits can still only be tightened).",
-        markup=False,
-    )
-    return 0
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from fuse_ls import __version__
+
+        print(f"fuse-ls {__version__}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -362,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="fuse-ls",
         description="Multi-model consensus for code: fused review, explanation and fix.",
     )
-    parser.add_argument("--version", action="version", version=f"fuse-ls {__version__}")
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser(
@@ -490,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return cmd_doctor(args)
     if args.command == "trust":
+        from fuse_ls.cli.trust import cmd_trust
+
         return cmd_trust(args)
     parser.print_help()
     return 0 if args.command is None and args_list == [] else 2

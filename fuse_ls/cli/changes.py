@@ -4,23 +4,26 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.text import Text
-
-from fuse_ls.changes.cache import ReviewCache, cache_path
-from fuse_ls.changes.git import GitError, Scope, read_changes, repo_root
-from fuse_ls.changes.review import ChangeReview, ChangeReviewer, ReviewOptions, Target
-from fuse_ls.config import Settings, load_settings
-from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import SEVERITIES, Severity
+
+# Every `fuse-ls` command builds the parser with `add_change_options`, so what only a
+# change review runs (git, the cache, the engine and its HTTP stack, rich) is imported
+# by the functions that run it.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fuse_ls.changes.review import ChangeReview, Target
+    from fuse_ls.config import Settings
 
 
 def _error(err: Console, message: str) -> None:
+    from rich.text import Text
+
     # Text, not markup: paths and git's messages may contain [brackets].
     err.print(Text("error: ", style="red") + Text(message))
 
@@ -86,6 +89,7 @@ def wants_change_review(args: argparse.Namespace) -> bool:
 
 
 def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Target] | None:
+    from fuse_ls.changes.review import Target
     from fuse_ls.cli import parse_target
     from fuse_ls.context import language_for
 
@@ -121,6 +125,8 @@ def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Targ
 def _targets_from_git(
     args: argparse.Namespace, err: Console
 ) -> tuple[Path, str, list[Target], list[tuple[str, str]]] | None:
+    from fuse_ls.changes.git import GitError, Scope, read_changes
+    from fuse_ls.changes.review import Target
     from fuse_ls.context import language_for
 
     scope: Scope = "diff" if args.diff is not None else "staged" if args.staged else "uncommitted"
@@ -149,8 +155,18 @@ def _targets_from_git(
 
 
 def cmd_review_changes(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from rich.console import Console
+    from rich.text import Text
+
     from fuse_ls.changes import output
+    from fuse_ls.changes.cache import ReviewCache, cache_path
+    from fuse_ls.changes.git import GitError, repo_root
+    from fuse_ls.changes.review import ChangeReviewer, ReviewOptions
     from fuse_ls.cli import _recorder, _report_problems, apply_overrides, missing_key_message
+    from fuse_ls.config import load_settings
+    from fuse_ls.core.errors import FuseError
 
     # markup=False: model text and file names are printed as they are, never as markup.
     out = Console(highlight=False, markup=False)
@@ -283,6 +299,9 @@ def _exit_code(review: ChangeReview, fail_on: Severity | None) -> int:
 
 
 def _settings_here() -> tuple[Settings, Path]:
+    from fuse_ls.changes.git import GitError, repo_root
+    from fuse_ls.config import load_settings
+
     try:
         root = repo_root(Path.cwd())
     except GitError:
@@ -295,6 +314,8 @@ def cache_main(argv: list[str]) -> int:
     parser.add_argument("action", choices=("stats", "clear"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    from fuse_ls.changes.cache import ReviewCache, cache_path
+
     settings, _ = _settings_here()
     with ReviewCache(cache_path(settings)) as cache:
         if args.action == "clear":
@@ -336,6 +357,8 @@ def dismiss_main(argv: list[str]) -> int:
     parser.add_argument("--undo", action="store_true", help="show them again")
     parser.add_argument("--note", default="", help="why (kept with the fingerprint)")
     args = parser.parse_args(argv)
+    from fuse_ls.changes.cache import ReviewCache, cache_path
+
     settings, root = _settings_here()
     with ReviewCache(cache_path(settings)) as cache:
         for fp in args.fingerprints:

@@ -9,7 +9,7 @@ import asyncio
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import define
 from rich.console import Console
@@ -19,16 +19,13 @@ from fuse_ls.config import Settings
 from fuse_ls.core.checks import CheckReport
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import FusedFinding, FusionResult
-from fuse_ls.verify.changes import (
-    ReviewFixes,
-    StaleFiles,
-    apply_fixes,
-    plan_fixes,
-    stale_files,
-    verify_fixes,
-)
-from fuse_ls.verify.run import CheckCommand
-from fuse_ls.verify.verifier import FixVerifier, Verifications, splice
+
+# fuse_ls.verify (isolated copies, check commands) is imported where a fix is tried:
+# every `fuse-ls review` imports this module for `wants_fixes`, and most never try one.
+if TYPE_CHECKING:
+    from fuse_ls.verify.changes import ReviewFixes
+    from fuse_ls.verify.run import CheckCommand
+    from fuse_ls.verify.verifier import FixVerifier
 
 NO_COMMANDS = (
     "--verify needs check commands: set `verify.commands` (for example "
@@ -38,6 +35,8 @@ NO_COMMANDS = (
 
 
 def check_commands(settings: Settings) -> list[CheckCommand]:
+    from fuse_ls.verify.run import CheckCommand
+
     v = settings.verify
     return [CheckCommand(c.run, c.timeout_s or v.timeout_s) for c in v.commands]
 
@@ -45,6 +44,8 @@ def check_commands(settings: Settings) -> list[CheckCommand]:
 def make_verifier(
     settings: Settings, workspace: Path, path: Path, text: str, start: int, end: int
 ) -> FixVerifier:
+    from fuse_ls.verify.verifier import FixVerifier, Verifications
+
     return FixVerifier(
         workspace,
         path.resolve(),
@@ -90,6 +91,8 @@ def print_checks(
     console: Console, result: FusionResult, path: str, text: str, start: int, end: int
 ) -> None:
     """The diff the fix makes, each candidate's checks, and the offered fix's checks."""
+    from fuse_ls.verify.verifier import splice
+
     if result.answer is None:
         return
     try:
@@ -194,6 +197,14 @@ def review_fixes(
     """Plan the fixes of a change review's findings, verify them together in one isolated
     copy (--verify), and write them (--apply: only when the checks passed; --apply-anyway:
     also when they failed, said so). KeyboardInterrupt propagates with nothing written."""
+    from fuse_ls.verify.changes import (
+        StaleFiles,
+        apply_fixes,
+        plan_fixes,
+        stale_files,
+        verify_fixes,
+    )
+
     outcome = FixesOutcome(plan_fixes(findings))
     if not outcome.fixes.files:
         return outcome

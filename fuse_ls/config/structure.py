@@ -33,7 +33,6 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from fuse_ls.config.spelling import KeyPath, Spelling, camel_case, dotted
 from fuse_ls.core.errors import ConfigError, UnknownSetting
-from fuse_ls.core.redact import redact
 from fuse_ls.core.settings import Settings, VerifyCommand
 from fuse_ls.core.specs import CHECK, EXPECTED, Invalid, ModelSpec
 
@@ -301,6 +300,10 @@ _HIDDEN = "<hidden>"
 
 
 def _may_be_secret(key: str | int, value: Any) -> bool:
+    # Imported for a bad value only: compiling the redaction rules costs ~20 ms that
+    # every settings load would pay.
+    from fuse_ls.core.redact import redact
+
     return key == "api_key_env" or redact(repr(value)).redacted
 
 

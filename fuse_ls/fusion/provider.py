@@ -24,7 +24,6 @@ from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
-import stamina
 from httpx_sse import EventSource
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
@@ -125,6 +124,8 @@ class ChatClient:
         `timeouts.request_s` bounds the whole call, retries and their waits included: a
         retry that could not finish in time is not attempted, the last error is raised.
         """
+        import stamina  # with the first call: a review served from the cache makes none
+
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeouts.request_s
         call = _Call(request, self, on_delta, on_first_token, deadline)
@@ -204,6 +205,10 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     httpcore's pool scans every connection for every queued request, which turns
     quadratic with ~1000 concurrent streams; a handful of smaller pools keeps the same
     keep-alive reuse at a fraction of the cost. One TLS context serves every shard.
+
+    The pools are made on the first request: the TLS context (the CA bundle), httpcore
+    and anyio cost ~80 ms, and a change review whose units all come from the cache
+    never sends one.
     """
 
     def __init__(
@@ -215,16 +220,22 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     ) -> None:
         # Fusions fan out to several models at once and benchmarks run ~1000 streams:
         # no cap on connections, and keep enough idle ones to avoid reconnect storms.
-        limits = httpx.Limits(
+        self._limits = httpx.Limits(
             max_connections=None,
             max_keepalive_connections=max(max_keepalive_connections // shards, 1),
             keepalive_expiry=keepalive_expiry,
         )
-        tls = httpx.create_ssl_context()
-        self._shards = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(shards)]
+        self._count = shards
+        self._shards: list[httpx.AsyncHTTPTransport] = []
         self._turn = itertools.count()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self._shards:  # no await before this: one request makes them
+            tls = httpx.create_ssl_context()
+            self._shards = [
+                httpx.AsyncHTTPTransport(verify=tls, limits=self._limits)
+                for _ in range(self._count)
+            ]
         shard = self._shards[next(self._turn) % len(self._shards)]
         return await shard.handle_async_request(request)
 

@@ -33,7 +33,6 @@ from fuse_ls.core.events import (
     ModelFinished,
 )
 from fuse_ls.core.lines import line_count
-from fuse_ls.core.redact import redact
 from fuse_ls.core.types import CandidateResult, JudgeResult
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.gitinfo import current_branch
@@ -475,6 +474,8 @@ class SessionRecorder:
 
     @staticmethod
     def _clean(text: str) -> str:
+        from fuse_ls.core.redact import redact  # compiled on first use: a rerun records none
+
         return redact(text).text
 
     def _report_failure(self, e: Exception) -> None:

@@ -1,0 +1,113 @@
+"""What a `fuse-ls` process imports decides most of how long it takes to start (a
+pre-commit hook pays it on every commit): commands import what they run, not the
+language server, the emulator, the HTTP stack of a call they never make, or the
+verify machinery. Checked on the modules a real process ends with, never by timing
+(bench/bench_startup.py measures the time)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from fuse_ls.emulator import Emulator
+from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.cli_sample import JUDGE, POOL, outside_env
+
+# Runs the CLI's `main` as `python -m fuse_ls` would, then writes what was imported.
+RUN = """
+import json, sys
+from fuse_ls.cli import main
+try:
+    code = main(sys.argv[2:])
+except SystemExit as exc:
+    code = exc.code
+with open(sys.argv[1], "w") as fh:
+    # A None entry marks a module as absent (fuse_ls/__init__.py does so for httpx._main).
+    json.dump({"code": code, "modules": sorted(k for k, v in sys.modules.items() if v)}, fh)
+"""
+
+# Never needed by a CLI review: the language server, the emulator's web stack, the
+# evaluation and telemetry-export code, SQL lineage (no SQL here), and httpx's own
+# command-line client (click, pygments).
+NEVER_ON_REVIEW = (
+    "pygls",
+    "lsprotocol",
+    "uvicorn",
+    "starlette",
+    "watchfiles",
+    "opentelemetry",
+    "sqlglot",
+    "click",
+    "pygments",
+    "httpx._main",
+    "fuse_ls.server",
+    "fuse_ls.emulator",
+    "fuse_ls.eval",
+)
+
+
+def imported(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[object, set[str]]:
+    out = cwd.parent / "modules.json"
+    done = subprocess.run(
+        [sys.executable, "-c", RUN, str(out), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    return data["code"], set(data["modules"])
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    return sorted(m for m in modules if m in names or m.startswith(tuple(n + "." for n in names)))
+
+
+def test_version_imports_no_settings_review_or_http(tmp_path: Path) -> None:
+    code, modules = imported(["--version"], tmp_path, outside_env())
+    assert code == 0
+    review_stack = ("fuse_ls.config", "fuse_ls.changes", "fuse_ls.fusion", "httpx", "rich")
+    assert loaded(modules, (*review_stack, "cattrs")) == []
+
+
+def test_cached_rerun_of_staged_review_imports_no_http_redaction_or_server(
+    tmp_path: Path,
+) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.write("app.py", "import os\n\n\ndef add(a, b):\n    return a + b\n")
+    repo.commit("base")
+    repo.write(
+        "app.py",
+        "import os\n\n\ndef add(a, b):\n    return a - b\n\n\ndef run(cmd):\n"
+        "    return eval(cmd)\n",
+    )
+    repo.git("add", "app.py")
+    env = outside_env()
+    env.update(GIT_ENV)
+    env.update(
+        XDG_CONFIG_HOME=str(tmp_path / ".config"),
+        FUSE_LS_DATA_DIR=str(tmp_path / ".data"),
+        FUSE_LS_MODELS=",".join(POOL),
+        FUSE_LS_JUDGE=JUDGE,
+    )
+    with Emulator() as emu:
+        env["FUSE_LS_BASE_URL"] = emu.base_url
+        code, first = imported(["review", "--staged"], repo.root, env)
+        assert code == 0
+        asked = len(emu.requests)
+        assert asked > 0 and "httpcore" in first  # the first run did ask the models
+        code, modules = imported(["review", "--staged"], repo.root, env)
+        assert code == 0
+        assert len(emu.requests) == asked  # the rerun asked nothing, not even /models
+    assert "fuse_ls.changes.review" in modules  # it did run the change review
+    assert loaded(modules, NEVER_ON_REVIEW) == []
+    # No request, so no connection pool, TLS context, async socket layer or retry
+    # machinery; every unit came from the cache, so no redaction rules were compiled; no
+    # fix was tried.
+    assert loaded(modules, ("httpcore", "anyio", "h11", "stamina", "tenacity")) == []
+    assert loaded(modules, ("fuse_ls.core.redact",)) == []
+    assert loaded(modules, ("detect_secrets", "fuse_ls.verify")) == []
