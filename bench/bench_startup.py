@@ -30,17 +30,10 @@ import time
 from pathlib import Path
 from typing import IO
 
+from bench_changes import GIT_ENV
 from emulator_process import EmulatorProcess
 
 HERE = Path(__file__).resolve().parent.parent
-GIT_ENV = {
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "b@example.com",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "b@example.com",
-    "GIT_CONFIG_GLOBAL": os.devnull,
-    "GIT_CONFIG_NOSYSTEM": "1",
-}
 BEFORE = "import os\n\n\ndef add(a, b):\n    return a + b\n"
 AFTER = (
     "import os\n\n\ndef add(a, b):\n    return a - b\n\n\n"
