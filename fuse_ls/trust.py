@@ -16,7 +16,8 @@ in the user config dir, edited by `fuse-ls trust`), the editor's own workspace t
 (`workspaceTrusted` in initializationOptions) or `--trust` on the command line.
 
 This module knows setting names only as dotted strings and works on plain dicts, so the
-config loader (whatever validates the values) calls `restrict` on one workspace layer.
+config loader (whatever validates the values) calls `restrict` on one workspace layer,
+passing how that file spells its keys so a notice names `base-url` if the file says so.
 """
 
 from __future__ import annotations
@@ -156,10 +157,12 @@ def is_listed(workspace: Path, trust_file: Path | None = None) -> bool:
 
 @frozen
 class Ignored:
-    """Keys of one workspace layer that were dropped, and the message saying so."""
+    """Keys of one workspace layer that were dropped, and the message saying so.
+    `keys` as the file wrote them, `settings` their dotted snake_case names."""
 
     keys: tuple[str, ...]
     message: str
+    settings: tuple[str, ...] = ()
 
 
 def how_to_trust(workspace: Path) -> str:
@@ -202,11 +205,13 @@ def restrict(
     trusted: bool,
     source: str,
     workspace: Path,
+    name: Callable[[str], str] = str,
 ) -> tuple[dict[str, Any], list[Ignored]]:
     """The part of a workspace layer (snake_case, already checked) that may apply.
 
     `below` is the merged settings of the layers under the workspace file (defaults and
-    the user's file): the limits a workspace may only tighten.
+    the user's file): the limits a workspace may only tighten. `name` turns a dotted
+    snake_case setting into the key as the file wrote it (`provider.base-url`).
     """
     out = _copy(layer)
     ignored: list[Ignored] = []
@@ -223,12 +228,14 @@ def restrict(
                 _drop(out, dotted)
                 dropped.append(dotted)
         if dropped:
+            keys = tuple(name(d) for d in dropped)
             ignored.append(
                 Ignored(
-                    tuple(dropped),
-                    f"{source} sets {', '.join(dropped)}, ignored because this workspace is "
+                    keys,
+                    f"{source} sets {', '.join(keys)}, ignored because this workspace is "
                     "not trusted (these settings choose where requests, code and keys go, or "
                     "which programs run); " + how_to_trust(workspace) + ".",
+                    tuple(dropped),
                 )
             )
     for dotted, at_least_as_strict in LIMITS.items():
@@ -239,12 +246,14 @@ def restrict(
         if at_least_as_strict(new, old):
             continue
         _drop(out, dotted)
+        key = name(dotted)
         ignored.append(
             Ignored(
-                (dotted,),
-                f"{source} sets {dotted} = {_toml(new)}, ignored: a workspace file may only "
+                (key,),
+                f"{source} sets {key} = {_toml(new)}, ignored: a workspace file may only "
                 f"tighten your own limits (in force: {_toml(old)}). Change it in your user "
                 "config or editor settings instead.",
+                (dotted,),
             )
         )
     return out, ignored

@@ -305,9 +305,17 @@ def load_settings(
         problems.extend(bad)
         if source == workspace_source and workspace is not None:
             layer, ignored = trust.restrict(
-                layer, below, trusted=trusted, source=source, workspace=workspace
+                layer,
+                below,
+                trusted=trusted,
+                source=source,
+                workspace=workspace,
+                name=spelling.named,
             )
-            problems.extend(ConfigNotice(", ".join(i.keys), i.message, source) for i in ignored)
+            problems.extend(
+                ConfigNotice(", ".join(i.keys), i.message, source, ", ".join(i.settings))
+                for i in ignored
+            )
             settings, bad = apply_layer(below, layer, source, spelling=spelling)
             problems.extend(bad)
         below = settings_to_dict(settings)

@@ -76,6 +76,10 @@ class Spelling:
         parts = tuple(self.written.get(path[: i + 1], p) for i, p in enumerate(path))
         return self.prefix + dotted(parts)
 
+    def named(self, setting: str) -> str:
+        """`key` for a dotted snake_case setting name such as `pool[0].base_url`."""
+        return self.key(_parse(setting))
+
     def is_camel(self, path: KeyPath) -> bool:
         """Whether the key at `path` was written in camelCase."""
         written = self.written.get(path, "")

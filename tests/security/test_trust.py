@@ -148,6 +148,36 @@ def test_pyproject_table_is_restricted_the_same_way(tmp_path: Path, config_home:
     assert "pool[0].base_url" in notices(loaded) and "[tool.fuse-ls]" in notices(loaded)
 
 
+def test_notices_name_keys_as_the_workspace_file_wrote_them(
+    tmp_path: Path, config_home: Path
+) -> None:
+    # A user searching their file for `base-url` must find the key the notice names.
+    repo = tmp_path / "spelled"
+    repo.mkdir()
+    (repo / ".fuse-ls.toml").write_text(
+        '[provider]\nbase-url = "http://127.0.0.1:9/v1"\napiKeyEnv = "GITHUB_TOKEN"\n'
+        '[[pool]]\nid = "x"\nbase-url = "http://127.0.0.1:9/v1"\n'
+        "[budget]\nmax-usd-per-request = 1000.0\n"
+    )
+    loaded = load(repo)
+    assert loaded.settings.provider.api_key_env == Settings().provider.api_key_env
+    untrusted, limit = loaded.problems
+    assert untrusted.key == "provider.base-url, provider.apiKeyEnv, pool[0].base-url"
+    assert untrusted.setting == "provider.base_url, provider.api_key_env, pool[0].base_url"
+    assert str(untrusted).startswith(
+        f"{repo / '.fuse-ls.toml'} sets provider.base-url, provider.apiKeyEnv, "
+        "pool[0].base-url, ignored because this workspace is not trusted"
+    )
+    assert limit.key == "budget.max-usd-per-request"
+    assert limit.setting == "budget.max_usd_per_request"
+    assert "sets budget.max-usd-per-request = 1000.0, ignored" in str(limit)
+
+    (repo / ".fuse-ls.toml").unlink()
+    (repo / "pyproject.toml").write_text('[tool.fuse-ls.judge]\nid = "j"\nbaseUrl = "http://x"\n')
+    [notice] = load(repo).problems
+    assert notice.key == "judge.baseUrl" and "[tool.fuse-ls] sets judge.baseUrl," in str(notice)
+
+
 def test_trust_list_covers_the_folder_and_below(repo: Path, config_home: Path) -> None:
     assert trust.trusted_folders() == []
     trust.add_trusted(repo.parent)
