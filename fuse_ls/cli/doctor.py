@@ -16,7 +16,7 @@ from rich.text import Text
 from fuse_ls import __version__
 from fuse_ls.config import Settings, load_settings
 from fuse_ls.core.errors import ConfigNotice, ProviderError
-from fuse_ls.core.keyscope import key_may_be_sent, needs_key, withheld_key_note
+from fuse_ls.core.keyscope import key_may_be_sent, unset_key, withheld_key_note
 from fuse_ls.core.types import Endpoint
 from fuse_ls.fusion.provider import ChatClient
 
@@ -86,13 +86,9 @@ def _key_checks(settings: Settings) -> list[dict[str, Any]]:
         also = f" {notes}" if notes else ""
         if present:
             checks.append(_check(f"key {var}", True, f"set (value not shown).{also}"))
-        elif any(needs_key(ep.base_url) for ep in sent_to):
-            detail = f"not set: export {var}=... (OpenRouter key).{also}"
-            checks.append(_check(f"key {var}", False, detail))
         else:
-            checks.append(
-                _check(f"key {var}", None, f"not set; a local server may not need one.{also}")
-            )
+            status, detail = unset_key(var, [ep.base_url for ep in sent_to])
+            checks.append({"check": f"key {var}", "status": status, "detail": detail + also})
     return checks
 
 

@@ -11,7 +11,7 @@ here too, so the error, `fuse-ls doctor` and the CLI say the same thing.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from fuse_ls.core import hosts
@@ -37,6 +37,26 @@ def api_key(endpoint: Endpoint, env: Mapping[str, str] | None = None) -> str | N
 def needs_key(base_url: str) -> bool:
     """OpenRouter always needs a key; local servers (Ollama, vLLM) usually need none."""
     return hosts.is_openrouter(base_url)
+
+
+def unset_key(var: str, base_urls: Sequence[str]) -> tuple[str, str]:
+    """How much it matters that the key variable `var`, named for these base URLs, is
+    unset: (`error` | `warning` | `skipped`, what to say after the variable's name).
+
+    OpenRouter refuses every request without a key: an error. A server elsewhere that the
+    user named a variable for almost surely wants that key, but it may also take none: a
+    warning, never a failure. A server on this machine usually needs none. `fuse-ls doctor`
+    says this, and editors/nvim health.lua mirrors it word for word.
+    """
+    if any(needs_key(url) for url in base_urls):
+        return "error", f"not set: export {var}=... (OpenRouter key)."
+    remote = [url for url in base_urls if not hosts.is_loopback(url)]
+    if remote:
+        return "warning", (
+            f"not set: {origin(remote[0])} gets no key. If it needs one, export {var}=...; "
+            "if it needs none, remove api_key_env."
+        )
+    return "skipped", "not set; a local server may not need one."
 
 
 def origin(url: str) -> str:

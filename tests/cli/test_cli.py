@@ -229,6 +229,29 @@ def test_doctor_says_the_openrouter_key_is_not_sent_to_a_local_server(
     assert SECRET not in res.stdout + res.stderr
 
 
+def test_doctor_warns_when_a_remote_servers_named_key_is_unset(project: Path) -> None:
+    """A proxy the user named a key variable for almost surely wants it, but may take
+    none: a warning (yellow, exit 0), the wording Neovim's :checkhealth uses too."""
+    keyed = {"FUSE_LS_PROVIDER__API_KEY_ENV": "FUSE_TEST_PROXY_KEY"}
+    offline = ["doctor", "--json", "--offline"]
+    res = fuse(offline, project, "https://llm.example.invalid/v1", **keyed)
+    assert res.returncode == 0, res.stdout
+    checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
+    assert checks["key FUSE_TEST_PROXY_KEY"] == {
+        "check": "key FUSE_TEST_PROXY_KEY",
+        "status": "warning",
+        "detail": "not set: https://llm.example.invalid gets no key. If it needs one, "
+        "export FUSE_TEST_PROXY_KEY=...; if it needs none, remove api_key_env.",
+    }
+    # On this machine a server usually needs no key; OpenRouter always does.
+    res = fuse(offline, project, "http://127.0.0.1:9/v1", **keyed)
+    checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
+    assert checks["key FUSE_TEST_PROXY_KEY"]["status"] == "skipped" and res.returncode == 0
+    res = fuse(offline, project, "https://openrouter.ai/api/v1", **keyed)
+    checks = {c["check"]: c for c in json.loads(res.stdout)["checks"]}
+    assert checks["key FUSE_TEST_PROXY_KEY"]["status"] == "error" and res.returncode == 1
+
+
 def test_openrouter_key_is_not_sent_to_a_local_server(emu: Emulator, project: Path) -> None:
     """The default api_key_env, OPENROUTER_API_KEY exported, a server on this machine: the
     review works and that server never sees the OpenRouter key (no Authorization at all)."""

@@ -130,7 +130,20 @@ def test_checkhealth_missing_key_and_bad_settings(
     }
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
-    assert _has(lines, "ERROR", "$FUSE_TEST_PROXY_KEY is not set"), text
+    # A remote server the user named a key for: a warning, saying what `fuse-ls doctor`
+    # says, word for word (it may take no key, so neither fails on it).
+    doctor = subprocess.run(
+        [sys.executable, "-m", "fuse_ls", "doctor", "--json", "--offline"],
+        env=hermetic_env(workspace.parent / "doctor-home", env),
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    [key] = [c for c in json.loads(doctor.stdout)["checks"] if c["check"].startswith("key ")]
+    assert key["status"] == "warning" and "api.example.invalid gets no key" in key["detail"]
+    assert _has(lines, "WARNING", "$FUSE_TEST_PROXY_KEY is " + key["detail"]), text
+    assert not _has(lines, "ERROR", "FUSE_TEST_PROXY_KEY"), text
     assert _has(lines, "ERROR", "mode", "vote", "best-of, merge, debate"), text
     assert _has(lines, "ERROR", "quorum.deadlineS"), text
     assert _has(lines, "api.example.invalid"), text

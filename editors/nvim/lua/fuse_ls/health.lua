@@ -218,6 +218,15 @@ local function is_openrouter(url)
   return host == 'openrouter.ai' or host:sub(-#'.openrouter.ai') == '.openrouter.ai'
 end
 
+-- Mirrors keyscope.origin: `scheme://host:port` without any user:password@.
+local function url_origin(url)
+  local scheme, authority = url:match('^(%a[%w+.-]*://)([^/?#]*)')
+  if not scheme then
+    return url
+  end
+  return scheme .. authority:gsub('^.*@', '')
+end
+
 local function report_doctor(data)
   for _, c in ipairs(data.checks) do
     local name = c.check or c.name or 'check'
@@ -390,13 +399,27 @@ function M.check()
     elseif local_endpoint then
       health.info(('$%s is not set; the endpoint %s is local, which may not need a key'):format(name, base_url))
     else
-      health.error(('$%s is not set'):format(name), {
+      local advice = {
         ('export %s=... in the environment that starts Neovim, or pass it with setup({ cmd_env = { %s = ... } })'):format(
           name,
           name
         ),
-        'get an OpenRouter key at openrouter.ai/keys, or point provider.base_url at a local OpenAI-compatible server',
-      })
+      }
+      if is_openrouter(base_url) then
+        table.insert(advice, 'get an OpenRouter key at openrouter.ai/keys, or point provider.base_url at a local OpenAI-compatible server')
+        health.error(('$%s is not set: export %s=... (OpenRouter key).'):format(name, name), advice)
+      else
+        -- keyscope.unset_key: a server elsewhere that was given a variable almost surely
+        -- wants its key, but may take none; a warning, as `fuse-ls doctor` says it.
+        health.warn(
+          ('$%s is not set: %s gets no key. If it needs one, export %s=...; if it needs none, remove api_key_env.'):format(
+            name,
+            url_origin(base_url),
+            name
+          ),
+          advice
+        )
+      end
     end
   end
 
