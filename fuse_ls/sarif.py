@@ -66,6 +66,7 @@ def sarif_result(entry: SarifEntry) -> dict[str, Any]:
         "votes": f.votes,
         "poolSize": f.pool_size,
         "didNotAnswer": f.did_not_answer,
+        "notWaitedFor": f.not_waited_for,
         "models": list(f.models),
         "confirmedByJudge": f.confirmed,
         "severity": f.severity,

@@ -112,16 +112,31 @@ class Finding:
 
 
 def agreement_text(
-    votes: int, answered: int, did_not_answer: int = 0, *, short: bool = False, so_far: bool = False
+    votes: int,
+    answered: int,
+    did_not_answer: int = 0,
+    not_waited_for: int = 0,
+    *,
+    short: bool = False,
+    so_far: bool = False,
 ) -> str:
     """The one wording of a finding's agreement, for every output (diagnostics, tables,
     JSON, SARIF, rdjson): "2/3 models", or "2/3" in a table's votes column (`short`).
     Votes count the members that answered; a bare "2/2" would read as the whole pool
-    agreeing when one of three failed, so those that gave no answer are named:
-    "2/2 models; 1 of 3 did not answer"."""
+    agreeing when one of three failed, so the others are named. A member that failed
+    (error, timeout, deadline cut) "did not answer"; one the quorum made unnecessary was
+    "not waited for", which is no failure: "2/2 models; 1 of 3 not waited for",
+    "2/2 models; 1 of 4 did not answer, 1 not waited for"."""
     text = f"{votes}/{answered}" if short else f"{votes}/{answered} models"
+    asked = answered + did_not_answer + not_waited_for
+    if did_not_answer and not_waited_for:
+        return (
+            f"{text}; {did_not_answer} of {asked} did not answer, {not_waited_for} not waited for"
+        )
     if did_not_answer:
-        return f"{text}; {did_not_answer} of {answered + did_not_answer} did not answer"
+        return f"{text}; {did_not_answer} of {asked} did not answer"
+    if not_waited_for:
+        return f"{text}; {not_waited_for} of {asked} not waited for"
     return f"{text} so far" if so_far else text
 
 
@@ -144,19 +159,23 @@ class FusedFinding:
     rationale: str = ""
     related: tuple[tuple[int, int, str], ...] = ()  # other (start, end, message) locations
     id: str = ""  # stable within one fusion: "<fusion_id>-<n>"
-    # Pool members asked that gave no answer (failed, timed out, cut): the pool asked was
-    # pool_size + did_not_answer. Set by the engine for every finding of a fusion.
+    # Pool members asked that gave no answer (failed, timed out, cut by the deadline), and
+    # those the engine stopped waiting for once the quorum answered: the pool asked was
+    # pool_size + did_not_answer + not_waited_for. Set by the engine for every finding.
     did_not_answer: int = 0
+    not_waited_for: int = 0
 
     @property
     def agreement(self) -> str:
         """The agreement in a message: "2/3 models", "2/2 models; 1 of 3 did not answer"."""
-        return agreement_text(self.votes, self.pool_size, self.did_not_answer)
+        return agreement_text(self.votes, self.pool_size, self.did_not_answer, self.not_waited_for)
 
     @property
     def votes_text(self) -> str:
         """The agreement in a table's votes column: "2/3", "2/2; 1 of 3 did not answer"."""
-        return agreement_text(self.votes, self.pool_size, self.did_not_answer, short=True)
+        return agreement_text(
+            self.votes, self.pool_size, self.did_not_answer, self.not_waited_for, short=True
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The finding as `--json` prints it. Without `id`: that is per fusion, so a change
@@ -170,6 +189,7 @@ class FusedFinding:
             "votes": self.votes,
             "pool_size": self.pool_size,
             "did_not_answer": self.did_not_answer,
+            "not_waited_for": self.not_waited_for,
             "agreement": self.agreement,
             "models": list(self.models),
             "confirmed": self.confirmed,

@@ -363,14 +363,23 @@ class _Run:
                 f"({unrecorded}), so budget.max_usd_per_day does not count it; point "
                 "telemetry.data_dir (or FUSE_LS_DATA_DIR) at a writable directory"
             )
-        # Votes count the members that answered; every output names the others.
-        silent = sum(c.status != "ok" for c in outcome.candidates)
+        # Votes count the members that answered; every output names the others, telling
+        # those the quorum made unnecessary apart from those that failed.
+        unneeded = sum(
+            c.status == "cancelled" and c.error_kind == "quorum" for c in outcome.candidates
+        )
+        silent = sum(c.status != "ok" for c in outcome.candidates) - unneeded
         return FusionResult(
             task=request.task,
             mode=self.policy.mode,
             answer=outcome.answer,
             findings=tuple(
-                evolve(f, id=f"{self.fusion_id}-{i}", did_not_answer=silent)
+                evolve(
+                    f,
+                    id=f"{self.fusion_id}-{i}",
+                    did_not_answer=silent,
+                    not_waited_for=unneeded,
+                )
                 for i, f in enumerate(outcome.findings)
             ),
             analysis=outcome.analysis,
@@ -378,7 +387,9 @@ class _Run:
             judge=outcome.judge,
             winner=outcome.winner,
             scores=outcome.scores,
-            rejected=tuple(evolve(f, did_not_answer=silent) for f in outcome.rejected),
+            rejected=tuple(
+                evolve(f, did_not_answer=silent, not_waited_for=unneeded) for f in outcome.rejected
+            ),
             explanation=outcome.explanation,
             estimated_cost_usd=estimate,
             total_cost_usd=total_cost,

@@ -48,11 +48,16 @@ class Reported:
     provisional: bool = False
     related: tuple[tuple[Anchor, str], ...] = ()
     did_not_answer: int = 0  # pool members that gave no answer (FusedFinding's)
+    not_waited_for: int = 0  # pool members the quorum made unnecessary (FusedFinding's)
 
     @property
     def agreement(self) -> str:
         return agreement_text(
-            self.votes, self.pool_size, self.did_not_answer, so_far=self.provisional
+            self.votes,
+            self.pool_size,
+            self.did_not_answer,
+            self.not_waited_for,
+            so_far=self.provisional,
         )
 
 
@@ -76,6 +81,7 @@ def finding_data(r: Reported, uri: str) -> dict[str, Any]:
         votes=r.votes,
         pool_size=r.pool_size,
         did_not_answer=r.did_not_answer,
+        not_waited_for=r.not_waited_for,
         models=list(r.models),
         confirmed=r.confirmed,
         rationale=r.rationale,
@@ -157,6 +163,7 @@ def reported_from_fused(
                 replacement=f.replacement,
                 related=_related(snapshot, f.related),
                 did_not_answer=f.did_not_answer,
+                not_waited_for=f.not_waited_for,
             )
         )
     return out

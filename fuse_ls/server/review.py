@@ -166,6 +166,7 @@ class Review(Feature):
                 votes=reported.votes if reported else None,
                 pool_size=reported.pool_size if reported else None,
                 did_not_answer=reported.did_not_answer if reported else None,
+                not_waited_for=reported.not_waited_for if reported else None,
             )
         )
         return {}

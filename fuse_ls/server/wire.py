@@ -108,6 +108,7 @@ class FindingData:
     provisional: bool
     fix: FindingFix | None = None
     did_not_answer: int = 0
+    not_waited_for: int = 0
 
 
 # --- the converter ----------------------------------------------------------------------
@@ -134,6 +135,7 @@ _CAMEL = {
     "fusion_id": "fusionId",
     "pool_size": "poolSize",
     "did_not_answer": "didNotAnswer",
+    "not_waited_for": "notWaitedFor",
 }
 
 for _cls in (DecisionArgs, FixData, FindingData, VerifyFindingArgs):

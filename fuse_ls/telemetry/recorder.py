@@ -104,7 +104,8 @@ class SessionRecorder:
         self._lock = threading.RLock()
         self._closed = False
         self._failed_once = False
-        # fusion id -> {"action": task, "findings": {finding id: (votes, pool, no answer)}}
+        # fusion id -> {"action": task, "findings": {finding id: (votes, pool, no answer,
+        # not waited for)}}
         self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         # Model-call lines of fusions still running, written in Rudel's order at the end
         # (see `_flush`); fusion id -> lines.
@@ -174,6 +175,7 @@ class SessionRecorder:
         votes: int | None = None,
         pool_size: int | None = None,
         did_not_answer: int | None = None,
+        not_waited_for: int | None = None,
     ) -> None:
         """The user applied, dismissed or left a finding or fix. Never raises. The votes,
         when the caller does not give them, are the finding's in a fusion recorded here."""
@@ -186,7 +188,10 @@ class SessionRecorder:
                     votes = known[0] if votes is None else votes
                     pool_size = known[1] if pool_size is None else pool_size
                     did_not_answer = known[2] if did_not_answer is None else did_not_answer
-                text = decision_text(kind, decision, votes, pool_size, did_not_answer)
+                    not_waited_for = known[3] if not_waited_for is None else not_waited_for
+                text = decision_text(
+                    kind, decision, votes, pool_size, did_not_answer, not_waited_for
+                )
                 self._out.write(
                     "user",
                     {"role": "user", "content": text},
@@ -199,6 +204,7 @@ class SessionRecorder:
                         "votes": votes,
                         "poolSize": pool_size,
                         "didNotAnswer": did_not_answer,
+                        "notWaitedFor": not_waited_for,
                     },
                 )
         except Exception as e:
@@ -288,7 +294,11 @@ class SessionRecorder:
             return
         self._flush(event.fusion_id)
         info = self._remember(event.fusion_id)
-        findings = {f.id: (f.votes, f.pool_size, f.did_not_answer) for f in result.findings if f.id}
+        findings = {
+            f.id: (f.votes, f.pool_size, f.did_not_answer, f.not_waited_for)
+            for f in result.findings
+            if f.id
+        }
         info["findings"] = findings
         self._write_system(
             "fuse_ls_fusion_finished",

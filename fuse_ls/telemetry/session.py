@@ -50,6 +50,7 @@ class TelemetrySession:
         votes: int | None = None,
         pool_size: int | None = None,
         did_not_answer: int | None = None,
+        not_waited_for: int | None = None,
     ) -> None:
         if self.recorder is not None:
             self.recorder.record_decision(
@@ -60,6 +61,7 @@ class TelemetrySession:
                 votes=votes,
                 pool_size=pool_size,
                 did_not_answer=did_not_answer,
+                not_waited_for=not_waited_for,
             )
 
     def close(self) -> None:

@@ -160,6 +160,7 @@ def finished_facts(fusion_id: str, result: FusionResult) -> dict[str, Any]:
                 "votes": f.votes,
                 "poolSize": f.pool_size,
                 "didNotAnswer": f.did_not_answer,
+                "notWaitedFor": f.not_waited_for,
                 "severity": f.severity,
                 "confirmed": f.confirmed,
                 "fix": f.replacement is not None,
@@ -189,10 +190,16 @@ def finished_summary(result: FusionResult) -> str:
 
 
 def decision_text(
-    kind: str, decision: str, votes: int | None, pool_size: int | None, did_not_answer: int | None
+    kind: str,
+    decision: str,
+    votes: int | None,
+    pool_size: int | None,
+    did_not_answer: int | None,
+    not_waited_for: int | None = None,
 ) -> str:
     """A decision line's text, with the agreement worded as every output words it:
     "[fuse-ls] finding applied (2/2 models; 1 of 3 did not answer)"."""
     if votes is None or pool_size is None:
         return f"[fuse-ls] {kind} {decision}"
-    return f"[fuse-ls] {kind} {decision} ({agreement_text(votes, pool_size, did_not_answer or 0)})"
+    agreement = agreement_text(votes, pool_size, did_not_answer or 0, not_waited_for or 0)
+    return f"[fuse-ls] {kind} {decision} ({agreement})"
