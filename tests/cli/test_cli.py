@@ -387,3 +387,27 @@ def test_every_output_says_when_a_pool_member_did_not_answer(emu: Emulator, proj
     result = sarif["runs"][0]["results"][0]
     assert result["message"]["text"] == f"eval of user input ({said})"
     assert result["properties"]["didNotAnswer"] == 1
+
+
+def test_a_member_the_quorum_made_unnecessary_was_not_waited_for(
+    emu: Emulator, project: Path
+) -> None:
+    # Two of three are enough; the third is slow, so the engine stops waiting for it. It did
+    # not fail, and no output may say it "did not answer".
+    models = {**SCRIPT["models"], C: {**SCRIPT["models"][C], "ttft_ms": 60_000}}
+    emu.set_script({**SCRIPT, "models": models})
+    (project / ".fuse-ls.toml").write_text("[quorum]\nmin_responses = 2\n")
+    said = "2/2 models; 1 of 3 not waited for"
+    table = fuse(["review", "app.py"], project, emu.base_url)
+    assert table.returncode == 0, table.stderr
+    assert re.search(r"│ +2/2; 1 of 3 +│.*\n│.*│ +not waited for +│", table.stdout), table.stdout
+    assert "did not answer" not in table.stdout
+    data = json.loads(fuse(["review", "app.py", "--json"], project, emu.base_url).stdout)
+    top = data["findings"][0]
+    assert (top["votes"], top["pool_size"]) == (2, 2)
+    assert (top["did_not_answer"], top["not_waited_for"]) == (0, 1)
+    assert top["agreement"] == said
+    sarif = json.loads(fuse(["review", "app.py", "--sarif"], project, emu.base_url).stdout)
+    result = sarif["runs"][0]["results"][0]
+    assert result["message"]["text"] == f"eval of user input ({said})"
+    assert (result["properties"]["didNotAnswer"], result["properties"]["notWaitedFor"]) == (0, 1)

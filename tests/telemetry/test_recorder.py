@@ -151,6 +151,36 @@ def test_decision_lines_say_when_a_pool_member_did_not_answer(tmp_path: Path) ->
     assert [f["didNotAnswer"] for f in finished["fuseLs"]["findings"]] == [1, 0]
 
 
+def test_decision_lines_tell_a_member_not_waited_for_from_one_that_failed(
+    tmp_path: Path,
+) -> None:
+    rec, clock, root = make(tmp_path)
+    quorum_met = attrs.evolve(finding("fq", 0, 2, 2), not_waited_for=1)
+    run_fusion(
+        rec,
+        clock,
+        "fq",
+        results=(ok(POOL[0], 0), ok(POOL[1], 1), failed(POOL[2], 2)),
+        findings=(quorum_met,),
+    )
+    rec.record_decision("fq", "fq-0", "applied", kind="finding")
+    rec.record_decision(
+        "gone", "gone-0", "dismissed", kind="finding", votes=1, pool_size=3, not_waited_for=1
+    )
+    rec.close()
+    [path] = session_files(root)
+    lines = validate_transcript(path)
+    decisions = [ln for ln in lines if ln["fuseLs"]["event"] == "decision"]
+    assert [d["message"]["content"] for d in decisions] == [
+        "[fuse-ls] finding applied (2/2 models; 1 of 3 not waited for)",
+        "[fuse-ls] finding dismissed (1/3 models; 1 of 4 not waited for)",
+    ]
+    assert [d["fuseLs"].get("notWaitedFor") for d in decisions] == [1, 1]
+    assert decisions[0]["fuseLs"]["didNotAnswer"] == 0
+    finished = next(ln for ln in lines if ln["fuseLs"]["event"] == "fusion_finished")
+    assert [f["notWaitedFor"] for f in finished["fuseLs"]["findings"]] == [1]
+
+
 def test_message_ids_are_stable(tmp_path: Path) -> None:
     rec1, clock1, root1 = make(tmp_path / "a")
     rec2, clock2, root2 = make(tmp_path / "b")
