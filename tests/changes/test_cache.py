@@ -6,6 +6,10 @@ import multiprocessing
 from pathlib import Path
 
 from fuse_ls.changes.cache import ReviewCache
+from fuse_ls.changes.cache_entries import from_entry, to_entry
+from fuse_ls.changes.types import UnitOutcome
+from fuse_ls.changes.units import Unit
+from fuse_ls.core.types import FusedFinding
 
 
 def _writer(path: str, worker: int) -> None:
@@ -70,3 +74,18 @@ def test_unwritable_location_means_no_cache(tmp_path: Path) -> None:
         cache.put("k", {"findings": []})
         assert cache.get("k") is None
         assert cache.notes and "unavailable" in cache.notes[0]
+
+
+def test_stored_findings_keep_members_not_waited_for_and_older_entries_still_load() -> None:
+    unit = Unit("app.py", "python", 10, 14, frozenset({11}), "x = eval(s)\n", "", "", "lines")
+    found = FusedFinding(
+        11, 11, "error", "security", "eval", 2, 2, ("a", "b"), did_not_answer=0, not_waited_for=1
+    )
+    entry = to_entry(UnitOutcome(unit, "k" * 16, findings=[found]))
+    [again] = (from_entry(unit, "k" * 16, entry) or UnitOutcome(unit, "")).findings
+    assert again.agreement == "2/2 models; 1 of 3 not waited for"
+    # An entry written before members not waited for were counted has no such field.
+    for stored in entry["findings"]:
+        del stored["not_waited_for"]
+    [old] = (from_entry(unit, "k" * 16, entry) or UnitOutcome(unit, "")).findings
+    assert (old.start_line, old.not_waited_for, old.agreement) == (11, 0, "2/2 models")

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 
+from fuse_ls.emulator import Emulator
 from tests.server.conftest import (
     EVAL_LINE,
     JUDGE,
     NONE_LINE,
     POOL,
     Session,
+    init_options,
     only_edit,
     script,
+    start_session,
     wait_for,
 )
 
@@ -132,6 +136,22 @@ async def test_a_finding_says_when_a_pool_member_did_not_answer(lsp: Session) ->
     # Two of the two that answered agree; the third failed, which "2/2" alone would hide.
     assert eval_diag.message.endswith("(2/2 models; 1 of 3 did not answer)")
     assert eval_diag.data["votes"] == 2 and eval_diag.data["poolSize"] == 2
+
+
+async def test_a_member_the_quorum_made_unnecessary_is_not_said_to_have_failed(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    emu.set_script(script(slow=60_000))
+    options = init_options(quorum={"minResponses": 2})
+    lsp, stop = await start_session("visual-studio-code", emu, tmp_path, options)
+    try:
+        uri = lsp.open()
+        await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+        eval_diag = next(d for d in lsp.diagnostics(uri) if d.code == "security")
+        assert eval_diag.message.endswith("(2/2 models; 1 of 3 not waited for)")
+        assert (eval_diag.data["didNotAnswer"], eval_diag.data["notWaitedFor"]) == (0, 1)
+    finally:
+        await stop()
 
 
 async def test_the_result_says_whether_the_judge_failed(lsp: Session) -> None:
