@@ -38,6 +38,7 @@ from fuse_ls.telemetry import store
 from fuse_ls.telemetry.gitinfo import current_branch
 from fuse_ls.telemetry.ordering import PendingLine, order_for_rudel
 from fuse_ls.telemetry.transcript import (
+    agreement_facts,
     answer_message,
     call_message,
     decision_text,
@@ -104,8 +105,7 @@ class SessionRecorder:
         self._lock = threading.RLock()
         self._closed = False
         self._failed_once = False
-        # fusion id -> {"action": task, "findings": {finding id: (votes, pool, no answer,
-        # not waited for)}}
+        # fusion id -> {"action": task, "findings": {finding id: FusedFinding}}
         self._fusions: OrderedDict[str, dict[str, Any]] = OrderedDict()
         # Model-call lines of fusions still running, written in Rudel's order at the end
         # (see `_flush`); fusion id -> lines.
@@ -184,27 +184,18 @@ class SessionRecorder:
         try:
             with self._lock:
                 known = self._fusions.get(fusion_id, {}).get("findings", {}).get(item_id)
-                if known is not None:
-                    votes = known[0] if votes is None else votes
-                    pool_size = known[1] if pool_size is None else pool_size
-                    did_not_answer = known[2] if did_not_answer is None else did_not_answer
-                    not_waited_for = known[3] if not_waited_for is None else not_waited_for
-                text = decision_text(
-                    kind, decision, votes, pool_size, did_not_answer, not_waited_for
-                )
+                given = (votes, pool_size, did_not_answer, not_waited_for)
+                facts = agreement_facts(known, *given)
                 self._out.write(
                     "user",
-                    {"role": "user", "content": text},
+                    {"role": "user", "content": decision_text(kind, decision, facts)},
                     {
                         "event": "decision",
                         "fusionId": fusion_id,
                         "itemId": item_id,
                         "decision": decision,
                         "kind": kind,
-                        "votes": votes,
-                        "poolSize": pool_size,
-                        "didNotAnswer": did_not_answer,
-                        "notWaitedFor": not_waited_for,
+                        **facts,
                     },
                 )
         except Exception as e:
@@ -294,12 +285,7 @@ class SessionRecorder:
             return
         self._flush(event.fusion_id)
         info = self._remember(event.fusion_id)
-        findings = {
-            f.id: (f.votes, f.pool_size, f.did_not_answer, f.not_waited_for)
-            for f in result.findings
-            if f.id
-        }
-        info["findings"] = findings
+        info["findings"] = {f.id: f for f in result.findings if f.id}
         self._write_system(
             "fuse_ls_fusion_finished",
             finished_summary(result),

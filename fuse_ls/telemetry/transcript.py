@@ -32,7 +32,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
-from fuse_ls.core.types import FusionResult, Usage, agreement_text
+from fuse_ls.core.types import FusedFinding, FusionResult, Usage, agreement_text
 from fuse_ls.telemetry.models import vendor_model_id
 
 SCHEMA_VERSION: Final = 1
@@ -189,17 +189,32 @@ def finished_summary(result: FusionResult) -> str:
     return ", ".join(parts)
 
 
-def decision_text(
-    kind: str,
-    decision: str,
+def agreement_facts(
+    known: FusedFinding | None,
     votes: int | None,
     pool_size: int | None,
     did_not_answer: int | None,
-    not_waited_for: int | None = None,
-) -> str:
+    not_waited_for: int | None,
+) -> dict[str, int | None]:
+    """A decision's agreement facts: what the caller gives (the server passes what it
+    published), the rest from the finding of a recorded fusion (`known`), else None."""
+    given = {
+        "votes": votes,
+        "poolSize": pool_size,
+        "didNotAnswer": did_not_answer,
+        "notWaitedFor": not_waited_for,
+    }
+    if known is None:
+        return given
+    theirs = (known.votes, known.pool_size, known.did_not_answer, known.not_waited_for)
+    return {k: t if v is None else v for (k, v), t in zip(given.items(), theirs, strict=True)}
+
+
+def decision_text(kind: str, decision: str, facts: dict[str, int | None]) -> str:
     """A decision line's text, with the agreement worded as every output words it:
     "[fuse-ls] finding applied (2/2 models; 1 of 3 did not answer)"."""
+    votes, pool_size = facts["votes"], facts["poolSize"]
     if votes is None or pool_size is None:
         return f"[fuse-ls] {kind} {decision}"
-    agreement = agreement_text(votes, pool_size, did_not_answer or 0, not_waited_for or 0)
-    return f"[fuse-ls] {kind} {decision} ({agreement})"
+    silent, unneeded = facts["didNotAnswer"] or 0, facts["notWaitedFor"] or 0
+    return f"[fuse-ls] {kind} {decision} ({agreement_text(votes, pool_size, silent, unneeded)})"
