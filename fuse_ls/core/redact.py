@@ -310,6 +310,11 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         _whole("gitlab-token"),
     ),
     (
+        "huggingface-token",
+        re.compile(_L + r"hf_[A-Za-z0-9]{34,}" + _R),
+        _whole("huggingface-token"),
+    ),
+    (
         "npm-token",
         re.compile(_L + r"npm_[A-Za-z0-9]{36}" + _R),
         _whole("npm-token"),
@@ -451,9 +456,23 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         "secret-assignment",
         re.compile(
             r"(?im)(?:^[ \t]*(?:machine|default)\b[^\r\n]*?\bpassword[ \t]+"
-            r"|--password(?:=|[ \t]+)"
+            r"|--(?:http-|proxy-|ftp-)?password(?:=|[ \t]+)"
+            # curl `-u user:pass`, `--user user:pass`, `--proxy-user user:pass`
+            # (only on a curl line: `docker --user 1000:1000`, `pip -U pkg:x` are not secrets)
+            r"|\bcurl\b[^\r\n]*?[ \t](?:-u|--user|--proxy-user|-U)(?:=|[ \t]+)['\"]?[^\s:'\"]+:"
             r"|\bmysql(?:dump|admin)?\b[^\r\n]*?[ \t]-p)"
             r"(?P<val>[^\s'\"]+)"
+        ),
+        _group("secret-assignment", "val", _not_placeholder),
+    ),
+    # requests/httpx `auth=("user", "pass")`, `HTTPBasicAuth("user", "pass")`,
+    # aiohttp `BasicAuth("user", "pass")`: the second literal is the password.
+    (
+        "secret-assignment",
+        re.compile(
+            r"(?:\bauth[ \t]*=[ \t]*[(\[]|\b(?:HTTP(?:Basic|Digest|Proxy)Auth|BasicAuth)\()"
+            r"[ \t]*(?P<q1>['\"])[^'\"\r\n]*(?P=q1)[ \t]*,[ \t]*"
+            r"(?:password[ \t]*=[ \t]*)?(?P<q>['\"])(?P<val>[^'\"\r\n]{4,}?)(?P=q)"
         ),
         _group("secret-assignment", "val", _not_placeholder),
     ),

@@ -48,6 +48,7 @@ PEM_BODY = "\n".join(rnd(64, B64) for _ in range(6))
 PEM = "-----BEGIN RSA " + "PRIVATE KEY-----\n" + PEM_BODY + "\n-----END RSA " + "PRIVATE KEY-----"
 DB_PASS = rnd(14)
 HIGH_ENTROPY = rnd(40, URLSAFE)
+HUGGINGFACE = "hf_" + rnd(34)
 
 SECRETS: list[tuple[str, str, str]] = [
     # (name, text containing the secret, the secret itself)
@@ -85,6 +86,13 @@ SECRETS: list[tuple[str, str, str]] = [
     ("subscript", f'os.environ["DB_PASSWORD"] = "{DB_PASS}"', DB_PASS),
     ("kwarg", f'connect(host="db", password="{DB_PASS}")', DB_PASS),
     ("js-camel", f"const secretKey = '{DB_PASS}';", DB_PASS),
+    ("huggingface", f"login(token={HUGGINGFACE})", HUGGINGFACE),
+    ("curl-user", f"curl -sS -u deploy:{DB_PASS} https://ci.internal/api", DB_PASS),
+    ("curl-user-quoted", f'curl --user "deploy:{DB_PASS}" https://ci.internal/api', DB_PASS),
+    ("wget-http-password", f"wget --http-user=me --http-password={DB_PASS} https://x", DB_PASS),
+    ("requests-auth", f'requests.get(url, auth=("deploy", "{DB_PASS}"))', DB_PASS),
+    ("basic-auth-class", f"auth = HTTPBasicAuth('deploy', '{DB_PASS}')", DB_PASS),
+    ("aiohttp-auth", f'aiohttp.BasicAuth("deploy", password="{DB_PASS}")', DB_PASS),
 ]
 
 
@@ -110,6 +118,7 @@ def test_secret_is_redacted(name: str, text: str, secret: str) -> None:
         (f"x {SLACK}", "slack-token"),
         (f"x {STRIPE}", "stripe-key"),
         (f"x {GOOGLE}", "google-api-key"),
+        (f"x {HUGGINGFACE}", "huggingface-token"),
         (f"x {JWT}", "jwt"),
         (PEM, "private-key"),
         (f"mysql://root:{DB_PASS}@localhost/db", "url-password"),
@@ -168,6 +177,13 @@ LOOKALIKES = [
     "tokenizer = AutoTokenizer.from_pretrained(name)",
     'access_token = response["access_token"]',
     "PASSWORD_MIN_LENGTH = 12",
+    "docker run --user 1000:1000 app",
+    "pip install -U package:extra",
+    "tar -u archive:name",
+    "curl -u $CI_USER:$CI_PASSWORD https://ci.internal/api",
+    "requests.get(url, auth=(user, password))",
+    'requests.get(url, auth=("deploy", os.environ["DEPLOY_PASSWORD"]))',
+    "shf_abcdefghijklmnopqrstuvwxyz0123456789",
 ]
 
 
