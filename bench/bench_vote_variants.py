@@ -21,6 +21,15 @@ shipped policy across judges and pools, which is why the defaults stay as they a
   (and hurts pools of 5), but `--by-repo` shows it hurts grafana's pull requests with all
   three judges: a rule chosen on two repositories does not hold on the third.
 - `quorum n/2` (stricter in pools of 5) and `quorum 1 in 3-pools` (show every finding).
+- `at least one`: a review where no cluster reaches the quorum still shows one finding, the
+  lone one other members came closest to saying (most near-miss support). Unlike the
+  `leading` rule it survives `--by-repo`: random 3-pools beat their best member more often
+  with every judge in every repository (all 30 pull requests, 200 pools: 38.5 -> 55.5% /
+  39.5 -> 53.5% / 70.5 -> 80.0%, Opus / Sonnet / GPT-5.2). But it lowers the top-3 pool with
+  two judges (50.7 -> 49.3, 52.6 -> 51.6; Sonnet 52.1 -> 53.4), top-5 by 0.3 with all three,
+  and 5-pools' beat share (63.5 -> 59.5% with Opus): the lone finding it picks is right
+  only 21-27% of the time on grafana's pull requests in 3-pools (9-16% in 5-pools), barely
+  above a random lone finding (16-19%). Strong pools, the ones users pick, lose; not shipped.
 
 Per-member reliability (weighted votes estimated from agreement on other reviews, and
 Dawid-Skene) is measured in bench/bench_reliability.py; other clustering similarities in
@@ -74,6 +83,7 @@ def variant(
     rep: str = "product",
     cohesion: float | None = None,
     leading_in: frozenset[int] = frozenset(),
+    at_least_one: bool = False,
 ) -> Decide:
     def decide(
         pr: PullRequest,
@@ -116,6 +126,13 @@ def variant(
                 right = [v for v in c.votes if pr.reviews[v.model].label(v.finding.message) == "tp"]
                 shown = right[0] if right else shown
             out.append(shown)
+        if at_least_one and not out and clusters:
+            # Ties go to the earlier cluster, so the choice is deterministic.
+            best = max(
+                clusters,
+                key=lambda c: (len(c.voters), sum(outside_support(c, votes, sims, index))),
+            )
+            out.append(best.representative())
         return out
 
     return decide
@@ -176,6 +193,7 @@ VARIANTS: dict[str, Decide] = {
     "leading in 3,5-pools": variant(leading_in=frozenset({3, 5})),
     "quorum n/2": variant(quorum=lambda n: 1 if n <= 2 else max(2, math.ceil(n / 2))),
     "quorum 1 in 3-pools": variant(quorum=lambda n: 1 if n <= 3 else product_quorum(n)),
+    "at least one": variant(at_least_one=True),
 }
 
 
