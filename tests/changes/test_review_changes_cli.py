@@ -14,7 +14,7 @@ import pytest
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.cli_sample import JUDGE, POOL, A, B, C, outside_env, run_cli
+from tests.pool_sample import JUDGE, POOL, A, B, C, outside_env, run_cli
 
 BASE = """\
 import os

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from fuse_ls.emulator import Emulator
-from tests.cli_sample import CODE, JUDGE, POOL, A, B, C, outside_env, run_cli
+from tests.pool_sample import CODE, JUDGE, POOL, A, B, C, outside_env, run_cli
 
 EVAL = {
     "match": "eval(",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.cli_sample import JUDGE, POOL, outside_env
+from tests.pool_sample import JUDGE, POOL, outside_env
 
 # Runs the CLI's `main` as `python -m fuse_ls` would, then writes what was imported.
 RUN = """

@@ -13,7 +13,7 @@ import pytest
 from fuse_ls.emulator import Emulator
 from fuse_ls.emulator.reviewers import scripted_pool
 from fuse_ls.eval.live import CaseError, load_case, load_cases
-from tests.cli_sample import home_env, run_cli
+from tests.pool_sample import home_env, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "evals" / "cases"

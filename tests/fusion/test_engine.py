@@ -17,9 +17,9 @@ from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.budget import SpendLedger
 from fuse_ls.fusion.engine import FusionEngine
-from tests.cli_sample import JUDGE, A, B, C, pool_settings
+from tests.pool_sample import JUDGE, A, B, C, pool_settings
 
-# tests/cli_sample's CODE plus an SQL query built from user input (a third finding).
+# tests/pool_sample's CODE plus an SQL query built from user input (a third finding).
 CODE = """\
 def load(user_input, rows=[]):
     value = eval(user_input)

@@ -9,8 +9,8 @@ from typing import Any
 from fuse_ls.config import Settings
 from fuse_ls.core.types import FusionRequest
 from fuse_ls.emulator import Emulator
-from tests.cli_sample import CODE, JUDGE, POOL, A, B, C, home_env, pool_settings
-from tests.cli_sample import run_cli as run_cli  # the robustness tests import it from here
+from tests.pool_sample import CODE, JUDGE, POOL, A, B, C, home_env, pool_settings
+from tests.pool_sample import run_cli as run_cli  # the robustness tests import it from here
 
 EVAL = {
     "match": "eval(",

@@ -13,7 +13,7 @@ from fuse_ls.changes.noise import rules_instruction
 from fuse_ls.emulator import Emulator
 from fuse_ls.emulator import prompt as P
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.cli_sample import home_env, run_cli
+from tests.pool_sample import home_env, run_cli
 from tests.security.counts import record
 from tests.security.secrets_corpus import B64, rnd
 

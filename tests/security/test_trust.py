@@ -15,7 +15,7 @@ import pytest
 from fuse_ls import trust
 from fuse_ls.config import ModelSpec, Settings, load_settings
 from fuse_ls.emulator import Emulator
-from tests.cli_sample import home_env, run_cli
+from tests.pool_sample import home_env, run_cli
 from tests.security.conftest import Attacker
 from tests.security.counts import record
 

@@ -19,8 +19,8 @@ from pygls.protocol import JsonRPCProtocol
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
 from fuse_ls.emulator import Emulator
-from tests.cli_sample import home_env
 from tests.lsp_sample import EVAL_LINE, JUDGE, POOL, SOURCE  # noqa: F401 (re-exported to tests)
+from tests.pool_sample import home_env
 
 NONE_LINE = 5  # 0-based line of `if value == None:`
 

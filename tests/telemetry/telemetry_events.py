@@ -26,7 +26,7 @@ from fuse_ls.core.types import (
 from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.models import vendor_model_id
 from fuse_ls.telemetry.recorder import SessionRecorder
-from tests.cli_sample import JUDGE, POOL  # the telemetry tests import them from here too
+from tests.pool_sample import JUDGE, POOL  # the telemetry tests import them from here too
 
 CODE = 'def handler(event):\n    conn = connect("db")\n    return conn.query(event["sql"])\n'
 

@@ -14,7 +14,7 @@ from fuse_ls.emulator import Emulator
 from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.stats import compute_stats, load_sessions
 from fuse_ls.telemetry.upload import prepare
-from tests.cli_sample import JUDGE, A, B, C, pool_settings
+from tests.pool_sample import JUDGE, A, B, C, pool_settings
 
 # The emulator wants this key, from a variable named for it: a real key is in flight, and
 # the transcript (which records content here) must still not carry it.

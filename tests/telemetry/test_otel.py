@@ -29,7 +29,7 @@ from fuse_ls.core.errors import FuseError
 from fuse_ls.emulator import Emulator
 from fuse_ls.telemetry.otel import OtelObserver
 from fuse_ls.telemetry.session import open_session
-from tests.cli_sample import JUDGE, A, B, C, pool_settings
+from tests.pool_sample import JUDGE, A, B, C, pool_settings
 
 # Built at runtime so no committed file carries a token-shaped string.
 SECRET = "ghp_" + "Zz9" * 12

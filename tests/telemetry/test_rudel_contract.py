@@ -21,7 +21,7 @@ from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.engine import FusionEngine
 from fuse_ls.telemetry.models import vendor_model_id
 from fuse_ls.telemetry.recorder import SessionRecorder
-from tests.cli_sample import C, pool_settings
+from tests.pool_sample import C, pool_settings
 
 HERE = Path(__file__).parent / "rudel"
 NODE = shutil.which("node")

@@ -1,18 +1,11 @@
 from __future__ import annotations
 
-import shlex
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.changes.gitrepo import GIT_ENV, Repo
-
-CALC = "def add(a, b):\n    return a - b\n"
-# The project's own check: tiny and fast, and it fails on the bug above.
-CHECK = f"{shlex.quote(sys.executable)} -c " + shlex.quote(
-    "import calc; r = calc.add(2, 3); print('add(2, 3) =', r); assert r == 5, r"
-)
+from tests.verify.verify_sample import CALC
 
 
 @pytest.fixture(autouse=True)
@@ -36,12 +29,3 @@ def project(tmp_path: Path) -> Repo:
     repo.write(".gitignore", "build/\n")
     repo.commit("calc")
     return repo
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file of a work tree (outside .git) and its bytes."""
-    return {
-        str(p.relative_to(root)): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file() and ".git" not in p.relative_to(root).parts
-    }

@@ -17,8 +17,7 @@ from fuse_ls.core.types import FusedFinding
 from fuse_ls.emulator import Emulator
 from fuse_ls.verify.changes import FixesNotWritten, apply_fixes, plan_fixes
 from tests.changes.gitrepo import Repo
-from tests.verify.conftest import snapshot
-from tests.verify.test_verify_cli import (
+from tests.verify.verify_sample import (
     JUDGE,
     PYTEST,
     A,
@@ -28,6 +27,7 @@ from tests.verify.test_verify_cli import (
     environ,
     fuse,
     interrupt_during_checks,
+    snapshot,
     user_config,
 )
 

@@ -14,7 +14,7 @@ from fuse_ls.verify.run import CheckCommand, run_checks, run_command
 from fuse_ls.verify.sandbox import SandboxError, open_sandbox
 from fuse_ls.verify.verifier import FixVerifier
 from tests.changes.gitrepo import Repo
-from tests.verify.conftest import CHECK, snapshot
+from tests.verify.verify_sample import CHECK, snapshot
 
 PY = shlex.quote(sys.executable)
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import shlex
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,14 +14,24 @@ import pytest
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import Repo
-from tests.cli_sample import outside_env, run_cli
-from tests.verify.conftest import CALC, snapshot
+from tests.verify.verify_sample import (
+    CALC,
+    JUDGE,
+    PYTEST,
+    A,
+    B,
+    C,
+    copies_left,
+    environ,
+    fuse,
+    interrupt_during_checks,
+    snapshot,
+    user_config,
+)
 
-A, B, C, JUDGE = "emu/a", "emu/b", "emu/c", "emu/judge"
 GOOD = {"find": "a - b", "replace": "a + b"}
 BAD = {"find": "a - b", "replace": "a * b"}
 TEST_CALC = "import calc\n\n\ndef test_add():\n    assert calc.add(2, 3) == 5\n"
-PYTEST = f"{shlex.quote(sys.executable)} -m pytest -q -p no:cacheprovider"
 
 
 def script(a: dict[str, str], b: dict[str, str], c: dict[str, str]) -> dict[str, Any]:
@@ -39,67 +46,6 @@ def project(tmp_path: Path) -> Repo:
     # The test file is not committed yet: the isolated copy must still have it.
     repo.write("test_calc.py", TEST_CALC)
     return repo
-
-
-def user_config(home: Path, commands: list[str], timeout_s: float | None = None) -> None:
-    """The user's own config file (a JSON string is a valid TOML string)."""
-    folder = home / "fuse-ls"
-    folder.mkdir(parents=True, exist_ok=True)
-    limit = "" if timeout_s is None else f", timeout_s = {timeout_s}"
-    entries = ", ".join(f"{{run = {json.dumps(c)}{limit}}}" for c in commands)
-    (folder / "config.toml").write_text(f"[verify]\ncommands = [{entries}]\n")
-
-
-def environ(tmp_path: Path, base_url: str) -> dict[str, str]:
-    env = outside_env()
-    tmp = tmp_path / "tmp"
-    tmp.mkdir(exist_ok=True)
-    env.update(
-        XDG_CONFIG_HOME=str(tmp_path / "home"),
-        FUSE_LS_DATA_DIR=str(tmp_path / "data"),
-        FUSE_LS_MODELS=f"{A},{B},{C}",
-        FUSE_LS_JUDGE=JUDGE,
-        FUSE_LS_BASE_URL=base_url,
-        FUSE_LS_MODE="merge",
-        TMPDIR=str(tmp),  # where the isolated copies go: the tests check none is left
-        COLUMNS="160",
-    )
-    return env
-
-
-def fuse(args: list[str], repo: Repo, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return run_cli(args, env, repo.root, timeout=180)
-
-
-def interrupt_during_checks(
-    args: list[str], cwd: Path, env: dict[str, str], started: Path
-) -> tuple[int, str]:
-    """Run `fuse-ls ARGS`, press Ctrl-C once its check runs in the copy (the check writes
-    `started`), and return the exit status and stderr."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "fuse_ls", *args],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while not started.exists():  # wait on state: the check is running in the copy
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    return proc.returncode, err
-
-
-def copies_left(tmp_path: Path) -> list[str]:
-    return [p.name for p in (tmp_path / "tmp").glob("fuse-ls-verify-*")]
 
 
 @pytest.fixture

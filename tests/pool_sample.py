@@ -1,6 +1,6 @@
-"""The pool, the sample file and a `fuse-ls` process shared by the command-line tests
-(tests/cli, tests/changes), the robustness suite and other tests on the emulator: the
-engine's settings for that pool, and a process environment of a test's own."""
+"""The pool of model ids, the sample file and a `fuse-ls` process shared across tests/
+(the command line, change review, the engine, telemetry, security, robustness, the server):
+the engine's settings for that pool, and a process environment of a test's own."""
 
 from __future__ import annotations
 
