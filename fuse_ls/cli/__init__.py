@@ -221,8 +221,9 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
             task,
             path.resolve(),
             text,
-            start or 1,
-            end or n_lines,
+            # Line 0 is a mistake to report, not "from the start": only absent means all.
+            1 if start is None else start,
+            n_lines if end is None else end,
             settings,
             workspace,
             language_for(path),

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fuse_ls.core.errors import BadRange
 from fuse_ls.core.types import SEVERITIES, Severity
 
 # Every `fuse-ls` command builds the parser with `add_change_options`, so what only a
@@ -107,9 +108,10 @@ def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Targ
             _error(err, f"cannot read {path}: {exc}")
             return None
         count = max(len(text.splitlines()), 1)
-        first, last = start or 1, end or count
+        first = 1 if start is None else start
+        last = count if end is None else end
         if first < 1 or last > count or last < first:
-            _error(err, f"{spec}: lines {first}-{last} are not in {path} ({count} lines)")
+            _error(err, f"{spec}: {BadRange(first, last, count)}")
             return None
         absolute = path.resolve()
         try:

@@ -102,6 +102,8 @@ class BadRange(FuseError):
             message = (
                 f"Range {start_line}-{end_line} is outside the document ({line_count} {lines})"
             )
+            if start_line < 1:
+                message += "; lines are numbered from 1"
         super().__init__(message)
         self.start_line = start_line
         self.end_line = end_line

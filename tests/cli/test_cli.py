@@ -180,6 +180,20 @@ def test_bad_range_and_missing_file(emu: Emulator, project: Path) -> None:
     assert res.returncode == 2 and "not a file" in res.stderr
 
 
+def test_line_zero_is_named_as_written_not_taken_for_line_one(emu: Emulator, project: Path) -> None:
+    res = fuse(["review", "app.py:0-2"], project, emu.base_url)
+    assert res.returncode == 2
+    assert "Range 0-2 is outside the document" in res.stderr
+    assert "numbered from 1" in res.stderr
+    res = fuse(["review", "app.py:2-0"], project, emu.base_url)
+    assert res.returncode == 2 and "Range 2-0 is reversed" in res.stderr
+    # Several files go through the change-review path; same check, same words.
+    (project / "other.py").write_text("x = 1\n")
+    res = fuse(["review", "app.py:0-2", "other.py"], project, emu.base_url)
+    assert res.returncode == 2
+    assert "app.py:0-2: Range 0-2 is outside the document" in res.stderr
+
+
 def test_bad_config_is_reported_and_the_run_goes_on(emu: Emulator, project: Path) -> None:
     (project / ".fuse-ls.toml").write_text('mode = "fastest"\n')
     res = fuse(["review", "app.py", "--json"], project, emu.base_url)

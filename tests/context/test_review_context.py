@@ -373,7 +373,7 @@ def test_empty_selection_means_the_whole_document(tmp_path: Path) -> None:
     ("start", "end", "message"),
     [
         (40, 52, "Range 40-52 is outside the document (30 lines)"),
-        (0, 3, "Range 0-3 is outside the document (30 lines)"),
+        (0, 3, "Range 0-3 is outside the document (30 lines); lines are numbered from 1"),
         (29, 32, "Range 29-32 is outside the document (30 lines)"),
         (12, 10, "Range 12-10 is reversed: it ends before it starts"),
     ],
