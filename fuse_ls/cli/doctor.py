@@ -6,6 +6,8 @@ import argparse
 import asyncio
 import json
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from fuse_ls import __version__
-from fuse_ls.config import Settings, load_settings
+from fuse_ls.config import EditorLayer, Settings, load_settings
 from fuse_ls.core.errors import ConfigNotice, ProviderError
 from fuse_ls.core.keyscope import key_may_be_sent, unset_key, withheld_key_note
 from fuse_ls.core.types import Endpoint
@@ -66,7 +68,11 @@ async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, 
 
 
 def _key_checks(settings: Settings) -> list[dict[str, Any]]:
-    """One row per key variable: set or not, needed or not, and where it is not sent."""
+    """One row per key variable: set or not, needed or not, and where it is not sent.
+
+    Every detail starts with the key's state, `set` or `not set`: Neovim's :checkhealth
+    shows these rows as `$VAR is <detail>` (editors/nvim/lua/fuse_ls/health.lua).
+    """
     used: dict[str, list[Endpoint]] = {}
     for spec in [*settings.pool, settings.judge]:
         ep = settings.endpoint_for(spec)
@@ -92,13 +98,41 @@ def _key_checks(settings: Settings) -> list[dict[str, Any]]:
     return checks
 
 
+def read_editor_settings(source: str) -> list[EditorLayer] | str:
+    """The editor's settings layers from JSON in the file `source` (`-`: stdin), or what
+    is wrong with them. One object is one layer; a list is the editor's layers, oldest
+    first (Neovim sends init_options at start-up, then settings.fuseLs)."""
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot be read ({exc})"
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        return f"not valid JSON ({exc})"
+    layers = data if isinstance(data, list) else [data]
+    if not all(isinstance(layer, dict) for layer in layers):
+        return "expected a JSON object of settings, or a list of them"
+    return [EditorLayer(layer) for layer in layers]
+
+
 def run_checks(
-    workspace: Path, offline: bool, trusted: bool = False
+    workspace: Path,
+    offline: bool,
+    trusted: bool = False,
+    editor: Sequence[EditorLayer] | str | None = None,
 ) -> tuple[list[dict[str, Any]], Settings]:
-    loaded = load_settings(workspace, trusted=trusted)
+    """`editor`: the editor's settings layers, or why they could not be read (an error
+    row; the check goes on without them)."""
+    unreadable = editor if isinstance(editor, str) else None
+    layers = None if isinstance(editor, str) else editor
+    loaded = load_settings(workspace, editor=layers, trusted=trusted)
     settings = loaded.settings
     checks = [_check("fuse-ls", True, f"version {__version__}")]
-    checks.append(_check("config sources", True, ", ".join(loaded.sources)))
+    if unreadable is not None:
+        checks.append(_check("editor settings", False, unreadable))
+    # Two editor layers (start-up and pulled) are one source to the user.
+    checks.append(_check("config sources", True, ", ".join(dict.fromkeys(loaded.sources))))
     checks.append(
         _check(
             "workspace trust",
@@ -121,7 +155,9 @@ def run_checks(
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    checks, _ = run_checks(Path.cwd(), args.offline, getattr(args, "trust", False))
+    source = getattr(args, "editor_settings", None)
+    editor = read_editor_settings(source) if source else None
+    checks, _ = run_checks(Path.cwd(), args.offline, getattr(args, "trust", False), editor)
     failed = any(c["status"] == "error" for c in checks)
     if args.json:
         print(json.dumps({"ok": not failed, "checks": checks}, indent=2))
