@@ -5,7 +5,8 @@ to OpenRouter and nowhere else: not to a host a cloned repository's `.fuse-ls.to
 names, and not to a server on this machine (Ollama, vLLM, llama.cpp, LM Studio), which
 the user did not give it to either. Any other endpoint gets a key only from a variable
 the user names for it in `api_key_env`. The wording that explains a withheld key lives
-here too, so the error, `fuse-ls doctor` and the CLI say the same thing.
+here too, so the error, `fuse-ls doctor` and the CLI say the same thing (and editors,
+which show doctor's rows rather than decide them).
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ def unset_key(var: str, base_urls: Sequence[str]) -> tuple[str, str]:
     OpenRouter refuses every request without a key: an error. A server elsewhere that the
     user named a variable for almost surely wants that key, but it may also take none: a
     warning, never a failure. A server on this machine usually needs none. `fuse-ls doctor`
-    says this, and editors/nvim health.lua mirrors it word for word.
+    says this; Neovim's :checkhealth shows doctor's rows (`doctor --editor-settings`), so
+    no editor keeps a copy of this rule.
     """
     if any(needs_key(url) for url in base_urls):
         return "error", f"not set: export {var}=... (OpenRouter key)."

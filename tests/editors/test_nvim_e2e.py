@@ -93,11 +93,29 @@ def test_checkhealth_ok(run_nvim: Any, emulator: Any, workspace: Path) -> None:
     text = "\n".join(lines)
     assert _has(lines, "OK", "server executable"), text
     assert _has(lines, "OK", "version: fuse-ls"), text
-    assert _has(lines, "OK", "editor settings valid"), text
-    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set"), text
+    assert _has(lines, "OK", "all settings valid"), text
+    assert _has(lines, "config sources", "editor settings"), text
+    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set (value not shown)"), text
     assert _has(lines, "OK", emulator.base_url.rstrip("/") + "/models", "reachable"), text
     assert _has(lines, "workspace", "is not trusted by the editor", "fuse_ls-trust"), text
     assert "ERROR" not in text, text
+
+
+EDITOR_STDIN = ("--editor-settings", "-")
+
+
+def _doctor_keys(workspace: Path, env: dict[str, str], settings: dict[str, Any]) -> list[Any]:
+    """`fuse-ls doctor`'s key rows for the health test's settings: the words to expect."""
+    done = subprocess.run(
+        [sys.executable, "-m", "fuse_ls", "doctor", "--json", "--offline", *EDITOR_STDIN],
+        input=json.dumps(settings),
+        env=hermetic_env(workspace.parent / "doctor-home", env),
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [c for c in json.loads(done.stdout)["checks"] if c["check"].startswith("key ")]
 
 
 def test_checkhealth_says_the_openrouter_key_is_not_sent_to_a_local_server(
@@ -106,10 +124,73 @@ def test_checkhealth_says_the_openrouter_key_is_not_sent_to_a_local_server(
     env = {"FUSE_LS_BASE_URL": emulator.base_url, "OPENROUTER_API_KEY": API_KEY}
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
-    assert _has(lines, "$OPENROUTER_API_KEY is set, and not sent to", emulator.base_url), text
-    assert _has(lines, "only goes to OpenRouter", "provider.api_key_env"), text
+    local = emulator.base_url.removesuffix("/").removesuffix("/api/v1")
+    said = "$OPENROUTER_API_KEY is set (value not shown). No key is sent to " + local
+    assert _has(lines, said, "only goes to OpenRouter", "api_key_env"), text
     assert not _has(lines, "OK", "$OPENROUTER_API_KEY"), text
     assert "ERROR" not in text, text
+
+
+# The health check's reachability probe (curl) of an https endpoint goes to a closed
+# loopback port instead of the network (or its DNS).
+NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
+
+# Loopback spellings fuse_ls/core/hosts.is_loopback accepts that the plugin's own copy of
+# the rule (localhost, 127.*, [::1]) did not.
+LOOPBACK_V6 = "http://[0:0:0:0:0:0:0:1]:8080/v1"
+
+
+def test_checkhealth_keys_follow_each_pool_entrys_own_endpoint(
+    run_nvim: Any, workspace: Path
+) -> None:
+    """A pool entry with its own base_url and api_key_env is judged against its own
+    endpoint, in `fuse-ls doctor`'s words: a remote proxy's unset key is a warning, a
+    local server's unset key no failure, though the rest of the pool is on OpenRouter."""
+    settings = {
+        "pool": [
+            "emu/alpha",
+            {"id": "emu/beta", "baseUrl": "https://llm.example.invalid/v1", "apiKeyEnv": "PROXY_K"},
+            {"id": "emu/gamma", "base_url": LOOPBACK_V6, "api_key_env": "FUSE_TEST_LOCAL_KEY"},
+        ],
+        "verify": {"commands": ["true"]},
+    }
+    env = {
+        "OPENROUTER_API_KEY": API_KEY,
+        "FUSE_TEST_HEALTH_SETTINGS": json.dumps(settings),
+        **NO_NETWORK,
+    }
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    keys = {c["check"]: c for c in _doctor_keys(workspace, env, settings)}
+    assert keys["key PROXY_K"]["status"] == "warning", keys
+    assert _has(lines, "WARNING", "$PROXY_K is " + keys["key PROXY_K"]["detail"]), text
+    assert "llm.example.invalid gets no key" in keys["key PROXY_K"]["detail"]
+    local = "$FUSE_TEST_LOCAL_KEY is not set; a local server may not need one."
+    assert keys["key FUSE_TEST_LOCAL_KEY"]["status"] == "skipped", keys
+    assert _has(lines, local) and not _has(lines, "ERROR", "FUSE_TEST_LOCAL_KEY"), text
+    assert not _has(lines, "WARNING", "FUSE_TEST_LOCAL_KEY"), text
+    assert _has(lines, "OK", "$OPENROUTER_API_KEY is set (value not shown)"), text
+    # Every setting the server knows is valid here, `verify` too.
+    assert _has(lines, "OK", "all settings valid") and not _has(lines, "ERROR", "verify"), text
+
+
+def test_checkhealth_a_loopback_server_needs_no_key_and_gets_no_openrouter_key(
+    run_nvim: Any, workspace: Path
+) -> None:
+    settings = {
+        "provider": {"base_url": LOOPBACK_V6, "api_key_env": "FUSE_TEST_LOCAL_KEY"},
+        "judge": {"id": "emu/judge", "api_key_env": "OPENROUTER_API_KEY"},
+    }
+    env = {"OPENROUTER_API_KEY": API_KEY, "FUSE_TEST_HEALTH_SETTINGS": json.dumps(settings)}
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "$FUSE_TEST_LOCAL_KEY is not set; a local server may not need one."), text
+    assert not _has(lines, "WARNING", "FUSE_TEST_LOCAL_KEY"), text
+    # The judge names the OpenRouter key, but its server is this machine's.
+    withheld = "$OPENROUTER_API_KEY is set (value not shown). No key is sent to http://[0:0:0:0:0:0:0:1]:8080"
+    assert _has(lines, withheld, "only goes to OpenRouter"), text
+    assert not _has(lines, "OK", "$OPENROUTER_API_KEY"), text
+    assert not _has(lines, "ERROR", "KEY"), text
 
 
 def test_checkhealth_server_missing(run_nvim: Any, emulator: Any, workspace: Path) -> None:
@@ -118,33 +199,52 @@ def test_checkhealth_server_missing(run_nvim: Any, emulator: Any, workspace: Pat
     text = "\n".join(lines)
     assert _has(lines, "ERROR", "server executable not found", "/nonexistent/fuse-ls"), text
     assert _has(lines, "pipx install fuse-ls"), text
+    # No copy of the key rules guesses instead: it says what was not checked.
+    assert _has(lines, "WARNING", "API keys not checked: fuse-ls not found"), text
+    assert not _has(lines, "FUSE_TEST_EMU_KEY"), text
+
+
+def test_checkhealth_says_what_it_could_not_check_when_doctor_fails(
+    run_nvim: Any, workspace: Path
+) -> None:
+    # An older fuse-ls: `--version` works, `doctor --editor-settings` is unknown to it.
+    old = (
+        "import sys\n"
+        "if '--version' in sys.argv: print('fuse-ls 0.0.9')\n"
+        "else: sys.exit('fuse-ls: error: unrecognized arguments: --editor-settings -')"
+    )
+    env = {
+        "OPENROUTER_API_KEY": API_KEY,
+        "FUSE_TEST_HEALTH_CMD": json.dumps([sys.executable, "-c", old, "serve"]),
+    }
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "OK", "version: fuse-ls 0.0.9"), text
+    for what in ("settings", "API keys", "endpoints"):
+        assert _has(lines, "WARNING", what + " not checked", "unrecognized arguments"), text
+    assert _has(lines, "upgrade it"), text
+    assert not _has(lines, "$OPENROUTER_API_KEY"), text
 
 
 def test_checkhealth_missing_key_and_bad_settings(
     run_nvim: Any, emulator: Any, workspace: Path
 ) -> None:
+    bad = {"mode": "vote", "quorum": {"deadlineS": "x"}}
     env = {
         "FUSE_LS_BASE_URL": "https://api.example.invalid/v1",
         "FUSE_LS_PROVIDER__API_KEY_ENV": "FUSE_TEST_PROXY_KEY",
-        "FUSE_TEST_HEALTH_BAD_SETTINGS": json.dumps({"mode": "vote", "quorum": {"deadlineS": "x"}}),
+        "FUSE_TEST_HEALTH_SETTINGS": json.dumps(bad),
+        **NO_NETWORK,
     }
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
     # A remote server the user named a key for: a warning, saying what `fuse-ls doctor`
     # says, word for word (it may take no key, so neither fails on it).
-    doctor = subprocess.run(
-        [sys.executable, "-m", "fuse_ls", "doctor", "--json", "--offline"],
-        env=hermetic_env(workspace.parent / "doctor-home", env),
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    [key] = [c for c in json.loads(doctor.stdout)["checks"] if c["check"].startswith("key ")]
+    [key] = _doctor_keys(workspace, env, bad)
     assert key["status"] == "warning" and "api.example.invalid gets no key" in key["detail"]
     assert _has(lines, "WARNING", "$FUSE_TEST_PROXY_KEY is " + key["detail"]), text
     assert not _has(lines, "ERROR", "FUSE_TEST_PROXY_KEY"), text
-    assert _has(lines, "ERROR", "mode", "vote", "best-of, merge, debate"), text
+    assert _has(lines, "ERROR", "'mode'", "editor settings", "'vote'", "'best-of', 'merge'"), text
     assert _has(lines, "ERROR", "quorum.deadlineS"), text
     assert _has(lines, "api.example.invalid"), text
 

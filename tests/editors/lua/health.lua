@@ -1,17 +1,17 @@
--- :checkhealth fuse_ls. FUSE_TEST_HEALTH_CMD (JSON list) overrides the server command.
+-- :checkhealth fuse_ls. FUSE_TEST_HEALTH_CMD (JSON list) overrides the server command;
+-- FUSE_TEST_HEALTH_SETTINGS (a JSON object) replaces top-level keys of settings.fuseLs.
 local H = dofile(os.getenv('FUSE_TEST_LUA') .. '/harness.lua')
 
 H.run(function()
   local cmd = os.getenv('FUSE_TEST_HEALTH_CMD')
-  local opts = {}
-  if cmd then
-    opts.cmd = vim.json.decode(cmd)
+  local opts = { cmd = cmd and vim.json.decode(cmd) or H.server_cmd() }
+  local fuse_settings = H.settings()
+  local extra = os.getenv('FUSE_TEST_HEALTH_SETTINGS')
+  for k, v in pairs(extra and vim.json.decode(extra) or {}) do
+    fuse_settings[k] = v
   end
-  local bad = os.getenv('FUSE_TEST_HEALTH_BAD_SETTINGS')
-  if bad then
-    opts.settings = { fuseLs = vim.json.decode(bad) }
-  end
-  H.setup(opts)
+  opts.settings = { fuseLs = fuse_settings }
+  require('fuse_ls').setup(opts)
   vim.cmd('checkhealth fuse_ls')
   local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
   H.report.data.health = lines

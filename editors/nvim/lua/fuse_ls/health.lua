@@ -3,162 +3,8 @@ local M = {}
 
 local health = vim.health
 
---- Settings shape (docs/protocol.md). Values: a type name, '?' suffix for nullable,
---- a list of allowed strings, or a nested table.
-local SCHEMA = {
-  pool = 'pool',
-  judge = 'model',
-  mode = { 'best-of', 'merge', 'debate' },
-  quorum = { min_responses = 'int?', deadline_s = 'number' },
-  timeouts = { connect_s = 'number', request_s = 'number', first_token_s = 'number' },
-  retries = { max_attempts = 'int', backoff_base_s = 'number', backoff_max_s = 'number' },
-  budget = { max_usd_per_request = 'number?', max_usd_per_day = 'number?' },
-  provider = {
-    base_url = 'string',
-    api_key_env = 'string',
-    referer = 'string',
-    title = 'string',
-    deny_data_collection = 'boolean',
-  },
-  debate = { rounds = 'int' },
-  review = { context_lines = 'int', redact_secrets = 'boolean', min_votes_for_warning = 'int' },
-  telemetry = {
-    enabled = 'boolean',
-    record_content = 'boolean',
-    retention_days = 'int',
-    max_total_mb = 'int',
-    max_lines_per_file = 'int',
-    data_dir = 'string?',
-  },
-}
-
-local MODEL_KEYS = {
-  id = 'string',
-  base_url = 'string?',
-  api_key_env = 'string?',
-  ['repeat'] = 'int',
-  max_tokens = 'int?',
-  temperature = 'number?',
-}
-
-local function snake(key)
-  return (tostring(key):gsub('(%l)(%u)', '%1_%2'):gsub('%u', string.lower))
-end
-
 local function is_null(v)
   return v == nil or v == vim.NIL
-end
-
-local function check_type(v, t)
-  local nullable = t:sub(-1) == '?'
-  t = t:gsub('%?$', '')
-  if is_null(v) then
-    return nullable
-  end
-  if t == 'int' then
-    return type(v) == 'number' and v == math.floor(v)
-  end
-  return type(v) == t
-end
-
---- Check each key of `tbl` against `spec` (key -> type name), reporting under `path`.
-local function check_keys(tbl, spec, path, problems)
-  for k, val in pairs(tbl) do
-    local t = spec[snake(k)]
-    if not t then
-      table.insert(problems, ('%s.%s: unknown key'):format(path, k))
-    elseif not check_type(val, t) then
-      table.insert(problems, ('%s.%s = %s: expected %s'):format(path, k, vim.inspect(val), t))
-    end
-  end
-end
-
-local function validate_model(v, path, problems)
-  if type(v) == 'string' then
-    if v == '' then
-      table.insert(problems, ('%s: empty model id'):format(path))
-    end
-    return
-  end
-  if type(v) ~= 'table' or vim.islist(v) then
-    table.insert(problems, ('%s: expected a model id or {id=...}, got %s'):format(path, vim.inspect(v)))
-    return
-  end
-  check_keys(v, MODEL_KEYS, path, problems)
-  local has_id = false
-  for k in pairs(v) do
-    has_id = has_id or snake(k) == 'id'
-  end
-  if not has_id then
-    table.insert(problems, ('%s: missing id'):format(path))
-  end
-end
-
---- Validate the fuseLs settings table against the documented shape.
---- @param s table
---- @return string[] problems
-function M.validate_settings(s)
-  local problems = {}
-  if s == nil or s == vim.NIL then
-    return problems
-  end
-  if type(s) ~= 'table' then
-    return { ('settings: expected a table, got %s'):format(type(s)) }
-  end
-  for k, v in pairs(s) do
-    local key = snake(k)
-    local spec = SCHEMA[key]
-    if spec == nil then
-      table.insert(problems, ('%s: unknown key'):format(k))
-    elseif spec == 'pool' then
-      if type(v) ~= 'table' or not vim.islist(v) or #v == 0 then
-        table.insert(problems, ('pool: expected a non-empty list of model ids, got %s'):format(vim.inspect(v)))
-      else
-        for i, m in ipairs(v) do
-          validate_model(m, ('pool[%d]'):format(i), problems)
-        end
-      end
-    elseif spec == 'model' then
-      validate_model(v, key, problems)
-    elseif vim.islist(spec) then
-      if not vim.list_contains(spec, v) then
-        table.insert(
-          problems,
-          ('%s = %s: expected one of %s'):format(k, vim.inspect(v), table.concat(spec, ', '))
-        )
-      end
-    elseif type(v) ~= 'table' then
-      table.insert(problems, ('%s: expected a table, got %s'):format(k, vim.inspect(v)))
-    else
-      check_keys(v, spec, k, problems)
-    end
-  end
-  local rounds = type(s.debate) == 'table' and s.debate.rounds
-  if type(rounds) == 'number' and (rounds < 1 or rounds > 3) then
-    table.insert(problems, ('debate.rounds = %d: expected 1..3'):format(rounds))
-  end
-  table.sort(problems)
-  return problems
-end
-
---- Look a settings key up in snake_case or camelCase.
-local function get(tbl, section, key)
-  if type(tbl) ~= 'table' then
-    return nil
-  end
-  local sec = tbl[section]
-  if type(sec) ~= 'table' then
-    return nil
-  end
-  local camel = key:gsub('_(%l)', string.upper)
-  local v = sec[key]
-  if is_null(v) then
-    v = sec[camel]
-  end
-  if is_null(v) then
-    return nil
-  end
-  return v
 end
 
 --- The prefix of `cmd` that runs the fuse-ls CLI (everything before `serve`).
@@ -188,65 +34,136 @@ local function first_line(s)
   return (vim.split(vim.trim(s or ''), '\n', { plain = true })[1] or '')
 end
 
---- `fuse-ls doctor --json --offline`: the configuration files and environment as the
---- server loads them (editor settings come on top and are checked above).
-local function check_doctor(prefix, env, cwd)
-  local argv = vim.list_extend(vim.deepcopy(prefix), { 'doctor', '--json', '--offline' })
-  local ok, obj = pcall(vim.system, argv, { text = true, env = env, cwd = cwd })
+local function last_line(s)
+  local lines = vim.split(vim.trim(s or ''), '\n', { plain = true })
+  return lines[#lines] or ''
+end
+
+--- The editor's settings as the server gets them, oldest first: init_options (the
+--- initialize request; the trust key is no setting) then settings.fuseLs
+--- (workspace/configuration). Non-tables are left out: the server ignores them too.
+--- @return table[] layers, string[] ignored
+local function editor_layers(config)
+  local layers, ignored = {}, {}
+  local function add(name, v)
+    if is_null(v) then
+      return
+    elseif type(v) ~= 'table' then
+      table.insert(ignored, ('%s is a %s, not a table: the server ignores it'):format(name, type(v)))
+      return
+    end
+    v = vim.deepcopy(v)
+    v[require('fuse_ls.lsp').TRUST_KEY] = nil
+    table.insert(layers, next(v) == nil and vim.empty_dict() or v)
+  end
+  add('init_options', config.init_options)
+  add('settings.fuseLs', type(config.settings) == 'table' and config.settings.fuseLs or nil)
+  return layers, ignored
+end
+
+--- `fuse-ls doctor --json --offline` with the editor's settings: what the server would
+--- load (files, environment, these settings) and the key rows of fuse_ls/core/keyscope.py.
+--- Key rules live there alone; this file only shows doctor's rows.
+--- @return table? data, string? why_not
+local function run_doctor(prefix, env, cwd, layers, trusted)
+  local okj, input = pcall(vim.json.encode, layers)
+  if not okj then
+    return nil, 'the editor settings cannot be sent as JSON: ' .. tostring(input)
+  end
+  local argv = vim.list_extend(
+    vim.deepcopy(prefix),
+    { 'doctor', '--json', '--offline', '--editor-settings', '-' }
+  )
+  if trusted then
+    table.insert(argv, '--trust')
+  end
+  local ok, obj = pcall(vim.system, argv, { text = true, env = env, cwd = cwd, stdin = input })
   if not ok then
-    return nil
+    return nil, tostring(obj)
   end
   local res = obj:wait(20000)
-  local okj, data = pcall(vim.json.decode, res.stdout or '', { luanil = { object = true, array = true } })
-  if not okj or type(data) ~= 'table' or type(data.checks) ~= 'table' then
-    return nil
+  local okd, data = pcall(vim.json.decode, res.stdout or '', { luanil = { object = true, array = true } })
+  if not okd or type(data) ~= 'table' or type(data.checks) ~= 'table' then
+    local said = last_line(res.stderr) ~= '' and last_line(res.stderr) or first_line(res.stdout)
+    return nil, ('`fuse-ls doctor --editor-settings` failed (exit %s): %s'):format(tostring(res.code), said)
   end
   return data
 end
 
---- Report the doctor's configuration checks ({check, status, detail}).
--- The host of a base URL, lowercased, without user:password@, port or IPv6 brackets.
-local function url_host(url)
-  local authority = (url:match('^%a[%w+.-]*://([^/?#]*)') or ''):gsub('^.*@', '')
-  local v6 = authority:match('^%[([^%]]*)%]')
-  return (v6 or authority:gsub(':%d*$', '')):lower()
-end
-
--- Mirrors fuse_ls/core/hosts.py: openrouter.ai or a subdomain, never openrouter.ai.example.com.
-local function is_openrouter(url)
-  local host = url_host(url)
-  return host == 'openrouter.ai' or host:sub(-#'.openrouter.ai') == '.openrouter.ai'
-end
-
--- Mirrors keyscope.origin: `scheme://host:port` without any user:password@.
-local function url_origin(url)
-  local scheme, authority = url:match('^(%a[%w+.-]*://)([^/?#]*)')
-  if not scheme then
-    return url
+local function rows(data, prefix)
+  local out = {}
+  for _, c in ipairs(data and data.checks or {}) do
+    local name = tostring(c.check or '')
+    if name == prefix or (prefix:sub(-1) == ' ' and vim.startswith(name, prefix)) then
+      table.insert(out, { name = name, status = tostring(c.status or ''), detail = tostring(c.detail or '') })
+    end
   end
-  return scheme .. authority:gsub('^.*@', '')
+  return out
 end
 
-local function report_doctor(data)
-  for _, c in ipairs(data.checks) do
-    local name = c.check or c.name or 'check'
-    if name == 'config' or name == 'config sources' then
-      local msg = ('config files and environment: %s'):format(c.detail or '')
-      if name == 'config sources' then
-        msg = ('config sources: %s'):format(c.detail or '')
-      end
-      local st = tostring(c.status or ''):lower()
-      if st == 'ok' then
-        if name == 'config sources' then
-          health.info(msg)
-        else
-          health.ok(msg)
-        end
-      elseif st == 'error' then
-        health.error(msg, { 'fix the key in the file or environment variable named above' })
-      else
-        health.info(msg)
-      end
+local SETTINGS_ADVICE = { 'see :help fuse_ls-settings', 'run `fuse-ls doctor` in the workspace for the same checks' }
+
+local function report_settings(data)
+  for _, c in ipairs(rows(data, 'editor settings')) do
+    health.error('editor settings not checked: ' .. c.detail, SETTINGS_ADVICE)
+  end
+  for _, c in ipairs(rows(data, 'config sources')) do
+    health.info('config sources: ' .. c.detail)
+  end
+  for _, c in ipairs(rows(data, 'config')) do
+    if c.status == 'ok' then
+      health.ok(c.detail)
+    elseif c.status == 'error' then
+      health.error('invalid setting: ' .. c.detail, SETTINGS_ADVICE)
+    else
+      health.warn(c.detail, SETTINGS_ADVICE)
+    end
+  end
+end
+
+local function report_keys(data)
+  local keys = rows(data, 'key ')
+  if #keys == 0 then
+    health.info('no endpoint names an API key variable (api_key_env)')
+  end
+  for _, c in ipairs(keys) do
+    local var = c.name:sub(#'key ' + 1)
+    -- doctor's details start with the key's state ("set ..." / "not set ...").
+    local msg = ('$%s is %s'):format(var, c.detail)
+    local advice = {
+      ('export %s=... in the environment that starts Neovim, or pass it with setup({ cmd_env = { %s = ... } })'):format(var, var),
+    }
+    if c.status == 'ok' then
+      health.ok(msg)
+    elseif c.status == 'error' then
+      table.insert(advice, 'get an OpenRouter key at openrouter.ai/keys, or point provider.base_url at a local OpenAI-compatible server')
+      health.error(msg, advice)
+    elseif c.status == 'warning' then
+      health.warn(msg, advice)
+    else
+      health.info(msg)
+    end
+  end
+end
+
+local function report_endpoints(data)
+  local endpoints = rows(data, 'endpoint ')
+  if vim.fn.executable('curl') ~= 1 then
+    health.warn('curl not found; endpoint reachability not checked')
+    return
+  end
+  for _, c in ipairs(endpoints) do
+    local url = c.name:sub(#'endpoint ' + 1):gsub('/+$', '') .. '/models'
+    local res = run({ 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', url }, nil, 8000)
+    local code = tonumber(vim.trim(res.stdout or '')) or 0
+    if res.code == 0 and code >= 200 and code < 300 then
+      health.ok(('%s reachable (HTTP %d)'):format(url, code))
+    elseif res.code == 0 and code > 0 then
+      health.warn(('%s answered HTTP %d'):format(url, code), { 'check provider.base_url (or the model entry\'s base_url)' })
+    else
+      health.error(('%s not reachable: %s'):format(url, first_line(res.stderr)), {
+        'check your network, a proxy (HTTPS_PROXY), or provider.base_url / $FUSE_LS_BASE_URL',
+      })
     end
   end
 end
@@ -319,127 +236,58 @@ function M.check()
   end
 
   -- Settings ------------------------------------------------------------
+  -- fuse-ls checks the settings, keys and endpoints itself (`fuse-ls doctor`), with the
+  -- editor's settings on top of the files and environment, as the server loads them.
   health.start('fuse-ls: settings')
-  local settings = type(config.settings) == 'table' and config.settings.fuseLs or nil
-  local problems = M.validate_settings(settings)
-  local init_problems = M.validate_settings(config.init_options)
-  for _, p in ipairs(init_problems) do
-    table.insert(problems, 'init_options: ' .. p)
-  end
-  if #problems == 0 then
-    local n = type(settings) == 'table' and vim.tbl_count(settings) or 0
-    health.ok(('editor settings valid (%d key%s in settings.fuseLs)'):format(n, n == 1 and '' or 's'))
-  else
-    for _, p in ipairs(problems) do
-      health.error('invalid setting: ' .. p, { 'see :help fuse_ls-settings' })
-    end
-  end
-
   local cwd = vim.fs.root(0, config.root_markers or {}) or vim.fn.getcwd()
-  if require('fuse_ls.lsp').is_trusted(config.trusted, cwd) then
+  local init = type(config.init_options) == 'table' and config.init_options or {}
+  local trust_key = require('fuse_ls.lsp').TRUST_KEY
+  -- As before_init sends it: the option, or an explicit `true` in init_options.
+  local trusted = require('fuse_ls.lsp').is_trusted(config.trusted, cwd) or init[trust_key] == true
+  if trusted then
     health.info(('workspace %s is trusted (option `trusted`): its config file may choose endpoints, keys and limits'):format(cwd))
   else
     health.info(
       ('workspace %s is not trusted by the editor (option `trusted`): its config file cannot choose endpoints or keys, nor loosen limits. To trust it: `fuse-ls trust DIR`, or the option; see :help fuse_ls-trust'):format(cwd)
     )
   end
+  local layers, ignored = editor_layers(config)
+  for _, msg in ipairs(ignored) do
+    health.warn(msg, SETTINGS_ADVICE)
+  end
+  local data, why_not
   if prefix then
-    local data = check_doctor(prefix, env, cwd)
-    if data then
-      report_doctor(data)
-    else
-      health.info('`fuse-ls doctor --json` not available; configuration files not checked')
-    end
+    data, why_not = run_doctor(prefix, env, cwd, layers, trusted)
+  elseif type(config.cmd) == 'function' then
+    why_not = 'cmd is a function, so the fuse-ls executable is unknown; run `fuse-ls doctor` where the server runs'
+  else
+    why_not = 'fuse-ls not found (see "server" above)'
+  end
+  local unchecked = function(what)
+    health.warn(('%s not checked: %s'):format(what, why_not), {
+      'run `fuse-ls doctor` in a terminal in the workspace; an older fuse-ls has no `doctor --editor-settings`: upgrade it',
+    })
+  end
+  if data then
+    report_settings(data)
+  else
+    unchecked('settings')
   end
 
   -- API key -------------------------------------------------------------
   health.start('fuse-ls: API key')
-  local sources = { settings, config.init_options }
-  local key_env, base_url
-  for _, s in ipairs(sources) do
-    key_env = key_env or get(s, 'provider', 'api_key_env')
-    base_url = base_url or get(s, 'provider', 'base_url')
-  end
-  local function env_value(name)
-    if env and env[name] ~= nil then
-      return env[name]
-    end
-    return vim.env[name]
-  end
-  -- Environment wins over editor settings (docs/protocol.md precedence).
-  key_env = env_value('FUSE_LS_PROVIDER__API_KEY_ENV') or key_env or 'OPENROUTER_API_KEY'
-  base_url = env_value('FUSE_LS_BASE_URL') or base_url or 'https://openrouter.ai/api/v1'
-  local names = { key_env }
-  local pool = type(settings) == 'table' and settings.pool or nil
-  if type(pool) == 'table' then
-    for _, m in ipairs(pool) do
-      local e = type(m) == 'table' and (m.api_key_env or m.apiKeyEnv) or nil
-      if type(e) == 'string' and not vim.list_contains(names, e) then
-        table.insert(names, e)
-      end
-    end
-  end
-  local local_endpoint = base_url:match('^https?://localhost[:/]')
-    or base_url:match('^https?://127%.') ~= nil
-    or base_url:match('^https?://%[::1%]') ~= nil
-  for _, name in ipairs(names) do
-    local v = env_value(name)
-    local set = type(v) == 'string' and v ~= ''
-    if name == 'OPENROUTER_API_KEY' and not is_openrouter(base_url) then
-      -- fuse_ls/core/keyscope.py: the OpenRouter key goes to OpenRouter and nowhere else.
-      health.info(
-        ('$%s is %s, and not sent to %s: the OpenRouter key only goes to OpenRouter. If this server needs a key, put it in a variable of its own and name that in provider.api_key_env'):format(
-          name,
-          set and 'set' or 'not set',
-          base_url
-        )
-      )
-    elseif set then
-      health.ok(('$%s is set (value not shown)'):format(name))
-    elseif local_endpoint then
-      health.info(('$%s is not set; the endpoint %s is local, which may not need a key'):format(name, base_url))
-    else
-      local advice = {
-        ('export %s=... in the environment that starts Neovim, or pass it with setup({ cmd_env = { %s = ... } })'):format(
-          name,
-          name
-        ),
-      }
-      if is_openrouter(base_url) then
-        table.insert(advice, 'get an OpenRouter key at openrouter.ai/keys, or point provider.base_url at a local OpenAI-compatible server')
-        health.error(('$%s is not set: export %s=... (OpenRouter key).'):format(name, name), advice)
-      else
-        -- keyscope.unset_key: a server elsewhere that was given a variable almost surely
-        -- wants its key, but may take none; a warning, as `fuse-ls doctor` says it.
-        health.warn(
-          ('$%s is not set: %s gets no key. If it needs one, export %s=...; if it needs none, remove api_key_env.'):format(
-            name,
-            url_origin(base_url),
-            name
-          ),
-          advice
-        )
-      end
-    end
+  if data then
+    report_keys(data)
+  else
+    unchecked('API keys')
   end
 
   -- Endpoint ------------------------------------------------------------
   health.start('fuse-ls: endpoint')
-  local url = base_url:gsub('/+$', '') .. '/models'
-  if vim.fn.executable('curl') == 1 then
-    local res = run({ 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', url }, nil, 8000)
-    local code = tonumber(vim.trim(res.stdout or '')) or 0
-    if res.code == 0 and code >= 200 and code < 300 then
-      health.ok(('%s reachable (HTTP %d)'):format(url, code))
-    elseif res.code == 0 and code > 0 then
-      health.warn(('%s answered HTTP %d'):format(url, code), { 'check provider.base_url' })
-    else
-      health.error(('%s not reachable: %s'):format(url, first_line(res.stderr)), {
-        'check your network, a proxy (HTTPS_PROXY), or provider.base_url / $FUSE_LS_BASE_URL',
-      })
-    end
+  if data then
+    report_endpoints(data)
   else
-    health.warn('curl not found; endpoint reachability not checked (' .. url .. ')')
+    unchecked('endpoints')
   end
 
   -- Running clients -----------------------------------------------------
