@@ -424,12 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check configuration, keys, endpoints and model ids")
     p.add_argument("--json", action="store_true")
     p.add_argument("--offline", action="store_true", help="skip network checks")
-    p.add_argument(
-        "--editor-settings",
-        metavar="FILE",
-        help="JSON settings an editor sends the server (one object, or a list oldest first);"
-        " checked with the files and environment ('-': read stdin)",
-    )
+    p.add_argument("--editor-settings", metavar="FILE", help="editor settings JSON ('-': stdin)")
     _add_trust_option(p)
 
     p = sub.add_parser(
