@@ -4,6 +4,7 @@
  */
 import * as vscode from 'vscode';
 import type { ShowDocumentParams, ShowDocumentRequest, ShowDocumentResult } from 'vscode-languageclient/node';
+import { type FixArrival, type FixExpectation, FixWaits, type LineSpan, selectedLines } from './fixwaits';
 import { describeError, type Logger } from './log';
 import { degradedNotes, notice } from './messages';
 import type { ClientLike } from './server';
@@ -149,8 +150,10 @@ export class Fusions {
   private readonly local = new Map<vscode.CancellationTokenSource, string>();
   /** Explanation documents already shown as a preview (through window/showDocument). */
   private readonly previewed = new Set<string>();
-  /** The progress notifications a fix's arrival ends, by document uri (see `fixReady`). */
-  private readonly awaitingFix = new Map<string, Set<AwaitingFix>>();
+  /** The requests whose notification a fix's arrival ends (see `fixReady`). */
+  private readonly fixWaits = new FixWaits(sameUri);
+  /** Fusions a notification already shows: a second request on the same document binds another. */
+  private readonly shown = new Set<string>();
 
   constructor(
     private readonly tracker: FusionTracker,
@@ -189,14 +192,21 @@ export class Fusions {
   ): Promise<unknown> => {
     if (command === VERIFY_FINDING) {
       const verify = args[0] as Partial<VerifyArgs> | undefined;
-      return this.verifyWithProgress(verify?.uri, verify?.apply === true, () => Promise.resolve(next(command, args) as VerifyResult));
+      const lines = typeof verify?.uri === 'string' && typeof verify.findingId === 'string' ? findingLines(verify.uri, verify.findingId) : undefined;
+      return this.verifyWithProgress(verify?.uri, lines, verify?.apply === true, () => Promise.resolve(next(command, args) as VerifyResult));
     }
     const task = taskOf(command);
     const first = args[0] as Partial<FusionArgs> | undefined;
     if (!task || typeof first?.uri !== 'string') {
       return next(command, args);
     }
-    const result = await this.withProgress(task, first as FusionArgs, () => Promise.resolve(next(command, args)));
+    // Sent here rather than through `next`, which takes no token: the notification's Cancel
+    // then cancels this request ($/cancelRequest), and only it.
+    const client = this.client();
+    const send = client
+      ? (token: vscode.CancellationToken) => client.sendRequest('workspace/executeCommand', { command, arguments: args }, token)
+      : () => Promise.resolve(next(command, args));
+    const result = await this.withProgress(task, first as FusionArgs, send);
     await this.present(task, result);
     return result;
   };
@@ -293,48 +303,24 @@ export class Fusions {
       return undefined;
     }
     const args: VerifyArgs = { uri: editor.document.uri.toString(), findingId: chosen.data!.findingId as string, apply: true };
-    return this.verifyWithProgress(args.uri, true, () => client.sendRequest<VerifyResult>('workspace/executeCommand', { command: VERIFY_FINDING, arguments: [args] }));
+    const lines = { start: chosen.range.start.line, end: chosen.range.end.line };
+    return this.verifyWithProgress(args.uri, lines, true, () => client.sendRequest<VerifyResult>('workspace/executeCommand', { command: VERIFY_FINDING, arguments: [args] }));
   }
 
   /**
-   * The fix preview is about to ask whether to apply a fix to `uri`. The server sends
-   * that question when the fusion (a "Fused fix") or the checks (a "Verify fix" with
-   * apply) are over, and answers the command only after the user did: their notification
-   * ends now, not beside the question. A fused fix's Cancel button goes with it: the
-   * models are done, and the question has its own Discard.
+   * The fix preview is about to ask whether to apply a fix. The server sends that question
+   * when the fusion (a "Fused fix") or the checks (a "Verify fix" with apply) are over, and
+   * answers the command only after the user did: the notification of the request the fix
+   * belongs to ends now, not beside the question; the other requests' keep showing. A
+   * fused fix's Cancel button goes with it: the models are done, and the question has its
+   * own Discard.
    */
-  readonly fixReady = async (uri: string): Promise<void> => {
-    const running = [...(this.awaitingFix.get(sameUri(uri)) ?? [])];
-    for (const waiting of running) {
-      waiting.end();
-    }
-    await Promise.all(running.map((w) => w.closed));
-  };
+  readonly fixReady = (arrival: FixArrival): Promise<void> => this.fixWaits.arrived(arrival);
 
-  /** A progress notification about `uri` that `fixReady` ends: `arrived` settles then;
-   * call `closed` once the notification is gone and `release` when the command is over. */
-  private awaitFix(uri: unknown): { arrived: Promise<void>; closed: () => void; release: () => void } {
-    const key = typeof uri === 'string' ? sameUri(uri) : '';
-    let end = (): void => {};
-    let closed = (): void => {};
-    const arrived = new Promise<void>((resolve) => (end = resolve));
-    const waiting: AwaitingFix = { end, closed: new Promise<void>((resolve) => (closed = resolve)) };
-    const running = this.awaitingFix.get(key) ?? new Set<AwaitingFix>();
-    this.awaitingFix.set(key, running.add(waiting));
-    const release = (): void => {
-      closed();
-      running.delete(waiting);
-      if (running.size === 0 && this.awaitingFix.get(key) === running) {
-        this.awaitingFix.delete(key);
-      }
-    };
-    return { arrived, closed, release };
-  }
-
-  private async verifyWithProgress(uri: unknown, apply: boolean, send: () => Promise<VerifyResult>): Promise<VerifyResult | undefined> {
+  private async verifyWithProgress(uri: unknown, lines: LineSpan | undefined, apply: boolean, send: () => Promise<VerifyResult>): Promise<VerifyResult | undefined> {
     const title = 'fuse-ls: Verify fix';
     let result: VerifyResult | undefined;
-    const checksOver = this.awaitFix(uri);
+    const checksOver = this.fixWaits.wait({ uri: typeof uri === 'string' ? uri : '', kind: 'verify', lines });
     try {
       const sent = send();
       try {
@@ -551,7 +537,8 @@ export class Fusions {
     this.local.set(source, args.uri);
     const title = `fuse-ls: ${TITLES[task]}`;
     // A fix arrives as a question (the fix preview) before the command answers.
-    const fixArrived = task === 'fix' ? this.awaitFix(args.uri) : undefined;
+    const expected: FixExpectation = { uri: args.uri, kind: 'fix', lines: args.range ? selectedLines(args.range) : 'whole' };
+    const fixArrived = task === 'fix' ? this.fixWaits.wait(expected) : undefined;
     let sent: Promise<R> | undefined;
     try {
       await vscode.window.withProgress(
@@ -559,16 +546,18 @@ export class Fusions {
         async (progress, token) => {
           let bound: string | undefined;
           const watch = this.tracker.onDidChange(() => {
-            const fusion = bound !== undefined ? this.tracker.get(bound) : this.tracker.find(args.uri, task, mark, new Set());
+            const fusion = bound !== undefined ? this.tracker.get(bound) : this.tracker.find(args.uri, task, mark, this.shown);
             if (fusion) {
-              bound = fusion.fusionId;
+              if (bound === undefined) {
+                bound = fusion.fusionId;
+                this.shown.add(bound);
+              }
               progress.report({ message: describeModels(fusion) });
             }
           });
-          const onCancel = token.onCancellationRequested(() => {
-            source.cancel();
-            void this.cancelOnServer(args.uri);
-          });
+          // The request's token: the client sends $/cancelRequest for this request alone,
+          // which stops its fusion on the server; another request on the document runs on.
+          const onCancel = token.onCancellationRequested(() => source.cancel());
           progress.report({ message: 'asking the pool…' });
           try {
             sent = raceCancellation(send(source.token), source.token);
@@ -576,6 +565,9 @@ export class Fusions {
           } finally {
             watch.dispose();
             onCancel.dispose();
+            if (bound !== undefined) {
+              this.shown.delete(bound);
+            }
           }
         },
       );
@@ -601,8 +593,8 @@ export class Fusions {
   }
 
   /**
-   * Cancelling the request alone may not stop the server's coroutine: also say which
-   * document (no document: every fusion, change reviews included).
+   * `fuse-ls.cancel` for a document's fusions, or without one for every fusion (change
+   * reviews included).
    */
   private async cancelOnServer(uri: string | undefined): Promise<void> {
     try {
@@ -730,11 +722,12 @@ function raceCancellation<R>(promise: Promise<R>, token: vscode.CancellationToke
   });
 }
 
-interface AwaitingFix {
-  /** Ends the notification: the fix has arrived. */
-  end(): void;
-  /** Settles once the notification is gone. */
-  closed: Promise<void>;
+/** The lines of the fuse-ls finding `findingId` in `uri`, as the editor shows them now. */
+function findingLines(uri: string, findingId: string): LineSpan | undefined {
+  const found = (vscode.languages.getDiagnostics(vscode.Uri.parse(uri)) as readonly FindingDiagnostic[]).find(
+    (d) => d.source === 'fuse-ls' && d.data?.findingId === findingId,
+  );
+  return found ? { start: found.range.start.line, end: found.range.end.line } : undefined;
 }
 
 /** One spelling of a document uri: the server may percent-encode what the editor does not. */

@@ -9,6 +9,7 @@
  * Edits that need no confirmation are applied as the language client would.
  */
 import * as vscode from 'vscode';
+import { type FixArrival, fixKindOf } from './fixwaits';
 import { describeError, type Logger } from './log';
 
 export const PROPOSED_SCHEME = 'fuse-ls-fix';
@@ -102,11 +103,11 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
   private readonly registration: vscode.Disposable;
   private next = 1;
 
-  /** `beforeAsking(uri)`: a fix to `uri` is about to be shown and asked about; the
-   * question waits until it settles (a verification's progress has ended). */
+  /** `beforeAsking(arrival)`: a fix is about to be shown and asked about; the question
+   * waits until it settles (the progress of the request it answers has ended). */
   constructor(
     private readonly logger: Logger,
-    private readonly beforeAsking: (uri: string) => Promise<void> = () => Promise.resolve(),
+    private readonly beforeAsking: (arrival: FixArrival) => Promise<void> = () => Promise.resolve(),
   ) {
     this.registration = vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, this);
   }
@@ -128,8 +129,13 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
     if (!needsConfirmation(params.edit) || documents.length !== 1) {
       return this.apply(documents);
     }
-    await this.beforeAsking(documents[0].uri);
-    return this.previewAndAsk(documents[0], params);
+    const target = documents[0];
+    await this.beforeAsking({
+      uri: target.uri,
+      kind: fixKindOf(params.label),
+      lines: { start: Math.min(...target.edits.map((e) => e.range.start.line)), end: Math.max(...target.edits.map((e) => e.range.end.line)) },
+    });
+    return this.previewAndAsk(target, params);
   };
 
   dispose(): void {

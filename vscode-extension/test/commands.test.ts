@@ -96,7 +96,7 @@ describe('review / explain / fix', () => {
     await running;
   });
 
-  it('cancelling the notification cancels the request and calls fuse-ls.cancel for the document', async () => {
+  it('cancelling the notification cancels its request ($/cancelRequest), not every fusion of the document', async () => {
     const { server } = await activate();
     fake.setEditor(URI, SOURCE, [3, 0, 5, 0]);
     const never = deferred<unknown>();
@@ -107,7 +107,8 @@ describe('review / explain / fix', () => {
     expect(await running).toBeUndefined();
     const requests = server.last.executeCommands();
     expect(requests[0].token?.isCancellationRequested).toBe(true);
-    expect(requests[1].params).toEqual({ command: 'fuse-ls.cancel', arguments: [{ uri: URI }] });
+    // fuse-ls.cancel {uri} would stop another request's fusion of the same document too.
+    expect(requests.map((r) => r.params.command)).toEqual(['fuse-ls.explain']);
     expect(fake.statusMessages.at(-1)).toContain('cancelled');
     expect(fake.messages.filter((m) => m.kind === 'error')).toEqual([]);
   });
@@ -218,12 +219,15 @@ describe('review / explain / fix', () => {
   it('routes the server\'s own code-action commands through the same progress UI', async () => {
     const { server } = await activate();
     const middleware = server.last.spec.clientOptions.middleware!.executeCommand!;
-    const sent: unknown[] = [];
-    const result = await middleware('fuse-ls.review', [{ uri: URI }], (command, args) => {
-      sent.push({ command, args });
-      return { fusionId: 'x', findings: [], cancelled: false };
+    server.responder = () => ({ fusionId: 'x', findings: [], cancelled: false });
+    // Sent with the notification's token (not through `next`, which takes none), so Cancel
+    // reaches this request.
+    const result = await middleware('fuse-ls.review', [{ uri: URI }], () => {
+      throw new Error('sent without a token');
     });
-    expect(sent).toEqual([{ command: 'fuse-ls.review', args: [{ uri: URI }] }]);
+    const [sent] = server.last.executeCommands();
+    expect(sent.params).toEqual({ command: 'fuse-ls.review', arguments: [{ uri: URI }] });
+    expect(sent.token).toBeDefined();
     expect(result).toEqual({ fusionId: 'x', findings: [], cancelled: false });
     expect(fake.progress).toHaveLength(1);
     expect(fake.messages[0].text).toContain('found nothing');
@@ -333,7 +337,7 @@ describe('verify a finding\'s fix', () => {
   function checksThenAsk(server: Awaited<ReturnType<typeof activate>>['server']) {
     return async () => {
       const edit = {
-        label: 'fuse-ls: fused fix',
+        label: 'fuse-ls: verified fix',
         edit: {
           documentChanges: [{ textDocument: { uri: URI, version: 1 }, edits: [{ range: { start: { line: 4, character: 0 }, end: { line: 4, character: 21 } }, newText: '    value = int(text)', annotationId: 'a1' }] }],
           changeAnnotations: { a1: { label: 'Fused fix: checks passed (1 command, 0.4 s)', needsConfirmation: true } },

@@ -1,0 +1,243 @@
+/**
+ * Two fixes (or a fix and a verification) running on one document at once: each
+ * request's progress notification is its own; it closes when its own fix arrives, and
+ * Cancel stops that request alone.
+ */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { FixWaits, selectedLines } from '../src/fixwaits';
+import { APPLY, DISCARD } from '../src/fixpreview';
+import { settle } from './fakes/client';
+import { FakeTextDocument, fake, Range, Uri } from './fakes/vscode';
+import { activate, resetFakes } from './helpers';
+
+const URI = 'file:///ws/app.py';
+const SOURCE = 'import json\n\n\ndef load(text):\n    value = eval(text)\n    return value\n';
+type Harness = Awaited<ReturnType<typeof activate>>;
+type LspRange = { start: { line: number; character: number }; end: { line: number; character: number } };
+
+beforeEach(resetFakes);
+
+interface Pending {
+  command: string;
+  args: { uri: string; range?: LspRange; findingId?: string };
+  /** The server is done: it sends the fix to confirm and answers once the user did. */
+  finish(fix: { range: LspRange; newText: string; version?: number }): Promise<void>;
+}
+
+/**
+ * Answers `fuse-ls.fix` and `fuse-ls.verifyFinding` as the real server does, but only when
+ * the test says the models (or the checks) are done: the fix goes out as a
+ * `workspace/applyEdit` needing confirmation, labelled as fuse_ls/server/fix.py labels it,
+ * with the document's version when it was made; the command answers after the user did.
+ */
+function scriptedServer(harness: Harness, document: FakeTextDocument): Pending[] {
+  const pending: Pending[] = [];
+  harness.server.responder = (command, args) => {
+    if (command !== 'fuse-ls.fix' && command !== 'fuse-ls.verifyFinding') return command === 'fuse-ls.cancel' ? { cancelled: 2 } : undefined;
+    return new Promise((resolve) => {
+      pending.push({
+        command,
+        args: args[0] as Pending['args'],
+        finish: async (fix) => {
+          const verify = command === 'fuse-ls.verifyFinding';
+          const edit = {
+            label: verify ? 'fuse-ls: verified fix' : 'fuse-ls: fused fix',
+            edit: {
+              documentChanges: [{ textDocument: { uri: URI, version: fix.version ?? document.version }, edits: [{ range: fix.range, newText: fix.newText, annotationId: 'a' }] }],
+              changeAnnotations: { a: { label: verify ? 'Fused fix: checks passed (1 command, 0.2 s)' : 'Fused fix', needsConfirmation: true } },
+            },
+          };
+          const answer = (await harness.server.last.serverRequest('workspace/applyEdit', edit)) as { applied: boolean; failureReason?: string };
+          const reason = answer.applied ? null : (answer.failureReason ?? null);
+          resolve(verify ? { checks: { passed: true, summary: 'checks passed (1 command, 0.2 s)' }, applied: answer.applied, reason } : { fusionId: `f${pending.length}`, applied: answer.applied, cancelled: false, reason });
+        },
+      });
+    });
+  };
+  return pending;
+}
+
+const line = (n: number, from: number, to: number): LspRange => ({ start: { line: n, character: from }, end: { line: n, character: to } });
+const lines = (a: number, b: number, endCharacter: number): LspRange => ({ start: { line: a, character: 0 }, end: { line: b, character: endCharacter } });
+
+/** Which notifications are up ("up") or closed ("closed") each time the Apply question shows. */
+function recordProgressAtQuestions(answer: (text: string) => string | undefined = () => APPLY): string[][] {
+  const seen: string[][] = [];
+  fake.answerMessage = (m) => {
+    if (!m.items.includes(APPLY)) return undefined;
+    seen.push(fake.progress.map((p) => (p.done ? 'closed' : 'up')));
+    return answer(m.text);
+  };
+  return seen;
+}
+
+/** Starts a "Fused fix" of `selection`; `done` settles with the command. (An object: an
+ * async function returning the promise itself would wait for it.) */
+async function start(selection: [number, number, number, number]): Promise<{ done: Promise<unknown> }> {
+  fake.setEditor(URI, SOURCE, selection);
+  const done = fake.commands.get('fuseLs.fix')!() as Promise<unknown>;
+  await settle();
+  return { done };
+}
+
+describe('two fused fixes on one document', () => {
+  it('closes each notification when its own fix arrives: the second first, then the first', async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const asked = recordProgressAtQuestions();
+    const first = (await start([4, 0, 5, 16])).done;
+    const second = (await start([0, 0, 0, 11])).done;
+    expect(pending.map((p) => p.args.range)).toEqual([lines(4, 5, 16), line(0, 0, 11)]);
+    expect(fake.progress.map((p) => p.done)).toEqual([false, false]);
+
+    await pending[1].finish({ range: line(0, 0, 11), newText: 'import ast, json' });
+    await second;
+    // The second request's notification closed before its question; the first one's stays.
+    expect(asked).toEqual([['up', 'closed']]);
+    expect(fake.progress[0].done).toBe(false);
+
+    // Applied on a document the first fix was not made for: the server tracks its lines
+    // and sends it for the version it has now (as fuse_ls/server/fix.py does).
+    await pending[0].finish({ range: lines(4, 5, 16), newText: '    value = ast.literal_eval(text)\n    return value' });
+    await first;
+    expect(asked).toEqual([['up', 'closed'], ['closed', 'closed']]);
+    expect(document.text).toBe('import ast, json\n\n\ndef load(text):\n    value = ast.literal_eval(text)\n    return value\n');
+    expect(fake.statusMessages.filter((m) => m === 'fuse-ls: fused fix applied')).toHaveLength(2);
+  });
+
+  it('a fix made for a version the other fix replaced is refused and says so, the text intact', async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    recordProgressAtQuestions();
+    const first = (await start([4, 0, 5, 16])).done;
+    const second = (await start([0, 0, 0, 11])).done;
+    const madeFor = document.version;
+    await pending[1].finish({ range: line(0, 0, 11), newText: 'import ast, json' });
+    await second;
+    await pending[0].finish({ range: lines(4, 5, 16), newText: '    return {}', version: madeFor });
+    await first;
+    expect(document.text).toBe(SOURCE.replace('import json', 'import ast, json'));
+    expect(fake.messages.at(-1)?.text).toBe('fuse-ls: no fix was applied (app.py changed since the fix was made).');
+    expect(fake.progress.map((p) => p.done)).toEqual([true, true]);
+  });
+
+  it('two fixes of the same lines: a fix closes no notification it cannot tell is its own', async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const asked = recordProgressAtQuestions(() => DISCARD);
+    const first = (await start([4, 0, 5, 16])).done;
+    const second = (await start([4, 0, 5, 16])).done;
+    await pending[1].finish({ range: lines(4, 5, 16), newText: '    return {}' });
+    await second;
+    // Either request's fix: neither notification closes early; the second one's closes
+    // with its own answer, the first keeps showing.
+    expect(asked).toEqual([['up', 'up']]);
+    expect(fake.progress.map((p) => p.done)).toEqual([false, true]);
+    // Now the only request waiting on these lines: its notification ends before the question.
+    await pending[0].finish({ range: lines(4, 5, 16), newText: '    return None' });
+    await first;
+    expect(asked).toEqual([['up', 'up'], ['closed', 'closed']]);
+    expect(document.text).toBe(SOURCE);
+  });
+
+  it('Cancel on one notification cancels that request alone, and the other fix still arrives', async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const asked = recordProgressAtQuestions();
+    const first = (await start([4, 0, 5, 16])).done;
+    const second = (await start([0, 0, 0, 11])).done;
+    fake.progress[0].cancel();
+    expect(await first).toBeUndefined();
+    const requests = harness.server.last.executeCommands();
+    // $/cancelRequest goes out for the cancelled request's id only (the language client
+    // sends it when that request's token fires); no fuse-ls.cancel for the whole document.
+    expect(requests.map((r) => [r.params.command, r.token?.isCancellationRequested])).toEqual([
+      ['fuse-ls.fix', true],
+      ['fuse-ls.fix', false],
+    ]);
+    expect(fake.progress.map((p) => p.done)).toEqual([true, false]);
+    expect(fake.statusMessages).toContain('fuse-ls: Fused fix: cancelled');
+    await pending[1].finish({ range: line(0, 0, 11), newText: 'import ast, json' });
+    expect(await second).toMatchObject({ applied: true });
+    expect(asked).toEqual([['closed', 'closed']]);
+    expect(document.text).toBe(SOURCE.replace('import json', 'import ast, json'));
+  });
+
+  it('each notification lists its own fusion\'s models', async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    scriptedServer(harness, document);
+    await start([4, 0, 5, 16]);
+    await start([0, 0, 0, 11]);
+    const client = harness.server.last;
+    for (const fusionId of ['fa', 'fb']) {
+      client.emit('fuse/fusionStatus', { fusionId, uri: URI, task: 'fix', state: 'started', inFlight: 2, sessionCostUsd: 0 });
+    }
+    client.emit('fuse/modelStatus', { fusionId: 'fa', uri: URI, task: 'fix', model: 'openai/gpt-5', index: 0, state: 'finished', latencyMs: 1200 });
+    client.emit('fuse/modelStatus', { fusionId: 'fb', uri: URI, task: 'fix', model: 'openai/gpt-5', index: 0, state: 'streaming' });
+    expect(fake.progress.map((p) => p.reports.at(-1)?.message)).toEqual(['gpt-5 ✓ 1.2s', 'gpt-5 ⋯']);
+  });
+});
+
+describe('a fused fix and a verification on one document', () => {
+  it('the verification\'s fix closes only the "Verify fix" notification, the fused fix\'s only its own', async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    fake.diagnostics.set(URI, [{ range: new Range(4, 4, 4, 22), message: 'eval of input', source: 'fuse-ls', data: { findingId: 'f1-1', fix: { replacement: 'x' } } }]);
+    const pending = scriptedServer(harness, document);
+    const asked = recordProgressAtQuestions(() => DISCARD);
+    const fix = (await start([4, 0, 4, 22])).done;
+    fake.setEditor(URI, SOURCE, [4, 0, 4, 0]);
+    const verify = fake.commands.get('fuseLs.verifyFix')!() as Promise<unknown>;
+    await settle();
+    expect(pending.map((p) => p.command)).toEqual(['fuse-ls.fix', 'fuse-ls.verifyFinding']);
+    // The same line: the edit's label tells the two apart.
+    await pending[1].finish({ range: lines(4, 4, 22), newText: '    value = int(text)' });
+    await verify;
+    expect(asked).toEqual([['up', 'closed']]);
+    await pending[0].finish({ range: lines(4, 4, 22), newText: '    value = json.loads(text)' });
+    await fix;
+    expect(asked).toEqual([['up', 'closed'], ['closed', 'closed']]);
+  });
+});
+
+describe('FixWaits', () => {
+  it('reads the lines the server rewrites from a selection', () => {
+    expect(selectedLines(lines(3, 5, 0))).toEqual({ start: 3, end: 4 });
+    expect(selectedLines(lines(3, 3, 0))).toEqual({ start: 3, end: 3 });
+    expect(selectedLines(lines(3, 5, 2))).toEqual({ start: 3, end: 5 });
+  });
+
+  it('ends the one request a fix fits, and none of another document or kind', async () => {
+    const waits = new FixWaits();
+    const whole = waits.wait({ uri: URI, kind: 'fix', lines: 'whole' });
+    const verify = waits.wait({ uri: URI, kind: 'verify', lines: { start: 2, end: 2 } });
+    const other = waits.wait({ uri: 'file:///ws/b.py', kind: 'fix', lines: 'whole' });
+    const ended: string[] = [];
+    void whole.arrived.then(() => ended.push('whole'));
+    void verify.arrived.then(() => ended.push('verify'));
+    void other.arrived.then(() => ended.push('other'));
+    whole.closed();
+    verify.closed();
+    await waits.arrived({ uri: URI, kind: 'fix', lines: { start: 0, end: 9 } });
+    await waits.arrived({ uri: 'file:///ws/c.py', kind: 'fix', lines: { start: 0, end: 9 } });
+    await settle();
+    expect(ended).toEqual(['whole']);
+    // An ended request is nobody's candidate any more.
+    await waits.arrived({ uri: URI, kind: 'verify', lines: { start: 7, end: 7 } });
+    await settle();
+    expect(ended).toEqual(['whole', 'verify']);
+    for (const w of [whole, verify, other]) w.release();
+    expect(waits.size).toBe(0);
+  });
+});
