@@ -151,6 +151,7 @@ class Seen:
         self.model_status: list[dict[str, Any]] = []
         self.fusion_status: list[dict[str, Any]] = []
         self.configuration_requests = 0
+        self.edits: list[types.ApplyWorkspaceEditParams] = []
 
 
 def _plain(params: Any) -> dict[str, Any]:
@@ -180,6 +181,7 @@ def client_factory(seen: Seen, answer: Callable[[], Any]) -> Callable[[], Langua
 
         @client.feature(types.WORKSPACE_APPLY_EDIT)
         def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            seen.edits.append(params)
             return types.ApplyWorkspaceEditResult(applied=True)
 
         @client.feature("fuse/modelStatus")
@@ -470,41 +472,55 @@ async def test_a_bad_setting_is_named_as_in_settings_json(vscode: Session, tmp_p
     )
 
 
-async def test_cancel_from_the_notification(vscode: Session) -> None:
-    """The extension's Cancel button: `$/cancelRequest` for the request and, right after,
-    `fuse-ls.cancel {uri}` (cancelling the request alone may not stop the fusion)."""
+async def test_two_fixes_of_one_document_cancel_one(vscode: Session) -> None:
+    """Two "Fused fix" notifications on one document. Cancel on one is `$/cancelRequest` for
+    its request alone (src/commands.ts sends no `fuse-ls.cancel {uri}`, which would stop the
+    other too): that fusion stops, the other runs on, and its fix arrives labelled and placed
+    as src/fixwaits.ts expects, to tell whose notification it ends."""
     hang = [{"kind": "hang"}]
-    vscode.emulator.set_script(
-        {
-            "models": {
-                **{m: {"ttft_ms": 10, "faults": hang} for m in POOL},
-                JUDGE: {"ttft_ms": 10},
-            }
-        }
-    )
+    hanging = {m: {"ttft_ms": 10, "faults": hang} for m in POOL}
+    vscode.emulator.set_script({"models": {**hanging, JUDGE: {"ttft_ms": 10}}})
     uri = vscode.open()
     protocol = vscode.client.protocol
     # Sent raw with a known id, as vscode-jsonrpc does, so it can be cancelled by id.
     future = JsonRPCProtocol.send_request(
         protocol,
         types.WORKSPACE_EXECUTE_COMMAND,
-        types.ExecuteCommandParams(command="fuse-ls.review", arguments=[{"uri": uri}]),
-        msg_id="vscode-review-1",
+        types.ExecuteCommandParams(
+            command="fuse-ls.fix", arguments=[{"uri": uri, "range": whole_lines(EVAL_LINE + 1)}]
+        ),
+        msg_id="vscode-fix-1",
     )
-    protocol._result_types.pop("vscode-review-1", None)
-    running = asyncio.wrap_future(future)
+    protocol._result_types.pop("vscode-fix-1", None)
+    cancelled = asyncio.wrap_future(future)
     await wait_for(lambda: vscode.emulator.open_streams == 3, what="three hanging streams")
-    vscode.client.cancel_request(types.CancelParams(id="vscode-review-1"))
-    cancelled = await vscode.execute("fuse-ls.cancel", {"uri": uri}, within=10)
-    assert cancelled["cancelled"] in (0, 1)  # 0 when $/cancelRequest got there first
-    try:
-        outcome = await asyncio.wait_for(running, 5)
-    except JsonRpcException as error:
-        assert error.code == -32800  # RequestCancelled: the extension shows "cancelled"
-    else:
-        assert outcome["cancelled"] is True
-    await wait_for(lambda: vscode.emulator.open_streams == 0, what="streams closed")
-    await wait_for(
-        lambda: any(f["state"] == "cancelled" for f in vscode.seen.fusion_status),
-        what="fusionStatus cancelled",
+    vscode.emulator.set_script(emulator_script())
+    second = asyncio.ensure_future(
+        vscode.execute("fuse-ls.fix", {"uri": uri, "range": whole_lines(EVAL_LINE)})
     )
+    await wait_for(
+        lambda: len({f["fusionId"] for f in vscode.seen.fusion_status}) == 2, what="two fusions"
+    )
+    vscode.client.cancel_request(types.CancelParams(id="vscode-fix-1"))
+    with pytest.raises(JsonRpcException) as error:
+        await asyncio.wait_for(cancelled, 5)
+    assert error.value.code == -32800  # RequestCancelled: the extension shows "cancelled"
+    result = await second
+    assert result["applied"] is True and result["cancelled"] is False
+    await wait_for(lambda: vscode.emulator.open_streams == 0, what="streams closed")
+    states = {f["fusionId"]: f["state"] for f in vscode.seen.fusion_status}
+    assert sorted(states.values()) == ["cancelled", "finished"]
+    assert states[result["fusionId"]] == "finished"
+    [edit] = vscode.seen.edits
+    assert edit.label == "fuse-ls: fused fix"  # src/fixwaits.ts fixKindOf
+    [change] = edit.edit.document_changes or []
+    assert isinstance(change, types.TextDocumentEdit)
+    [text_edit] = change.edits
+    # The lines the request asked about (src/fixwaits.ts selectedLines).
+    assert (text_edit.range.start.line, text_edit.range.end.line) == (EVAL_LINE, EVAL_LINE)
+    assert "literal_eval" in text_edit.new_text
+
+
+def whole_lines(line: int) -> dict[str, Any]:
+    """Line `line` selected as the editor gives it: up to column 0 of the next line."""
+    return {"start": {"line": line, "character": 0}, "end": {"line": line + 1, "character": 0}}
