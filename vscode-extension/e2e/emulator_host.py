@@ -22,7 +22,8 @@ def main() -> None:
     models = script["models"]
     # Scenario order (run.mjs): the first review each pool model gets never answers (the
     # cancel scenario stops it); the second fails with 401 (every model failed); the third
-    # is answered, but the judge fails on it (a degraded result); then all is normal.
+    # is answered, but the judge fails on it (a degraded result); then all is normal. The
+    # first fix each gets never answers either (two fixes at once, one cancelled).
     judge = script["models"]["openai/gpt-5-mini"]
     for behaviour in models.values():
         if behaviour is judge:
@@ -30,6 +31,8 @@ def main() -> None:
         behaviour["faults"] = [
             {"kind": "hang", "times": 1, "schemas": ["review_findings"]},
             {"kind": "http", "status": 401, "times": 1, "schemas": ["review_findings"]},
+            # The first of two fixes running at once never answers until cancelled.
+            {"kind": "hang", "times": 1, "schemas": ["fix_result"]},
         ]
         behaviour["keepalive_ms"] = 200
     judge["faults"] = [{"kind": "http", "status": 503, "times": 1, "schemas": ["cluster_verdict"]}]

@@ -234,6 +234,15 @@ async function untilEditorText(predicate, what) {
   }
 }
 
+/** Resolves once `predicate(locator.count())` holds. */
+async function untilCount(locator, predicate, what) {
+  const deadline = Date.now() + TIMEOUT;
+  while (!predicate(await locator.count())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting: ${what}`);
+    await page.waitForFunction(() => true, null, { timeout: 1000, polling: 'raf' }); // next frame
+  }
+}
+
 /** Text of every frame (a Markdown preview is a webview: nested iframes). */
 async function untilFrameText(predicate, what) {
   const deadline = Date.now() + TIMEOUT;
@@ -424,6 +433,31 @@ async function main() {
       await page.locator('.tab', { hasText: 'orders.py' }).filter({ hasNotText: /↔|lines/ }).first().click();
       // The first bare except now names what it catches; the second is left for the fused fix.
       await untilEditorText((t) => /except\s*[(A-Za-z][^:\n]*:\s+return\s+0\.0/.test(t) && /except:\s+return\s+0\b/.test(t), 'the verified fix replaced the first bare except');
+    });
+
+    await step('two-fixes-in-one-file-each-its-own-notification', async () => {
+      await page.locator('.tab', { hasText: 'orders.py' }).filter({ hasNotText: /↔|lines/ }).first().click();
+      // The first fix's models never answer (emulator_host.py): its notification stays up.
+      await selectLines(31, 35);
+      await palette('fuse-ls: Fused fix');
+      const progress = toast(/fuse-ls: Fused fix/);
+      await visible(progress);
+      const fixCalls = (rs) => rs.filter((r) => r.schema === 'fix_result');
+      await untilRequests((rs) => fixCalls(rs).filter((r) => r.status === 200).length >= 3, 'three fix calls streaming');
+      await selectLines(12, 15);
+      await palette('fuse-ls: Fused fix');
+      const ask = toast(/Apply the fused fix to orders\.py:12\?/);
+      await visible(ask);
+      // The second fix arrived and its notification closed; the first request's did not.
+      await untilCount(progress, (n) => n <= 1, 'the second notification closed');
+      if ((await progress.count()) !== 1) throw new Error('the first fix\'s notification closed with the second fix');
+      await screenshot('second-fix-asks-first-still-running');
+      await ask.first().locator('.monaco-button', { hasText: /^Discard$/ }).click();
+      // Its Cancel stops that request alone ($/cancelRequest): its three model calls end.
+      await progress.first().locator('.monaco-button', { hasText: 'Cancel' }).click();
+      await untilRequests((rs) => fixCalls(rs).slice(0, 3).every((r) => r.disconnected && r.ended), 'the first fix\'s model calls cut off');
+      await progress.first().waitFor({ state: 'hidden', timeout: TIMEOUT });
+      if (readFileSync(join(workspace, 'orders.py'), 'utf8').includes('customer = ?')) throw new Error('the discarded fix was applied');
     });
 
     await step('fused-fix-applies-on-one-click', async () => {
