@@ -31,7 +31,7 @@ from cattrs.errors import (
 )
 from cattrs.gen import make_dict_structure_fn, override
 
-from fuse_ls.config.spelling import KeyPath, Spelling, camel_case, dotted
+from fuse_ls.config.spelling import KeyPath, Spelling, dotted, styled
 from fuse_ls.core.errors import ConfigError, UnknownSetting
 from fuse_ls.core.settings import Settings, VerifyCommand
 from fuse_ls.core.specs import CHECK, EXPECTED, Invalid, ModelSpec
@@ -316,16 +316,16 @@ def _problem(
         prefix = dotted(path[:-1])
         known = failure.expected.split(", ")
         suggestion = _suggest(prefix + "." if prefix else "", str(path[-1]), known)
-        # Known keys in the user's own style: camelCase for one who wrote the key so.
-        camel = spelling.is_camel(path)
+        # Known keys in the user's own style: `min-votes` for one who wrote `min-vote`.
+        style = spelling.style(path)
         if spelling.variable:
             where, choices = "variable", [spelling.known(f"{prefix}.{k}") for k in known]
         else:
             table = spelling.key(path[:-1])
             where = f"key of '{table}'" if table else "key of the settings"
-            choices = [str(camel_case(k)) if camel else k for k in known]
+            choices = [str(styled(k, style)) for k in known]
         hint = f"a known {where}" + (
-            f" (did you mean '{spelling.known(suggestion, camel)}'?)"
+            f" (did you mean '{spelling.known(suggestion, style)}'?)"
             if suggestion
             else f": {', '.join(choices)}"
         )

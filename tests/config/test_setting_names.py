@@ -48,6 +48,44 @@ def test_a_kebab_case_file_key_is_named_as_in_the_file(tmp_path: Path) -> None:
     assert str(problem).startswith(f"Invalid setting 'review.min-votes-for-warning' (from {user})")
 
 
+def test_an_unknown_kebab_case_file_key_gets_kebab_case_suggestions(tmp_path: Path) -> None:
+    user = tmp_path / "user.toml"
+    user.write_text(
+        "min-responses = 2\n"  # a right key in the wrong table
+        "[review]\nmin-vote-for-warning = 2\n"
+        "[quorum]\nzzz-top = 1\n",
+        encoding="utf-8",
+    )
+    loaded = load_settings(None, env={}, user_config=user)
+    by_key = {p.key: str(p) for p in loaded.problems}
+    assert by_key["review.min-vote-for-warning"] == (
+        f"Unknown setting 'review.min-vote-for-warning' (from {user}) is ignored; "
+        "expected a known key of 'review' (did you mean 'review.min-votes-for-warning'?)."
+    )
+    assert "(did you mean 'quorum.min-responses'?)" in by_key["min-responses"]
+    # No close match: the table's keys, listed the way this user writes keys.
+    assert "a known key of 'quorum': min-responses, deadline-s." in by_key["quorum.zzz-top"]
+
+
+def test_a_one_word_unknown_key_gets_suggestions_in_the_style_of_its_layer(
+    tmp_path: Path,
+) -> None:
+    kebab = tmp_path / "kebab.toml"
+    kebab.write_text("[review]\nmin-votes-for-warning = 2\n[quorum]\ndeadline = 3\n")
+    [problem] = load_settings(None, env={}, user_config=kebab).problems
+    assert "(did you mean 'quorum.deadline-s'?)" in str(problem)
+    editor = {"review": {"minVotesForWarning": 2}, "quorum": {"deadline": 3}}
+    [problem] = load_settings(None, editor=editor, env={}, user_config=kebab.parent / "x").problems
+    assert "(did you mean 'quorum.deadlineS'?)" in str(problem)
+    # A layer that mixes styles shows none: snake_case, the documented spelling.
+    mixed = tmp_path / "mixed.toml"
+    mixed.write_text(
+        "[review]\nmin-votes-for-warning = 2\ncontext_lines = 4\n[quorum]\ndeadline = 3\n"
+    )
+    [problem] = load_settings(None, env={}, user_config=mixed).problems
+    assert "(did you mean 'quorum.deadline_s'?)" in str(problem)
+
+
 def test_an_environment_value_is_named_as_the_variable(tmp_path: Path) -> None:
     env = {"FUSE_LS_REVIEW__MIN_VOTES_FOR_WARNING": "0", "FUSE_LS_REVIEW__CONTEXT_LINE": "4"}
     loaded = load_settings(None, env=env, user_config=tmp_path / "none")
