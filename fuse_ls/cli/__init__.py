@@ -56,31 +56,27 @@ def find_workspace(path: Path) -> Path:
     return Path.cwd()
 
 
-def apply_overrides(settings: Settings, args: argparse.Namespace) -> Settings:
-    """The settings with --mode, --models, --judge and --deadline applied: a checked copy."""
-    import attrs
+def apply_overrides(loaded: LoadedSettings, args: argparse.Namespace) -> Settings:
+    """The settings with --mode, --models, --judge and --deadline applied, each checked as
+    a layer of its own: a bad one stops the run (the user just typed it), named as typed."""
+    from fuse_ls.config import apply_flags
 
-    from fuse_ls.config import validate_settings
-    from fuse_ls.core.errors import ConfigError
-    from fuse_ls.core.specs import ModelSpec
-
-    changes: dict[str, Any] = {}
+    flags: list[tuple[str, str, Any]] = []
     if getattr(args, "mode", None):
-        changes["mode"] = args.mode
-    if getattr(args, "models", None):
-        changes["pool"] = [ModelSpec(m.strip()) for m in args.models.split(",") if m.strip()]
-    if getattr(args, "judge", None):
-        changes["judge"] = ModelSpec(args.judge)
-    deadline = getattr(args, "deadline", None)
-    if deadline is not None and deadline > 0:
-        changes["quorum"] = attrs.evolve(settings.quorum, deadline_s=deadline)
-    if not changes:
-        return settings
-    updated = attrs.evolve(settings, **changes)
-    # Flags get the checks the files get; a bad one stops the run (the user just typed it).
-    for problem in validate_settings(updated):
-        raise ConfigError(problem.key, problem.value, problem.allowed, "the command line")
-    return updated
+        flags.append(("--mode", "mode", args.mode))
+    if getattr(args, "models", None) is not None:
+        ids = [m.strip() for m in args.models.split(",") if m.strip()]
+        flags.append(("--models", "pool", ids))
+    if getattr(args, "judge", None) is not None:
+        flags.append(("--judge", "judge", args.judge.strip()))
+    if getattr(args, "deadline", None) is not None:
+        flags.append(("--deadline", "quorum.deadline_s", args.deadline))
+    if not flags:
+        return loaded.settings
+    settings, problems = apply_flags(loaded, flags)
+    if problems:
+        raise problems[0]
+    return settings
 
 
 def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | None:
@@ -202,7 +198,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     loaded = load_settings(workspace, trusted=args.trust)
     _report_problems(loaded, err)
     try:
-        settings = apply_overrides(loaded.settings, args)
+        settings = apply_overrides(loaded, args)
     except FuseError as exc:
         _error(err, exc)
         return 2

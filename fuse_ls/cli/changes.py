@@ -200,7 +200,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     _report_problems(loaded, err)
     settings = loaded.settings
     try:
-        settings = apply_overrides(settings, args)
+        settings = apply_overrides(loaded, args)
     except FuseError as exc:
         _error(err, str(exc))
         return 2

@@ -1,4 +1,5 @@
-"""Settings loading: defaults < user file < workspace file < editor settings < environment.
+"""Settings loading: defaults < user file < workspace file < editor settings < environment
+(< the command line's flags, `apply_flags`).
 
 The shapes live in `fuse_ls.core.settings`, each field declaring what it accepts; they
 are re-exported here, so `fuse_ls.config` stays the one import. Keys are snake_case in
@@ -67,6 +68,7 @@ __all__ = [
     "TimeoutSettings",
     "VerifyCommand",
     "VerifySettings",
+    "apply_flags",
     "load_settings",
     "replace",
     "settings_to_dict",
@@ -75,6 +77,7 @@ __all__ = [
 
 _USER_CONFIG_ENV = "FUSE_LS_CONFIG"
 ENV_SOURCE = "the environment"  # problems name the variable as their key
+FLAGS_SOURCE = "the command line"  # problems name the flag as their key
 _EDITOR_SECTIONS = ("fuseLs", "fuse_ls", "fuse-ls")  # a client may send the section wrapped
 
 
@@ -97,6 +100,9 @@ class LoadedSettings:
     sources: list[str] = field(factory=list)  # "defaults", file paths, "editor settings", ...
     problems: list[ConfigError] = field(factory=list)
     trusted: bool = False  # whether the workspace file could choose endpoints and keys
+    # dotted setting -> the layer that set it last and how that layer spells keys, for
+    # the check across layers once flags change the pool
+    origins: dict[str, tuple[str, Spelling]] = field(factory=dict, repr=False, eq=False)
 
 
 # --- the layers -----------------------------------------------------------------------
@@ -325,12 +331,39 @@ def load_settings(
     if env_layers:
         sources.append("environment (" + ", ".join(name for _, name, _ in env_layers) + ")")
 
-    # The one check across layers: the quorum may come from a file and the pool from the
-    # environment. No lower value is known to fit the new pool, so fall back to null
-    # (wait for the whole pool), the safe reading of "more answers than models".
+    settings = _check_quorum(settings, origin, problems)
+    return LoadedSettings(settings, sources, problems, trusted=trusted, origins=origin)
+
+
+def _check_quorum(
+    settings: Settings, origin: Mapping[str, tuple[str, Spelling]], problems: list[ConfigError]
+) -> Settings:
+    """The one check across layers: the quorum may come from a file and the pool from the
+    environment or a flag. No lower value is known to fit the new pool, so fall back to
+    null (wait for the whole pool), the safe reading of "more answers than models"."""
     source, spelling = origin.get("quorum.min_responses", ("", Spelling()))
     problem = min_responses_problem(settings, source, spelling)
-    if problem is not None:
-        problems.append(problem)
-        settings = replace(settings, {"quorum.min_responses": None})
-    return LoadedSettings(settings, sources, problems, trusted=trusted)
+    if problem is None:
+        return settings
+    problems.append(problem)
+    return replace(settings, {"quorum.min_responses": None})
+
+
+def apply_flags(
+    loaded: LoadedSettings, flags: Sequence[tuple[str, str, Any]]
+) -> tuple[Settings, list[ConfigError]]:
+    """Command-line flags over loaded settings: each `(flag, dotted setting, value)` is a
+    layer of its own, checked like any other, so a problem names the flag as the user typed
+    it (`--models`) in the words the same value gets from a file or variable. A bad flag's
+    setting keeps its loaded value; the caller decides whether a problem stops the run."""
+    settings, problems = loaded.settings, []
+    origin = dict(loaded.origins)
+    for flag, setting, value in flags:
+        path = setting.split(".")
+        layer = _set_path(path, value)
+        spelling = Spelling(variable=flag, at=tuple(path))
+        below = settings_to_dict(settings)
+        settings, bad = apply_layer(below, layer, FLAGS_SOURCE, spelling=spelling)
+        problems.extend(bad)
+        origin.update(dict.fromkeys(_leaves(layer), (FLAGS_SOURCE, spelling)))
+    return _check_quorum(settings, origin, problems), problems

@@ -72,7 +72,7 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"[yellow]config:[/yellow] {escape(str(problem))}")
     settings = loaded.settings
     try:
-        settings = apply_overrides(settings, args)
+        settings = apply_overrides(loaded, args)
     except FuseError as exc:
         err.print(f"[red]error:[/red] {escape(str(exc))}")
         return 2

@@ -379,7 +379,41 @@ def test_a_bad_models_flag_stops_before_any_call(emu: Emulator, project: Path) -
     ):
         res = fuse([*command, "--models", many], project, emu.base_url)
         assert res.returncode == 2, res.stdout + res.stderr
-        assert "pool" in res.stderr and "command line" in res.stderr, res.stderr
+        assert "Invalid setting '--models' (from the command line): got 17;" in res.stderr
+    assert emu.requests == []
+
+
+def test_a_bad_flag_value_is_named_as_the_flag_in_the_words_of_any_setting(
+    emu: Emulator, project: Path
+) -> None:
+    for flag, value, said in (
+        ("--deadline", "0", "got 0.0; expected a number > 0."),
+        ("--models", " , ", "got []; expected a non-empty list of model ids"),
+        ("--judge", " ", "got ''; expected a non-empty model id such as 'openai/gpt-5'."),
+    ):
+        res = fuse(["review", "app.py", flag, value], project, emu.base_url)
+        assert res.returncode == 2, res.stdout + res.stderr
+        assert f"error: Invalid setting '{flag}' (from the command line): {said}" in res.stderr
+    assert emu.requests == []
+    # The same value from the environment is the same problem, named as the variable (a
+    # warning there: the pool falls back to the default one).
+    res = fuse(["review", "app.py"], project, emu.base_url, FUSE_LS_MODELS=" , ")
+    assert (
+        "config: Invalid setting 'FUSE_LS_MODELS' (from the environment): "
+        "got []; expected a non-empty list of model ids"
+    ) in res.stderr
+
+
+def test_a_models_flag_below_the_files_quorum_names_the_files_key(
+    emu: Emulator, project: Path
+) -> None:
+    (project / ".fuse-ls.toml").write_text("[quorum]\nmin-responses = 2\n")
+    res = fuse(["review", "app.py", "--models", A], project, emu.base_url)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert (
+        f"Invalid setting 'quorum.min-responses' (from {project / '.fuse-ls.toml'}): got 2; "
+        "expected an integer from 1 to the pool size (1) or null."
+    ) in res.stderr.replace("\n", "")
     assert emu.requests == []
 
 
