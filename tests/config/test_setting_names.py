@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fuse_ls.config import EditorLayer, Settings, load_settings
+from fuse_ls.config import EditorLayer, Settings, apply_flags, load_settings
 from fuse_ls.core.errors import UnknownSetting
 
 SECRET = "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"
@@ -156,3 +156,19 @@ def test_a_secret_under_a_camel_case_key_stays_hidden(tmp_path: Path) -> None:
     text = " ".join(str(p) for p in loaded.problems)
     assert "sk-or" not in text and text.count("got '<hidden>'") == 2
     assert loaded.settings == Settings()
+
+
+def test_a_flag_is_named_as_typed_and_a_bad_one_keeps_the_value_below(tmp_path: Path) -> None:
+    user = tmp_path / "user.toml"
+    user.write_text("[quorum]\nmin-responses = 2\n", encoding="utf-8")
+    loaded = load_settings(None, env={"FUSE_LS_QUORUM__DEADLINE_S": "30"}, user_config=user)
+    flags = [("--deadline", "quorum.deadline_s", -1.0), ("--mode", "mode", "debate")]
+    settings, problems = apply_flags(loaded, flags)
+    assert [str(p) for p in problems] == [
+        "Invalid setting '--deadline' (from the command line): got -1.0; expected a number > 0."
+    ]
+    assert (settings.quorum.deadline_s, settings.mode) == (30.0, "debate")
+    # A pool smaller than the file's quorum: the file's key, as the file wrote it.
+    settings, problems = apply_flags(loaded, [("--models", "pool", ["a/one"])])
+    assert [(p.key, p.source) for p in problems] == [("quorum.min-responses", str(user))]
+    assert settings.quorum.min_responses is None and [m.id for m in settings.pool] == ["a/one"]
