@@ -15,11 +15,12 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from fuse_ls import __version__
+from fuse_ls import __version__, trust
 from fuse_ls.config import EditorLayer, Settings, load_settings
 from fuse_ls.core.errors import ConfigNotice, ProviderError
 from fuse_ls.core.keyscope import key_may_be_sent, unset_key, withheld_key_note
 from fuse_ls.core.types import Endpoint
+from fuse_ls.fusion.pricing import ModelInfo
 from fuse_ls.fusion.provider import ChatClient
 
 
@@ -31,39 +32,57 @@ def _check(name: str, ok: bool | None, detail: str) -> dict[str, Any]:
     }
 
 
+async def _list_models(client: ChatClient, ep: Endpoint, bound_s: float) -> list[ModelInfo] | str:
+    """The endpoint's models, or what went wrong, said as a user checking it by hand would."""
+    url = ep.base_url.rstrip("/") + "/models"
+    try:
+        return await asyncio.wait_for(client.list_models(ep), bound_s)
+    except TimeoutError:
+        return f"not reachable: GET {url} got no answer within {bound_s:g}s"
+    except ProviderError as exc:
+        said = str(exc).removeprefix("models list: ")
+        if exc.status_code is None:
+            return f"not reachable: {said}"
+        return f"GET {url}: {said}"
+    except OSError as exc:
+        return f"not reachable: GET {url}: {exc}"
+
+
 async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, Any]]:
     endpoints: dict[str, tuple[Endpoint, list[str]]] = {}
     for spec in [*settings.pool, settings.judge]:
         ep = settings.endpoint_for(spec)
         endpoints.setdefault(ep.base_url, (ep, []))[1].append(spec.id)
-    checks = []
+    if offline:
+        return [_check(f"endpoint {base}", None, "not checked (--offline)") for base in endpoints]
+    # All at once, each bounded: doctor (and Neovim's :checkhealth, which waits for it)
+    # takes as long as the slowest endpoint, not the sum of them.
+    bound_s = settings.timeouts.connect_s + 5
     client = ChatClient(timeouts=settings.timeouts, retries=settings.retries)
     try:
-        for base, (ep, model_ids) in endpoints.items():
-            if offline:
-                checks.append(_check(f"endpoint {base}", None, "not checked (--offline)"))
-                continue
-            try:
-                models = await asyncio.wait_for(
-                    client.list_models(ep), settings.timeouts.connect_s + 5
-                )
-            except (ProviderError, TimeoutError, OSError) as exc:
-                checks.append(_check(f"endpoint {base}", False, f"not reachable: {exc}"))
-                continue
-            checks.append(
-                _check(f"endpoint {base}", True, f"reachable, {len(models)} models listed")
-            )
-            known = {m.id for m in models}
-            for model_id in dict.fromkeys(model_ids):
-                exists = model_id in known or model_id.split(":", 1)[0] in known
-                detail = (
-                    "listed by the endpoint"
-                    if exists
-                    else ("not listed by the endpoint: check the id (see its /models)")
-                )
-                checks.append(_check(f"model {model_id}", exists if known else None, detail))
+        listed = await asyncio.gather(
+            *(_list_models(client, ep, bound_s) for ep, _ in endpoints.values())
+        )
     finally:
         await client.aclose()
+    checks = []
+    for (base, (ep, model_ids)), models in zip(endpoints.items(), listed, strict=True):
+        if isinstance(models, str):
+            checks.append(_check(f"endpoint {base}", False, models))
+            continue
+        url = ep.base_url.rstrip("/") + "/models"
+        checks.append(
+            _check(f"endpoint {base}", True, f"reachable (GET {url}), {len(models)} models listed")
+        )
+        known = {m.id for m in models}
+        for model_id in dict.fromkeys(model_ids):
+            exists = model_id in known or model_id.split(":", 1)[0] in known
+            detail = (
+                "listed by the endpoint"
+                if exists
+                else ("not listed by the endpoint: check the id (see its /models)")
+            )
+            checks.append(_check(f"model {model_id}", exists if known else None, detail))
     return checks
 
 
@@ -116,6 +135,24 @@ def read_editor_settings(source: str) -> list[EditorLayer] | str:
     return [EditorLayer(layer) for layer in layers]
 
 
+def _trust_detail(workspace: Path, flag: bool) -> str:
+    """Whether the workspace is trusted and by what: the user's trust list, `--trust`
+    (an editor passes it when the editor trusts the workspace), or both."""
+    by = ["on your trust list (`fuse-ls trust`)"] if trust.is_listed(workspace) else []
+    if flag:
+        by.append("--trust")
+    if by:
+        return (
+            f"{workspace} is trusted: {' and '.join(by)}. Its config file may choose "
+            "endpoints and keys (limits it may only tighten)."
+        )
+    how = trust.how_to_trust(workspace)
+    return (
+        f"{workspace} is not trusted: its config file cannot choose endpoints or keys, nor "
+        f"loosen limits. {how[:1].upper()}{how[1:]}."
+    )
+
+
 def run_checks(
     workspace: Path,
     offline: bool,
@@ -133,15 +170,7 @@ def run_checks(
         checks.append(_check("editor settings", False, unreadable))
     # Two editor layers (start-up and pulled) are one source to the user.
     checks.append(_check("config sources", True, ", ".join(dict.fromkeys(loaded.sources))))
-    checks.append(
-        _check(
-            "workspace trust",
-            True,
-            f"{workspace} is trusted"
-            if loaded.trusted
-            else f"{workspace} is not trusted: its config file cannot choose endpoints or keys",
-        )
-    )
+    checks.append(_check("workspace trust", True, _trust_detail(workspace, trusted)))
     for problem in loaded.problems:
         # A notice (an unknown key, a key an untrusted workspace may not set) changes
         # nothing in force: a warning, as the server shows it, not a failed check.

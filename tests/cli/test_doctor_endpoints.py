@@ -1,0 +1,119 @@
+"""`fuse-ls doctor`'s endpoint and workspace-trust rows: what Neovim's :checkhealth shows
+as they are, so they say what a user checking by hand would find (curl's /models, the
+trust list)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fuse_ls.emulator import Emulator
+from tests.loopback_http import LoopbackServer, QuietHandler
+
+
+def doctor(cwd: Path, *args: str, stdin: str | None = None, **env: str) -> dict[str, Any]:
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER", "XDG_"))
+    }
+    environ.update(XDG_CONFIG_HOME=str(cwd / ".config"), FUSE_LS_DATA_DIR=str(cwd / ".data"))
+    environ.update(env)
+    done = subprocess.run(
+        [sys.executable, "-m", "fuse_ls", *args],
+        cwd=cwd,
+        env=environ,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    return json.loads(done.stdout) if "--json" in args else {"stdout": done.stdout}
+
+
+def rows(data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["check"]: c for c in data["checks"]}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / ".git").mkdir()
+    return tmp_path
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class NotFound(QuietHandler):
+    def do_GET(self) -> None:
+        body = b'{"error": {"message": "no such route"}}'
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+def test_each_endpoint_says_whether_it_answered_and_with_what(project: Path) -> None:
+    """A listing endpoint, one answering HTTP 404 (reachable, but not an OpenAI-compatible
+    base URL) and a closed port: three different rows, each naming the URL asked."""
+    dead = f"http://127.0.0.1:{closed_port()}/v1"
+    with Emulator() as emu, LoopbackServer(NotFound) as wrong:
+        settings = {
+            "pool": [
+                "anthropic/claude-sonnet-4.5",
+                {"id": "emu/missing", "base_url": wrong.url + "/v1"},
+                {"id": "emu/dead", "base_url": dead},
+            ],
+            "judge": "emu/not-listed",
+        }
+        data = doctor(
+            project,
+            *("doctor", "--json", "--editor-settings", "-"),
+            stdin=json.dumps(settings),
+            FUSE_LS_BASE_URL=emu.base_url,
+        )
+    by = rows(data)
+    ok = by["endpoint " + emu.base_url]
+    assert ok["status"] == "ok" and ok["detail"].startswith(
+        f"reachable (GET {emu.base_url.rstrip('/')}/models), "
+    )
+    assert by["model anthropic/claude-sonnet-4.5"]["status"] == "ok"
+    assert by["model emu/not-listed"]["status"] == "error"
+    answered = by["endpoint " + wrong.url + "/v1"]
+    assert answered["status"] == "error"
+    assert answered["detail"].startswith(f"GET {wrong.url}/v1/models: ")
+    assert "answered 404" in answered["detail"] and "not reachable" not in answered["detail"]
+    refused = by["endpoint " + dead]
+    assert refused["status"] == "error" and refused["detail"].startswith("not reachable: ")
+    assert data["ok"] is False
+
+
+def test_workspace_trust_names_what_trusts_it(project: Path) -> None:
+    offline = ("doctor", "--json", "--offline")
+    trust = rows(doctor(project, *offline))["workspace trust"]["detail"]
+    assert trust.startswith(f"{project} is not trusted: ")
+    assert f"run `fuse-ls trust {project}`" in trust
+
+    trust = rows(doctor(project, *offline, "--trust"))["workspace trust"]["detail"]
+    assert trust.startswith(f"{project} is trusted: --trust.")
+
+    doctor(project, "trust", str(project))
+    trust = rows(doctor(project, *offline))["workspace trust"]["detail"]
+    assert trust.startswith(f"{project} is trusted: on your trust list (`fuse-ls trust`).")
+    (project / "sub").mkdir()
+    config = str(project / ".config")
+    data = doctor(project / "sub", *offline, "--trust", XDG_CONFIG_HOME=config)
+    trust = rows(data)["workspace trust"]["detail"]
+    assert trust.startswith(f"{project / 'sub'} is trusted: on your trust list")
+    assert "and --trust." in trust
