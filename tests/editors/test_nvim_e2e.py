@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -88,17 +89,135 @@ def _has(lines: list[str], *needles: str) -> bool:
     return any(all(n in line for n in needles) for line in lines)
 
 
-def test_checkhealth_ok(run_nvim: Any, emulator: Any, workspace: Path) -> None:
-    lines = _health(run_nvim, workspace, server_env(emulator))
+# The health tests' emulator lists the pool's and judge's ids in /models, as OpenRouter
+# lists its models: fuse-ls doctor checks each id is there.
+LISTED_SCRIPT = script_with()
+LISTED_SCRIPT["models"].update({m: {} for m in ("emu/alpha", "emu/beta", "emu/gamma", "emu/judge")})
+
+
+@pytest.fixture
+def listing_emulator(emulator_factory: Any) -> Any:
+    return emulator_factory(LISTED_SCRIPT)
+
+
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: a host that must fail, without the network."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+
+
+# Tests about the key rules name remote hosts (and OpenRouter): they ask no endpoint.
+NO_ENDPOINTS = {"FUSE_TEST_HEALTH_OPTS": json.dumps({"health": {"endpoints": False}})}
+
+
+def test_checkhealth_ok(run_nvim: Any, listing_emulator: Any, workspace: Path) -> None:
+    lines = _health(run_nvim, workspace, server_env(listing_emulator))
     text = "\n".join(lines)
+    base = listing_emulator.base_url
     assert _has(lines, "OK", "server executable"), text
     assert _has(lines, "OK", "version: fuse-ls"), text
     assert _has(lines, "OK", "all settings valid"), text
     assert _has(lines, "config sources", "editor settings"), text
     assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set (value not shown)"), text
-    assert _has(lines, "OK", emulator.base_url.rstrip("/") + "/models", "reachable"), text
-    assert _has(lines, "workspace", "is not trusted by the editor", "fuse_ls-trust"), text
+    assert _has(lines, "OK", base, "reachable (GET " + base.rstrip("/") + "/models)"), text
+    assert _has(lines, "OK", "model emu/alpha: listed by the endpoint"), text
+    assert _has(lines, "OK", "model emu/judge: listed by the endpoint"), text
+    trust = ("workspace trust:", f"{workspace} is not trusted", "fuse-ls trust", "fuse_ls-trust")
+    assert _has(lines, *trust), text
+    assert not _has(lines, "Neovim passes --trust"), text
     assert "ERROR" not in text, text
+
+
+def test_checkhealth_endpoint_rows_are_doctors(
+    run_nvim: Any, listing_emulator: Any, workspace: Path
+) -> None:
+    """What each endpoint answers, from `fuse-ls doctor` with the server's HTTP client:
+    an endpoint nothing listens on, and a model id its endpoint does not list."""
+    dead = closed_port_url()
+    settings = {
+        "pool": ["emu/alpha", "emu/no-such-model", {"id": "emu/beta", "base_url": dead}],
+    }
+    env = server_env(listing_emulator, FUSE_TEST_HEALTH_SETTINGS=json.dumps(settings))
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "OK", listing_emulator.base_url, "reachable"), text
+    assert _has(lines, "OK", "model emu/alpha: listed by the endpoint"), text
+    assert _has(lines, "ERROR", "model emu/no-such-model: not listed by the endpoint"), text
+    assert _has(lines, "ERROR", dead, "not reachable"), text
+    assert not _has(lines, "curl"), text
+
+
+def test_checkhealth_checks_with_the_servers_environment(
+    run_nvim: Any, listing_emulator: Any, workspace: Path
+) -> None:
+    """The endpoint and key set only in the plugin's `cmd_env` (the server's environment)
+    are the ones checked, not Neovim's own: here Neovim's environment has another
+    endpoint and a proxy (dead) that cmd_env clears for the server."""
+    dead = closed_port_url()
+    cmd_env = server_env(listing_emulator, http_proxy="", HTTP_PROXY="")
+    env = {
+        "FUSE_LS_BASE_URL": dead,
+        "http_proxy": dead.removesuffix("/v1"),
+        "HTTP_PROXY": dead.removesuffix("/v1"),
+        "FUSE_TEST_HEALTH_OPTS": json.dumps({"cmd_env": cmd_env}),
+    }
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set (value not shown)"), text
+    assert _has(lines, "OK", listing_emulator.base_url, "reachable"), text
+    assert not _has(lines, dead.removesuffix("/v1")), text
+    assert "ERROR" not in text, text
+
+
+def test_checkhealth_says_when_doctor_cannot_finish(
+    run_nvim: Any, emulator: Any, workspace: Path
+) -> None:
+    """An endpoint that accepts the connection and never answers: the health check stops
+    waiting (option health.timeout_ms), says the endpoints were not checked, and still
+    shows the settings and keys."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        settings = {"timeouts": {"connect_s": 300}}
+        opts = {"health": {"timeout_ms": 3000}}
+        env = {
+            **server_env(emulator, FUSE_LS_BASE_URL=url),
+            "FUSE_TEST_HEALTH_SETTINGS": json.dumps(settings),
+            "FUSE_TEST_HEALTH_OPTS": json.dumps(opts),
+        }
+        lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "WARNING", "endpoints not checked", "did not finish within 3 s"), text
+    assert _has(lines, "health.timeout_ms"), text
+    assert _has(lines, "OK", "all settings valid"), text
+    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set"), text
+
+
+def test_checkhealth_workspace_trust_comes_from_doctor(
+    run_nvim: Any, emulator: Any, workspace: Path, tmp_path: Path
+) -> None:
+    """A workspace on the user's trust list (`fuse-ls trust DIR`) is trusted whatever the
+    editor's option says; when the option trusts it, the report says so."""
+    env = {**server_env(emulator), **NO_ENDPOINTS}
+    by_option = {"FUSE_TEST_HEALTH_OPTS": json.dumps({"trusted": True, "health": {"endpoints": False}})}
+    lines = _health(run_nvim, workspace, {**env, **by_option})
+    text = "\n".join(lines)
+    assert _has(lines, "workspace trust:", f"{workspace} is trusted: --trust."), text
+    assert _has(lines, "Neovim passes --trust", "option `trusted`"), text
+
+    subprocess.run(
+        [sys.executable, "-m", "fuse_ls", "trust", str(workspace)],
+        env=hermetic_env(tmp_path),
+        check=True,
+        capture_output=True,
+    )
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "workspace trust:", f"{workspace} is trusted: on your trust list"), text
+    assert not _has(lines, "not trusted"), text
+    assert not _has(lines, "Neovim passes --trust"), text
 
 
 EDITOR_STDIN = ("--editor-settings", "-")
@@ -119,8 +238,9 @@ def _doctor_keys(workspace: Path, env: dict[str, str], settings: dict[str, Any])
 
 
 def test_checkhealth_says_the_openrouter_key_is_not_sent_to_a_local_server(
-    run_nvim: Any, emulator: Any, workspace: Path
+    run_nvim: Any, listing_emulator: Any, workspace: Path
 ) -> None:
+    emulator = listing_emulator
     env = {"FUSE_LS_BASE_URL": emulator.base_url, "OPENROUTER_API_KEY": API_KEY}
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
@@ -130,10 +250,6 @@ def test_checkhealth_says_the_openrouter_key_is_not_sent_to_a_local_server(
     assert not _has(lines, "OK", "$OPENROUTER_API_KEY"), text
     assert "ERROR" not in text, text
 
-
-# The health check's reachability probe (curl) of an https endpoint goes to a closed
-# loopback port instead of the network (or its DNS).
-NO_NETWORK = {"HTTPS_PROXY": "http://127.0.0.1:9", "https_proxy": "http://127.0.0.1:9"}
 
 # Loopback spellings fuse_ls/core/hosts.is_loopback accepts that the plugin's own copy of
 # the rule (localhost, 127.*, [::1]) did not.
@@ -157,7 +273,7 @@ def test_checkhealth_keys_follow_each_pool_entrys_own_endpoint(
     env = {
         "OPENROUTER_API_KEY": API_KEY,
         "FUSE_TEST_HEALTH_SETTINGS": json.dumps(settings),
-        **NO_NETWORK,
+        **NO_ENDPOINTS,
     }
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
@@ -181,10 +297,15 @@ def test_checkhealth_a_loopback_server_needs_no_key_and_gets_no_openrouter_key(
         "provider": {"base_url": LOOPBACK_V6, "api_key_env": "FUSE_TEST_LOCAL_KEY"},
         "judge": {"id": "emu/judge", "api_key_env": "OPENROUTER_API_KEY"},
     }
-    env = {"OPENROUTER_API_KEY": API_KEY, "FUSE_TEST_HEALTH_SETTINGS": json.dumps(settings)}
+    env = {
+        "OPENROUTER_API_KEY": API_KEY,
+        "FUSE_TEST_HEALTH_SETTINGS": json.dumps(settings),
+        **NO_ENDPOINTS,
+    }
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
     assert _has(lines, "$FUSE_TEST_LOCAL_KEY is not set; a local server may not need one."), text
+    assert _has(lines, LOOPBACK_V6 + ": not checked (option health.endpoints is false)"), text
     assert not _has(lines, "WARNING", "FUSE_TEST_LOCAL_KEY"), text
     # The judge names the OpenRouter key, but its server is this machine's.
     withheld = "$OPENROUTER_API_KEY is set (value not shown). No key is sent to http://[0:0:0:0:0:0:0:1]:8080"
@@ -234,7 +355,7 @@ def test_checkhealth_missing_key_and_bad_settings(
         "FUSE_LS_BASE_URL": "https://api.example.invalid/v1",
         "FUSE_LS_PROVIDER__API_KEY_ENV": "FUSE_TEST_PROXY_KEY",
         "FUSE_TEST_HEALTH_SETTINGS": json.dumps(bad),
-        **NO_NETWORK,
+        **NO_ENDPOINTS,
     }
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)

@@ -1,5 +1,6 @@
 -- :checkhealth fuse_ls. FUSE_TEST_HEALTH_CMD (JSON list) overrides the server command;
--- FUSE_TEST_HEALTH_SETTINGS (a JSON object) replaces top-level keys of settings.fuseLs.
+-- FUSE_TEST_HEALTH_SETTINGS (a JSON object) replaces top-level keys of settings.fuseLs;
+-- FUSE_TEST_HEALTH_OPTS (a JSON object) adds setup() options (cmd_env, trusted, health).
 local H = dofile(os.getenv('FUSE_TEST_LUA') .. '/harness.lua')
 
 H.run(function()
@@ -11,6 +12,8 @@ H.run(function()
     fuse_settings[k] = v
   end
   opts.settings = { fuseLs = fuse_settings }
+  local more = os.getenv('FUSE_TEST_HEALTH_OPTS')
+  opts = vim.tbl_extend('force', opts, more and vim.json.decode(more) or {})
   require('fuse_ls').setup(opts)
   vim.cmd('checkhealth fuse_ls')
   local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)

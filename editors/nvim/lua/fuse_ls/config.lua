@@ -31,6 +31,7 @@ M.commands = {
 --- @field model_status? boolean  echo each model's state changes (default false)
 --- @field capabilities? table  merged into the client capabilities
 --- @field on_attach? fun(client: vim.lsp.Client, bufnr: integer)
+--- @field health? { endpoints?: boolean, timeout_ms?: integer }  :checkhealth: ask the endpoints (default true), how long to wait for `fuse-ls doctor` (default 30000)
 
 M.defaults = {
   cmd = { 'fuse-ls', 'serve' },
@@ -45,6 +46,7 @@ M.defaults = {
   explain = { open = 'split', focus = nil },
   progress = true,
   model_status = false,
+  health = { endpoints = true, timeout_ms = 30000 },
 }
 
 --- Suggested keymaps, installed only with `keymaps = true`.

@@ -61,19 +61,21 @@ local function editor_layers(config)
   return layers, ignored
 end
 
---- `fuse-ls doctor --json --offline` with the editor's settings: what the server would
---- load (files, environment, these settings) and the key rows of fuse_ls/core/keyscope.py.
---- Key rules live there alone; this file only shows doctor's rows.
---- @return table? data, string? why_not
-local function run_doctor(prefix, env, cwd, layers, trusted)
+--- `fuse-ls doctor --json` with the editor's settings: what the server would load (files,
+--- environment, these settings), the key rows of fuse_ls/core/keyscope.py and, online,
+--- what each endpoint answers. The rules live in doctor alone; this file shows its rows.
+--- `env` is cmd_env: vim.system adds it to Neovim's environment as vim.lsp does when it
+--- starts the server, so doctor sees the variables and keys the server sees.
+--- @return table? data, string? why_not, boolean? timed_out
+local function run_doctor(prefix, env, cwd, layers, trusted, online, timeout_ms)
   local okj, input = pcall(vim.json.encode, layers)
   if not okj then
     return nil, 'the editor settings cannot be sent as JSON: ' .. tostring(input)
   end
-  local argv = vim.list_extend(
-    vim.deepcopy(prefix),
-    { 'doctor', '--json', '--offline', '--editor-settings', '-' }
-  )
+  local argv = vim.list_extend(vim.deepcopy(prefix), { 'doctor', '--json', '--editor-settings', '-' })
+  if not online then
+    table.insert(argv, '--offline')
+  end
   if trusted then
     table.insert(argv, '--trust')
   end
@@ -81,7 +83,11 @@ local function run_doctor(prefix, env, cwd, layers, trusted)
   if not ok then
     return nil, tostring(obj)
   end
-  local res = obj:wait(20000)
+  -- wait() kills doctor when the time is up: :checkhealth never hangs on an endpoint.
+  local res = obj:wait(timeout_ms)
+  if res.signal == 9 or res.code == 124 then
+    return nil, ('`fuse-ls doctor` did not finish within %g s (option health.timeout_ms)'):format(timeout_ms / 1000), true
+  end
   local okd, data = pcall(vim.json.decode, res.stdout or '', { luanil = { object = true, array = true } })
   if not okd or type(data) ~= 'table' or type(data.checks) ~= 'table' then
     local said = last_line(res.stderr) ~= '' and last_line(res.stderr) or first_line(res.stdout)
@@ -146,25 +152,51 @@ local function report_keys(data)
   end
 end
 
-local function report_endpoints(data)
-  local endpoints = rows(data, 'endpoint ')
-  if vim.fn.executable('curl') ~= 1 then
-    health.warn('curl not found; endpoint reachability not checked')
-    return
+--- Doctor's endpoint rows, each followed by the rows of the models it serves.
+--- @param offline string? why the endpoints were not asked
+--- @param timed_out boolean? doctor was asked but did not finish in time
+local function report_endpoints(data, offline, timed_out)
+  local fix_url = 'check provider.base_url / $FUSE_LS_BASE_URL (or the pool entry\'s or judge\'s base_url), and the network'
+  if timed_out then
+    health.warn('endpoints not checked: ' .. offline, {
+      'an endpoint accepts connections but does not answer: run `fuse-ls doctor` in a terminal to see which',
+      'or wait longer: setup({ health = { timeout_ms = 60000 } })',
+    })
   end
-  for _, c in ipairs(endpoints) do
-    local url = c.name:sub(#'endpoint ' + 1):gsub('/+$', '') .. '/models'
-    local res = run({ 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '-m', '5', url }, nil, 8000)
-    local code = tonumber(vim.trim(res.stdout or '')) or 0
-    if res.code == 0 and code >= 200 and code < 300 then
-      health.ok(('%s reachable (HTTP %d)'):format(url, code))
-    elseif res.code == 0 and code > 0 then
-      health.warn(('%s answered HTTP %d'):format(url, code), { 'check provider.base_url (or the model entry\'s base_url)' })
-    else
-      health.error(('%s not reachable: %s'):format(url, first_line(res.stderr)), {
-        'check your network, a proxy (HTTPS_PROXY), or provider.base_url / $FUSE_LS_BASE_URL',
-      })
+  for _, c in ipairs(data.checks or {}) do
+    local name, status, detail = tostring(c.check or ''), c.status, tostring(c.detail or '')
+    if vim.startswith(name, 'endpoint ') then
+      local base = name:sub(#'endpoint ' + 1)
+      if offline then
+        health.info(('%s: not checked%s'):format(base, timed_out and '' or (' (%s)'):format(offline)))
+      elseif status == 'ok' then
+        health.ok(('%s %s'):format(base, detail))
+      else
+        health.error(('%s %s'):format(base, detail), { fix_url })
+      end
+    elseif vim.startswith(name, 'model ') and not offline then
+      local msg = ('%s: %s'):format(name, detail)
+      if status == 'ok' then
+        health.ok(msg)
+      elseif status == 'error' then
+        health.error(msg, { 'check the id in pool / judge against the endpoint\'s /models' })
+      else
+        health.info(msg)
+      end
     end
+  end
+end
+
+--- Doctor's trust row knows both sources (the trust list and --trust); say which one
+--- Neovim is.
+local function report_trust(data, by_editor)
+  for _, c in ipairs(rows(data, 'workspace trust')) do
+    local msg = 'workspace trust: ' .. c.detail
+    if by_editor then
+      msg = msg .. " Neovim passes --trust: the plugin's option `trusted` trusts this workspace."
+    end
+    -- No full stop after the tag: :checkhealth would make it part of the link.
+    health.info(msg .. ' See :help fuse_ls-trust')
   end
 end
 
@@ -244,20 +276,24 @@ function M.check()
   local trust_key = require('fuse_ls.lsp').TRUST_KEY
   -- As before_init sends it: the option, or an explicit `true` in init_options.
   local trusted = require('fuse_ls.lsp').is_trusted(config.trusted, cwd) or init[trust_key] == true
-  if trusted then
-    health.info(('workspace %s is trusted (option `trusted`): its config file may choose endpoints, keys and limits'):format(cwd))
-  else
-    health.info(
-      ('workspace %s is not trusted by the editor (option `trusted`): its config file cannot choose endpoints or keys, nor loosen limits. To trust it: `fuse-ls trust DIR`, or the option; see :help fuse_ls-trust'):format(cwd)
-    )
-  end
   local layers, ignored = editor_layers(config)
   for _, msg in ipairs(ignored) do
     health.warn(msg, SETTINGS_ADVICE)
   end
-  local data, why_not
+  local given = fuse.options.health
+  local opts = vim.tbl_extend('force', require('fuse_ls.config').defaults.health, type(given) == 'table' and given or {})
+  local timeout_ms = tonumber(opts.timeout_ms) or require('fuse_ls.config').defaults.health.timeout_ms
+  local data, why_not, offline, timed_out
+  if not opts.endpoints then
+    offline = 'option health.endpoints is false'
+  end
   if prefix then
-    data, why_not = run_doctor(prefix, env, cwd, layers, trusted)
+    data, why_not, timed_out = run_doctor(prefix, env, cwd, layers, trusted, not offline, timeout_ms)
+    if timed_out then
+      -- An endpoint that never answers costs the endpoint rows, not the rest.
+      offline = why_not
+      data, why_not = run_doctor(prefix, env, cwd, layers, trusted, false, timeout_ms)
+    end
   elseif type(config.cmd) == 'function' then
     why_not = 'cmd is a function, so the fuse-ls executable is unknown; run `fuse-ls doctor` where the server runs'
   else
@@ -269,8 +305,10 @@ function M.check()
     })
   end
   if data then
+    report_trust(data, trusted)
     report_settings(data)
   else
+    health.info(('the option `trusted` %s %s; see :help fuse_ls-trust'):format(trusted and 'trusts' or 'does not trust', cwd))
     unchecked('settings')
   end
 
@@ -285,7 +323,7 @@ function M.check()
   -- Endpoint ------------------------------------------------------------
   health.start('fuse-ls: endpoint')
   if data then
-    report_endpoints(data)
+    report_endpoints(data, offline, timed_out)
   else
     unchecked('endpoints')
   end
