@@ -201,7 +201,8 @@ def test_checkhealth_workspace_trust_comes_from_doctor(
     """A workspace on the user's trust list (`fuse-ls trust DIR`) is trusted whatever the
     editor's option says; when the option trusts it, the report says so."""
     env = {**server_env(emulator), **NO_ENDPOINTS}
-    by_option = {"FUSE_TEST_HEALTH_OPTS": json.dumps({"trusted": True, "health": {"endpoints": False}})}
+    opts = {"trusted": True, "health": {"endpoints": False}}
+    by_option = {"FUSE_TEST_HEALTH_OPTS": json.dumps(opts)}
     lines = _health(run_nvim, workspace, {**env, **by_option})
     text = "\n".join(lines)
     assert _has(lines, "workspace trust:", f"{workspace} is trusted: --trust."), text
