@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -10,6 +11,18 @@ import pytest
 from fuse_ls.emulator import Emulator, EmulatorScript
 
 EmulatorFactory = Callable[..., Emulator]
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Model calls honour the proxy variables. A machine that sets them to reach the
+    # package registries must not carry a test's call to a remote host name through
+    # them: without them that call fails at once, which is what such tests expect.
+    # Servers, editors and CLIs the tests start inherit this environment.
+    for name in _PROXY_VARIABLES:
+        os.environ.pop(name, None)
+        os.environ.pop(name.lower(), None)
 
 
 @pytest.fixture

@@ -25,7 +25,8 @@ from fuse_ls.config import TimeoutSettings
 from fuse_ls.core.errors import BadRequestError
 from fuse_ls.core.types import ChatMessage, ChatRequest, ChatResponse, Usage
 from fuse_ls.fusion.answers import DEBATE_SCHEMA, REVIEW_SCHEMA
-from fuse_ls.fusion.provider import ChatClient, ShardedTransport
+from fuse_ls.fusion.provider import ChatClient
+from fuse_ls.fusion.transport import ShardedTransport
 from fuse_ls.retry_after import retry_after_seconds
 
 POOL_SCHEMAS = frozenset({REVIEW_SCHEMA.name})

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import logging
 import math
@@ -42,6 +41,7 @@ from fuse_ls.core.errors import (
 )
 from fuse_ls.core.types import ChatRequest, ChatResponse, Endpoint, Usage
 from fuse_ls.fusion.pricing import ModelInfo, PriceBook, parse_models
+from fuse_ls.fusion.transport import ShardedTransport
 from fuse_ls.retry_after import retry_after_seconds
 from fuse_ls.safetext import clean
 
@@ -197,51 +197,6 @@ class ChatClient:
                 f"{label}: {_server(endpoint)} sent a /models answer that is not JSON.",
                 model=label,
             ) from None
-
-
-class ShardedTransport(httpx.AsyncBaseTransport):
-    """Several connection pools behind one transport, requests spread round-robin.
-
-    httpcore's pool scans every connection for every queued request, which turns
-    quadratic with ~1000 concurrent streams; a handful of smaller pools keeps the same
-    keep-alive reuse at a fraction of the cost. One TLS context serves every shard.
-
-    The pools are made on the first request: the TLS context (the CA bundle), httpcore
-    and anyio cost ~80 ms, and a change review whose units all come from the cache
-    never sends one.
-    """
-
-    def __init__(
-        self,
-        shards: int = 8,
-        *,
-        max_keepalive_connections: int = 2000,
-        keepalive_expiry: float = 30.0,
-    ) -> None:
-        # Fusions fan out to several models at once and benchmarks run ~1000 streams:
-        # no cap on connections, and keep enough idle ones to avoid reconnect storms.
-        self._limits = httpx.Limits(
-            max_connections=None,
-            max_keepalive_connections=max(max_keepalive_connections // shards, 1),
-            keepalive_expiry=keepalive_expiry,
-        )
-        self._count = shards
-        self._shards: list[httpx.AsyncHTTPTransport] = []
-        self._turn = itertools.count()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not self._shards:  # no await before this: one request makes them
-            tls = httpx.create_ssl_context()
-            self._shards = [
-                httpx.AsyncHTTPTransport(verify=tls, limits=self._limits)
-                for _ in range(self._count)
-            ]
-        shard = self._shards[next(self._turn) % len(self._shards)]
-        return await shard.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        for shard in self._shards:
-            await shard.aclose()
 
 
 class _Call:

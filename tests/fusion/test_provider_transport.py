@@ -12,7 +12,8 @@ import pytest
 from fuse_ls.config import RetrySettings, TimeoutSettings
 from fuse_ls.core.errors import ConnectionFailed, MalformedAnswer, ProviderTimeout, RateLimited
 from fuse_ls.core.types import ChatMessage, ChatRequest, Endpoint
-from fuse_ls.fusion.provider import ChatClient, ShardedTransport
+from fuse_ls.fusion.provider import ChatClient
+from fuse_ls.fusion.transport import ShardedTransport
 
 RETRIES = RetrySettings(max_attempts=3, backoff_base_s=0.001, backoff_max_s=0.002)
 REQUEST = ChatRequest(

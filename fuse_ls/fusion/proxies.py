@@ -1,0 +1,70 @@
+"""Which proxy, if any, a model call goes through: the standard environment variables.
+
+httpx reads `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` only when it builds
+its own transport; ours (`transport.ShardedTransport`) is custom, so the variables are
+honoured here, with the meaning curl and pip give them (the lower-case spelling wins,
+`NO_PROXY` lists hosts or domain suffixes, `*` bypasses everything).
+
+One difference on purpose: a server on this machine (Ollama, vLLM, LM Studio) is always
+reached directly. A corporate proxy cannot reach the user's loopback interface, and
+forgetting `NO_PROXY=localhost` would otherwise break every local model.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+
+from attrs import frozen
+
+from fuse_ls.core import hosts
+
+
+@frozen
+class Proxy:
+    url: str
+    variable: str  # the environment variable it came from, for error messages
+
+    @property
+    def shown(self) -> str:
+        """The proxy's address without any user:password in it."""
+        scheme, _, rest = self.url.partition("://")
+        host = rest.rpartition("@")[2].split("/", 1)[0]
+        return f"{scheme}://{host}" if rest else self.url
+
+
+def environment_proxies() -> dict[str, str]:
+    """scheme (`http`, `https`, `all`, `no`) -> value, as the environment sets them now."""
+    return urllib.request.getproxies_environment()
+
+
+def bypassed(host: str, port: int, no_proxy: str) -> bool:
+    """Whether `NO_PROXY` names this host: `*`, the host itself, a domain it is under
+    (`example.com` and `.example.com` both cover `api.example.com`), or `host:port`."""
+    host = host.strip("[]").lower()
+    for entry in no_proxy.lower().split(","):
+        entry = entry.strip().lstrip(".")
+        if entry == "*":
+            return True
+        if not entry:
+            continue
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and (not entry_port.isdigit() or int(entry_port) != port):
+            continue
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def proxy_for(scheme: str, host: str, port: int, proxies: dict[str, str]) -> Proxy | None:
+    """The proxy for a request to `scheme://host:port`, or None to connect directly."""
+    if hosts.is_loopback_host(host):
+        return None
+    chosen = next(((s, proxies[s]) for s in (scheme, "all") if proxies.get(s)), None)
+    if chosen is None:
+        return None
+    if bypassed(host, port, proxies.get("no", "")):
+        return None
+    name, url = chosen
+    if "://" not in url:  # `HTTPS_PROXY=proxy:3128` means http://proxy:3128, as in curl
+        url = f"http://{url}"
+    return Proxy(url, f"{name}_proxy".upper())

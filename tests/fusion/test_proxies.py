@@ -1,0 +1,147 @@
+"""Model calls honour HTTP(S)_PROXY / ALL_PROXY / NO_PROXY (they were silently ignored:
+httpx reads them only for a transport it builds itself, and ours is custom)."""
+
+from __future__ import annotations
+
+import http.client
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+
+from fuse_ls.config import RetrySettings, TimeoutSettings
+from fuse_ls.core.errors import ConnectionFailed
+from fuse_ls.core.types import ChatMessage, ChatRequest, Endpoint
+from fuse_ls.emulator import Emulator
+from fuse_ls.fusion.provider import ChatClient
+from fuse_ls.fusion.proxies import bypassed, proxy_for
+from tests.loopback_http import LoopbackServer, QuietHandler
+
+MODEL = "openai/gpt-5"
+# A reserved name (RFC 2606) nothing resolves: only a proxy can carry a call to it, and
+# the client never looks it up itself when it goes through one.
+REMOTE = "http://models.test/api/v1"
+
+
+def forward_proxy(upstream: str, seen: list[str]) -> type[QuietHandler]:
+    """A plain HTTP forward proxy that carries every host to `upstream` (the emulator)."""
+    parts = urlsplit(upstream)
+
+    class Proxy(QuietHandler):
+        def _forward(self) -> None:
+            seen.append(self.path)  # absolute-form: the proxy is told where to go
+            target = urlsplit(self.path)
+            body = self.rfile.read(int(self.headers.get("content-length") or 0))
+            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
+            conn.request(self.command, target.path, body=body, headers=headers)
+            answer = conn.getresponse()
+            data = answer.read()
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            conn.close()
+
+        do_GET = do_POST = _forward
+
+    return Proxy
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def client() -> ChatClient:
+    return ChatClient(
+        timeouts=TimeoutSettings(connect_s=2.0, request_s=10.0, first_token_s=5.0),
+        retries=RetrySettings(max_attempts=1),
+    )
+
+
+def request(base_url: str) -> ChatRequest:
+    return ChatRequest(
+        model=MODEL,
+        messages=(ChatMessage("user", "Review this code."),),
+        endpoint=Endpoint(base_url, None),
+    )
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "http_proxy", "ALL_PROXY"])
+async def test_a_call_goes_through_the_proxy_the_environment_names(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    seen: list[str] = []
+    with LoopbackServer(forward_proxy(emulator.base_url, seen)) as proxy:
+        monkeypatch.setenv(variable, proxy.url)
+        async with client() as c:
+            answer = await c.complete(request(REMOTE))
+    assert answer.text
+    assert seen == [f"{REMOTE}/chat/completions"]
+    assert len(emulator.requests) == 1
+
+
+async def test_a_local_server_is_reached_directly_even_with_a_proxy_set(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A corporate proxy cannot reach this machine's Ollama: loopback never goes through it."""
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    async with client() as c:
+        assert (await c.complete(request(emulator.base_url))).text
+
+
+async def test_a_proxy_that_does_not_answer_is_named_in_the_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    port = closed_port()
+    monkeypatch.setenv("HTTP_PROXY", f"http://user:hunter2@127.0.0.1:{port}")
+    async with client() as c:
+        with pytest.raises(ConnectionFailed) as caught:
+            await c.complete(request(REMOTE))
+    said = str(caught.value)
+    assert f"through the proxy http://127.0.0.1:{port} from HTTP_PROXY" in said
+    assert "hunter2" not in said
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "no_proxy", "bypass"),
+    [
+        ("api.example.com", 443, "example.com", True),
+        ("api.example.com", 443, ".example.com", True),
+        ("example.com", 443, "api.example.com", False),
+        ("notexample.com", 443, "example.com", False),
+        ("vllm.corp", 8000, "vllm.corp:8000", True),
+        ("vllm.corp", 8001, "vllm.corp:8000", False),
+        ("anything", 443, "*", True),
+        ("API.Example.COM", 443, " foo , example.com ", True),
+        ("api.example.com", 443, "", False),
+    ],
+)
+def test_no_proxy_names_hosts_domains_and_ports(
+    host: str, port: int, no_proxy: str, bypass: bool
+) -> None:
+    assert bypassed(host, port, no_proxy) is bypass
+
+
+def test_which_variable_applies() -> None:
+    proxies = {"https": "proxy.corp:3128", "all": "http://all.corp:1", "no": "internal.corp"}
+    chosen = proxy_for("https", "openrouter.ai", 443, proxies)
+    assert chosen is not None and chosen.url == "http://proxy.corp:3128"  # scheme added
+    assert chosen.variable == "HTTPS_PROXY"
+    fallback = proxy_for("http", "models.example", 80, proxies)
+    assert fallback is not None and fallback.variable == "ALL_PROXY"
+    assert proxy_for("https", "llm.internal.corp", 443, proxies) is None
+    assert proxy_for("http", "localhost", 11434, proxies) is None
+    assert proxy_for("https", "openrouter.ai", 443, {"http": "http://p:1"}) is None
