@@ -21,32 +21,25 @@ from fuse_ls.changes.cache_entries import to_entry
 from fuse_ls.changes.limits import unit_pieces
 from fuse_ls.changes.planning import Planner
 from fuse_ls.changes.progress import RunTracker
-from fuse_ls.changes.types import ReviewOptions, UnitOutcome
+from fuse_ls.changes.types import ReviewOptions, RunOverBudget, UnitOutcome
 from fuse_ls.config import Settings
 from fuse_ls.core.errors import BudgetExceeded, FuseError
 from fuse_ls.core.types import FusionResult
+from fuse_ls.fusion.budget import SpendLedger
+
+__all__ = ["RunOverBudget", "UnitCalls", "cost_limit"]
 
 
-class RunOverBudget(FuseError):
-    def __init__(self, estimate: float, limit: float, units: int, which: str) -> None:
-        super().__init__(
-            f"Reviewing this change could cost up to ${estimate:.4f} ({units} unit(s) not in "
-            f"the cache), more than the {which} of ${limit:.4f}. Nothing was sent. Review "
-            "fewer files (add paths after the options), raise --max-cost or "
-            "budget.max_usd_per_day, or use fewer or cheaper models."
-        )
-        self.estimate = estimate
-        self.limit = limit
-
-
-def cost_limit(settings: Settings, options: ReviewOptions, engine: Any) -> tuple[float | None, str]:
+def cost_limit(
+    settings: Settings, options: ReviewOptions, ledger: SpendLedger
+) -> tuple[float | None, str]:
     """The run's cost limit (None: none) and what it is called in messages."""
     budget = settings.budget
     limits: list[tuple[float, str]] = []
     if options.max_cost_usd is not None:
         limits.append((options.max_cost_usd, "--max-cost limit"))
     if budget.max_usd_per_day is not None:
-        left = max(budget.max_usd_per_day - engine.ledger.spent(), 0.0)
+        left = max(budget.max_usd_per_day - ledger.spent(), 0.0)
         limits.append((left, "daily budget left"))
     if not limits:
         return None, ""

@@ -34,9 +34,11 @@ from fuse_ls.changes.units import (
     split_unit,
 )
 from fuse_ls.config import Settings
+from fuse_ls.core.specs import ModelSpec
 from fuse_ls.core.types import ChatMessage, FusionRequest
 from fuse_ls.fusion import prompts
-from fuse_ls.fusion.pricing import estimate_prompt_tokens
+from fuse_ls.fusion.policy import pool_slots
+from fuse_ls.fusion.pricing import PriceBook, estimate_prompt_tokens
 
 # What the engine would redact besides the code and its context (those come from the
 # file redacted whole): the change review sends nothing else.
@@ -111,22 +113,24 @@ class Planner:
         self._settings_part: dict[str, Any] | None = None
         self._prompt_version = ""
 
-    async def token_limit(self, engine: Any) -> int:
+    async def token_limit(self, prices: PriceBook) -> int:
         """Tokens of code per unit; also sets each pool model's own budget.
 
         A unit is as large as the judge (which reads it whole, with every answer) and the
         roomiest pool model allow; a pool model with a smaller window or
-        `max_input_tokens` is asked the unit in pieces that fit it.
+        `max_input_tokens` is asked the unit in pieces that fit it. The windows come
+        from the price list (`/models`, saved on disk), not from an engine: a rerun
+        whose units are all cached builds none.
         """
         s = self.settings
-        specs = [slot.spec for slot in engine.slots()]
+        specs = [slot.spec for slot in pool_slots(s)]
         await asyncio.gather(
-            *{engine.prices.load(s.endpoint_for(spec)) for spec in [*specs, s.judge]},
+            *{prices.load(s.endpoint_for(spec)) for spec in [*specs, s.judge]},
             return_exceptions=True,
         )
 
-        def windows(spec: Any) -> list[int | None]:
-            info = engine.prices.price_for(spec.id, s.endpoint_for(spec).base_url)
+        def windows(spec: ModelSpec) -> list[int | None]:
+            info = prices.price_for(spec.id, s.endpoint_for(spec).base_url)
             context = info.context_length if info is not None else None
             own = spec.max_tokens or 2048
             return [context - own if context else None, spec.max_input_tokens]

@@ -8,6 +8,7 @@ from pathlib import Path
 from attrs import define, field, frozen
 
 from fuse_ls.changes.units import Unit
+from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import FusedFinding, Severity
 
 
@@ -82,3 +83,15 @@ class ChangeReview:
     pool: tuple[str, ...]
     judge: str
     mode: str
+
+
+class RunOverBudget(FuseError):
+    def __init__(self, estimate: float, limit: float, units: int, which: str) -> None:
+        super().__init__(
+            f"Reviewing this change could cost up to ${estimate:.4f} ({units} unit(s) not in "
+            f"the cache), more than the {which} of ${limit:.4f}. Nothing was sent. Review "
+            "fewer files (add paths after the options), raise --max-cost or "
+            "budget.max_usd_per_day, or use fewer or cheaper models."
+        )
+        self.estimate = estimate
+        self.limit = limit

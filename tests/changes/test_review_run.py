@@ -15,6 +15,7 @@ from fuse_ls.changes.review import (
     ChangeReview,
     ChangeReviewer,
     ReviewOptions,
+    RunOverBudget,
     RunState,
     Target,
 )
@@ -56,6 +57,10 @@ def many_files(repo: Repo, n: int) -> list[Target]:
     repo.commit("base")
     for i in range(n):
         repo.write(f"m{i:02d}.py", f"def f{i}(x):\n    return eval(x)\n")
+    return uncommitted(repo)
+
+
+def uncommitted(repo: Repo) -> list[Target]:
     changes = read_changes(repo.root, "uncommitted")
     return [
         Target(f.path, repo.root / f.path, language_for(Path(f.path)), f.text or "", f.changed)
@@ -378,3 +383,28 @@ def test_a_long_retry_after_fails_the_waiting_calls_as_rate_limited(emu: Emulato
     assert "retry after" in str(outcomes[1])
     chats = [r for r in emu.requests if r.path.endswith("/chat/completions")]
     assert [r.model for r in chats] == ["pool/a"]
+
+
+def test_a_rerun_asks_only_the_edited_file_between_cached_ones(repo: Repo, emu: Emulator) -> None:
+    """Files are looked up in the cache in turn; the engine comes in at the first one
+    with a unit to ask, and the files after it are still answered from the cache. The
+    run's cost is checked before any call against that one unit."""
+    targets = many_files(repo, 6)
+    settings = settings_for(emu, repo.root.parent / "data", day=100.0)
+    first, _ = run(settings, repo, targets, ReviewOptions(max_findings=None))
+    assert first.calls > 0 and not any(o.cached for o in first.outcomes)
+    repo.write("m03.py", "def f3(x):\n    return eval(x.strip())\n")
+    targets = uncommitted(repo)
+    sent = len(emu.requests)
+    with pytest.raises(RunOverBudget) as refused:
+        run(settings, repo, targets, ReviewOptions(max_findings=None, max_cost_usd=1e-6))
+    assert "(1 unit(s) not in the cache)" in str(refused.value)
+    assert len(emu.requests) == sent  # nothing was sent
+    again, _ = run(settings, repo, targets, ReviewOptions(max_findings=None))
+    assert [o.unit.path for o in again.outcomes] == [t.path for t in targets]
+    assert [o.cached for o in again.outcomes] == [True, True, True, False, True, True]
+    asked = [r for r in emu.requests[sent:] if r.path.endswith("/chat/completions")]
+    assert len(asked) == again.calls > 0
+    assert all("m03.py" in str(r.body) for r in asked)
+    assert again.estimated_cost_usd is not None and again.estimated_cost_usd > 0
+    assert all(o.findings for o in again.outcomes)

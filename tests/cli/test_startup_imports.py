@@ -47,6 +47,18 @@ NEVER_ON_REVIEW = (
     "fuse_ls.eval",
 )
 
+# What only asking a model needs: a cached rerun builds none of it.
+ENGINE_AND_CALLS = (
+    "httpx",
+    "fuse_ls.fusion.engine",
+    "fuse_ls.fusion.modes",
+    "fuse_ls.fusion.provider",
+    "fuse_ls.fusion.budget",
+    "fuse_ls.changes.calls",
+    "fuse_ls.changes.limits",
+    "fuse_ls.changes.ledger",
+)
+
 
 def imported(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[object, set[str]]:
     out = cwd.parent / "modules.json"
@@ -74,7 +86,7 @@ def test_version_imports_no_settings_review_or_http(tmp_path: Path) -> None:
     assert loaded(modules, (*review_stack, "cattrs")) == []
 
 
-def test_cached_rerun_of_staged_review_imports_no_http_redaction_or_server(
+def test_cached_rerun_of_staged_review_imports_no_engine_http_redaction_or_server(
     tmp_path: Path,
 ) -> None:
     repo = Repo(tmp_path / "repo")
@@ -111,3 +123,8 @@ def test_cached_rerun_of_staged_review_imports_no_http_redaction_or_server(
     assert loaded(modules, ("httpcore", "anyio", "h11", "stamina", "tenacity")) == []
     assert loaded(modules, ("fuse_ls.core.redact",)) == []
     assert loaded(modules, ("detect_secrets", "fuse_ls.verify")) == []
+    # Nothing to ask: no fusion engine (nor its modes and answer parsing), no HTTP
+    # client (httpx itself), no call scheduling or spend ledger. The units were cut to
+    # the models' windows all the same: from the price list the first run saved.
+    assert loaded(modules, ENGINE_AND_CALLS) == []
+    assert "fuse_ls.fusion.pricing" in modules
