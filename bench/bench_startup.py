@@ -14,7 +14,8 @@ code, taking turns so neither gets the quieter moments of the machine:
 - `serve` until it has answered `initialize` (JSON-RPC over its stdin/stdout).
 Printed: the median wall time of N runs for each, their ratio (this / baseline), and the
 median CPU time (user + system) of the process, which a busy machine barely moves. A
-first row shows what the interpreter alone takes (`python -c pass`).
+first row shows what the interpreter alone takes (`python -c pass`). `--only review`
+(or `serve`, `doctor`, `version`; repeatable) runs just those rows, so more runs fit.
 """
 
 from __future__ import annotations
@@ -185,7 +186,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", help="commit to compare with (default: merge base with main)")
     parser.add_argument("--runs", type=int, default=9, help="processes per command and code")
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="WORD",
+        help="only the commands whose row contains WORD (repeatable; e.g. review, serve); "
+        "the interpreter's row is always run",
+    )
     args = parser.parse_args()
+    commands = {
+        label: argv
+        for n, (label, argv) in enumerate(COMMANDS.items())
+        if n == 0 or not args.only or any(word in label for word in args.only)
+    }
     rev = args.baseline or default_baseline()
     short = git(HERE, "rev-parse", "--short", rev)
     if git(HERE, "rev-parse", rev) == git(HERE, "rev-parse", "HEAD"):
@@ -216,7 +229,7 @@ def main() -> int:
             for n in range(args.runs):
                 # Taking turns, the order flipped every round.
                 order = list(codes) if n % 2 == 0 else list(codes)[::-1]
-                for label, argv in COMMANDS.items():
+                for label, argv in commands.items():
                     for name in order:
                         figure = run_once(argv, envs[name], repos[name])
                         figures.setdefault((label, name), []).append(figure)
@@ -234,7 +247,7 @@ def main() -> int:
         f"{'command':<42} {before:>17} {after:>10} {'ratio':>6}   "
         f"CPU ms: {'baseline':>8} {'this':>6}"
     )
-    for label in COMMANDS:
+    for label in commands:
         wall = [statistics.median(w for w, _ in figures[(label, c)]) * 1000 for c in codes]
         cpu = [statistics.median(c for _, c in figures[(label, c)]) * 1000 for c in codes]
         print(
