@@ -14,7 +14,6 @@ from typing import Any
 from lsprotocol import types
 
 from fuse_ls.core.lines import split_keepends
-from fuse_ls.core.redact import restore
 from fuse_ls.core.types import MODES
 from fuse_ls.server.diagnostics import SOURCE, Reported
 from fuse_ls.server.wire import FixData, unstructure
@@ -169,6 +168,9 @@ def supports_document_changes(caps: types.ClientCapabilities) -> bool:
 def fix_text(replacement: str, source: str, r: types.Range) -> str:
     """`replacement` as written over whole lines `r` of `source`: the secrets the model saw
     redacted are put back from those lines (RedactedFix when they cannot be)."""
+    # The redaction rules load on the first fix, not at server start (see server.py).
+    from fuse_ls.core.redact import restore
+
     original = "".join(split_keepends(source)[r.start.line : r.end.line + 1])
     return replacement_text(restore(replacement, original))
 

@@ -8,16 +8,17 @@ current anchors each time it is published.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import evolve, frozen
 from lsprotocol import types
 
 from fuse_ls.core.types import CandidateResult, FusedFinding, Severity, agreement_text
-from fuse_ls.fusion.findings import cluster_findings, fuse_clusters
-from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.server.anchors import Anchor, Snapshot
 from fuse_ls.server.wire import FindingData, FindingFix, unstructure
+
+if TYPE_CHECKING:
+    from fuse_ls.fusion.votes import VotePolicy
 
 SOURCE = "fuse-ls"
 
@@ -181,6 +182,9 @@ def provisional_findings(
     The same clustering and vote policy as the fused result, counted against the whole
     pool: a finding only some models raised so far stays a hint until enough agree.
     """
+    # Clustering (and the answer parsing it brings) loads after start-up (see server.py).
+    from fuse_ls.fusion.findings import cluster_findings, fuse_clusters
+
     clusters = cluster_findings((a.index, a.model, a.findings) for a in answers)
     fused = policy.apply_all(fuse_clusters(clusters, pool_size))
     out = reported_from_fused(fused, snapshot, fusion_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
@@ -24,8 +24,9 @@ from fuse_ls.server.diagnostics import Reported
 from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
 from fuse_ls.server.wire import TargetArgs, VerifyFindingArgs
-from fuse_ls.verify.run import CheckCommand
-from fuse_ls.verify.verifier import FixVerifier, Verifications
+
+if TYPE_CHECKING:
+    from fuse_ls.verify.verifier import FixVerifier, Verifications
 
 
 class Fix(Feature):
@@ -123,6 +124,10 @@ class Fix(Feature):
         )
 
     def _make(self, path: Path, text: str, start: int, end: int) -> FixVerifier:
+        # The verify machinery loads with the first checked fix, not at server start.
+        from fuse_ls.verify.run import CheckCommand
+        from fuse_ls.verify.verifier import FixVerifier, Verifications
+
         settings = self.server.settings
         if self._limits is None or self._limits.concurrency != settings.verify.concurrency:
             self._limits = Verifications(settings.verify.concurrency)

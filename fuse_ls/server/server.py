@@ -47,7 +47,16 @@ log = logging.getLogger(__name__)
 
 # Loaded after `initialize` is answered, off the event loop: together they cost as much
 # as pygls itself to import, and an editor waits for `initialize` before anything else.
-_HEAVY_MODULES = ("fuse_ls.fusion.engine", "fuse_ls.context", "fuse_ls.telemetry.session")
+# The features import the last three where they use them (clustering of answers,
+# restoring redacted secrets in a fix, checking a fix), so none is needed to start.
+_HEAVY_MODULES = (
+    "fuse_ls.fusion.engine",
+    "fuse_ls.context",
+    "fuse_ls.telemetry.session",
+    "fuse_ls.fusion.findings",
+    "fuse_ls.core.redact",
+    "fuse_ls.verify.verifier",
+)
 
 
 class _Unanswerable:

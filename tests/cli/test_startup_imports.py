@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import IO, Any
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
@@ -128,3 +129,84 @@ def test_cached_rerun_of_staged_review_imports_no_engine_http_redaction_or_serve
     # the models' windows all the same: from the price list the first run saved.
     assert loaded(modules, ENGINE_AND_CALLS) == []
     assert "fuse_ls.fusion.pricing" in modules
+
+
+# What `fuse-ls serve` needs only once a command runs (or, for the first three, loads
+# after `initialize` is answered, off the event loop): the engine and its HTTP stack,
+# answer parsing and clustering, redaction rules, fix checks, repository context, the
+# change review, telemetry, SQL lineage, the terminal UI.
+NOT_BEFORE_INITIALIZE = (
+    "fuse_ls.fusion.engine",
+    "fuse_ls.context",
+    "fuse_ls.telemetry",
+    "fuse_ls.fusion.findings",
+    "fuse_ls.fusion.answers",
+    "fuse_ls.core.redact",
+    "fuse_ls.verify",
+    "fuse_ls.changes",
+    "httpx",
+    "stamina",
+    "detect_secrets",
+    "sqlglot",
+    "opentelemetry",
+    "rich",
+)
+
+
+def _send(stream: IO[bytes], message: dict[str, Any]) -> None:
+    body = json.dumps(message).encode()
+    stream.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    stream.flush()
+
+
+def _answer(stream: IO[bytes], msg_id: int) -> dict[str, Any]:
+    """The response to request `msg_id` (notifications before it are skipped)."""
+    while True:
+        length = 0
+        while (line := stream.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode().partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+        assert length, "the server closed its output"
+        message: dict[str, Any] = json.loads(stream.read(length))
+        if message.get("id") == msg_id and "method" not in message:
+            return message
+
+
+def test_serve_answers_initialize_without_loading_what_only_commands_use(
+    tmp_path: Path,
+) -> None:
+    """An editor waits for `initialize` before anything else: the server answers it, and
+    shuts down when asked, having imported none of what its commands load later (no
+    `initialized` is sent, so the post-start loading never begins)."""
+    env = outside_env("XDG_")
+    env.update(XDG_CONFIG_HOME=str(tmp_path / ".config"), FUSE_LS_DATA_DIR=str(tmp_path / ".data"))
+    out = tmp_path / "modules.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN, str(out), "serve"],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        params = {"processId": None, "rootUri": tmp_path.as_uri(), "capabilities": {}}
+        _send(proc.stdin, {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": params})
+        result = _answer(proc.stdout, 1)["result"]
+        assert result["serverInfo"]["name"] == "fuse-ls"
+        assert "fuse-ls.review" in result["capabilities"]["executeCommandProvider"]["commands"]
+        _send(proc.stdin, {"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        assert _answer(proc.stdout, 2).get("error") is None
+        _send(proc.stdin, {"jsonrpc": "2.0", "method": "exit"})
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    data = json.loads(out.read_text())
+    assert data["code"] == 0
+    modules = set(data["modules"])
+    assert "fuse_ls.server.server" in modules and "lsprotocol.types" in modules
+    assert loaded(modules, NOT_BEFORE_INITIALIZE) == []
