@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from fuse_ls.core.types import FusedFinding, FusionRequest
 from fuse_ls.fusion import prompts
 
 CACHE_FORMAT = 2  # bump when what is stored per unit, or what a key stands for, changes
+# `VERSION = '1.5.0'`, as detect_secrets/__version__.py has it.
+_VERSION_LINE = re.compile(r"^VERSION\s*=\s*['\"](?P<version>[^'\"\s]+)['\"]\s*$", re.MULTILINE)
 
 
 def settings_fingerprint(settings: Settings) -> dict[str, Any]:
@@ -58,17 +61,38 @@ def prompt_version() -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
+def plugins_version() -> str:
+    """The installed detect-secrets' version ("none" without it), as its distribution
+    states it. Read from the package's own `__version__.py`, which its release sets the
+    distribution's version from, found and not imported: importing importlib.metadata
+    (email, zipfile, csv) costs more than the rest of a cached rerun's keys. Asked of
+    importlib.metadata only when that file does not say."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("detect_secrets")
+    if spec is not None and spec.origin is not None:
+        try:
+            text = (Path(spec.origin).parent / "__version__.py").read_text(encoding="utf-8")
+        except (OSError, ValueError):
+            text = ""
+        found = _VERSION_LINE.search(text)
+        if found is not None:
+            return found["version"]
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("detect-secrets")
+    except importlib.metadata.PackageNotFoundError:
+        return "none"
+
+
 def redaction_digest() -> str:
     """What decides how a text is redacted: our rules (the module's source) and the
     detect-secrets plugins' version. Cache keys carry it, so the key of a unit's raw
     text stands for its redacted text too."""
-    import importlib.metadata
     import importlib.util
 
-    try:
-        plugins = importlib.metadata.version("detect-secrets")
-    except importlib.metadata.PackageNotFoundError:
-        plugins = "none"
+    plugins = plugins_version()
     # Found, not imported: compiling the rules costs ~20 ms that a rerun whose units all
     # come from the cache never needs.
     spec = importlib.util.find_spec("fuse_ls.core.redact")

@@ -7,7 +7,7 @@ import argparse
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fuse_ls.core.errors import BadRange
 from fuse_ls.core.types import SEVERITIES, Severity
@@ -20,6 +20,32 @@ if TYPE_CHECKING:
 
     from fuse_ls.changes.review import ChangeReview, Target
     from fuse_ls.config import Settings
+    from fuse_ls.core.events import FusionEvent
+
+
+class _SessionOnFirstEvent:
+    """The run's telemetry session, opened at the engine's first event. A rerun answered
+    from the cache has nothing to record (a session writes nothing until then anyway),
+    and opening one costs the telemetry imports and the installed-version lookup."""
+
+    def __init__(self, settings: Settings, root: Path) -> None:
+        self.settings = settings
+        self.root = root
+        self.session: Any = None
+        self.opened = False
+
+    def observe(self, event: FusionEvent) -> None:
+        if not self.opened:
+            from fuse_ls.cli import _recorder
+
+            self.opened = True
+            self.session = _recorder(self.settings, self.root)
+        if self.session is not None:
+            self.session.observe(event)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
 
 
 def _error(err: Console, message: str) -> None:
@@ -166,7 +192,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     from fuse_ls.changes.cache import ReviewCache, cache_path
     from fuse_ls.changes.git import GitError, repo_root
     from fuse_ls.changes.review import ChangeReviewer, ReviewOptions
-    from fuse_ls.cli import _recorder, _report_problems, apply_overrides, missing_key_message
+    from fuse_ls.cli import _report_problems, apply_overrides, missing_key_message
     from fuse_ls.config import load_settings
     from fuse_ls.core.errors import FuseError
 
@@ -224,7 +250,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         unit_token_budget=max(args.unit_tokens, 256),
         deadline_s=args.deadline if args.deadline and args.deadline > 0 else None,
     )
-    recorder = _recorder(settings, root)
+    recorder = _SessionOnFirstEvent(settings, root)
     progress = None if fmt != "text" or args.quiet else output.RunProgress(err)
     cache = ReviewCache(cache_path(settings))
     reviewer = ChangeReviewer(
@@ -233,7 +259,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         options,
         cache=cache,
         on_update=progress,
-        observer=recorder.observe if recorder is not None else None,
+        observer=recorder.observe,
         description=description,
         skipped_files=skipped,
     )
@@ -251,8 +277,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         return 2
     finally:
         cache.close()
-        if recorder is not None:
-            recorder.close()
+        recorder.close()
     outcome = None
     if fixes.wants_fixes(args):
         by_path = {t.path: t for t in targets}

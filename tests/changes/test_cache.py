@@ -6,7 +6,12 @@ import multiprocessing
 from pathlib import Path
 
 from fuse_ls.changes.cache import ReviewCache
-from fuse_ls.changes.cache_entries import from_entry, to_entry
+from fuse_ls.changes.cache_entries import (
+    from_entry,
+    plugins_version,
+    redaction_digest,
+    to_entry,
+)
 from fuse_ls.changes.types import UnitOutcome
 from fuse_ls.changes.units import Unit
 from fuse_ls.core.types import FusedFinding
@@ -89,3 +94,18 @@ def test_stored_findings_keep_members_not_waited_for_and_older_entries_still_loa
         del stored["not_waited_for"]
     [old] = (from_entry(unit, "k" * 16, entry) or UnitOutcome(unit, "")).findings
     assert (old.start_line, old.not_waited_for, old.agreement) == (11, 0, "2/2 models")
+
+
+def test_redaction_digest_in_cache_keys_is_unchanged_without_importlib_metadata() -> None:
+    """The detect-secrets version in every cache key is read from its package, not
+    looked up through importlib.metadata: the keys (and so every stored review) stay
+    what they were when it was."""
+    import hashlib
+    import importlib.metadata
+
+    import fuse_ls.core.redact
+
+    installed = importlib.metadata.version("detect-secrets")
+    assert plugins_version() == installed
+    source = Path(fuse_ls.core.redact.__file__).read_bytes()
+    assert redaction_digest() == hashlib.sha256(source + installed.encode()).hexdigest()[:16]

@@ -113,9 +113,16 @@ def test_cached_rerun_of_staged_review_imports_no_engine_http_redaction_or_serve
         assert code == 0
         asked = len(emu.requests)
         assert asked > 0 and "httpcore" in first  # the first run did ask the models
+        # The first run's telemetry session recorded the models' answers.
+        sessions = sorted((tmp_path / ".data" / "sessions").rglob("*.jsonl"))
+        assert len(sessions) == 1 and '"event":"model_answer"' in sessions[0].read_text()
+        recorded = sessions[0].read_text()
         code, modules = imported(["review", "--staged"], repo.root, env)
         assert code == 0
         assert len(emu.requests) == asked  # the rerun asked nothing, not even /models
+    # Nothing to record: no session was opened (so no telemetry imports either).
+    assert sorted((tmp_path / ".data" / "sessions").rglob("*.jsonl")) == sessions
+    assert sessions[0].read_text() == recorded
     assert "fuse_ls.changes.review" in modules  # it did run the change review
     assert loaded(modules, NEVER_ON_REVIEW) == []
     # No request, so no connection pool, TLS context, async socket layer or retry
@@ -128,6 +135,8 @@ def test_cached_rerun_of_staged_review_imports_no_engine_http_redaction_or_serve
     # client (httpx itself), no call scheduling or spend ledger. The units were cut to
     # the models' windows all the same: from the price list the first run saved.
     assert loaded(modules, ENGINE_AND_CALLS) == []
+    # No session to open, so no telemetry and no lookup of the installed version.
+    assert loaded(modules, ("fuse_ls.telemetry", "importlib.metadata")) == []
     assert "fuse_ls.fusion.pricing" in modules
 
 
