@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from attrs import define
 
 from fuse_ls.changes.types import UnitOutcome
-from fuse_ls.core.events import FusionEvent, Observer
 from fuse_ls.core.types import CandidateResult
+
+if TYPE_CHECKING:  # the engine's events arrive only when a unit is asked
+    from fuse_ls.core.events import FusionEvent, Observer
 
 log = logging.getLogger(__name__)
 

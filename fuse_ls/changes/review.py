@@ -31,12 +31,12 @@ from fuse_ls.changes.types import (
     UnitOutcome,
 )
 from fuse_ls.config import Settings, replace
-from fuse_ls.core.events import Observer
 from fuse_ls.core.types import SEVERITIES, CandidateResult
 
 if TYPE_CHECKING:  # only asking a unit needs these (and the engine, and httpx)
     from fuse_ls.changes.calls import UnitCalls
     from fuse_ls.changes.limits import LimitedChatClient
+    from fuse_ls.core.events import Observer
     from fuse_ls.fusion.pricing import PriceBook
 
 # Callers import a change review's shapes from here, as before the run was split up.

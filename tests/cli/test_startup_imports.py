@@ -58,6 +58,7 @@ ENGINE_AND_CALLS = (
     "fuse_ls.changes.calls",
     "fuse_ls.changes.limits",
     "fuse_ls.changes.ledger",
+    "fuse_ls.core.events",
 )
 
 
@@ -131,8 +132,8 @@ def test_cached_rerun_of_staged_review_imports_no_engine_http_redaction_or_serve
     assert loaded(modules, ("httpcore", "anyio", "h11", "stamina", "tenacity")) == []
     assert loaded(modules, ("fuse_ls.core.redact",)) == []
     assert loaded(modules, ("detect_secrets", "fuse_ls.verify")) == []
-    # Nothing to ask: no fusion engine (nor its modes and answer parsing), no HTTP
-    # client (httpx itself), no call scheduling or spend ledger. The units were cut to
+    # Nothing to ask: no fusion engine (nor its modes and events), no HTTP client
+    # (httpx itself), no call scheduling or spend ledger. The units were cut to
     # the models' windows all the same: from the price list the first run saved.
     assert loaded(modules, ENGINE_AND_CALLS) == []
     # No session to open, so no telemetry and no lookup of the installed version.
