@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +57,35 @@ def _error(err: Console, message: str) -> None:
     err.print(Text("error: ", style="red") + Text(message))
 
 
+# Below this a unit holds hardly a function: the smallest budget a review is useful with.
+_MIN_UNIT_TOKENS = 256
+
+
+def _whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse type: a whole number >= `minimum` (a bad one stops the run, named)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text}")
+        return value
+
+    return parse
+
+
+def _usd(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected an amount in USD >= 0, got {text}")
+    return value
+
+
 def add_change_options(p: argparse.ArgumentParser) -> None:
     scope = p.add_mutually_exclusive_group()
     scope.add_argument(
@@ -77,8 +108,13 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all-lines", action="store_true", help="report findings on context lines too")
     p.add_argument("--no-cache", action="store_true", help="ask the models even for cached units")
     p.add_argument("--min-severity", choices=SEVERITIES, help="hide less severe findings")
-    p.add_argument("--max-findings", type=int, default=50, help="show at most N (default 50)")
-    p.add_argument("--max-cost", type=float, help="USD limit for the whole run")
+    p.add_argument(
+        "--max-findings",
+        type=_whole_number(0),
+        default=50,
+        help="show at most N (default 50; 0: all)",
+    )
+    p.add_argument("--max-cost", type=_usd, help="USD limit for the whole run")
     p.add_argument(
         "--deadline",
         type=float,
@@ -86,11 +122,18 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
         help="one deadline for the whole run; what it cuts is named (default: "
         "quorum.deadline_s for each unit)",
     )
-    p.add_argument("--concurrency", type=int, default=16, help="model calls in flight (16)")
-    p.add_argument("--per-endpoint", type=int, default=8, help="calls in flight per endpoint (8)")
+    p.add_argument(
+        "--concurrency", type=_whole_number(1), default=16, help="model calls in flight (16)"
+    )
+    p.add_argument(
+        "--per-endpoint",
+        type=_whole_number(1),
+        default=8,
+        help="calls in flight per endpoint (8)",
+    )
     p.add_argument(
         "--unit-tokens",
-        type=int,
+        type=_whole_number(_MIN_UNIT_TOKENS),
         default=6000,
         help="most tokens of code in one request, for every model (6000; lowered to fit "
         "the smallest context window)",
@@ -242,12 +285,12 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     options = ReviewOptions(
         all_lines=args.all_lines,
         min_severity=args.min_severity or "hint",
-        max_findings=args.max_findings if args.max_findings and args.max_findings > 0 else None,
+        max_findings=args.max_findings or None,
         use_cache=not args.no_cache,
         max_cost_usd=args.max_cost,
-        global_limit=max(args.concurrency, 1),
-        per_endpoint=max(args.per_endpoint, 1),
-        unit_token_budget=max(args.unit_tokens, 256),
+        global_limit=args.concurrency,
+        per_endpoint=args.per_endpoint,
+        unit_token_budget=args.unit_tokens,
         deadline_s=args.deadline if args.deadline and args.deadline > 0 else None,
     )
     recorder = _SessionOnFirstEvent(settings, root)

@@ -202,6 +202,28 @@ def test_budget_is_checked_for_the_whole_run_before_any_call(project: Repo, emu:
     assert chat_calls(emu) == 0
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--concurrency", "0", "expected a whole number >= 1, got 0"),
+        ("--per-endpoint", "-2", "expected a whole number >= 1, got -2"),
+        ("--unit-tokens", "10", "expected a whole number >= 256, got 10"),
+        ("--max-findings", "-1", "expected a whole number >= 0, got -1"),
+        ("--max-cost", "-5", "expected an amount in USD >= 0, got -5"),
+        ("--max-cost", "nan", "expected an amount in USD >= 0, got nan"),
+    ],
+)
+def test_a_bad_run_option_is_named_and_nothing_is_sent(
+    project: Repo, emu: Emulator, option: str, value: str, said: str
+) -> None:
+    """These were quietly turned into defaults (or, for --max-cost, let through)."""
+    project.write("app.py", BASE + "\ndef g(x):\n    return eval(x)\n")
+    res = fuse(["review", "--uncommitted", option, value], project, emu)
+    assert res.returncode == 2
+    assert f"argument {option}: {said}" in res.stderr
+    assert chat_calls(emu) == 0
+
+
 def test_project_rules_go_to_every_model_as_escaped_redacted_data(
     project: Repo, emu: Emulator
 ) -> None:
