@@ -2,26 +2,11 @@
 
 import logging
 import sys
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    __version__: str
-else:
-    # Hidden from mypy, which would otherwise type every misspelt `fuse_ls.name` as str.
-
-    def __getattr__(name: str) -> str:
-        # The installed version is looked up on first use: importlib.metadata and its
-        # search of the installed distributions cost ~20 ms that most commands never need.
-        if name != "__version__":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            found = version("fuse-ls")
-        except PackageNotFoundError:  # running from a source tree without an install
-            found = "0.0.0"
-        globals()["__version__"] = found
-        return found
+# The one place the version is written: pyproject.toml reads it from here (hatch's
+# version source), so asking for it costs nothing (importlib.metadata and its search of
+# the installed distributions cost ~20-40 ms in a server's start-up or `--version`).
+__version__ = "0.1.0"
 
 
 # stamina (provider and upload retries) logs every scheduled retry at WARNING; with no

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
+import fuse_ls
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
 from tests.pool_sample import JUDGE, POOL, outside_env
@@ -85,7 +86,8 @@ def test_version_imports_no_settings_review_or_http(tmp_path: Path) -> None:
     code, modules = imported(["--version"], tmp_path, outside_env())
     assert code == 0
     review_stack = ("fuse_ls.config", "fuse_ls.changes", "fuse_ls.fusion", "httpx", "rich")
-    assert loaded(modules, (*review_stack, "cattrs")) == []
+    # The version is written in the package: no search of the installed distributions.
+    assert loaded(modules, (*review_stack, "cattrs", "importlib.metadata")) == []
 
 
 def test_cached_rerun_of_staged_review_imports_no_engine_http_redaction_or_server(
@@ -220,3 +222,5 @@ def test_serve_answers_initialize_without_loading_what_only_commands_use(
     modules = set(data["modules"])
     assert "fuse_ls.server.server" in modules and "lsprotocol.types" in modules
     assert loaded(modules, NOT_BEFORE_INITIALIZE) == []
+    assert result["serverInfo"]["version"] == fuse_ls.__version__
+    assert loaded(modules, ("importlib.metadata",)) == []
