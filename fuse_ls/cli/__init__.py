@@ -269,7 +269,12 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         render.print_review(out, result, shown)
     else:
         title = "consensus explanation" if task == "explain" else "fused fix"
-        render.print_text(out, result, f"{title}: {shown}:{request.start_line}-{request.end_line}")
+        render.print_text(
+            out,
+            result,
+            f"{title}: {shown}:{request.start_line}-{request.end_line}",
+            code_path=shown if task == "fix" else None,
+        )
         if verify:
             from fuse_ls.cli.verify import print_checks
 

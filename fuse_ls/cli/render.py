@@ -8,6 +8,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.markdown import Markdown
 from rich.panel import Panel
+from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
@@ -202,8 +203,22 @@ def print_review(console: Console, result: FusionResult, path: str) -> None:
     _footer(console, result)
 
 
-def print_text(console: Console, result: FusionResult, title: str) -> None:
-    body: list[Any] = [Markdown(result.answer or "")]
+def print_text(
+    console: Console, result: FusionResult, title: str, code_path: str | None = None
+) -> None:
+    """An explanation is Markdown; a fix (`code_path` given) is that file's code, shown
+    line for line: as Markdown its lines would run together and comments become headings."""
+    answer = result.answer or ""
+    body: list[Any] = [
+        Markdown(answer)
+        if code_path is None
+        else Syntax(
+            answer,
+            Syntax.guess_lexer(code_path, answer),
+            word_wrap=True,
+            background_color="default",
+        )
+    ]
     if result.explanation:
         body.append(Text("\n" + result.explanation, style="italic"))
     console.print(Panel(Group(*body), title=title, title_align="left"))
