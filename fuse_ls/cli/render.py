@@ -86,7 +86,9 @@ class LiveProgress:
             case ModelFinished(candidate=c) if row is not None:
                 row["state"] = "done"
                 row["detail"] = f"{(c.latency_s or 0):.2f}s" + (
-                    f", {len(c.findings)} findings" if c.findings else ""
+                    f", {len(c.findings)} finding{'s' if len(c.findings) > 1 else ''}"
+                    if c.findings
+                    else ""
                 )
             case ModelFailed(candidate=c) if row is not None:
                 row["state"] = "cancelled" if c.status == "cancelled" else "failed"
@@ -115,12 +117,15 @@ class LiveProgress:
             self.live.update(self._table())
         elif isinstance(event, ModelFinished | ModelFailed | JudgeFinished | JudgeFailed):
             # Not a terminal (CI logs): one plain line per completed step instead of redraws.
-            kind = event.kind
+            kind = event.kind.replace("_", " ")
+            if isinstance(event, ModelFailed) and event.candidate.error_kind == "quorum":
+                # Cancelled once the quorum answered: it did not fail.
+                kind = "model not waited for"
             detail = row["detail"] if row is not None else self.judge["detail"]
             who = event.model
-            self.console.print(
-                f"[fuse-ls] {kind.replace('_', ' ')}: {who} {detail}", highlight=False
-            )
+            # Provider errors start with the model id; the line names it once.
+            detail = detail.removeprefix(f"{who}: ")
+            self.console.print(f"[fuse-ls] {kind}: {who} {detail}", highlight=False)
 
 
 def _whose(model: str) -> str:

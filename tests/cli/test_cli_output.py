@@ -1,0 +1,66 @@
+"""What `fuse-ls` prints for a person: the fused fix as code, plain progress lines in logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fuse_ls.emulator import Emulator
+from tests.pool_sample import JUDGE, POOL, home_env, run_cli
+
+CODE = """\
+def load(raw):
+    return eval(raw)
+"""
+# A comment at column 0 would be a Markdown heading, `__init__` bold, and the lines one
+# paragraph: the printed fix must keep every line of code as the models wrote it.
+FIXED = """\
+# Parse a literal only: __init__ and friends are not reachable this way.
+def load(raw):
+    return ast.literal_eval(raw)"""
+
+
+def test_fix_prints_the_fused_code_line_by_line(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(CODE)
+    fix = {"replacement": FIXED, "explanation": "eval runs any code."}
+    script = {"models": {**{m: {"fix": fix} for m in POOL}, JUDGE: {}}}
+    with Emulator(script) as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        env.update(FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE, COLUMNS="120")
+        res = run_cli(["fix", "app.py:1-2"], env, tmp_path)
+    assert res.returncode == 0, res.stderr
+    printed = [line.strip("│ ").rstrip() for line in res.stdout.splitlines()]
+    for line in FIXED.splitlines():
+        assert any(p.endswith(line.strip()) for p in printed), (line, res.stdout)
+    assert "eval runs any code." in res.stdout
+    assert (tmp_path / "app.py").read_text() == CODE  # no --apply: nothing written
+
+
+def test_log_lines_tell_a_member_not_waited_for_from_a_failed_one(tmp_path: Path) -> None:
+    """Outside a terminal (CI logs) each finished call is one line; a member the quorum
+    made unnecessary did not fail, and no line names the model twice."""
+    (tmp_path / "app.py").write_text(CODE)
+    slow, broken = "slow/model", "broken/model"
+    script = {
+        "strict_models": False,
+        "models": {
+            "*": {"ttft_ms": 5},
+            broken: {"fault": {"kind": "http", "status": 400, "message": "no such model"}},
+        },
+    }
+    lines: list[str] = []
+    with Emulator(script) as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        env.update(FUSE_LS_JUDGE=JUDGE, COLUMNS="200")
+        env["FUSE_LS_MODELS"] = f"{POOL[0]},{POOL[1]},{broken}"
+        res = run_cli(["review", "app.py"], env, tmp_path)
+        assert res.returncode == 0, res.stderr
+        lines += [line for line in res.stderr.splitlines() if line.startswith("[fuse-ls]")]
+        emu.hold(slow)  # answers only after the run: a quorum of 2 never waits for it
+        env.update(FUSE_LS_MODELS=f"{POOL[0]},{POOL[1]},{slow}", FUSE_LS_QUORUM__MIN_RESPONSES="2")
+        res = run_cli(["review", "app.py"], env, tmp_path)
+        emu.release()
+        assert res.returncode == 0, res.stderr
+        lines += [line for line in res.stderr.splitlines() if line.startswith("[fuse-ls]")]
+    assert any(line.startswith(f"[fuse-ls] model not waited for: {slow} ") for line in lines), lines
+    assert any(line.startswith(f"[fuse-ls] model failed: {broken} ") for line in lines), lines
+    assert not any(line.count(slow) > 1 or line.count(broken) > 1 for line in lines), lines
