@@ -462,6 +462,20 @@ _PASSTHROUGH = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        if not sys.stdout.closed:  # `serve` may have closed it
+            sys.stdout.flush()  # a pipe's buffered output fails here, not at interpreter exit
+    except BrokenPipeError:
+        # The reader went away (`fuse-ls review --json | head`): not an error (as in
+        # `fuse-ls stats`); stop quietly instead of a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] in _PASSTHROUGH:
         import importlib

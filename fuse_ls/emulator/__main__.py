@@ -30,8 +30,8 @@ def build_parser(prog: str = "python -m fuse_ls.emulator") -> argparse.ArgumentP
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "fuse-ls emulator") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         script: EmulatorScript | None = (
             load_script(args.script) if args.script else demo_script() if args.demo else None
@@ -62,4 +62,4 @@ async def _serve(emulator: Emulator) -> None:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(prog="python -m fuse_ls.emulator"))

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from fuse_ls.emulator import Emulator
 from tests.pool_sample import JUDGE, POOL, home_env, run_cli
@@ -64,3 +68,39 @@ def test_log_lines_tell_a_member_not_waited_for_from_a_failed_one(tmp_path: Path
     assert any(line.startswith(f"[fuse-ls] model not waited for: {slow} ") for line in lines), lines
     assert any(line.startswith(f"[fuse-ls] model failed: {broken} ") for line in lines), lines
     assert not any(line.count(slow) > 1 or line.count(broken) > 1 for line in lines), lines
+
+
+@pytest.mark.parametrize("args", [["doctor", "--offline", "--json"], ["cache", "stats", "--json"]])
+def test_a_reader_that_went_away_stops_the_output_without_a_traceback(
+    tmp_path: Path, args: list[str]
+) -> None:
+    """`fuse-ls ... | head` closes the pipe early: no traceback, no 'Exception ignored'."""
+    env = home_env("http://127.0.0.1:9/api/v1", tmp_path / "home")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fuse_ls", *args],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    proc.stdout.close()  # before anything is written: every write meets a closed pipe
+    _, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    assert proc.returncode == 0, err  # as `fuse-ls stats` does: the reader chose to stop
+
+
+def test_emulator_help_names_the_command_as_typed(tmp_path: Path) -> None:
+    env = home_env("http://127.0.0.1:9/api/v1", tmp_path / "home")
+    assert run_cli(["emulator", "--help"], env, tmp_path).stdout.startswith(
+        "usage: fuse-ls emulator "
+    )
+    res = subprocess.run(
+        [sys.executable, "-m", "fuse_ls.emulator", "--help"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert res.stdout.startswith("usage: python -m fuse_ls.emulator "), res.stdout
