@@ -238,7 +238,10 @@ def _read_new_side(root: Path, scope: Scope, path: str) -> bytes | _TooLarge | N
     """The new content: the index for --staged, the working tree otherwise."""
     if scope == "staged":
         done = run_git(root, ["show", f":{path}"], check=False)
-        return done.stdout if done.returncode == 0 else None
+        if done.returncode != 0:
+            return None
+        # The same limit as on disk: the pre-commit hook reviews what is staged.
+        return TOO_LARGE if len(done.stdout) > _MAX_FILE_BYTES else done.stdout
     file = root / path
     try:
         if file.is_symlink() or not file.is_file():

@@ -181,6 +181,21 @@ def test_emptied_and_oversized_files_say_why(repo: Repo) -> None:
     assert files["huge_new.txt"].skipped == "new file larger than 2 MB"
 
 
+def test_staged_oversized_files_are_skipped_too(repo: Repo) -> None:
+    """The pre-commit hook reviews --staged: a staged generated file over 2 MB (a bundle,
+    a lockfile) is skipped like in the working tree, not sent to the models whole."""
+    repo.write("big.txt", "a\n")
+    repo.commit("base")
+    repo.write("big.txt", "a\n" * (1024 * 1024 + 10))
+    repo.write("huge_new.txt", "b\n" * (1024 * 1024 + 10))
+    repo.write("small.txt", "c\n")
+    repo.git("add", "big.txt", "huge_new.txt", "small.txt")
+    files = by_path(read_changes(repo.root, "staged"))
+    assert files["big.txt"].skipped == "larger than 2 MB"
+    assert files["huge_new.txt"].skipped == "larger than 2 MB"
+    assert files["small.txt"].skipped is None and files["small.txt"].changed == {1}
+
+
 @pytest.mark.parametrize(
     "new",
     [
