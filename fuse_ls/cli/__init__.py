@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fuse_ls.cli.pipes import quiet_on_closed_pipe
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
 
@@ -269,12 +270,8 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         render.print_review(out, result, shown)
     else:
         title = "consensus explanation" if task == "explain" else "fused fix"
-        render.print_text(
-            out,
-            result,
-            f"{title}: {shown}:{request.start_line}-{request.end_line}",
-            code_path=shown if task == "fix" else None,
-        )
+        where = f"{title}: {shown}:{request.start_line}-{request.end_line}"
+        render.print_text(out, result, where, code_path=shown if task == "fix" else None)
         if verify:
             from fuse_ls.cli.verify import print_checks
 
@@ -462,17 +459,7 @@ _PASSTHROUGH = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        code = _main(argv)
-        if not sys.stdout.closed:  # `serve` may have closed it
-            sys.stdout.flush()  # a pipe's buffered output fails here, not at interpreter exit
-    except BrokenPipeError:
-        # The reader went away (`fuse-ls review --json | head`): not an error (as in
-        # `fuse-ls stats`); stop quietly instead of a traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 0
-    return code
+    return quiet_on_closed_pipe(lambda: _main(argv))
 
 
 def _main(argv: Sequence[str] | None) -> int:
