@@ -124,10 +124,16 @@ class UploadError(FuseError):
     """A problem that stops the whole upload (bad URL, no key); exit status 2."""
 
 
+def _as_set(usd: float) -> str:
+    """A limit as the user wrote it: 0.00001 stays 0.00001, not $0.0000 (nor 1e-05)."""
+    return f"{usd:.4f}" if usd >= 0.01 else f"{usd:.10f}".rstrip("0").rstrip(".")
+
+
 class BudgetExceeded(FuseError):
     def __init__(self, estimated_usd: float, limit_usd: float, which: str) -> None:
         super().__init__(
-            f"Estimated cost ${estimated_usd:.4f} exceeds the {which} budget of ${limit_usd:.4f}. "
+            f"Estimated cost ${estimated_usd:.4f} exceeds the {which} budget of "
+            f"${_as_set(limit_usd)}. "
             f"Raise budget.max_usd_per_{'request' if which == 'per-request' else 'day'}, "
             "select less code, or use cheaper/fewer models."
         )

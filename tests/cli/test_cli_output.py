@@ -104,3 +104,19 @@ def test_emulator_help_names_the_command_as_typed(tmp_path: Path) -> None:
         check=False,
     )
     assert res.stdout.startswith("usage: python -m fuse_ls.emulator "), res.stdout
+
+
+def test_a_small_budget_is_named_as_set_not_rounded_to_zero(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text(CODE)
+    with Emulator({"models": {JUDGE: {}}}) as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        env.update(
+            FUSE_LS_MODELS=",".join(POOL),
+            FUSE_LS_JUDGE=JUDGE,
+            FUSE_LS_BUDGET__MAX_USD_PER_REQUEST="0.00001",
+            COLUMNS="300",
+        )
+        res = run_cli(["review", "app.py"], env, tmp_path)
+        assert emu.requests == []  # refused before any call
+    assert res.returncode == 2, res.stderr
+    assert "per-request budget of $0.00001." in res.stderr, res.stderr
