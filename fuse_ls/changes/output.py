@@ -95,7 +95,9 @@ def print_review(console: Console, review: ChangeReview) -> None:
             console.print(
                 Text(f"{outcome.unit.path}:{outcome.unit.start_line}: {outcome.error}", style="red")
             )
-    hidden = ", ".join(f"{n} {why}" for why, n in review.hidden.items())
+    # The JSON keeps the reasons as keys ("context lines"); the sentence reads "1 on ...".
+    said = {"context lines": "on context lines"}
+    hidden = ", ".join(f"{n} {said.get(why, why)}" for why, n in review.hidden.items())
     if hidden:
         console.print(Text(f"not shown: {hidden}", style="dim"))
     if review.stopped:

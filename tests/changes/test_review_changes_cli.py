@@ -113,6 +113,14 @@ def test_terminal_output_groups_by_file_and_fails_on(project: Repo, emu: Emulato
     assert "model call(s)" in out
 
 
+def test_terminal_says_why_findings_were_not_shown(project: Repo, emu: Emulator) -> None:
+    edit(project, "def old_risky(text):\n", "def old_risky(text):\n    text = text.strip()\n")
+    res = fuse(["review", "--uncommitted"], project, emu)
+    assert res.returncode == 0, res.stderr
+    # The unchanged eval is on a context line of the changed function.
+    assert "not shown: 1 on context lines" in res.stdout, res.stdout
+
+
 def test_rerun_makes_no_model_call_and_one_edit_asks_one_unit(project: Repo, emu: Emulator) -> None:
     # Far enough apart not to be batched into one request.
     filler = "".join(f"# filler {i}\n" for i in range(20))
