@@ -17,7 +17,7 @@ Figures: per-tool P/R/F1; fused top-3 / top-5 / all-12 (the best tools by F1); 2
 random pools of 3 and of 5 (median fused F1, share of pools beating their best member);
 clustering merge precision / recall (pairs of findings the judge matched to the same
 golden comment should merge; pairs matched to different ones should not); and the time
-to cluster 1,000 findings (real comments of the dataset, 10 models, 600 lines).
+to cluster 1,000 findings (real comments of the dataset, 20 models x 50, over 600 lines).
 """
 
 from __future__ import annotations

@@ -62,7 +62,10 @@ def render(stats: dict[str, Any]) -> Group:
 
     daily = stats["daily"][-RECENT_DAYS:]
     if daily:
-        table = _table(f"Activity (last {len(daily)} active days)", title_justify="left")
+        table = _table(
+            f"Activity (last {len(daily)} active day{'' if len(daily) == 1 else 's'})",
+            title_justify="left",
+        )
         for col in ("day", "sessions", "actions", "", "cost"):
             table.add_column(col, justify="right" if col not in ("day", "") else "left")
         top = max(d["actions"] for d in daily)

@@ -103,8 +103,8 @@ def open_session(
             from fuse_ls.telemetry.otel import OtelObserver
         except ImportError:
             log.warning(
-                "telemetry.otel is on but OpenTelemetry is not installed: "
-                "pip install 'fuse-ls[otel]'"
+                "telemetry.otel is on but OpenTelemetry is not installed: install "
+                "fuse-ls with its otel extra (in a clone: pip install -e '.[otel]')"
             )
         else:
             try:

@@ -190,6 +190,11 @@ def test_terminal_report(small_corpus: Path) -> None:
     for needle in ("Activity", "Models", POOL[0], "/ws/two", "2/2", "100.0%", "Abandonment"):
         assert needle in text
     assert "█" in text
+    assert "(last 2 active days)" in text
+    one_day = io.StringIO()
+    first_day = [s for s in load_sessions(small_corpus) if s.workspace == "/ws/two"]
+    print_report(compute_stats(first_day), Console(file=one_day, width=100, color_system=None))
+    assert "(last 1 active day)" in one_day.getvalue()
     empty = io.StringIO()
     print_report(compute_stats([]), Console(file=empty, width=80))
     assert "No sessions recorded yet" in empty.getvalue()

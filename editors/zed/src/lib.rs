@@ -22,7 +22,7 @@ impl zed::Extension for FuseLs {
             .and_then(|b| b.path.clone())
             .or_else(|| worktree.which("fuse-ls"))
             .ok_or_else(|| {
-                "fuse-ls not found on PATH: run `pipx install fuse-ls`, \
+                "fuse-ls not found on PATH: install it from a clone (`pipx install ./fuse-ls`), \
                  or set lsp.fuse-ls.binary.path in settings.json"
                     .to_string()
             })?;
