@@ -32,7 +32,7 @@ export interface LspRange {
 export interface FusionArgs {
   uri: string;
   range?: LspRange;
-  /** fuse-ls.fix only: the server echoes it in the fix it sends (see `requestKeys`). */
+  /** fuse-ls.fix only: the server echoes it in the fix it sends (see `Fusions.keyed`). */
   requestKey?: string;
 }
 
