@@ -116,6 +116,14 @@ class ChangeReviews:
                 count += 1
         return count
 
+    async def shutdown(self) -> None:
+        """Stop every review; each stores what it finished and ends its progress."""
+        tasks = [r.task for r in self.running.values() if r.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
     def cancel_request(self, request_id: Any) -> None:
         for run in self.running.values():
             if run.request_id == request_id and run.task is not None:

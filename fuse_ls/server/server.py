@@ -295,7 +295,21 @@ class FuseLanguageServer(ServerBase):
                 await feature.shutdown()
             except Exception:
                 log.exception("shutting down %s failed", type(feature).__name__)
+        if self._changes is not None:
+            await self._changes.shutdown()
+        self._cancel_pending_requests()
         await self.close_engine()
+
+    def _cancel_pending_requests(self) -> None:
+        """After this handler pygls cancels the requests still pending while iterating the
+        dict each cancellation's callback removes its request from, and answers `shutdown`
+        with an internal error. Cancelled here first, from a copy; never this handler."""
+        protocol = self.protocol
+        current = protocol.msg_id
+        me: Any = asyncio.current_task()  # pygls keeps asyncio tasks there too
+        for msg_id, future in list(protocol._request_futures.items()):
+            if msg_id != current and future is not me and not future.done():
+                future.cancel()
 
     # --- documents ------------------------------------------------------------------
 

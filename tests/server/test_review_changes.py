@@ -173,6 +173,24 @@ async def test_cancel_request_stops_that_review_alone_and_keeps_what_it_did_not_
     assert (await asyncio.wait_for(explaining, 5))["cancelled"] is True
 
 
+async def test_shutdown_during_a_change_review_ends_its_progress(
+    session: tuple[Session, Repo],
+) -> None:
+    """`shutdown` while a change review runs is answered (it was an internal error: pygls
+    cancels pending requests while iterating the dict their callbacks shrink), and the
+    review ends its progress (the editor's notification goes away), not left spinning."""
+    s, _ = session
+    hang = [{"kind": "hang"}]
+    s.emulator.set_script(script(faults={m: hang for m in ("emu/fast", "emu/mid", "emu/slow")}))
+    s.execute_async("fuse-ls.reviewChanges", {})
+    await wait_for(lambda: s.emulator.open_streams == 6, what="two units' streams")
+    # shutdown, then exit: the server's answers (and its notifications before them) are in.
+    await asyncio.wait_for(s.client.shutdown_session(), 10)
+    s.client.capabilities = None  # the fixture's stop() need not shut it down again
+    end = progress_of(s, "Fused review of changes")[-1]
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "Cancelled"
+
+
 async def test_git_problems_are_shown_not_fatal(session: tuple[Session, Repo]) -> None:
     s, _ = session
     result = await s.execute("fuse-ls.reviewChanges", {"scope": "diff", "base": "nope"})
