@@ -188,14 +188,16 @@ def workspace_edit(
     r: types.Range,
     new_text: str,
     confirm: tuple[str, str] | None = None,
+    annotation_id: str | None = None,
 ) -> types.WorkspaceEdit:
     """One replacement as a WorkspaceEdit in the richest form the client takes.
 
     `confirm` (label, description) attaches a change annotation with
-    needsConfirmation, so editors that can show a preview before applying do.
+    needsConfirmation, so editors that can show a preview before applying do. Its id is
+    `annotation_id` when given: the client's request key, echoed (docs/protocol.md).
     """
     if confirm is not None and supports_annotations(caps):
-        annotation_id = f"fuse-ls-{uuid.uuid4().hex[:8]}"
+        annotation_id = annotation_id or f"fuse-ls-{uuid.uuid4().hex[:8]}"
         label, description = confirm
         return types.WorkspaceEdit(
             document_changes=[

@@ -4,8 +4,10 @@ The review itself is `fuse_ls.changes` (the same units, cache and noise filters 
 `fuse-ls review --uncommitted/--staged/--diff`). This module turns it into diagnostics on
 every changed file: cached units are published at once, the others as each unit
 finishes; one work-done progress reports units done and cost; it is cancelled by the
-progress' cancel button, `$/cancelRequest` of the command, or `fuse-ls.cancel` without a
-uri. Dismissing a finding it published remembers the finding for the repository.
+progress' cancel button, `$/cancelRequest` of the command (which stops that review alone),
+or `fuse-ls.cancel` without a uri (which stops every fusion). A cancelled review keeps the
+units it finished (published and cached) and leaves the files it did not get to as they
+were. Dismissing a finding it published remembers the finding for the repository.
 """
 
 from __future__ import annotations
@@ -114,6 +116,14 @@ class ChangeReviews:
                 count += 1
         return count
 
+    async def shutdown(self) -> None:
+        """Stop every review; each stores what it finished and ends its progress."""
+        tasks = [r.task for r in self.running.values() if r.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=5)
+
     def cancel_request(self, request_id: Any) -> None:
         for run in self.running.values():
             if run.request_id == request_id and run.task is not None:
@@ -207,7 +217,11 @@ class ChangeReviews:
         try:
             await asyncio.wait([run.task])
         except asyncio.CancelledError:
+            # The command itself was cancelled (shutdown): the review goes too, but only
+            # once it has stored its finished units and closed its calls.
             run.task.cancel()
+            await asyncio.wait([run.task])
+            self._end_progress(run, "Cancelled")
             raise
         finally:
             self.running.pop(run.id, None)
@@ -215,14 +229,15 @@ class ChangeReviews:
             for uri in list(run.provisional):  # nothing provisional outlives its run
                 for key in list(run.provisional[uri]):
                     self._drop_provisional(run, uri, key)
+        if run.task.cancelled():
+            # Files it did not get to keep the previous review's findings.
+            self._end_progress(run, "Cancelled")
+            return {"reviewId": run.id, "cancelled": True}
         # Files of the change with no finding now lose the previous review's findings.
         for target in targets:
             uri = (root / target.path).as_uri()
             if uri not in published:
                 self._replace(run, uri, [])
-        if run.task.cancelled():
-            self._end_progress(run, "Cancelled")
-            return {"reviewId": run.id, "cancelled": True}
         exc = run.task.exception()
         if isinstance(exc, FuseError):
             server.show(types.MessageType.Error, f"fuse-ls: {exc}")

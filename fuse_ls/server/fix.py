@@ -23,7 +23,7 @@ from fuse_ls.server.base import Feature, ServerBase, doc_key, invalid, uri_path
 from fuse_ls.server.diagnostics import Reported
 from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
-from fuse_ls.server.wire import TargetArgs, VerifyFindingArgs
+from fuse_ls.server.wire import FixArgs, VerifyFindingArgs
 
 if TYPE_CHECKING:
     from fuse_ls.verify.verifier import FixVerifier, Verifications
@@ -36,8 +36,11 @@ class Fix(Feature):
         self.recording = recording
         self._limits: Verifications | None = None
 
-    async def fix_command(self, target: TargetArgs) -> dict[str, Any]:
-        return await self.fusions.run("fix", target, self._finish, verifier_for=self._verifier)
+    async def fix_command(self, target: FixArgs) -> dict[str, Any]:
+        async def finish(fusion: Fusion, result: FusionResult) -> dict[str, Any]:
+            return await self._finish(fusion, result, target.request_key)
+
+        return await self.fusions.run("fix", target, finish, verifier_for=self._verifier)
 
     async def verify_finding(
         self, data: VerifyFindingArgs, findings: dict[str, list[Reported]]
@@ -92,6 +95,7 @@ class Fix(Feature):
             still.anchor.range,
             new_text,
             confirm=(_label(report), failing + still.message),
+            annotation_id=data.request_key,
         )
         response = await self.server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label="fuse-ls: verified fix")
@@ -145,7 +149,9 @@ class Fix(Feature):
             limits=self._limits,
         )
 
-    async def _finish(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
+    async def _finish(
+        self, fusion: Fusion, result: FusionResult, request_key: str | None
+    ) -> dict[str, Any]:
         server = self.server
         base = {"fusionId": fusion.id, "cancelled": False, **partial(result)}
         if not result.answer:
@@ -185,6 +191,7 @@ class Fix(Feature):
                 + f"Rewrite fused from {len(result.answered)} models ({answered}). "
                 + (result.explanation or ""),
             ),
+            annotation_id=request_key,
         )
         response = await server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label="fuse-ls: fused fix")

@@ -19,7 +19,7 @@ import contextlib
 import importlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from typing import Any
 
 import cattrs
@@ -29,7 +29,7 @@ from pygls.exceptions import (
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
 )
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from fuse_ls import __version__
 from fuse_ls.core.events import FusionEvent
@@ -41,9 +41,20 @@ from fuse_ls.server.fusions import Fusions
 from fuse_ls.server.recording import Recording
 from fuse_ls.server.review import Review
 from fuse_ls.server.settings import SettingsFeature
-from fuse_ls.server.wire import CancelArgs, DecisionArgs, TargetArgs, VerifyFindingArgs
+from fuse_ls.server.wire import (
+    CancelArgs,
+    DecisionArgs,
+    FixArgs,
+    TargetArgs,
+    VerifyFindingArgs,
+)
 
 log = logging.getLogger(__name__)
+
+# `capabilities.experimental` in the initialize result: what a client may count on beyond
+# LSP (docs/protocol.md). `requestKey`: fuse-ls.fix and fuse-ls.verifyFinding take one and
+# echo it as the change annotation id of the fix they send.
+EXPERIMENTAL = {"fuseLs": {"requestKey": True}}
 
 # Loaded after `initialize` is answered, off the event loop: together they cost as much
 # as pygls itself to import, and an editor waits for `initialize` before anything else.
@@ -98,6 +109,12 @@ class FuseProtocol(LanguageServerProtocol):
                 self._send_response(message["id"], error=error.to_response_error())
             return
         super().handle_message(message)
+
+    @lsp_method(types.INITIALIZE)
+    def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
+        result = yield from super().lsp_initialize(params)
+        result.capabilities.experimental = EXPERIMENTAL
+        return result
 
     def _handle_cancel_notification(self, msg_id: Any) -> None:
         super()._handle_cancel_notification(msg_id)
@@ -223,7 +240,7 @@ class FuseLanguageServer(ServerBase):
             return await self.explain.explain_command(target)
 
         @self.command(actions.FIX)
-        async def fix(target: TargetArgs) -> dict[str, Any]:
+        async def fix(target: FixArgs) -> dict[str, Any]:
             return await self.fix.fix_command(target)
 
         @self.command(actions.VERIFY_FINDING)
@@ -278,7 +295,21 @@ class FuseLanguageServer(ServerBase):
                 await feature.shutdown()
             except Exception:
                 log.exception("shutting down %s failed", type(feature).__name__)
+        if self._changes is not None:
+            await self._changes.shutdown()
+        self._cancel_pending_requests()
         await self.close_engine()
+
+    def _cancel_pending_requests(self) -> None:
+        """After this handler pygls cancels the requests still pending while iterating the
+        dict each cancellation's callback removes its request from, and answers `shutdown`
+        with an internal error. Cancelled here first, from a copy; never this handler."""
+        protocol = self.protocol
+        current = protocol.msg_id
+        me: Any = asyncio.current_task()  # pygls keeps asyncio tasks there too
+        for msg_id, future in list(protocol._request_futures.items()):
+            if msg_id != current and future is not me and not future.done():
+                future.cancel()
 
     # --- documents ------------------------------------------------------------------
 

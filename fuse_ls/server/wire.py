@@ -28,6 +28,14 @@ def _non_empty(_instance: object, attribute: Any, value: str) -> None:
         raise ValueError(f"'{attribute.name}' must not be empty")
 
 
+MAX_REQUEST_KEY = 128
+
+
+def _request_key(_instance: object, _attribute: Any, value: str | None) -> None:
+    if value is not None and not 0 < len(value) <= MAX_REQUEST_KEY:
+        raise ValueError(f"'requestKey' must be 1 to {MAX_REQUEST_KEY} characters")
+
+
 def _ordered(_instance: object, _attribute: Any, value: types.Range | None) -> None:
     if value is not None and (value.start.line, value.start.character) > (
         value.end.line,
@@ -46,6 +54,14 @@ class TargetArgs:
     uri: str = field(validator=_non_empty)
     range: types.Range | None = field(default=None, validator=_ordered)
     mode: Mode | None = None  # this request only; None: the configured mode
+
+
+@frozen
+class FixArgs(TargetArgs):
+    """`fuse-ls.fix`: a target, and optionally a key of the client's choosing that the
+    fix's `workspace/applyEdit` carries back, so the client knows which request it answers."""
+
+    request_key: str | None = field(default=None, validator=_request_key)
 
 
 @frozen
@@ -72,6 +88,7 @@ class VerifyFindingArgs:
     uri: str = field(validator=_non_empty)
     finding_id: str = field(validator=_non_empty)
     apply: bool = False
+    request_key: str | None = field(default=None, validator=_request_key)  # as in FixArgs
 
 
 # --- data carried in LSP objects --------------------------------------------------------
@@ -136,9 +153,10 @@ _CAMEL = {
     "pool_size": "poolSize",
     "did_not_answer": "didNotAnswer",
     "not_waited_for": "notWaitedFor",
+    "request_key": "requestKey",
 }
 
-for _cls in (DecisionArgs, FixData, FindingData, VerifyFindingArgs):
+for _cls in (DecisionArgs, FixArgs, FixData, FindingData, VerifyFindingArgs):
     names = attrs.fields_dict(_cls)
     renames = {name: override(rename=camel) for name, camel in _CAMEL.items() if name in names}
     converter.register_structure_hook(
@@ -179,7 +197,7 @@ def unstructure(value: Any) -> Any:
 
 def install(pygls_converter: cattrs.Converter) -> None:
     """Let pygls structure our command arguments with our strict rules."""
-    for cls in (TargetArgs, CancelArgs, DecisionArgs, FixData, VerifyFindingArgs):
+    for cls in (TargetArgs, FixArgs, CancelArgs, DecisionArgs, FixData, VerifyFindingArgs):
         pygls_converter.register_structure_hook(
             cls, lambda value, _type, cls=cls: structure(value, cls)
         )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
@@ -123,6 +123,72 @@ async def test_cancel_stops_the_review_and_closes_streams(session: tuple[Session
     await wait_for(lambda: s.emulator.open_streams == 0, within=3, what="streams closed")
     s.emulator.set_script(script())
     assert (await s.execute("fuse-ls.reviewChanges", {}))["units"] == 2  # still works
+
+
+def progress_of(s: Session, title: str) -> list[object]:
+    """The reports of the last work-done progress with this title."""
+    found: list[object] = []
+    for reports in s.client.progress_reports.values():
+        begin = reports[0] if reports else None
+        if isinstance(begin, types.WorkDoneProgressBegin) and begin.title == title:
+            found = list(reports)
+    return found
+
+
+async def test_cancel_request_stops_that_review_alone_and_keeps_what_it_did_not_redo(
+    session: tuple[Session, Repo],
+) -> None:
+    """What VS Code's "Fused review of changes" Cancel sends: `$/cancelRequest` for the
+    review. A fusion in another file runs on; the progress ends; the files the cancelled
+    review never reached keep the previous review's findings."""
+    s, repo = session
+    a_uri, b_uri = (repo.root / "a.py").as_uri(), (repo.root / "b.py").as_uri()
+    both = {"paths": ["a.py", "b.py"]}
+    assert (await s.execute("fuse-ls.reviewChanges", both))["units"] == 2
+    assert security(s, a_uri) and security(s, b_uri)
+    repo.write("a.py", A_NEW.replace("value = eval(text)", "value = eval(text.strip())"))
+    hang = [{"kind": "hang"}]
+    s.emulator.set_script(script(faults={m: hang for m in ("emu/fast", "emu/mid", "emu/slow")}))
+    other = s.open("other.py")
+    explaining = s.execute_async("fuse-ls.explain", {"uri": other}, msg_id="explain-1")
+    await wait_for(lambda: s.emulator.open_streams == 3, what="the explanation's streams")
+    running = s.execute_async("fuse-ls.reviewChanges", both, msg_id="changes-1")
+    await wait_for(lambda: s.emulator.open_streams == 6, what="a.py's unit asking too")
+    s.client.cancel_request(types.CancelParams(id="changes-1"))
+    with pytest.raises(JsonRpcException) as error:
+        await asyncio.wait_for(running, 5)
+    assert error.value.code == -32800
+    await wait_for(lambda: s.emulator.open_streams == 3, what="the review's streams closed")
+    await wait_for(
+        lambda: isinstance(
+            (progress_of(s, "Fused review of changes") or [None])[-1], types.WorkDoneProgressEnd
+        ),
+        what="the review's progress ended",
+    )
+    end = progress_of(s, "Fused review of changes")[-1]
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "Cancelled"
+    assert security(s, a_uri) and security(s, b_uri)  # nothing wiped by the cancel
+    assert not explaining.done()  # the other file's fusion runs on
+    assert await s.execute("fuse-ls.cancel", {"uri": other}) == {"cancelled": 1}
+    assert (await asyncio.wait_for(explaining, 5))["cancelled"] is True
+
+
+async def test_shutdown_during_a_change_review_ends_its_progress(
+    session: tuple[Session, Repo],
+) -> None:
+    """`shutdown` while a change review runs is answered (it was an internal error: pygls
+    cancels pending requests while iterating the dict their callbacks shrink), and the
+    review ends its progress (the editor's notification goes away), not left spinning."""
+    s, _ = session
+    hang = [{"kind": "hang"}]
+    s.emulator.set_script(script(faults={m: hang for m in ("emu/fast", "emu/mid", "emu/slow")}))
+    s.execute_async("fuse-ls.reviewChanges", {})
+    await wait_for(lambda: s.emulator.open_streams == 6, what="two units' streams")
+    # shutdown, then exit: the server's answers (and its notifications before them) are in.
+    await asyncio.wait_for(s.client.shutdown_session(), 10)
+    s.client.capabilities = None  # the fixture's stop() need not shut it down again
+    end = progress_of(s, "Fused review of changes")[-1]
+    assert isinstance(end, types.WorkDoneProgressEnd) and end.message == "Cancelled"
 
 
 async def test_git_problems_are_shown_not_fatal(session: tuple[Session, Repo]) -> None:

@@ -197,9 +197,12 @@ async def test_the_verify_code_action_checks_the_quick_fix_then_offers_it_labell
         verify = [a for a in listed if a.get("kind") == "quickfix.fuse-ls.verify"]
         assert [a["title"] for a in verify] == ["Verify, then apply: add subtracts"]
         command = verify[0]["command"]
-        result = await lsp.execute(command["command"], *command["arguments"])
+        # The VS Code extension adds the key it matches the fix's notification by.
+        [args] = command["arguments"]
+        result = await lsp.execute(command["command"], {**args, "requestKey": "vsc-verify-7"})
         assert result["checks"]["passed"] is True and result["applied"] is True, result
         [params] = lsp.recorder.edits
+        assert list(params.edit.change_annotations or {}) == ["vsc-verify-7"]
         note, text = annotation(params)
         assert note.label.startswith("Fused fix: checks passed (1 command, ")
         assert text.strip() == "return a + b"

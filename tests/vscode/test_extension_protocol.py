@@ -152,6 +152,10 @@ class Seen:
         self.fusion_status: list[dict[str, Any]] = []
         self.configuration_requests = 0
         self.edits: list[types.ApplyWorkspaceEditParams] = []
+        # How the "user" answers a fix: applied unless a test says otherwise.
+        self.answer_edit: Callable[[types.ApplyWorkspaceEditParams], Any] = lambda _p: (
+            types.ApplyWorkspaceEditResult(applied=True)
+        )
 
 
 def _plain(params: Any) -> dict[str, Any]:
@@ -182,7 +186,7 @@ def client_factory(seen: Seen, answer: Callable[[], Any]) -> Callable[[], Langua
         @client.feature(types.WORKSPACE_APPLY_EDIT)
         def apply_edit(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
             seen.edits.append(params)
-            return types.ApplyWorkspaceEditResult(applied=True)
+            return seen.answer_edit(params)
 
         @client.feature("fuse/modelStatus")
         def model_status(params: Any) -> None:
@@ -208,6 +212,7 @@ class Session:
     ) -> None:
         self.client, self.seen, self.launch = client, seen, launch
         self.emulator, self.workspace = emulator, workspace
+        self.server_capabilities = types.ServerCapabilities()
 
     def open(self, name: str = "app.py", text: str = SOURCE) -> str:
         path = self.workspace / name
@@ -283,7 +288,7 @@ async def vscode(
     )
     client = await config.start()
     assert isinstance(client, LanguageClient)
-    await client.initialize_session(
+    initialized = await client.initialize_session(
         types.InitializeParams(
             capabilities=vscode_capabilities,
             client_info=types.ClientInfo(name="Visual Studio Code", version="1.90.0"),
@@ -296,6 +301,7 @@ async def vscode(
         )
     )
     session = Session(client, seen, launch, emulator, workspace)
+    session.server_capabilities = initialized.capabilities
     yield session
     await client.shutdown_session()
     await client.stop()
@@ -519,6 +525,45 @@ async def test_two_fixes_of_one_document_cancel_one(vscode: Session) -> None:
     # The lines the request asked about (src/fixwaits.ts selectedLines).
     assert (text_edit.range.start.line, text_edit.range.end.line) == (EVAL_LINE, EVAL_LINE)
     assert "literal_eval" in text_edit.new_text
+
+
+async def test_two_fixes_of_the_same_lines_each_carry_their_request_key(vscode: Session) -> None:
+    """The extension sends `requestKey` only to a server that advertises it, and matches a
+    fix to its request by the key the edit's change annotation carries back
+    (src/fixwaits.ts): two fixes of the same lines are otherwise indistinguishable."""
+    assert vscode.server_capabilities.experimental == {"fuseLs": {"requestKey": True}}
+
+    def decline(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        [change] = params.edit.document_changes or []
+        assert isinstance(change, types.TextDocumentEdit)
+        [text_edit] = change.edits
+        assert isinstance(text_edit, types.AnnotatedTextEdit)
+        # The user declines, and says which request's fix it was.
+        return types.ApplyWorkspaceEditResult(
+            applied=False, failure_reason=f"declined {text_edit.annotation_id}"
+        )
+
+    vscode.seen.answer_edit = decline
+    uri = vscode.open()
+    lines = whole_lines(EVAL_LINE)
+    first, second = await asyncio.gather(
+        vscode.execute("fuse-ls.fix", {"uri": uri, "range": lines, "requestKey": "vsc-fix-1"}),
+        vscode.execute("fuse-ls.fix", {"uri": uri, "range": lines, "requestKey": "vsc-fix-2"}),
+    )
+    assert first["reason"] == "declined vsc-fix-1"
+    assert second["reason"] == "declined vsc-fix-2"
+    for edit in vscode.seen.edits:
+        assert edit.label == "fuse-ls: fused fix"
+        assert list(edit.edit.change_annotations or {}) in (["vsc-fix-1"], ["vsc-fix-2"])
+    assert len(vscode.seen.edits) == 2
+    # Without a key: an annotation id of the server's own, as before.
+    vscode.seen.answer_edit = lambda _p: types.ApplyWorkspaceEditResult(applied=True)
+    plain = await vscode.execute("fuse-ls.fix", {"uri": uri, "range": lines})
+    assert plain["applied"] is True
+    [annotation] = list(vscode.seen.edits[-1].edit.change_annotations or {})
+    assert annotation.startswith("fuse-ls-")
+    with pytest.raises(JsonRpcException, match="requestKey"):
+        await vscode.execute("fuse-ls.fix", {"uri": uri, "requestKey": ""})
 
 
 def whole_lines(line: int) -> dict[str, Any]:

@@ -32,6 +32,8 @@ export interface LspRange {
 export interface FusionArgs {
   uri: string;
   range?: LspRange;
+  /** fuse-ls.fix only: the server echoes it in the fix it sends (see `Fusions.keyed`). */
+  requestKey?: string;
 }
 
 export interface ReviewResult {
@@ -75,6 +77,7 @@ export interface VerifyArgs {
   findingId: string;
   /** Then offer the fix as an edit whose preview says how the checks went. */
   apply?: boolean;
+  requestKey?: string;
 }
 export interface VerifyResult {
   checks?: { passed?: boolean; summary?: string; failingLines?: string };
@@ -154,6 +157,7 @@ export class Fusions {
   private readonly fixWaits = new FixWaits(sameUri);
   /** Fusions a notification already shows: a second request on the same document binds another. */
   private readonly shown = new Set<string>();
+  private keys = 0;
 
   constructor(
     private readonly tracker: FusionTracker,
@@ -173,7 +177,7 @@ export class Fusions {
     if (!client) {
       return undefined;
     }
-    const args = argsForEditor(editor);
+    const args = task === 'fix' ? this.keyed(argsForEditor(editor)) : argsForEditor(editor);
     const result = await this.withProgress(task, args, (token) =>
       client.sendRequest('workspace/executeCommand', { command: SERVER_COMMANDS[task], arguments: [args] }, token),
     );
@@ -191,22 +195,26 @@ export class Fusions {
     next: (command: string, args: unknown[]) => unknown,
   ): Promise<unknown> => {
     if (command === VERIFY_FINDING) {
-      const verify = args[0] as Partial<VerifyArgs> | undefined;
+      const given = args[0] as Partial<VerifyArgs> | undefined;
+      const verify = given?.apply === true ? this.keyed(given) : given;
+      const sent = verify === given ? args : [verify, ...args.slice(1)];
       const lines = typeof verify?.uri === 'string' && typeof verify.findingId === 'string' ? findingLines(verify.uri, verify.findingId) : undefined;
-      return this.verifyWithProgress(verify?.uri, lines, verify?.apply === true, () => Promise.resolve(next(command, args) as VerifyResult));
+      return this.verifyWithProgress(verify?.uri, lines, verify?.apply === true, verify?.requestKey, () => Promise.resolve(next(command, sent) as VerifyResult));
     }
     const task = taskOf(command);
-    const first = args[0] as Partial<FusionArgs> | undefined;
-    if (!task || typeof first?.uri !== 'string') {
+    const given = args[0] as Partial<FusionArgs> | undefined;
+    if (!task || typeof given?.uri !== 'string') {
       return next(command, args);
     }
+    const first = task === 'fix' ? this.keyed(given as FusionArgs) : (given as FusionArgs);
+    const sent = [first, ...args.slice(1)];
     // Sent here rather than through `next`, which takes no token: the notification's Cancel
     // then cancels this request ($/cancelRequest), and only it.
     const client = this.client();
     const send = client
-      ? (token: vscode.CancellationToken) => client.sendRequest('workspace/executeCommand', { command, arguments: args }, token)
-      : () => Promise.resolve(next(command, args));
-    const result = await this.withProgress(task, first as FusionArgs, send);
+      ? (token: vscode.CancellationToken) => client.sendRequest('workspace/executeCommand', { command, arguments: sent }, token)
+      : () => Promise.resolve(next(command, sent));
+    const result = await this.withProgress(task, first, send);
     await this.present(task, result);
     return result;
   };
@@ -302,9 +310,9 @@ export class Fusions {
     if (!client) {
       return undefined;
     }
-    const args: VerifyArgs = { uri: editor.document.uri.toString(), findingId: chosen.data!.findingId as string, apply: true };
+    const args = this.keyed<VerifyArgs>({ uri: editor.document.uri.toString(), findingId: chosen.data!.findingId as string, apply: true });
     const lines = { start: chosen.range.start.line, end: chosen.range.end.line };
-    return this.verifyWithProgress(args.uri, lines, true, () => client.sendRequest<VerifyResult>('workspace/executeCommand', { command: VERIFY_FINDING, arguments: [args] }));
+    return this.verifyWithProgress(args.uri, lines, true, args.requestKey, () => client.sendRequest<VerifyResult>('workspace/executeCommand', { command: VERIFY_FINDING, arguments: [args] }));
   }
 
   /**
@@ -317,10 +325,31 @@ export class Fusions {
    */
   readonly fixReady = (arrival: FixArrival): Promise<void> => this.fixWaits.arrived(arrival);
 
-  private async verifyWithProgress(uri: unknown, lines: LineSpan | undefined, apply: boolean, send: () => Promise<VerifyResult>): Promise<VerifyResult | undefined> {
+  /**
+   * `args` with a `requestKey` of this window's own when the server echoes one in the fix
+   * it sends (capabilities.experimental.fuseLs.requestKey, docs/protocol.md): the fix then
+   * ends its own request's notification, whatever lines it covers. An older server would
+   * only ignore the key, but the heuristic match is what serves it, so none is sent.
+   */
+  private keyed<A extends object>(args: A): A & { requestKey?: string } {
+    const experimental = this.client()?.initializeResult?.capabilities?.experimental as { fuseLs?: { requestKey?: unknown } } | undefined;
+    if (experimental?.fuseLs?.requestKey !== true) {
+      return args;
+    }
+    this.keys += 1;
+    return { ...args, requestKey: `vscode-${this.keys}` };
+  }
+
+  private async verifyWithProgress(
+    uri: unknown,
+    lines: LineSpan | undefined,
+    apply: boolean,
+    requestKey: string | undefined,
+    send: () => Promise<VerifyResult>,
+  ): Promise<VerifyResult | undefined> {
     const title = 'fuse-ls: Verify fix';
     let result: VerifyResult | undefined;
-    const checksOver = this.fixWaits.wait({ uri: typeof uri === 'string' ? uri : '', kind: 'verify', lines });
+    const checksOver = this.fixWaits.wait({ uri: typeof uri === 'string' ? uri : '', kind: 'verify', lines, requestKey });
     try {
       const sent = send();
       try {
@@ -393,10 +422,9 @@ export class Fusions {
             const running = this.tracker.running().filter((f) => f.seq >= mark).length;
             progress.report({ message: `${running} unit${running === 1 ? '' : 's'} with the models · ${formatUsd(this.tracker.sessionCostUsd)} this session` });
           });
-          const onCancel = token.onCancellationRequested(() => {
-            source.cancel();
-            void this.cancelOnServer(undefined);
-          });
+          // The request's token: the client sends $/cancelRequest for this review alone,
+          // which the server stops (fuse-ls.cancel {} would stop every fusion with it).
+          const onCancel = token.onCancellationRequested(() => source.cancel());
           progress.report({ message: `${CHANGE_SCOPES.find((s) => s.scope === chosen)?.label ?? chosen}: reading the change…` });
           try {
             return await raceCancellation(
@@ -537,7 +565,7 @@ export class Fusions {
     this.local.set(source, args.uri);
     const title = `fuse-ls: ${TITLES[task]}`;
     // A fix arrives as a question (the fix preview) before the command answers.
-    const expected: FixExpectation = { uri: args.uri, kind: 'fix', lines: args.range ? selectedLines(args.range) : 'whole' };
+    const expected: FixExpectation = { uri: args.uri, kind: 'fix', lines: args.range ? selectedLines(args.range) : 'whole', requestKey: args.requestKey };
     const fixArrived = task === 'fix' ? this.fixWaits.wait(expected) : undefined;
     let sent: Promise<R> | undefined;
     try {
@@ -589,18 +617,6 @@ export class Fusions {
       fixArrived?.release();
       this.local.delete(source);
       source.dispose();
-    }
-  }
-
-  /**
-   * `fuse-ls.cancel` for a document's fusions, or without one for every fusion (change
-   * reviews included).
-   */
-  private async cancelOnServer(uri: string | undefined): Promise<void> {
-    try {
-      await this.client()?.sendRequest('workspace/executeCommand', { command: 'fuse-ls.cancel', arguments: [uri === undefined ? {} : { uri }] });
-    } catch (error) {
-      this.logger.error('fuse-ls.cancel failed', error);
     }
   }
 

@@ -134,6 +134,7 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
       uri: target.uri,
       kind: fixKindOf(params.label),
       lines: { start: Math.min(...target.edits.map((e) => e.range.start.line)), end: Math.max(...target.edits.map((e) => e.range.end.line)) },
+      requestKey: target.edits.find((e) => typeof e.annotationId === 'string')?.annotationId,
     });
     return this.previewAndAsk(target, params);
   };

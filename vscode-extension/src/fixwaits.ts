@@ -4,11 +4,14 @@
  * A "Fused fix" or a "Verify fix" with apply ends with the server sending the fix as a
  * `workspace/applyEdit` to confirm, and it answers its command only once the user did:
  * the request's notification closes when its fix arrives, not beside the question. That
- * edit names no request, so it is matched to the request that expects it: same document,
- * same kind (the edit's label says "fused fix" or "verified fix"), and the lines the request
- * asked about. When that leaves more than one request (two fixes of the same lines), no
- * notification closes early: each one still closes at its own command's answer, and never
- * at another request's fix.
+ * edit names no request by itself. A server that advertises `requestKey`
+ * (capabilities.experimental.fuseLs, docs/protocol.md) takes a key with the request and
+ * echoes it as the edit's change annotation id: the fix then ends exactly its request's
+ * notification. An older server's fix is matched to the request that expects it: same
+ * document, same kind (the edit's label says "fused fix" or "verified fix"), and the lines
+ * the request asked about. When that leaves more than one request (two fixes of the same
+ * lines), no notification closes early: each one still closes at its own command's answer,
+ * and never at another request's fix.
  */
 
 export type FixKind = 'fix' | 'verify';
@@ -24,6 +27,8 @@ export interface FixExpectation {
   kind: FixKind;
   /** The lines the fix will replace; 'whole': the whole document; undefined: not known. */
   lines?: LineSpan | 'whole';
+  /** The `requestKey` sent with the request: its fix carries it back. */
+  requestKey?: string;
 }
 
 export interface FixArrival {
@@ -31,6 +36,8 @@ export interface FixArrival {
   /** Undefined when the label is not one the server sends. */
   kind?: FixKind;
   lines: LineSpan;
+  /** The change annotation id of the edit: a request's key when the server echoes one. */
+  requestKey?: string;
 }
 
 export interface FixWait {
@@ -44,7 +51,7 @@ export interface FixWait {
 
 interface Waiting {
   expect: FixExpectation;
-  key: string;
+  doc: string;
   ended: boolean;
   end(): void;
   closed: Promise<void>;
@@ -93,7 +100,7 @@ export class FixWaits {
     const arrived = new Promise<void>((resolve) => (end = resolve));
     const waiting: Waiting = {
       expect,
-      key: this.normalize(expect.uri),
+      doc: this.normalize(expect.uri),
       ended: false,
       end: () => {
         waiting.ended = true;
@@ -132,8 +139,16 @@ export class FixWaits {
   }
 
   private owner(arrival: FixArrival): Waiting | undefined {
-    const key = this.normalize(arrival.uri);
-    let candidates = [...this.waiting].filter((w) => !w.ended && w.key === key);
+    const open = [...this.waiting].filter((w) => !w.ended);
+    if (arrival.requestKey !== undefined) {
+      const keyed = open.find((w) => w.expect.requestKey === arrival.requestKey);
+      if (keyed !== undefined) {
+        return keyed;
+      }
+    }
+    // A request sent with a key gets its fix by that key, never by a guess.
+    const doc = this.normalize(arrival.uri);
+    let candidates = open.filter((w) => w.expect.requestKey === undefined && w.doc === doc);
     if (arrival.kind !== undefined) {
       candidates = candidates.filter((w) => w.expect.kind === arrival.kind);
     }

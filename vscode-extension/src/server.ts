@@ -41,6 +41,8 @@ export interface ClientLike {
   /** Registered before start(), a handler replaces the client's default for that method. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- mirrors LanguageClient's GenericRequestHandler
   onRequest(method: string, handler: (...params: any[]) => unknown): { dispose(): void };
+  /** The server's answer to `initialize`, once started. */
+  readonly initializeResult?: { capabilities?: { experimental?: unknown } };
 }
 
 export interface ClientSpec {

@@ -19,7 +19,7 @@ beforeEach(resetFakes);
 
 interface Pending {
   command: string;
-  args: { uri: string; range?: LspRange; findingId?: string };
+  args: { uri: string; range?: LspRange; findingId?: string; requestKey?: string };
   /** The server is done: it sends the fix to confirm and answers once the user did. */
   finish(fix: { range: LspRange; newText: string; version?: number }): Promise<void>;
 }
@@ -40,11 +40,13 @@ function scriptedServer(harness: Harness, document: FakeTextDocument): Pending[]
         args: args[0] as Pending['args'],
         finish: async (fix) => {
           const verify = command === 'fuse-ls.verifyFinding';
+          // The request's key is the annotation id when it sent one, else one of the server's.
+          const id = (args[0] as Pending['args']).requestKey ?? 'fuse-ls-0a1b2c3d';
           const edit = {
             label: verify ? 'fuse-ls: verified fix' : 'fuse-ls: fused fix',
             edit: {
-              documentChanges: [{ textDocument: { uri: URI, version: fix.version ?? document.version }, edits: [{ range: fix.range, newText: fix.newText, annotationId: 'a' }] }],
-              changeAnnotations: { a: { label: verify ? 'Fused fix: checks passed (1 command, 0.2 s)' : 'Fused fix', needsConfirmation: true } },
+              documentChanges: [{ textDocument: { uri: URI, version: fix.version ?? document.version }, edits: [{ range: fix.range, newText: fix.newText, annotationId: id }] }],
+              changeAnnotations: { [id]: { label: verify ? 'Fused fix: checks passed (1 command, 0.2 s)' : 'Fused fix', needsConfirmation: true } },
             },
           };
           const answer = (await harness.server.last.serverRequest('workspace/applyEdit', edit)) as { applied: boolean; failureReason?: string };
@@ -188,6 +190,75 @@ describe('two fused fixes on one document', () => {
   });
 });
 
+/** A server that takes a `requestKey` and echoes it (docs/protocol.md). */
+const activateKeyed = (): Promise<Harness> =>
+  activate({
+    before: (server) => {
+      server.initializeResult = { capabilities: { experimental: { fuseLs: { requestKey: true } } } };
+    },
+  });
+
+describe('a server that echoes request keys', () => {
+  it('two fixes of the same lines: each closes its own notification at its own fix', async () => {
+    const harness = await activateKeyed();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const asked = recordProgressAtQuestions(() => DISCARD);
+    const first = (await start([4, 0, 5, 16])).done;
+    const second = (await start([4, 0, 5, 16])).done;
+    const keys = pending.map((p) => p.args.requestKey);
+    expect(keys.every((k) => typeof k === 'string') && new Set(keys).size === 2).toBe(true);
+    await pending[1].finish({ range: lines(4, 5, 16), newText: '    return {}' });
+    await second;
+    // The second request's fix: its notification closed before the question, the first's is up.
+    expect(asked).toEqual([['up', 'closed']]);
+    expect(fake.progress.map((p) => p.done)).toEqual([false, true]);
+    await pending[0].finish({ range: lines(4, 5, 16), newText: '    return None' });
+    await first;
+    expect(asked).toEqual([['up', 'closed'], ['closed', 'closed']]);
+  });
+
+  it('a fix whose lines moved (the user typed above them) still closes its own notification', async () => {
+    const harness = await activateKeyed();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const asked = recordProgressAtQuestions(() => DISCARD);
+    const first = (await start([4, 0, 5, 16])).done;
+    const second = (await start([0, 0, 0, 11])).done;
+    // The server tracked the first selection two lines down.
+    await pending[0].finish({ range: lines(6, 7, 16), newText: '    return {}' });
+    await first;
+    expect(asked).toEqual([['closed', 'up']]);
+    await pending[1].finish({ range: line(0, 0, 11), newText: 'import ast' });
+    await second;
+    expect(asked).toEqual([['closed', 'up'], ['closed', 'closed']]);
+  });
+
+  it('the lightbulb\'s fix and "Verify, then apply" get keys too; an older server gets none', async () => {
+    const harness = await activateKeyed();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const middleware = harness.server.last.spec.clientOptions.middleware!.executeCommand!;
+    const next = (command: string, a: unknown[]) => harness.server.responder(command, a);
+    void middleware('fuse-ls.fix', [{ uri: URI, range: lines(4, 5, 16) }], next);
+    void middleware('fuse-ls.verifyFinding', [{ uri: URI, findingId: 'f1-1', apply: true }], next);
+    await settle();
+    expect(pending.map((p) => [p.command, typeof p.args.requestKey])).toEqual([
+      ['fuse-ls.fix', 'string'],
+      ['fuse-ls.verifyFinding', 'string'],
+    ]);
+
+    resetFakes();
+    const older = await activate();
+    const plain = scriptedServer(older, document);
+    await start([4, 0, 5, 16]);
+    expect(plain[0].args).toEqual({ uri: URI, range: lines(4, 5, 16) });
+  });
+});
+
 describe('a fused fix and a verification on one document', () => {
   it('the verification\'s fix closes only the "Verify fix" notification, the fused fix\'s only its own', async () => {
     const harness = await activate();
@@ -239,5 +310,24 @@ describe('FixWaits', () => {
     expect(ended).toEqual(['whole', 'verify']);
     for (const w of [whole, verify, other]) w.release();
     expect(waits.size).toBe(0);
+  });
+
+  it('a key picks its request; a request sent with a key is never guessed at', async () => {
+    const waits = new FixWaits();
+    const keyed = waits.wait({ uri: URI, kind: 'fix', lines: { start: 4, end: 5 }, requestKey: 'k1' });
+    const older = waits.wait({ uri: URI, kind: 'fix', lines: { start: 4, end: 5 } });
+    const ended: string[] = [];
+    void keyed.arrived.then(() => ended.push('keyed'));
+    void older.arrived.then(() => ended.push('older'));
+    keyed.closed();
+    older.closed();
+    // The server's own annotation id (no key sent): the lines say it is the unkeyed one's.
+    await waits.arrived({ uri: URI, kind: 'fix', lines: { start: 4, end: 5 }, requestKey: 'fuse-ls-0a1b2c3d' });
+    await settle();
+    expect(ended).toEqual(['older']);
+    // Its key, even on other lines and without a label.
+    await waits.arrived({ uri: URI, lines: { start: 9, end: 9 }, requestKey: 'k1' });
+    await settle();
+    expect(ended).toEqual(['older', 'keyed']);
   });
 });

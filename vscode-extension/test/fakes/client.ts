@@ -21,6 +21,9 @@ export class FakeClient implements ClientLike {
   notifications: { method: string; params: unknown }[] = [];
   handlers = new Map<string, Handler>();
   startError: Error | undefined;
+  /** Set by `start()` from FakeServer.initializeResult, as the real client sets it. */
+  initializeResult: { capabilities: { experimental?: unknown } } | undefined;
+  serverInitializeResult: { capabilities: { experimental?: unknown } } = { capabilities: {} };
 
   constructor(
     readonly spec: ClientSpec,
@@ -30,6 +33,7 @@ export class FakeClient implements ClientLike {
   start(): Promise<void> {
     if (this.startError) return Promise.reject(this.startError);
     this.started = true;
+    this.initializeResult = this.serverInitializeResult;
     return Promise.resolve();
   }
 
@@ -96,6 +100,8 @@ export class FakeServer {
   pythonVersion: ProcessResult = { code: 0, stdout: '3.12.1\n', stderr: '' };
   versionCalls: { command: string; args: readonly string[]; env?: Record<string, string> }[] = [];
   startError: Error | undefined;
+  /** What the server answers `initialize` with (an older server: no experimental). */
+  initializeResult: { capabilities: { experimental?: unknown } } = { capabilities: {} };
   responder: Responder = (command) => {
     switch (command) {
       case 'fuse-ls.review':
@@ -116,6 +122,7 @@ export class FakeServer {
   readonly createClient: ClientFactory = (spec) => {
     const client = new FakeClient(spec, () => this.responder);
     client.startError = this.startError;
+    client.serverInitializeResult = this.initializeResult;
     this.clients.push(client);
     return client;
   };
