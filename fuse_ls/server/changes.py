@@ -44,6 +44,7 @@ from fuse_ls.server.base import doc_key, invalid, uri_path
 from fuse_ls.server.diagnostics import (
     Reported,
     finding_json,
+    overlaps,
     provisional_findings,
     reported_from_fused,
 )
@@ -309,12 +310,23 @@ class ChangeReviews:
         reported = reported_from_fused([r.finding for r in shown], snapshot, _unit_id(run, outcome))
         for r, s in zip(reported, shown, strict=False):
             self.fingerprints[r.finding_id] = (str(root), s.fingerprint)
+        before = server.findings.get(uri, [])
+        kept = before
         if uri not in published:
             published.add(uri)
-            self._replace(run, uri, reported)
-        else:
-            server.findings[uri] = [*server.findings.get(uri, []), *reported]
-            server.publish(uri)
+            kept = self._without_earlier_runs(run, kept)
+        if outcome.error is None and outcome.skipped is None:
+            # The unit's lines (the change and its enclosing function) were reviewed anew:
+            # what a selection review found there is replaced, as a newer selection review
+            # replaces what this one finds in its range (review.py). Elsewhere it stays.
+            start, end = outcome.unit.start_line - 1, outcome.unit.end_line - 1
+            kept = [
+                r for r in kept if r.fusion_id.startswith(run.id) or not overlaps(r, start, end)
+            ]
+        if not reported and len(kept) == len(before):
+            return
+        server.findings[uri] = [*kept, *reported]
+        server.publish(uri)
 
     def _publish_answer(
         self,
@@ -373,15 +385,19 @@ class ChangeReviews:
         """This run's findings replace earlier change reviews' ones in the file."""
         server = self.server
         before = server.findings.get(uri, [])
-        kept = [
-            r
-            for r in before
-            if not r.fusion_id.startswith(ID_PREFIX) or r.fusion_id.startswith(run.id)
-        ]
+        kept = self._without_earlier_runs(run, before)
         if not reported and len(kept) == len(before):
             return
         server.findings[uri] = [*kept, *reported]
         server.publish(uri)
+
+    @staticmethod
+    def _without_earlier_runs(run: ChangeRun, reported: list[Reported]) -> list[Reported]:
+        return [
+            r
+            for r in reported
+            if not r.fusion_id.startswith(ID_PREFIX) or r.fusion_id.startswith(run.id)
+        ]
 
     # --- progress ---------------------------------------------------------------------
 

@@ -191,5 +191,33 @@ def provisional_findings(
     return [evolve(r, finding_id=f"{fusion_id}-p{n}", provisional=True) for n, r in enumerate(out)]
 
 
+def outside(reported: Iterable[Reported], start: int, end: int) -> list[Reported]:
+    """The findings wholly outside lines start..end (0-based, inclusive): what a newer
+    review of those lines leaves of an older one's."""
+    return [r for r in reported if not overlaps(r, start, end)]
+
+
+def overlaps(r: Reported, start: int, end: int) -> bool:
+    return r.anchor.range.start.line <= end and r.anchor.range.end.line >= start
+
+
+def _preferred(r: Reported, over: Reported) -> bool:
+    # A fused finding over a provisional one, then the one more models voted for.
+    return (not r.provisional, r.votes) > (not over.provisional, over.votes)
+
+
+def unique(reported: Iterable[Reported]) -> list[Reported]:
+    """One finding per lines and message: two reviews (a selection's and a change's, or a
+    running one's provisional answer) that found the same thing are one finding to a
+    reader; the fused one more models voted for is shown, in the first one's place."""
+    kept: dict[tuple[int, int, str], Reported] = {}
+    for r in reported:
+        key = (r.anchor.range.start.line, r.anchor.range.end.line, r.message)
+        seen = kept.get(key)
+        if seen is None or _preferred(r, seen):
+            kept[key] = r
+    return list(kept.values())
+
+
 def moved(r: Reported, anchor: Anchor, related: tuple[tuple[Anchor, str], ...]) -> Reported:
     return evolve(r, anchor=anchor, related=related)

@@ -20,9 +20,11 @@ from fuse_ls.server.diagnostics import (
     Reported,
     finding_json,
     moved,
+    outside,
     provisional_findings,
     reported_from_fused,
     to_diagnostic,
+    unique,
 )
 from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
@@ -83,7 +85,7 @@ class Review(Feature):
             types.PublishDiagnosticsParams(
                 uri=uri,
                 version=doc.version if doc is not None else None,
-                diagnostics=[to_diagnostic(r, uri) for r in self.published(key)],
+                diagnostics=[to_diagnostic(r, uri) for r in unique(self.published(key))],
             )
         )
 
@@ -202,12 +204,7 @@ class Review(Feature):
             reported_from_fused(result.findings, fusion.snapshot, fusion.id), fusion.changes, now
         )
         reviewed = track_span(fusion.selection, fusion.changes, now)
-        kept = [
-            r
-            for r in self.findings.get(key, [])
-            if r.anchor.range.end.line < reviewed.start.line
-            or r.anchor.range.start.line > reviewed.end.line
-        ]
+        kept = outside(self.findings.get(key, []), reviewed.start.line, reviewed.end.line)
         self.findings[key] = kept + fused
         self.provisional.pop(key, None)
         self.publish(key)

@@ -115,6 +115,31 @@ async def test_provisional_results_then_the_fused_result(lsp: Session) -> None:
     assert all(not d.data["provisional"] for d in final)
 
 
+async def test_a_rerun_shows_a_finding_it_repeats_once(lsp: Session) -> None:
+    """Reviewing the same lines again: while the new review's first answers come in, a
+    finding they repeat is shown once (the fused one), not also as a provisional copy."""
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    assert [d.code for d in lsp.diagnostics(uri)].count("security") == 1
+    again = script()
+    again["models"]["emu/fast"]["findings"] = [
+        *again["models"]["emu/fast"]["findings"],
+        {"match": "return {}", "severity": "info", "category": "style", "message": "Say why."},
+    ]
+    lsp.emulator.set_script(again)
+    lsp.emulator.hold("emu/mid", "emu/slow")
+    running = lsp.execute_async("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    shown = await wait_for(
+        lambda: [d for d in lsp.diagnostics(uri) if d.data["provisional"]] and lsp.diagnostics(uri),
+        what="the rerun's provisional diagnostics",
+    )
+    lsp.emulator.release()
+    security = [d for d in shown if d.code == "security"]
+    assert [d.message.endswith("(3/3 models)") for d in security] == [True]
+    await asyncio.wait_for(running, 10)
+    assert [d.code for d in lsp.diagnostics(uri)].count("security") == 1
+
+
 async def test_unconfirmed_minority_finding_is_a_hint(lsp: Session) -> None:
     # The judge fails, so no finding is confirmed: only agreement decides severity.
     lsp.emulator.set_script(script(faults={JUDGE: [{"kind": "http", "status": 500}]}))

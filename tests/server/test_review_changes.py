@@ -281,3 +281,42 @@ async def test_a_change_finding_says_when_a_pool_member_did_not_answer(
     # Both that answered agree; the third failed, which "2/2" alone would hide.
     assert diag.message.endswith("(2/2 models; 1 of 3 did not answer)")
     assert (diag.data["votes"], diag.data["poolSize"], diag.data["didNotAnswer"]) == (2, 2, 1)
+
+
+C_BASE = "def old(t):\n    return eval(t)\n\n\ndef load(text):\n    return text\n"
+C_NEW = C_BASE.replace("    return text\n", "    value = eval(text)\n    return value\n")
+
+
+def lines_and_reviews(s: Session, uri: str) -> list[tuple[int, str]]:
+    """(line, which review) per security diagnostic published for the file."""
+    return sorted(
+        (d.range.start.line, "changes" if d.data["fusionId"].startswith("changes-") else "review")
+        for d in security(s, uri)
+    )
+
+
+async def test_a_change_review_after_a_file_review_shows_each_finding_once(
+    session: tuple[Session, Repo],
+) -> None:
+    """Review a file, then review its change: the change review's findings replace the
+    file review's on the lines it covers (the changed function); the file review's
+    findings elsewhere stay. Neovim showed both reviews' finding on the changed line."""
+    s, repo = session
+    repo.write("c.py", C_BASE)
+    repo.commit("c")
+    uri = s.open("c.py", C_NEW)
+    await s.execute("fuse-ls.review", {"uri": uri})
+    assert lines_and_reviews(s, uri) == [(1, "review"), (5, "review")]
+
+    result = await s.execute("fuse-ls.reviewChanges", {"paths": ["c.py"]})
+    assert result["units"] == 1
+    assert lines_and_reviews(s, uri) == [(1, "review"), (5, "changes")]
+    diagnostics = s.diagnostics(uri)
+    shown = [(d.range.start.line, d.range.end.line, d.message) for d in diagnostics]
+    assert len(shown) == len(set(shown))
+
+    # And the other way round: a review of the changed function replaces the change
+    # review's finding there.
+    selected = {"start": {"line": 4, "character": 0}, "end": {"line": 7, "character": 0}}
+    await s.execute("fuse-ls.review", {"uri": uri, "range": selected})
+    assert lines_and_reviews(s, uri) == [(1, "review"), (5, "review")]
