@@ -105,3 +105,50 @@ def test_untrusted_workspaces_cannot_set_what_the_server_guards() -> None:
         guarded = top if top in ("pool", "judge") else dotted
         assert vscode_keys.get(guarded) in restricted, f"{guarded} is not restricted"
     assert "interpreter" in restricted
+
+
+def model_entry_schemas() -> dict[str, dict[str, Any]]:
+    """The object forms of `fuseLs.pool` items and of `fuseLs.judge`."""
+    props = contributed()
+    out = {}
+    for name, alternatives in (
+        ("pool", props["pool"]["items"]["anyOf"]),
+        ("judge", props["judge"]["anyOf"]),
+    ):
+        [entry] = [a for a in alternatives if a.get("type") == "object"]
+        out[name] = entry
+    return out
+
+
+def bounds(check: Any) -> dict[str, float]:
+    """JSON-schema minimum/maximum from a spec field's attrs validators (fuse_ls/core/specs)."""
+    found: dict[str, float] = {}
+    inner = getattr(check, "validator", None)  # optional(...)
+    if inner is not None:
+        return bounds(inner)
+    for part in getattr(check, "_validators", ()):  # and_(...)
+        found.update(bounds(part))
+    op = getattr(check, "compare_op", None)
+    if op in (">=", "<="):
+        found["minimum" if op == ">=" else "maximum"] = check.bound
+    return found
+
+
+def test_pool_and_judge_entries_list_every_key_the_server_accepts() -> None:
+    """A pool entry (or the judge) as an object: VS Code flags any key its schema does not
+    list (additionalProperties is false), so a key the server accepts but the schema
+    lacks, such as maxInputTokens was, is shown as an error in settings.json."""
+    from attrs import fields
+
+    from fuse_ls.core.specs import CHECK, ModelSpec
+
+    spec = {f.name: f for f in fields(ModelSpec)}
+    for name, entry in model_entry_schemas().items():
+        listed = {snake(key): schema for key, schema in entry["properties"].items()}
+        assert sorted(listed) == sorted(spec), f"fuseLs.{name} object keys differ from ModelSpec"
+        assert entry["additionalProperties"] is False and entry["required"] == ["id"]
+        for key, schema in listed.items():
+            assert schema.get("description"), f"fuseLs.{name}.{key} has no description"
+            expected = bounds(spec[key].metadata.get(CHECK))
+            shown = {b: schema[b] for b in ("minimum", "maximum") if b in schema}
+            assert shown == expected, f"fuseLs.{name}.{key}: bounds differ from the server's"
