@@ -68,11 +68,14 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             return await shard.handle_async_request(request)
         transport = self._proxied.get(proxy.url)
         if transport is None:
+            problem = _unusable(proxy.url)
+            if problem is not None:
+                raise httpx.ProxyError(f"{proxy.variable} ({proxy.shown}) {problem}")
             try:
                 transport = httpx.AsyncHTTPTransport(
                     verify=self._tls, limits=self._limits, proxy=proxy.url
                 )
-            except (ImportError, ValueError) as exc:  # socks without socksio, a bad URL
+            except ImportError as exc:  # socks without socksio
                 raise httpx.ProxyError(f"{proxy.variable} ({proxy.shown}): {exc}") from None
             self._proxied[proxy.url] = transport
         try:
@@ -88,3 +91,26 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for transport in [*self._shards, *self._proxied.values()]:
             await transport.aclose()
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def _unusable(url: str) -> str | None:
+    """What makes `url` unusable as a proxy, or None. The words quote none of the URL:
+    httpx's own message for a password holding `/` or `#` quotes a piece of it as the
+    "port" (`http://me:pa/ss@proxy` reads as host `me`, port `pa`)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return (
+            "is not a valid URL (a '/', '#', '?' or '@' in its user name or password "
+            "must be percent-encoded)"
+        )
+    if parsed.scheme not in _PROXY_SCHEMES:
+        return f"has a scheme other than {', '.join(_PROXY_SCHEMES)}"
+    if not parsed.host:
+        return "names no host"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return "has a port outside 1-65535"
+    return None

@@ -117,3 +117,20 @@ def test_workspace_trust_names_what_trusts_it(project: Path) -> None:
     trust = rows(data)["workspace trust"]["detail"]
     assert trust.startswith(f"{project / 'sub'} is trusted: on your trust list")
     assert "and --trust." in trust
+
+
+def test_doctor_with_a_broken_proxy_url_reports_it_in_a_row(tmp_path: Path) -> None:
+    """A password with an unencoded '#' in HTTPS_PROXY crashed doctor (and so Neovim's
+    :checkhealth) with a traceback quoting part of the password."""
+    report = doctor(
+        tmp_path,
+        "doctor",
+        "--json",
+        FUSE_LS_BASE_URL="https://models.test/api/v1",
+        FUSE_LS_MODELS="a/one,b/two",
+        HTTPS_PROXY="http://me:pw#hunter2@127.0.0.1:3128",
+    )
+    rows = [c for c in report["checks"] if c["check"] == "endpoint https://models.test/api/v1"]
+    assert len(rows) == 1 and rows[0]["status"] == "error"
+    assert "HTTPS_PROXY (http://127.0.0.1:3128) is not a valid URL" in rows[0]["detail"]
+    assert "hunter2" not in json.dumps(report)

@@ -145,3 +145,27 @@ def test_which_variable_applies() -> None:
     assert proxy_for("https", "llm.internal.corp", 443, proxies) is None
     assert proxy_for("http", "localhost", 11434, proxies) is None
     assert proxy_for("https", "openrouter.ai", 443, {"http": "http://p:1"}) is None
+
+
+@pytest.mark.parametrize(
+    ("proxy_url", "said"),
+    [
+        # A password with an unencoded '/' or '#': httpx reads a piece of it as the port
+        # and its error quoted that piece ("Invalid port: 'hunter2'"), out of a traceback.
+        ("http://me:hunter2/x@127.0.0.1:9", "is not a valid URL"),
+        ("http://me:hunter2#x@127.0.0.1:9", "is not a valid URL"),
+        ("http://me:hunter2@proxy.test:80a", "is not a valid URL"),
+        ("http://me:hunter2@127.0.0.1:99999", "has a port outside 1-65535"),
+        ("ftp://me:hunter2@127.0.0.1:21", "has a scheme other than"),
+    ],
+)
+async def test_an_unusable_proxy_url_is_a_clear_error_that_shows_no_password(
+    monkeypatch: pytest.MonkeyPatch, proxy_url: str, said: str
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", proxy_url)
+    async with client() as c:
+        with pytest.raises(ConnectionFailed) as caught:
+            await c.complete(request("https://models.test/api/v1"))
+    message = str(caught.value)
+    assert "HTTPS_PROXY (" in message and said in message
+    assert "hunter2" not in message
