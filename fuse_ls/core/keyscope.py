@@ -25,7 +25,13 @@ def key_may_be_sent(endpoint: Endpoint) -> bool:
     """Whether the variable `endpoint.api_key_env` names may be sent to its base URL."""
     if endpoint.api_key_env != OPENROUTER_KEY_ENV:
         return True
-    return hosts.is_openrouter(endpoint.base_url)
+    # Over https only: `http://openrouter.ai` would carry it in clear text past every
+    # hop, and to an HTTP_PROXY as a plain header (an https call only tunnels through it).
+    return hosts.is_openrouter(endpoint.base_url) and _is_https(endpoint.base_url)
+
+
+def _is_https(url: str) -> bool:
+    return urlsplit(url).scheme.lower() == "https"
 
 
 def api_key(endpoint: Endpoint, env: Mapping[str, str] | None = None) -> str | None:
@@ -73,6 +79,12 @@ def withheld_key_note(endpoint: Endpoint) -> str | None:
     """Why no key goes to this endpoint and how to send one; None when its key may go."""
     if key_may_be_sent(endpoint):
         return None
+    if hosts.is_openrouter(endpoint.base_url):
+        return (
+            f"No key is sent to {origin(endpoint.base_url)}: the OpenRouter key "
+            f"({OPENROUTER_KEY_ENV}) only goes over https. Use "
+            "https://openrouter.ai/api/v1 as the base URL."
+        )
     return (
         f"No key is sent to {origin(endpoint.base_url)}: the OpenRouter key "
         f"({OPENROUTER_KEY_ENV}) only goes to OpenRouter. If this server needs a key, put "

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
-from fuse_ls.core.errors import ConnectionFailed
+from fuse_ls.core.errors import ConnectionFailed, ProviderError
 from fuse_ls.core.types import ChatMessage, ChatRequest, Endpoint
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.provider import ChatClient
@@ -169,3 +169,65 @@ async def test_an_unusable_proxy_url_is_a_clear_error_that_shows_no_password(
     message = str(caught.value)
     assert "HTTPS_PROXY (" in message and said in message
     assert "hunter2" not in message
+
+
+def recording_proxy(seen: list[tuple[str, str, dict[str, str]]]) -> type[QuietHandler]:
+    """A proxy that writes down what it is sent and answers 401 (it never goes out)."""
+
+    class Proxy(QuietHandler):
+        def _record(self) -> None:
+            seen.append((self.command, self.path, dict(self.headers)))
+            self.send_response(401)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = do_CONNECT = _record
+
+    return Proxy
+
+
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
+async def test_the_openrouter_key_never_goes_over_plain_http_to_a_proxy(
+    monkeypatch: pytest.MonkeyPatch, variable: str
+) -> None:
+    """`http://openrouter.ai/api/v1` (a slip for https) sent the key in clear text: a
+    proxy got it as a plain header, as would every hop to OpenRouter without one."""
+    secret = "sk-or-v1-" + "5e3c" * 12
+    monkeypatch.setenv("OPENROUTER_API_KEY", secret)
+    seen: list[tuple[str, str, dict[str, str]]] = []
+    with LoopbackServer(recording_proxy(seen)) as proxy:
+        monkeypatch.setenv(variable, proxy.url)
+        call = ChatRequest(
+            model=MODEL,
+            messages=(ChatMessage("user", "Review this code."),),
+            endpoint=Endpoint("http://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+        )
+        async with client() as c:
+            with pytest.raises(ProviderError) as caught:
+                await c.complete(call)
+    assert [(command, path) for command, path, _ in seen] == [
+        ("POST", "http://openrouter.ai/api/v1/chat/completions")
+    ]
+    assert all(secret not in value for _, _, headers in seen for value in headers.values())
+    assert "only goes over https" in str(caught.value)
+
+
+async def test_an_https_call_through_a_proxy_shows_it_only_the_host(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The usual setup: the proxy is asked to CONNECT and never sees the request."""
+    secret = "sk-or-v1-" + "7d1a" * 12
+    monkeypatch.setenv("OPENROUTER_API_KEY", secret)
+    seen: list[tuple[str, str, dict[str, str]]] = []
+    with LoopbackServer(recording_proxy(seen)) as proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        call = ChatRequest(
+            model=MODEL,
+            messages=(ChatMessage("user", "Review this code."),),
+            endpoint=Endpoint("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
+        )
+        async with client() as c:
+            with pytest.raises(ConnectionFailed):
+                await c.complete(call)
+    assert [(command, path) for command, path, _ in seen] == [("CONNECT", "openrouter.ai:443")]
+    assert all(secret not in value for _, _, headers in seen for value in headers.values())
