@@ -17,6 +17,7 @@ from rich.text import Text
 
 from fuse_ls import __version__, trust
 from fuse_ls.config import EditorLayer, Settings, load_settings
+from fuse_ls.core import hosts
 from fuse_ls.core.errors import ConfigNotice, ProviderError
 from fuse_ls.core.keyscope import key_may_be_sent, unset_key, withheld_key_note
 from fuse_ls.core.types import Endpoint
@@ -34,7 +35,7 @@ def _check(name: str, ok: bool | None, detail: str) -> dict[str, Any]:
 
 async def _list_models(client: ChatClient, ep: Endpoint, bound_s: float) -> list[ModelInfo] | str:
     """The endpoint's models, or what went wrong, said as a user checking it by hand would."""
-    url = ep.base_url.rstrip("/") + "/models"
+    url = hosts.shown(ep.base_url).rstrip("/") + "/models"
     try:
         return await asyncio.wait_for(client.list_models(ep), bound_s)
     except TimeoutError:
@@ -54,7 +55,10 @@ async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, 
         ep = settings.endpoint_for(spec)
         endpoints.setdefault(ep.base_url, (ep, []))[1].append(spec.id)
     if offline:
-        return [_check(f"endpoint {base}", None, "not checked (--offline)") for base in endpoints]
+        return [
+            _check(f"endpoint {hosts.shown(base)}", None, "not checked (--offline)")
+            for base in endpoints
+        ]
     # All at once, each bounded: doctor (and Neovim's :checkhealth, which waits for it)
     # takes as long as the slowest endpoint, not the sum of them.
     bound_s = settings.timeouts.connect_s + 5
@@ -68,11 +72,15 @@ async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, 
     checks = []
     for (base, (ep, model_ids)), models in zip(endpoints.items(), listed, strict=True):
         if isinstance(models, str):
-            checks.append(_check(f"endpoint {base}", False, models))
+            checks.append(_check(f"endpoint {hosts.shown(base)}", False, models))
             continue
-        url = ep.base_url.rstrip("/") + "/models"
+        url = hosts.shown(ep.base_url).rstrip("/") + "/models"
         checks.append(
-            _check(f"endpoint {base}", True, f"reachable (GET {url}), {len(models)} models listed")
+            _check(
+                f"endpoint {hosts.shown(base)}",
+                True,
+                f"reachable (GET {url}), {len(models)} models listed",
+            )
         )
         known = {m.id for m in models}
         for model_id in dict.fromkeys(model_ids):
@@ -129,6 +137,8 @@ def read_editor_settings(source: str) -> list[EditorLayer] | str:
         data = json.loads(text)
     except ValueError as exc:
         return f"not valid JSON ({exc})"
+    except RecursionError:
+        return "not valid JSON (nested too deeply)"
     layers = data if isinstance(data, list) else [data]
     if not all(isinstance(layer, dict) for layer in layers):
         return "expected a JSON object of settings, or a list of them"

@@ -304,7 +304,10 @@ def _may_be_secret(key: str | int, value: Any) -> bool:
     # every settings load would pay.
     from fuse_ls.core.redact import redact
 
-    return key == "api_key_env" or redact(repr(value)).redacted
+    # A base URL's `user:password@` (a gateway's login), also with the scheme left out,
+    # which the redaction's URL rule needs to see one.
+    userinfo = key == "base_url" and "@" in str(value)
+    return key == "api_key_env" or userinfo or redact(repr(value)).redacted
 
 
 def _problem(

@@ -534,8 +534,8 @@ def speaks_openrouter(base_url: str) -> bool:
 def _server(endpoint: Endpoint) -> str:
     if hosts.is_openrouter(endpoint.base_url):
         return "OpenRouter"
-    parts = urlsplit(endpoint.base_url)
-    return f"the server at {parts.netloc or endpoint.base_url}"
+    parts = urlsplit(hosts.shown(endpoint.base_url))
+    return f"the server at {parts.netloc or hosts.shown(endpoint.base_url)}"
 
 
 def _api_key(endpoint: Endpoint) -> str | None:
@@ -673,7 +673,8 @@ def _make_error(
             **kwargs,
         )
     return BadRequestError(
-        f"{model}: {said}{because}. Check the base URL ({endpoint.base_url}) and model id.",
+        f"{model}: {said}{because}. Check the base URL ({hosts.shown(endpoint.base_url)}) "
+        "and model id.",
         **kwargs,
     )
 
@@ -697,6 +698,6 @@ def _raise_transport(
         ) from None
     raise ConnectionFailed(
         f"{model}: could not reach {_server(endpoint)} ({reason}). Check the network and "
-        f"the base URL {endpoint.base_url}.",
+        f"the base URL {hosts.shown(endpoint.base_url)}.",
         model=model,
     ) from None

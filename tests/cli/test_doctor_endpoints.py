@@ -134,3 +134,27 @@ def test_doctor_with_a_broken_proxy_url_reports_it_in_a_row(tmp_path: Path) -> N
     assert len(rows) == 1 and rows[0]["status"] == "error"
     assert "HTTPS_PROXY (http://127.0.0.1:3128) is not a valid URL" in rows[0]["detail"]
     assert "hunter2" not in json.dumps(report)
+
+
+def test_doctor_never_prints_a_password_in_a_base_url(tmp_path: Path) -> None:
+    """`endpoint http://me:hunter2@...` was a row's name, and the detail said it twice;
+    :checkhealth shows these rows. A base URL without its scheme was echoed in the
+    settings error."""
+    port = closed_port()
+    editor = json.dumps({"provider": {"base_url": f"http://me:hunter2@127.0.0.1:{port}/v1"}})
+    report = doctor(tmp_path, "doctor", "--json", "--editor-settings", "-", stdin=editor)
+    assert f"endpoint http://127.0.0.1:{port}/v1" in [c["check"] for c in report["checks"]]
+    assert "hunter2" not in json.dumps(report)
+    report = doctor(
+        tmp_path, "doctor", "--json", "--offline", FUSE_LS_BASE_URL="me:hunter2@gateway.test/v1"
+    )
+    assert any("FUSE_LS_BASE_URL" in c["detail"] for c in report["checks"])
+    assert "hunter2" not in json.dumps(report)
+
+
+def test_doctor_says_editor_settings_nested_too_deeply(tmp_path: Path) -> None:
+    """JSON nested past Python's recursion limit was a traceback, not an error row."""
+    deep = "[" * 100_000 + "]" * 100_000
+    report = doctor(tmp_path, "doctor", "--json", "--offline", "--editor-settings", "-", stdin=deep)
+    row = next(c for c in report["checks"] if c["check"] == "editor settings")
+    assert row["status"] == "error" and "nested too deeply" in row["detail"]

@@ -231,3 +231,14 @@ async def test_an_https_call_through_a_proxy_shows_it_only_the_host(
                 await c.complete(call)
     assert [(command, path) for command, path, _ in seen] == [("CONNECT", "openrouter.ai:443")]
     assert all(secret not in value for _, _, headers in seen for value in headers.values())
+
+
+async def test_a_password_in_a_base_url_is_not_in_the_error() -> None:
+    """A gateway's login in the base URL was printed twice in "could not reach"."""
+    base = f"http://me:hunter2@127.0.0.1:{closed_port()}/v1"
+    async with client() as c:
+        with pytest.raises(ConnectionFailed) as caught:
+            await c.complete(request(base))
+    said = str(caught.value)
+    assert "hunter2" not in said
+    assert f"the base URL {base.replace('me:hunter2@', '')}" in said
