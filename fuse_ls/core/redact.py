@@ -233,6 +233,22 @@ def _not_prose_or_placeholder(value: str) -> bool:
     return not prose and not _is_placeholder(value)
 
 
+# Beside a secret-ish name, a literal that is only letters (`"Password"`, `"API key:"`,
+# `"PypiTokenDetector"`) is a label or an identifier, one with spaces a message, one with
+# `{name}` in it an f-string or template built from other values: not a credential.
+_WORDS: Final = re.compile(r"[A-Za-z]+(?:[ _\-.][A-Za-z]+)*[:.]?")
+_INTERPOLATION: Final = re.compile(r"\{[A-Za-z_][\w.]*\}")
+
+
+def _credential_like(value: str) -> bool:
+    return (
+        _not_prose_or_placeholder(value)
+        and _WORDS.fullmatch(value) is None
+        and not any(c.isspace() for c in value)
+        and _INTERPOLATION.search(value) is None
+    )
+
+
 def _random_not_placeholder(value: str) -> bool:
     return not _is_placeholder(value) and _looks_random(value)
 
@@ -319,6 +335,51 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         re.compile(_L + r"npm_[A-Za-z0-9]{36}" + _R),
         _whole("npm-token"),
     ),
+    # More vendors' documented token shapes (prefix + fixed alphabet and length).
+    ("groq-key", re.compile(_L + r"gsk_[A-Za-z0-9]{48,}" + _R), _whole("groq-key")),
+    ("xai-key", re.compile(_L + r"xai-[A-Za-z0-9]{70,}" + _R), _whole("xai-key")),
+    (
+        "digitalocean-token",
+        re.compile(_L + r"do[opr]_v1_[a-f0-9]{64}" + _R),
+        _whole("digitalocean-token"),
+    ),
+    (
+        "shopify-token",
+        re.compile(_L + r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}" + _R),
+        _whole("shopify-token"),
+    ),
+    ("databricks-token", re.compile(_L + r"dapi[a-f0-9]{32}" + _R), _whole("databricks-token")),
+    ("pulumi-token", re.compile(_L + r"pul-[a-f0-9]{40}" + _R), _whole("pulumi-token")),
+    (
+        "linear-key",
+        re.compile(_L + r"lin_(?:api|oauth)_[A-Za-z0-9]{40}" + _R),
+        _whole("linear-key"),
+    ),
+    ("vault-token", re.compile(_L + r"hv[sbr]\.[A-Za-z0-9_\-]{24,}" + _R), _whole("vault-token")),
+    (
+        "sentry-token",
+        re.compile(_L + r"sntr[ysu]s?_[A-Za-z0-9_=+/\-]{40,}" + _R),
+        _whole("sentry-token"),
+    ),
+    (
+        "age-secret-key",
+        re.compile(r"AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58}"),
+        _whole("age-secret-key"),
+    ),
+    (
+        "discord-webhook",
+        re.compile(
+            r"https://(?:ptb\.|canary\.)?discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_\-]{40,}"
+        ),
+        _whole("discord-webhook"),
+    ),
+    # A Telegram bot token in its API URL (`/bot<id>:<secret>/sendMessage`), where the
+    # detect-secrets pattern's word boundary does not see it.
+    (
+        "telegram-bot-token",
+        re.compile(r"(?<=/bot)\d{8,10}:[0-9A-Za-z_\-]{35}" + _R),
+        _whole("telegram-bot-token"),
+    ),
     (
         "sendgrid-key",
         re.compile(_L + r"SG\.[A-Za-z0-9_\-]{22}\.[A-Za-z0-9_\-]{43}" + _R),
@@ -388,6 +449,15 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         re.compile(r"(?i:\bbearer)[ \t]+(?P<val>[A-Za-z0-9._~+/\-]{20,}=*)"),
         _group("bearer-token", "val", _not_placeholder),
     ),
+    # `Authorization: Token v` (Django REST framework), `Bot v` (Discord), `ApiKey v`...
+    (
+        "authorization",
+        re.compile(
+            r"(?i)\bauthorization[\"']?[ \t]*[:=,][ \t]*[\"'`]?"
+            r"(?:token|bot|apikey|api-key|key|sso-key|ssws|otp)[ \t]+(?P<val>[^\s\"'`]{8,})"
+        ),
+        _group("authorization", "val", _not_placeholder),
+    ),
     # Key=value connection strings inside a string literal: libpq
     # `"host=db password=hunter2"`, ADO.NET `"...;Password=x;"`, JDBC `?user=a&password=b`.
     (
@@ -451,7 +521,9 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         ),
         _group("secret-assignment", "val", _not_placeholder),
     ),
-    # .netrc `machine host login me password v`, `mysql -pv`, `--password=v`
+    # .netrc `machine host login me password v`, `mysql -pv`, `--password=v`. A flag is looked
+    # for at most 300 characters after its command: a long line of `curl curl ...` scanned
+    # to its end from every word was quadratic (20 KB: 1.8 s).
     (
         "secret-assignment",
         re.compile(
@@ -459,8 +531,19 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
             r"|--(?:http-|proxy-|ftp-)?password(?:=|[ \t]+)"
             # curl `-u user:pass`, `--user user:pass`, `--proxy-user user:pass`
             # (only on a curl line: `docker --user 1000:1000`, `pip -U pkg:x` are not secrets)
-            r"|\bcurl\b[^\r\n]*?[ \t](?:-u|--user|--proxy-user|-U)(?:=|[ \t]+)['\"]?[^\s:'\"]+:"
-            r"|\bmysql(?:dump|admin)?\b[^\r\n]*?[ \t]-p)"
+            # (`-uuser:pass` too, and on a `\`-continued line of the same command)
+            r"|\bcurl\b(?:[^\r\n]|\\\r?\n){0,300}?[ \t](?:(?:--user|--proxy-user)(?:=|[ \t]+)"
+            r"|-[uU](?:=|[ \t]*))['\"]?[^\s:'\"]+:"
+            # httpie `http -a user:pass`
+            r"|^[ \t]*https?(?:[ \t][^\r\n]{0,300}?)?[ \t](?:-a|--auth)(?:=|[ \t]+)"
+            r"['\"]?[^\s:'\"]+:"
+            r"|\bdocker[ \t]+login\b[^\r\n]{0,300}?[ \t]-p[ \t]+['\"]?"
+            r"|\bsshpass\b[^\r\n]{0,300}?[ \t]-p[ \t]*['\"]?"
+            r"|\bsqlcmd\b[^\r\n]{0,300}?[ \t]-P[ \t]+['\"]?"
+            # keytool `-storepass v`, openssl `-passout pass:v`
+            r"|[ \t]-(?:src|dest)?(?:store|key)pass[ \t]+['\"]?"
+            r"|[ \t]-pass(?:in|out)?[ \t]+['\"]?pass:"
+            r"|\bmysql(?:dump|admin)?\b[^\r\n]{0,300}?[ \t]-p)"
             r"(?P<val>[^\s'\"]+)"
         ),
         _group("secret-assignment", "val", _not_placeholder),
@@ -470,20 +553,68 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
     (
         "secret-assignment",
         re.compile(
-            r"(?:\bauth[ \t]*=[ \t]*[(\[]|\b(?:HTTP(?:Basic|Digest|Proxy)Auth|BasicAuth)\()"
-            r"[ \t]*(?P<q1>['\"])[^'\"\r\n]*(?P=q1)[ \t]*,[ \t]*"
+            r"(?:\bauth[ \t]*=[ \t]*[(\[]|\b(?:HTTP(?:Basic|Digest|Proxy)Auth|BasicAuth"
+            # Go `SetBasicAuth`, .NET `NetworkCredential`, Java's credential classes and
+            # OkHttp `Credentials.basic`, smtplib/ftplib/imaplib `.login(user, pw)`
+            r"|SetBasicAuth|NetworkCredential|UsernamePasswordCredentials"
+            r"|PasswordAuthentication|BasicAWSCredentials|Credentials\.basic|\.login)\()"
+            r"[ \t]*(?:(?P<q1>['\"])[^'\"\r\n]*(?P=q1)|[A-Za-z_][\w.]*)[ \t]*,[ \t]*"
             r"(?:password[ \t]*=[ \t]*)?(?P<q>['\"])(?P<val>[^'\"\r\n]{4,}?)(?P=q)"
         ),
         _group("secret-assignment", "val", _not_placeholder),
     ),
-    # .NET appSettings: `<add key="SmtpPassword" value="v" />`
+    # A name and its value side by side: .NET `<add key="SmtpPassword" value="v" />`,
+    # Spring/Ant `<property name="password" value="v"/>`, Kubernetes and ECS env lists
+    # (`- name: DB_PASSWORD` then `value: "v"` on the next line, or JSON on one).
     (
         "secret-assignment",
         re.compile(
-            r"(?i)\bkey[ \t]*=[ \t]*[\"']"
+            r"(?i)\b(?:key|name)[\"']?[ \t]*[:=][ \t]*[\"']?"
             + _STRONG_NAME
-            + r"[\"'][ \t]+value[ \t]*=[ \t]*(?P<q>[\"'])(?P<val>[^\"'\r\n]{4,}?)(?P=q)"
+            + _NAME_END
+            + r"[\"']?[ \t]*,?[ \t]*(?:\r?\n[ \t]*)?[\"']?value[\"']?[ \t]*[:=][ \t]*"
+            r"(?P<q>[\"']?)(?P<val>[^\s\"',}]{4,}?)(?P=q)(?=[\s,}/>]|$)"
         ),
+        _group("secret-assignment", "val", _not_placeholder),
+    ),
+    # A secret-named string and a literal beside it: PHP `define('DB_PASSWORD', 'v')`,
+    # `os.Setenv("API_KEY", "v")`, `getenv("API_KEY", "v")`, `props.put("mail.password",
+    # "v")`; a setter or builder: `setPassword("v")`, `.apiKey("v")`; a fallback:
+    # `process.env.API_KEY || "v"`, `os.getenv("TOKEN") or "v"`.
+    (
+        "secret-assignment",
+        re.compile(
+            r"(?i)(?:(?P<q1>[\"'])"
+            + _STRONG_NAME
+            + r"(?P=q1)[ \t]*,"
+            + r"|\b(?:set|with)_?"
+            + _STRONG_NAME
+            + r"[ \t]*\("
+            + r"|\.(?:password|passwd|passphrase|secret|token|api_?key|access_?key|secret_?key"
+            r"|private_?key|credentials?|client_?secret|auth_?token|access_?token)\("
+            + r"|"
+            + _NAME_START
+            + _STRONG_NAME
+            + _NAME_END
+            + r"[\"']?\]?\)?[ \t]*(?:\|\||\?\?|\bor\b|\?:))"
+            + r"[ \t]*"
+            + _QUOTED_VALUE
+        ),
+        _group("secret-assignment", "val", lambda v: _credential_like(v)),
+    ),
+    # PowerShell `ConvertTo-SecureString "v" -AsPlainText`
+    (
+        "secret-assignment",
+        re.compile(
+            r"(?i)\bConvertTo-SecureString[ \t]+(?:-String[ \t]+)?(?P<q>[\"'])"
+            r"(?P<val>[^\"'\r\n]{4,}?)(?P=q)(?=[^\r\n]{0,200}?-AsPlainText)"
+        ),
+        _group("secret-assignment", "val", _not_placeholder),
+    ),
+    # Dockerfile's older `ENV API_TOKEN v` (a space, no `=`)
+    (
+        "secret-assignment",
+        re.compile(r"(?m)^[ \t]*ENV[ \t]+" + _ENV_NAME + r"[ \t]+(?P<val>[^\s'\"#=]+)[ \t]*$"),
         _group("secret-assignment", "val", _not_placeholder),
     ),
     # YAML / INI: `password: hunter2` alone on its line
@@ -493,7 +624,7 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
             r"(?im)^[ \t]*(?:-[ \t]*)?"
             + _STRONG_NAME
             + _NAME_END
-            + r"[ \t]*[:=][ \t]*"
+            + r"[ \t]*(?:[?:+]?=|:)[ \t]*"
             + _BARE_VALUE
             + r"(?:[ \t]+#.*)?[ \t]*$",
         ),
@@ -597,10 +728,19 @@ def _rules() -> list[tuple[str, re.Pattern[str], Replacer]]:
     return _all_rules
 
 
+# Rules that cannot match without this text; checked first, because detect-secrets'
+# `//.+/:_authToken=` scans a long line from every `//` in it (minified JavaScript full of
+# URLs: 700 KB took 15 s).
+_NEEDS: Final = {"npm-tokens": "_authToken"}
+
+
 def redact(text: str) -> RedactionResult:
     """Replace secrets in `text` by ``[REDACTED:rule]``; the line count never changes."""
     counts: dict[str, int] = {}
     for rule, pattern, replacer in _rules():
+        needed = _NEEDS.get(rule)
+        if needed is not None and needed not in text:
+            continue
         hits = 0
 
         def substitute(m: re.Match[str], replacer: Replacer = replacer) -> str:

@@ -92,6 +92,20 @@ FORMATS: dict[str, Callable[[], str]] = {
     "mailchimp": lambda: rnd(32, LOWER_HEX) + "-u" + "s" + str(_rng.randint(1, 21)),
 }
 
+# Session 5's formats, generated after the rest so that the rest stays as it was.
+NEW_FORMATS: dict[str, Callable[[], str]] = {
+    "huggingface": lambda: "h" + "f_" + rnd(34),
+    "groq": lambda: "gs" + "k_" + rnd(52),
+    "xai": lambda: "xa" + "i-" + rnd(80),
+    "digitalocean": lambda: "do" + "p_v1_" + rnd(64, LOWER_HEX),
+    "shopify": lambda: "shp" + "at_" + rnd(32, LOWER_HEX),
+    "databricks": lambda: "da" + "pi" + rnd(32, LOWER_HEX),
+    "pulumi": lambda: "pu" + "l-" + rnd(40, LOWER_HEX),
+    "linear": lambda: "lin" + "_api_" + rnd(40),
+    "vault": lambda: "hv" + "s." + rnd(90, URLSAFE),
+    "age": lambda: "AGE-SECRET" + "-KEY-1" + rnd(58, "QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L"),
+}
+
 # Neutral call sites: nothing in the name says "secret", only the value's shape.
 CALL_SITES: dict[str, str] = {
     "python": 'client = Client("{s}")',
@@ -269,6 +283,53 @@ def _special() -> list[Secret]:
     return secrets
 
 
+def _positional() -> list[Secret]:
+    """Session 5's adversarial pass: secrets given by position or beside their name in a
+    call, on command lines, in env lists and headers; all leaked before. Fixed values, so
+    the generator's sequence (and the rest of the corpus) stays as it was."""
+    pw, pw2, pw3 = "Orchid2011&kQ7", "Zt4pWq9LmX2vRb", "N7xQ-b2Lk_9PzR4tYw8V"
+    telegram = "1432587690:AA" + "Hk3-Lm9_Qp2Rt7Vw4Xy8Zb1Cd6Ef5Gh0J"
+    discord = "https://discord.com/api/web" + "hooks/123456789012345678/" + pw3 * 3 + "Xy4_Zq8w"
+    out = [
+        ("php-define", "php", f"define('DB_PASSWORD', '{pw}');", pw),
+        ("go-setenv", "go", f'os.Setenv("API_KEY", "{pw3}")', pw3),
+        ("getenv-default", "python", f'API_KEY = os.getenv("API_KEY", "{pw3}")', pw3),
+        ("java-setter", "java", f'dataSource.setPassword("{pw}");', pw),
+        ("java-property", "java", f'props.setProperty("mail.smtp.password", "{pw2}");', pw2),
+        ("go-basic-auth", "go", f'req.SetBasicAuth("deploy", "{pw}")', pw),
+        ("dotnet-credential", "csharp", f'new NetworkCredential("deploy", "{pw2}")', pw2),
+        ("smtp-login", "python", f'server.login(user, "{pw}")', pw),
+        ("js-fallback", "javascript", f"const key = process.env.API_KEY || '{pw3}';", pw3),
+        ("docker-login", "shell", f"docker login -u deploy -p {pw2} registry.internal", pw2),
+        ("sshpass", "shell", f"sshpass -p '{pw}' ssh deploy@host", pw),
+        ("keytool", "shell", f"keytool -genkey -keystore app.jks -storepass {pw2}", pw2),
+        ("openssl-pass", "shell", f"openssl pkcs12 -export -in c.pem -passout pass:{pw2}", pw2),
+        ("curl-u-glued", "shell", f"curl -udeploy:{pw2} https://ci.internal", pw2),
+        ("curl-continued", "shell", f"curl https://ci.internal \\\n  -u deploy:{pw2}", pw2),
+        ("httpie", "shell", f"http -a deploy:{pw2} https://ci.internal", pw2),
+        ("k8s-env", "yaml", f'- name: DB_PASSWORD\n  value: "{pw}"', pw),
+        ("ecs-env", "json", f'{{"name": "API_TOKEN", "value": "{pw3}"}}', pw3),
+        ("spring-xml", "xml", f'<property name="password" value="{pw2}"/>', pw2),
+        ("makefile", "make", f"DB_PASSWORD ?= {pw2}", pw2),
+        ("dockerfile-env-space", "dockerfile", f"ENV API_TOKEN {pw3}", pw3),
+        ("drf-token", "python", f'headers = {{"Authorization": "Token {pw3}"}}', pw3),
+        (
+            "powershell-securestring",
+            "powershell",
+            f'$p = ConvertTo-SecureString "{pw}" -AsPlainText -Force',
+            pw,
+        ),
+        (
+            "telegram-url",
+            "python",
+            f'url = f"https://api.telegram.org/bot{telegram}/sendMessage"',
+            telegram,
+        ),
+        ("discord-webhook", "javascript", f"await fetch('{discord}', opts);", discord),
+    ]
+    return [Secret(kind, language, text, value) for kind, language, text, value in out]
+
+
 def build_secrets() -> list[Secret]:
     secrets: list[Secret] = []
     languages = list(CALL_SITES)
@@ -288,7 +349,15 @@ def build_secrets() -> list[Secret]:
                 text = text.replace("{" + field + "}", part)
             text = text.replace("{v}", value)
             secrets.append(Secret(f"named:{name}", language, text, value))
-    return secrets + _special()
+    secrets += _special()
+    for i, (kind, make) in enumerate(NEW_FORMATS.items()):
+        for k in range(2):
+            language = languages[(i + 7 * k) % len(languages)]
+            value = make()
+            secrets.append(
+                Secret(kind, language, CALL_SITES[language].replace("{s}", value), value)
+            )
+    return secrets + _positional()
 
 
 # --- look-alikes: must reach the models unchanged -----------------------------------------
@@ -475,6 +544,24 @@ def build_lookalikes() -> list[LookAlike]:
         ),
         ("input-prompt", "python", 'password = input("Password: ")', 'input("Password: ")'),
         ("sha256-in-test", "go", f'want := "{rnd(64, LOWER_HEX)}"', ""),
+        # beside a secret-ish name, but a label, an identifier, a reference
+        ("form-label", "python", 'form.add_field("password", "Password")', "Password"),
+        ("i18n-call", "javascript", 't("api_key", "API key:")', "API key:"),
+        ("registry", "python", 'plugins.register("pypi_token", "PypiTokenDetector")', ""),
+        ("getenv-empty", "python", 'os.getenv("DB_PASSWORD", "")', '"DB_PASSWORD", ""'),
+        ("k8s-secret-ref", "yaml", "- name: DB_PASSWORD\n  valueFrom:", "valueFrom:"),
+        ("spring-placeholder", "xml", '<property name="password" value="${db.password}"/>', ""),
+        ("docker-user", "shell", "docker run --user 1000:1000 app", "1000:1000"),
+        ("keytool-env", "shell", "keytool -list -keystore a.jks -storepass:env STOREPASS", ""),
+        (
+            "openssl-env",
+            "shell",
+            "openssl enc -aes256 -pass env:PASSPHRASE -in f",
+            "env:PASSPHRASE",
+        ),
+        ("token-placeholder", "http", "Authorization: Token ${API_TOKEN}", "${API_TOKEN}"),
+        ("setter-variable", "java", "dataSource.setPassword(password);", "password"),
+        ("fstring-pair", "python", 'case("url", f"postgres://app:{pw}@db/app")', ""),
     ]
     out = []
     for kind, language, text, value in items:
