@@ -480,7 +480,7 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         re.compile(
             r"(?m)(?:^|(?<=[ \t]))(?:(?:export|ENV|ARG|set|-e|--env)[ \t]+)?"
             + _ENV_NAME
-            + r"=(?P<val>[^\s'\"#`]+)(?=[ \t]|$)",
+            + r"=(?P<val>[^\s'\"#`][^\s'\"`]*)(?=[ \t]|$)",
         ),
         _group("secret-assignment", "val", _not_placeholder),
     ),

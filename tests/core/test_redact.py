@@ -93,6 +93,9 @@ SECRETS: list[tuple[str, str, str]] = [
     ("requests-auth", f'requests.get(url, auth=("deploy", "{DB_PASS}"))', DB_PASS),
     ("basic-auth-class", f"auth = HTTPBasicAuth('deploy', '{DB_PASS}')", DB_PASS),
     ("aiohttp-auth", f'aiohttp.BasicAuth("deploy", password="{DB_PASS}")', DB_PASS),
+    # a '#' inside an unquoted .env / Dockerfile value is part of it (leaked whole before)
+    ("env-hash", "ENV API_SECRET=Summer1984#ZGT", "Summer1984#ZGT"),
+    ("export-hash", "export DB_PASSWORD=pa#ss1234", "pa#ss1234"),
 ]
 
 
