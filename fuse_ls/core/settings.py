@@ -21,6 +21,7 @@ from fuse_ls.core.specs import (
     checked,
     count,
     env_name,
+    header_text,
     not_blank,
     number,
     url,
@@ -63,8 +64,8 @@ class BudgetSettings:
 class ProviderSettings:
     base_url: str = field(default=OPENROUTER_BASE_URL, metadata=url())
     api_key_env: str = field(default="OPENROUTER_API_KEY", metadata=env_name())
-    referer: str = "https://github.com/fuse-ls/fuse-ls"
-    title: str = "fuse-ls"
+    referer: str = field(default="https://github.com/fuse-ls/fuse-ls", metadata=header_text())
+    title: str = field(default="fuse-ls", metadata=header_text())
     # Ask OpenRouter to route only to providers that do not train on our prompts.
     deny_data_collection: bool = True
 

@@ -92,6 +92,15 @@ def url(expected: str = URL, *, null: bool = False) -> dict[str, Any]:
     return checked(expected, _http_url, null=null)
 
 
+def header_text() -> dict[str, Any]:
+    """Text sent as an HTTP header value: printable ASCII on one line. A repository's
+    `title = "café"` made every call fail on encoding (a traceback), and a line break
+    in one is refused by the HTTP library on each call."""
+    return checked(
+        "printable ASCII text on one line (it is sent as an HTTP header)", matches_re(r"[ -~]*")
+    )
+
+
 def not_blank(expected: str, *, null: bool = False) -> dict[str, Any]:
     return checked(expected, matches_re(r"(?s).*\S.*"), null=null)
 
