@@ -12,6 +12,7 @@ forgetting `NO_PROXY=localhost` would otherwise break every local model.
 
 from __future__ import annotations
 
+import ipaddress
 import urllib.request
 
 from attrs import frozen
@@ -39,7 +40,8 @@ def environment_proxies() -> dict[str, str]:
 
 def bypassed(host: str, port: int, no_proxy: str) -> bool:
     """Whether `NO_PROXY` names this host: `*`, the host itself, a domain it is under
-    (`example.com` and `.example.com` both cover `api.example.com`), or `host:port`."""
+    (`example.com` and `.example.com` both cover `api.example.com`), `host:port`, or an
+    address range the host's IP address is in (`10.0.0.0/8`)."""
     host = host.strip("[]").lower()
     for entry in no_proxy.lower().split(","):
         entry = entry.strip().lstrip(".")
@@ -47,12 +49,23 @@ def bypassed(host: str, port: int, no_proxy: str) -> bool:
             return True
         if not entry:
             continue
+        if "/" in entry:  # an address range, as curl takes it: `10.0.0.0/8`, `fd00::/8`
+            if _in_network(host, entry):
+                return True
+            continue
         name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
         if entry_port and (not entry_port.isdigit() or int(entry_port) != port):
             continue
         if host == name or host.endswith("." + name):
             return True
     return False
+
+
+def _in_network(host: str, network: str) -> bool:
+    try:
+        return ipaddress.ip_address(host) in ipaddress.ip_network(network, strict=False)
+    except ValueError:  # a host name, or not a range
+        return False
 
 
 def proxy_for(scheme: str, host: str, port: int, proxies: dict[str, str]) -> Proxy | None:

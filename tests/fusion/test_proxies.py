@@ -127,6 +127,12 @@ async def test_a_proxy_that_does_not_answer_is_named_in_the_error(
         ("anything", 443, "*", True),
         ("API.Example.COM", 443, " foo , example.com ", True),
         ("api.example.com", 443, "", False),
+        # address ranges, as curl takes them (were compared as names: never matched)
+        ("10.1.2.3", 8000, "10.0.0.0/8", True),
+        ("10.1.2.3", 8000, "192.168.0.0/16,10.1.0.0/16", True),
+        ("11.1.2.3", 8000, "10.0.0.0/8", False),
+        ("[fd00::5]", 8000, "fd00::/8", True),
+        ("vllm.corp", 8000, "10.0.0.0/8", False),
     ],
 )
 def test_no_proxy_names_hosts_domains_and_ports(
