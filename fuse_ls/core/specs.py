@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from attrs import Attribute, field, frozen
@@ -105,9 +105,23 @@ def not_blank(expected: str, *, null: bool = False) -> dict[str, Any]:
     return checked(expected, matches_re(r"(?s).*\S.*"), null=null)
 
 
+# Keys whose shape is also a valid variable name (`ghp_...`, `hf_...`, `AKIA...`): one
+# pasted into `api_key_env` was taken as a variable's name, and doctor and the CLI then
+# printed it ("key ghp_...: not set: export ghp_...=...").
+_KEY_AS_NAME: Final = re.compile(
+    r"(?:gh[pousr]_|github_pat_|hf_|gsk_|npm_|xox[abposre]_|AKIA|ASIA|AIza|sk_live_|sk_test_)"
+    r"[A-Za-z0-9_]{16,}"
+)
+
+
+def _not_a_key(_instance: object, attribute: Attribute[Any], value: str) -> None:
+    if _KEY_AS_NAME.fullmatch(value):
+        raise ValueError(f"{attribute.name}: a key, not a variable name")
+
+
 def env_name(*, null: bool = False) -> dict[str, Any]:
     check = matches_re(re.compile(r"[A-Za-z_][A-Za-z0-9_]*"))
-    return checked(ENV_NAME + ("," if null else ""), check, null=null)
+    return checked(ENV_NAME + ("," if null else ""), check, _not_a_key, null=null)
 
 
 @frozen

@@ -158,3 +158,17 @@ def test_doctor_says_editor_settings_nested_too_deeply(tmp_path: Path) -> None:
     report = doctor(tmp_path, "doctor", "--json", "--offline", "--editor-settings", "-", stdin=deep)
     row = next(c for c in report["checks"] if c["check"] == "editor settings")
     assert row["status"] == "error" and "nested too deeply" in row["detail"]
+
+
+def test_doctor_never_prints_a_key_pasted_as_a_variable_name(tmp_path: Path) -> None:
+    """A GitHub or Hugging Face token is also a valid variable name: pasted into
+    api_key_env it was taken as one, and doctor printed it ("key ghp_...")."""
+    token = "gh" + "p_" + "Zq8Xw3Lm5Rt7Vb2Nk4Jh6Gf9Dc1Sa0Pe3Yu5I"
+    report = doctor(tmp_path, "doctor", "--json", "--offline", FUSE_LS_PROVIDER__API_KEY_ENV=token)
+    assert token not in json.dumps(report)
+    problem = next(
+        c
+        for c in report["checks"]
+        if c["check"] == "config" and "FUSE_LS_PROVIDER__API_KEY_ENV" in c["detail"]
+    )
+    assert problem["status"] == "error" and "never a key" in problem["detail"]
