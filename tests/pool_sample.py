@@ -72,13 +72,26 @@ def pool_settings(
     )
 
 
+def isolated_env(home: Path, **env: str) -> dict[str, str]:
+    """`outside_env` whose user config and data live under `home` (`.config`, `.data`)."""
+    environ = outside_env("XDG_")
+    environ.update(XDG_CONFIG_HOME=str(home / ".config"), FUSE_LS_DATA_DIR=str(home / ".data"))
+    environ.update(env)
+    return environ
+
+
 def run_cli(
-    args: list[str], env: dict[str, str], cwd: Path, timeout: float = 60
+    args: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    timeout: float = 60,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "fuse_ls", *args],
         env=env,
         cwd=cwd,
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=timeout,

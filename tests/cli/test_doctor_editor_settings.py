@@ -5,13 +5,12 @@ with the files and environment, so an editor's health check shows doctor's own r
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.pool_sample import isolated_env, run_cli
 
 REMOTE = "https://llm.example.invalid/v1"
 
@@ -19,19 +18,8 @@ REMOTE = "https://llm.example.invalid/v1"
 def doctor(
     cwd: Path, *args: str, stdin: str | None = None, **env: str
 ) -> tuple[int, dict[str, Any]]:
-    environ = {
-        k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER", "XDG_"))
-    }
-    environ.update(XDG_CONFIG_HOME=str(cwd / ".config"), FUSE_LS_DATA_DIR=str(cwd / ".data"), **env)
-    done = subprocess.run(
-        [sys.executable, "-m", "fuse_ls", "doctor", "--json", "--offline", *args],
-        cwd=cwd,
-        env=environ,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    done = run_cli(
+        ["doctor", "--json", "--offline", *args], isolated_env(cwd, **env), cwd, stdin=stdin
     )
     assert done.stdout, done.stderr
     return done.returncode, json.loads(done.stdout)

@@ -5,10 +5,7 @@ trust list)."""
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,24 +13,11 @@ import pytest
 
 from fuse_ls.emulator import Emulator
 from tests.loopback_http import LoopbackServer, QuietHandler
+from tests.pool_sample import isolated_env, run_cli
 
 
 def doctor(cwd: Path, *args: str, stdin: str | None = None, **env: str) -> dict[str, Any]:
-    environ = {
-        k: v for k, v in os.environ.items() if not k.startswith(("FUSE_LS_", "OPENROUTER", "XDG_"))
-    }
-    environ.update(XDG_CONFIG_HOME=str(cwd / ".config"), FUSE_LS_DATA_DIR=str(cwd / ".data"))
-    environ.update(env)
-    done = subprocess.run(
-        [sys.executable, "-m", "fuse_ls", *args],
-        cwd=cwd,
-        env=environ,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = run_cli(list(args), isolated_env(cwd, **env), cwd, timeout=120, stdin=stdin)
     assert done.returncode in (0, 1), done.stderr
     return json.loads(done.stdout) if "--json" in args else {"stdout": done.stdout}
 
