@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
 import math
 import re
 from collections import Counter
@@ -125,16 +126,46 @@ ENTROPY_THRESHOLD: Final = 3.5  # bits/char; random base64/hex of length 16+ sco
 
 
 def _looks_random(value: str) -> bool:
-    """A token-shaped value with letters and digits and high Shannon entropy.
+    """A token-shaped value with letters and digits and high Shannon entropy, or letters
+    whose case flips like a random draw's (`_random_letters`).
 
-    Requiring both letters and digits keeps long identifiers (`created_at_desc_index`)
-    and words out; requiring 16+ characters keeps short hex ids and ports out.
+    Requiring digits keeps long identifiers (`created_at_desc_index`) and words out;
+    requiring 16+ characters keeps short hex ids and ports out.
     """
+    if _random_letters(value):
+        return True
     if not _ENTROPY_SHAPE.match(value) or _UUID.match(value):
         return False
     if not (any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
         return False
     return shannon_entropy(value) >= ENTROPY_THRESHOLD
+
+
+_LETTERS_SHAPE: Final = re.compile(r"^[A-Za-z_\-.~]{12,}$")
+_LOWER_RUN: Final = re.compile(r"[a-z]{3,}")
+
+
+def _random_letters(value: str) -> bool:
+    """A generated secret drawn from letters only (`srRaRAxQMTGGLu`): no digit, so the
+    entropy rule passes it by. Identifiers have letters only too, but their case changes
+    only at word starts (`HTTPSConnectionPool`, `createdAtDescIndex`): a random draw has
+    upper case for about half its letters and flips case at about every other letter."""
+    if not _LETTERS_SHAPE.match(value):
+        return False
+    letters = [c for c in value if c.isalpha()]
+    if len(letters) < 12:
+        return False
+    upper = sum(c.isupper() for c in letters) / len(letters)
+    flips = sum(a.isupper() != b.isupper() for a, b in itertools.pairwise(letters))
+    # Letters inside lower-case runs of 3+ read as words (`SSHCertPublicKeyTypes`: 57%);
+    # a random draw has about a quarter of its letters there.
+    worded = sum(len(run) for run in _LOWER_RUN.findall("".join(letters))) / len(letters)
+    return (
+        0.3 <= upper <= 0.7
+        and flips >= len(letters) / 3
+        and worded < 0.5
+        and shannon_entropy(value) >= 3.3
+    )
 
 
 # --- rules ------------------------------------------------------------------------------

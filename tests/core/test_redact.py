@@ -96,6 +96,10 @@ SECRETS: list[tuple[str, str, str]] = [
     # a '#' inside an unquoted .env / Dockerfile value is part of it (leaked whole before)
     ("env-hash", "ENV API_SECRET=Summer1984#ZGT", "Summer1984#ZGT"),
     ("export-hash", "export DB_PASSWORD=pa#ss1234", "pa#ss1234"),
+    # Generated from letters only: no digit for the entropy rule to see.
+    ("letters-yaml", "ansible_ssh_pass: srRaRAxQMTGGLu", "srRaRAxQMTGGLu"),
+    ("letters-properties", "spring.datasource.password=srRaRAxQMTGGLu", "srRaRAxQMTGGLu"),
+    ("letters-query", "GET /v1/items?api_key=GoXmk-skUZqsxQiYcQsM", "GoXmk-skUZqsxQiYcQsM"),
 ]
 
 
@@ -187,6 +191,10 @@ LOOKALIKES = [
     "requests.get(url, auth=(user, password))",
     'requests.get(url, auth=("deploy", os.environ["DEPLOY_PASSWORD"]))',
     "shf_abcdefghijklmnopqrstuvwxyz0123456789",
+    "    self, public_key: SSHCertPublicKeyTypes",
+    "connection_key: HTTPSConnectionPool",
+    "password: PasswordField",
+    "sort_key = createdAtDescIndex",
 ]
 
 
