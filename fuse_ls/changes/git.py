@@ -4,7 +4,9 @@ Only plumbing-stable output is parsed: `--raw -z` for paths, modes and statuses 
 names with spaces, quotes or newlines are exact), `--numstat -z` to tell binary files,
 and `-U0` hunk headers for the changed lines. The three listings come from the same
 diff queue, so their entries line up one to one. User configuration that changes diff
-output (external diff drivers, colour, textconv) is switched off on every call.
+output (external diff drivers, colour, textconv) is switched off on every call, and so is
+configuration of the repository's own that runs programs (core/gitsafe.py): reviewing a
+change must not run what a downloaded repository's `.git/config` names.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Literal
 from attrs import field, frozen
 
 from fuse_ls.core.errors import FuseError
+from fuse_ls.core.gitsafe import safe_env
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _MAX_FILE_BYTES = 2 * 1024 * 1024  # a changed file larger than this is generated, not written
@@ -66,16 +69,32 @@ def _git_executable() -> str:
     return git
 
 
-def run_git(
-    root: Path, args: Sequence[str], *, check: bool = True
-) -> subprocess.CompletedProcess[bytes]:
+def _base_env() -> dict[str, str]:
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
     env.pop("GIT_EXTERNAL_DIFF", None)
+    return env
+
+
+def repo_env(root: Path) -> dict[str, str]:
+    """The environment for git in `root`: the repository's own programs (fsmonitor,
+    filter drivers, hooks) switched off. Worked out once per change read: it costs a
+    git call."""
+    return safe_env(_git_executable(), root, _base_env())
+
+
+def run_git(
+    root: Path,
+    args: Sequence[str],
+    *,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """git `args` in `root`. `env` from `repo_env(root)`; without it, it is worked out."""
     try:
         done = subprocess.run(
             [_git_executable(), "-c", "core.quotepath=off", *args],
             cwd=root,
-            env=env,
+            env=dict(env) if env is not None else repo_env(root),
             capture_output=True,
             timeout=60,
             check=False,
@@ -99,49 +118,57 @@ def repo_root(start: Path) -> Path:
     return Path(done.stdout.decode().strip())
 
 
-def _rev(root: Path, rev: str) -> str | None:
-    done = run_git(root, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False)
+def _rev(root: Path, rev: str, env: Mapping[str, str] | None = None) -> str | None:
+    done = run_git(
+        root, ["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], check=False, env=env
+    )
     return done.stdout.decode().strip() if done.returncode == 0 else None
 
 
-def has_head(root: Path) -> bool:
-    return _rev(root, "HEAD") is not None
+def has_head(root: Path, env: Mapping[str, str] | None = None) -> bool:
+    return _rev(root, "HEAD", env) is not None
 
 
-def default_branch(root: Path) -> str | None:
+def default_branch(root: Path, env: Mapping[str, str] | None = None) -> str | None:
     """origin's HEAD when known, else the first of main/master/trunk/the configured default."""
-    done = run_git(root, ["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"], check=False)
+    env = env if env is not None else repo_env(root)
+    done = run_git(
+        root, ["symbolic-ref", "--quiet", "refs/remotes/origin/HEAD"], check=False, env=env
+    )
     if done.returncode == 0:
         ref = done.stdout.decode().strip().removeprefix("refs/remotes/")
-        if _rev(root, ref):
+        if _rev(root, ref, env):
             return ref
-    configured = run_git(root, ["config", "--get", "init.defaultBranch"], check=False)
+    configured = run_git(root, ["config", "--get", "init.defaultBranch"], check=False, env=env)
     names = [configured.stdout.decode().strip()] if configured.returncode == 0 else []
     for name in [*names, "main", "master", "trunk", "origin/main", "origin/master"]:
-        if name and _rev(root, name):
+        if name and _rev(root, name, env):
             return name
     return None
 
 
-def resolve_base(root: Path, base: str | None) -> tuple[str, str]:
+def resolve_base(
+    root: Path, base: str | None, env: Mapping[str, str] | None = None
+) -> tuple[str, str]:
     """The merge base of BASE (default: the default branch) and HEAD, and a description."""
-    if not has_head(root):
+    env = env if env is not None else repo_env(root)
+    if not has_head(root, env):
         raise GitError(
             "This repository has no commit yet, so there is no base to compare with; "
             "use --uncommitted (or --staged) to review the work in progress."
         )
-    name = base or default_branch(root)
+    name = base or default_branch(root, env)
     if name is None:
         raise GitError(
             "Cannot tell the default branch (no origin/HEAD, main or master here); "
             "name the base: fuse-ls review --diff origin/main"
         )
-    if _rev(root, name) is None:
+    if _rev(root, name, env) is None:
         raise GitError(
             f"Unknown revision {name!r}: name a branch, tag or commit "
             "(in CI, fetch it first, e.g. actions/checkout with fetch-depth: 0)."
         )
-    done = run_git(root, ["merge-base", name, "HEAD"], check=False)
+    done = run_git(root, ["merge-base", name, "HEAD"], check=False, env=env)
     if done.returncode != 0:
         raise GitError(
             f"{name} and HEAD have no common ancestor (a shallow clone?); fetch more history "
@@ -234,10 +261,12 @@ class _TooLarge:
 TOO_LARGE = _TooLarge()
 
 
-def _read_new_side(root: Path, scope: Scope, path: str) -> bytes | _TooLarge | None:
+def _read_new_side(
+    root: Path, scope: Scope, path: str, env: Mapping[str, str]
+) -> bytes | _TooLarge | None:
     """The new content: the index for --staged, the working tree otherwise."""
     if scope == "staged":
-        done = run_git(root, ["show", f":{path}"], check=False)
+        done = run_git(root, ["show", f":{path}"], check=False, env=env)
         if done.returncode != 0:
             return None
         # The same limit as on disk: the pre-commit hook reviews what is staged.
@@ -262,13 +291,19 @@ def _decode(data: bytes) -> str | None:
         return None
 
 
-def _untracked(root: Path, pathspec: Sequence[str]) -> list[str]:
-    done = run_git(root, ["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspec])
+def _untracked(root: Path, pathspec: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    args = ["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspec]
+    done = run_git(root, args, env=env)
     return _split_z(done.stdout)
 
 
 def _file_from(
-    root: Path, scope: Scope, entry: _RawEntry, binary: bool, changed: frozenset[int]
+    root: Path,
+    scope: Scope,
+    entry: _RawEntry,
+    binary: bool,
+    changed: frozenset[int],
+    env: Mapping[str, str],
 ) -> ChangedFile:
     status = _STATUS.get(entry.status, "modified")
     base = ChangedFile(path=entry.path, status=status, old_path=entry.old_path)
@@ -287,7 +322,7 @@ def _file_from(
             base,
             skipped="renamed without content changes" if entry.old_path else "mode change only",
         )
-    raw = _read_new_side(root, scope, entry.path)
+    raw = _read_new_side(root, scope, entry.path, env)
     if raw is None:
         return _evolve(base, skipped="not readable in the working tree")
     if isinstance(raw, _TooLarge):
@@ -332,15 +367,19 @@ def changed_lines(old: str | None, new: str) -> frozenset[int]:
     return frozenset(out)
 
 
-def _base_text(root: Path, against: str, path: str) -> str | None:
+def _base_text(root: Path, against: str, path: str, env: Mapping[str, str]) -> str | None:
     if against == EMPTY_TREE:
         return None
-    done = run_git(root, ["show", f"{against}:{path}"], check=False)
+    done = run_git(root, ["show", f"{against}:{path}"], check=False, env=env)
     return _decode(done.stdout) if done.returncode == 0 else None
 
 
 def _with_buffers(
-    root: Path, against: str, files: list[ChangedFile], buffers: Mapping[Path, str]
+    root: Path,
+    against: str,
+    files: list[ChangedFile],
+    buffers: Mapping[Path, str],
+    env: Mapping[str, str],
 ) -> list[ChangedFile]:
     """The change as the editor's open buffers have it: a buffer's text replaces the
     file's, and its changed lines are taken against the base again. A file whose buffer
@@ -358,11 +397,11 @@ def _with_buffers(
         if known is not None and (known.skipped or "").startswith(_KIND_SKIPS):
             continue  # a submodule, link, binary or huge file stays one, whatever the buffer
         if known is None:
-            on_disk = _read_new_side(root, "uncommitted", path)
+            on_disk = _read_new_side(root, "uncommitted", path, env)
             if isinstance(on_disk, bytes) and _decode(on_disk) == text:
                 continue  # a clean buffer of an unchanged file
         old_path = known.old_path if known is not None else None
-        old = _base_text(root, against, old_path or path)
+        old = _base_text(root, against, old_path or path, env)
         if known is None and old is None:
             continue  # neither changed on disk nor tracked: not part of the repository
         changed = changed_lines(old, text) if text.strip() else frozenset()
@@ -387,35 +426,49 @@ def read_changes(
     unsaved edits included: they stand in for the working tree (not for --staged,
     which reviews the index)."""
     root = repo_root(start)
+    env = repo_env(root)
     if scope == "diff":
-        against, description = resolve_base(root, base)
+        against, description = resolve_base(root, base, env)
         cached: list[str] = []
     elif scope == "staged":
-        against = "HEAD" if has_head(root) else EMPTY_TREE
+        against = "HEAD" if has_head(root, env) else EMPTY_TREE
         description = "staged changes (the index against HEAD)"
         cached = ["--cached"]
     else:
-        against = "HEAD" if has_head(root) else EMPTY_TREE
+        against = "HEAD" if has_head(root, env) else EMPTY_TREE
         description = "uncommitted changes (staged, unstaged and untracked files, against HEAD)"
         cached = []
-    common = ["--no-color", "--no-ext-diff", "--no-textconv", "-M", *cached, against]
+    # --ignore-submodules=dirty: a moved submodule commit is still listed, but git does
+    # not look inside a submodule's working tree (that would run its own configuration).
+    common = [
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--ignore-submodules=dirty",
+        "-M",
+        *cached,
+        against,
+    ]
     tail = ["--", *pathspec]
-    raw = run_git(root, ["diff", "--raw", "-z", *common, *tail]).stdout
-    entries = _raw_entries(raw)
-    binary = _numstat_binary(run_git(root, ["diff", "--numstat", "-z", *common, *tail]).stdout)
-    hunks = _hunks(run_git(root, ["diff", "-U0", "--submodule=short", *common, *tail]).stdout)
+
+    def diff(*args: str) -> bytes:
+        return run_git(root, ["diff", *args, *common, *tail], env=env).stdout
+
+    entries = _raw_entries(diff("--raw", "-z"))
+    binary = _numstat_binary(diff("--numstat", "-z"))
+    hunks = _hunks(diff("-U0", "--submodule=short"))
     if len(binary) != len(entries) or len(hunks) != len(entries):
         raise GitError("git's diff listings disagree; is the repository changing right now?")
     files = [
-        _file_from(root, scope, entry, is_binary, changed)
+        _file_from(root, scope, entry, is_binary, changed, env)
         for entry, is_binary, changed in zip(entries, binary, hunks, strict=True)
     ]
     if scope != "staged":
         known = {f.path for f in files}
-        for path in _untracked(root, pathspec):
+        for path in _untracked(root, pathspec, env):
             if path in known:
                 continue
-            raw_bytes = _read_new_side(root, scope, path)
+            raw_bytes = _read_new_side(root, scope, path, env)
             if isinstance(raw_bytes, _TooLarge):
                 why = f"new file larger than {_MAX_FILE_BYTES // 1024 // 1024} MB"
                 files.append(ChangedFile(path, "added", skipped=why))
@@ -430,5 +483,5 @@ def read_changes(
             files.append(ChangedFile(path, "added", text=text, changed=lines))
     files.sort(key=lambda f: f.path)
     if buffers and scope != "staged":
-        files = _with_buffers(root, against, files, buffers)
+        files = _with_buffers(root, against, files, buffers, env)
     return ChangeSet(root, scope, against, description, tuple(files))

@@ -31,6 +31,7 @@ from pathlib import Path
 from attrs import define, field
 
 from fuse_ls.core.errors import FuseError
+from fuse_ls.core.gitsafe import safe_env
 
 _PREFIX = "fuse-ls-verify-"
 
@@ -50,29 +51,22 @@ def _git_env() -> dict[str, str]:
     return env
 
 
-# Configuration that would run programs or change the bytes git reads or writes is
-# switched off: hooks (post-checkout runs on `worktree add`), fsmonitor, and (on the
-# diff itself) external diff drivers and textconv.
-_GIT_SAFE = (
-    "-c",
-    "core.quotepath=off",
-    "-c",
-    f"core.hooksPath={os.devnull}",
-    "-c",
-    "core.fsmonitor=false",
-)
-
-
 async def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    """git `args` in `cwd`. Configuration that would run programs is switched off
+    (core/gitsafe.py: hooks, post-checkout on `worktree add` included, fsmonitor, the
+    repository's filter drivers, smudge on checkout), and on the diff itself external
+    diff drivers and textconv."""
     git = shutil.which("git")
     if git is None:
         raise SandboxError("git is not installed")
+    env = await asyncio.to_thread(safe_env, git, cwd, _git_env())
     proc = await asyncio.create_subprocess_exec(
         git,
-        *_GIT_SAFE,
+        "-c",
+        "core.quotepath=off",
         *args,
         cwd=cwd,
-        env=_git_env(),
+        env=env,
         stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
