@@ -231,6 +231,14 @@ _TYPED_ASSIGN: Final = (
     r"""|[ \t]+[a-z][a-z0-9]*)[ \t]*=[ \t]*"""
 )
 
+# A literal wrapped in a conversion is the same literal: Rust `String::from("v")`,
+# `Some("v")`, `SecretString::from("v")`, Go `[]byte("v")`, pydantic `SecretStr("v")`. A
+# closed list of names (two at most, `Some(String::from(`), so a call that computes the
+# value (`input("Password: ")`, `vault.read("db/pw")`) is not taken for one.
+_WRAPPED: Final = (
+    r"(?:(?:String::from|Some|SecretString::(?:new|from)|Secret::new|SecretStr|\[\]byte)"
+    r"[ \t]*\([ \t]*){0,2}"
+)
 _QUOTED_VALUE: Final = (
     r"""(?:[bBrRuUfF]{1,2}|u8|@|\$@?)?(?P<q>["'`])(?P<val>[^"'`\r\n]{4,}?)(?P=q)"""
 )
@@ -262,6 +270,37 @@ _PROSE: Final = re.compile(r"^(?:[A-Z][a-z']*|[a-z']+)(?: [A-Za-z']+){2,}[.?!:â€
 def _not_prose_or_placeholder(value: str) -> bool:
     prose = _PROSE.match(value) is not None and (value[0].isupper() or value[-1] in ".?!:â€¦")
     return not prose and not _is_placeholder(value)
+
+
+_WORD_PARTS: Final = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def _word_parts(identifier: str) -> list[str]:
+    return [w.lower() for w in _WORD_PARTS.findall(identifier)]
+
+
+def _names_its_key(name: str, value: str) -> bool:
+    """`data.refresh_token = 'refresh_token'`, `ACCESS_TOKEN = "accessToken"`: the value is
+    the key's own name (a field or storage key), in any case or separator style."""
+    words = _word_parts(value)
+    return bool(words) and words in (_word_parts(name), _word_parts(name.rsplit(".", 1)[-1]))
+
+
+def _assigned(rule: str) -> Replacer:
+    """A literal under a secret name, unless it is prose, a placeholder, the key's own
+    name, or a plain word in backticks (Markdown's ``token: `prompt``` names a field). A
+    backticked value with digits or symbols, or random letters, is still a secret."""
+    inner = _group(rule, "val", _not_prose_or_placeholder)
+
+    def replace(m: re.Match[str]) -> str | None:
+        value = m.group("val")
+        if _names_its_key(m.group("name"), value):
+            return None
+        if m.group("q") == "`" and _WORDS.fullmatch(value) and not _looks_random(value):
+            return None
+        return inner(m)
+
+    return replace
 
 
 # Beside a secret-ish name, a literal that is only letters (`"Password"`, `"API key:"`,
@@ -310,6 +349,30 @@ def _in_string_literal(rule: str) -> Replacer:
     return replace
 
 
+def _htpasswd(m: re.Match[str]) -> str | None:
+    """`htpasswd -b[c] FILE USER PASSWORD`, `htpasswd -nb USER PASSWORD`: with `-b` the
+    password is a positional argument, the third, or the second when `-n` leaves the file
+    out. Without `-b` htpasswd prompts, and nothing on the line is a secret."""
+    flags = "".join(re.findall(r"-([A-Za-z]+)", m.group("opts")))
+    if "b" not in flags:
+        return None
+    group = "a2" if "n" in flags else "a3"
+    if m.group(group) is None:
+        return None
+    start, end = m.span(group)
+    if m.string[start] in "'\"":
+        start, end = start + 1, end - 1
+    value = m.string[start:end]
+    if len(value) < 4 or _is_placeholder(value):
+        return None
+    base, whole = m.start(0), m.group(0)
+    return whole[: start - base] + _mark("secret-assignment", value) + whole[end - base :]
+
+
+# One argument of a command line: quoted, or a word that does not start a redirection.
+_ARG: Final = r"""(?:'[^'\r\n]*'|"[^"\r\n]*"|[^\s'"<>|;&][^\s'"]*)"""
+
+
 RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
     # PEM private keys, also inside string literals with escaped `\n`, and a BEGIN whose
     # END lies outside the selection (redact to the end of the base64 run).
@@ -321,6 +384,19 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
             r"|(?:(?:\r?\n|\\n)[ \t]*[A-Za-z0-9+/=]{16,})*)"
         ),
         _whole("private-key"),
+    ),
+    # PuTTY `.ppk` keys: the `Private-Lines:` base64 (encrypted or not) and the MAC after
+    # it; the header and `Public-Lines:` are a public key and stay. The mark sits on the
+    # first private line and keeps the block's line breaks; also with escaped `\n`.
+    (
+        "private-key",
+        re.compile(
+            r"Private-Lines:[ \t]*\d+[ \t]*(?:\r?\n|\\n)(?P<val>[ \t]*[A-Za-z0-9+/=]{4,}+"
+            r"(?=[ \t]*(?:[\r\n\"']|\\n|\Z))(?:(?:\r?\n|\\n)[ \t]*[A-Za-z0-9+/=]{4,}+"
+            r"(?=[ \t]*(?:[\r\n\"']|\\n|\Z)))*"
+            r"(?:(?:\r?\n|\\n)[ \t]*Private-(?:MAC|Hash):[ \t]*[0-9a-fA-F]{16,})?)"
+        ),
+        _group("private-key", "val"),
     ),
     (
         "anthropic-key",
@@ -404,11 +480,13 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         ),
         _whole("discord-webhook"),
     ),
-    # A Telegram bot token in its API URL (`/bot<id>:<secret>/sendMessage`), where the
-    # detect-secrets pattern's word boundary does not see it.
+    # A Telegram bot token glued to `bot`, as the API wants it (`/bot<id>:<secret>/`,
+    # `"bot" + token` spelled out, `?path=bot<id>:<secret>`), where the detect-secrets
+    # pattern's boundary check does not see it. The 35-character secret after the colon
+    # keeps `bot12345678:healthy` out.
     (
         "telegram-bot-token",
-        re.compile(r"(?<=/bot)\d{8,10}:[0-9A-Za-z_\-]{35}" + _R),
+        re.compile(r"(?<=[Bb]ot)\d{8,10}:[0-9A-Za-z_\-]{35}" + _R),
         _whole("telegram-bot-token"),
     ),
     (
@@ -521,16 +599,19 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
         re.compile(
             r"(?i)"
             + _NAME_START
+            + r"(?P<name>"
             + _STRONG_NAME
+            + r")"
             + _NAME_END
             + r"(?:"
             + _ASSIGN
             + r"|"
             + _TYPED_ASSIGN
             + r")"
+            + _WRAPPED
             + _QUOTED_VALUE,
         ),
-        _group("secret-assignment", "val", _not_prose_or_placeholder),
+        _assigned("secret-assignment"),
     ),
     # SQL: `CREATE USER x WITH PASSWORD 'v'`, `IDENTIFIED BY 'v'`
     (
@@ -578,6 +659,17 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
             r"(?P<val>[^\s'\"]+)"
         ),
         _group("secret-assignment", "val", _not_placeholder),
+    ),
+    # htpasswd's batch mode (`-b`): the password is a positional argument (`_htpasswd`).
+    # Options are letters, `-C` takes a number; each is consumed once, so a long line
+    # of `htpasswd htpasswd ...` costs one short attempt per word.
+    (
+        "secret-assignment",
+        re.compile(
+            r"\bhtpasswd(?P<opts>(?:[ \t]+-[A-Za-z]+(?:[ \t]+\d+)?)+)"
+            rf"[ \t]+(?P<a1>{_ARG})[ \t]+(?P<a2>{_ARG})(?:[ \t]+(?P<a3>{_ARG}))?"
+        ),
+        _htpasswd,
     ),
     # requests/httpx `auth=("user", "pass")`, `HTTPBasicAuth("user", "pass")`,
     # aiohttp `BasicAuth("user", "pass")`: the second literal is the password.
@@ -674,6 +766,7 @@ RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
             + r")"
             + _NAME_END
             + _ASSIGN
+            + _WRAPPED
             + r"""["'`]?(?P<val>[A-Za-z0-9+/=_\-.~]{16,})""",
         ),
         _group("high-entropy", "val", _random_not_placeholder),

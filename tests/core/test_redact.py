@@ -49,6 +49,7 @@ PEM = "-----BEGIN RSA " + "PRIVATE KEY-----\n" + PEM_BODY + "\n-----END RSA " + 
 DB_PASS = rnd(14)
 HIGH_ENTROPY = rnd(40, URLSAFE)
 HUGGINGFACE = "hf_" + rnd(34)
+TELEGRAM = rnd(10, string.digits) + ":AA" + rnd(33, URLSAFE)
 
 SECRETS: list[tuple[str, str, str]] = [
     # (name, text containing the secret, the secret itself)
@@ -100,6 +101,22 @@ SECRETS: list[tuple[str, str, str]] = [
     ("letters-yaml", "ansible_ssh_pass: srRaRAxQMTGGLu", "srRaRAxQMTGGLu"),
     ("letters-properties", "spring.datasource.password=srRaRAxQMTGGLu", "srRaRAxQMTGGLu"),
     ("letters-query", "GET /v1/items?api_key=GoXmk-skUZqsxQiYcQsM", "GoXmk-skUZqsxQiYcQsM"),
+    # Session 6: a literal inside a conversion, positional passwords, a token after `bot`.
+    ("rust-string-from", f'let key = String::from("{HIGH_ENTROPY}");', HIGH_ENTROPY),
+    ("rust-some", f'password: Some(String::from("{DB_PASS}")),', DB_PASS),
+    ("rust-secrecy", f'let token = SecretString::from("{DB_PASS}");', DB_PASS),
+    ("rust-to-string", f'let password = "{DB_PASS}".to_string();', DB_PASS),
+    ("rust-into", f'let api_key: String = "{DB_PASS}".into();', DB_PASS),
+    ("go-byte-slice", f'var jwtSecret = []byte("{DB_PASS}")', DB_PASS),
+    ("pydantic-secretstr", f'password = SecretStr("{DB_PASS}")', DB_PASS),
+    ("htpasswd", f"htpasswd -b -c /etc/nginx/.htpasswd admin {DB_PASS}", DB_PASS),
+    ("htpasswd-quoted", f'htpasswd -bB .htpasswd admin "{DB_PASS} x"', f"{DB_PASS} x"),
+    ("htpasswd-stdout", f"htpasswd -nb admin '{DB_PASS}' >> users", DB_PASS),
+    ("telegram-after-bot", f'requests.get(base + "bot{TELEGRAM}/getMe")', TELEGRAM),
+    ("telegram-in-query", f"GET /relay?to=bot{TELEGRAM}&m=getMe", TELEGRAM),
+    # In backticks, a value with digits or random letters is still a secret.
+    ("backticks-digits", f"- password: `{DB_PASS}`", DB_PASS),
+    ("backticks-letters", "token: `srRaRAxQMTGGLu`", "srRaRAxQMTGGLu"),
 ]
 
 
@@ -195,6 +212,18 @@ LOOKALIKES = [
     "connection_key: HTTPSConnectionPool",
     "password: PasswordField",
     "sort_key = createdAtDescIndex",
+    # Session 6: Markdown names a field in backticks; a value that is its key's own name.
+    "- token: `prompt` (sent first)",
+    "The token: `prompt` field comes first.",
+    "**password**: `PasswordField`",
+    "data.refresh_token = 'refresh_token'",
+    "const ACCESS_TOKEN = 'accessToken';",
+    "password = 'password'",
+    'let password = String::from(input("Password: "));',
+    "htpasswd -c /etc/nginx/.htpasswd admin",
+    'htpasswd -nb admin "$ADMIN_PASSWORD"',
+    "htpasswd -D .htpasswd admin",
+    'status_key = "bot12345678:healthy"',
 ]
 
 
@@ -230,6 +259,48 @@ def test_truncated_pem_selection() -> None:
     assert PEM_BODY.splitlines()[-1] not in result.text
     assert result.text.endswith("rest = 1")
     assert len(result.text.splitlines()) == len(code.splitlines())
+
+
+def putty_key(private_lines: int = 3) -> tuple[str, list[str], list[str], str]:
+    public = [rnd(64, B64) for _ in range(2)]
+    private = [rnd(64, B64) for _ in range(private_lines - 1)] + [rnd(20, B64) + "=="]
+    mac = rnd(64, HEX)
+    text = "\n".join(
+        [
+            "PuTTY-User-Key-File-3: ssh-ed25519",
+            "Encryption: aes256-cbc",
+            "Comment: deploy@build-01",
+            "Public-Lines: 2",
+            *public,
+            "Key-Derivation: Argon2id",
+            "Argon2-Salt: " + rnd(32, HEX),
+            f"Private-Lines: {private_lines}",
+            *private,
+            f"Private-MAC: {mac}",
+            "",
+        ]
+    )
+    return text, public, private, mac
+
+
+def test_putty_key_loses_its_private_part_and_keeps_its_lines() -> None:
+    text, public, private, mac = putty_key()
+    result = redact(text)
+    assert result.counts["private-key"] == 1  # (the Argon2 salt is taken for a key too)
+    assert not any(line in result.text for line in private) and mac not in result.text
+    # The public half, the header and the line numbers stay: findings still map back.
+    assert all(line in result.text for line in public)
+    assert "Private-Lines: 3\n[REDACTED:private-key]\n" in result.text
+    assert len(result.text.splitlines()) == len(text.splitlines())
+    assert redact(result.text).text == result.text
+
+
+def test_putty_key_cut_before_its_mac_is_still_redacted() -> None:
+    text, _, private, _ = putty_key(5)
+    cut = text.split("Private-MAC")[0]
+    result = redact(cut)
+    assert not any(line in result.text for line in private)
+    assert len(result.text.splitlines()) == len(cut.splitlines())
 
 
 def test_entropy() -> None:

@@ -190,6 +190,7 @@ def _special() -> list[Secret]:
     aws_secret = rnd(40, B64)
     akia = FORMATS["aws-access-key-id"]()
     pem, pem_line = _private_key()
+    k8s = base64.b64encode(pw.encode()).decode()
     azure_key = rnd(86, B64) + "=="
     out = [
         (
@@ -240,7 +241,9 @@ def _special() -> list[Secret]:
         ("aws-secret-env", "dotenv", f"AWS_SECRET_ACCESS_KEY={aws_secret}", aws_secret),
         ("sql-create-user", "sql", f"CREATE USER app WITH PASSWORD '{pw}';", pw),
         ("sql-identified-by", "sql", f"ALTER USER app IDENTIFIED BY '{pw2}';", pw2),
-        ("k8s-secret", "yaml", f"  password: {base64.b64encode(pw.encode()).decode()}", ""),
+        # The value given, not read off the line: base64 ends in `=`, which the reading
+        # below splits on (the case was `=` or empty, depending on the seed).
+        ("k8s-secret", "yaml", f"  password: {k8s}", k8s),
         ("private-key", "python", f"KEY = '''{pem}'''", pem_line),
         (
             "private-key-json",
@@ -330,7 +333,85 @@ def _positional() -> list[Secret]:
     return [Secret(kind, language, text, value) for kind, language, text, value in out]
 
 
-def build_secrets() -> list[Secret]:
+def _putty_key(version: int, private_lines: int, mac_hex: int) -> tuple[str, str, str]:
+    """A PuTTY `.ppk` key file: its text, one of its private lines, its MAC. Drawn from a
+    generator of its own so the shared sequence (and the rest of the corpus) stays."""
+    local = random.Random(version * 100 + private_lines)
+
+    def lines(n: int) -> list[str]:
+        return ["".join(local.choice(B64) for _ in range(64)) for _ in range(n - 1)] + [
+            "".join(local.choice(B64) for _ in range(28)) + "="
+        ]
+
+    public, private = lines(2 if version == 3 else 6), lines(private_lines)
+    mac = "".join(local.choice(LOWER_HEX) for _ in range(mac_hex))
+    algorithm = "ssh-ed25519" if version == 3 else "ssh-rsa"
+    text = "\n".join(
+        [
+            f"PuTTY-User-Key-File-{version}: {algorithm}",
+            "Encryption: none" if version == 3 else "Encryption: aes256-cbc",
+            "Comment: deploy@build-01",
+            f"Public-Lines: {len(public)}",
+            *public,
+            f"Private-Lines: {len(private)}",
+            *private,
+            f"Private-MAC: {mac}",
+        ]
+    )
+    return text, private[len(private) // 2], mac
+
+
+def _session6() -> list[Secret]:
+    """Session 6's known misses: a Rust `String::from` literal, `htpasswd -b`'s positional
+    password, PuTTY private keys, a Telegram token glued to `bot` without a `/`. Fixed
+    values (or a generator of their own), so the rest of the corpus stays as it was."""
+    pw, pw2, pw3 = "Falcon1987#rT4", "Hq7vLz2WpX9mKd", "R2dQ-x8Vn_4KwL7yTb3M"
+    telegram = "6021847395:AA" + "Gf4-Tq8_Wz1Xc5Vb9Nm2Lk7Jh3Pd6Rs0Y"
+    ppk3, ppk3_line, ppk3_mac = _putty_key(3, 1, 64)
+    ppk2, ppk2_line, _ = _putty_key(2, 14, 40)
+    out = [
+        ("rust-string-from", "rust", f'let api_key = String::from("{pw3}");', pw3),
+        (
+            "rust-struct-string-from",
+            "rust",
+            f'Config {{ password: String::from("{pw}"), ..Default::default() }}',
+            pw,
+        ),
+        ("rust-to-string", "rust", f'let password = "{pw}".to_string();', pw),
+        ("rust-into", "rust", f'let token: String = "{pw3}".into();', pw3),
+        ("go-byte-slice", "go", f'secretKey := []byte("{pw2}")', pw2),
+        ("htpasswd-b", "shell", f"htpasswd -b /etc/nginx/.htpasswd admin {pw}", pw),
+        ("htpasswd-nb", "dockerfile", f"RUN htpasswd -nbB deploy '{pw2}' > /auth/htpasswd", pw2),
+        ("htpasswd-cost", "shell", f"htpasswd -b -B -C 12 -c .htpasswd admin {pw2}", pw2),
+        ("putty-ppk", "ppk", ppk3, ppk3_line),
+        ("putty-ppk-mac", "ppk", ppk3, ppk3_mac),
+        ("putty-ppk-v2", "ppk", ppk2, ppk2_line),
+        (
+            "putty-ppk-escaped",
+            "python",
+            'PPK = "' + ppk3.replace("\n", "\\n") + '"',
+            ppk3_line,
+        ),
+        ("telegram-bot-prefix", "python", f'TELEGRAM_PATH = "bot{telegram}"', telegram),
+        (
+            "telegram-bot-query",
+            "javascript",
+            f"fetch(`https://tg-proxy.internal/call?path=bot{telegram}&m=getMe`)",
+            telegram,
+        ),
+    ]
+    return [Secret(kind, language, text, value) for kind, language, text, value in out]
+
+
+def build_secrets(seed: int | None = None) -> list[Secret]:
+    """The corpus; `seed` draws another one (the module's sequence is left as it was)."""
+    if seed is not None:
+        state = _rng.getstate()
+        _rng.seed(seed)
+        try:
+            return build_secrets()
+        finally:
+            _rng.setstate(state)
     secrets: list[Secret] = []
     languages = list(CALL_SITES)
     for i, (kind, make) in enumerate(FORMATS.items()):
@@ -357,13 +438,20 @@ def build_secrets() -> list[Secret]:
             secrets.append(
                 Secret(kind, language, CALL_SITES[language].replace("{s}", value), value)
             )
-    return secrets + _positional()
+    return secrets + _positional() + _session6()
 
 
 # --- look-alikes: must reach the models unchanged -----------------------------------------
 
 
-def build_lookalikes() -> list[LookAlike]:
+def build_lookalikes(seed: int | None = None) -> list[LookAlike]:
+    if seed is not None:
+        state = _rng.getstate()
+        _rng.seed(seed)
+        try:
+            return build_lookalikes()
+        finally:
+            _rng.setstate(state)
     sha1, sha256 = rnd(40, LOWER_HEX), rnd(64, LOWER_HEX)
     sri = base64.b64encode(_rng.randbytes(64)).decode()
     uuid = f"{rnd(8, LOWER_HEX)}-{rnd(4, LOWER_HEX)}-4{rnd(3, LOWER_HEX)}-a{rnd(3, LOWER_HEX)}-{rnd(12, LOWER_HEX)}"  # noqa: E501
@@ -562,6 +650,21 @@ def build_lookalikes() -> list[LookAlike]:
         ("token-placeholder", "http", "Authorization: Token ${API_TOKEN}", "${API_TOKEN}"),
         ("setter-variable", "java", "dataSource.setPassword(password);", "password"),
         ("fstring-pair", "python", 'case("url", f"postgres://app:{pw}@db/app")', ""),
+        # session 6: a word in backticks names a field (Markdown), a value names its key
+        ("markdown-backticks", "markdown", "- token: `prompt` (the field sent first)", "prompt"),
+        ("markdown-backticks-bold", "markdown", "**password**: `PasswordField`", "PasswordField"),
+        ("names-its-key", "javascript", "data.refresh_token = 'refresh_token'", "refresh_token"),
+        ("names-its-key-camel", "typescript", "const ACCESS_TOKEN = 'accessToken';", "accessToken"),
+        ("htpasswd-prompt", "shell", "htpasswd -c /etc/nginx/.htpasswd admin", "admin"),
+        ("htpasswd-env", "shell", 'htpasswd -b .htpasswd admin "$ADMIN_PASSWORD"', ""),
+        ("htpasswd-delete", "shell", "htpasswd -D .htpasswd admin", "admin"),
+        ("bot-status", "python", 'status_key = "bot12345678:healthy"', "bot12345678:healthy"),
+        (
+            "ppk-prose",
+            "markdown",
+            "Private-Lines: counts the lines below it\nthat hold the private key.",
+            "that hold the private key.",
+        ),
     ]
     out = []
     for kind, language, text, value in items:

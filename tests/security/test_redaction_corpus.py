@@ -128,6 +128,19 @@ ISSUE_CASES = [
     "linear",
     "vault",
     "age",
+    # session 6
+    "rust-string-from",
+    "rust-struct-string-from",
+    "go-byte-slice",
+    "htpasswd-b",
+    "htpasswd-nb",
+    "htpasswd-cost",
+    "putty-ppk",
+    "putty-ppk-mac",
+    "putty-ppk-v2",
+    "putty-ppk-escaped",
+    "telegram-bot-prefix",
+    "telegram-bot-query",
 ]
 
 
@@ -138,6 +151,44 @@ def test_each_leak_the_adversarial_run_found_is_closed(kind: str) -> None:
     for secret in cases:
         out = redact(secret.text).text
         assert not leaked(secret, out), out
+
+
+# Look-alikes that were redacted before session 6, kept one by one.
+KEPT_CASES = [
+    "markdown-backticks",
+    "markdown-backticks-bold",
+    "names-its-key",
+    "names-its-key-camel",
+    "htpasswd-prompt",
+    "htpasswd-env",
+    "htpasswd-delete",
+    "bot-status",
+    "ppk-prose",
+]
+
+
+@pytest.mark.parametrize("kind", KEPT_CASES)
+def test_each_lookalike_session_6_found_is_kept(kind: str) -> None:
+    cases = [a for a in LOOKALIKES if a.kind == kind]
+    assert cases
+    for lookalike in cases:
+        assert redact(lookalike.text).text == lookalike.text
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_every_seed_draws_real_cases(seed: int) -> None:
+    """The corpus is drawn from a seed; another seed must give as real a corpus (the
+    k8s secret's value was read off its line up to a base64 `=`: `=` or nothing)."""
+    secrets, lookalikes = build_secrets(seed), build_lookalikes(seed)
+    assert [s.kind for s in secrets] == [s.kind for s in SECRETS]
+    for secret in secrets:
+        assert len(secret.value) >= 8 and secret.value in secret.text, secret
+    for lookalike in lookalikes:
+        assert lookalike.value and lookalike.value in lookalike.text, lookalike
+    missed = [s for s in secrets if leaked(s, redact(s.text).text)]
+    spoiled = [a for a in lookalikes if redact(a.text).text != a.text]
+    assert len(missed) / len(secrets) <= 0.02, [(s.kind, s.language) for s in missed]
+    assert len(spoiled) / len(lookalikes) <= 0.03, [a.kind for a in spoiled]
 
 
 def private_key_document() -> tuple[str, list[str]]:
