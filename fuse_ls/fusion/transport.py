@@ -17,7 +17,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
 
     The pools are made on the first request: the TLS context (the CA bundle), httpcore
     and anyio cost ~80 ms, and a change review whose units all come from the cache
-    never sends one. The proxy variables are read then too (`fusion.proxies`): a call
+    never sends one. The proxy variables are read then too (`core.proxies`): a call
     a proxy must carry goes through one pool per proxy instead of the shards.
     """
 
@@ -44,7 +44,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if not self._shards:  # no await before this: one request makes them
-            from fuse_ls.fusion.proxies import environment_proxies
+            from fuse_ls.core.proxies import environment_proxies
 
             self._tls = httpx.create_ssl_context()
             self._proxies = environment_proxies()
@@ -58,7 +58,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         return await shard.handle_async_request(request)
 
     async def _through_proxy(self, request: httpx.Request) -> httpx.Response:
-        from fuse_ls.fusion.proxies import proxy_for
+        from fuse_ls.core.proxies import proxy_for, unusable
 
         url = request.url
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -68,7 +68,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
             return await shard.handle_async_request(request)
         transport = self._proxied.get(proxy.url)
         if transport is None:
-            problem = _unusable(proxy.url)
+            problem = unusable(proxy.url)
             if problem is not None:
                 raise httpx.ProxyError(f"{proxy.variable} ({proxy.shown}) {problem}")
             try:
@@ -91,26 +91,3 @@ class ShardedTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for transport in [*self._shards, *self._proxied.values()]:
             await transport.aclose()
-
-
-_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
-
-
-def _unusable(url: str) -> str | None:
-    """What makes `url` unusable as a proxy, or None. The words quote none of the URL:
-    httpx's own message for a password holding `/` or `#` quotes a piece of it as the
-    "port" (`http://me:pa/ss@proxy` reads as host `me`, port `pa`)."""
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL:
-        return (
-            "is not a valid URL (a '/', '#', '?' or '@' in its user name or password "
-            "must be percent-encoded)"
-        )
-    if parsed.scheme not in _PROXY_SCHEMES:
-        return f"has a scheme other than {', '.join(_PROXY_SCHEMES)}"
-    if not parsed.host:
-        return "names no host"
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        return "has a port outside 1-65535"
-    return None

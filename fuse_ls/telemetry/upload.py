@@ -31,6 +31,7 @@ from attrs import frozen
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core import hosts
 from fuse_ls.core.errors import UploadError
+from fuse_ls.core.proxies import environment_proxies, proxy_for, unusable
 from fuse_ls.core.redact import redact
 from fuse_ls.retry_after import retry_after_seconds
 from fuse_ls.telemetry import store
@@ -88,6 +89,36 @@ def check_url(url: str) -> str:
 is_loopback = hosts.is_loopback_host
 
 
+def open_client(url: str) -> tuple[httpx.Client, str]:
+    """The HTTP client for the server at `url` (checked), and how it is reached ("" or
+    " through the proxy ... from HTTPS_PROXY") for error messages.
+
+    The proxy is the one a model call to the same URL would take (`core.proxies`): a Rudel
+    on this machine is reached directly even with a proxy variable set, where httpx's own
+    reading of the variables would send it to a proxy that cannot reach this machine.
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    proxy = proxy_for(parts.scheme, parts.hostname or "", port, environment_proxies())
+    via = ""
+    if proxy is not None:
+        problem = unusable(proxy.url)
+        if problem is not None:
+            raise UploadError(f"{proxy.variable} ({proxy.shown}) {problem}")
+        via = f" through the proxy {proxy.shown} from {proxy.variable}"
+    try:
+        # A transport of our own: httpx then reads no proxy variable itself (it still
+        # reads SSL_CERT_FILE / SSL_CERT_DIR through the TLS context, like model calls).
+        transport = httpx.HTTPTransport(
+            verify=httpx.create_ssl_context(), proxy=None if proxy is None else proxy.url
+        )
+    except ImportError as exc:  # a socks proxy without socksio
+        assert proxy is not None
+        raise UploadError(f"{proxy.variable} ({proxy.shown}): {exc}") from None
+    timeout = httpx.Timeout(60.0, connect=10.0)
+    return httpx.Client(transport=transport, timeout=timeout, follow_redirects=False), via
+
+
 # --- state --------------------------------------------------------------------------------
 
 
@@ -142,12 +173,13 @@ def _post_once(
     headers: dict[str, str],
     item: Prepared,
     creds: Credentials,
+    via: str,
 ) -> Outcome:
     sid = item.session_id
     try:
         resp = client.post(endpoint, content=body, headers=headers)
     except httpx.TransportError as e:
-        raise _Transient(f"cannot reach {endpoint}: {type(e).__name__}", None) from None
+        raise _Transient(f"cannot reach {endpoint}{via}: {type(e).__name__}", None) from None
     if 200 <= resp.status_code < 300:
         try:
             data = resp.json()
@@ -178,6 +210,7 @@ def send(
     *,
     attempts: int,
     backoff_s: float,
+    via: str = "",
 ) -> Outcome:
     """POST one envelope; transient failures are retried with exponential backoff
     (`backoff_s`, doubling), or after the server's `Retry-After` when it names one."""
@@ -200,7 +233,7 @@ def send(
             wait_jitter=backoff_s / 2,
         ):
             with attempt:
-                return _post_once(client, endpoint, body.encode("utf-8"), headers, item, creds)
+                return _post_once(client, endpoint, body.encode("utf-8"), headers, item, creds, via)
     except _Transient as e:
         return Outcome(
             False,
@@ -349,9 +382,16 @@ def upload_main(
 
     assert creds is not None
     failures = 0
-    with httpx.Client(timeout=httpx.Timeout(60.0, connect=10.0), follow_redirects=False) as client:
+    try:
+        client, via = open_client(url)
+    except UploadError as e:
+        print(f"fuse-ls upload: {e}", file=err)
+        return 2
+    with client:
         for item in todo:
-            outcome = send(client, url, creds, item, attempts=attempts, backoff_s=backoff_s)
+            outcome = send(
+                client, url, creds, item, attempts=attempts, backoff_s=backoff_s, via=via
+            )
             if outcome.ok:
                 server_redacted = (outcome.response or {}).get("redacted") or {}
                 extra = f"; server redacted {server_redacted}" if server_redacted else ""

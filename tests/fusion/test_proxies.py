@@ -11,10 +11,10 @@ import pytest
 
 from fuse_ls.config import RetrySettings, TimeoutSettings
 from fuse_ls.core.errors import ConnectionFailed, ProviderError
+from fuse_ls.core.proxies import bypassed, proxy_for
 from fuse_ls.core.types import ChatMessage, ChatRequest, Endpoint
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.provider import ChatClient
-from fuse_ls.fusion.proxies import bypassed, proxy_for
 from tests.loopback_http import LoopbackServer, QuietHandler
 
 MODEL = "openai/gpt-5"

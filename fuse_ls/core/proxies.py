@@ -1,4 +1,7 @@
-"""Which proxy, if any, a model call goes through: the standard environment variables.
+"""Which proxy, if any, a request goes through: the standard environment variables.
+
+One rule for every outgoing request: model calls (`fusion.transport`) and `fuse-ls
+upload` (`telemetry.upload`).
 
 httpx reads `HTTPS_PROXY` / `HTTP_PROXY` / `ALL_PROXY` / `NO_PROXY` only when it builds
 its own transport; ours (`transport.ShardedTransport`) is custom, so the variables are
@@ -15,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import urllib.request
 
+import httpx
 from attrs import frozen
 
 from fuse_ls.core import hosts
@@ -81,3 +85,26 @@ def proxy_for(scheme: str, host: str, port: int, proxies: dict[str, str]) -> Pro
     if "://" not in url:  # `HTTPS_PROXY=proxy:3128` means http://proxy:3128, as in curl
         url = f"http://{url}"
     return Proxy(url, f"{name}_proxy".upper())
+
+
+_PROXY_SCHEMES = ("http", "https", "socks5", "socks5h")
+
+
+def unusable(url: str) -> str | None:
+    """What makes `url` unusable as a proxy, or None. The words quote none of the URL:
+    httpx's own message for a password holding `/` or `#` quotes a piece of it as the
+    "port" (`http://me:pa/ss@proxy` reads as host `me`, port `pa`)."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        return (
+            "is not a valid URL (a '/', '#', '?' or '@' in its user name or password "
+            "must be percent-encoded)"
+        )
+    if parsed.scheme not in _PROXY_SCHEMES:
+        return f"has a scheme other than {', '.join(_PROXY_SCHEMES)}"
+    if not parsed.host:
+        return "names no host"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return "has a port outside 1-65535"
+    return None
