@@ -23,6 +23,7 @@ from fuse_ls.changes.planning import Planner
 from fuse_ls.changes.progress import RunTracker
 from fuse_ls.changes.types import ReviewOptions, RunOverBudget, UnitOutcome
 from fuse_ls.config import Settings
+from fuse_ls.core.durations import seconds_text
 from fuse_ls.core.errors import BudgetExceeded, FuseError
 from fuse_ls.core.types import FusionResult
 from fuse_ls.fusion.budget import SpendLedger
@@ -146,7 +147,7 @@ class UnitCalls:
                 outcome.skipped = self.stop[0]
                 return unit_estimate
             if self.run_deadline is not None and self.loop.time() >= self.run_deadline:
-                outcome.skipped = f"the run's {self.deadline_s:g}s deadline had passed"
+                outcome.skipped = f"the run's {seconds_text(self.deadline_s)} deadline had passed"
                 return unit_estimate
             if self.limit is not None and self.spent + (unit_estimate or 0.0) > self.limit:
                 self.stop.append(f"the {self.which} (${self.limit:.4f}) was reached")

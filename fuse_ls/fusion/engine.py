@@ -21,6 +21,7 @@ from attrs import evolve
 
 from fuse_ls.config import Settings
 from fuse_ls.core.checks import CheckReport, Verifier
+from fuse_ls.core.durations import seconds_text
 from fuse_ls.core.errors import (
     AllModelsFailed,
     BudgetExceeded,
@@ -270,7 +271,7 @@ class _Run:
         return checked
 
     def deadline_text(self) -> str:
-        return f"the {round(self.window, 1):g}s fusion deadline ({self.deadline_from})"
+        return f"the {seconds_text(self.window)} fusion deadline ({self.deadline_from})"
 
     def rounds_total(self) -> int:
         if self.policy.mode != "debate":

@@ -120,3 +120,23 @@ def test_a_small_budget_is_named_as_set_not_rounded_to_zero(tmp_path: Path) -> N
         assert emu.requests == []  # refused before any call
     assert res.returncode == 2, res.stderr
     assert "per-request budget of $0.00001." in res.stderr, res.stderr
+
+
+def test_a_deadline_below_a_tenth_of_a_second_is_named_as_set_not_as_zero(
+    tmp_path: Path,
+) -> None:
+    """`--deadline 0.000001` was said as "the 0s fusion deadline" (and as "1e-06s" when it
+    cut a change review's run): what was set must be readable where it is named."""
+    (tmp_path / "app.py").write_text(CODE)
+    with Emulator({"models": {"*": {"ttft_ms": 50}}}) as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        env.update(FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE, COLUMNS="300")
+        single = run_cli(["review", "app.py", "--deadline", "0.000001", "--json"], env, tmp_path)
+        change = run_cli(
+            ["review", "app.py", "--no-cache", "--deadline", "0.000001", "--quiet"], env, tmp_path
+        )
+    assert single.returncode == 3, single.stderr  # every model was cut
+    assert "cut to keep the 0.000001s fusion deadline (quorum.deadline_s)" in single.stderr
+    assert " 0s " not in single.stderr
+    assert change.returncode == 0, change.stderr
+    assert "stopped: the run's 0.000001s deadline had passed" in change.stdout, change.stdout
