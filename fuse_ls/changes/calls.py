@@ -147,7 +147,8 @@ class UnitCalls:
                 outcome.skipped = self.stop[0]
                 return unit_estimate
             if self.run_deadline is not None and self.loop.time() >= self.run_deadline:
-                outcome.skipped = f"the run's {seconds_text(self.deadline_s)} deadline had passed"
+                set_s = self.deadline_s or 0.0  # set whenever run_deadline is
+                outcome.skipped = f"the run's {seconds_text(set_s)} deadline had passed"
                 return unit_estimate
             if self.limit is not None and self.spent + (unit_estimate or 0.0) > self.limit:
                 self.stop.append(f"the {self.which} (${self.limit:.4f}) was reached")
