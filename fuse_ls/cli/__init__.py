@@ -262,12 +262,19 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         from fuse_ls.core.errors import AllModelsFailed
 
         return 3 if isinstance(exc, AllModelsFailed) else 2
+    marked = None
+    if task == "review":  # fingerprints for `fuse-ls dismiss`, as a change review shows
+        from fuse_ls.cli.fingerprints import mark
+
+        marked = mark(result, path, text, settings)
+        result = marked.result
+    prints, dismissed = (marked.fingerprints, marked.dismissed) if marked else ((), None)
     if args.sarif:
-        print(json.dumps(report.sarif(result, Path(shown)), indent=2))
+        print(json.dumps(report.sarif(result, Path(shown), prints), indent=2))
     elif args.json:
-        print(json.dumps(report.result_json(result, shown), indent=2))
+        print(json.dumps(report.result_json(result, shown, prints, dismissed), indent=2))
     elif task == "review":
-        render.print_review(out, result, shown)
+        render.print_review(out, result, shown, prints, dismissed or 0)
     else:
         title = "consensus explanation" if task == "explain" else "fused fix"
         where = f"{title}: {shown}:{request.start_line}-{request.end_line}"
@@ -277,40 +284,17 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
 
             print_checks(out, result, shown, text, request.start_line, request.end_line)
     checks_failed = verify and not (result.answer_check and result.answer_check.passed)
-    wants_apply = getattr(args, "apply", False) or getattr(args, "apply_anyway", False)
-    if task == "fix" and wants_apply and result.answer is not None:
-        if checks_failed and not args.apply_anyway:
-            err.print(
-                f"not applied: the fused fix did not pass its checks; {_shown(path)} is unchanged "
-                "(--apply-anyway applies it regardless)",
-                markup=False,
-            )
-        else:
-            try:
-                _apply_fix(path, text, request.start_line, request.end_line, result.answer)
-            except FuseError as exc:
-                _error(err, exc)
-                return 2
-            if checks_failed:
-                err.print(
-                    f"applied the fused fix to {_shown(path)} although it did not pass its checks "
-                    "(--apply-anyway)",
-                    markup=False,
-                )
-            else:
-                passed = " (checks passed)" if verify else ""
-                err.print(f"applied the fused fix to {_shown(path)}{passed}", markup=False)
+    if task == "fix" and result.answer is not None:
+        from fuse_ls.cli.verify import apply_if_asked
+
+        failed = apply_if_asked(args, err, path, text, request, result.answer, checks_failed)
+        if failed is not None:
+            return failed
     if checks_failed:
         return 1
     if getattr(args, "fail_on", None) and report.fails_on(result, args.fail_on):
         return 1
     return 0
-
-
-def _apply_fix(path: Path, text: str, start: int, end: int, replacement: str) -> None:
-    from fuse_ls.verify.verifier import splice
-
-    path.write_text(splice(text, start, end, replacement), encoding="utf-8")
 
 
 def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:

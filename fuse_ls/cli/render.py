@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -162,14 +163,18 @@ def models_table(result: FusionResult) -> Table:
     return table
 
 
-def findings_table(result: FusionResult, path: str) -> Table:
+def findings_table(result: FusionResult, path: str, fingerprints: Sequence[str] = ()) -> Table:
+    """`fingerprints` (one per finding) fill an "id" column, as in a change review: what
+    `fuse-ls dismiss` takes."""
     table = Table(title=f"fused findings for {path}", title_justify="left", show_lines=True)
     table.add_column("lines", justify="right")
     table.add_column("severity")
     table.add_column("votes", justify="center", max_width=14)
     table.add_column("finding", overflow="fold")
     table.add_column("models", overflow="fold")
-    for f in result.findings:
+    if fingerprints:
+        table.add_column("id", overflow="fold", style="dim")
+    for n, f in enumerate(result.findings):
         lines = str(f.start_line) if f.start_line == f.end_line else f"{f.start_line}-{f.end_line}"
         verdict = {True: " (judge: confirmed)", False: "", None: ""}[f.confirmed]
         table.add_row(
@@ -179,6 +184,7 @@ def findings_table(result: FusionResult, path: str) -> Table:
             f"[{f.category}] {f.message}{verdict}"
             + (f"\nfix: {f.replacement.strip()[:200]}" if f.replacement else ""),
             ", ".join(dict.fromkeys(f.models)),
+            *([fingerprints[n]] if fingerprints else []),
         )
     return table
 
@@ -196,15 +202,23 @@ def summary(result: FusionResult) -> Text:
     return line
 
 
-def print_review(console: Console, result: FusionResult, path: str) -> None:
+def print_review(
+    console: Console,
+    result: FusionResult,
+    path: str,
+    fingerprints: Sequence[str] = (),
+    dismissed: int = 0,
+) -> None:
     if result.findings:
-        console.print(findings_table(result, path))
+        console.print(findings_table(result, path, fingerprints))
     else:
         console.print(Text(f"No findings for {path}.", style="green"))
     if result.rejected:
         console.print(
             Text(f"{len(result.rejected)} finding(s) rejected by the judge.", style="dim")
         )
+    if dismissed:  # worded as a change review says it
+        console.print(Text(f"not shown: {dismissed} dismissed", style="dim"))
     _footer(console, result)
 
 

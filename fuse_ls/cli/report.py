@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -62,14 +63,24 @@ def check_json(report: CheckReport | None) -> dict[str, Any] | None:
     }
 
 
-def result_json(result: FusionResult, path: str) -> dict[str, Any]:
+def result_json(
+    result: FusionResult,
+    path: str,
+    fingerprints: Sequence[str] = (),
+    dismissed: int | None = None,
+) -> dict[str, Any]:
+    """`fingerprints` (one per finding, what `fuse-ls dismiss` takes) and the count of
+    `dismissed` findings not shown come with a review; the keys are a change review's."""
     judge = result.judge
+    findings = [finding_json(f) for f in result.findings]
+    for entry, fp in zip(findings, fingerprints, strict=False):
+        entry["fingerprint"] = fp
     out: dict[str, Any] = {
         "fusion_id": result.fusion_id,
         "path": path,
         "task": result.task,
         "mode": result.mode,
-        "findings": [finding_json(f) for f in result.findings],
+        "findings": findings,
         "rejected": [finding_json(f) for f in result.rejected],
         "answer": result.answer,
         "explanation": result.explanation or None,
@@ -92,6 +103,8 @@ def result_json(result: FusionResult, path: str) -> dict[str, Any]:
         "wall_time_s": result.wall_time_s,
         "notes": list(result.notes),
     }
+    if dismissed is not None:
+        out["hidden"] = {"dismissed": dismissed} if dismissed else {}
     if result.answer_check is not None or result.checks:
         out["answer_check"] = check_json(result.answer_check)
         out["checks"] = [
@@ -117,9 +130,14 @@ def result_json(result: FusionResult, path: str) -> dict[str, Any]:
     return out
 
 
-def sarif(result: FusionResult, path: Path) -> dict[str, Any]:
-    """SARIF 2.1.0 of a selection review: its findings, in the file at `path`."""
-    return sarif_log(SarifEntry(f, file_artifact(path)) for f in result.findings)
+def sarif(result: FusionResult, path: Path, fingerprints: Sequence[str] = ()) -> dict[str, Any]:
+    """SARIF 2.1.0 of a selection review: its findings, in the file at `path`, with the
+    change review's `partialFingerprints` when `fingerprints` are given."""
+    prints: Sequence[str | None] = fingerprints or [None] * len(result.findings)
+    return sarif_log(
+        SarifEntry(f, file_artifact(path), fingerprint=fp)
+        for f, fp in zip(result.findings, prints, strict=True)
+    )
 
 
 def fails_on(result: FusionResult, threshold: Severity) -> bool:

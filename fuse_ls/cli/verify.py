@@ -118,6 +118,47 @@ def print_checks(
         console.print(Text(report.failing_lines(20)), style="red")
 
 
+def apply_if_asked(
+    args: argparse.Namespace,
+    err: Console,
+    path: Path,
+    text: str,
+    request: Any,
+    answer: str,
+    checks_failed: bool,
+) -> int | None:
+    """`fix --apply` / `--apply-anyway`: write the fused fix into `path` unless its checks
+    failed (`--apply-anyway` writes it regardless). An exit code if writing failed."""
+    from fuse_ls.cli import _error, _shown
+    from fuse_ls.verify.verifier import splice
+
+    if not (getattr(args, "apply", False) or getattr(args, "apply_anyway", False)):
+        return None
+    if checks_failed and not args.apply_anyway:
+        err.print(
+            f"not applied: the fused fix did not pass its checks; {_shown(path)} is unchanged "
+            "(--apply-anyway applies it regardless)",
+            markup=False,
+        )
+        return None
+    try:
+        fixed = splice(text, request.start_line, request.end_line, answer)
+        path.write_text(fixed, encoding="utf-8")
+    except FuseError as exc:
+        _error(err, exc)
+        return 2
+    if checks_failed:
+        err.print(
+            f"applied the fused fix to {_shown(path)} although it did not pass its checks "
+            "(--apply-anyway)",
+            markup=False,
+        )
+    else:
+        passed = " (checks passed)" if wants_checks(args) else ""
+        err.print(f"applied the fused fix to {_shown(path)}{passed}", markup=False)
+    return None
+
+
 # --- `fuse-ls review --uncommitted --fix [--verify] [--apply|--apply-anyway]` ---------
 
 

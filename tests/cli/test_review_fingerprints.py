@@ -1,0 +1,100 @@
+"""A review of one file (`fuse-ls review FILE[:A-B]`) shows the fingerprints `fuse-ls
+dismiss` takes, the same a change review shows for the same finding, and hides what was
+dismissed (it printed none and hid nothing: a finding could not be dismissed there)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fuse_ls.emulator import Emulator
+from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.pool_sample import CODE, JUDGE, POOL, home_env, run_cli
+
+EVAL = {"match": "eval(", "message": "eval of user input", "severity": "error"}
+EVAL["category"] = "security"
+EXCEPT = {"match": "except:", "message": "bare except", "severity": "warning"}
+EXCEPT["category"] = "errors"
+SCRIPT: dict[str, Any] = {"models": {**{m: {"findings": [EVAL, EXCEPT]} for m in POOL}, JUDGE: {}}}
+
+
+@pytest.fixture
+def emu() -> Iterator[Emulator]:
+    with Emulator(SCRIPT) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    project = Repo(tmp_path / "repo")
+    project.write("src/app.py", CODE)
+    project.commit("app")
+    return project
+
+
+def fuse(args: list[str], cwd: Path, emu: Emulator) -> Any:
+    """`fuse-ls` with its config, data (the dismissals) and caches beside the repository."""
+    repo = next(p for p in (cwd, *cwd.parents) if p.name == "repo")
+    env = home_env(emu.base_url, repo.parent / "home")
+    env.update(GIT_ENV, FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE, COLUMNS="200")
+    return run_cli(args, env, cwd)
+
+
+def findings(args: list[str], cwd: Path, emu: Emulator) -> dict[str, Any]:
+    res = fuse([*args, "--json"], cwd, emu)
+    assert res.returncode in (0, 1), res.stderr
+    data: dict[str, Any] = json.loads(res.stdout)
+    return data
+
+
+def by_category(data: dict[str, Any]) -> dict[str, str]:
+    return {f["category"]: f["fingerprint"] for f in data["findings"]}
+
+
+def test_a_file_review_shows_the_fingerprints_a_change_review_shows(
+    repo: Repo, emu: Emulator
+) -> None:
+    single = by_category(findings(["review", "src/app.py"], repo.root, emu))
+    # --no-cache makes it a change review of the same file.
+    change = by_category(findings(["review", "src/app.py", "--no-cache"], repo.root, emu))
+    assert set(single) == {"security", "errors"}
+    assert single == change
+    # From a folder inside the repository the file is still the repository's src/app.py.
+    inside = by_category(findings(["review", "app.py:1-7"], repo.root / "src", emu))
+    assert inside == single
+    table = fuse(["review", "src/app.py"], repo.root, emu)
+    assert table.returncode == 0, table.stderr
+    assert single["security"] in table.stdout and single["errors"] in table.stdout
+    sarif = json.loads(fuse(["review", "src/app.py", "--sarif"], repo.root, emu).stdout)
+    prints = {
+        r["ruleId"]: r["partialFingerprints"]["fuseLsFinding/v1"]
+        for r in sarif["runs"][0]["results"]
+    }
+    assert prints == {f"fuse-ls/{c}": fp for c, fp in single.items()}
+
+
+def test_a_finding_dismissed_from_a_file_review_is_hidden_there_and_undone(
+    repo: Repo, emu: Emulator
+) -> None:
+    before = findings(["review", "src/app.py"], repo.root, emu)
+    assert before["hidden"] == {}
+    security = by_category(before)["security"]
+    res = fuse(["dismiss", security], repo.root, emu)
+    assert res.returncode == 0 and "dismissed" in res.stdout, res.stdout + res.stderr
+    after = findings(["review", "src/app.py"], repo.root, emu)
+    assert set(by_category(after)) == {"errors"}
+    assert after["hidden"] == {"dismissed": 1}
+    table = fuse(["review", "src/app.py", "--fail-on", "error"], repo.root, emu)
+    # The only error was dismissed: CI no longer fails on it.
+    assert table.returncode == 0, table.stdout + table.stderr
+    assert "eval of user input" not in table.stdout
+    assert "not shown: 1 dismissed" in table.stdout
+    # The change review of the same file hides it too: one memory for both.
+    change = findings(["review", "src/app.py", "--no-cache"], repo.root, emu)
+    assert set(by_category(change)) == {"errors"}
+    fuse(["dismiss", "--undo", security], repo.root, emu)
+    assert by_category(findings(["review", "src/app.py"], repo.root, emu))["security"] == security
