@@ -399,7 +399,9 @@ def serve_main(argv: list[str]) -> int:
     transport = parser.add_mutually_exclusive_group()
     transport.add_argument("--stdio", action="store_true", help="speak LSP on stdin/stdout")
     transport.add_argument("--tcp", action="store_true", help="listen on TCP (debugging)")
-    transport.add_argument("--ws", action="store_true", help="listen on WebSocket (debugging)")
+    transport.add_argument(
+        "--ws", action="store_true", help="listen on WebSocket (debugging; the ws extra)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2087)
     parser.add_argument("--log-file", default=None, help="write the server log here")
