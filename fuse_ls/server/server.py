@@ -19,6 +19,7 @@ import contextlib
 import importlib
 import json
 import logging
+import sys
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -391,6 +392,21 @@ def create_server() -> FuseLanguageServer:
     return FuseLanguageServer()
 
 
+# pygls' own words name `pygls[ws]`, which a user of fuse-ls does not install directly.
+WS_MISSING = (
+    "fuse-ls serve --ws needs the websockets package: pip install 'fuse-ls[ws]' "
+    "(in a clone: .venv/bin/pip install -e '.[ws]')."
+)
+
+
+def _websockets_installed() -> bool:
+    try:  # what pygls' start_ws imports
+        importlib.import_module("websockets.asyncio.server")
+    except ImportError:
+        return False
+    return True
+
+
 def serve_main(argv: list[str]) -> int:
     """`fuse-ls serve [--tcp | --ws] [--host H] [--port P]`; stdio by default."""
     import argparse
@@ -406,6 +422,9 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument("--port", type=int, default=2087)
     parser.add_argument("--log-file", default=None, help="write the server log here")
     args = parser.parse_args(argv)
+    if args.ws and not _websockets_installed():
+        print(WS_MISSING, file=sys.stderr)
+        return 2
     if args.log_file:
         logging.basicConfig(filename=args.log_file, level=logging.INFO)
     server = create_server()
