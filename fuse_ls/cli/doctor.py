@@ -125,6 +125,33 @@ def _key_checks(settings: Settings) -> list[dict[str, Any]]:
     return checks
 
 
+OTEL_INSTALL = "pip install 'fuse-ls[otel]' (in a clone: .venv/bin/pip install -e '.[otel]')"
+
+
+def _otel_check(settings: Settings) -> dict[str, Any] | None:
+    """`telemetry.otel = true` exports nothing without the otel extra; a run says so
+    only in the log (telemetry must never stop one), so doctor is where a user sees it."""
+    t = settings.telemetry
+    if not t.otel:
+        return None
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        detail = "telemetry.otel = true, but OTEL_SDK_DISABLED=true turns the export off."
+        return {"check": "telemetry.otel", "status": "info", "detail": detail}
+    try:  # what a run imports to export (fuse_ls/telemetry/session.py)
+        import fuse_ls.telemetry.otel  # noqa: F401
+    except ImportError:
+        return {
+            "check": "telemetry.otel",
+            "status": "warning",
+            "detail": "telemetry.otel = true, but OpenTelemetry is not installed: nothing is "
+            f"exported. Install the otel extra: {OTEL_INSTALL}.",
+        }
+    where = (
+        hosts.shown(t.otel_endpoint) if t.otel_endpoint else "the OTEL_EXPORTER_OTLP_* collector"
+    )
+    return _check("telemetry.otel", True, f"OpenTelemetry export to {where}")
+
+
 def read_editor_settings(source: str) -> list[EditorLayer] | str:
     """The editor's settings layers from JSON in the file `source` (`-`: stdin), or what
     is wrong with them. One object is one layer; a list is the editor's layers, oldest
@@ -189,6 +216,7 @@ def run_checks(
     if not any(c["check"] == "config" and c["status"] == "error" for c in checks):
         checks.append(_check("config", True, "all settings valid"))
     checks += _key_checks(settings)
+    checks += [c for c in (_otel_check(settings),) if c is not None]
     checks += asyncio.run(_endpoint_checks(settings, offline))
     return checks, settings
 
