@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from fuse_ls.cli.pipes import quiet_on_closed_pipe
 from fuse_ls.core.errors import FuseError
-from fuse_ls.core.types import MODES, SEVERITIES, FusionResult, Task
+from fuse_ls.core.vocab import MODES, SEVERITIES, Task
 
 # What a command needs is imported when it runs: `fuse-ls serve`, `emulator`, `stats`...
 # pass through `main` to their own modules, and `--version` needs none of it. Settings
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from fuse_ls.config import LoadedSettings, Settings
     from fuse_ls.core.events import Observer
+    from fuse_ls.core.types import FusionResult
 
 # DOTALL: a file name may contain any character but NUL and "/", a newline included.
 _TARGET = re.compile(r"^(?P<path>.+?)(?::(?P<start>\d+)(?:-(?P<end>\d+))?)?$", re.DOTALL)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fuse_ls.core.errors import BadRange
-from fuse_ls.core.types import SEVERITIES, Severity
+from fuse_ls.core.vocab import SEVERITIES, Severity
 
 # Every `fuse-ls` command builds the parser with `add_change_options`, so what only a
 # change review runs (git, the cache, the engine and its HTTP stack, rich) is imported

@@ -13,12 +13,12 @@ from attrs import field, frozen
 from fuse_ls.core.checks import CandidateCheck, CheckReport
 from fuse_ls.core.lines import line_count
 from fuse_ls.core.specs import ModelSpec
+from fuse_ls.core.vocab import MODES as MODES
+from fuse_ls.core.vocab import SEVERITIES as SEVERITIES
+from fuse_ls.core.vocab import Mode as Mode
+from fuse_ls.core.vocab import Severity as Severity
+from fuse_ls.core.vocab import Task as Task
 
-Mode = Literal["best-of", "merge", "debate"]
-MODES: tuple[Mode, ...] = ("best-of", "merge", "debate")
-Task = Literal["review", "explain", "fix"]
-Severity = Literal["error", "warning", "info", "hint"]
-SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info", "hint")
 CandidateStatus = Literal["ok", "error", "cancelled", "skipped"]
 
 

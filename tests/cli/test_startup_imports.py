@@ -88,6 +88,17 @@ def test_version_imports_no_settings_review_or_http(tmp_path: Path) -> None:
     review_stack = ("fuse_ls.config", "fuse_ls.changes", "fuse_ls.fusion", "httpx", "rich")
     # The version is written in the package: no search of the installed distributions.
     assert loaded(modules, (*review_stack, "cattrs", "importlib.metadata")) == []
+    # Nor the typed values (attrs classes): the parser's choices are plain constants.
+    assert loaded(modules, ("attr", "attrs", "fuse_ls.core.types")) == []
+
+
+def test_help_imports_no_attrs_settings_or_rich(tmp_path: Path) -> None:
+    """`--help` of the program and of a command only build the parser."""
+    for args in (["--help"], ["review", "--help"], ["fix", "--help"]):
+        code, modules = imported(args, tmp_path, outside_env())
+        assert code == 0, args
+        heavy = ("attr", "attrs", "cattrs", "rich", "httpx", "fuse_ls.config", "fuse_ls.fusion")
+        assert loaded(modules, (*heavy, "fuse_ls.core.types")) == [], args
 
 
 def test_cached_rerun_of_staged_review_imports_no_engine_http_redaction_or_server(
