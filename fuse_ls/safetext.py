@@ -20,6 +20,19 @@ def clean(text: str) -> str:
     return text
 
 
+# C0 controls except tab, line feed, vertical tab, form feed and carriage return (code
+# and line endings need those), DEL, and the C1 controls (U+009B is a CSI to some
+# terminals).
+_CONTROLS = dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F, *range(0x80, 0xA0)])
+
+
+def printable(text: str) -> str:
+    """`clean(text)` without control characters: what a model or a server sends is printed
+    in terminals, where ESC starts a command (clear the screen, retitle the window, write
+    the clipboard with OSC 52, hide text), and shown in editors, SARIF viewers and logs."""
+    return clean(text).translate(_CONTROLS)
+
+
 def shorten(text: str, limit: int) -> str:
     """At most `limit` characters, with an ellipsis when cut."""
     if len(text) <= limit:

@@ -32,7 +32,7 @@ from cattrs.gen import make_dict_structure_fn
 
 from fuse_ls.core.errors import MalformedAnswer
 from fuse_ls.core.types import Finding, JsonSchema, Severity
-from fuse_ls.safetext import clean, shorten
+from fuse_ls.safetext import printable, shorten
 
 T = TypeVar("T")
 
@@ -330,7 +330,8 @@ def _structure_float(value: Any, _: type) -> float:
 
 def _structure_str(value: Any, _: type) -> str:
     if isinstance(value, str):
-        return clean(value)
+        # JSON escapes (\u001b) decode to control characters only here.
+        return printable(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise ValueError("expected text")

@@ -43,7 +43,7 @@ from fuse_ls.core.types import ChatRequest, ChatResponse, Endpoint, Usage
 from fuse_ls.fusion.pricing import ModelInfo, PriceBook, parse_models
 from fuse_ls.fusion.transport import ShardedTransport
 from fuse_ls.retry_after import retry_after_seconds
-from fuse_ls.safetext import clean
+from fuse_ls.safetext import clean, printable
 
 log = logging.getLogger(__name__)
 
@@ -457,7 +457,7 @@ class _Accumulator:
         return "".join(self.parts)
 
     def finish(self, latency_s: float, cost: float | None, endpoint: Endpoint) -> ChatResponse:
-        text = clean(self.text)
+        text = printable(self.text)
         if not text.strip():
             hint = (
                 " (finish_reason=length: raise max_tokens; reasoning may have used them all)"
@@ -550,7 +550,7 @@ def _scrub(text: str, key: str | None) -> str:
 
 
 def _excerpt(text: str, key: str | None, limit: int = _DETAIL_CHARS) -> str:
-    flat = " ".join(_scrub(text, key).split())
+    flat = " ".join(printable(_scrub(text, key)).split())
     return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
