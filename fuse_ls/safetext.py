@@ -33,6 +33,14 @@ def printable(text: str) -> str:
     return clean(text).translate(_CONTROLS)
 
 
+def visible(text: str) -> str:
+    """`text` for one line of a terminal, with every control character (newlines and tabs
+    too) written as an escape: a file name is shown as it is, never run as a command."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in clean(text))
+
+
 def shorten(text: str, limit: int) -> str:
     """At most `limit` characters, with an ellipsis when cut."""
     if len(text) <= limit:

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from fuse_ls.changes.review import ChangeReview, RunState
 from fuse_ls.core.types import SEVERITIES, Severity
+from fuse_ls.safetext import visible
 from fuse_ls.sarif import SarifEntry, sarif_log, source_artifact
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
@@ -62,10 +63,10 @@ class RunProgress:
 def print_review(console: Console, review: ChangeReview) -> None:
     console.print(Text(review.description, style="bold"))
     for path, why in review.skipped_files:
-        console.print(Text(f"skipped {path}: {why}", style="dim"))
+        console.print(Text(f"skipped {visible(path)}: {why}", style="dim"))
     by_file = groupby(review.findings, key=lambda r: r.path)
     for path, group in by_file:
-        table = Table(title=Text(path), title_justify="left", show_lines=False)
+        table = Table(title=Text(visible(path)), title_justify="left", show_lines=False)
         table.add_column("lines", justify="right")
         table.add_column("severity")
         table.add_column("votes", justify="center", max_width=14)
@@ -93,7 +94,10 @@ def print_review(console: Console, review: ChangeReview) -> None:
     for outcome in review.outcomes:
         if outcome.error:
             console.print(
-                Text(f"{outcome.unit.path}:{outcome.unit.start_line}: {outcome.error}", style="red")
+                Text(
+                    f"{visible(outcome.unit.path)}:{outcome.unit.start_line}: {outcome.error}",
+                    style="red",
+                )
             )
     # The JSON keeps the reasons as keys ("context lines"); the sentence reads "1 on ...".
     said = {"context lines": "on context lines"}

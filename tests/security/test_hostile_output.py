@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from fuse_ls.emulator import Emulator
+from tests.changes.gitrepo import Repo
 from tests.pool_sample import CODE, JUDGE, POOL, home_env, run_cli
 from tests.security.counts import record
 
@@ -72,3 +73,22 @@ def test_explanations_and_server_errors_reach_no_terminal_as_escapes(tmp_path: P
     assert "loads rows" in res.stdout
     assert "bad" in res.stdout + res.stderr  # the failed model is still reported
     assert _visible(res.stdout) and _visible(res.stderr), repr(res.stdout + res.stderr)
+
+
+def test_a_changed_file_named_with_escapes_is_shown_not_run(tmp_path: Path) -> None:
+    """File names are the repository's: git allows ESC in them, and `git status` quotes
+    them; a change review shows them with visible escapes."""
+    repo = Repo(tmp_path / "repo")
+    repo.commit("empty")
+    name = f"ev{ESCAPES.replace(chr(0), '')}il.py"
+    repo.write(name, CODE)
+    repo.write(f"blob{CLIPBOARD}.bin", b"\x00\x01binary")
+    finding = {"match": "eval(", "message": "eval runs any code", "severity": "error"}
+    script = {"models": {**{m: {"findings": [finding]} for m in POOL}, JUDGE: {}}}
+    with Emulator(script) as emu:
+        res = run_cli(["review", "--uncommitted"], _env(emu, tmp_path / "home"), repo.root)
+    assert res.returncode == 0, res.stderr
+    assert "eval runs any code" in res.stdout
+    assert "ev\\x1b[2J\\x1b]0;owned\\x07\\x1b]52;c;" in res.stdout  # shown, escaped
+    assert "skipped blob\\x1b]52;c;" in res.stdout
+    assert _visible(res.stdout) and _visible(res.stderr), repr(res.stdout)
