@@ -71,6 +71,12 @@ def project_rules(root: Path) -> tuple[str | None, str | None]:
     try:
         if not path.is_file():
             return None, None
+        # The file is the repository's: a link (of the file or a folder on its way) could
+        # point at anything the user can read, such as ~/.aws/credentials, /proc/self/environ
+        # or the token actions/checkout keeps in .git/config, and the rules go to the models.
+        top = root.resolve()
+        if path.resolve() != top / RULES_FILE:
+            return None, f"{RULES_FILE} is a symbolic link; it is not read (keep the rules in it)"
         raw = path.read_bytes()
     except OSError as exc:
         return None, f"cannot read {RULES_FILE}: {exc}"

@@ -52,3 +52,35 @@ def test_a_unit_inside_a_private_key_sends_no_key_line(tmp_path: Path) -> None:
     leaked = [line for line in [*body, body[24][::-1]] if line in sent]
     record("change review: private-key lines sent from a unit below BEGIN", len(leaked))
     assert leaked == []
+
+
+@pytest.mark.parametrize("link", ["file", "folder", "git config"])
+def test_a_rules_file_linked_elsewhere_is_not_sent(tmp_path: Path, link: str) -> None:
+    """`.fuse-ls/review.md` goes to every model. A repository (a pull request reviewed
+    in CI) that makes it a link must not send what it points at: the user's files, the
+    process environment, or the token actions/checkout keeps in `.git/config`."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "review.md").write_text("AWS_SECRET_NOTE=hunter2-from-outside\n")
+    repo = Repo(tmp_path / "repo")
+    repo.commit("empty")
+    repo.git("config", "http.extraheader", "AUTHORIZATION: basic hunter2-in-git-config")
+    if link == "file":
+        repo.write(".fuse-ls/.keep", "")
+        (repo.root / ".fuse-ls" / "review.md").symlink_to(outside / "review.md")
+    elif link == "folder":
+        (repo.root / ".fuse-ls").symlink_to(outside, target_is_directory=True)
+    else:
+        repo.write(".fuse-ls/.keep", "")
+        (repo.root / ".fuse-ls" / "review.md").symlink_to("../.git/config")
+    repo.write("app.py", "def load(raw):\n    return eval(raw)\n")
+    with Emulator({"models": {"emu/a": {}, "emu/b": {}, "emu/judge": {}}}) as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        env.update(GIT_ENV, FUSE_LS_MODELS="emu/a,emu/b", FUSE_LS_JUDGE="emu/judge")
+        res = run_cli(["review", "--uncommitted", "--format", "json"], env, repo.root)
+        sent = json.dumps([r.body for r in emu.requests])
+    assert res.returncode in (0, 1), res.stderr
+    assert emu.requests, "the change was still reviewed"
+    assert "hunter2" not in sent
+    assert "review.md is a symbolic link" in res.stdout + res.stderr
+    record("change review: linked rules file not sent", link)
