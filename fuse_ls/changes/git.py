@@ -101,6 +101,8 @@ def run_git(
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise GitError(f"git {args[0]} failed: {exc}") from None
+    except ValueError:  # a NUL in an argument (a base or path an editor sent)
+        raise GitError(f"git {args[0]}: an argument holds a NUL character") from None
     if check and done.returncode != 0:
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git {' '.join(args[:2])} failed: {message[-1] if message else 'error'}")
