@@ -34,7 +34,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from fuse_ls import __version__
 from fuse_ls.core.events import FusionEvent
-from fuse_ls.server import actions, wire
+from fuse_ls.server import actions, transports, wire
 from fuse_ls.server.base import Feature, ServerBase, doc_key
 from fuse_ls.server.explain import Explain
 from fuse_ls.server.fix import Fix
@@ -420,6 +420,14 @@ def serve_main(argv: list[str]) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=2087)
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="--ws: a web page origin (http://localhost:3000) that may connect; "
+        "without it, browsers are refused (repeatable)",
+    )
     parser.add_argument("--log-file", default=None, help="write the server log here")
     args = parser.parse_args(argv)
     if args.ws and not _websockets_installed():
@@ -430,9 +438,9 @@ def serve_main(argv: list[str]) -> int:
     server = create_server()
     with contextlib.suppress(KeyboardInterrupt):
         if args.tcp:
-            server.start_tcp(args.host, args.port)
+            transports.serve_tcp(server, args.host, args.port)
         elif args.ws:
-            server.start_ws(args.host, args.port)
+            transports.serve_ws(server, args.host, args.port, args.allow_origin)
         else:
             server.start_io()
     return 0
