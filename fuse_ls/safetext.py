@@ -8,6 +8,8 @@ with U+FFFD once, where text enters.
 
 from __future__ import annotations
 
+import re
+
 
 def clean(text: str) -> str:
     """`text` with every lone surrogate replaced by U+FFFD (valid pairs are joined)."""
@@ -39,6 +41,44 @@ def visible(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in clean(text))
+
+
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
+_ACTIVE = re.compile(r"!\[|<(?=[A-Za-z/!?])")
+
+
+def _inert_prose(text: str) -> str:
+    return _ACTIVE.sub(lambda m: "!\\[" if m[0] == "![" else "&lt;", text)
+
+
+def inert_markdown(text: str) -> str:
+    """Markdown a model wrote, with nothing an editor would load by itself: an image
+    (`![](https://host/?data)`) or raw HTML (`<img src=...>`) fetches from that host when
+    the preview or hover shows it, so a prompt injection could make it a beacon carrying
+    code. Both are shown as text; code spans and fenced blocks are left as they are."""
+    out: list[str] = []
+    fence = ""
+    for line in text.splitlines(keepends=True):
+        opened = _FENCE.match(line)
+        if fence:
+            closes = (
+                opened is not None and opened[1][0] == fence[0] and len(opened[1]) >= len(fence)
+            )
+            if closes and not line.strip().strip(fence[0]):
+                fence = ""
+            out.append(line)
+            continue
+        if opened:
+            fence = opened[1]
+            out.append(line)
+            continue
+        parts, last = [], 0
+        for span in _CODE_SPAN.finditer(line):
+            parts += [_inert_prose(line[last : span.start()]), span[0]]
+            last = span.end()
+        out.append("".join([*parts, _inert_prose(line[last:])]))
+    return "".join(out)
 
 
 def shorten(text: str, limit: int) -> str:

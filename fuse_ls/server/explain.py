@@ -18,7 +18,7 @@ from pygls.exceptions import JsonRpcException
 
 from fuse_ls.core.paths import data_dir
 from fuse_ls.core.types import FusionRequest, FusionResult
-from fuse_ls.safetext import clean
+from fuse_ls.safetext import clean, inert_markdown
 from fuse_ls.server.anchors import Anchor, Snapshot, track
 from fuse_ls.server.base import CLIENT_TIMEOUT_S, Change, Feature, ServerBase, doc_key
 from fuse_ls.server.fusions import Fusion, Fusions, partial
@@ -161,7 +161,8 @@ def render_markdown(request: FusionRequest, result: FusionResult) -> str:
     if result.notes:
         lines += ["", "## Notes", ""]
         lines += [f"- {n}" for n in result.notes]
-    return "\n".join(lines) + "\n"
+    # Model words and file names: shown, never loaded (no remote image or HTML).
+    return inert_markdown("\n".join(lines) + "\n")
 
 
 def _provenance(result: FusionResult) -> str:
