@@ -46,6 +46,10 @@ NEEDS_TRUST: tuple[str, ...] = (
     "judge.base_url",
     "judge.api_key_env",
     "telemetry.data_dir",
+    # Both prune the data dir, which holds every workspace's sessions (not yet uploaded
+    # ones too): a repository must not decide what of the user's data is deleted.
+    "telemetry.retention_days",
+    "telemetry.max_total_mb",
     "telemetry.otel_endpoint",  # where traces (and, opted in, code) are exported
     "verify.commands",  # programs run on the user's machine to check a fix
 )
