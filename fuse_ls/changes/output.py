@@ -13,7 +13,7 @@ from rich.text import Text
 
 from fuse_ls.changes.review import ChangeReview, RunState
 from fuse_ls.core.types import SEVERITIES, Severity
-from fuse_ls.safetext import visible
+from fuse_ls.safetext import inert_markdown, visible
 from fuse_ls.sarif import SarifEntry, sarif_log, source_artifact
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
@@ -194,7 +194,11 @@ def rdjson(review: ChangeReview) -> dict[str, Any]:
     for r in review.findings:
         f = r.finding
         diagnostic: dict[str, Any] = {
-            "message": f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})",
+            # reviewdog posts it as a pull-request comment, which GitHub renders as
+            # Markdown: a model's image or HTML would be fetched, so it stays text.
+            "message": inert_markdown(
+                f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})"
+            ),
             "location": {
                 "path": r.path,
                 "range": {"start": {"line": f.start_line}, "end": {"line": f.end_line}},
