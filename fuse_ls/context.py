@@ -108,8 +108,9 @@ def _parse_toml(text: str | None) -> dict[str, Any] | None:
         return None
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return None  # half-typed sidecar: no intent rather than an error popup
+    except (tomllib.TOMLDecodeError, RecursionError):
+        # Half-typed (or nested past the parser's depth): no intent, no error popup.
+        return None
 
 
 # Rocky's inline form: `---toml` on the first line, TOML, then a line starting `---`.
@@ -260,7 +261,7 @@ def _load_catalog(path: Path) -> _Catalog | None:
     text = _read_text(path, _MAX_CATALOG_BYTES)
     try:
         data = json.loads(text) if text is not None else None
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict):
         downstream: dict[str, tuple[str, ...]] = {}

@@ -100,7 +100,7 @@ def trusted_folders(trust_file: Path | None = None) -> list[Path]:
             data = tomllib.load(handle)
     except FileNotFoundError:
         return []
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise TrustFileError(f"Cannot read the trust list {path}: {exc}") from exc
     folders = data.get("trusted", [])
     if not isinstance(folders, list):

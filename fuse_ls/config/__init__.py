@@ -120,6 +120,10 @@ def _read_toml(path: Path, problems: list[ConfigError]) -> dict[str, Any] | None
         problems.append(ConfigFileError(str(path), reason, int(found[1]) if found else None))
     except (OSError, UnicodeDecodeError) as exc:
         problems.append(ConfigFileError(str(path), f"cannot be read ({exc})"))
+    except RecursionError:
+        # tomllib recurses per nesting level: a repository's file of 100,000 `[` would
+        # otherwise end every run in a traceback.
+        problems.append(ConfigFileError(str(path), "invalid TOML (nested too deeply)"))
     return None
 
 
