@@ -215,18 +215,76 @@ def _move_position(
 
 
 def track_span(
-    span: types.Range, changes: Sequence[types.TextDocumentContentChangeEvent], now: Snapshot
+    span: types.Range,
+    changes: Sequence[types.TextDocumentContentChangeEvent],
+    now: Snapshot,
+    then: Snapshot | None = None,
 ) -> types.Range:
     """Where a region is after `changes`, growing or shrinking with edits inside it.
 
     Unlike `track`, the region survives edits to its text: this is for "the lines that were
-    reviewed", not for something that must still point at the same code.
+    reviewed", not for something that must still point at the same code. After a whole
+    document replacement it is where its text (on `then`) is found again, else the whole.
     """
     if any(isinstance(c, types.TextDocumentContentChangeWholeDocument) for c in changes):
-        return now.whole
+        found = relocate(then.anchor(span), now) if then is not None else None
+        return now.whole if found is None else found.range
     start, end = span.start, span.end
     for change in changes:
         assert isinstance(change, types.TextDocumentContentChangePartial)
         start = _move_position(start, change.range, change.text, now.units)
         end = _move_position(end, change.range, change.text, now.units)
     return types.Range(start=start, end=end)
+
+
+def _ascii_line(text: str) -> bool:
+    # Where a column count is the same in every position encoding (and no line break).
+    return text.isascii() and "\n" not in text and "\r" not in text
+
+
+def _coalesced(
+    last: types.TextDocumentContentChangePartial, new: types.TextDocumentContentChangePartial
+) -> types.TextDocumentContentChangePartial | None:
+    """One change doing what `last` then `new` do, for typing and backspacing at one place;
+    None when they are not of that shape."""
+    if not (_ascii_line(last.text) and _ascii_line(new.text)):
+        return None
+    start = last.range.start
+    typed_end = (start.line, start.character + len(last.text))
+    if pos(new.range.start) == typed_end and pos(new.range.end) == typed_end:
+        return types.TextDocumentContentChangePartial(range=last.range, text=last.text + new.text)
+    if new.text or pos(new.range.end) != typed_end or new.range.start.line != start.line:
+        return None
+    if new.range.start.character >= start.character:  # backspace inside what was typed
+        kept = last.text[: new.range.start.character - start.character]
+        return types.TextDocumentContentChangePartial(range=last.range, text=kept)
+    # Backspace past it: the characters before it were there before `last` too.
+    return types.TextDocumentContentChangePartial(
+        range=types.Range(start=new.range.start, end=last.range.end), text=""
+    )
+
+
+def record(
+    log: list[types.TextDocumentContentChangeEvent],
+    changes: Sequence[types.TextDocumentContentChangeEvent],
+) -> None:
+    """Append `changes` to an edit log, merging keystrokes at one place into one change.
+
+    Mapping a finding costs one step per logged change, so a review that ran while the
+    user typed a paragraph maps through a handful of changes, not one per key.
+    """
+    for change in changes:
+        if isinstance(change, types.TextDocumentContentChangeWholeDocument):
+            # Nothing before it matters for where a text is found again in it.
+            log[:] = [change]
+            continue
+        last = log[-1] if log else None
+        merged = (
+            _coalesced(last, change)
+            if isinstance(last, types.TextDocumentContentChangePartial)
+            else None
+        )
+        if merged is None:
+            log.append(change)
+        else:
+            log[-1] = merged

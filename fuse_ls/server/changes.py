@@ -39,14 +39,16 @@ from fuse_ls.core.types import CandidateResult
 from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.safetext import error_text
 from fuse_ls.server.actions import REVIEW_CHANGES
-from fuse_ls.server.anchors import Snapshot
-from fuse_ls.server.base import doc_key, invalid, uri_path
+from fuse_ls.server.anchors import Snapshot, record, track_span
+from fuse_ls.server.base import Change, doc_key, invalid, uri_path
 from fuse_ls.server.diagnostics import (
     Reported,
+    finding_id,
     finding_json,
     overlaps,
     provisional_findings,
     reported_from_fused,
+    track_all,
 )
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,19 @@ class ChangeRun:
     # uri -> unit key -> provisional diagnostics from the models that answered so far
     provisional: dict[str, dict[str, list[Reported]]] = field(factory=dict)
     answers: dict[str, list[CandidateResult]] = field(factory=dict)  # unit key -> answers
+    # doc key -> (the open buffer's text as the review read it, the user's edits since)
+    edits: dict[str, tuple[str, list[Change]]] = field(factory=dict)
+    reviewed: dict[str, tuple[Path, str]] = field(factory=dict)  # uri -> (file, text reviewed)
+
+
+@frozen
+class Placing:
+    """How a reviewed file's lines map onto its text now: the edits from `then` to `now`
+    (one whole-document change when they are unknown, so the code is found again)."""
+
+    then: Snapshot
+    now: Snapshot
+    edits: Sequence[Change]
 
 
 class ChangeReviews:
@@ -150,9 +165,10 @@ class ChangeReviews:
     def _cache_path(self) -> Path:
         return cache_path(self.server.settings)
 
-    def _buffers(self, only: Sequence[Path]) -> dict[Path, str]:
+    def _buffers(self, run: ChangeRun, only: Sequence[Path]) -> dict[Path, str]:
         """The open documents' texts, unsaved edits included: the change under review
-        is what the user sees, not what was last saved."""
+        is what the user sees, not what was last saved. The run logs their edits from
+        here on, to place its findings on the code they were about."""
         out: dict[Path, str] = {}
         for doc in list(self.server.workspace.text_documents.values()):
             if not doc.uri.startswith("file:"):
@@ -161,7 +177,45 @@ class ChangeReviews:
             if only and not any(path == p or p in path.parents for p in only):
                 continue
             out[path] = doc.source
+            run.edits[doc_key(doc.uri)] = (doc.source, [])
         return out
+
+    # --- documents --------------------------------------------------------------------
+
+    def document_changed(self, key: str, changes: Sequence[Change]) -> None:
+        for run in self.running.values():
+            tracked = run.edits.get(key)
+            if tracked is not None:
+                record(tracked[1], changes)
+
+    def document_closed(self, key: str) -> None:
+        # Its edits from now on are the file's business: findings are placed by its text.
+        for run in self.running.values():
+            run.edits.pop(key, None)
+
+    def _placing(self, run: ChangeRun, uri: str) -> Placing | None:
+        """Where the reviewed text of `uri` is now; None when the file is gone."""
+        server = self.server
+        path, text = run.reviewed[uri]
+        key = doc_key(uri)
+        codec = server.workspace.position_codec
+        then = Snapshot(key, text, None, codec)
+        doc = server.document(key)
+        if doc is not None:
+            now = server.snapshot(key)
+            tracked = run.edits.get(key)
+            if tracked is not None and tracked[0] == text:
+                return Placing(then, now, tracked[1])
+        else:
+            current = _read(path)
+            if current is None:
+                return None
+            now = Snapshot(key, current, None, codec)
+        if now.text == text:
+            return Placing(then, now, ())
+        # Opened, closed or saved over while the review ran, or a staged text: the edits
+        # in between are unknown, so each finding is placed where its code is now.
+        return Placing(then, now, (types.TextDocumentContentChangeWholeDocument(text=now.text),))
 
     # --- the command ------------------------------------------------------------------
 
@@ -173,33 +227,37 @@ class ChangeReviews:
         if workspace is None:
             raise invalid(f"{REVIEW_CHANGES} needs a workspace folder (a git repository)")
         paths = [str((workspace / p).resolve()) for p in parsed.paths]
-        buffers = self._buffers([Path(p) for p in paths])
+        run = ChangeRun(ID_PREFIX + uuid.uuid4().hex[:10], server.protocol.msg_id)
+        self.running[run.id] = run  # from here on the open buffers' edits are logged
+        buffers = self._buffers(run, [Path(p) for p in paths])
         try:
             changes = await asyncio.to_thread(
                 read_changes, workspace, parsed.scope, parsed.base, paths, buffers
             )
         except GitError as git_error:
+            self.running.pop(run.id, None)
             server.show(types.MessageType.Error, f"fuse-ls: {git_error}")
             return {"cancelled": False, "error": str(git_error)}
+        except BaseException:
+            self.running.pop(run.id, None)
+            raise
         root = changes.root
         targets = [
             Target(f.path, root / f.path, language_for(Path(f.path)), f.text, f.changed)
             for f in changes.reviewable
             if f.text is not None
         ]
-        run = ChangeRun(ID_PREFIX + uuid.uuid4().hex[:10], server.protocol.msg_id)
-        self.running[run.id] = run
-        texts = {t.path: t.text for t in targets}
+        run.reviewed = {(root / t.path).as_uri(): (root / t.path, t.text) for t in targets}
         published: set[str] = set()
         cache = ReviewCache(self._cache_path())
         reviewer: ChangeReviewer
 
         def on_unit(outcome: UnitOutcome) -> None:
             self._drop_provisional(run, (root / outcome.unit.path).as_uri(), outcome.key)
-            self._publish_unit(run, reviewer, root, outcome, texts, published)
+            self._publish_unit(run, reviewer, root, outcome, published)
 
         def on_answer(outcome: UnitOutcome, candidate: CandidateResult) -> None:
-            self._publish_answer(run, root, outcome, candidate, texts)
+            self._publish_answer(run, root, outcome, candidate)
 
         report = await self._progress(run)
         reviewer = ChangeReviewer(
@@ -295,31 +353,35 @@ class ChangeReviews:
         reviewer: ChangeReviewer,
         root: Path,
         outcome: UnitOutcome,
-        texts: dict[str, str],
         published: set[str],
     ) -> None:
         server = self.server
         uri = (root / outcome.unit.path).as_uri()
-        text = texts.get(outcome.unit.path, "")
-        doc = server.document(uri)  # by the normalised key: `%20` or a space alike
-        # Anchor on the open document when it still is the reviewed text, so the
-        # findings follow the user's edits like any review's.
-        version = doc.version if doc is not None and doc.source == text else None
-        snapshot = Snapshot(doc_key(uri), text, version, server.workspace.position_codec)
         shown = reviewer.shown(outcome)
-        reported = reported_from_fused([r.finding for r in shown], snapshot, _unit_id(run, outcome))
-        for r, s in zip(reported, shown, strict=False):
-            self.fingerprints[r.finding_id] = (str(root), s.fingerprint)
+        unit_id = _unit_id(run, outcome)
+        for n, s in enumerate(shown):
+            self.fingerprints[finding_id(s.finding, unit_id, n)] = (str(root), s.fingerprint)
+        placing = self._placing(run, uri)
+        reported: list[Reported] = []
+        if placing is not None:
+            # On the text the models saw, then moved with the user's edits since (or
+            # dropped where they rewrote the code), like any review's findings.
+            fused = reported_from_fused([r.finding for r in shown], placing.then, unit_id)
+            reported = track_all(fused, placing.edits, placing.now)
         before = server.findings.get(uri, [])
         kept = before
         if uri not in published:
             published.add(uri)
             kept = self._without_earlier_runs(run, kept)
-        if outcome.error is None and outcome.skipped is None:
+        reviewed_anew = outcome.error is None and outcome.skipped is None
+        unit = outcome.unit
+        lines = placing.then.line_range(unit.start_line, unit.end_line) if placing else None
+        if reviewed_anew and placing is not None and lines is not None:
             # The unit's lines (the change and its enclosing function) were reviewed anew:
             # what a selection review found there is replaced, as a newer selection review
             # replaces what this one finds in its range (review.py). Elsewhere it stays.
-            start, end = outcome.unit.start_line - 1, outcome.unit.end_line - 1
+            span = track_span(lines, placing.edits, placing.now, placing.then)
+            start, end = span.start.line, span.end.line
             kept = [
                 r for r in kept if r.fusion_id.startswith(run.id) or not overlaps(r, start, end)
             ]
@@ -334,7 +396,6 @@ class ChangeReviews:
         root: Path,
         outcome: UnitOutcome,
         candidate: CandidateResult,
-        texts: dict[str, str],
     ) -> None:
         """A model's answer for a running unit: what the answers so far agree on, on the
         changed lines, marked provisional until the unit's fused result replaces it."""
@@ -342,10 +403,8 @@ class ChangeReviews:
         uri = (root / outcome.unit.path).as_uri()
         answers = run.answers.setdefault(outcome.key, [])
         answers.append(candidate)
-        doc = server.document(uri)
-        text = texts.get(outcome.unit.path, "")
-        version = doc.version if doc is not None and doc.source == text else None
-        snapshot = Snapshot(doc_key(uri), text, version, server.workspace.position_codec)
+        text = run.reviewed[uri][1]
+        snapshot = Snapshot(doc_key(uri), text, None, server.workspace.position_codec)
         pool_size = sum(max(spec.repeat, 1) for spec in server.settings.pool)
         policy = VotePolicy(min_votes=server.settings.review.min_votes_for_warning)
         found = provisional_findings(
@@ -360,6 +419,7 @@ class ChangeReviews:
                 for n in range(r.anchor.range.start.line, r.anchor.range.end.line + 1)
             )
         ]
+        # Kept on the reviewed text: each showing maps them onto the text of that moment.
         run.provisional.setdefault(uri, {})[outcome.key] = on_changed
         self._show_provisional(run, uri)
 
@@ -374,6 +434,8 @@ class ChangeReviews:
     def _show_provisional(self, run: ChangeRun, uri: str) -> None:
         server = self.server
         mine = [r for unit in run.provisional.get(uri, {}).values() for r in unit]
+        placing = self._placing(run, uri) if mine else None
+        mine = [] if placing is None else track_all(mine, placing.edits, placing.now)
         others = [r for r in server.provisional.get(uri, []) if not r.fusion_id.startswith(run.id)]
         if mine or others:
             server.provisional[uri] = [*others, *mine]
@@ -448,3 +510,11 @@ class ChangeReviews:
 
 def _unit_id(run: ChangeRun, outcome: UnitOutcome) -> str:
     return f"{run.id}-{outcome.key[:8]}"
+
+
+def _read(path: Path) -> str | None:
+    """A file's text as the change reader takes it (line breaks as they are), or None."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None

@@ -14,7 +14,7 @@ from attrs import evolve, frozen
 from lsprotocol import types
 
 from fuse_ls.core.types import CandidateResult, FusedFinding, Severity, agreement_text
-from fuse_ls.server.anchors import Anchor, Snapshot
+from fuse_ls.server.anchors import Anchor, Snapshot, track
 from fuse_ls.server.wire import FindingData, FindingFix, unstructure
 
 if TYPE_CHECKING:
@@ -139,6 +139,11 @@ def _related(
     return tuple(out)
 
 
+def finding_id(f: FusedFinding, fusion_id: str, n: int) -> str:
+    """The id of the `n`th finding of a fusion (its place in the fused result)."""
+    return f.id or f"{fusion_id}-{n}"
+
+
 def reported_from_fused(
     findings: Sequence[FusedFinding], snapshot: Snapshot, fusion_id: str
 ) -> list[Reported]:
@@ -151,7 +156,7 @@ def reported_from_fused(
         out.append(
             Reported(
                 fusion_id=fusion_id,
-                finding_id=f.id or f"{fusion_id}-{n}",
+                finding_id=finding_id(f, fusion_id, n),
                 anchor=snapshot.anchor(r),
                 severity=f.severity,
                 category=f.category,
@@ -221,3 +226,22 @@ def unique(reported: Iterable[Reported]) -> list[Reported]:
 
 def moved(r: Reported, anchor: Anchor, related: tuple[tuple[Anchor, str], ...]) -> Reported:
     return evolve(r, anchor=anchor, related=related)
+
+
+def track_all(
+    reported: Sequence[Reported],
+    changes: Sequence[types.TextDocumentContentChangeEvent],
+    now: Snapshot,
+) -> list[Reported]:
+    """The findings after `changes` produced `now`; those whose code was edited are gone
+    (see anchors.track), and so are related locations whose code was."""
+    out = []
+    for r in reported:
+        anchor = track(r.anchor, changes, now)
+        if anchor is None:
+            continue
+        related = tuple(
+            (a, message) for old, message in r.related if (a := track(old, changes, now))
+        )
+        out.append(moved(r, anchor, related))
+    return out

@@ -22,7 +22,7 @@ from fuse_ls.core.errors import AllModelsFailed, FuseError
 from fuse_ls.core.events import FusionEvent
 from fuse_ls.core.types import FusionRequest, FusionResult, Task
 from fuse_ls.safetext import error_text
-from fuse_ls.server.anchors import Snapshot
+from fuse_ls.server.anchors import Snapshot, record
 from fuse_ls.server.base import (
     CLIENT_TIMEOUT_S,
     Change,
@@ -106,7 +106,7 @@ class Fusions(Feature):
     def document_changed(self, key: str, changes: Sequence[Change], now: Snapshot) -> None:
         for fusion in self.running.values():
             if fusion.uri == key:
-                fusion.changes.extend(changes)
+                record(fusion.changes, changes)
 
     def document_closed(self, key: str) -> None:
         for fusion in list(self.running.values()):

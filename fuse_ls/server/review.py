@@ -14,36 +14,21 @@ from fuse_ls.core.events import FusionEvent, ModelFinished
 from fuse_ls.core.types import FusionResult
 from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.server import actions
-from fuse_ls.server.anchors import Snapshot, track, track_span
+from fuse_ls.server.anchors import Snapshot, track_span
 from fuse_ls.server.base import Change, Feature, ServerBase, doc_key, invalid
 from fuse_ls.server.diagnostics import (
     Reported,
     finding_json,
-    moved,
     outside,
     provisional_findings,
     reported_from_fused,
     to_diagnostic,
+    track_all,
     unique,
 )
 from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
 from fuse_ls.server.wire import DecisionArgs, FixData, TargetArgs, structure
-
-
-def track_all(
-    reported: Sequence[Reported], changes: Sequence[Change], now: Snapshot
-) -> list[Reported]:
-    out = []
-    for r in reported:
-        anchor = track(r.anchor, changes, now)
-        if anchor is None:
-            continue
-        related = tuple(
-            (a, message) for old, message in r.related if (a := track(old, changes, now))
-        )
-        out.append(moved(r, anchor, related))
-    return out
 
 
 class Review(Feature):
@@ -203,7 +188,7 @@ class Review(Feature):
         fused = track_all(
             reported_from_fused(result.findings, fusion.snapshot, fusion.id), fusion.changes, now
         )
-        reviewed = track_span(fusion.selection, fusion.changes, now)
+        reviewed = track_span(fusion.selection, fusion.changes, now, fusion.snapshot)
         kept = outside(self.findings.get(key, []), reviewed.start.line, reviewed.end.line)
         self.findings[key] = kept + fused
         self.provisional.pop(key, None)

@@ -322,11 +322,15 @@ class FuseLanguageServer(ServerBase):
         changes = list(params.content_changes)
         for feature in self.features:
             feature.document_changed(key, changes, now)
+        if self._changes is not None:
+            self._changes.document_changed(key, changes)
 
     def on_did_close(self, params: types.DidCloseTextDocumentParams) -> None:
         key = doc_key(params.text_document.uri)
         for feature in self.features:
             feature.document_closed(key)
+        if self._changes is not None:
+            self._changes.document_closed(key)
 
     def on_code_action(
         self, params: types.CodeActionParams
