@@ -177,6 +177,16 @@ def relocate(anchor: Anchor, now: Snapshot) -> Anchor | None:
     return evolve(anchor, range=moved)
 
 
+def unknown(changes: Sequence[types.TextDocumentContentChangeEvent]) -> bool:
+    """Whether `changes` say nothing usable about where old text went: a whole-document
+    replacement, or a range whose end is before its start (which LSP does not define)."""
+    return any(
+        isinstance(c, types.TextDocumentContentChangeWholeDocument)
+        or pos(c.range.end) < pos(c.range.start)
+        for c in changes
+    )
+
+
 def track(
     anchor: Anchor,
     changes: Sequence[types.TextDocumentContentChangeEvent],
@@ -188,7 +198,7 @@ def track(
     arithmetic can drop a diagnostic but never misplace one.
     """
     moved: Anchor | None = anchor
-    if any(isinstance(c, types.TextDocumentContentChangeWholeDocument) for c in changes):
+    if unknown(changes):
         moved = relocate(anchor, now)
     else:
         r: types.Range | None = anchor.range
@@ -226,7 +236,7 @@ def track_span(
     reviewed", not for something that must still point at the same code. After a whole
     document replacement it is where its text (on `then`) is found again, else the whole.
     """
-    if any(isinstance(c, types.TextDocumentContentChangeWholeDocument) for c in changes):
+    if unknown(changes):
         found = relocate(then.anchor(span), now) if then is not None else None
         return now.whole if found is None else found.range
     start, end = span.start, span.end
@@ -247,7 +257,7 @@ def _coalesced(
 ) -> types.TextDocumentContentChangePartial | None:
     """One change doing what `last` then `new` do, for typing and backspacing at one place;
     None when they are not of that shape."""
-    if not (_ascii_line(last.text) and _ascii_line(new.text)):
+    if not (_ascii_line(last.text) and _ascii_line(new.text)) or unknown([new]):
         return None
     start = last.range.start
     typed_end = (start.line, start.character + len(last.text))

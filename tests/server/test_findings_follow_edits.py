@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from lsprotocol import types
+from pygls.workspace import TextDocument
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.server.conftest import Session, start_session, wait_for
+from tests.server.conftest import SOURCE, Session, start_session, wait_for
 
 A_BASE = "import json\n\n\ndef load(text):\n    return json.loads(text)\n"
 A_NEW = "import json\n\n\ndef load(text):\n    value = eval(text)\n    return value\n"
@@ -54,7 +55,7 @@ async def test_a_change_review_lands_on_code_moved_while_it_ran(
 ) -> None:
     """Lines inserted above the change while its models think: the findings the review
     publishes afterwards (provisional and fused) are on the moved code, in both files."""
-    s, repo = repo_session
+    s, _ = repo_session
     a_uri = s.open("a.py", A_NEW)
     b_uri = s.open("b.py", B_NEW)
     s.emulator.hold("emu/mid", "emu/slow")
@@ -73,3 +74,114 @@ async def test_a_change_review_lands_on_code_moved_while_it_ran(
     # And they keep following the user's edits afterwards.
     s.edit(a_uri, (0, 0), (0, 0), "# three\n")
     await wait_for(lambda: lines(s, a_uri) == [7], what="moved again")
+
+
+def replace_all(s: Session, uri: str, text: str) -> None:
+    """A full-document change, as a client without incremental sync sends it."""
+    s.versions[uri] += 1
+    s.client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=s.versions[uri]),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)],
+        )
+    )
+
+
+async def test_a_change_finding_whose_code_was_rewritten_meanwhile_is_not_shown(
+    repo_session: tuple[Session, Repo],
+) -> None:
+    s, _ = repo_session
+    a_uri = s.open("a.py", A_NEW)
+    b_uri = s.open("b.py", B_NEW)
+    s.emulator.hold("emu/mid", "emu/slow")
+    running = s.execute_async("fuse-ls.reviewChanges", {"paths": ["a.py", "b.py"]})
+    await wait_for(lambda: provisional(s, a_uri), what="provisional")
+    s.edit(a_uri, (4, 12), (4, 16), "safe_eval")  # the flagged call is rewritten
+    await wait_for(lambda: not provisional(s, a_uri), what="provisional finding dropped")
+    s.emulator.release()
+    result = await asyncio.wait_for(running, 15)
+    assert result["units"] == 2
+    assert lines(s, a_uri) == [] and lines(s, b_uri) == [1]
+    assert [f["uri"] for f in result["findings"]] == [b_uri]
+
+
+async def test_a_whole_document_change_during_a_change_review_finds_the_code_again(
+    repo_session: tuple[Session, Repo],
+) -> None:
+    s, _ = repo_session
+    a_uri = s.open("a.py", A_NEW)
+    s.emulator.hold("emu/mid", "emu/slow")
+    running = s.execute_async("fuse-ls.reviewChanges", {"paths": ["a.py"]})
+    await wait_for(lambda: provisional(s, a_uri), what="provisional")
+    replace_all(s, a_uri, '"""Loading."""\n\n' + A_NEW)  # eval(text): line 4 -> 6
+    await wait_for(lambda: lines(s, a_uri) == [6], what="provisional finding found again")
+    s.emulator.release()
+    assert (await asyncio.wait_for(running, 15))["units"] == 1
+    assert lines(s, a_uri) == [6]
+
+
+async def test_a_document_closed_during_a_change_review_gets_findings_where_its_file_has_them(
+    repo_session: tuple[Session, Repo],
+) -> None:
+    """The buffer had unsaved lines above the change when the review read it; the user
+    closes it without saving: the findings go where the code is in the file."""
+    s, _ = repo_session
+    a_uri = s.open("a.py", A_NEW)
+    s.edit(a_uri, (0, 0), (0, 0), "# unsaved\n# lines\n# here\n")  # eval(text) on line 7
+    s.emulator.hold("emu/mid", "emu/slow")
+    running = s.execute_async("fuse-ls.reviewChanges", {"paths": ["a.py"]})
+    await wait_for(lambda: lines(s, a_uri) == [7], what="provisional on the buffer")
+    s.client.text_document_did_close(
+        types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=a_uri))
+    )
+    s.emulator.release()
+    result = await asyncio.wait_for(running, 15)
+    assert result["units"] == 1
+    assert lines(s, a_uri) == [4]  # where eval(text) is in a.py on disk
+    assert [f["range"]["start"]["line"] for f in result["findings"]] == [4]
+    # The server lives on: the file opens and is reviewed again.
+    s.open("a.py", A_NEW)
+    assert (await s.execute("fuse-ls.reviewChanges", {"paths": ["a.py"]}))["units"] == 1
+    assert lines(s, a_uri) == [4]
+
+
+def selection(start: int, end: int) -> dict[str, object]:
+    return {"start": {"line": start, "character": 0}, "end": {"line": end, "character": 0}}
+
+
+ODD_EDITS = [
+    ((40, 3), (90, 0), "# past the end\n"),
+    ((2, 5), (1, 0), ""),  # its end before its start
+    ((0, 0), (0, 0), "import ast\n"),
+    ((3, 99), (3, 120), "  # past the line's end"),
+]
+
+
+async def test_odd_edits_during_a_review_never_misplace_a_finding(lsp: Session) -> None:
+    """Changes past the end of the document or a line, and backwards ones, while a review
+    runs: the server answers on, and what it publishes is on the code it is about (the
+    text pygls, the server's document store, makes of these edits)."""
+    uri = lsp.open()
+    mirror = TextDocument(uri, SOURCE, version=1)
+    lsp.emulator.hold("emu/mid", "emu/slow")
+    running = lsp.execute_async("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    await wait_for(lambda: provisional(lsp, uri), what="provisional")
+    for start, end, text in ODD_EDITS:
+        lsp.edit(uri, start, end, text)
+        mirror.apply_change(
+            types.TextDocumentContentChangePartial(
+                range=types.Range(
+                    start=types.Position(line=start[0], character=start[1]),
+                    end=types.Position(line=end[0], character=end[1]),
+                ),
+                text=text,
+            )
+        )
+    lsp.emulator.release()
+    result = await asyncio.wait_for(running, 15)
+    assert result["cancelled"] is False
+    shown = lsp.diagnostics(uri)
+    assert shown, "the eval() line was not edited: its finding stays"
+    for d in shown:
+        assert "eval(" in mirror.lines[d.range.start.line]
+    assert await lsp.code_actions(uri, (0, 0), (1, 0))  # still answering
