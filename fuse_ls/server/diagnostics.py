@@ -13,7 +13,13 @@ from typing import TYPE_CHECKING, Any
 from attrs import evolve, frozen
 from lsprotocol import types
 
-from fuse_ls.core.types import CandidateResult, FusedFinding, Severity, agreement_text
+from fuse_ls.core.types import (
+    CandidateResult,
+    Finding,
+    FusedFinding,
+    Severity,
+    agreement_text,
+)
 from fuse_ls.server.anchors import Anchor, Snapshot, track
 from fuse_ls.server.wire import FindingData, FindingFix, unstructure
 
@@ -206,22 +212,63 @@ def overlaps(r: Reported, start: int, end: int) -> bool:
     return r.anchor.range.start.line <= end and r.anchor.range.end.line >= start
 
 
-def _preferred(r: Reported, over: Reported) -> bool:
-    # A fused finding over a provisional one, then the one more models voted for.
-    return (not r.provisional, r.votes) > (not over.provisional, over.votes)
+def _same_finding_pairs(items: Sequence[Reported]) -> dict[int, set[int]]:
+    """Which findings of different reviews say the same thing about overlapping lines,
+    by the rule that clusters the models' findings into one (fusion/findings.py): the
+    TF-IDF similarity of the messages with its line bonus, at its merge threshold. Two
+    findings of one review are never the same: its clustering already kept them apart."""
+    # Clustering loads after start-up (see server.py); a publish comes after a review.
+    from fuse_ls.fusion.findings import MERGE_THRESHOLD, Vote, pair_similarities
+
+    reviews: dict[str, int] = {}
+    for r in items:
+        reviews.setdefault(r.fusion_id, len(reviews))
+    if len(reviews) < 2:
+        return {}
+    votes = [
+        Vote(
+            reviews[r.fusion_id],
+            "",
+            Finding(
+                r.anchor.range.start.line + 1,
+                r.anchor.range.end.line + 1,
+                r.severity,
+                r.category,
+                r.message,
+            ),
+        )
+        for r in items
+    ]
+    out: dict[int, set[int]] = {}
+    for (i, j), score in pair_similarities(votes).items():
+        first = items[i].anchor.range
+        if score >= MERGE_THRESHOLD and overlaps(items[j], first.start.line, first.end.line):
+            out.setdefault(i, set()).add(j)
+            out.setdefault(j, set()).add(i)
+    return out
 
 
 def unique(reported: Iterable[Reported]) -> list[Reported]:
-    """One finding per lines and message: two reviews (a selection's and a change's, or a
-    running one's provisional answer) that found the same thing are one finding to a
-    reader; the fused one more models voted for is shown, in the first one's place."""
-    kept: dict[tuple[int, int, str], Reported] = {}
-    for r in reported:
+    """Each finding once, though several reviews found it: a running review's provisional
+    answer repeating a published finding, or two reviews (a selection's and a change's)
+    over the same code, in the same words on the same lines or in other words on
+    overlapping ones. `reported` is oldest first; the newer finding is shown, except that
+    a provisional one never hides a fused one (its review replaces it when it ends).
+    Distinct findings on the same lines all stay."""
+    items = list(reported)
+    same = _same_finding_pairs(items)
+    # Best first: fused over provisional, then the newer.
+    order = sorted(range(len(items)), key=lambda i: (not items[i].provisional, i), reverse=True)
+    shown: set[int] = set()
+    said: set[tuple[int, int, str]] = set()
+    for i in order:
+        r = items[i]
         key = (r.anchor.range.start.line, r.anchor.range.end.line, r.message)
-        seen = kept.get(key)
-        if seen is None or _preferred(r, seen):
-            kept[key] = r
-    return list(kept.values())
+        if key in said or not same.get(i, set()).isdisjoint(shown):
+            continue
+        said.add(key)
+        shown.add(i)
+    return [items[i] for i in sorted(shown)]
 
 
 def moved(r: Reported, anchor: Anchor, related: tuple[tuple[Anchor, str], ...]) -> Reported:

@@ -13,7 +13,15 @@ from pygls.workspace import TextDocument
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.server.conftest import SOURCE, Session, start_session, wait_for
+from tests.server.conftest import (
+    EVAL_LINE,
+    POOL,
+    SOURCE,
+    Session,
+    script,
+    start_session,
+    wait_for,
+)
 
 A_BASE = "import json\n\n\ndef load(text):\n    return json.loads(text)\n"
 A_NEW = "import json\n\n\ndef load(text):\n    value = eval(text)\n    return value\n"
@@ -185,3 +193,45 @@ async def test_odd_edits_during_a_review_never_misplace_a_finding(lsp: Session) 
     for d in shown:
         assert "eval(" in mirror.lines[d.range.start.line]
     assert await lsp.code_actions(uri, (0, 0), (1, 0))  # still answering
+
+
+EVAL_AGAIN = "Calling eval on the text executes arbitrary code: parse it with ast.literal_eval."
+VAGUE_NAME = "The name `value` says nothing about what is parsed; call it `config`."
+
+
+def reworded() -> dict[str, object]:
+    """The pool again, every model wording the eval() finding its own way; emu/fast also
+    raises a different finding on the same line."""
+    again = script()
+    models = again["models"]
+    for name in POOL:
+        models[name]["findings"] = [
+            {"match": "eval(", "severity": "error", "category": "security", "message": EVAL_AGAIN}
+        ]
+    models["emu/fast"]["findings"].append(
+        {"match": "value = eval", "severity": "info", "category": "naming", "message": VAGUE_NAME}
+    )
+    return again
+
+
+async def test_a_finding_reworded_by_a_newer_review_shows_once(lsp: Session) -> None:
+    """Reviewing again while the last review's finding is shown: the running review's
+    answers that say the same in other words on the same line do not add a second
+    diagnostic, a different finding on that line does; the finished review's wording
+    then replaces the old one."""
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    assert lines(lsp, uri) == [EVAL_LINE]
+    lsp.emulator.set_script(reworded())
+    lsp.emulator.hold("emu/mid", "emu/slow")
+    running = lsp.execute_async("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    shown = await wait_for(
+        lambda: provisional(lsp, uri) and lsp.diagnostics(uri), what="the rerun's answers"
+    )
+    lsp.emulator.release()
+    on_eval = sorted((d.code, d.message) for d in shown if d.range.start.line == EVAL_LINE)
+    assert [code for code, _ in on_eval] == ["naming", "security"]
+    assert on_eval[1][1].endswith("(3/3 models)")  # the published one, not 1/3 so far
+    await asyncio.wait_for(running, 15)
+    [security] = [d for d in lsp.diagnostics(uri) if d.code == "security"]
+    assert security.message.startswith(EVAL_AGAIN)
