@@ -69,6 +69,8 @@ class Snapshot:
         return len(self.lines)
 
     def units(self, s: str) -> int:
+        if s.isascii():  # one unit a character in every encoding; the codec counts slowly
+            return len(s)
         return int(self.codec.client_num_units(s))
 
     def contains(self, r: types.Range) -> bool:
@@ -86,6 +88,8 @@ class Snapshot:
         if p.line >= self.line_count:
             return len(self.text)
         line = self.lines[p.line]
+        if line.isascii():
+            return self._starts[p.line] + min(max(p.character, 0), len(line))
         # The codec clamps (and mutates) what it is given: hand it a copy.
         server = self.codec.position_from_client_units(
             [line], types.Position(line=0, character=p.character)
@@ -138,22 +142,32 @@ def _shift(p: types.Position, old_end: types.Position, new_end: tuple[int, int])
     return types.Position(line=p.line + new_end[0] - old_end.line, character=p.character)
 
 
-def move_range(
-    r: types.Range, change: types.Range, new_text: str, units: Units
-) -> types.Range | None:
-    """Where `r` is after `change` was replaced by `new_text`; None if the change touched it.
+Pos = tuple[int, int]
+# One change, worked out once for every anchor it moves: its start, its end, and where
+# the text it inserted ends.
+Step = tuple[Pos, Pos, Pos]
+
+
+def _move(start: Pos, end: Pos, steps: Sequence[Step]) -> tuple[Pos, Pos] | None:
+    """Where start..end is after the steps; None once one touched it.
 
     A change that ends where the range starts (typing just before it) moves the range;
     one that starts where it ends (typing just after it) leaves it alone.
     """
-    if pos(change.end) <= pos(r.start):
-        new_end = _end_of_insert(change.start, new_text, units)
-        return types.Range(
-            start=_shift(r.start, change.end, new_end), end=_shift(r.end, change.end, new_end)
-        )
-    if pos(change.start) >= pos(r.end):
-        return r
-    return None
+    for change_start, change_end, new_end in steps:
+        if change_end <= start:
+            # Written out (no helper call): this loop is the cost of placing findings.
+            if change_end[0] == start[0]:
+                start = (new_end[0], new_end[1] + start[1] - change_end[1])
+            elif change_end[0] != new_end[0]:
+                start = (start[0] + new_end[0] - change_end[0], start[1])
+            if change_end[0] == end[0]:
+                end = (new_end[0], new_end[1] + end[1] - change_end[1])
+            elif change_end[0] != new_end[0]:
+                end = (end[0] + new_end[0] - change_end[0], end[1])
+        elif change_start < end:
+            return None
+    return start, end
 
 
 def relocate(anchor: Anchor, now: Snapshot) -> Anchor | None:
@@ -187,30 +201,69 @@ def unknown(changes: Sequence[types.TextDocumentContentChangeEvent]) -> bool:
     )
 
 
+class Mover:
+    """Moves anchors through `changes` (in order) that produced `now`.
+
+    Each change's arithmetic is done once, and an anchor's way through them is plain
+    tuple comparisons: placing a review's findings after the user typed through it costs
+    (changes + findings x logged changes) steps of a few hundred nanoseconds.
+    """
+
+    def __init__(
+        self, changes: Sequence[types.TextDocumentContentChangeEvent], now: Snapshot
+    ) -> None:
+        self.now = now
+        self.relocating = unknown(changes)
+        self.steps: list[Step] = []
+        if not self.relocating:
+            for c in changes:
+                assert isinstance(c, types.TextDocumentContentChangePartial)
+                start = c.range.start
+                self.steps.append(
+                    (pos(start), pos(c.range.end), _end_of_insert(start, c.text, now.units))
+                )
+
+    def __call__(self, anchor: Anchor) -> Anchor | None:
+        """The anchor on `now`; None when its text is gone.
+
+        Whatever the path, the result is checked against the current text, so a bug in
+        the arithmetic can drop a diagnostic but never misplace one.
+        """
+        now = self.now
+        moved: Anchor | None
+        if self.relocating:
+            moved = relocate(anchor, now)
+        elif not self.steps:
+            moved = anchor
+        else:
+            r = anchor.range
+            ends = _move(pos(r.start), pos(r.end), self.steps)
+            if ends is None:
+                return None
+            (sl, sc), (el, ec) = ends
+            moved = evolve(
+                anchor,
+                range=types.Range(
+                    start=types.Position(line=sl, character=sc),
+                    end=types.Position(line=el, character=ec),
+                ),
+            )
+        if (
+            moved is None
+            or not now.contains(moved.range)
+            or now.text_in(moved.range) != anchor.text
+        ):
+            return None
+        return moved
+
+
 def track(
     anchor: Anchor,
     changes: Sequence[types.TextDocumentContentChangeEvent],
     now: Snapshot,
 ) -> Anchor | None:
-    """The anchor after `changes` (in order) produced `now`; None when its text is gone.
-
-    Whatever the path, the result is checked against the current text, so a bug in the
-    arithmetic can drop a diagnostic but never misplace one.
-    """
-    moved: Anchor | None = anchor
-    if unknown(changes):
-        moved = relocate(anchor, now)
-    else:
-        r: types.Range | None = anchor.range
-        for change in changes:
-            if r is None:
-                break
-            assert isinstance(change, types.TextDocumentContentChangePartial)
-            r = move_range(r, change.range, change.text, now.units)
-        moved = None if r is None else evolve(anchor, range=r)
-    if moved is None or not now.contains(moved.range) or now.text_in(moved.range) != anchor.text:
-        return None
-    return moved
+    """The anchor after `changes` (in order) produced `now`; None when its text is gone."""
+    return Mover(changes, now)(anchor)
 
 
 def _move_position(

@@ -20,7 +20,7 @@ from fuse_ls.core.types import (
     Severity,
     agreement_text,
 )
-from fuse_ls.server.anchors import Anchor, Snapshot, track
+from fuse_ls.server.anchors import Anchor, Mover, Snapshot
 from fuse_ls.server.wire import FindingData, FindingFix, unstructure
 
 if TYPE_CHECKING:
@@ -283,12 +283,11 @@ def track_all(
     """The findings after `changes` produced `now`; those whose code was edited are gone
     (see anchors.track), and so are related locations whose code was."""
     out = []
+    move = Mover(changes, now)
     for r in reported:
-        anchor = track(r.anchor, changes, now)
+        anchor = move(r.anchor)
         if anchor is None:
             continue
-        related = tuple(
-            (a, message) for old, message in r.related if (a := track(old, changes, now))
-        )
+        related = tuple((a, message) for old, message in r.related if (a := move(old)))
         out.append(moved(r, anchor, related))
     return out
