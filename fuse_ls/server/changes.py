@@ -248,6 +248,8 @@ class ChangeReviews:
             if f.text is not None
         ]
         run.reviewed = {(root / t.path).as_uri(): (root / t.path, t.text) for t in targets}
+        reviewed = {doc_key(uri) for uri in run.reviewed}
+        run.edits = {key: log for key, log in run.edits.items() if key in reviewed}
         published: set[str] = set()
         cache = ReviewCache(self._cache_path())
         reviewer: ChangeReviewer

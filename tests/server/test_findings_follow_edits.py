@@ -15,6 +15,7 @@ from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
 from tests.server.conftest import (
     EVAL_LINE,
+    JUDGE,
     POOL,
     SOURCE,
     Session,
@@ -235,3 +236,25 @@ async def test_a_finding_reworded_by_a_newer_review_shows_once(lsp: Session) -> 
     await asyncio.wait_for(running, 15)
     [security] = [d for d in lsp.diagnostics(uri) if d.code == "security"]
     assert security.message.startswith(EVAL_AGAIN)
+
+
+async def test_a_review_after_edits_replaces_the_findings_on_the_lines_it_reviewed(
+    lsp: Session,
+) -> None:
+    """Lines inserted above between two reviews: the second review of the moved `== None`
+    line replaces the finding there, and the eval() finding next to it stays."""
+    # No judge: emu/slow's lone `== None` finding is published (as a hint).
+    lsp.emulator.set_script(script(faults={JUDGE: [{"kind": "http", "status": 500}]}))
+    uri = lsp.open()
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(3, 9)})
+    assert lines(lsp, uri, "style") == [EVAL_LINE + 1]
+    lsp.edit(uri, (0, 0), (0, 0), "import ast\nimport os\n")
+    await wait_for(lambda: lines(lsp, uri, "style") == [EVAL_LINE + 3], what="moved")
+    quiet = script()
+    for name in POOL:
+        quiet["models"][name]["findings"] = []
+    lsp.emulator.set_script(quiet)
+    none_line = EVAL_LINE + 3
+    await lsp.execute("fuse-ls.review", {"uri": uri, "range": selection(none_line, none_line + 1)})
+    assert lines(lsp, uri, "style") == []
+    assert lines(lsp, uri) == [EVAL_LINE + 2]
