@@ -84,6 +84,9 @@ def parse_args(args: Sequence[Any]) -> ChangesArgs:
     paths = arg.get("paths") or []
     if not isinstance(paths, list | tuple) or not all(isinstance(p, str) for p in paths):
         raise invalid(f"{REVIEW_CHANGES}: 'paths' must be a list of strings")
+    if any("\0" in p for p in paths):
+        # No file name holds one; the path library would fail on it as an internal error.
+        raise invalid(f"{REVIEW_CHANGES}: a path in 'paths' holds a NUL character")
     return ChangesArgs(scope, base or None, tuple(paths))
 
 

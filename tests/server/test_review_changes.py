@@ -198,6 +198,8 @@ async def test_git_problems_are_shown_not_fatal(session: tuple[Session, Repo]) -
     await wait_for(lambda: any("nope" in m for m in s.messages(types.MessageType.Error)))
     with pytest.raises(JsonRpcInvalidParams, match="'scope' must be one of"):
         await s.execute("fuse-ls.reviewChanges", {"scope": "everything"})
+    with pytest.raises(JsonRpcInvalidParams, match="holds a NUL character"):
+        await s.execute("fuse-ls.reviewChanges", {"paths": ["src\u0000"]})
     assert (await s.execute("fuse-ls.reviewChanges", {}))["units"] == 2  # the server lives
 
 
