@@ -39,7 +39,7 @@ from fuse_ls.core.types import CandidateResult
 from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.safetext import error_text
 from fuse_ls.server.actions import REVIEW_CHANGES
-from fuse_ls.server.anchors import Snapshot, record, track_span
+from fuse_ls.server.anchors import Snapshot, track_span
 from fuse_ls.server.base import Change, doc_key, invalid, uri_path
 from fuse_ls.server.diagnostics import (
     Reported,
@@ -50,6 +50,7 @@ from fuse_ls.server.diagnostics import (
     reported_from_fused,
     track_all,
 )
+from fuse_ls.server.placing import EditLogs, Placing, place
 
 log = logging.getLogger(__name__)
 
@@ -101,19 +102,8 @@ class ChangeRun:
     # uri -> unit key -> provisional diagnostics from the models that answered so far
     provisional: dict[str, dict[str, list[Reported]]] = field(factory=dict)
     answers: dict[str, list[CandidateResult]] = field(factory=dict)  # unit key -> answers
-    # doc key -> (the open buffer's text as the review read it, the user's edits since)
-    edits: dict[str, tuple[str, list[Change]]] = field(factory=dict)
+    edits: EditLogs = field(factory=EditLogs)  # the open buffers' edits since read
     reviewed: dict[str, tuple[Path, str]] = field(factory=dict)  # uri -> (file, text reviewed)
-
-
-@frozen
-class Placing:
-    """How a reviewed file's lines map onto its text now: the edits from `then` to `now`
-    (one whole-document change when they are unknown, so the code is found again)."""
-
-    then: Snapshot
-    now: Snapshot
-    edits: Sequence[Change]
 
 
 class ChangeReviews:
@@ -180,45 +170,22 @@ class ChangeReviews:
             if only and not any(path == p or p in path.parents for p in only):
                 continue
             out[path] = doc.source
-            run.edits[doc_key(doc.uri)] = (doc.source, [])
+            run.edits.start(doc_key(doc.uri), doc.source)
         return out
 
     # --- documents --------------------------------------------------------------------
 
     def document_changed(self, key: str, changes: Sequence[Change]) -> None:
         for run in self.running.values():
-            tracked = run.edits.get(key)
-            if tracked is not None:
-                record(tracked[1], changes)
+            run.edits.changed(key, changes)
 
     def document_closed(self, key: str) -> None:
-        # Its edits from now on are the file's business: findings are placed by its text.
         for run in self.running.values():
-            run.edits.pop(key, None)
+            run.edits.closed(key)
 
-    def _placing(self, run: ChangeRun, uri: str) -> Placing | None:
-        """Where the reviewed text of `uri` is now; None when the file is gone."""
-        server = self.server
+    def _place(self, run: ChangeRun, uri: str) -> Placing | None:
         path, text = run.reviewed[uri]
-        key = doc_key(uri)
-        codec = server.workspace.position_codec
-        then = Snapshot(key, text, None, codec)
-        doc = server.document(key)
-        if doc is not None:
-            now = server.snapshot(key)
-            tracked = run.edits.get(key)
-            if tracked is not None and tracked[0] == text:
-                return Placing(then, now, tracked[1])
-        else:
-            current = _read(path)
-            if current is None:
-                return None
-            now = Snapshot(key, current, None, codec)
-        if now.text == text:
-            return Placing(then, now, ())
-        # Opened, closed or saved over while the review ran, or a staged text: the edits
-        # in between are unknown, so each finding is placed where its code is now.
-        return Placing(then, now, (types.TextDocumentContentChangeWholeDocument(text=now.text),))
+        return place(self.server, uri, path, text, run.edits)
 
     # --- the command ------------------------------------------------------------------
 
@@ -251,8 +218,7 @@ class ChangeReviews:
             if f.text is not None
         ]
         run.reviewed = {(root / t.path).as_uri(): (root / t.path, t.text) for t in targets}
-        reviewed = {doc_key(uri) for uri in run.reviewed}
-        run.edits = {key: log for key, log in run.edits.items() if key in reviewed}
+        run.edits.keep({doc_key(uri) for uri in run.reviewed})
         published: set[str] = set()
         cache = ReviewCache(self._cache_path())
         reviewer: ChangeReviewer
@@ -366,7 +332,7 @@ class ChangeReviews:
         unit_id = _unit_id(run, outcome)
         for n, s in enumerate(shown):
             self.fingerprints[finding_id(s.finding, unit_id, n)] = (str(root), s.fingerprint)
-        placing = self._placing(run, uri)
+        placing = self._place(run, uri)
         reported: list[Reported] = []
         if placing is not None:
             # On the text the models saw, then moved with the user's edits since (or
@@ -439,7 +405,7 @@ class ChangeReviews:
     def _show_provisional(self, run: ChangeRun, uri: str) -> None:
         server = self.server
         mine = [r for unit in run.provisional.get(uri, {}).values() for r in unit]
-        placing = self._placing(run, uri) if mine else None
+        placing = self._place(run, uri) if mine else None
         mine = [] if placing is None else track_all(mine, placing.edits, placing.now)
         others = [r for r in server.provisional.get(uri, []) if not r.fusion_id.startswith(run.id)]
         if mine or others:
@@ -515,11 +481,3 @@ class ChangeReviews:
 
 def _unit_id(run: ChangeRun, outcome: UnitOutcome) -> str:
     return f"{run.id}-{outcome.key[:8]}"
-
-
-def _read(path: Path) -> str | None:
-    """A file's text as the change reader takes it (line breaks as they are), or None."""
-    try:
-        return path.read_bytes().decode("utf-8")
-    except (OSError, UnicodeDecodeError):
-        return None

@@ -1,0 +1,86 @@
+"""Where a change review's findings go: the reviewed text of a file, mapped onto the file
+as it is when a result arrives.
+
+A change review reads every changed file at its start and takes minutes; meanwhile the
+user edits. The review logs the edits of the open documents it read (`EditLogs`), and
+each result is placed through them (`Placing`), so a finding lands on its code or, when
+that code was rewritten, not at all. Where the edits in between are unknown (a file
+opened, closed or saved over while the review ran, or the index's text under review),
+one whole-document change stands for them: findings are found again by their text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+from attrs import frozen
+from lsprotocol import types
+
+from fuse_ls.server.anchors import Snapshot, record
+from fuse_ls.server.base import Change, ServerBase, doc_key
+
+
+class EditLogs:
+    """The edits of some open documents since their texts were read."""
+
+    def __init__(self) -> None:
+        self._logs: dict[str, tuple[str, list[Change]]] = {}  # doc key -> (text read, edits)
+
+    def start(self, key: str, text: str) -> None:
+        self._logs[key] = (text, [])
+
+    def keep(self, keys: Collection[str]) -> None:
+        """Stop logging documents other than these."""
+        self._logs = {k: v for k, v in self._logs.items() if k in keys}
+
+    def changed(self, key: str, changes: Sequence[Change]) -> None:
+        logged = self._logs.get(key)
+        if logged is not None:
+            record(logged[1], changes)
+
+    def closed(self, key: str) -> None:
+        # Its edits from now on are the file's business: findings are placed by its text.
+        self._logs.pop(key, None)
+
+    def since(self, key: str, text: str) -> Sequence[Change] | None:
+        """The edits since the document read as `text`; None when not known."""
+        logged = self._logs.get(key)
+        return logged[1] if logged is not None and logged[0] == text else None
+
+
+@frozen
+class Placing:
+    """How a reviewed file's lines map onto its text now: the edits from `then` to `now`."""
+
+    then: Snapshot
+    now: Snapshot
+    edits: Sequence[Change]
+
+
+def place(server: ServerBase, uri: str, path: Path, text: str, logs: EditLogs) -> Placing | None:
+    """Where `text`, reviewed as the content of `uri`, is now; None when the file is gone."""
+    key = doc_key(uri)
+    codec = server.workspace.position_codec
+    then = Snapshot(key, text, None, codec)
+    if server.document(key) is not None:
+        now = server.snapshot(key)
+        edits = logs.since(key, text)
+        if edits is not None:
+            return Placing(then, now, edits)
+    else:
+        current = _read(path)
+        if current is None:
+            return None
+        now = Snapshot(key, current, None, codec)
+    if now.text == text:
+        return Placing(then, now, ())
+    return Placing(then, now, (types.TextDocumentContentChangeWholeDocument(text=now.text),))
+
+
+def _read(path: Path) -> str | None:
+    """A file's text as the change reader takes it (line breaks as they are), or None."""
+    try:
+        return path.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
