@@ -19,8 +19,10 @@ from pygls.protocol import JsonRPCProtocol
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities, make_test_lsp_client
 
 from fuse_ls.emulator import Emulator
+from tests.changes.gitrepo import GIT_ENV, Repo
 from tests.lsp_sample import EVAL_LINE, JUDGE, POOL, SOURCE  # noqa: F401 (re-exported to tests)
 from tests.pool_sample import home_env
+from tests.server.change_sample import changed_repo
 
 NONE_LINE = 5  # 0-based line of `if value == None:`
 
@@ -327,6 +329,20 @@ async def lsp(
     session, stop = await start_session(request.param, emu, tmp_path)
     yield session
     await stop()
+
+
+@pytest_asyncio.fixture
+async def session(
+    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[Session, Repo]]:
+    """A VS Code session whose workspace is a git repository with a change (a.py, b.py)."""
+    for key, value in GIT_ENV.items():  # git identity for the test and the server
+        monkeypatch.setenv(key, value)
+    s, stop = await start_session("visual-studio-code", emu, tmp_path)
+    try:
+        yield s, changed_repo(s.workspace)
+    finally:
+        await stop()
 
 
 def only_edit(resolved: types.CodeAction, uri: str) -> types.TextEdit:

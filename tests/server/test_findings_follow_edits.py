@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
-import pytest_asyncio
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from fuse_ls.emulator import Emulator
-from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.changes.gitrepo import Repo
+from tests.server.change_sample import A_NEW, B_NEW
 from tests.server.conftest import (
     EVAL_LINE,
     JUDGE,
@@ -20,35 +16,8 @@ from tests.server.conftest import (
     SOURCE,
     Session,
     script,
-    start_session,
     wait_for,
 )
-
-A_BASE = "import json\n\n\ndef load(text):\n    return json.loads(text)\n"
-A_NEW = "import json\n\n\ndef load(text):\n    value = eval(text)\n    return value\n"
-B_BASE = "def save(path):\n    return path\n"
-B_NEW = "def save(path):\n    return eval(path)\n"
-
-
-@pytest_asyncio.fixture
-async def repo_session(
-    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[Session, Repo]]:
-    for key, value in GIT_ENV.items():
-        monkeypatch.setenv(key, value)
-    s, stop = await start_session("neovim", emu, tmp_path)
-    repo = Repo.__new__(Repo)
-    repo.root = s.workspace
-    repo.git("init", "-q", "-b", "main")
-    repo.write("a.py", A_BASE)
-    repo.write("b.py", B_BASE)
-    repo.commit("base")
-    repo.write("a.py", A_NEW)
-    repo.write("b.py", B_NEW)
-    try:
-        yield s, repo
-    finally:
-        await stop()
 
 
 def lines(s: Session, uri: str, code: str = "security") -> list[int]:
@@ -60,11 +29,11 @@ def provisional(s: Session, uri: str) -> list[types.Diagnostic]:
 
 
 async def test_a_change_review_lands_on_code_moved_while_it_ran(
-    repo_session: tuple[Session, Repo],
+    session: tuple[Session, Repo],
 ) -> None:
     """Lines inserted above the change while its models think: the findings the review
     publishes afterwards (provisional and fused) are on the moved code, in both files."""
-    s, _ = repo_session
+    s, _ = session
     a_uri = s.open("a.py", A_NEW)
     b_uri = s.open("b.py", B_NEW)
     s.emulator.hold("emu/mid", "emu/slow")
@@ -97,9 +66,9 @@ def replace_all(s: Session, uri: str, text: str) -> None:
 
 
 async def test_a_change_finding_whose_code_was_rewritten_meanwhile_is_not_shown(
-    repo_session: tuple[Session, Repo],
+    session: tuple[Session, Repo],
 ) -> None:
-    s, _ = repo_session
+    s, _ = session
     a_uri = s.open("a.py", A_NEW)
     b_uri = s.open("b.py", B_NEW)
     s.emulator.hold("emu/mid", "emu/slow")
@@ -115,9 +84,9 @@ async def test_a_change_finding_whose_code_was_rewritten_meanwhile_is_not_shown(
 
 
 async def test_a_whole_document_change_during_a_change_review_finds_the_code_again(
-    repo_session: tuple[Session, Repo],
+    session: tuple[Session, Repo],
 ) -> None:
-    s, _ = repo_session
+    s, _ = session
     a_uri = s.open("a.py", A_NEW)
     s.emulator.hold("emu/mid", "emu/slow")
     running = s.execute_async("fuse-ls.reviewChanges", {"paths": ["a.py"]})
@@ -130,11 +99,11 @@ async def test_a_whole_document_change_during_a_change_review_finds_the_code_aga
 
 
 async def test_a_document_closed_during_a_change_review_gets_findings_where_its_file_has_them(
-    repo_session: tuple[Session, Repo],
+    session: tuple[Session, Repo],
 ) -> None:
     """The buffer had unsaved lines above the change when the review read it; the user
     closes it without saving: the findings go where the code is in the file."""
-    s, _ = repo_session
+    s, _ = session
     a_uri = s.open("a.py", A_NEW)
     s.edit(a_uri, (0, 0), (0, 0), "# unsaved\n# lines\n# here\n")  # eval(text) on line 7
     s.emulator.hold("emu/mid", "emu/slow")

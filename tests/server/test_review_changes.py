@@ -3,47 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from fuse_ls.emulator import Emulator
-from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.server.conftest import Session, script, start_session, wait_for
-
-A_BASE = "import json\n\n\ndef load(text):\n    return json.loads(text)\n"
-A_NEW = "import json\n\n\ndef load(text):\n    value = eval(text)\n    return value\n"
-B_BASE = "def save(path):\n    return path\n"
-B_NEW = "def save(path):\n    return eval(path)\n"
+from tests.changes.gitrepo import Repo
+from tests.server.change_sample import A_BASE, A_NEW, B_BASE
+from tests.server.conftest import Session, script, wait_for
 
 
 def chat_calls(emu: Emulator) -> int:
     return sum(1 for r in emu.requests if r.path.endswith("/chat/completions"))
-
-
-@pytest_asyncio.fixture
-async def session(
-    emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[tuple[Session, Repo]]:
-    for key, value in GIT_ENV.items():  # git identity for the test and the server
-        monkeypatch.setenv(key, value)
-    s, stop = await start_session("visual-studio-code", emu, tmp_path)
-    repo = Repo.__new__(Repo)
-    repo.root = s.workspace
-    repo.git("init", "-q", "-b", "main")
-    repo.write("a.py", A_BASE)
-    repo.write("b.py", B_BASE)
-    repo.commit("base")
-    repo.write("a.py", A_NEW)
-    repo.write("b.py", B_NEW)
-    try:
-        yield s, repo
-    finally:
-        await stop()
 
 
 def security(s: Session, uri: str) -> list[types.Diagnostic]:
