@@ -112,6 +112,8 @@ async def test_a_document_closed_during_a_change_review_gets_findings_where_its_
     s.client.text_document_did_close(
         types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=a_uri))
     )
+    # Closing clears the document's diagnostics: the server has seen the close.
+    await wait_for(lambda: lines(s, a_uri) == [], what="the close handled")
     s.emulator.release()
     result = await asyncio.wait_for(running, 15)
     assert result["units"] == 1
@@ -155,13 +157,17 @@ async def test_odd_edits_during_a_review_never_misplace_a_finding(lsp: Session) 
                 text=text,
             )
         )
+    eval_line = next(n for n, line in enumerate(mirror.lines) if "eval(" in line)
+    assert eval_line == EVAL_LINE + 1
+    # The provisional finding is moved: the server has the edits before any result.
+    await wait_for(lambda: lines(lsp, uri) == [eval_line], what="the edits handled")
     lsp.emulator.release()
     result = await asyncio.wait_for(running, 15)
     assert result["cancelled"] is False
-    shown = lsp.diagnostics(uri)
-    assert shown, "the eval() line was not edited: its finding stays"
-    for d in shown:
-        assert "eval(" in mirror.lines[d.range.start.line]
+    assert result["findings"] and {f["range"]["start"]["line"] for f in result["findings"]} == {
+        eval_line
+    }
+    assert lines(lsp, uri) == [eval_line]
     assert await lsp.code_actions(uri, (0, 0), (1, 0))  # still answering
 
 
