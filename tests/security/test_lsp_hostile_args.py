@@ -10,7 +10,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 
 from fuse_ls.emulator import Emulator
@@ -64,11 +63,6 @@ async def test_a_base_holding_nul_is_a_git_error_not_an_internal_one(client: Raw
     await _alive(client)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fuse_ls/server/changes.py (diag): parse_args should refuse a NUL in 'paths' "
-    "with -32602; today Path.resolve raises ValueError: an internal error with a traceback",
-)
 async def test_a_path_holding_nul_is_invalid_params(client: RawClient) -> None:
     reply = await _changes(client, {"paths": ["src\u0000"]}, "nul-path")
     assert reply.get("error", {}).get("code") == -32602, reply
