@@ -98,3 +98,16 @@ def test_a_finding_dismissed_from_a_file_review_is_hidden_there_and_undone(
     assert set(by_category(change)) == {"errors"}
     fuse(["dismiss", "--undo", security], repo.root, emu)
     assert by_category(findings(["review", "src/app.py"], repo.root, emu))["security"] == security
+
+
+def test_a_mistyped_fingerprint_is_an_error_on_stderr_and_dismisses_none(
+    repo: Repo, emu: Emulator
+) -> None:
+    """The error went to stdout, after the fingerprints before it were already dismissed."""
+    security = by_category(findings(["review", "src/app.py"], repo.root, emu))["security"]
+    res = fuse(["dismiss", security, "not-hex"], repo.root, emu)
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert "error: 'not-hex' is not a finding fingerprint (hex digits)" in res.stderr
+    after = findings(["review", "src/app.py"], repo.root, emu)
+    assert by_category(after)["security"] == security and after["hidden"] == {}
