@@ -92,12 +92,14 @@ def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | Non
     if not missing:
         return None
     names = " and ".join(sorted(missing))
+    # One whole command a line, each under 80 columns: a wrapped line pastes as two.
     return (
         f"No API key: set {names} (an OpenRouter key from https://openrouter.ai/keys), "
-        "or point fuse-ls at a local OpenAI-compatible server, e.g. "
-        "FUSE_LS_BASE_URL=http://localhost:11434/v1 FUSE_LS_MODELS=qwen2.5-coder:7b "
-        "FUSE_LS_JUDGE=qwen2.5-coder:7b for Ollama. To see fuse-ls work without any model, "
-        "run `fuse-ls demo`."
+        "or point fuse-ls at a local OpenAI-compatible server, e.g. Ollama:\n"
+        "  export FUSE_LS_BASE_URL=http://localhost:11434/v1\n"
+        "  export FUSE_LS_MODELS=qwen2.5-coder:7b\n"
+        "  export FUSE_LS_JUDGE=qwen2.5-coder:7b\n"
+        "To see fuse-ls work without any model, run `fuse-ls demo`."
     )
 
 

@@ -167,10 +167,25 @@ def test_explain_and_fix_apply(emu: Emulator, project: Path) -> None:
 
 
 def test_missing_key_says_what_to_set(project: Path) -> None:
-    res = fuse(["review", "app.py"], project, None)
+    res = fuse(["review", "app.py"], project, None, COLUMNS="80")
     assert res.returncode == 2
     assert "OPENROUTER_API_KEY" in res.stderr and "fuse-ls demo" in res.stderr
-    assert "FUSE_LS_BASE_URL" in res.stderr
+    # The local-server lines paste into a shell at 80 columns (wrapped, they split an
+    # assignment from the command it was for).
+    pasted = "\n".join(line for line in res.stderr.splitlines() if line.startswith("  "))
+    shell = subprocess.run(
+        ["bash", "-c", pasted + "\nenv | grep ^FUSE_LS_ | sort"],
+        env={"PATH": os.environ["PATH"]},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert shell.returncode == 0 and shell.stderr == "", shell.stderr
+    assert shell.stdout.splitlines() == [
+        "FUSE_LS_BASE_URL=http://localhost:11434/v1",
+        "FUSE_LS_JUDGE=qwen2.5-coder:7b",
+        "FUSE_LS_MODELS=qwen2.5-coder:7b",
+    ], res.stderr
 
 
 def test_bad_range_and_missing_file(emu: Emulator, project: Path) -> None:
