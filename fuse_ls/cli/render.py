@@ -138,27 +138,44 @@ def _money(value: float | None) -> str:
 
 
 def models_table(result: FusionResult) -> Table:
+    """One row per model. A row's note (winner, why it failed, why the judge was not
+    asked) goes under the model's id, not in a column of its own: model ids have no
+    spaces to wrap at, and beside a note column rich cut them to `anthropic/cl…` at 80
+    columns, so which model was which could not be read."""
     table = Table(title="models", title_justify="left")
-    for col in ("model", "status", "latency", "tokens in/out", "cost", "note"):
-        table.add_column(col, justify="right" if col in ("latency", "cost") else "left")
+    ids = [c.model for c in result.candidates]
+    if result.judge is not None:
+        ids.append(result.judge.model)
+    table.add_column("model", min_width=min(max(map(len, ids), default=5), 40))
+    table.add_column("status")
+    table.add_column("latency", justify="right")
+    table.add_column("tokens\nin/out")
+    table.add_column("cost", justify="right")
+
+    def model(label: str, note: str) -> Text:
+        return Text(label) + (Text("\n" + note, style="dim") if note else Text())
+
     for c in result.candidates:
+        # A failure is said in full in the notes below; its row names the model once.
+        note = (c.error or "").removeprefix(f"{c.model}: ")
+        if result.winner == c.model and c.status == "ok":
+            note = "winner"
         table.add_row(
-            c.model,
+            model(c.model, note),
             Text(c.status, style="green" if c.status == "ok" else "red"),
             "-" if c.latency_s is None else f"{c.latency_s:.2f}s",
             f"{c.usage.prompt_tokens}/{c.usage.completion_tokens}",
-            _money(c.cost_usd),
-            (c.error or "") + ("winner" if result.winner == c.model and c.status == "ok" else ""),
+            "-" if c.cost_usd is None and c.status != "ok" else _money(c.cost_usd),
         )
     j = result.judge
     if j is not None:
         table.add_row(
-            f"{j.model} (judge)",
+            model(f"{j.model} (judge)", j.skipped_reason or j.error or ""),
             Text(j.status, style="green" if j.status in ("ok", "skipped") else "red"),
             "-" if j.latency_s is None else f"{j.latency_s:.2f}s",
             f"{j.usage.prompt_tokens}/{j.usage.completion_tokens}",
-            _money(j.usage.cost_usd),
-            j.skipped_reason or j.error or "",
+            # A judge that was not asked cost nothing, not an unknown amount.
+            "-" if j.status == "skipped" else _money(j.usage.cost_usd),
         )
     return table
 
