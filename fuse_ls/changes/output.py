@@ -54,7 +54,11 @@ class RunProgress:
 
     def __call__(self, state: RunState) -> None:
         if self.console.is_terminal:
-            self.live.update(self._line(state))
+            # One line, cut at the width: wrapped (it runs to ~190 characters with the
+            # model list), each redraw took three lines of an 80-column terminal.
+            line = self._line(state)
+            line.no_wrap, line.overflow = True, "ellipsis"
+            self.live.update(line)
         elif state.done != self._last_done and (state.stage != "preparing"):
             self._last_done = state.done
             self.console.print(self._line(state), highlight=False)

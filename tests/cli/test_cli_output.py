@@ -162,3 +162,23 @@ def test_the_models_table_names_every_model_in_full_at_80_columns(tmp_path: Path
     judge = next(line for line in table.splitlines() if "(judge)" in line)
     cells = [cell.strip() for cell in judge.split("│")[1:-1]]
     assert cells == [f"{JUDGE} (judge)", "skipped", "-", "0/0", "-"], judge
+
+
+def test_change_review_progress_stays_one_line_in_an_80_column_terminal() -> None:
+    """The live line runs to ~190 characters with the model list: wrapped, every redraw
+    took three lines of the terminal."""
+    import io
+
+    from rich.console import Console
+
+    from fuse_ls.changes.output import RunProgress
+    from fuse_ls.changes.progress import RunState
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=80, color_system=None)
+    progress = RunProgress(console)
+    with progress:
+        progress(RunState(units=12, done=3, models=POOL, judge=JUDGE, stage="reviewing"))
+        shown = console.render_lines(progress.live.renderable, console.options)
+    assert len(shown) == 1
+    text = "".join(segment.text for segment in shown[0])
+    assert text.startswith("fuse-ls: reviewing · units 3/12 (0 cached)") and text.endswith("…")
