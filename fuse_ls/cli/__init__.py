@@ -266,18 +266,18 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
 
         return 3 if isinstance(exc, AllModelsFailed) else 2
     marked = None
-    if task == "review":  # fingerprints for `fuse-ls dismiss`, as a change review shows
+    if task == "review":  # fingerprints and quieting as in a change review
         from fuse_ls.cli.fingerprints import mark
 
         marked = mark(result, path, text, settings)
         result = marked.result
-    prints, dismissed = (marked.fingerprints, marked.dismissed) if marked else ((), None)
+    prints, hidden = (marked.fingerprints, marked.hidden) if marked else ((), None)
     if args.sarif:
         print(json.dumps(report.sarif(result, Path(shown), prints), indent=2))
     elif args.json:
-        print(json.dumps(report.result_json(result, shown, prints, dismissed), indent=2))
+        print(json.dumps(report.result_json(result, shown, prints, hidden), indent=2))
     elif task == "review":
-        render.print_review(out, result, shown, prints, dismissed or 0)
+        render.print_review(out, result, shown, prints, hidden or {})
     else:
         title = "consensus explanation" if task == "explain" else "fused fix"
         where = f"{title}: {shown}:{request.start_line}-{request.end_line}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -180,17 +180,21 @@ def models_table(result: FusionResult) -> Table:
     return table
 
 
-def findings_table(result: FusionResult, path: str, fingerprints: Sequence[str] = ()) -> Table:
+def findings_table(
+    result: FusionResult, path: str, fingerprints: Sequence[str] = (), models: bool = True
+) -> Table:
     """`fingerprints` (one per finding) fill an "id" column, as in a change review: what
-    `fuse-ls dismiss` takes."""
+    `fuse-ls dismiss` takes, kept whole on one line to be copied. `models`: a column
+    naming who found each (the votes cell counts them; `--json` names them too)."""
     table = Table(title=f"fused findings for {path}", title_justify="left", show_lines=True)
     table.add_column("lines", justify="right")
     table.add_column("severity")
     table.add_column("votes", justify="center", max_width=14)
     table.add_column("finding", overflow="fold")
-    table.add_column("models", overflow="fold")
+    if models:
+        table.add_column("models", overflow="fold")
     if fingerprints:
-        table.add_column("id", overflow="fold", style="dim")
+        table.add_column("id", style="dim", no_wrap=True, min_width=16)
     for n, f in enumerate(result.findings):
         lines = str(f.start_line) if f.start_line == f.end_line else f"{f.start_line}-{f.end_line}"
         verdict = {True: " (judge: confirmed)", False: "", None: ""}[f.confirmed]
@@ -200,7 +204,7 @@ def findings_table(result: FusionResult, path: str, fingerprints: Sequence[str] 
             f.votes_text,
             f"[{f.category}] {f.message}{verdict}"
             + (f"\nfix: {f.replacement.strip()[:200]}" if f.replacement else ""),
-            ", ".join(dict.fromkeys(f.models)),
+            *([", ".join(dict.fromkeys(f.models))] if models else []),
             *([fingerprints[n]] if fingerprints else []),
         )
     return table
@@ -224,18 +228,21 @@ def print_review(
     result: FusionResult,
     path: str,
     fingerprints: Sequence[str] = (),
-    dismissed: int = 0,
+    hidden: Mapping[str, int] | None = None,
 ) -> None:
     if result.findings:
-        console.print(findings_table(result, path, fingerprints))
+        # Below 100 columns the models column left the finding a dozen characters wide.
+        wide = console.width >= 100
+        console.print(findings_table(result, path, fingerprints, models=wide))
     else:
         console.print(Text(f"No findings for {path}.", style="green"))
     if result.rejected:
         console.print(
             Text(f"{len(result.rejected)} finding(s) rejected by the judge.", style="dim")
         )
-    if dismissed:  # worded as a change review says it
-        console.print(Text(f"not shown: {dismissed} dismissed", style="dim"))
+    if hidden:  # worded as a change review says it
+        said = ", ".join(f"{n} {why}" for why, n in hidden.items())
+        console.print(Text(f"not shown: {said}", style="dim"))
     _footer(console, result)
 
 
