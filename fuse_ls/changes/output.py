@@ -54,7 +54,11 @@ class RunProgress:
 
     def __call__(self, state: RunState) -> None:
         if self.console.is_terminal:
-            self.live.update(self._line(state))
+            # One line, cut at the width: wrapped (it runs to ~190 characters with the
+            # model list), each redraw took three lines of an 80-column terminal.
+            line = self._line(state)
+            line.no_wrap, line.overflow = True, "ellipsis"
+            self.live.update(line)
         elif state.done != self._last_done and (state.stage != "preparing"):
             self._last_done = state.done
             self.console.print(self._line(state), highlight=False)
@@ -71,7 +75,8 @@ def print_review(console: Console, review: ChangeReview) -> None:
         table.add_column("severity")
         table.add_column("votes", justify="center", max_width=14)
         table.add_column("finding", overflow="fold")
-        table.add_column("id", overflow="fold", style="dim")
+        # Whole on one line: it is copied for `fuse-ls dismiss`.
+        table.add_column("id", style="dim", no_wrap=True, min_width=16)
         for r in group:
             f = r.finding
             verdict = " (judge: confirmed)" if f.confirmed else ""

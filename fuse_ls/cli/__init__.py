@@ -92,12 +92,14 @@ def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | Non
     if not missing:
         return None
     names = " and ".join(sorted(missing))
+    # One whole command a line, each under 80 columns: a wrapped line pastes as two.
     return (
         f"No API key: set {names} (an OpenRouter key from https://openrouter.ai/keys), "
-        "or point fuse-ls at a local OpenAI-compatible server, e.g. "
-        "FUSE_LS_BASE_URL=http://localhost:11434/v1 FUSE_LS_MODELS=qwen2.5-coder:7b "
-        "FUSE_LS_JUDGE=qwen2.5-coder:7b for Ollama. To see fuse-ls work without any model, "
-        "run `fuse-ls demo`."
+        "or point fuse-ls at a local OpenAI-compatible server, e.g. Ollama:\n"
+        "  export FUSE_LS_BASE_URL=http://localhost:11434/v1\n"
+        "  export FUSE_LS_MODELS=qwen2.5-coder:7b\n"
+        "  export FUSE_LS_JUDGE=qwen2.5-coder:7b\n"
+        "To see fuse-ls work without any model, run `fuse-ls demo`."
     )
 
 
@@ -264,18 +266,18 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
 
         return 3 if isinstance(exc, AllModelsFailed) else 2
     marked = None
-    if task == "review":  # fingerprints for `fuse-ls dismiss`, as a change review shows
+    if task == "review":  # fingerprints and quieting as in a change review
         from fuse_ls.cli.fingerprints import mark
 
         marked = mark(result, path, text, settings)
         result = marked.result
-    prints, dismissed = (marked.fingerprints, marked.dismissed) if marked else ((), None)
+    prints, hidden = (marked.fingerprints, marked.hidden) if marked else ((), None)
     if args.sarif:
         print(json.dumps(report.sarif(result, Path(shown), prints), indent=2))
     elif args.json:
-        print(json.dumps(report.result_json(result, shown, prints, dismissed), indent=2))
+        print(json.dumps(report.result_json(result, shown, prints, hidden), indent=2))
     elif task == "review":
-        render.print_review(out, result, shown, prints, dismissed or 0)
+        render.print_review(out, result, shown, prints, hidden or {})
     else:
         title = "consensus explanation" if task == "explain" else "fused fix"
         where = f"{title}: {shown}:{request.start_line}-{request.end_line}"

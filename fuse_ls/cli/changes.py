@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -429,13 +430,14 @@ def dismiss_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     from fuse_ls.changes.cache import ReviewCache, cache_path
 
+    prints = [fp.strip().lower() for fp in args.fingerprints]
+    for fp in prints:  # all checked first: a typo in one dismisses none of them
+        if not fp or any(c not in "0123456789abcdef" for c in fp):
+            print(f"error: {fp!r} is not a finding fingerprint (hex digits)", file=sys.stderr)
+            return 2
     settings, root = _settings_here()
     with ReviewCache(cache_path(settings)) as cache:
-        for fp in args.fingerprints:
-            fp = fp.strip().lower()
-            if not fp or any(c not in "0123456789abcdef" for c in fp):
-                print(f"error: {fp!r} is not a finding fingerprint (hex digits)")
-                return 2
+        for fp in prints:
             if args.undo:
                 found = cache.undismiss(str(root), fp)
                 print(f"{fp}: {'shown again' if found else 'was not dismissed'}")

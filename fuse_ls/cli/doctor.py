@@ -172,21 +172,30 @@ def read_editor_settings(source: str) -> list[EditorLayer] | str:
     return [EditorLayer(layer) for layer in layers]
 
 
-def _trust_detail(workspace: Path, flag: bool) -> str:
+def _trust_detail(workspace: Path, flag: bool, sources: Sequence[str]) -> str:
     """Whether the workspace is trusted and by what: the user's trust list, `--trust`
-    (an editor passes it when the editor trusts the workspace), or both."""
+    (an editor passes it when the editor trusts the workspace), or both. `sources`: the
+    config sources read, to tell a workspace without a config file of its own (where
+    trust changes nothing) from one whose file is held back."""
     by = ["on your trust list (`fuse-ls trust`)"] if trust.is_listed(workspace) else []
     if flag:
         by.append("--trust")
     if by:
         return (
             f"{workspace} is trusted: {' and '.join(by)}. Its config file may choose "
-            "endpoints and keys (limits it may only tighten)."
+            "endpoints, keys and check commands (limits it may only tighten)."
         )
     how = trust.how_to_trust(workspace)
+    own = (str(workspace / ".fuse-ls.toml"), f"{workspace / 'pyproject.toml'} [tool.fuse-ls]")
+    if not any(source in own for source in sources):
+        return (
+            f"{workspace} is not trusted: it has no config file of its own (.fuse-ls.toml or "
+            "[tool.fuse-ls] in pyproject.toml), so nothing is held back. Should it get one: "
+            f"{how}."
+        )
     return (
-        f"{workspace} is not trusted: its config file cannot choose endpoints or keys, nor "
-        f"loosen limits. {how[:1].upper()}{how[1:]}."
+        f"{workspace} is not trusted: its config file cannot choose endpoints, keys or "
+        f"check commands, nor loosen limits. {how[:1].upper()}{how[1:]}."
     )
 
 
@@ -207,7 +216,8 @@ def run_checks(
         checks.append(_check("editor settings", False, unreadable))
     # Two editor layers (start-up and pulled) are one source to the user.
     checks.append(_check("config sources", True, ", ".join(dict.fromkeys(loaded.sources))))
-    checks.append(_check("workspace trust", True, _trust_detail(workspace, trusted)))
+    trusted_row = _trust_detail(workspace, trusted, loaded.sources)
+    checks.append(_check("workspace trust", True, trusted_row))
     for problem in loaded.problems:
         # A notice (an unknown key, a key an untrusted workspace may not set) changes
         # nothing in force: a warning, as the server shows it, not a failed check.

@@ -1,5 +1,6 @@
 """Fingerprints for a review of one file (`fuse-ls review FILE[:A-B]`): the same ids a
-change review prints, so `fuse-ls dismiss` hides a finding whichever review showed it.
+change review prints, so `fuse-ls dismiss` hides a finding whichever review showed it;
+and the same quieting: `# fuse-ls: ignore[...]` lines and dismissed findings are hidden.
 
 A fingerprint is made of the path as the change review names it (relative to the git
 repository of the current folder, as `fuse-ls dismiss` takes it), the category and the
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from attrs import evolve, frozen
 
-from fuse_ls.core.types import FusionResult
+from fuse_ls.core.types import FusedFinding, FusionResult
 
 if TYPE_CHECKING:
     from fuse_ls.config import Settings
@@ -20,11 +21,11 @@ if TYPE_CHECKING:
 
 @frozen
 class Marked:
-    """The review's findings less the dismissed ones, and their fingerprints."""
+    """The review's findings less the hidden ones, and their fingerprints."""
 
     result: FusionResult
     fingerprints: tuple[str, ...]  # one per `result.findings`, in order
-    dismissed: int  # findings hidden because they were dismissed
+    hidden: dict[str, int]  # why -> how many, a change review's reasons and words
 
 
 def repo_here() -> Path:
@@ -42,7 +43,7 @@ def mark(result: FusionResult, file: Path, text: str, settings: Settings) -> Mar
     from fuse_ls.changes import noise
 
     if not result.findings:
-        return Marked(result, (), 0)
+        return Marked(result, (), {})
     root = repo_here()
     absolute = file.resolve()
     try:
@@ -50,16 +51,31 @@ def mark(result: FusionResult, file: Path, text: str, settings: Settings) -> Mar
     except ValueError:  # a file outside the repository: named as a change review names it
         path = absolute.as_posix()
     lines = text.splitlines()
-    prints = [noise.fingerprint(path, f, lines) for f in result.findings]
+    rules = noise.suppressions(text)
     from fuse_ls.changes.cache import ReviewCache, cache_path
 
     with ReviewCache(cache_path(settings)) as cache:
         dismissed = cache.dismissed(str(root))
         notes = tuple(cache.notes)
-    kept = [(f, fp) for f, fp in zip(result.findings, prints, strict=True) if fp not in dismissed]
+    kept: list[tuple[FusedFinding, str]] = []
+    hidden: dict[str, int] = {}
+    for f in result.findings:
+        fp = noise.fingerprint(path, f, lines)
+        # In the change review's order (fuse_ls/changes/review.py `shown`).
+        why = (
+            "suppressed"
+            if noise.is_suppressed(f, rules)
+            else "dismissed"
+            if fp in dismissed
+            else None
+        )
+        if why is None:
+            kept.append((f, fp))
+        else:
+            hidden[why] = hidden.get(why, 0) + 1
     result = evolve(
         result,
         findings=tuple(f for f, _ in kept),
         notes=(*result.notes, *notes),
     )
-    return Marked(result, tuple(fp for _, fp in kept), len(prints) - len(kept))
+    return Marked(result, tuple(fp for _, fp in kept), hidden)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rich.console import Console, Group
@@ -138,42 +138,63 @@ def _money(value: float | None) -> str:
 
 
 def models_table(result: FusionResult) -> Table:
+    """One row per model. A row's note (winner, why it failed, why the judge was not
+    asked) goes under the model's id, not in a column of its own: model ids have no
+    spaces to wrap at, and beside a note column rich cut them to `anthropic/cl…` at 80
+    columns, so which model was which could not be read."""
     table = Table(title="models", title_justify="left")
-    for col in ("model", "status", "latency", "tokens in/out", "cost", "note"):
-        table.add_column(col, justify="right" if col in ("latency", "cost") else "left")
+    ids = [c.model for c in result.candidates]
+    if result.judge is not None:
+        ids.append(result.judge.model)
+    table.add_column("model", min_width=min(max(map(len, ids), default=5), 40))
+    table.add_column("status")
+    table.add_column("latency", justify="right")
+    table.add_column("tokens\nin/out")
+    table.add_column("cost", justify="right")
+
+    def model(label: str, note: str) -> Text:
+        return Text(label) + (Text("\n" + note, style="dim") if note else Text())
+
     for c in result.candidates:
+        # A failure is said in full in the notes below; its row names the model once.
+        note = (c.error or "").removeprefix(f"{c.model}: ")
+        if result.winner == c.model and c.status == "ok":
+            note = "winner"
         table.add_row(
-            c.model,
+            model(c.model, note),
             Text(c.status, style="green" if c.status == "ok" else "red"),
             "-" if c.latency_s is None else f"{c.latency_s:.2f}s",
             f"{c.usage.prompt_tokens}/{c.usage.completion_tokens}",
-            _money(c.cost_usd),
-            (c.error or "") + ("winner" if result.winner == c.model and c.status == "ok" else ""),
+            "-" if c.cost_usd is None and c.status != "ok" else _money(c.cost_usd),
         )
     j = result.judge
     if j is not None:
         table.add_row(
-            f"{j.model} (judge)",
+            model(f"{j.model} (judge)", j.skipped_reason or j.error or ""),
             Text(j.status, style="green" if j.status in ("ok", "skipped") else "red"),
             "-" if j.latency_s is None else f"{j.latency_s:.2f}s",
             f"{j.usage.prompt_tokens}/{j.usage.completion_tokens}",
-            _money(j.usage.cost_usd),
-            j.skipped_reason or j.error or "",
+            # A judge that was not asked cost nothing, not an unknown amount.
+            "-" if j.status == "skipped" else _money(j.usage.cost_usd),
         )
     return table
 
 
-def findings_table(result: FusionResult, path: str, fingerprints: Sequence[str] = ()) -> Table:
+def findings_table(
+    result: FusionResult, path: str, fingerprints: Sequence[str] = (), models: bool = True
+) -> Table:
     """`fingerprints` (one per finding) fill an "id" column, as in a change review: what
-    `fuse-ls dismiss` takes."""
+    `fuse-ls dismiss` takes, kept whole on one line to be copied. `models`: a column
+    naming who found each (the votes cell counts them; `--json` names them too)."""
     table = Table(title=f"fused findings for {path}", title_justify="left", show_lines=True)
     table.add_column("lines", justify="right")
     table.add_column("severity")
     table.add_column("votes", justify="center", max_width=14)
     table.add_column("finding", overflow="fold")
-    table.add_column("models", overflow="fold")
+    if models:
+        table.add_column("models", overflow="fold")
     if fingerprints:
-        table.add_column("id", overflow="fold", style="dim")
+        table.add_column("id", style="dim", no_wrap=True, min_width=16)
     for n, f in enumerate(result.findings):
         lines = str(f.start_line) if f.start_line == f.end_line else f"{f.start_line}-{f.end_line}"
         verdict = {True: " (judge: confirmed)", False: "", None: ""}[f.confirmed]
@@ -183,7 +204,7 @@ def findings_table(result: FusionResult, path: str, fingerprints: Sequence[str] 
             f.votes_text,
             f"[{f.category}] {f.message}{verdict}"
             + (f"\nfix: {f.replacement.strip()[:200]}" if f.replacement else ""),
-            ", ".join(dict.fromkeys(f.models)),
+            *([", ".join(dict.fromkeys(f.models))] if models else []),
             *([fingerprints[n]] if fingerprints else []),
         )
     return table
@@ -207,18 +228,21 @@ def print_review(
     result: FusionResult,
     path: str,
     fingerprints: Sequence[str] = (),
-    dismissed: int = 0,
+    hidden: Mapping[str, int] | None = None,
 ) -> None:
     if result.findings:
-        console.print(findings_table(result, path, fingerprints))
+        # Below 100 columns the models column left the finding a dozen characters wide.
+        wide = console.width >= 100
+        console.print(findings_table(result, path, fingerprints, models=wide))
     else:
         console.print(Text(f"No findings for {path}.", style="green"))
     if result.rejected:
         console.print(
             Text(f"{len(result.rejected)} finding(s) rejected by the judge.", style="dim")
         )
-    if dismissed:  # worded as a change review says it
-        console.print(Text(f"not shown: {dismissed} dismissed", style="dim"))
+    if hidden:  # worded as a change review says it
+        said = ", ".join(f"{n} {why}" for why, n in hidden.items())
+        console.print(Text(f"not shown: {said}", style="dim"))
     _footer(console, result)
 
 

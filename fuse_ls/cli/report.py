@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,10 +67,10 @@ def result_json(
     result: FusionResult,
     path: str,
     fingerprints: Sequence[str] = (),
-    dismissed: int | None = None,
+    hidden: Mapping[str, int] | None = None,
 ) -> dict[str, Any]:
-    """`fingerprints` (one per finding, what `fuse-ls dismiss` takes) and the count of
-    `dismissed` findings not shown come with a review; the keys are a change review's."""
+    """`fingerprints` (one per finding, what `fuse-ls dismiss` takes) and the findings
+    `hidden` (why -> how many) come with a review; the keys are a change review's."""
     judge = result.judge
     findings = [finding_json(f) for f in result.findings]
     for entry, fp in zip(findings, fingerprints, strict=False):
@@ -103,8 +103,8 @@ def result_json(
         "wall_time_s": result.wall_time_s,
         "notes": list(result.notes),
     }
-    if dismissed is not None:
-        out["hidden"] = {"dismissed": dismissed} if dismissed else {}
+    if hidden is not None:
+        out["hidden"] = dict(hidden)
     if result.answer_check is not None or result.checks:
         out["answer_check"] = check_json(result.answer_check)
         out["checks"] = [

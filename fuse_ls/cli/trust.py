@@ -36,7 +36,8 @@ def cmd_trust(args: argparse.Namespace) -> int:
         return 2
     err.print(
         f"Trusted: {added}. Its .fuse-ls.toml / [tool.fuse-ls] may now choose endpoints, "
-        "API key variables and the telemetry directory (limits can still only be tightened).",
+        "API key variables, the telemetry directory and OpenTelemetry endpoint, and the "
+        "verify.commands run to check fixes (limits can still only be tightened).",
         markup=False,
     )
     return 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import difflib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,10 +58,14 @@ def make_verifier(
 
 
 def print_diff(console: Console, path: str, text: str, fixed: str) -> None:
-    diff = difflib.unified_diff(
-        text.splitlines(keepends=True), fixed.splitlines(keepends=True), f"a/{path}", f"b/{path}"
-    )
-    for line in diff:
+    from fuse_ls.verify.changes import diff_lines
+
+    for line in diff_lines(path, text, fixed):
+        if not console.is_terminal:
+            # Piped (`> fix.patch`, `| git apply`): the diff byte for byte. rich would wrap
+            # long lines at the console width and turn tabs into spaces: no patch applies.
+            console.file.write(line)
+            continue
         style = (
             "green"
             if line.startswith("+") and not line.startswith("+++")
@@ -72,7 +75,7 @@ def print_diff(console: Console, path: str, text: str, fixed: str) -> None:
             if line.startswith(("---", "+++", "@@"))
             else ""
         )
-        console.print(Text(line.rstrip("\n"), style=style))
+        console.print(Text(line.rstrip("\n"), style=style), soft_wrap=True)
 
 
 def _report_lines(console: Console, report: CheckReport, indent: str = "  ") -> None:

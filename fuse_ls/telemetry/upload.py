@@ -423,7 +423,8 @@ def _print_dry_run(
     key_note = (
         f"{creds.header} header with the key from {creds.origin}"
         if creds is not None
-        else "no API key found (set RUDEL_API_KEY) - a real upload would stop here"
+        else "no API key found: set RUDEL_API_KEY or run `rudel login`; "
+        "a real upload would stop here"
     )
     print(f"Dry run: nothing is sent. Would POST {url}{RPC_PATH} ({key_note}).", file=out)
     if not items:

@@ -47,17 +47,22 @@ class ReviewFixes:
 
     def diff(self) -> str:
         """One unified diff over every file, as `git diff` would show it."""
-        parts: list[str] = []
-        for f in self.files:
-            parts.extend(
-                difflib.unified_diff(
-                    f.base.splitlines(keepends=True),
-                    f.fixed.splitlines(keepends=True),
-                    f"a/{f.path}",
-                    f"b/{f.path}",
-                )
-            )
-        return "".join(p if p.endswith("\n") else p + "\n" for p in parts)
+        return "".join(line for f in self.files for line in diff_lines(f.path, f.base, f.fixed))
+
+
+def diff_lines(path: str, base: str, fixed: str) -> list[str]:
+    """The unified diff of one file as `git diff` shows it, line by line (each ends in a
+    newline): a last line without one is followed by git's marker, so the text applies
+    with `git apply` / `patch` and the file's end stays as it is."""
+    lines: list[str] = []
+    for line in difflib.unified_diff(
+        base.splitlines(keepends=True), fixed.splitlines(keepends=True), f"a/{path}", f"b/{path}"
+    ):
+        if line.endswith("\n"):
+            lines.append(line)
+        else:
+            lines += [line + "\n", "\\ No newline at end of file\n"]
+    return lines
 
 
 class StaleFiles(FuseError):

@@ -107,7 +107,17 @@ def test_demo_next_steps_paste_into_a_shell_at_80_columns(tmp_path: Path) -> Non
     start = next(i for i, line in enumerate(lines) if "Or with a local" in line) + 1
     end = next(i for i, line in enumerate(lines) if "In your editor" in line)
     pasted = "\n".join(lines[start:end])  # what a user selects and pastes, padding and all
-    # The same lines in a real shell, with a stand-in for fuse-ls that shows what it got.
+    assert in_a_shell(pasted) == [
+        "FUSE_LS_BASE_URL=http://localhost:11434/v1",
+        "FUSE_LS_JUDGE=qwen2.5-coder:7b",
+        "FUSE_LS_MODELS=qwen2.5-coder:7b,llama3.1:8b",
+        "args: review path/to/file.py",
+    ]
+
+
+def in_a_shell(pasted: str) -> list[str]:
+    """Pasted lines run in a real shell, with a stand-in for fuse-ls that prints the
+    FUSE_LS_ variables it sees and the arguments it got."""
     shell = subprocess.run(
         ["bash", "-c", 'fuse-ls() { env | grep ^FUSE_LS_ | sort; echo "args: $*"; }\n' + pasted],
         env={"PATH": os.environ["PATH"]},
@@ -116,12 +126,7 @@ def test_demo_next_steps_paste_into_a_shell_at_80_columns(tmp_path: Path) -> Non
         timeout=30,
     )
     assert shell.returncode == 0 and shell.stderr == "", shell.stderr
-    assert shell.stdout.splitlines() == [
-        "FUSE_LS_BASE_URL=http://localhost:11434/v1",
-        "FUSE_LS_JUDGE=qwen2.5-coder:7b",
-        "FUSE_LS_MODELS=qwen2.5-coder:7b,llama3.1:8b",
-        "args: review path/to/file.py",
-    ], shell.stdout
+    return shell.stdout.splitlines()
 
 
 def test_review_json_has_votes_models_and_costs(emu: Emulator, project: Path) -> None:
@@ -167,10 +172,18 @@ def test_explain_and_fix_apply(emu: Emulator, project: Path) -> None:
 
 
 def test_missing_key_says_what_to_set(project: Path) -> None:
-    res = fuse(["review", "app.py"], project, None)
+    res = fuse(["review", "app.py"], project, None, COLUMNS="80")
     assert res.returncode == 2
     assert "OPENROUTER_API_KEY" in res.stderr and "fuse-ls demo" in res.stderr
-    assert "FUSE_LS_BASE_URL" in res.stderr
+    # The local-server lines paste into a shell at 80 columns (wrapped, they split an
+    # assignment from the command it was for).
+    pasted = "\n".join(line for line in res.stderr.splitlines() if line.startswith("  "))
+    assert in_a_shell(pasted + "\nfuse-ls review app.py") == [
+        "FUSE_LS_BASE_URL=http://localhost:11434/v1",
+        "FUSE_LS_JUDGE=qwen2.5-coder:7b",
+        "FUSE_LS_MODELS=qwen2.5-coder:7b",
+        "args: review app.py",
+    ], res.stderr
 
 
 def test_bad_range_and_missing_file(emu: Emulator, project: Path) -> None:

@@ -140,3 +140,45 @@ def test_a_deadline_below_a_tenth_of_a_second_is_named_as_set_not_as_zero(
     assert " 0s " not in single.stderr
     assert change.returncode == 0, change.stderr
     assert "stopped: the run's 0.000001s deadline had passed" in change.stdout, change.stdout
+
+
+def test_the_models_table_names_every_model_in_full_at_80_columns(tmp_path: Path) -> None:
+    """Beside a note column rich cut the ids to `anthropic/cl…`; a judge that was not asked
+    cost `?` (it cost nothing)."""
+    (tmp_path / "app.py").write_text(CODE)
+    broken = "broken/model"
+    fault = {"kind": "http", "status": 400, "message": "no such model: broken/model"}
+    script = {"strict_models": False, "models": {broken: {"fault": fault}}}
+    with Emulator(script) as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        env.update(FUSE_LS_MODELS=",".join([*POOL, broken]), FUSE_LS_JUDGE=JUDGE, COLUMNS="80")
+        res = run_cli(["fix", "app.py:1-2"], env, tmp_path)
+    assert res.returncode == 0, res.stderr
+    table = res.stdout[res.stdout.index("models") :]
+    assert max(len(line) for line in table.splitlines()) <= 80
+    for model in (*POOL, broken, f"{JUDGE} (judge)"):
+        assert f"│ {model} " in table, table
+    assert "…" not in table
+    judge = next(line for line in table.splitlines() if "(judge)" in line)
+    cells = [cell.strip() for cell in judge.split("│")[1:-1]]
+    assert cells == [f"{JUDGE} (judge)", "skipped", "-", "0/0", "-"], judge
+
+
+def test_change_review_progress_stays_one_line_in_an_80_column_terminal() -> None:
+    """The live line runs to ~190 characters with the model list: wrapped, every redraw
+    took three lines of the terminal."""
+    import io
+
+    from rich.console import Console
+
+    from fuse_ls.changes.output import RunProgress
+    from fuse_ls.changes.progress import RunState
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=80, color_system=None)
+    progress = RunProgress(console)
+    with progress:
+        progress(RunState(units=12, done=3, models=POOL, judge=JUDGE, stage="reviewing"))
+        shown = console.render_lines(progress.live.renderable, console.options)
+    assert len(shown) == 1
+    text = "".join(segment.text for segment in shown[0])
+    assert text.startswith("fuse-ls: reviewing · units 3/12 (0 cached)") and text.endswith("…")

@@ -103,6 +103,24 @@ def test_workspace_trust_names_what_trusts_it(project: Path) -> None:
     assert "and --trust." in trust
 
 
+def test_untrusted_says_whether_there_is_a_config_file_to_hold_back(project: Path) -> None:
+    """A new user's first doctor run was told to trust a repository with no config file,
+    where trust changes nothing."""
+    offline = ("doctor", "--json", "--offline")
+    bare = rows(doctor(project, *offline))["workspace trust"]["detail"]
+    assert "it has no config file of its own" in bare and "nothing is held back" in bare
+    (project / ".fuse-ls.toml").write_text('mode = "debate"\n')
+    held = rows(doctor(project, *offline))["workspace trust"]["detail"]
+    assert "its config file cannot choose endpoints, keys or check commands" in held
+    assert "no config file" not in held
+    (project / ".fuse-ls.toml").unlink()
+    (project / "pyproject.toml").write_text('[tool.fuse-ls]\nmode = "debate"\n')
+    held = rows(doctor(project, *offline))["workspace trust"]["detail"]
+    assert "its config file cannot choose" in held
+    said = run_cli(["trust", str(project)], isolated_env(project), project)
+    assert said.returncode == 0 and "verify.commands" in said.stderr
+
+
 def test_doctor_with_a_broken_proxy_url_reports_it_in_a_row(tmp_path: Path) -> None:
     """A password with an unencoded '#' in HTTPS_PROXY crashed doctor (and so Neovim's
     :checkhealth) with a traceback quoting part of the password."""

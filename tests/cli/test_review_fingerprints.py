@@ -36,11 +36,12 @@ def repo(tmp_path: Path) -> Repo:
     return project
 
 
-def fuse(args: list[str], cwd: Path, emu: Emulator) -> Any:
+def fuse(args: list[str], cwd: Path, emu: Emulator, columns: int = 200) -> Any:
     """`fuse-ls` with its config, data (the dismissals) and caches beside the repository."""
     repo = next(p for p in (cwd, *cwd.parents) if p.name == "repo")
     env = home_env(emu.base_url, repo.parent / "home")
-    env.update(GIT_ENV, FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE, COLUMNS="200")
+    env.update(GIT_ENV, FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE)
+    env["COLUMNS"] = str(columns)
     return run_cli(args, env, cwd)
 
 
@@ -98,3 +99,42 @@ def test_a_finding_dismissed_from_a_file_review_is_hidden_there_and_undone(
     assert set(by_category(change)) == {"errors"}
     fuse(["dismiss", "--undo", security], repo.root, emu)
     assert by_category(findings(["review", "src/app.py"], repo.root, emu))["security"] == security
+
+
+def test_a_mistyped_fingerprint_is_an_error_on_stderr_and_dismisses_none(
+    repo: Repo, emu: Emulator
+) -> None:
+    """The error went to stdout, after the fingerprints before it were already dismissed."""
+    security = by_category(findings(["review", "src/app.py"], repo.root, emu))["security"]
+    res = fuse(["dismiss", security, "not-hex"], repo.root, emu)
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert "error: 'not-hex' is not a finding fingerprint (hex digits)" in res.stderr
+    after = findings(["review", "src/app.py"], repo.root, emu)
+    assert by_category(after)["security"] == security and after["hidden"] == {}
+
+
+def test_at_80_columns_each_fingerprint_is_whole_on_one_line(repo: Repo, emu: Emulator) -> None:
+    """The 16-hex id wrapped (`39df75c1690fbfe` / `c`): it could not be copied."""
+    prints = by_category(findings(["review", "src/app.py"], repo.root, emu)).values()
+    for args in (["review", "src/app.py"], ["review", "src/app.py", "--no-cache"]):
+        table = fuse(args, repo.root, emu, columns=80)
+        assert table.returncode == 0, table.stderr
+        assert max(len(line) for line in table.stdout.splitlines()) <= 80
+        for fp in prints:
+            assert fp in table.stdout, (args, table.stdout)
+
+
+def test_an_ignore_comment_hides_the_finding_in_a_file_review_too(
+    repo: Repo, emu: Emulator
+) -> None:
+    """`# fuse-ls: ignore[security]` hid it from a change review only."""
+    code = CODE.replace("eval(user_input)", "eval(user_input)  # fuse-ls: ignore[security]")
+    repo.write("src/app.py", code)
+    single = findings(["review", "src/app.py"], repo.root, emu)
+    change = findings(["review", "src/app.py", "--no-cache"], repo.root, emu)
+    for data in (single, change):
+        assert set(by_category(data)) == {"errors"}
+        assert data["hidden"] == {"suppressed": 1}
+    table = fuse(["review", "src/app.py"], repo.root, emu)
+    assert "not shown: 1 suppressed" in table.stdout

@@ -280,6 +280,7 @@ def test_dry_run_sends_nothing(rudel: RudelStub, env: Path, tmp_path: Path) -> N
     assert code == 0, err
     assert rudel.requests == []
     assert "nothing is sent" in out
+    assert "no API key found: set RUDEL_API_KEY or run `rudel login`" in out
     assert f"{rudel.url}/rpc/ingestSession" in out
     assert '"sessionId"' in out and '"gitRemote": "github.com/acme/widgets"' in out
     assert "bytes" in out and "redacted before sending: github-token: 1" in out
