@@ -5,7 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FixWaits, selectedLines } from '../src/fixwaits';
-import { APPLY, DISCARD } from '../src/fixpreview';
+import { APPLY, DISCARD, FIX_AGAIN } from '../src/fixpreview';
 import { settle } from './fakes/client';
 import { FakeTextDocument, fake, Range, Uri } from './fakes/vscode';
 import { activate, resetFakes } from './helpers';
@@ -187,6 +187,90 @@ describe('two fused fixes on one document', () => {
     client.emit('fuse/modelStatus', { fusionId: 'fa', uri: URI, task: 'fix', model: 'openai/gpt-5', index: 0, state: 'finished', latencyMs: 1200 });
     client.emit('fuse/modelStatus', { fusionId: 'fb', uri: URI, task: 'fix', model: 'openai/gpt-5', index: 0, state: 'streaming' });
     expect(fake.progress.map((p) => p.reports.at(-1)?.message)).toEqual(['gpt-5 ✓ 1.2s', 'gpt-5 ⋯']);
+  });
+});
+
+/** Holds each Apply question until the test answers it: both fixes are up at once. */
+function holdQuestions(): { text: string; answer(choice: string | undefined): void }[] {
+  const held: { text: string; answer(choice: string | undefined): void }[] = [];
+  fake.answerMessage = (m) => {
+    if (!m.items.includes(APPLY)) return undefined;
+    return new Promise<string | undefined>((resolve) => held.push({ text: m.text, answer: resolve })) as never;
+  };
+  return held;
+}
+
+describe('two fixes up for confirmation in one document at once', () => {
+  it('applying one, then the other: the second still applies on its own lines, moved', async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const held = holdQuestions();
+    const first = (await start([0, 0, 0, 11])).done;
+    const second = (await start([4, 0, 5, 16])).done;
+    // Both made for the document as it is now, both shown before either is answered.
+    void pending[0].finish({ range: line(0, 0, 11), newText: 'import ast\nimport json' });
+    void pending[1].finish({ range: lines(4, 5, 16), newText: '    value = ast.literal_eval(text)\n    return value' });
+    await settle();
+    expect(held.map((q) => q.text)).toEqual(['fuse-ls: Apply the fused fix to app.py:1?', 'fuse-ls: Apply the fused fix to app.py:5?']);
+    held[0].answer(APPLY);
+    expect(await first).toMatchObject({ applied: true });
+    held[1].answer(APPLY);
+    expect(await second).toMatchObject({ applied: true });
+    expect(document.text).toBe('import ast\nimport json\n\n\ndef load(text):\n    value = ast.literal_eval(text)\n    return value\n');
+    expect(fake.messages.filter((m) => m.kind !== 'info' || !m.items.includes(APPLY))).toEqual([]);
+    expect(fake.statusMessages.filter((m) => m === 'fuse-ls: fused fix applied')).toHaveLength(2);
+  });
+
+  it("the other order, and the user's edit between: each fix lands where its own lines are", async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const held = holdQuestions();
+    const first = (await start([0, 0, 0, 11])).done;
+    const second = (await start([4, 0, 5, 16])).done;
+    void pending[0].finish({ range: line(0, 0, 11), newText: 'import ast, json' });
+    void pending[1].finish({ range: lines(4, 5, 16), newText: '    return {}' });
+    await settle();
+    held[1].answer(APPLY);
+    expect(await second).toMatchObject({ applied: true });
+    document.replace(new Range(3, 0, 3, 0), '# loads\n');
+    held[0].answer(APPLY);
+    expect(await first).toMatchObject({ applied: true });
+    expect(document.text).toBe('import ast, json\n\n\n# loads\ndef load(text):\n    return {}\n');
+  });
+
+  it("refuses the second when the first rewrote its lines, and offers to fix them again", async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    const pending = scriptedServer(harness, document);
+    const held = holdQuestions();
+    const first = (await start([5, 0, 5, 16])).done;
+    const second = (await start([4, 0, 5, 16])).done;
+    void pending[0].finish({ range: lines(5, 5, 16), newText: '    if value is None:\n        return {}\n    return value' });
+    void pending[1].finish({ range: lines(4, 5, 16), newText: '    return json.loads(text)' });
+    await settle();
+    held[0].answer(APPLY);
+    await first;
+    const fixed = document.text;
+    const hold = fake.answerMessage;
+    fake.answerMessage = (m) => (m.items.includes(FIX_AGAIN) ? FIX_AGAIN : hold(m));
+    held[1].answer(APPLY);
+    expect(await second).toMatchObject({ applied: false, reason: 'app.py lines 5-8 changed while the fix was shown' });
+    expect(document.text).toBe(fixed);
+    // Said once, with the button; not again as "no fix was applied".
+    expect(fake.messages.filter((m) => !m.items.includes(APPLY))).toEqual([
+      { kind: 'warning', text: 'fuse-ls: the fused fix was not applied: app.py lines 5-8 changed while the fix was shown.', items: [FIX_AGAIN] },
+    ]);
+    // "Fix Again" (clicked): a new fused fix of those lines as they are now, shown selected.
+    await settle();
+    expect(pending).toHaveLength(3);
+    expect(pending[2].args).toEqual({ uri: URI, range: lines(4, 7, 16) });
+    expect(fake.shownSelections.at(-1)).toEqual(new Range(4, 0, 7, 16));
+    expect(fake.progress.map((p) => p.done)).toEqual([true, true, false]);
   });
 });
 
