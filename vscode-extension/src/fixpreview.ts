@@ -275,11 +275,11 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
   private refuse(document: vscode.TextDocument, where: Span, what: string): ApplyWorkspaceEditResult {
     const name = basename(document.uri);
     const lines = linesLabel(where);
-    const reason = `${name} lines ${lines} ${what}`;
+    const reason = `${name} ${lines} ${what}`;
     this.refused(reason);
     const range = wholeLines(document, where);
     void vscode.window
-      .showWarningMessage(`fuse-ls: the fused fix was not applied: ${name} lines ${lines} ${what}.`, FIX_AGAIN)
+      .showWarningMessage(`fuse-ls: the fused fix was not applied: ${name} ${lines} ${what}.`, FIX_AGAIN)
       .then(async (choice) => {
         if (choice === FIX_AGAIN) {
           await vscode.commands.executeCommand('fuseLs.fix', { uri: document.uri.toString(), range });

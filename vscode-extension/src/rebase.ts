@@ -110,9 +110,9 @@ function hull(spans: readonly Span[]): Span {
   }));
 }
 
-/** 1-based lines for a message: "5" or "5-7". */
+/** The span's lines for a message, 1-based: "line 5" or "lines 5-7". */
 export function linesLabel(span: Span): string {
   const first = span.start.line + 1;
   const last = span.end.line + 1;
-  return first === last ? `${first}` : `${first}-${last}`;
+  return first === last ? `line ${first}` : `lines ${first}-${last}`;
 }

@@ -67,7 +67,8 @@ describe('rebaseEdits', () => {
     const inside = change(4, 0, 4, 16, '    if value is None:\n        return {}\n    return value');
     const rebased = rebaseEdits([fix], [inside]);
     expect(rebased).toEqual({ ok: false, where: span(3, 0, 6, 16) });
-    expect(linesLabel((rebased as { where: Span }).where)).toBe('4-7');
+    expect(linesLabel((rebased as { where: Span }).where)).toBe('lines 4-7');
+    expect(linesLabel(span(3, 4, 3, 9))).toBe('line 4');
     // A one-character edit inside counts as much as a rewrite.
     expect(rebaseEdits([fix], [change(3, 10, 3, 11, 'V')]).ok).toBe(false);
     // Lines removed above after the conflict still move what it covers.
