@@ -200,19 +200,32 @@ function holdQuestions(): { text: string; answer(choice: string | undefined): vo
   return held;
 }
 
+/**
+ * Two fused fixes asked for (`selections`), made for the document as it is now and both
+ * shown before either is answered (`fixes`, in the same order).
+ */
+async function twoQuestionsUp(selections: [number, number, number, number][], fixes: { range: LspRange; newText: string }[]) {
+  const harness = await activate();
+  const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+  fake.documents.push(document);
+  const pending = scriptedServer(harness, document);
+  const held = holdQuestions();
+  const first = (await start(selections[0])).done;
+  const second = (await start(selections[1])).done;
+  fixes.forEach((fix, i) => void pending[i].finish(fix));
+  await settle();
+  return { document, pending, held, first, second };
+}
+
 describe('two fixes up for confirmation in one document at once', () => {
   it('applying one, then the other: the second still applies on its own lines, moved', async () => {
-    const harness = await activate();
-    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
-    fake.documents.push(document);
-    const pending = scriptedServer(harness, document);
-    const held = holdQuestions();
-    const first = (await start([0, 0, 0, 11])).done;
-    const second = (await start([4, 0, 5, 16])).done;
-    // Both made for the document as it is now, both shown before either is answered.
-    void pending[0].finish({ range: line(0, 0, 11), newText: 'import ast\nimport json' });
-    void pending[1].finish({ range: lines(4, 5, 16), newText: '    value = ast.literal_eval(text)\n    return value' });
-    await settle();
+    const { document, held, first, second } = await twoQuestionsUp(
+      [[0, 0, 0, 11], [4, 0, 5, 16]],
+      [
+        { range: line(0, 0, 11), newText: 'import ast\nimport json' },
+        { range: lines(4, 5, 16), newText: '    value = ast.literal_eval(text)\n    return value' },
+      ],
+    );
     expect(held.map((q) => q.text)).toEqual(['fuse-ls: Apply the fused fix to app.py:1?', 'fuse-ls: Apply the fused fix to app.py:5?']);
     held[0].answer(APPLY);
     expect(await first).toMatchObject({ applied: true });
@@ -224,16 +237,13 @@ describe('two fixes up for confirmation in one document at once', () => {
   });
 
   it("the other order, and the user's edit between: each fix lands where its own lines are", async () => {
-    const harness = await activate();
-    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
-    fake.documents.push(document);
-    const pending = scriptedServer(harness, document);
-    const held = holdQuestions();
-    const first = (await start([0, 0, 0, 11])).done;
-    const second = (await start([4, 0, 5, 16])).done;
-    void pending[0].finish({ range: line(0, 0, 11), newText: 'import ast, json' });
-    void pending[1].finish({ range: lines(4, 5, 16), newText: '    return {}' });
-    await settle();
+    const { document, held, first, second } = await twoQuestionsUp(
+      [[0, 0, 0, 11], [4, 0, 5, 16]],
+      [
+        { range: line(0, 0, 11), newText: 'import ast, json' },
+        { range: lines(4, 5, 16), newText: '    return {}' },
+      ],
+    );
     held[1].answer(APPLY);
     expect(await second).toMatchObject({ applied: true });
     document.replace(new Range(3, 0, 3, 0), '# loads\n');
@@ -242,17 +252,14 @@ describe('two fixes up for confirmation in one document at once', () => {
     expect(document.text).toBe('import ast, json\n\n\n# loads\ndef load(text):\n    return {}\n');
   });
 
-  it("refuses the second when the first rewrote its lines, and offers to fix them again", async () => {
-    const harness = await activate();
-    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
-    fake.documents.push(document);
-    const pending = scriptedServer(harness, document);
-    const held = holdQuestions();
-    const first = (await start([5, 0, 5, 16])).done;
-    const second = (await start([4, 0, 5, 16])).done;
-    void pending[0].finish({ range: lines(5, 5, 16), newText: '    if value is None:\n        return {}\n    return value' });
-    void pending[1].finish({ range: lines(4, 5, 16), newText: '    return json.loads(text)' });
-    await settle();
+  it('refuses the second when the first rewrote its lines, and offers to fix them again', async () => {
+    const { document, pending, held, first, second } = await twoQuestionsUp(
+      [[5, 0, 5, 16], [4, 0, 5, 16]],
+      [
+        { range: lines(5, 5, 16), newText: '    if value is None:\n        return {}\n    return value' },
+        { range: lines(4, 5, 16), newText: '    return json.loads(text)' },
+      ],
+    );
     held[0].answer(APPLY);
     await first;
     const fixed = document.text;
