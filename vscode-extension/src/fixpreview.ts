@@ -11,6 +11,8 @@
  * Two fixes can wait for an answer in one document at once: the first applied moves the
  * second, which then applies where its lines went (src/rebase.ts), unless its own lines
  * changed; then it is refused with a "Fix Again" that asks for a new fix of those lines.
+ * A fix made for a version the editor has since left (the server had not heard of the
+ * latest edit yet) is moved the same way over the edits in between.
  * This is the client's business: the server sent the edit for the document it knew and
  * only waits for the answer.
  */
@@ -114,17 +116,18 @@ function wholeLines(document: vscode.TextDocument, span: Span): Span {
   return { start: { line: start, character: 0 }, end: { line: end, character: document.lineAt(end).text.length } };
 }
 
+function textChange(change: vscode.TextDocumentContentChangeEvent): TextChange {
+  const r = change.range;
+  return { range: { start: { line: r.start.line, character: r.start.character }, end: { line: r.end.line, character: r.end.character } }, text: change.text };
+}
+
 /** The changes made to the document `uri` from now on, in order, until disposed. */
 function watchChanges(uri: string): { seen: TextChange[]; dispose(): void } {
   const key = vscode.Uri.parse(uri).toString();
   const seen: TextChange[] = [];
   const listener = vscode.workspace.onDidChangeTextDocument((event) => {
-    if (event.document.uri.toString() !== key) {
-      return;
-    }
-    for (const change of event.contentChanges) {
-      const r = change.range;
-      seen.push({ range: { start: { line: r.start.line, character: r.start.character }, end: { line: r.end.line, character: r.end.character } }, text: change.text });
+    if (event.document.uri.toString() === key) {
+      seen.push(...event.contentChanges.map(textChange));
     }
   });
   return {
@@ -140,9 +143,18 @@ function basename(uri: vscode.Uri): string {
   return path.slice(path.lastIndexOf('/') + 1) || path;
 }
 
+/** How many edits of a document are remembered (see `FixPreview.history`). */
+const HISTORY = 64;
+
 export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Disposable {
   private readonly proposed = new Map<string, string>();
-  private readonly registration: vscode.Disposable;
+  private readonly registrations: vscode.Disposable[];
+  /**
+   * The recent edits of each open document, by the version each one made: a fix the
+   * server made for a version the editor has since left (its `didChange` was still on
+   * the way) is moved over them to where its lines are now.
+   */
+  private readonly history = new Map<string, { version: number; changes: TextChange[] }[]>();
   private next = 1;
 
   /** `beforeAsking(arrival)`: a fix is about to be shown and asked about; the question
@@ -153,7 +165,21 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
     /** A refusal this class told the user about (with its button): not to be said again. */
     private readonly refused: (reason: string) => void = () => undefined,
   ) {
-    this.registration = vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, this);
+    this.registrations = [
+      vscode.workspace.registerTextDocumentContentProvider(PROPOSED_SCHEME, this),
+      vscode.workspace.onDidChangeTextDocument((event) => {
+        if (event.contentChanges.length === 0) {
+          return;
+        }
+        const key = event.document.uri.toString();
+        const log = this.history.get(key) ?? [];
+        log.push({ version: event.document.version, changes: event.contentChanges.map(textChange) });
+        this.history.set(key, log.slice(-HISTORY));
+      }),
+      vscode.workspace.onDidCloseTextDocument((document) => {
+        this.history.delete(document.uri.toString());
+      }),
+    ];
   }
 
   provideTextDocumentContent(uri: vscode.Uri): string {
@@ -166,22 +192,25 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
     if (documents === undefined) {
       return { applied: false, failureReason: 'the edit holds file operations, which fuse-ls never sends' };
     }
-    const stale = this.staleDocument(documents);
-    if (stale) {
-      return { applied: false, failureReason: `${stale} changed since the fix was made` };
+    const current = this.catchUp(documents);
+    if (!Array.isArray(current)) {
+      const what = 'changed since the fix was made';
+      return current.where ? this.refuse(current.document, current.where, what) : { applied: false, failureReason: `${basename(current.document.uri)} ${what}` };
     }
-    if (!needsConfirmation(params.edit) || documents.length !== 1) {
-      return this.apply(documents);
+    if (!needsConfirmation(params.edit) || current.length !== 1) {
+      return this.apply(current);
     }
-    const target = documents[0];
+    const made = documents[0];
+    const target = current[0];
     // From here on, every change to the document moves the fix or conflicts with it.
     const changes = watchChanges(target.uri);
     try {
+      // The lines the server made it for: those its request asked about.
       await this.beforeAsking({
-        uri: target.uri,
+        uri: made.uri,
         kind: fixKindOf(params.label),
-        lines: { start: Math.min(...target.edits.map((e) => e.range.start.line)), end: Math.max(...target.edits.map((e) => e.range.end.line)) },
-        requestKey: target.edits.find((e) => typeof e.annotationId === 'string')?.annotationId,
+        lines: { start: Math.min(...made.edits.map((e) => e.range.start.line)), end: Math.max(...made.edits.map((e) => e.range.end.line)) },
+        requestKey: made.edits.find((e) => typeof e.annotationId === 'string')?.annotationId,
       });
       return await this.previewAndAsk(target, params, changes.seen);
     } finally {
@@ -190,21 +219,44 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
   };
 
   dispose(): void {
-    this.registration.dispose();
+    for (const registration of this.registrations) {
+      registration.dispose();
+    }
     this.proposed.clear();
+    this.history.clear();
   }
 
-  private staleDocument(documents: readonly DocumentEdits[]): string | undefined {
+  /**
+   * `documents` as of the versions open now: each one made for an older version moved
+   * over the edits since. Else the document whose own lines changed (`where` they are
+   * now), or whose edits since are not all known (no `where`).
+   */
+  private catchUp(documents: readonly DocumentEdits[]): DocumentEdits[] | { document: vscode.TextDocument; where?: Span } {
+    const out: DocumentEdits[] = [];
     for (const document of documents) {
-      if (typeof document.version !== 'number') {
+      const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === vscode.Uri.parse(document.uri).toString());
+      if (typeof document.version !== 'number' || !open || open.version === document.version) {
+        out.push(document);
         continue;
       }
-      const open = vscode.workspace.textDocuments.find((d) => d.uri.toString() === vscode.Uri.parse(document.uri).toString());
-      if (open && open.version !== document.version) {
-        return basename(open.uri);
+      const changes = this.changesSince(open.uri.toString(), document.version, open.version);
+      if (changes === undefined) {
+        return { document: open };
       }
+      const moved = rebaseEdits(document.edits, changes);
+      if (!moved.ok) {
+        return { document: open, where: moved.where };
+      }
+      out.push({ uri: document.uri, version: open.version, edits: moved.edits });
     }
-    return undefined;
+    return out;
+  }
+
+  /** The edits that took the document from version `from` to `to`, if every one is known. */
+  private changesSince(key: string, from: number, to: number): TextChange[] | undefined {
+    const log = (this.history.get(key) ?? []).filter((e) => e.version > from && e.version <= to);
+    const complete = log.length > 0 && log[0].version === from + 1 && log[log.length - 1].version === to && log.every((e, i) => i === 0 || e.version === log[i - 1].version + 1);
+    return complete ? log.flatMap((e) => e.changes) : undefined;
   }
 
   private async apply(documents: readonly DocumentEdits[]): Promise<ApplyWorkspaceEditResult> {

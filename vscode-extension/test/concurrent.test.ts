@@ -109,7 +109,7 @@ describe('two fused fixes on one document', () => {
     expect(fake.statusMessages.filter((m) => m === 'fuse-ls: fused fix applied')).toHaveLength(2);
   });
 
-  it('a fix made for a version the other fix replaced is refused and says so, the text intact', async () => {
+  it('a fix made for a version the other fix replaced moves over that fix, or is refused when it touched its lines', async () => {
     const harness = await activate();
     const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
     fake.documents.push(document);
@@ -118,13 +118,26 @@ describe('two fused fixes on one document', () => {
     const first = (await start([4, 0, 5, 16])).done;
     const second = (await start([0, 0, 0, 11])).done;
     const madeFor = document.version;
-    await pending[1].finish({ range: line(0, 0, 11), newText: 'import ast, json' });
+    // The server made the first fix before it heard of the second one's edit (a line above).
+    await pending[1].finish({ range: line(0, 0, 11), newText: 'import ast\nimport json' });
     await second;
     await pending[0].finish({ range: lines(4, 5, 16), newText: '    return {}', version: madeFor });
-    await first;
-    expect(document.text).toBe(SOURCE.replace('import json', 'import ast, json'));
-    expect(fake.messages.at(-1)?.text).toBe('fuse-ls: no fix was applied (app.py changed since the fix was made).');
-    expect(fake.progress.map((p) => p.done)).toEqual([true, true]);
+    expect(await first).toMatchObject({ applied: true });
+    expect(document.text).toBe('import ast\nimport json\n\n\ndef load(text):\n    return {}\n');
+
+    // Made for a version before an edit of its own lines: refused, the text intact.
+    const third = (await start([4, 0, 5, 13])).done;
+    const made = document.version;
+    document.replace(new Range(5, 4, 5, 10), 'return None  #');
+    await pending[2].finish({ range: lines(4, 5, 13), newText: '    return []', version: made });
+    expect(await third).toMatchObject({ applied: false, reason: 'app.py lines 5-6 changed since the fix was made' });
+    expect(document.text).toBe('import ast\nimport json\n\n\ndef load(text):\n    return None  # {}\n');
+    expect(fake.messages.at(-1)).toEqual({
+      kind: 'warning',
+      text: 'fuse-ls: the fused fix was not applied: app.py lines 5-6 changed since the fix was made.',
+      items: [FIX_AGAIN],
+    });
+    expect(fake.progress.map((p) => p.done)).toEqual([true, true, true]);
   });
 
   it('two fixes of the same lines: a fix closes no notification it cannot tell is its own', async () => {

@@ -92,9 +92,16 @@ describe('fused fix: the extension\'s own diff, applied on one click', () => {
     const { server } = await activate();
     const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
     fake.documents.push(document);
-    document.edit(SOURCE + '# typed\n');
+    // Made for version 1; its line was typed into since (version 2).
+    document.replace(new Range(4, 4, 4, 9), 'parsed');
     const stale = await server.last.serverRequest('workspace/applyEdit', fixEdit(1));
-    expect(stale).toEqual({ applied: false, failureReason: 'app.py changed since the fix was made' });
+    expect(stale).toEqual({ applied: false, failureReason: 'app.py lines 5-6 changed since the fix was made' });
+    expect(fake.messages.at(-1)?.items).toEqual([FIX_AGAIN]);
+    // A version whose edits are not all known (made before the extension started): refused.
+    document.version += 5;
+    expect(await server.last.serverRequest('workspace/applyEdit', fixEdit(2))).toEqual({ applied: false, failureReason: 'app.py changed since the fix was made' });
+    document.text = SOURCE;
+    document.version = 2;
     // Typed into its own lines while the question was up: refused, with a way to fix again.
     fake.answerMessage = (m) => {
       if (m.items.includes(APPLY)) {
@@ -105,6 +112,7 @@ describe('fused fix: the extension\'s own diff, applied on one click', () => {
     };
     const during = await server.last.serverRequest('workspace/applyEdit', fixEdit(2));
     expect(during).toEqual({ applied: false, failureReason: 'app.py lines 5-6 changed while the fix was shown' });
+    expect(document.text).toBe(SOURCE.replace('    value =', '    result ='));
     expect(fake.messages.at(-1)).toEqual({
       kind: 'warning',
       text: 'fuse-ls: the fused fix was not applied: app.py lines 5-6 changed while the fix was shown.',

@@ -425,6 +425,7 @@ export const workspace = {
   get textDocuments() {
     return fake.documents;
   },
+  onDidCloseTextDocument: (_l: Listener<FakeTextDocument>) => new Disposable(),
   onDidChangeTextDocument: (l: Listener<{ document: FakeTextDocument; contentChanges: { range: Range; text: string }[] }>) => fake.documentChangeEmitter.event(l),
   registerTextDocumentContentProvider: (scheme: string, provider: { provideTextDocumentContent(uri: Uri): string }) => {
     fake.contentProviders.set(scheme, provider);
