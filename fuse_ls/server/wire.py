@@ -9,6 +9,8 @@ a message naming the field.
 
 from __future__ import annotations
 
+import re
+import typing
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -169,24 +171,54 @@ for _cls in (DecisionArgs, FixArgs, FixData, FindingData, VerifyFindingArgs):
     )
 
 
-def _why(exc: BaseException, _type: Any) -> str:
+def _object_of(cls: type[T], fields: str) -> Callable[[Any, Any], T]:
+    """An LSP object (a range, a position) that must be a JSON object, not a number."""
+    structure_fields = make_dict_structure_fn(cls, converter)
+
+    def structure(value: Any, _type: Any) -> T:
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object {{{fields}}}, got {value!r:.60}")
+        return structure_fields(value, cls)
+
+    return structure
+
+
+converter.register_structure_hook(types.Position, _object_of(types.Position, "line, character"))
+converter.register_structure_hook(types.Range, _object_of(types.Range, "start, end"))
+
+
+def _why(exc: BaseException, type_: Any) -> str:
     if isinstance(exc, KeyError):
         return "required field missing"
     if isinstance(exc, ValueError | TypeError) and str(exc):
         return str(exc)
-    return cattrs.v.format_exception(exc, _type)
+    # `mode: Mode | None`: the literal inside the optional.
+    options = typing.get_args(type_) if typing.get_origin(type_) is typing.Union else (type_,)
+    for option in options:
+        if typing.get_origin(option) is Literal:
+            return f"must be one of {', '.join(map(str, typing.get_args(option)))}"
+    return cattrs.v.format_exception(exc, type_)
+
+
+def _wire_names(message: str) -> str:
+    """A message's field path as editors spell the fields: `argument.requestKey`, never
+    the Python attribute `request_key` nobody sends."""
+    why, at, path = message.rpartition(" @ ")
+    if not at:
+        return message
+    return f"{why} @ " + re.sub(r"[a-z_]+", lambda m: _CAMEL.get(m[0], m[0]), path)
 
 
 def structure(value: Any, cls: type[T]) -> T:
     """`value` as a `cls`, or a ValueError whose message names every bad field."""
     if not isinstance(value, dict):
-        fields = ", ".join(attrs.fields_dict(cls))  # type: ignore[arg-type]
+        fields = ", ".join(_CAMEL.get(f, f) for f in attrs.fields_dict(cls))  # type: ignore[arg-type]
         raise ValueError(f"expected one argument object {{{fields}}}, got {value!r:.80}")
     try:
         return converter.structure(value, cls)
     except cattrs.BaseValidationError as exc:
         messages = cattrs.transform_error(exc, path="argument", format_exception=_why)
-        raise ValueError("; ".join(messages)) from None
+        raise ValueError("; ".join(map(_wire_names, messages))) from None
     except (TypeError, ValueError) as exc:
         raise ValueError(str(exc)) from None
 

@@ -87,9 +87,12 @@ mkdirSync(userEnv.HOME);
 
 const requests = new Map();
 const requestListeners = new Set();
+const scripted = new Map();
+let emulator;
 async function startEmulator() {
   const child = spawn(harnessPython, [join(E2E, 'emulator_host.py')], { cwd: REPO, stdio: ['pipe', 'pipe', 'inherit'] });
   children.push(child);
+  emulator = child;
   const lines = createInterface({ input: child.stdout });
   let resolveUrl;
   const url = new Promise((r) => (resolveUrl = r));
@@ -99,10 +102,29 @@ async function startEmulator() {
       resolveUrl(event.listening);
       return;
     }
+    if (event.scripted !== undefined) {
+      scripted.get(event.scripted)?.();
+      return;
+    }
     requests.set(event.request, event);
     for (const listener of requestListeners) listener();
   });
   return url;
+}
+
+let commands = 0;
+/** Changes the pool's behaviour (emulator_host.py `rescript`); resolves once it is in force. */
+function rescript(command) {
+  const id = ++commands;
+  return new Promise((resolvePromise, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the emulator did not take ${JSON.stringify(command)}`)), TIMEOUT);
+    scripted.set(id, () => {
+      clearTimeout(timer);
+      scripted.delete(id);
+      resolvePromise();
+    });
+    emulator.stdin.write(`${JSON.stringify({ id, ...command })}\n`);
+  });
 }
 
 /** Resolves once `predicate([...requests])` holds; rejects after the ceiling. */
@@ -190,10 +212,18 @@ const visible = (locator) => locator.first().waitFor({ state: 'visible', timeout
 const toast = (text) => page.locator('.notifications-toasts .notification-toast', { hasText: text });
 
 async function palette(command) {
-  await page.keyboard.press('F1');
   const input = page.locator('.quick-input-widget input');
-  await visible(input);
-  await input.fill(`>${command}`);
+  // Focus arriving late elsewhere (a panel just shown) can close the palette as it opens.
+  for (let attempt = 1; ; attempt++) {
+    await page.keyboard.press('F1');
+    await visible(input);
+    try {
+      await input.fill(`>${command}`, { timeout: 5000 });
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+    }
+  }
   const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: command }).first();
   await visible(row);
   await row.click();
@@ -214,6 +244,70 @@ async function selectLines(first, last) {
   await page.keyboard.press('Home');
   await page.keyboard.press('Home'); // the first Home may stop at the indentation
   for (let i = first; i <= last; i++) await page.keyboard.press('Shift+ArrowDown');
+}
+
+async function openFile(name) {
+  await page.keyboard.press('Control+p');
+  const input = page.locator('.quick-input-widget input');
+  await visible(input);
+  await input.fill(name);
+  await visible(page.locator('.quick-input-widget .monaco-list-row', { hasText: name }));
+  await page.keyboard.press('Enter');
+  await visible(page.locator('.tab.active', { hasText: name }));
+}
+
+/** The editor tab of `name` (not a fix's diff, not an explanation) in front. */
+async function focusFile(name) {
+  await page.locator('.tab', { hasText: name }).filter({ hasNotText: /↔|lines/ }).first().click();
+  await visible(page.locator('.tab.active', { hasText: name }));
+}
+
+/**
+ * Clicks `button` of the notification saying `text`: on its toast, or in the notification
+ * center once the toast is gone (an Info toast with buttons hides after 10 s; its question
+ * is still open there).
+ */
+async function answerNotification(text, button) {
+  const inCenter = !(await toast(text).first().isVisible());
+  if (inCenter) await palette('Notifications: Show Notifications');
+  const item = page.locator('.notification-list-item', { hasText: text }).filter({ visible: true }).first();
+  await visible(item);
+  await item.locator('.monaco-button', { hasText: new RegExp(`^${button}$`) }).click();
+  if (inCenter) {
+    // While the center is open, new notifications show there instead of as toasts.
+    await page.keyboard.press('Escape');
+    await untilCount(page.locator('.notifications-center.visible'), (n) => n === 0, 'the notification center closed');
+  }
+}
+
+/** The Problems panel's rows: each file's name and the texts of its problems. */
+async function problemsByFile() {
+  const rows = await page
+    .locator('.markers-panel .monaco-list-row')
+    .evaluateAll((els) => els.map((e) => ({ index: Number(e.getAttribute('data-index')), level: e.getAttribute('aria-level'), text: e.innerText })));
+  const byFile = new Map();
+  let current;
+  // The list renders only what is in view, in any DOM order: by index.
+  for (const row of rows.sort((a, b) => a.index - b.index)) {
+    if (row.level === '1') {
+      current = /^\S+/.exec(row.text.trim())?.[0] ?? row.text;
+      byFile.set(current, []);
+    } else if (current !== undefined) {
+      byFile.get(current).push(row.text);
+    }
+  }
+  return byFile;
+}
+
+/** Resolves with the file's text once `predicate(text)` holds. */
+async function untilFile(path, predicate, what) {
+  const deadline = Date.now() + TIMEOUT;
+  for (;;) {
+    const text = readFileSync(path, 'utf8');
+    if (predicate(text)) return text;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${path}: ${what}\n${text}`);
+    await page.waitForFunction(() => true, null, { timeout: 1000, polling: 'raf' }); // next frame
+  }
 }
 
 // Monaco renders spaces as U+00A0: match text in editors with \s, not ' '.
@@ -258,6 +352,32 @@ async function untilFrameText(predicate, what) {
 
 // --- the scenarios --------------------------------------------------------------------------
 
+// Two lookups whose fix (the pool's, scripted in the two-fixes step) adds two lines each:
+// the first one applied moves the second.
+const STOCK = [
+  '"""Stock levels for the warehouse."""',
+  '',
+  'import sqlite3',
+  '',
+  '',
+  'def in_stock(db: sqlite3.Connection, sku: str) -> int:',
+  '    row = db.execute("SELECT count FROM stock WHERE sku = ?", (sku,)).fetchone()',
+  '    return int(row[0])',
+  '',
+  '',
+  'def reserved(db: sqlite3.Connection, sku: str) -> int:',
+  '    row = db.execute("SELECT count FROM reservations WHERE sku = ?", (sku,)).fetchone()',
+  '    return int(row[0])',
+  '',
+].join('\n');
+const NONE_CHECK = { find: '    return int(row[0])', replace: '    if row is None:\n        return 0\n    return int(row[0])', explanation: 'fetchone() returns None when no row matches.' };
+
+// The change-review step's repository: billing.py is changed first, shipping.py later.
+const BILLING = 'def invoice_total(lines: list[dict[str, float]]) -> float:\n    return sum(line["price"] * line["qty"] for line in lines)\n';
+const BILLING_CHANGED = `${BILLING}\n\ndef parse_discount(raw: str) -> float:\n    return float(eval(raw))\n`;
+const SHIPPING = 'def label(order_id: int) -> str:\n    return f"order-{order_id}"\n';
+const SHIPPING_CHANGED = `${SHIPPING}\n\ndef weight(raw: str) -> float:\n    try:\n        return float(raw)\n    except:\n        return 0.0\n`;
+
 async function main() {
   const baseUrl = await startEmulator();
   log(`emulator at ${baseUrl}`);
@@ -274,6 +394,7 @@ async function main() {
       '        return int(db.execute("SELECT count(*) FROM orders").fetchone()[0])\n' +
       '    except:\n        return 0\n',
   );
+  writeFileSync(join(workspace, 'stock.py'), STOCK);
   mkdirSync(join(userData, 'User'), { recursive: true });
   const dataDir = join(tmp, 'fuse-ls-data');
   writeFileSync(
@@ -472,6 +593,80 @@ async function main() {
       await visible(toast('fused fix applied').or(page.locator('.statusbar-item', { hasText: 'fused fix applied' })));
       await page.locator('.tab', { hasText: 'orders.py' }).filter({ hasNotText: /↔|lines/ }).first().click();
       await untilEditorText((t) => t !== before && !t.includes('except:'), 'the fused fix replaced the bare except');
+    });
+
+    await step('two-fixes-up-at-once-both-apply-the-second-moved-by-the-first', async () => {
+      await rescript({ fix: NONE_CHECK });
+      await openFile('stock.py');
+      await untilEditorText((t) => t.includes('def reserved'), 'stock.py open');
+      await selectLines(6, 8);
+      await palette('fuse-ls: Fused fix');
+      const first = /Apply the fused fix to stock\.py:6\?/;
+      await visible(toast(first));
+      // The second fix is asked for while the first one's question is still open.
+      await focusFile('stock.py');
+      await selectLines(11, 13);
+      await palette('fuse-ls: Fused fix');
+      const second = /Apply the fused fix to stock\.py:11\?/;
+      await visible(toast(second));
+      await screenshot('two-fix-questions-open');
+      const path = join(workspace, 'stock.py');
+      await answerNotification(first, 'Apply');
+      await focusFile('stock.py');
+      await untilEditorText((t) => (t.match(/if\s+row\s+is\s+None:/g) ?? []).length === 1, 'the first fix applied');
+      // Two lines longer above it: the second fix applies where its own lines went.
+      await answerNotification(second, 'Apply');
+      await focusFile('stock.py');
+      await untilEditorText((t) => (t.match(/if\s+row\s+is\s+None:/g) ?? []).length === 2, 'the second fix applied');
+      await page.keyboard.press('Control+s');
+      const fixed = STOCK.replaceAll('    return int(row[0])', NONE_CHECK.replace);
+      await untilFile(path, (t) => t === fixed, 'both fixes, each on its own function, saved');
+      if ((await toast(/not applied/).count()) > 0) throw new Error('a fix was reported as not applied');
+      await rescript({});
+    });
+
+    await step('change-review-cancel-keeps-the-files-already-reviewed', async () => {
+      // The workspace becomes a git repository of its own two files (the others stay out).
+      const git = (...args) => execFileSync('git', ['-c', 'user.name=e2e', '-c', 'user.email=e2e@example.invalid', ...args], { cwd: workspace, stdio: 'ignore' });
+      writeFileSync(join(workspace, '.gitignore'), '/*\n!/.gitignore\n!/billing.py\n!/shipping.py\n');
+      writeFileSync(join(workspace, 'billing.py'), BILLING);
+      writeFileSync(join(workspace, 'shipping.py'), SHIPPING);
+      git('init', '-q');
+      git('add', '-A');
+      git('commit', '-q', '-m', 'base');
+      const reviewChanges = async () => {
+        await palette('fuse-ls: Fused review of changes');
+        const row = page.locator('.quick-input-widget .monaco-list-row', { hasText: 'Uncommitted changes' });
+        await visible(row);
+        await row.first().click();
+      };
+      // billing.py's change is reviewed (and its unit cached).
+      writeFileSync(join(workspace, 'billing.py'), BILLING_CHANGED);
+      await reviewChanges();
+      const found = toast(/fused review of changes found \d+ issues? in 1 file/);
+      await visible(found);
+      await found.first().locator('.monaco-button', { hasText: 'Show Problems' }).click();
+      await visible(page.locator('.markers-panel .monaco-list-row', { hasText: 'billing.py' }));
+      await focusFile('stock.py');
+      // Then shipping.py changes too, and its models never answer: the review is cancelled.
+      writeFileSync(join(workspace, 'shipping.py'), SHIPPING_CHANGED);
+      await rescript({ hang: ['review_findings'] });
+      const before = requests.size;
+      const mine = (rs) => rs.filter((r) => r.request >= before && r.schema === 'review_findings');
+      await reviewChanges();
+      const progress = toast('fuse-ls: Fused review of changes');
+      await visible(progress);
+      await untilRequests((rs) => mine(rs).filter((r) => r.status === 200).length >= 3, "shipping.py's review calls streaming");
+      await screenshot('change-review-running');
+      await progress.first().locator('.monaco-button', { hasText: 'Cancel' }).click();
+      await untilRequests((rs) => mine(rs).every((r) => r.disconnected && r.ended), "shipping.py's calls cut off by the cancel");
+      await progress.first().waitFor({ state: 'hidden', timeout: TIMEOUT });
+      await visible(page.locator('.statusbar-item', { hasText: /Fused review of changes: cancelled/ }));
+      // billing.py, reviewed before the cancel, keeps its findings; shipping.py has none.
+      const problems = await problemsByFile();
+      if (!(problems.get('billing.py') ?? []).some((t) => /eval/.test(t))) throw new Error(`billing.py's eval finding is gone: ${JSON.stringify([...problems])}`);
+      if (problems.has('shipping.py')) throw new Error(`the cancelled review reported on shipping.py: ${JSON.stringify([...problems])}`);
+      await rescript({});
     });
 
     await step('open-settings-lands-on-the-interpreter-setting', async () => {

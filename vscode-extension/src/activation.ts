@@ -3,7 +3,7 @@
  * fake language client and process runner (extension.ts imports the real ones).
  */
 import * as vscode from 'vscode';
-import { Fusions, type Task } from './commands';
+import { Fusions, fusionTarget, type Task } from './commands';
 import { effectiveApiKeyEnv, SECTION } from './configuration';
 import { type Interpreter, pythonExtensionApi } from './interpreter';
 import { FixPreview } from './fixpreview';
@@ -59,7 +59,7 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
   const fusions = new Fusions(tracker, () => holder.manager?.client, logger, channel);
   // A fused fix's or a verification's progress ends when its fix is shown: the models
   // and the checks are done by then.
-  const fixes = new FixPreview(logger, fusions.fixReady);
+  const fixes = new FixPreview(logger, fusions.fixReady, fusions.fixRefused);
   const manager = new ServerManager({
     logger,
     channel,
@@ -85,7 +85,8 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
   const handlers: Record<(typeof COMMANDS)[number], (...args: unknown[]) => unknown> = {
     'fuseLs.review': run('review'),
     'fuseLs.explain': run('explain'),
-    'fuseLs.fix': run('fix'),
+    // With a {uri, range}: those lines (a refused fix's "Fix Again"), else the selection.
+    'fuseLs.fix': (target?: unknown) => fusions.runOnEditor('fix', fusionTarget(target)),
     'fuseLs.verifyFix': () => fusions.verifyFixAtCursor(),
     'fuseLs.reviewChanges': () => fusions.reviewChanges(),
     'fuseLs.cancel': () => fusions.cancel(),

@@ -157,6 +157,8 @@ export class Fusions {
   private readonly fixWaits = new FixWaits(sameUri);
   /** Fusions a notification already shows: a second request on the same document binds another. */
   private readonly shown = new Set<string>();
+  /** Why fixes were refused, as the fix preview already told the user (see `fixRefused`). */
+  private readonly told = new Set<string>();
   private keys = 0;
 
   constructor(
@@ -166,9 +168,12 @@ export class Fusions {
     private readonly channel: vscode.OutputChannel,
   ) {}
 
-  /** Palette / context menu entry point. */
-  async runOnEditor(task: Task): Promise<unknown> {
-    const editor = vscode.window.activeTextEditor;
+  /**
+   * Palette / context menu entry point. `target`: these lines of this document instead of
+   * the editor's selection (a refused fix's "Fix Again"); they are selected and shown.
+   */
+  async runOnEditor(task: Task, target?: FusionArgs): Promise<unknown> {
+    const editor = target ? await showTarget(target) : vscode.window.activeTextEditor;
     if (!editor) {
       void vscode.window.showWarningMessage(`fuse-ls: open a file and select code to run "${TITLES[task]}".`);
       return undefined;
@@ -177,7 +182,8 @@ export class Fusions {
     if (!client) {
       return undefined;
     }
-    const args = task === 'fix' ? this.keyed(argsForEditor(editor)) : argsForEditor(editor);
+    const chosen = target ?? argsForEditor(editor);
+    const args = task === 'fix' ? this.keyed(chosen) : chosen;
     const result = await this.withProgress(task, args, (token) =>
       client.sendRequest('workspace/executeCommand', { command: SERVER_COMMANDS[task], arguments: [args] }, token),
     );
@@ -326,6 +332,14 @@ export class Fusions {
   readonly fixReady = (arrival: FixArrival): Promise<void> => this.fixWaits.arrived(arrival);
 
   /**
+   * The fix preview refused a fix whose lines changed and said so, offering to fix them
+   * again: the command's answer carries the same reason, which is then not repeated.
+   */
+  readonly fixRefused = (reason: string): void => {
+    this.told.add(reason);
+  };
+
+  /**
    * `args` with a `requestKey` of this window's own when the server echoes one in the fix
    * it sends (capabilities.experimental.fuseLs.requestKey, docs/protocol.md): the fix then
    * ends its own request's notification, whatever lines it covers. An older server would
@@ -379,6 +393,8 @@ export class Fusions {
     }
     if (result?.applied) {
       vscode.window.setStatusBarMessage(`fuse-ls: fix applied (${summary})`, 6000);
+    } else if (apply && typeof result?.reason === 'string' && this.told.delete(result.reason)) {
+      // Already said, with its "Fix Again" button.
     } else if (apply && result?.reason === 'discarded') {
       vscode.window.setStatusBarMessage('fuse-ls: fix discarded', 4000);
     } else if (apply) {
@@ -665,6 +681,8 @@ export class Fusions {
         const reason = typeof fix.reason === 'string' && fix.reason !== '' ? ` (${fix.reason})` : '';
         if (fix.reason === 'discarded') {
           vscode.window.setStatusBarMessage('fuse-ls: fused fix discarded', 4000);
+        } else if (typeof fix.reason === 'string' && this.told.delete(fix.reason)) {
+          // Already said, with its "Fix Again" button.
         } else {
           void vscode.window.showInformationMessage(this.logger.redact(`fuse-ls: no fix was applied${reason}.`));
         }
@@ -736,6 +754,31 @@ function raceCancellation<R>(promise: Promise<R>, token: vscode.CancellationToke
       },
     );
   });
+}
+
+/** `value` when it is a `{uri, range}` to run a command on (a Uri from a menu is not). */
+export function fusionTarget(value: unknown): FusionArgs | undefined {
+  const v = value as { uri?: unknown; range?: Partial<LspRange> } | undefined;
+  const position = (p: unknown): boolean => {
+    const q = p as { line?: unknown; character?: unknown } | undefined;
+    return Number.isInteger(q?.line) && Number.isInteger(q?.character);
+  };
+  if (typeof v !== 'object' || v === null || typeof v.uri !== 'string' || !position(v.range?.start) || !position(v.range?.end)) {
+    return undefined;
+  }
+  return { uri: v.uri, range: v.range as LspRange };
+}
+
+/** Opens `target`'s document with its range selected and in view. */
+async function showTarget(target: FusionArgs): Promise<vscode.TextEditor | undefined> {
+  try {
+    const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(target.uri));
+    const r = target.range;
+    const selection = r ? new vscode.Selection(r.start.line, r.start.character, r.end.line, r.end.character) : undefined;
+    return await vscode.window.showTextDocument(document, { preview: false, selection });
+  } catch {
+    return undefined;
+  }
 }
 
 /** The lines of the fuse-ls finding `findingId` in `uri`, as the editor shows them now. */

@@ -5,7 +5,7 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { FixWaits, selectedLines } from '../src/fixwaits';
-import { APPLY, DISCARD } from '../src/fixpreview';
+import { APPLY, DISCARD, FIX_AGAIN } from '../src/fixpreview';
 import { settle } from './fakes/client';
 import { FakeTextDocument, fake, Range, Uri } from './fakes/vscode';
 import { activate, resetFakes } from './helpers';
@@ -109,7 +109,7 @@ describe('two fused fixes on one document', () => {
     expect(fake.statusMessages.filter((m) => m === 'fuse-ls: fused fix applied')).toHaveLength(2);
   });
 
-  it('a fix made for a version the other fix replaced is refused and says so, the text intact', async () => {
+  it('a fix made for a version the other fix replaced moves over that fix, or is refused when it touched its lines', async () => {
     const harness = await activate();
     const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
     fake.documents.push(document);
@@ -118,13 +118,26 @@ describe('two fused fixes on one document', () => {
     const first = (await start([4, 0, 5, 16])).done;
     const second = (await start([0, 0, 0, 11])).done;
     const madeFor = document.version;
-    await pending[1].finish({ range: line(0, 0, 11), newText: 'import ast, json' });
+    // The server made the first fix before it heard of the second one's edit (a line above).
+    await pending[1].finish({ range: line(0, 0, 11), newText: 'import ast\nimport json' });
     await second;
     await pending[0].finish({ range: lines(4, 5, 16), newText: '    return {}', version: madeFor });
-    await first;
-    expect(document.text).toBe(SOURCE.replace('import json', 'import ast, json'));
-    expect(fake.messages.at(-1)?.text).toBe('fuse-ls: no fix was applied (app.py changed since the fix was made).');
-    expect(fake.progress.map((p) => p.done)).toEqual([true, true]);
+    expect(await first).toMatchObject({ applied: true });
+    expect(document.text).toBe('import ast\nimport json\n\n\ndef load(text):\n    return {}\n');
+
+    // Made for a version before an edit of its own lines: refused, the text intact.
+    const third = (await start([4, 0, 5, 13])).done;
+    const made = document.version;
+    document.replace(new Range(5, 4, 5, 10), 'return None  #');
+    await pending[2].finish({ range: lines(4, 5, 13), newText: '    return []', version: made });
+    expect(await third).toMatchObject({ applied: false, reason: 'app.py lines 5-6 changed since the fix was made' });
+    expect(document.text).toBe('import ast\nimport json\n\n\ndef load(text):\n    return None  # {}\n');
+    expect(fake.messages.at(-1)).toEqual({
+      kind: 'warning',
+      text: 'fuse-ls: the fused fix was not applied: app.py lines 5-6 changed since the fix was made.',
+      items: [FIX_AGAIN],
+    });
+    expect(fake.progress.map((p) => p.done)).toEqual([true, true, true]);
   });
 
   it('two fixes of the same lines: a fix closes no notification it cannot tell is its own', async () => {
@@ -187,6 +200,97 @@ describe('two fused fixes on one document', () => {
     client.emit('fuse/modelStatus', { fusionId: 'fa', uri: URI, task: 'fix', model: 'openai/gpt-5', index: 0, state: 'finished', latencyMs: 1200 });
     client.emit('fuse/modelStatus', { fusionId: 'fb', uri: URI, task: 'fix', model: 'openai/gpt-5', index: 0, state: 'streaming' });
     expect(fake.progress.map((p) => p.reports.at(-1)?.message)).toEqual(['gpt-5 ✓ 1.2s', 'gpt-5 ⋯']);
+  });
+});
+
+/** Holds each Apply question until the test answers it: both fixes are up at once. */
+function holdQuestions(): { text: string; answer(choice: string | undefined): void }[] {
+  const held: { text: string; answer(choice: string | undefined): void }[] = [];
+  fake.answerMessage = (m) => {
+    if (!m.items.includes(APPLY)) return undefined;
+    return new Promise<string | undefined>((resolve) => held.push({ text: m.text, answer: resolve })) as never;
+  };
+  return held;
+}
+
+/**
+ * Two fused fixes asked for (`selections`), made for the document as it is now and both
+ * shown before either is answered (`fixes`, in the same order).
+ */
+async function twoQuestionsUp(selections: [number, number, number, number][], fixes: { range: LspRange; newText: string }[]) {
+  const harness = await activate();
+  const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+  fake.documents.push(document);
+  const pending = scriptedServer(harness, document);
+  const held = holdQuestions();
+  const first = (await start(selections[0])).done;
+  const second = (await start(selections[1])).done;
+  fixes.forEach((fix, i) => void pending[i].finish(fix));
+  await settle();
+  return { document, pending, held, first, second };
+}
+
+describe('two fixes up for confirmation in one document at once', () => {
+  it('applying one, then the other: the second still applies on its own lines, moved', async () => {
+    const { document, held, first, second } = await twoQuestionsUp(
+      [[0, 0, 0, 11], [4, 0, 5, 16]],
+      [
+        { range: line(0, 0, 11), newText: 'import ast\nimport json' },
+        { range: lines(4, 5, 16), newText: '    value = ast.literal_eval(text)\n    return value' },
+      ],
+    );
+    expect(held.map((q) => q.text)).toEqual(['fuse-ls: Apply the fused fix to app.py:1?', 'fuse-ls: Apply the fused fix to app.py:5?']);
+    held[0].answer(APPLY);
+    expect(await first).toMatchObject({ applied: true });
+    held[1].answer(APPLY);
+    expect(await second).toMatchObject({ applied: true });
+    expect(document.text).toBe('import ast\nimport json\n\n\ndef load(text):\n    value = ast.literal_eval(text)\n    return value\n');
+    expect(fake.messages.filter((m) => m.kind !== 'info' || !m.items.includes(APPLY))).toEqual([]);
+    expect(fake.statusMessages.filter((m) => m === 'fuse-ls: fused fix applied')).toHaveLength(2);
+  });
+
+  it("the other order, and the user's edit between: each fix lands where its own lines are", async () => {
+    const { document, held, first, second } = await twoQuestionsUp(
+      [[0, 0, 0, 11], [4, 0, 5, 16]],
+      [
+        { range: line(0, 0, 11), newText: 'import ast, json' },
+        { range: lines(4, 5, 16), newText: '    return {}' },
+      ],
+    );
+    held[1].answer(APPLY);
+    expect(await second).toMatchObject({ applied: true });
+    document.replace(new Range(3, 0, 3, 0), '# loads\n');
+    held[0].answer(APPLY);
+    expect(await first).toMatchObject({ applied: true });
+    expect(document.text).toBe('import ast, json\n\n\n# loads\ndef load(text):\n    return {}\n');
+  });
+
+  it('refuses the second when the first rewrote its lines, and offers to fix them again', async () => {
+    const { document, pending, held, first, second } = await twoQuestionsUp(
+      [[5, 0, 5, 16], [4, 0, 5, 16]],
+      [
+        { range: lines(5, 5, 16), newText: '    if value is None:\n        return {}\n    return value' },
+        { range: lines(4, 5, 16), newText: '    return json.loads(text)' },
+      ],
+    );
+    held[0].answer(APPLY);
+    await first;
+    const fixed = document.text;
+    const hold = fake.answerMessage;
+    fake.answerMessage = (m) => (m.items.includes(FIX_AGAIN) ? FIX_AGAIN : hold(m));
+    held[1].answer(APPLY);
+    expect(await second).toMatchObject({ applied: false, reason: 'app.py lines 5-8 changed while the fix was shown' });
+    expect(document.text).toBe(fixed);
+    // Said once, with the button; not again as "no fix was applied".
+    expect(fake.messages.filter((m) => !m.items.includes(APPLY))).toEqual([
+      { kind: 'warning', text: 'fuse-ls: the fused fix was not applied: app.py lines 5-8 changed while the fix was shown.', items: [FIX_AGAIN] },
+    ]);
+    // "Fix Again" (clicked): a new fused fix of those lines as they are now, shown selected.
+    await settle();
+    expect(pending).toHaveLength(3);
+    expect(pending[2].args).toEqual({ uri: URI, range: lines(4, 7, 16) });
+    expect(fake.shownSelections.at(-1)).toEqual(new Range(4, 0, 7, 16));
+    expect(fake.progress.map((p) => p.done)).toEqual([true, true, false]);
   });
 });
 

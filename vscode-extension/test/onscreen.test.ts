@@ -2,10 +2,10 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ownProgressFeature } from '../src/capabilities';
 import { uniqueDiagnostics } from '../src/diagnostics';
-import { APPLY, DISCARD, PROPOSED_SCHEME } from '../src/fixpreview';
+import { APPLY, DISCARD, FIX_AGAIN, PROPOSED_SCHEME } from '../src/fixpreview';
 import { notice } from '../src/messages';
 import { settle } from './fakes/client';
-import { FakeTextDocument, fake, type TabInputTextDiff, Uri } from './fakes/vscode';
+import { FakeTextDocument, fake, Range, type TabInputTextDiff, Uri } from './fakes/vscode';
 import { activate, resetFakes } from './helpers';
 
 const URI = 'file:///ws/app.py';
@@ -92,19 +92,54 @@ describe('fused fix: the extension\'s own diff, applied on one click', () => {
     const { server } = await activate();
     const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
     fake.documents.push(document);
-    document.edit(SOURCE + '# typed\n');
+    // Made for version 1; its line was typed into since (version 2).
+    document.replace(new Range(4, 4, 4, 9), 'parsed');
     const stale = await server.last.serverRequest('workspace/applyEdit', fixEdit(1));
-    expect(stale).toEqual({ applied: false, failureReason: 'app.py changed since the fix was made' });
+    expect(stale).toEqual({ applied: false, failureReason: 'app.py lines 5-6 changed since the fix was made' });
+    expect(fake.messages.at(-1)?.items).toEqual([FIX_AGAIN]);
+    // A version whose edits are not all known (made before the extension started): refused.
+    document.version += 5;
+    expect(await server.last.serverRequest('workspace/applyEdit', fixEdit(2))).toEqual({ applied: false, failureReason: 'app.py changed since the fix was made' });
+    document.text = SOURCE;
+    document.version = 2;
+    // Typed into its own lines while the question was up: refused, with a way to fix again.
     fake.answerMessage = (m) => {
       if (m.items.includes(APPLY)) {
-        document.edit(document.text + '# more\n');
+        document.replace(new Range(4, 4, 4, 9), 'result');
         return APPLY;
       }
       return undefined;
     };
     const during = await server.last.serverRequest('workspace/applyEdit', fixEdit(2));
-    expect(during).toEqual({ applied: false, failureReason: 'app.py changed while the fix was shown' });
+    expect(during).toEqual({ applied: false, failureReason: 'app.py lines 5-6 changed while the fix was shown' });
+    expect(document.text).toBe(SOURCE.replace('    value =', '    result ='));
+    expect(fake.messages.at(-1)).toEqual({
+      kind: 'warning',
+      text: 'fuse-ls: the fused fix was not applied: app.py lines 5-6 changed while the fix was shown.',
+      items: [FIX_AGAIN],
+    });
     expect(fake.appliedEdits).toHaveLength(0);
+  });
+
+  it('applies a fix where its lines went when the file changed elsewhere before or while it was shown', async () => {
+    const { server } = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    let diffText = '';
+    fake.answerMessage = (m) => {
+      if (!m.items.includes(APPLY)) return undefined;
+      const diff = fake.executed.find((e) => e.command === 'vscode.diff');
+      diffText = fake.contentProviders.get(PROPOSED_SCHEME)!.provideTextDocumentContent(diff!.args[1] as Uri);
+      document.replace(new Range(7, 0, 7, 0), '# typed below\n');
+      return APPLY;
+    };
+    // Arrives, and a line is typed above before the question shows.
+    const answer = server.last.serverRequest('workspace/applyEdit', fixEdit(1));
+    document.replace(new Range(0, 0, 0, 0), '# typed above\n');
+    expect(await answer).toEqual({ applied: true });
+    expect(fake.messages.map((m) => m.text)).toEqual(['fuse-ls: Apply the fused fix to app.py:6? Rewrite fused from 3 models.']);
+    expect(diffText).toBe('# typed above\nimport json\n\n\ndef load(text):\n    value = json.loads(text)\n    return value or {}\n');
+    expect(document.text).toBe(diffText + '# typed below\n');
   });
 
   it('applies an edit that needs no confirmation directly', async () => {

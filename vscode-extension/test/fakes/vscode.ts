@@ -231,8 +231,8 @@ export class FakeTextDocument implements FakeDocument {
     readonly uri: Uri,
     public text: string,
   ) {}
-  getText(): string {
-    return this.text;
+  getText(range?: Range): string {
+    return range ? this.text.slice(this.offsetAt(range.start), this.offsetAt(range.end)) : this.text;
   }
   offsetAt(p: Position): number {
     const lines = this.text.split('\n');
@@ -240,10 +240,25 @@ export class FakeTextDocument implements FakeDocument {
     for (let i = 0; i < p.line && i < lines.length; i++) offset += lines[i].length + 1;
     return offset + p.character;
   }
-  /** The user types: the version moves on. */
+  positionAt(offset: number): Position {
+    const before = this.text.slice(0, offset).split('\n');
+    return new Position(before.length - 1, before[before.length - 1].length);
+  }
+  get lineCount(): number {
+    return this.text.split('\n').length;
+  }
+  lineAt(line: number): { text: string } {
+    return { text: this.text.split('\n')[line] ?? '' };
+  }
+  /** The user types: the whole text is replaced, the version moves on. */
   edit(text: string): void {
-    this.text = text;
+    this.replace(new Range(new Position(0, 0), this.positionAt(this.text.length)), text);
+  }
+  /** One edit, reported to onDidChangeTextDocument listeners as VS Code does. */
+  replace(range: Range, text: string): void {
+    this.text = this.text.slice(0, this.offsetAt(range.start)) + text + this.text.slice(this.offsetAt(range.end));
     this.version += 1;
+    fake.documentChangeEmitter.fire({ document: this, contentChanges: [{ range, text }] });
   }
 }
 
@@ -305,6 +320,7 @@ function freshState() {
     tabs: [] as { input: unknown }[],
     closedTabs: [] as { input: unknown }[],
     shownDocuments: [] as Uri[],
+    shownSelections: [] as Range[],
     /** vscode.env.remoteName: set in SSH/WSL/container/code-server windows. */
     remoteName: undefined as string | undefined,
     isTrusted: true,
@@ -317,10 +333,12 @@ export const fake = {
   ...freshState(),
   configEmitter: new EventEmitter<{ affectsConfiguration(section: string): boolean }>(),
   taskEndEmitter: new EventEmitter<{ execution: unknown; exitCode: number | undefined }>(),
+  documentChangeEmitter: new EventEmitter<{ document: FakeTextDocument; contentChanges: { range: Range; text: string }[] }>(),
   reset(): void {
     Object.assign(fake, freshState());
     fake.configEmitter = new EventEmitter();
     fake.taskEndEmitter = new EventEmitter();
+    fake.documentChangeEmitter = new EventEmitter();
   },
   /** Everything written to every output channel. */
   get output(): string {
@@ -407,6 +425,8 @@ export const workspace = {
   get textDocuments() {
     return fake.documents;
   },
+  onDidCloseTextDocument: (_l: Listener<FakeTextDocument>) => new Disposable(),
+  onDidChangeTextDocument: (l: Listener<{ document: FakeTextDocument; contentChanges: { range: Range; text: string }[] }>) => fake.documentChangeEmitter.event(l),
   registerTextDocumentContentProvider: (scheme: string, provider: { provideTextDocumentContent(uri: Uri): string }) => {
     fake.contentProviders.set(scheme, provider);
     return new Disposable(() => fake.contentProviders.delete(scheme));
@@ -417,9 +437,7 @@ export const workspace = {
     for (const r of [...edit.replaces].reverse()) {
       const doc = fake.documents.find((d) => d.uri.toString() === r.uri.toString());
       if (!doc) return Promise.resolve(false);
-      const start = doc.offsetAt(r.range.start);
-      const end = doc.offsetAt(r.range.end);
-      doc.edit(doc.text.slice(0, start) + r.newText + doc.text.slice(end));
+      doc.replace(r.range, r.newText);
     }
     return Promise.resolve(true);
   },
@@ -444,9 +462,10 @@ export const window = {
       return Promise.resolve(true);
     },
   },
-  showTextDocument: (document: { uri: Uri }) => {
+  showTextDocument: (document: { uri: Uri }, options?: { selection?: Range }) => {
     fake.shownDocuments.push(document.uri);
-    return Promise.resolve({});
+    if (options?.selection) fake.shownSelections.push(options.selection);
+    return Promise.resolve({ document, selection: options?.selection });
   },
   createOutputChannel: (name: string) => {
     const channel = new FakeOutputChannel(name);
