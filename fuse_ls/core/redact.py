@@ -363,24 +363,30 @@ def _htpasswd(m: re.Match[str]) -> str | None:
     if m.string[start] in "'\"":
         start, end = start + 1, end - 1
     value = m.string[start:end]
-    if len(value) < 4 or _is_placeholder(value):
+    if len(value) < 4 or _is_placeholder(value) or _USAGE_WORD.fullmatch(value.rstrip("`.,;:)")):
         return None
     base, whole = m.start(0), m.group(0)
     return whole[: start - base] + _mark("secret-assignment", value) + whole[end - base :]
 
 
+# Usage lines and docs name the argument instead (`htpasswd -nb USER PASSWORD`).
+_USAGE_WORD: Final = re.compile(
+    r"[A-Z][A-Z_]*|(?i:(?:new|your|my|the)?[_\-]?(?:password|passwd|pass|pw))"
+)
 # One argument of a command line: quoted, or a word that does not start a redirection.
 _ARG: Final = r"""(?:'[^'\r\n]*'|"[^"\r\n]*"|[^\s'"<>|;&][^\s'"]*)"""
 
 
 RULES: Final[tuple[tuple[str, re.Pattern[str], Replacer], ...]] = (
     # PEM private keys, also inside string literals with escaped `\n`, and a BEGIN whose
-    # END lies outside the selection (redact to the end of the base64 run).
+    # END lies outside the selection (redact to the end of the base64 run). The search
+    # for END stops at the next BEGIN: searched to the end of the text from every BEGIN,
+    # a file of BEGIN lines without END took quadratic time (64 KB: 2.5 s).
     (
         "private-key",
         re.compile(
             r"-----BEGIN[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[\s\S]*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
+            r"(?:(?:[^-]|-(?!----BEGIN))*?-----END[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
             r"|(?:(?:\r?\n|\\n)[ \t]*[A-Za-z0-9+/=]{16,})*)"
         ),
         _whole("private-key"),

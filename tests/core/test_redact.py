@@ -223,6 +223,8 @@ LOOKALIKES = [
     "htpasswd -c /etc/nginx/.htpasswd admin",
     'htpasswd -nb admin "$ADMIN_PASSWORD"',
     "htpasswd -D .htpasswd admin",
+    "Usage: `htpasswd -nb USER PASSWORD`, `htpasswd -b FILE USER PASSWORD`",
+    "htpasswd -b /etc/nginx/.htpasswd username password",
     'status_key = "bot12345678:healthy"',
 ]
 
@@ -314,9 +316,11 @@ def test_fast_on_large_input() -> None:
     # ~1 MB of ordinary code with a few secrets sprinkled in.
     block = "\n".join(LOOKALIKES) + "\n" + "\n".join(t for _, t, _ in SECRETS) + "\n"
     text = block * (1_000_000 // len(block))
-    start = time.perf_counter()
+    # CPU time, not wall time: four other test runs on two cores must not fail it (the
+    # speed itself is measured by bench/bench_redaction.py).
+    start = time.process_time()
     result = redact(text)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert len(result.text.splitlines()) == len(text.splitlines())
     assert elapsed < 5.0, elapsed
 
