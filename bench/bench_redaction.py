@@ -7,7 +7,8 @@ line shapes that were once quadratic.
 Printed, from one run (a benchmark, not a test: nothing is asserted, it exits 0):
 - throughput (MB/s, lines/s, redactions) of `core.redact.redact` over this repository's
   files, each redacted whole as the server does; the text files of the shared folder
-  (default `../shared` beside the repository) if it is there; a synthetic 1 MB line of
+  (default `../shared` beside the repository) if it is there; the test suite's secrets
+  corpus repeated to 1 MB (what tests/core once timed); a synthetic 1 MB line of
   minified JavaScript; one long line of `curl ` repeated. Times are this process's CPU
   time, which other work on a busy machine barely moves;
 - for each shape that once made a rule scan a line from every position (a line of
@@ -88,6 +89,16 @@ def tree_files(root: Path, suffixes: tuple[str, ...] = ()) -> Iterator[tuple[str
         text = read_text(path)
         if text is not None:
             yield str(path), text
+
+
+def corpus_text(size: int) -> str:
+    """The test suite's redaction corpus (secrets in 29 languages' syntax, look-alikes),
+    repeated to about `size` characters: text far denser in secrets than real code."""
+    sys.path.insert(0, str(HERE))
+    from tests.security.secrets_corpus import build_lookalikes, build_secrets
+
+    block = "\n".join([*(s.text for s in build_secrets()), *(a.text for a in build_lookalikes())])
+    return "\n".join([block] * max(1, size // len(block)))
 
 
 def minified_js(size: int, seed: int = 6) -> str:
@@ -230,6 +241,7 @@ def main() -> None:
     inputs = {"this repository": list(repo_files())}
     if args.shared.is_dir():
         inputs[f"{args.shared}"] = list(tree_files(args.shared))
+    inputs["secrets corpus x ~1 MB"] = [("corpus", corpus_text(1_000_000))]
     inputs["minified JS, one 1 MB line"] = [("min.js", minified_js(1_000_000))]
     inputs["'curl ' x 40,000, one line"] = [("curl", "curl " * 40_000)]
     if "throughput" in parts:
@@ -244,7 +256,7 @@ def main() -> None:
         files = [
             f
             for name, fs in inputs.items()
-            if not name.startswith(("minified", "'curl"))
+            if not name.startswith(("minified", "'curl", "secrets corpus"))
             for f in fs
         ]
         if args.packages:

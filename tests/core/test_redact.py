@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import re
 import string
-import time
 
 import pytest
 
@@ -312,17 +311,16 @@ def test_entropy() -> None:
     assert shannon_entropy(HIGH_ENTROPY) > 4.0
 
 
-def test_fast_on_large_input() -> None:
-    # ~1 MB of ordinary code with a few secrets sprinkled in.
+def test_large_input_keeps_its_lines_and_loses_every_copy_of_each_secret() -> None:
+    # ~1 MB of ordinary code with a few secrets sprinkled in (its speed, and how the time
+    # grows with the size, are measured by bench/bench_redaction.py).
     block = "\n".join(LOOKALIKES) + "\n" + "\n".join(t for _, t, _ in SECRETS) + "\n"
-    text = block * (1_000_000 // len(block))
-    # CPU time, not wall time: four other test runs on two cores must not fail it (the
-    # speed itself is measured by bench/bench_redaction.py).
-    start = time.process_time()
+    copies = 1_000_000 // len(block)
+    text = block * copies
     result = redact(text)
-    elapsed = time.process_time() - start
     assert len(result.text.splitlines()) == len(text.splitlines())
-    assert elapsed < 5.0, elapsed
+    assert result.text == redact(block).text * copies
+    assert all(secret not in result.text for _, _, secret in SECRETS)
 
 
 def test_restore_puts_each_secret_back_where_its_mark_is() -> None:
