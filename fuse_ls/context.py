@@ -596,15 +596,18 @@ def build_request(
         code = "".join(lines[first - 1 : last])
         before = "".join(lines[max(first - 1 - context, 0) : first - 1])
         after = "".join(lines[last : last + context])
+    # An untitled buffer or a notebook cell has a name but no folder: the server's own
+    # working directory is not it (no sidecar from there, no path of it in the prompt).
+    on_disk = path.is_absolute()
     return FusionRequest(
         task=task,
-        path=_display_path(path, workspace),
+        path=_display_path(path, workspace) if on_disk else path.as_posix(),
         language=language or language_for(path),
         code=code,
         start_line=first,
         context_before=before,
         context_after=after,
-        intent=find_intent(path, workspace),
-        blast_radius=find_blast_radius(path, workspace),
+        intent=find_intent(path, workspace) if on_disk else None,
+        blast_radius=find_blast_radius(path, workspace) if on_disk else None,
         instruction=instruction,
     )

@@ -5,6 +5,7 @@ keeps serving."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,6 +38,7 @@ async def client(tmp_path: Path) -> AsyncIterator[RawClient]:
             env=env,
         )
         raw = RawClient(process)
+        raw.emulator = emu  # type: ignore[attr-defined]
         try:
             params = {"capabilities": {}, "rootUri": repo.root.as_uri()}
             assert "result" in await raw.request("initialize", params, "init")
@@ -67,3 +69,23 @@ async def test_a_path_holding_nul_is_invalid_params(client: RawClient) -> None:
     reply = await _changes(client, {"paths": ["src\u0000"]}, "nul-path")
     assert reply.get("error", {}).get("code") == -32602, reply
     await _alive(client)
+
+
+async def test_an_untitled_buffer_is_not_placed_in_the_servers_folder(client: RawClient) -> None:
+    """`untitled:` and notebook-cell documents have no folder. The server's working
+    directory is not theirs: its path must not reach the prompt, nor its sidecars."""
+    uri = "untitled:Untitled-1"
+    document = {"uri": uri, "languageId": "python", "version": 1, "text": "x = eval(input())\n"}
+    client.send(
+        {
+            "jsonrpc": "2.0",
+            "method": "textDocument/didOpen",
+            "params": {"textDocument": document},
+        }
+    )
+    params = {"command": "fuse-ls.review", "arguments": [{"uri": uri}]}
+    reply = await client.request(EC, params, "untitled")
+    assert "findings" in reply["result"], reply
+    bodies = json.dumps([r.body for r in client.emulator.requests])  # type: ignore[attr-defined]
+    assert "Untitled-1" in bodies
+    assert str(Path.cwd()) not in bodies and "~/" not in bodies
