@@ -94,6 +94,10 @@ def print_review(console: Console, review: ChangeReview) -> None:
         console.print(table)
     if not review.outcomes:
         console.print(Text("Nothing to review: no changed text in this change.", style="green"))
+    elif all(o.skipped for o in review.outcomes):
+        # Stopped before any unit (a passed deadline, the cost limit): "no findings" in
+        # green would read as a clean review of code no model saw.
+        console.print(Text("Nothing was reviewed: the run stopped first.", style="yellow"))
     elif not review.findings:
         console.print(Text("No findings on the changed lines.", style="green"))
     for outcome in review.outcomes:

@@ -140,6 +140,9 @@ def test_a_deadline_below_a_tenth_of_a_second_is_named_as_set_not_as_zero(
     assert " 0s " not in single.stderr
     assert change.returncode == 0, change.stderr
     assert "stopped: the run's 0.000001s deadline had passed" in change.stdout, change.stdout
+    # No model saw the code: not a clean review in green.
+    assert "Nothing was reviewed: the run stopped first." in change.stdout
+    assert "No findings" not in change.stdout
 
 
 def test_the_models_table_names_every_model_in_full_at_80_columns(tmp_path: Path) -> None:
