@@ -403,11 +403,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("demo", help="a review against the bundled model emulator (no key needed)")
-    p.add_argument("--mode", choices=MODES, default="merge")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--mode", choices=MODES, default="merge", help="how answers are fused (merge)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("doctor", help="check configuration, keys, endpoints and model ids")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--offline", action="store_true", help="skip network checks")
     p.add_argument("--editor-settings", metavar="FILE", help="editor settings JSON ('-': stdin)")
     _add_trust_option(p)
