@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--apply-anyway",
         action="store_true",
-        help="with --verify: write the fixes even if their checks failed",
+        help="run the checks as --verify does, then write the fixes even if they failed",
     )
 
     p = sub.add_parser("explain", help="consensus explanation of a file or line range")
@@ -399,7 +399,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--apply-anyway",
         action="store_true",
-        help="with --verify: write the fix even if its checks failed",
+        help="run the checks as --verify does, then write the fix even if they failed",
     )
 
     p = sub.add_parser("demo", help="a review against the bundled model emulator (no key needed)")

@@ -80,3 +80,14 @@ def test_serve_help_gives_the_tcp_defaults(
     monkeypatch.setenv("COLUMNS", "80")
     text = " ".join(_help(["serve"], capsys).split())
     assert "127.0.0.1" in text and "2087" in text, text
+
+
+@pytest.mark.parametrize("command", ["fix", "review"])
+def test_apply_anyway_help_says_it_runs_the_checks_itself(
+    command: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fuse-ls fix F --apply-anyway` verifies without --verify (README: "writes it even if
+    they failed"); a help text starting "with --verify:" sent users to type both."""
+    monkeypatch.setenv("COLUMNS", "200")
+    line = next(x for x in _help([command], capsys).splitlines() if "--apply-anyway " in x)
+    assert "with --verify" not in line and "checks" in line, line
