@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--apply-anyway",
         action="store_true",
-        help="with --verify: write the fixes even if their checks failed",
+        help="run the checks as --verify does, then write the fixes even if they failed",
     )
 
     p = sub.add_parser("explain", help="consensus explanation of a file or line range")
@@ -399,15 +399,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--apply-anyway",
         action="store_true",
-        help="with --verify: write the fix even if its checks failed",
+        help="run the checks as --verify does, then write the fix even if they failed",
     )
 
     p = sub.add_parser("demo", help="a review against the bundled model emulator (no key needed)")
-    p.add_argument("--mode", choices=MODES, default="merge")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--mode", choices=MODES, default="merge", help="how answers are fused (merge)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     p = sub.add_parser("doctor", help="check configuration, keys, endpoints and model ids")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--offline", action="store_true", help="skip network checks")
     p.add_argument("--editor-settings", metavar="FILE", help="editor settings JSON ('-': stdin)")
     _add_trust_option(p)

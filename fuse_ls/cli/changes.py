@@ -113,9 +113,10 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
         "--max-findings",
         type=_whole_number(0),
         default=50,
+        metavar="N",
         help="show at most N (default 50; 0: all)",
     )
-    p.add_argument("--max-cost", type=_usd, help="USD limit for the whole run")
+    p.add_argument("--max-cost", type=_usd, metavar="USD", help="USD limit for the whole run")
     p.add_argument(
         "--deadline",
         type=float,
@@ -124,18 +125,24 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
         "quorum.deadline_s for each unit)",
     )
     p.add_argument(
-        "--concurrency", type=_whole_number(1), default=16, help="model calls in flight (16)"
+        "--concurrency",
+        type=_whole_number(1),
+        default=16,
+        metavar="N",
+        help="model calls in flight (16)",
     )
     p.add_argument(
         "--per-endpoint",
         type=_whole_number(1),
         default=8,
+        metavar="N",
         help="calls in flight per endpoint (8)",
     )
     p.add_argument(
         "--unit-tokens",
         type=_whole_number(_MIN_UNIT_TOKENS),
         default=6000,
+        metavar="N",
         help="most tokens of code in one request, for every model (6000; lowered to fit "
         "the smallest context window)",
     )
@@ -381,9 +388,17 @@ def _settings_here() -> tuple[Settings, Path]:
 
 
 def cache_main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="fuse-ls cache", description="the review cache")
-    parser.add_argument("action", choices=("stats", "clear"))
-    parser.add_argument("--json", action="store_true")
+    parser = argparse.ArgumentParser(
+        prog="fuse-ls cache",
+        description="Show or clear the review cache of `fuse-ls review` (dismissed findings "
+        "are kept by clear).",
+    )
+    parser.add_argument(
+        "action",
+        choices=("stats", "clear"),
+        help="stats: entries, size, hits, dismissed findings; clear: forget cached units",
+    )
+    parser.add_argument("--json", action="store_true", help="print the stats as JSON")
     args = parser.parse_args(argv)
     from fuse_ls.changes.cache import ReviewCache, cache_path
 
@@ -421,8 +436,8 @@ def cache_main(argv: list[str]) -> int:
 def dismiss_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="fuse-ls dismiss",
-        description="never show these findings again in this repository while their code "
-        "is unchanged (fingerprints are in the review output)",
+        description="Never show these findings again in this repository while their code "
+        "is unchanged (fingerprints are the id column of a change review's output).",
     )
     parser.add_argument("fingerprints", nargs="+", metavar="FINGERPRINT")
     parser.add_argument("--undo", action="store_true", help="show them again")

@@ -30,11 +30,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("dataset", type=Path, help="folder with golden_comments/ and results/")
     from fuse_ls.eval.dataset import DEFAULT_JUDGE
 
-    p.add_argument("--judge-labels", default=DEFAULT_JUDGE, help="results/<NAME> to score with")
-    p.add_argument("--pool-size", type=int, default=5, help="tools per pool (default 5)")
-    p.add_argument("--pools", choices=("top", "random"), default="top", help="which pools")
-    p.add_argument("--samples", type=int, default=200, help="random pools to draw (default 200)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random pools")
+    p.add_argument(
+        "--judge-labels",
+        default=DEFAULT_JUDGE,
+        metavar="NAME",
+        help="score with the judge labels in results/NAME (default: the Opus judge's)",
+    )
+    p.add_argument(
+        "--pool-size", type=int, default=5, metavar="N", help="tools per pool (default 5)"
+    )
+    p.add_argument(
+        "--pools",
+        choices=("top", "random"),
+        default="top",
+        help="the N best tools (default), or random draws of N",
+    )
+    p.add_argument(
+        "--samples", type=int, default=200, metavar="S", help="random pools to draw (default 200)"
+    )
+    p.add_argument("--seed", type=int, default=0, metavar="X", help="seed of the random pools")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--html", type=Path, metavar="FILE", help="also write an HTML report")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from lsprotocol import types
 
-from fuse_ls.core.lines import split_keepends
+from fuse_ls.core.lines import keep_blank_edges, split_keepends
 from fuse_ls.core.types import MODES
 from fuse_ls.server.diagnostics import SOURCE, Reported
 from fuse_ls.server.wire import FixData, unstructure
@@ -172,7 +172,7 @@ def fix_text(replacement: str, source: str, r: types.Range) -> str:
     from fuse_ls.core.redact import restore
 
     original = "".join(split_keepends(source)[r.start.line : r.end.line + 1])
-    return replacement_text(restore(replacement, original))
+    return replacement_text(keep_blank_edges(restore(replacement, original), original))
 
 
 def replacement_text(replacement: str) -> str:

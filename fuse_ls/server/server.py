@@ -422,8 +422,10 @@ def serve_main(argv: list[str]) -> int:
     transport.add_argument(
         "--ws", action="store_true", help="listen on WebSocket (debugging; the ws extra)"
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=2087)
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address for --tcp/--ws (default 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, default=2087, help="port for --tcp/--ws (default 2087)")
     parser.add_argument(
         "--allow-origin",
         action="append",
@@ -432,7 +434,9 @@ def serve_main(argv: list[str]) -> int:
         help="--ws: a web page origin (http://localhost:3000) that may connect; "
         "without it, browsers are refused (repeatable)",
     )
-    parser.add_argument("--log-file", default=None, help="write the server log here")
+    parser.add_argument(
+        "--log-file", default=None, metavar="FILE", help="write the server log here"
+    )
     args = parser.parse_args(argv)
     if args.ws and not _websockets_installed():
         print(WS_MISSING, file=sys.stderr)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fuse_ls.core.checks import CheckReport
 from fuse_ls.core.errors import FuseError
-from fuse_ls.core.lines import split_keepends
+from fuse_ls.core.lines import keep_blank_edges, split_keepends
 from fuse_ls.core.redact import restore
 from fuse_ls.verify.run import CheckCommand, run_checks
 from fuse_ls.verify.sandbox import Sandbox, open_sandbox
@@ -25,7 +25,8 @@ def splice(text: str, start: int, end: int, replacement: str) -> str:
     """`text` with lines start..end (1-based, inclusive) replaced by `replacement`, with
     the secrets the model saw redacted put back (RedactedFix when they cannot be)."""
     lines = split_keepends(text)
-    replacement = restore(replacement, "".join(lines[start - 1 : end]))
+    original = "".join(lines[start - 1 : end])
+    replacement = keep_blank_edges(restore(replacement, original), original)
     new = replacement if replacement.endswith("\n") else replacement + "\n"
     lines[start - 1 : end] = [new]
     return "".join(lines)

@@ -320,7 +320,7 @@ def test_checkhealth_server_missing(run_nvim: Any, emulator: Any, workspace: Pat
     lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
     assert _has(lines, "ERROR", "server executable not found", "/nonexistent/fuse-ls"), text
-    assert _has(lines, "pipx install ./fuse-ls"), text
+    assert _has(lines, "`pipx install .` inside the clone"), text
     # No copy of the key rules guesses instead: it says what was not checked.
     assert _has(lines, "WARNING", "API keys not checked: fuse-ls not found"), text
     assert not _has(lines, "FUSE_TEST_EMU_KEY"), text

@@ -242,7 +242,7 @@ function M.check()
           vim.inspect(config.cmd)
         ),
         {
-          'install it from a clone of fuse-ls (no PyPI release yet): `pipx install ./fuse-ls`, or `pip install -e .` in a virtualenv',
+          'install it from a clone of fuse-ls (no PyPI release yet): `pipx install .` inside the clone, or `pip install -e .` in a virtualenv',
           'or point the plugin at it: require("fuse_ls").setup({ cmd = { "/path/to/fuse-ls", "serve" } })',
         }
       )
