@@ -167,15 +167,26 @@ def default_findings(model: str, code: P.CodeBlock | None) -> list[Json]:
     return found
 
 
+def _whole(match: str) -> re.Pattern[str]:
+    """`match` as a substring that does not start or end inside a name: `eval(` is not
+    found in `literal_eval(` (a rerun on fixed code would "fix" it again), nor
+    `import sqlite3` in `import sqlite3x`; a match of symbols is a plain substring."""
+    before = r"(?<!\w)" if re.match(r"\w", match) else ""
+    after = r"(?!\w)" if re.search(r"\w$", match) else ""
+    return re.compile(before + re.escape(match) + after)
+
+
 def scripted_findings(rules: list[FindingRule], code: P.CodeBlock | None) -> list[Json]:
     found = []
     for rule in rules:
         if rule.match is not None:
+            pattern = _whole(rule.match)
             for number, line in code.lines if code is not None else ():
-                if rule.match in line:
+                if pattern.search(line):
                     replacement = rule.replacement
                     if replacement is None and rule.replace is not None:
-                        replacement = line.replace(rule.match, rule.replace)
+                        # Escaped: the script's text is literal, not a `\1` template.
+                        replacement = pattern.sub(rule.replace.replace("\\", r"\\"), line)
                     found.append(
                         _finding(
                             number, number, rule.severity, rule.category, rule.message, replacement

@@ -237,3 +237,20 @@ def test_demo_pool_votes() -> None:
     assert sorted(votes.values(), reverse=True)[:2] == [3, 2]
     assert 1 in votes.values()
     assert len(votes) >= 5
+
+
+def test_a_scripted_match_is_a_whole_name_so_fixed_code_is_not_found_again() -> None:
+    """The demo's `eval(raw)` rule, rerun on the code it fixed, proposed
+    `ast.literal_ast.literal_eval(raw)`: `eval(` was found inside `literal_eval(`."""
+    rule = {"match": "eval(raw)", "message": "no eval", "replace": "ast.literal_eval(raw)"}
+    script = {"models": {"*": {"findings": [rule]}}}
+    fixed = numbered("def load(raw):\n    return ast.literal_eval(raw)\n")
+    assert ask("review_findings", fixed, script=script) == {"findings": []}
+    unfixed = numbered("def load(raw):\n    return eval(raw) + x.eval(raw)\n")
+    (finding,) = ask("review_findings", unfixed, script=script)["findings"]
+    assert finding["replacement"] == "    return ast.literal_eval(raw) + x.ast.literal_eval(raw)"
+    # A match ending in a name's letters is a whole name too; one of symbols is a plain substring.
+    names = {"models": {"*": {"findings": [{"match": "import sqlite3", "message": "m"}]}}}
+    assert ask("review_findings", numbered("import sqlite3x\n"), script=names) == {"findings": []}
+    symbols = {"models": {"*": {"findings": [{"match": "+ customer +", "message": "m"}]}}}
+    assert ask("review_findings", numbered("q = 'a'+ customer +'b'\n"), script=symbols)["findings"]
