@@ -152,3 +152,22 @@ def test_pool_and_judge_entries_list_every_key_the_server_accepts() -> None:
             expected = bounds(spec[key].metadata.get(CHECK))
             shown = {b: schema[b] for b in ("minimum", "maximum") if b in schema}
             assert shown == expected, f"fuseLs.{name}.{key}: bounds differ from the server's"
+
+
+def test_every_setting_is_listed_in_the_extension_readme() -> None:
+    """A user reading the extension's README finds every setting it contributes (the
+    Verify fix command needed `fuseLs.verify.commands`, which the table did not list).
+    A row names settings as `fuseLs.a.b` / `c`, the latter meaning `fuseLs.a.c`."""
+    readme = (EXTENSION / "README.md").read_text()
+    settings = readme.split("## Settings", 1)[1].split("\n## ", 1)[0]
+    listed: set[str] = set()
+    for row in settings.splitlines():
+        if not row.startswith("| `fuseLs."):
+            continue
+        names = re.findall(r"`([^`]+)`", row.split("|")[1])
+        first = names[0].removeprefix("fuseLs.")
+        parent = first.rpartition(".")[0]
+        listed.add(first)
+        listed.update(f"{parent}.{name}" if parent else name for name in names[1:])
+    missing = sorted(set(contributed()) - listed)
+    assert not missing, f"add to the Settings table of vscode-extension/README.md: {missing}"
