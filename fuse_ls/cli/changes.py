@@ -112,7 +112,6 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-findings",
         type=_whole_number(0),
-        default=50,
         metavar="N",
         help="show at most N (default 50; 0: all)",
     )
@@ -153,6 +152,7 @@ _CHANGE_ONLY = (
     "no_cache",
     "min_severity",
     "max_cost",
+    "max_findings",  # `0` (show all) is what a one-file review does anyway
     *("fix", "verify", "apply", "apply_anyway"),  # fixes across files: fuse_ls/cli/verify.py
 )
 
@@ -293,7 +293,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     options = ReviewOptions(
         all_lines=args.all_lines,
         min_severity=args.min_severity or "hint",
-        max_findings=args.max_findings or None,
+        max_findings=50 if args.max_findings is None else args.max_findings or None,
         use_cache=not args.no_cache,
         max_cost_usd=args.max_cost,
         global_limit=args.concurrency,

@@ -483,3 +483,20 @@ def test_selection_and_change_reviews_write_one_sarif_shape(project: Repo, emu: 
         del result["fixes"][0]["artifactChanges"][0]["artifactLocation"]
     assert in_change == in_selection
     assert in_change["message"]["text"].endswith("(3/3 models)")
+
+
+def test_max_findings_caps_a_one_file_review_too(project: Repo, emu: Emulator) -> None:
+    """`fuse-ls review FILE --max-findings 1` showed every finding: the option was only
+    read by change reviews, and a one-file review ignored it without a word."""
+    project.write(
+        "risky.py", "def f(x=[]):\n    try:\n        return eval(x)\n    except:\n        pass\n"
+    )
+    res = fuse(["review", "risky.py", "--json"], project, emu)
+    assert res.returncode == 0, res.stderr
+    every = json.loads(res.stdout)["findings"]
+    assert len(every) >= 2
+    res = fuse(["review", "risky.py", "--json", "--max-findings", "1"], project, emu)
+    assert res.returncode == 0, res.stderr
+    capped = json.loads(res.stdout)
+    assert len(capped["findings"]) == 1
+    assert capped["hidden"]["over the limit"] == len(every) - 1
