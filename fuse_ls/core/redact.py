@@ -388,41 +388,71 @@ _ARG: Final = r"""(?:'[^'\r\n]*'|"[^"\r\n]*"|[^\s'"<>|;&][^\s'"]*)"""
 # match lies inside one line and a scan of the whole text reaches each line start with
 # nothing pending; (2) at a line's edges its lookarounds, `^`, `$` and `\b` see the same
 # thing (`\n` or the end of the slice: neither is a name character, a blank or a word
-# character); (3) the words are searched with the pattern's own flags, so they match
-# exactly the characters the pattern would (under `(?i)` also `K`/`ſ` and their kin);
+# character); (3) the words are compared with the pattern's own case flag, so they
+# match exactly the characters the pattern would (`_Words.hits`);
 # (4) their replacers use only groups and spans relative to the match, never `m.string`.
 # bench/bench_redaction.py --against REV checks the output is unchanged.
 
-_LINE_SCOPED: Final[dict[re.Pattern[str], re.Pattern[str]]] = {}
+
+@frozen
+class _Words:
+    """Literal words, one of which every match of a line-scoped rule holds."""
+
+    literals: tuple[str, ...]  # lower case when `regex` ignores case
+    regex: re.Pattern[str]  # the same words as an alternation, with the rule's case flag
+
+    def hits(self, text: str) -> list[int]:
+        """Where the words occur in `text`, in order (at least one per line holding one)."""
+        folded = bool(self.regex.flags & re.IGNORECASE)
+        if folded and not text.isascii():
+            # `(?i)` also folds `K` (KELVIN SIGN) onto `k`, `ſ` onto `s`...: only the
+            # regex knows the whole table.
+            return [m.start() for m in self.regex.finditer(text)]
+        # On ASCII text `(?i)` is ASCII case folding, i.e. `str.lower`; `str.find` scans
+        # far faster than a regex alternation.
+        haystack = text.lower() if folded else text
+        found: list[int] = []
+        for word in self.literals:
+            at = haystack.find(word)
+            while at >= 0:
+                found.append(at)
+                at = haystack.find(word, at + 1)
+        return sorted(found)
+
+
+_LINE_SCOPED: Final[dict[re.Pattern[str], _Words]] = {}
 
 
 def _line_scoped(pattern: re.Pattern[str], words: str) -> re.Pattern[str]:
-    """Register `pattern` to run only on lines where `words` (a regex, compiled with the
-    pattern's case flag) matches. Every match of `pattern` must contain a `words` match
-    and no line break (see above)."""
-    _LINE_SCOPED[pattern] = re.compile(words, pattern.flags & re.IGNORECASE)
+    """Register `pattern` to run only on lines where one of `words` (literals separated
+    by `|`) occurs, compared with the pattern's case flag. Every match of `pattern` must
+    contain one of them and no line break (see above)."""
+    folded = pattern.flags & re.IGNORECASE
+    literals = tuple(w.lower() if folded else w for w in words.split("|"))
+    assert all(re.escape(w) == w for w in literals), words  # literal words only
+    _LINE_SCOPED[pattern] = _Words(literals, re.compile(words, folded))
     return pattern
 
 
 def _sub_on_lines(
     pattern: re.Pattern[str],
-    words: re.Pattern[str],
+    words: _Words,
     substitute: Callable[[re.Match[str]], str],
     text: str,
 ) -> str:
-    """`pattern.sub(substitute, text)`, applied only to the lines holding a `words` hit."""
+    """`pattern.sub(substitute, text)`, applied only to the lines holding one of `words`."""
     out: list[str] = []
     done = 0  # text[:done] is in `out`
-    hit = words.search(text)
-    while hit is not None:
-        start = text.rfind("\n", 0, hit.start()) + 1
-        end = text.find("\n", hit.end())
+    for hit in words.hits(text):
+        if hit < done:
+            continue  # on a line already done
+        start = text.rfind("\n", 0, hit) + 1
+        end = text.find("\n", hit)
         if end < 0:
             end = len(text)
         out.append(text[done:start])
         out.append(pattern.sub(substitute, text[start:end]))
         done = end
-        hit = words.search(text, end)
     if not out:
         return text
     out.append(text[done:])

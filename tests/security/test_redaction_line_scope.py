@@ -44,7 +44,13 @@ EDGES = [
 ]
 
 
-@pytest.mark.parametrize("text", [_corpus(), *EDGES], ids=["corpus", *map(str, range(len(EDGES)))])
+# ASCII text is searched for the words with `str.find`, other text with the regex: the
+# corpus is ASCII, and once more with one non-ASCII letter to take the other path.
+TEXTS = [_corpus(), _corpus() + "\n# caf\u00e9", *EDGES]
+IDS = ["corpus", "corpus-non-ascii", *map(str, range(len(EDGES)))]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=IDS)
 def test_line_scoped_rules_redact_exactly_as_over_the_whole_text(
     text: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -62,4 +68,4 @@ def test_every_line_scoped_match_holds_one_of_its_words_and_no_newline() -> None
         assert matches, pattern.pattern[:60]
         for m in matches:
             assert "\n" not in m.group(0)
-            assert words.search(m.group(0)), (words.pattern, m.group(0))
+            assert words.regex.search(m.group(0)), (words.literals, m.group(0))
