@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -274,3 +276,72 @@ async def test_without_git_environments_are_linked_too(tmp_path: Path, sandboxes
     finally:
         await sandbox.close()
     assert snapshot(folder) == before
+
+
+def _special_files(folder: Path) -> socket.socket:
+    """A named pipe and a listening unix socket in `folder` (the socket is returned so the
+    test keeps it open)."""
+    os.mkfifo(folder / "pipe")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(folder / "pkg" / "daemon.sock"))
+    server.listen()
+    return server
+
+
+async def test_without_git_named_pipes_and_sockets_are_left_out(
+    tmp_path: Path, sandboxes: Path
+) -> None:
+    # A pipe in the folder (a dev server's control FIFO, a socket) used to fail the whole
+    # copy with shutil.Error, not a SandboxError: the verify run ended in a traceback.
+    folder = tmp_path / "plain"
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "m.py").write_text("X = 1\n")
+    server = _special_files(folder)
+    try:
+        sandbox = await asyncio.wait_for(open_sandbox(folder, sandboxes), 60)
+        try:
+            assert snapshot(sandbox.workspace) == {"pkg/m.py": b"X = 1\n"}
+            assert not (sandbox.workspace / "pipe").exists()
+            assert not (sandbox.workspace / "pkg" / "daemon.sock").exists()
+        finally:
+            await sandbox.close()
+    finally:
+        server.close()
+    assert listing(sandboxes) == []
+
+
+async def test_untracked_named_pipes_and_sockets_are_left_out(
+    project: Repo, sandboxes: Path
+) -> None:
+    (project.root / "pkg").mkdir()
+    project.write("pkg/new.py", "Y = 2\n")
+    server = _special_files(project.root)
+    try:
+        sandbox = await asyncio.wait_for(open_sandbox(project.root, sandboxes), 60)
+        try:
+            assert (sandbox.workspace / "pkg" / "new.py").read_text() == "Y = 2\n"
+            assert not (sandbox.workspace / "pipe").exists()
+            assert not (sandbox.workspace / "pkg" / "daemon.sock").exists()
+        finally:
+            await sandbox.close()
+    finally:
+        server.close()
+    assert listing(sandboxes) == []
+
+
+async def test_without_git_a_copy_failure_is_a_clear_sandbox_error(
+    tmp_path: Path, sandboxes: Path
+) -> None:
+    # A tree nested so deep that its path in the copy is longer than the system allows
+    # (the copy's folder name is longer than the workspace's): shutil.Error used to escape.
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "m.py").write_text("X = 1\n")
+    room = os.pathconf(folder, "PC_PATH_MAX") - len(str(folder)) - 20
+    deep = folder.joinpath(*["d" * 200] * (room // 201), "d" * (room % 201))
+    deep.mkdir(parents=True)
+    (deep / "f.txt").write_text("deep\n")
+    with pytest.raises(SandboxError, match="could not copy the workspace") as caught:
+        await open_sandbox(folder, sandboxes)
+    assert "ddd" in str(caught.value)
+    assert listing(sandboxes) == []
