@@ -555,3 +555,10 @@ def test_verify_fix_checks_a_findings_fix_then_asks_to_apply(
     assert report["data"]["applied"]["checks"]["summary"].startswith("checks passed (1 command, ")
     # The server wrote nothing itself: the editor applied the edit to its buffer.
     assert "    value = eval(text)\n" in (workspace / "sample.py").read_text()
+
+
+def test_a_modeline_in_an_explanation_sets_nothing(run_nvim: Any, workspace: Path) -> None:
+    """Explanations are model text saved to a file; showing one must not apply a modeline
+    in it (filetype, tabstop: whatever Neovim allows a modeline to set)."""
+    report = require_ok(run_nvim("hostile_explanation.lua", workspace=workspace))
+    assert report["data"]["filetype"] == "markdown"
