@@ -12,7 +12,6 @@ change must not run what a downloaded repository's `.git/config` names.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -22,12 +21,15 @@ from typing import Literal
 
 from attrs import field, frozen
 
+from fuse_ls.changes.diffparse import RawEntry, hunks, numstat_binary, raw_entries, split_z
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.gitsafe import safe_env
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 _MAX_FILE_BYTES = 2 * 1024 * 1024  # a changed file larger than this is generated, not written
-_HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,(\d+))? @@")
+# All the changed text one review holds at once (16 files at the per-file cap). More than
+# this is not a change people review in one go, and each file is in memory until the end.
+MAX_TOTAL_BYTES = 32 * 1024 * 1024
 
 Scope = Literal["diff", "staged", "uncommitted"]
 FileStatus = Literal["added", "modified", "renamed", "copied", "deleted", "type-changed"]
@@ -180,72 +182,6 @@ def resolve_base(
     return commit, f"changes since {name} (merge base {commit[:10]}), uncommitted work included"
 
 
-def _split_z(data: bytes) -> list[str]:
-    parts = data.decode("utf-8", "surrogateescape").split("\0")
-    return parts[:-1] if parts and parts[-1] == "" else parts
-
-
-@frozen
-class _RawEntry:
-    old_mode: str
-    new_mode: str
-    status: str
-    path: str
-    old_path: str | None
-
-
-def _raw_entries(data: bytes) -> list[_RawEntry]:
-    parts = _split_z(data)
-    out: list[_RawEntry] = []
-    i = 0
-    while i < len(parts):
-        meta = parts[i].lstrip(":").split()
-        status = meta[4] if len(meta) >= 5 else "M"
-        if status[0] in "RC":
-            out.append(_RawEntry(meta[0], meta[1], status[0], parts[i + 2], parts[i + 1]))
-            i += 3
-        else:
-            out.append(_RawEntry(meta[0], meta[1], status[0], parts[i + 1], None))
-            i += 2
-    return out
-
-
-def _numstat_binary(data: bytes) -> list[bool]:
-    """One flag per entry: True when git counts it as binary ("-\t-")."""
-    parts = _split_z(data)
-    flags: list[bool] = []
-    i = 0
-    while i < len(parts):
-        fields = parts[i].split("\t")
-        flags.append(fields[0] == "-" and fields[1] == "-")
-        # A rename is "a\td\t" then the old and the new name as separate fields.
-        i += 3 if len(fields) >= 3 and fields[2] == "" else 1
-    return flags
-
-
-def _hunks(patch: bytes) -> list[frozenset[int]]:
-    """Changed new-side lines per file section of a -U0 patch, in diff order."""
-    sections: list[set[int]] = []
-    for raw in patch.split(b"\n"):
-        if raw.startswith(b"diff --git "):
-            sections.append(set())
-            continue
-        if not sections or not raw.startswith(b"@@ "):
-            continue
-        match = _HUNK.match(raw.decode("utf-8", "replace"))
-        if match is None:
-            continue
-        start = int(match[1])
-        count = int(match[2]) if match[2] is not None else 1
-        if count == 0:
-            # A pure deletion: mark the line after the cut so the reviewer sees where
-            # code went missing (line 0 means "at the top").
-            sections[-1].add(max(start, 1) if start else 1)
-        else:
-            sections[-1].update(range(start, start + count))
-    return [frozenset(s) for s in sections]
-
-
 _STATUS: dict[str, FileStatus] = {
     "A": "added",
     "M": "modified",
@@ -263,22 +199,63 @@ class _TooLarge:
 TOO_LARGE = _TooLarge()
 
 
+class _TextBudget:
+    """What is left of the changed text one review may hold (`MAX_TOTAL_BYTES`)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.left = limit
+
+    def skip_reason(self) -> str:
+        return (
+            f"over the {_size_text(self.limit)} of changed text one review reads "
+            "(the files before it hold that much); review fewer paths"
+        )
+
+
+class _OverTotal:
+    pass
+
+
+OVER_TOTAL = _OverTotal()
+
+
+def _size_text(size: int) -> str:
+    mb = 1024 * 1024
+    return f"{size // mb} MB" if size >= mb and size % mb == 0 else f"{size} bytes"
+
+
 def _read_new_side(
-    root: Path, scope: Scope, path: str, env: Mapping[str, str]
-) -> bytes | _TooLarge | None:
-    """The new content: the index for --staged, the working tree otherwise."""
+    root: Path,
+    scope: Scope,
+    path: str,
+    env: Mapping[str, str],
+    budget: _TextBudget | None = None,
+) -> bytes | _TooLarge | _OverTotal | None:
+    """The new content: the index for --staged, the working tree otherwise. The size is
+    checked before the content is read: a huge file is never held, not even briefly."""
+    if scope == "staged":
+        sized = run_git(root, ["cat-file", "-s", f":{path}"], check=False, env=env)
+        if sized.returncode != 0 or not sized.stdout.strip().isdigit():
+            return None
+        size = int(sized.stdout)
+    else:
+        file = root / path
+        try:
+            if file.is_symlink() or not file.is_file():
+                return None
+            size = file.stat().st_size
+        except OSError:
+            return None
+    # The same limit for the index as on disk: the pre-commit hook reviews what is staged.
+    if size > _MAX_FILE_BYTES:
+        return TOO_LARGE
+    if budget is not None and size > budget.left:
+        return OVER_TOTAL
     if scope == "staged":
         done = run_git(root, ["show", f":{path}"], check=False, env=env)
-        if done.returncode != 0:
-            return None
-        # The same limit as on disk: the pre-commit hook reviews what is staged.
-        return TOO_LARGE if len(done.stdout) > _MAX_FILE_BYTES else done.stdout
-    file = root / path
+        return done.stdout if done.returncode == 0 else None
     try:
-        if file.is_symlink() or not file.is_file():
-            return None
-        if file.stat().st_size > _MAX_FILE_BYTES:
-            return TOO_LARGE
         return file.read_bytes()
     except OSError:
         return None
@@ -296,16 +273,17 @@ def _decode(data: bytes) -> str | None:
 def _untracked(root: Path, pathspec: Sequence[str], env: Mapping[str, str]) -> list[str]:
     args = ["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspec]
     done = run_git(root, args, env=env)
-    return _split_z(done.stdout)
+    return split_z(done.stdout)
 
 
 def _file_from(
     root: Path,
     scope: Scope,
-    entry: _RawEntry,
+    entry: RawEntry,
     binary: bool,
     changed: frozenset[int],
     env: Mapping[str, str],
+    budget: _TextBudget,
 ) -> ChangedFile:
     status = _STATUS.get(entry.status, "modified")
     base = ChangedFile(path=entry.path, status=status, old_path=entry.old_path)
@@ -324,16 +302,19 @@ def _file_from(
             base,
             skipped="renamed without content changes" if entry.old_path else "mode change only",
         )
-    raw = _read_new_side(root, scope, entry.path, env)
+    raw = _read_new_side(root, scope, entry.path, env, budget)
     if raw is None:
         return _evolve(base, skipped="not readable in the working tree")
     if isinstance(raw, _TooLarge):
         return _evolve(base, skipped=f"larger than {_MAX_FILE_BYTES // 1024 // 1024} MB")
+    if isinstance(raw, _OverTotal):
+        return _evolve(base, skipped=budget.skip_reason())
     if not raw.strip():
         return _evolve(base, skipped="emptied (nothing left to review)")
     text = _decode(raw)
     if text is None:
         return _evolve(base, skipped="binary or not UTF-8 text")
+    budget.left -= len(raw)
     count = max(len(text.splitlines()), 1)
     return _evolve(
         base, text=text, changed=frozenset(n for n in changed if n <= count) or frozenset({count})
@@ -374,7 +355,7 @@ def changed_lines(old: str | None, new: str) -> frozenset[int]:
     if done.returncode not in (0, 1):
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git diff failed: {message[-1] if message else 'error'}")
-    sections = _hunks(done.stdout)
+    sections = hunks(done.stdout)
     return sections[0] if sections else frozenset()
 
 
@@ -430,8 +411,10 @@ def read_changes(
     base: str | None = None,
     pathspec: Sequence[str] = (),
     buffers: Mapping[Path, str] | None = None,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
 ) -> ChangeSet:
     """The change to review. `pathspec` limits it to some paths (git pathspec syntax).
+    Files past `max_total_bytes` of text read so far are skipped and say why.
 
     `buffers` (absolute path -> text) are an editor's open documents,
     unsaved edits included: they stand in for the working tree (not for --staged,
@@ -465,24 +448,28 @@ def read_changes(
     def diff(*args: str) -> bytes:
         return run_git(root, ["diff", *args, *common, *tail], env=env).stdout
 
-    entries = _raw_entries(diff("--raw", "-z"))
-    binary = _numstat_binary(diff("--numstat", "-z"))
-    hunks = _hunks(diff("-U0", "--submodule=short"))
-    if len(binary) != len(entries) or len(hunks) != len(entries):
+    entries = raw_entries(diff("--raw", "-z"))
+    binary = numstat_binary(diff("--numstat", "-z"))
+    sections = hunks(diff("-U0", "--submodule=short"))
+    if len(binary) != len(entries) or len(sections) != len(entries):
         raise GitError("git's diff listings disagree; is the repository changing right now?")
+    budget = _TextBudget(max_total_bytes)
     files = [
-        _file_from(root, scope, entry, is_binary, changed, env)
-        for entry, is_binary, changed in zip(entries, binary, hunks, strict=True)
+        _file_from(root, scope, entry, is_binary, changed, env, budget)
+        for entry, is_binary, changed in zip(entries, binary, sections, strict=True)
     ]
     if scope != "staged":
         known = {f.path for f in files}
         for path in _untracked(root, pathspec, env):
             if path in known:
                 continue
-            raw_bytes = _read_new_side(root, scope, path, env)
+            raw_bytes = _read_new_side(root, scope, path, env, budget)
             if isinstance(raw_bytes, _TooLarge):
                 why = f"new file larger than {_MAX_FILE_BYTES // 1024 // 1024} MB"
                 files.append(ChangedFile(path, "added", skipped=why))
+                continue
+            if isinstance(raw_bytes, _OverTotal):
+                files.append(ChangedFile(path, "added", skipped=budget.skip_reason()))
                 continue
             text = _decode(raw_bytes) if raw_bytes and raw_bytes.strip() else None
             if text is None:
@@ -490,6 +477,7 @@ def read_changes(
                     ChangedFile(path, "added", skipped="binary, empty or unreadable new file")
                 )
                 continue
+            budget.left -= len(raw_bytes or b"")
             lines = frozenset(range(1, max(len(text.splitlines()), 1) + 1))
             files.append(ChangedFile(path, "added", text=text, changed=lines))
     files.sort(key=lambda f: f.path)

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
@@ -259,18 +260,51 @@ async def _replay_changes(top: Path, tree: Path) -> tuple[Path, ...]:
     )
 
 
+def _special(path: Path) -> bool:
+    """Neither a file, a folder nor a link: a named pipe, a socket, a device. Copying one
+    fails (a socket), or reads forever (a character device), and no check needs it."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return False  # gone already: copytree reports it, if it still matters
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
+
+
 def _copy_tree(source: Path, copy: Path) -> tuple[Path, ...]:
-    """Without git: the folder copied, its environments linked."""
+    """Without git: the folder copied (named pipes, sockets and devices left out), its
+    environments linked."""
     skipped: list[str] = []
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         here = Path(folder)
         out = {n for n in names if not (here / n).is_symlink() and is_environment(here / n)}
         skipped.extend((here / n).relative_to(source).as_posix() for n in out)
-        return out
+        return out | {n for n in names if _special(here / n)}
 
-    shutil.copytree(source, copy, symlinks=True, ignore=ignore)
+    try:
+        shutil.copytree(source, copy, symlinks=True, ignore=ignore)
+    except shutil.Error as error:
+        raise SandboxError(_copy_failure(source, error.args[0])) from None
+    except OSError as error:
+        raise SandboxError(f"could not copy the workspace {source}: {error}") from None
     return _link(source, copy, skipped)
+
+
+def _copy_failure(source: Path, failures: list[tuple[str, str, str]]) -> str:
+    """shutil.Error's list (every failed file, with both full paths) as one readable line."""
+    src, _dst, why = failures[0]
+    try:
+        name = Path(src).relative_to(source).as_posix()
+    except ValueError:
+        name = src
+    # The reason repeats the (often very long) path after a colon; the errno text is before.
+    reason = why.split(": '", 1)[0]
+    more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+    return f"could not copy the workspace {source}: {_clip(name)}: {reason}{more}"
+
+
+def _clip(name: str, limit: int = 120) -> str:
+    return name if len(name) <= limit else f"{name[:60]}...{name[-57:]}"
 
 
 def _copy_untracked(top: Path, tree: Path, names: list[str]) -> None:

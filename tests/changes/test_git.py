@@ -238,3 +238,26 @@ def test_a_buffer_of_a_file_of_repeated_lines_is_compared_like_git(repo: Repo) -
     assert buffered["data.txt"].changed == {150_001}
     repo.write("data.txt", edited)
     assert by_path(read_changes(repo.root, "uncommitted"))["data.txt"].changed == {150_001}
+
+
+@pytest.mark.parametrize("scope", ["uncommitted", "staged"])
+def test_changed_text_beyond_the_total_cap_is_skipped_with_a_note(repo: Repo, scope: str) -> None:
+    """Each file is under the per-file cap, but together they are not held at once: the
+    files past the total are skipped and say why (the review lists the reason)."""
+    for name in ("a.py", "b.py", "c.py"):
+        repo.write(name, "old = 0\n")
+    repo.commit("base")
+    body = "x = 1\n" * 50  # 300 bytes
+    for name in ("a.py", "b.py", "c.py", "d.py", "e.py"):  # 3 modified, 2 new
+        repo.write(name, body)
+    repo.write("logo.bin", b"\0" * 50)  # binary: skipped as such, holds no budget
+    if scope == "staged":
+        repo.git("add", "-A")
+    changes = read_changes(repo.root, scope, max_total_bytes=700)  # type: ignore[arg-type]
+    files = by_path(changes)
+    assert [f.path for f in changes.reviewable] == ["a.py", "b.py"]
+    for name in ("c.py", "d.py", "e.py"):
+        f = files[name]
+        assert f.text is None  # type: ignore[attr-defined]
+        assert "700 bytes" in f.skipped and "review fewer paths" in f.skipped  # type: ignore[attr-defined]
+    assert "binary" in files["logo.bin"].skipped  # type: ignore[attr-defined]

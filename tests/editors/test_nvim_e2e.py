@@ -555,3 +555,26 @@ def test_verify_fix_checks_a_findings_fix_then_asks_to_apply(
     assert report["data"]["applied"]["checks"]["summary"].startswith("checks passed (1 command, ")
     # The server wrote nothing itself: the editor applied the edit to its buffer.
     assert "    value = eval(text)\n" in (workspace / "sample.py").read_text()
+
+
+def test_a_modeline_in_an_explanation_sets_nothing(run_nvim: Any, workspace: Path) -> None:
+    """Explanations are model text saved to a file; showing one must not apply a modeline
+    in it (filetype, tabstop: whatever Neovim allows a modeline to set)."""
+    report = require_ok(run_nvim("hostile_explanation.lua", workspace=workspace))
+    assert report["data"]["filetype"] == "markdown"
+
+
+def test_a_fuse_ls_package_in_the_workspace_is_not_run(
+    run_nvim: Any, emulator: Any, workspace: Path, tmp_path: Path
+) -> None:
+    """`{ "python", "-m", "fuse_ls", "serve" }` (what :checkhealth suggests) runs in the
+    workspace, and `-m` puts that folder first on sys.path: a repository shipping
+    fuse_ls/__init__.py ran its own code when a file of it was opened."""
+    marker = tmp_path / "ran"
+    (workspace / "fuse_ls").mkdir()
+    code = f"open({str(marker)!r}, 'w').write('the repository ran code')\n"
+    (workspace / "fuse_ls" / "__init__.py").write_text(code)
+    (workspace / "fuse_ls" / "__main__.py").write_text(code)
+    env = server_env(emulator, FUSE_TEST_MARKER=str(marker))
+    require_ok(run_nvim("hostile_package.lua", workspace=workspace, env=env))
+    assert not marker.exists()

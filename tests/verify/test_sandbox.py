@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shlex
+import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -274,3 +276,58 @@ async def test_without_git_environments_are_linked_too(tmp_path: Path, sandboxes
     finally:
         await sandbox.close()
     assert snapshot(folder) == before
+
+
+def _special_files(folder: Path) -> socket.socket:
+    """A named pipe and a listening unix socket in `folder` (the socket is returned so the
+    test keeps it open)."""
+    os.mkfifo(folder / "pipe")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(folder / "pkg" / "daemon.sock"))
+    server.listen()
+    return server
+
+
+@pytest.mark.parametrize("git", [False, True], ids=["plain-folder", "git-untracked"])
+async def test_named_pipes_and_sockets_are_left_out(
+    git: bool, tmp_path: Path, sandboxes: Path
+) -> None:
+    # Without git, a pipe or socket in the folder (a dev server's control FIFO) failed
+    # every verify with a shutil.Error listing both full paths of each such file.
+    folder = tmp_path / "plain"
+    if git:
+        repo = Repo(tmp_path / "project")
+        repo.commit("empty")
+        folder = repo.root
+    (folder / "pkg").mkdir(parents=True)
+    (folder / "pkg" / "m.py").write_text("X = 1\n")
+    server = _special_files(folder)
+    try:
+        sandbox = await asyncio.wait_for(open_sandbox(folder, sandboxes), 60)
+        try:
+            assert (sandbox.workspace / "pkg" / "m.py").read_text() == "X = 1\n"
+            assert not (sandbox.workspace / "pipe").exists()
+            assert not (sandbox.workspace / "pkg" / "daemon.sock").exists()
+        finally:
+            await sandbox.close()
+    finally:
+        server.close()
+    assert listing(sandboxes) == []
+
+
+async def test_without_git_a_copy_failure_is_a_clear_sandbox_error(
+    tmp_path: Path, sandboxes: Path
+) -> None:
+    # A tree nested so deep that its path in the copy is longer than the system allows
+    # (the copy's folder name is longer than the workspace's): shutil.Error used to escape.
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / "m.py").write_text("X = 1\n")
+    room = os.pathconf(folder, "PC_PATH_MAX") - len(str(folder)) - 20
+    deep = folder.joinpath(*["d" * 200] * (room // 201), "d" * (room % 201))
+    deep.mkdir(parents=True)
+    (deep / "f.txt").write_text("deep\n")
+    with pytest.raises(SandboxError, match="could not copy the workspace") as caught:
+        await open_sandbox(folder, sandboxes)
+    assert "ddd" in str(caught.value)
+    assert listing(sandboxes) == []

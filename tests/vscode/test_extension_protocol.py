@@ -258,7 +258,8 @@ def server_env(launch: dict[str, Any], home: Path) -> dict[str, str]:
         XDG_CACHE_HOME=str(home / "cache"),
     )
     for name in launch["envKeys"]:
-        env[name] = KEY  # what the extension put there from SecretStorage
+        # Python's own variables as the extension set them; the key from SecretStorage.
+        env[name] = launch["env"].get(name, KEY)
     return env
 
 
@@ -336,8 +337,38 @@ def test_launch_is_what_the_extension_runs(extension_built: Path, tmp_path: Path
         "provider": {"apiKeyEnv": "MY_OPENROUTER_KEY"},
         "workspaceTrusted": True,
     }
-    assert launch["envKeys"] == ["MY_OPENROUTER_KEY"]
-    assert print_launch({}, tmp_path, None)["envKeys"] == []
+    assert launch["envKeys"] == ["PYTHONSAFEPATH", "MY_OPENROUTER_KEY"]
+    assert launch["env"] == {"PYTHONSAFEPATH": "1"}
+    assert print_launch({}, tmp_path, None)["envKeys"] == ["PYTHONSAFEPATH"]
+
+
+def test_a_fuse_ls_package_in_the_workspace_is_never_run(
+    extension_built: Path, tmp_path: Path
+) -> None:
+    """The server runs as `python -m fuse_ls serve` in the workspace folder, and `-m` puts
+    that folder first on sys.path: a repository shipping its own `fuse_ls` package ran it
+    as soon as it was opened in VS Code, trusted or not."""
+    workspace = tmp_path / "hostile"
+    (workspace / "fuse_ls").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    (workspace / "fuse_ls" / "__init__.py").write_text("")
+    (workspace / "fuse_ls" / "__main__.py").write_text(
+        f"open({str(marker)!r}, 'w').write('the repository ran code')\n"
+    )
+    launch = print_launch({"fuseLs.interpreter": sys.executable}, tmp_path, None)
+    env = server_env(launch, tmp_path)
+    env.pop("PYTHONSAFEPATH", None)  # only what the extension sets counts
+    env.update(launch["env"])
+    done = subprocess.run(
+        [launch["command"], *launch["args"], "--help"],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert not marker.exists()
+    assert "usage: fuse-ls serve" in done.stdout
 
 
 def test_version_check_accepts_this_server() -> None:

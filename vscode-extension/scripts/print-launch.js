@@ -46,7 +46,8 @@ process.stdout.write(
       args: launch.args,
       initializationOptions: launch.initializationOptions,
       envKeys: launch.envKeys,
-      env: bundledLibs ? Object.fromEntries(launch.envKeys.filter((k) => k.startsWith('PYTHON')).map((k) => [k, launch.env[k]])) : {},
+      // Python's own variables (safe import path, bundled PYTHONPATH); never the key's.
+      env: Object.fromEntries(launch.envKeys.filter((k) => k.startsWith('PYTHON') && k !== launch.keyEnv).map((k) => [k, launch.env[k]])),
       apiKeyEnv: apiKeyEnvName(read),
     },
     null,

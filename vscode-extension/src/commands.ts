@@ -6,7 +6,7 @@ import * as vscode from 'vscode';
 import type { ShowDocumentParams, ShowDocumentRequest, ShowDocumentResult } from 'vscode-languageclient/node';
 import { type FixArrival, type FixExpectation, FixWaits, type LineSpan, selectedLines } from './fixwaits';
 import { describeError, type Logger } from './log';
-import { degradedNotes, notice } from './messages';
+import { degradedNotes, inertLinks, notice } from './messages';
 import type { ClientLike } from './server';
 import { describeModels, formatUsd, type FusionTracker } from './tracker';
 
@@ -377,7 +377,7 @@ export class Fusions {
       result = await sent;
     } catch (error) {
       this.logger.error('Verify fix failed', error);
-      void vscode.window.showErrorMessage(this.logger.redact(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
+      void vscode.window.showErrorMessage(this.forNotice(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
         if (choice === 'Show Logs') {
           this.channel.show(true);
         }
@@ -399,11 +399,11 @@ export class Fusions {
       vscode.window.setStatusBarMessage('fuse-ls: fix discarded', 4000);
     } else if (apply) {
       const reason = typeof result?.reason === 'string' && result.reason !== '' ? result.reason : summary;
-      void vscode.window.showWarningMessage(this.logger.redact(`fuse-ls: the fix was not applied: ${reason}`));
+      void vscode.window.showWarningMessage(this.forNotice(`fuse-ls: the fix was not applied: ${reason}`));
     } else if (checks?.passed) {
       void vscode.window.showInformationMessage(`fuse-ls: the fix's ${summary}.`);
     } else {
-      void vscode.window.showWarningMessage(this.logger.redact(`fuse-ls: ${summary}`), 'Show Logs').then((choice) => {
+      void vscode.window.showWarningMessage(this.forNotice(`fuse-ls: ${summary}`), 'Show Logs').then((choice) => {
         if (choice === 'Show Logs') {
           this.channel.show(true);
         }
@@ -459,7 +459,7 @@ export class Fusions {
         return undefined;
       }
       this.logger.error('Fused review of changes failed', error);
-      void vscode.window.showErrorMessage(this.logger.redact(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
+      void vscode.window.showErrorMessage(this.forNotice(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
         if (choice === 'Show Logs') {
           this.channel.show(true);
         }
@@ -515,8 +515,13 @@ export class Fusions {
    * (every model failed, one line per model) becomes one readable line with a
    * "Show Logs" button, and the whole text goes to the log.
    */
+  /** Server or repository text as a notification shows it: no key, no link. */
+  private forNotice(text: string): string {
+    return inertLinks(this.logger.redact(text));
+  }
+
   readonly showMessage = (params: { type?: number; message?: string }): void => {
-    const message = this.logger.redact(String(params?.message ?? ''));
+    const message = inertLinks(this.logger.redact(String(params?.message ?? '')));
     const { headline, detailed } = notice(message);
     const type = params?.type ?? 3;
     if (type <= 2 || detailed) {
@@ -623,7 +628,7 @@ export class Fusions {
         return undefined;
       }
       this.logger.error(`${TITLES[task]} failed`, error);
-      void vscode.window.showErrorMessage(this.logger.redact(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
+      void vscode.window.showErrorMessage(this.forNotice(`${title} failed: ${describeError(error)}`), 'Show Logs').then((choice) => {
         if (choice === 'Show Logs') {
           this.channel.show(true);
         }
@@ -659,7 +664,7 @@ export class Fusions {
     }
     if (degraded.length > 0) {
       this.logger.info(`${TITLES[task]} is degraded: ${degraded.join('; ')}`);
-      void vscode.window.showWarningMessage(this.logger.redact(`fuse-ls: ${TITLES[task]} is degraded: ${degraded.join('; ')}.`), 'Show Logs').then((choice) => {
+      void vscode.window.showWarningMessage(this.forNotice(`fuse-ls: ${TITLES[task]} is degraded: ${degraded.join('; ')}.`), 'Show Logs').then((choice) => {
         if (choice === 'Show Logs') {
           this.channel.show(true);
         }
@@ -684,7 +689,7 @@ export class Fusions {
         } else if (typeof fix.reason === 'string' && this.told.delete(fix.reason)) {
           // Already said, with its "Fix Again" button.
         } else {
-          void vscode.window.showInformationMessage(this.logger.redact(`fuse-ls: no fix was applied${reason}.`));
+          void vscode.window.showInformationMessage(this.forNotice(`fuse-ls: no fix was applied${reason}.`));
         }
       }
     }

@@ -19,6 +19,7 @@
 import * as vscode from 'vscode';
 import { type FixArrival, fixKindOf } from './fixwaits';
 import { describeError, type Logger } from './log';
+import { inertLinks } from './messages';
 import { linesLabel, rebaseEdits, type Span, type TextChange } from './rebase';
 
 export const PROPOSED_SCHEME = 'fuse-ls-fix';
@@ -292,7 +293,7 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
     const question = checks?.startsWith('checks failed')
       ? `fuse-ls: The fused fix FAILED its checks. Apply it to ${where} anyway?${why}`
       : `fuse-ls: Apply the fused fix to ${where}?${checks ? ` (${checks})` : ''}${why}`;
-    const choice = await vscode.window.showInformationMessage(question, APPLY, DISCARD);
+    const choice = await vscode.window.showInformationMessage(inertLinks(question), APPLY, DISCARD);
     await this.closeDiff(proposedUri);
     this.proposed.delete(proposedUri.toString());
     if (choice !== APPLY) {
@@ -331,7 +332,7 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
     this.refused(reason);
     const range = wholeLines(document, where);
     void vscode.window
-      .showWarningMessage(`fuse-ls: the fused fix was not applied: ${name} ${lines} ${what}.`, FIX_AGAIN)
+      .showWarningMessage(inertLinks(`fuse-ls: the fused fix was not applied: ${name} ${lines} ${what}.`), FIX_AGAIN)
       .then(async (choice) => {
         if (choice === FIX_AGAIN) {
           await vscode.commands.executeCommand('fuseLs.fix', { uri: document.uri.toString(), range });

@@ -12,6 +12,15 @@ export const SERVER_ARGS: readonly string[] = ['-m', 'fuse_ls', 'serve'];
 export const VERSION_ARGS: readonly string[] = ['-m', 'fuse_ls', '--version'];
 /** Prints `3.12.1`: asked only to explain why the bundled server did not start. */
 export const PYTHON_VERSION_ARGS: readonly string[] = ['-c', 'import sys; print("%d.%d.%d" % sys.version_info[:3])'];
+/**
+ * `python -m` puts its working directory first on sys.path, and the server runs in the
+ * workspace folder: a repository holding `fuse_ls/__init__.py` and `__main__.py` would
+ * be imported instead of fuse-ls and run its own code as soon as the folder is opened
+ * (trusted or not). PYTHONSAFEPATH (Python 3.11+, which the server needs) leaves it off.
+ * Set on the version check too, so that it checks what the server will import.
+ */
+export const SAFE_PATH_ENV: Readonly<Record<string, string>> = { PYTHONSAFEPATH: '1' };
+
 /** The bundled server's dependencies are pinned for this Python and newer (pyproject.toml). */
 export const MIN_PYTHON = '3.11';
 
@@ -83,6 +92,10 @@ export function buildLaunch(input: LaunchInput): Launch {
   }
   const envKeys: string[] = [];
   let keyEnv: string | undefined;
+  for (const [k, v] of Object.entries(SAFE_PATH_ENV)) {
+    env[k] = v;
+    envKeys.push(k);
+  }
   if (input.bundledLibs !== undefined) {
     for (const [k, v] of Object.entries(bundledEnv(input.bundledLibs, input.baseEnv))) {
       env[k] = v;

@@ -36,6 +36,17 @@ export function notice(message: string): Notice {
   return { headline: tail ? `${headline} ${tail}` : headline, detailed: true };
 }
 
+/**
+ * VS Code turns `[label](target)` in a notification into a link, `command:` targets
+ * included: clicking runs that command. Server messages carry text fuse-ls did not write
+ * (repository file names, a project's check output, an endpoint's or a model's error
+ * text), so a label could hide a command. A space between `]` and `(` keeps the text
+ * readable and makes it no link.
+ */
+export function inertLinks(text: string): string {
+  return text.replace(/\]\(/g, '] (');
+}
+
 /** Notes of a result that mean it is degraded (docs/protocol.md `notes`), not informational. */
 export function degradedNotes(notes: unknown): string[] {
   if (!Array.isArray(notes)) {

@@ -21,6 +21,7 @@ import {
   minimumVersion,
   parseServerVersion,
   PYTHON_VERSION_ARGS,
+  SAFE_PATH_ENV,
   pythonTooOld,
   VERSION_ARGS,
 } from './launch';
@@ -153,7 +154,7 @@ export class ServerManager implements vscode.Disposable {
    */
   async check(python: string): Promise<CheckResult> {
     const { logger, runProcess, bundledLibs } = this.deps;
-    const own = await runProcess(python, VERSION_ARGS, VERSION_TIMEOUT_MS);
+    const own = await runProcess(python, VERSION_ARGS, VERSION_TIMEOUT_MS, { ...SAFE_PATH_ENV });
     if (own.error && own.error.code === 'ENOENT') {
       return {
         ok: false,
@@ -177,7 +178,7 @@ export class ServerManager implements vscode.Disposable {
       logger.info(`${python} has no fuse-ls of its own (${lastLines((own.stderr || own.stdout).trim(), 2)}); using the bundled server`);
     }
     if (bundledLibs !== undefined) {
-      const bundled = await runProcess(python, VERSION_ARGS, VERSION_TIMEOUT_MS, bundledEnv(bundledLibs, process.env));
+      const bundled = await runProcess(python, VERSION_ARGS, VERSION_TIMEOUT_MS, { ...bundledEnv(bundledLibs, process.env), ...SAFE_PATH_ENV });
       const version = bundled.code === 0 ? parseServerVersion(bundled.stdout) : undefined;
       if (version) {
         return { ok: true, version: version.text, bundled: true };

@@ -73,7 +73,7 @@ describe('activation', () => {
 
   it('starts the server and shows it in the status bar', async () => {
     const { server, api } = await activate();
-    expect(server.versionCalls).toEqual([{ command: PYTHON, args: ['-m', 'fuse_ls', '--version'] }]);
+    expect(server.versionCalls).toEqual([{ command: PYTHON, args: ['-m', 'fuse_ls', '--version'], env: { PYTHONSAFEPATH: '1' } }]);
     expect(server.last.started).toBe(true);
     expect(api.manager.state).toEqual({ kind: 'running', version: '0.1.0', python: PYTHON, bundled: false });
     const item = fake.statusItems[0];

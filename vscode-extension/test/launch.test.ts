@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildLaunch, compareVersions, isDevelopmentVersion, minimumVersion, parseServerVersion, pythonTooOld } from '../src/launch';
+import { buildLaunch, compareVersions, SAFE_PATH_ENV, isDevelopmentVersion, minimumVersion, parseServerVersion, pythonTooOld } from '../src/launch';
 import { readerFromJson } from '../src/settings';
 
 describe('launch', () => {
@@ -13,8 +13,8 @@ describe('launch', () => {
     });
     expect(launch.command).toBe('/venv/bin/python');
     expect(launch.args).toEqual(['-m', 'fuse_ls', 'serve']);
-    expect(launch.env).toEqual({ PATH: '/bin', HOME: '/home/u', OPENROUTER_API_KEY: 'sk-or-v1-secret' });
-    expect(launch.envKeys).toEqual(['OPENROUTER_API_KEY']);
+    expect(launch.env).toEqual({ PATH: '/bin', HOME: '/home/u', PYTHONSAFEPATH: '1', OPENROUTER_API_KEY: 'sk-or-v1-secret' });
+    expect(launch.envKeys).toEqual(['PYTHONSAFEPATH', 'OPENROUTER_API_KEY']);
     expect(launch.cwd).toBe('/ws');
     expect(JSON.stringify(launch.initializationOptions)).not.toContain('sk-or-v1-secret');
   });
@@ -26,7 +26,7 @@ describe('launch', () => {
       apiKey: 'k-123456',
       baseEnv: {},
     });
-    expect(launch.env).toEqual({ MY_KEY: 'k-123456' });
+    expect(launch.env).toEqual({ PYTHONSAFEPATH: '1', MY_KEY: 'k-123456' });
     expect(launch.initializationOptions).toEqual({ provider: { apiKeyEnv: 'MY_KEY' }, workspaceTrusted: false });
   });
 
@@ -53,10 +53,20 @@ describe('launch', () => {
     expect(pythonTooOld('')).toBeUndefined();
   });
 
-  it('inherits the environment unchanged without a stored key', () => {
+  it('inherits the environment without a stored key (only the safe import path added)', () => {
     const launch = buildLaunch({ python: 'python3', read: readerFromJson({}), baseEnv: { OPENROUTER_API_KEY: 'from-shell' } });
-    expect(launch.env).toEqual({ OPENROUTER_API_KEY: 'from-shell' });
-    expect(launch.envKeys).toEqual([]);
+    expect(launch.env).toEqual({ OPENROUTER_API_KEY: 'from-shell', PYTHONSAFEPATH: '1' });
+    expect(launch.envKeys).toEqual(['PYTHONSAFEPATH']);
+  });
+
+  it("never imports a `fuse_ls` package from the workspace folder it runs in", () => {
+    // `python -m fuse_ls` puts its working directory (the workspace) first on sys.path: a
+    // repository holding fuse_ls/__init__.py + __main__.py ran its own code when opened.
+    const launch = buildLaunch({ python: 'p', read: readerFromJson({}), baseEnv: { PYTHONSAFEPATH: '' }, cwd: '/ws' });
+    expect(launch.env.PYTHONSAFEPATH).toBe('1');
+    const bundled = buildLaunch({ python: 'p', read: readerFromJson({}), baseEnv: {}, bundledLibs: '/ext/libs' });
+    expect(bundled.env.PYTHONSAFEPATH).toBe('1');
+    expect(SAFE_PATH_ENV).toEqual({ PYTHONSAFEPATH: '1' });
   });
 
   it('parses and compares server versions', () => {

@@ -3,7 +3,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { ownProgressFeature } from '../src/capabilities';
 import { uniqueDiagnostics } from '../src/diagnostics';
 import { APPLY, DISCARD, FIX_AGAIN, PROPOSED_SCHEME } from '../src/fixpreview';
-import { notice } from '../src/messages';
+import { inertLinks, notice } from '../src/messages';
 import { settle } from './fakes/client';
 import { FakeTextDocument, fake, Range, type TabInputTextDiff, Uri } from './fakes/vscode';
 import { activate, resetFakes } from './helpers';
@@ -200,6 +200,20 @@ describe('server messages', () => {
     );
     expect(error.items).toEqual(['Show Logs']);
     expect(fake.output).toContain('- openai/gpt-5: timed out after 60s');
+  });
+
+  it('shows no clickable link from server text: a command link in a repository file name or check output stays text', async () => {
+    // VS Code renders [label](command:...) in a notification as a link that runs the command.
+    const { server } = await activate();
+    const hostile = 'fuse-ls: cannot read [Show details](command:workbench.action.terminal.new) in the change';
+    server.last.emit('window/showMessage', { type: 1, message: hostile });
+    server.last.emit('window/showMessage', { type: 3, message: 'see [docs](https://evil.example/?q=code)' });
+    await settle();
+    expect(fake.messages.map((m) => m.text)).toEqual([
+      'fuse-ls: cannot read [Show details] (command:workbench.action.terminal.new) in the change',
+      'see [docs] (https://evil.example/?q=code)',
+    ]);
+    expect(inertLinks('[a](b) and [c]\n(d) [e](f "t")')).toBe('[a] (b) and [c]\n(d) [e] (f "t")');
   });
 
   it('leaves a one-line message as it is', () => {

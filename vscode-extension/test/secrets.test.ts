@@ -33,7 +33,7 @@ describe('API key', () => {
     });
     const { launch, clientOptions } = server.last.spec;
     expect(launch.env.FUSE_TEST_KEY).toBe(KEY);
-    expect(launch.envKeys).toEqual(['FUSE_TEST_KEY']);
+    expect(launch.envKeys).toEqual(['PYTHONSAFEPATH', 'FUSE_TEST_KEY']);
     expect(JSON.stringify(clientOptions.initializationOptions)).not.toContain(KEY);
     expect(JSON.stringify(launch.initializationOptions)).not.toContain(KEY);
     expect(fake.output).toContain('FUSE_TEST_KEY from secret storage');

@@ -104,6 +104,9 @@ function M.show_document_handler(_, params)
   end
   -- Keep fuse-ls itself from attaching to its own explanation documents.
   vim.b[bufnr].fuse_ls_skip = true
+  -- The document is model text: a modeline in it ("vim: set ft=... :") would set this
+  -- buffer's options when it is read. Off before the first read.
+  vim.bo[bufnr].modeline = false
   vim.fn.bufload(bufnr)
   if vim.bo[bufnr].filetype == '' and uri:match('%.md$') then
     vim.bo[bufnr].filetype = 'markdown'

@@ -81,7 +81,9 @@ function M.config(opts)
     trusted = opts.trusted,
     before_init = before_init,
     cmd = opts.cmd,
-    cmd_env = opts.cmd_env,
+    -- `python -m fuse_ls serve` runs in the root and `-m` puts it first on sys.path: a
+    -- repository's own fuse_ls/ package would run instead (Python 3.11+ honours this).
+    cmd_env = vim.tbl_extend('force', { PYTHONSAFEPATH = '1' }, opts.cmd_env or {}),
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
     root_dir = root_dir(opts.root_markers),
