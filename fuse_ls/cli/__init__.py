@@ -267,9 +267,14 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         return 3 if isinstance(exc, AllModelsFailed) else 2
     marked = None
     if task == "review":  # fingerprints and quieting as in a change review
-        from fuse_ls.cli.fingerprints import mark
+        from fuse_ls.changes import quiet
 
-        marked = mark(result, path, text, settings)
+        if result.findings:
+            # The current folder's repository: the one `fuse-ls dismiss` keeps them for.
+            known = quiet.dismissed_in(quiet.repo_of(Path.cwd()), path, settings)
+            marked = quiet.mark(result, text, known)
+        else:
+            marked = quiet.Marked(result, (), {})
         result = marked.result
     prints, hidden = (marked.fingerprints, marked.hidden) if marked else ((), None)
     if args.sarif:

@@ -240,9 +240,11 @@ def print_review(
         console.print(
             Text(f"{len(result.rejected)} finding(s) rejected by the judge.", style="dim")
         )
-    if hidden:  # worded as a change review says it
-        said = ", ".join(f"{n} {why}" for why, n in hidden.items())
-        console.print(Text(f"not shown: {said}", style="dim"))
+    from fuse_ls.changes.quiet import hidden_text
+
+    said = hidden_text(hidden or {})  # worded as a change review says it
+    if said:
+        console.print(Text(said, style="dim"))
     _footer(console, result)
 
 

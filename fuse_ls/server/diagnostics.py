@@ -7,7 +7,7 @@ current anchors each time it is published.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from attrs import evolve, frozen
@@ -187,17 +187,19 @@ def provisional_findings(
     snapshot: Snapshot,
     fusion_id: str,
     policy: VotePolicy,
+    shown: Callable[[Sequence[FusedFinding]], Sequence[FusedFinding]] = list,
 ) -> list[Reported]:
     """What the models that answered so far agree on, before any judge has looked.
 
     The same clustering and vote policy as the fused result, counted against the whole
     pool: a finding only some models raised so far stays a hint until enough agree.
+    `shown` keeps what the fused result would show (ignore comments, dismissals).
     """
     # Clustering (and the answer parsing it brings) loads after start-up (see server.py).
     from fuse_ls.fusion.findings import cluster_findings, fuse_clusters
 
     clusters = cluster_findings((a.index, a.model, a.findings) for a in answers)
-    fused = policy.apply_all(fuse_clusters(clusters, pool_size))
+    fused = shown(policy.apply_all(fuse_clusters(clusters, pool_size)))
     out = reported_from_fused(fused, snapshot, fusion_id)
     return [evolve(r, finding_id=f"{fusion_id}-p{n}", provisional=True) for n, r in enumerate(out)]
 

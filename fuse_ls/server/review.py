@@ -3,21 +3,25 @@ models answer), quick fixes resolved lazily, and the user's decisions on them.""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified
 
+from fuse_ls.changes import quiet
 from fuse_ls.core.errors import RedactedFix
 from fuse_ls.core.events import FusionEvent, ModelFinished
-from fuse_ls.core.types import FusionResult
+from fuse_ls.core.types import FusedFinding, FusionResult
 from fuse_ls.fusion.votes import VotePolicy
 from fuse_ls.server import actions
 from fuse_ls.server.anchors import Snapshot, track_span
-from fuse_ls.server.base import Change, Feature, ServerBase, doc_key, invalid
+from fuse_ls.server.base import Change, Feature, ServerBase, doc_key, invalid, uri_path
 from fuse_ls.server.diagnostics import (
     Reported,
+    finding_id,
     finding_json,
     outside,
     provisional_findings,
@@ -30,6 +34,8 @@ from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
 from fuse_ls.server.wire import DecisionArgs, FixData, TargetArgs, structure
 
+log = logging.getLogger(__name__)
+
 
 class Review(Feature):
     def __init__(self, server: ServerBase, fusions: Fusions, recording: Recording) -> None:
@@ -38,6 +44,11 @@ class Review(Feature):
         self.recording = recording
         self.findings: dict[str, list[Reported]] = {}  # doc key -> published fused findings
         self.provisional: dict[str, list[Reported]] = {}  # doc key -> from the running review
+        # doc key -> what the user dismissed in its repository, read when a review starts
+        self.dismissed: dict[str, quiet.Dismissed] = {}
+        # finding id -> (repository, fingerprint): a finding dismissed here is remembered
+        # like `fuse-ls dismiss`, as a change review's is.
+        self.fingerprints: dict[str, tuple[str, str]] = {}
         fusions.ended.append(self._fusion_ended)
         server.subscribe("review", lambda _old, _new: self._publish_all())
 
@@ -132,7 +143,34 @@ class Review(Feature):
         for fusion in list(self.fusions.running.values()):
             if fusion.uri == key and fusion.task == "review":
                 await self.fusions.cancel_and_wait(fusion)
+        self.dismissed[key] = await self._read_dismissed(target.uri)
         return await self.fusions.run("review", target, self._finish, self._observe)
+
+    async def _read_dismissed(self, uri: str) -> quiet.Dismissed:
+        """The same dismissals `fuse-ls review FILE` applies: those kept for the file's
+        repository (a buffer with no file has none)."""
+        if not uri.startswith("file:"):
+            return quiet.NO_FILE
+        file = uri_path(uri)
+        settings = self.server.settings
+
+        def read() -> quiet.Dismissed:
+            return quiet.dismissed_in(quiet.repo_of(file.parent), file, settings)
+
+        try:  # git and SQLite: off the event loop
+            return await asyncio.to_thread(read)
+        except Exception as exc:  # a review without dismissals beats no review
+            log.warning("dismissed findings unreadable: %s", type(exc).__name__)
+            return quiet.Dismissed(None, notes=("dismissed findings could not be read",))
+
+    def _shown(self, key: str, text: str) -> Any:
+        """The findings a review of `key` shows, as the CLI's one-file review."""
+        known = self.dismissed.get(key, quiet.NO_FILE)
+
+        def shown(findings: Sequence[FusedFinding]) -> list[FusedFinding]:
+            return [f for f, _ in quiet.sift(findings, text, known)[0]]
+
+        return shown
 
     def decision_command(self, decision: DecisionArgs) -> dict[str, Any]:
         key = doc_key(decision.uri)
@@ -143,6 +181,12 @@ class Review(Feature):
             )
         known = {r.finding_id: r for r in self.published(key)}
         reported = known.get(decision.finding_id)
+        remembered = self.fingerprints.get(decision.finding_id)
+        if decision.decision == "dismissed" and remembered is not None:
+            from fuse_ls.changes.cache import ReviewCache, cache_path
+
+            with ReviewCache(cache_path(self.server.settings)) as cache:
+                cache.dismiss(*remembered, "dismissed in the editor")
         fusion_id = reported.fusion_id if reported else decision.finding_id.rsplit("-", 1)[0]
         self.recording.record(
             lambda r: r.record_decision(
@@ -174,6 +218,7 @@ class Review(Feature):
             fusion.snapshot,
             fusion.id,
             VotePolicy(min_votes=self.server.settings.review.min_votes_for_warning),
+            self._shown(fusion.uri, fusion.snapshot.text),
         )
         self.provisional[fusion.uri] = track_all(found, fusion.changes, now)
         self.publish(fusion.uri)
@@ -185,6 +230,16 @@ class Review(Feature):
     async def _finish(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
         key = fusion.uri
         now = self.server.snapshot(key)
+        known = self.dismissed.pop(key, quiet.NO_FILE)
+        # Ignore comments and dismissals hide findings as in `fuse-ls review FILE`.
+        marked = quiet.mark(result, fusion.snapshot.text, known)
+        result = marked.result
+        prints = {
+            finding_id(f, fusion.id, n): fp
+            for n, (f, fp) in enumerate(zip(result.findings, marked.fingerprints, strict=True))
+        }
+        if known.path is not None:
+            self.fingerprints.update((i, (known.root, fp)) for i, fp in prints.items())
         fused = track_all(
             reported_from_fused(result.findings, fusion.snapshot, fusion.id), fusion.changes, now
         )
@@ -194,10 +249,19 @@ class Review(Feature):
         self.provisional.pop(key, None)
         self.publish(key)
         uri = self.server.client_uri(key)
+        said = quiet.hidden_text(marked.hidden)
         return {
             "fusionId": fusion.id,
             "cancelled": False,
-            "findings": [finding_json(r, uri) for r in fused],
-            **partial(result),
-            "_summary": f"{len(fused)} findings",
+            "findings": [
+                {**finding_json(r, uri), **_fingerprint(prints.get(r.finding_id))} for r in fused
+            ],
+            **partial(result, said),
+            "hidden": marked.hidden,
+            "_summary": f"{len(fused)} findings" + (f" ({said})" if said else ""),
         }
+
+
+def _fingerprint(fp: str | None) -> dict[str, str]:
+    """The id `fuse-ls dismiss` takes; none for a buffer with no file."""
+    return {"fingerprint": fp} if fp else {}
