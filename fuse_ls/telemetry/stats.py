@@ -273,7 +273,8 @@ def stats_main(argv: list[str], settings: TelemetrySettings | None = None) -> in
             print(f"fuse-ls stats: cannot write {out}: {e.strerror or e}", file=sys.stderr)
             return 1
         if not args.json:
-            print(f"Wrote {out} ({stats['totals']['sessions']} sessions).", file=sys.stderr)
+            n = stats["totals"]["sessions"]
+            print(f"Wrote {out} ({n} session{'' if n == 1 else 's'}).", file=sys.stderr)
     try:
         if args.json:
             json.dump(stats, sys.stdout, indent=2)

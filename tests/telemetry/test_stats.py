@@ -282,6 +282,24 @@ def test_html_report_renders(small_corpus: Path, tmp_path: Path) -> None:
     assert early["without (n=2) applied"] == 0.5
 
 
+def test_html_report_says_how_many_sessions_in_words(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One session was announced as "(1 sessions)"."""
+    root = tmp_path / "data"
+    clock = Clock(T0)
+    one = _recorder(root, "/ws/one", "cli", clock)
+    run_fusion(one, clock, "S1", task="explain")
+    one.close()
+    out = tmp_path / "report.html"
+    assert stats_main(["--html", str(out), "--data-dir", str(root)]) == 0
+    assert capsys.readouterr().err == f"Wrote {out} (1 session).\n"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert stats_main(["--html", str(out), "--data-dir", str(empty)]) == 0
+    assert capsys.readouterr().err == f"Wrote {out} (0 sessions).\n"
+
+
 def test_html_escapes_recorded_text() -> None:
     stats = compute_stats([])
     stats["workspaces"] = [
