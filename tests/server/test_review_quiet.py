@@ -18,7 +18,15 @@ from lsprotocol import types
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
-from tests.server.conftest import JUDGE, POOL, Session, server_env, start_session
+from tests.server.conftest import (
+    JUDGE,
+    POOL,
+    Session,
+    plain,
+    server_env,
+    start_session,
+    wait_for,
+)
 
 CODE = """\
 def load(user_input, rows=[]):
@@ -127,8 +135,10 @@ async def test_a_buffer_with_no_file_still_honours_ignore_comments(
     emulator_factory: Callable[..., Emulator], tmp_path: Path
 ) -> None:
     """An untitled buffer has no repository (nothing dismissed, no fingerprint), but its
-    ignore comments are the user's words in the text the models saw."""
-    emu = emulator_factory(SCRIPT)
+    ignore comments are the user's words in the text the models saw; the provisional
+    diagnostics shown while the judge works hide them too."""
+    judge_waits = {**SCRIPT, "models": {**SCRIPT["models"], JUDGE: {"ttft_ms": 1500}}}
+    emu = emulator_factory(judge_waits)
     lsp, stop = await start_session("visual-studio-code", emu, tmp_path)
     try:
         uri = "untitled:Untitled-1"
@@ -139,7 +149,16 @@ async def test_a_buffer_with_no_file_still_honours_ignore_comments(
                 )
             )
         )
-        editor = await editor_review(lsp, uri)
+        running = lsp.execute_async("fuse-ls.review", {"uri": uri})
+
+        def provisional() -> set[str]:
+            return {str(d.code) for d in lsp.diagnostics(uri) if "so far" in d.message}
+
+        # All three answered, the judge has not: what they agree on so far is shown.
+        assert await wait_for(provisional, what="provisional diagnostics") == {"security", "bugs"}
+        assert not running.done()
+        editor = plain(await asyncio.wait_for(running, 15))
+        assert {str(d.code) for d in lsp.diagnostics(uri)} == {"security", "bugs"}
         assert {f["category"] for f in editor["findings"]} == {"security", "bugs"}
         assert all("fingerprint" not in f for f in editor["findings"])
         assert editor["hidden"] == {"suppressed": 1}
