@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified
 
-from fuse_ls.changes import quiet
 from fuse_ls.core.errors import RedactedFix
 from fuse_ls.core.events import FusionEvent, ModelFinished
 from fuse_ls.core.types import FusedFinding, FusionResult
@@ -34,6 +33,9 @@ from fuse_ls.server.fusions import Fusion, Fusions, partial
 from fuse_ls.server.recording import Recording
 from fuse_ls.server.wire import DecisionArgs, FixData, TargetArgs, structure
 
+if TYPE_CHECKING:
+    from fuse_ls.changes.quiet import Dismissed
+
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +47,7 @@ class Review(Feature):
         self.findings: dict[str, list[Reported]] = {}  # doc key -> published fused findings
         self.provisional: dict[str, list[Reported]] = {}  # doc key -> from the running review
         # doc key -> what the user dismissed in its repository, read when a review starts
-        self.dismissed: dict[str, quiet.Dismissed] = {}
+        self.dismissed: dict[str, Dismissed] = {}
         # finding id -> (repository, fingerprint): a finding dismissed here is remembered
         # like `fuse-ls dismiss`, as a change review's is.
         self.fingerprints: dict[str, tuple[str, str]] = {}
@@ -64,6 +66,7 @@ class Review(Feature):
             self.publish(key)
 
     def document_closed(self, key: str) -> None:
+        self.dismissed.pop(key, None)
         # Closed documents cannot be tracked: their findings would soon point anywhere.
         had = bool(self.findings.pop(key, None) or self.provisional.pop(key, None))
         if had:
@@ -146,15 +149,18 @@ class Review(Feature):
         self.dismissed[key] = await self._read_dismissed(target.uri)
         return await self.fusions.run("review", target, self._finish, self._observe)
 
-    async def _read_dismissed(self, uri: str) -> quiet.Dismissed:
+    async def _read_dismissed(self, uri: str) -> Dismissed:
         """The same dismissals `fuse-ls review FILE` applies: those kept for the file's
         repository (a buffer with no file has none)."""
+        # Loaded with the first review, not at start-up (tests/cli/test_startup_imports.py).
+        from fuse_ls.changes import quiet
+
         if not uri.startswith("file:"):
             return quiet.NO_FILE
         file = uri_path(uri)
         settings = self.server.settings
 
-        def read() -> quiet.Dismissed:
+        def read() -> Dismissed:
             return quiet.dismissed_in(quiet.repo_of(file.parent), file, settings)
 
         try:  # git and SQLite: off the event loop
@@ -165,6 +171,8 @@ class Review(Feature):
 
     def _shown(self, key: str, text: str) -> Any:
         """The findings a review of `key` shows, as the CLI's one-file review."""
+        from fuse_ls.changes import quiet
+
         known = self.dismissed.get(key, quiet.NO_FILE)
 
         def shown(findings: Sequence[FusedFinding]) -> list[FusedFinding]:
@@ -230,7 +238,9 @@ class Review(Feature):
     async def _finish(self, fusion: Fusion, result: FusionResult) -> dict[str, Any]:
         key = fusion.uri
         now = self.server.snapshot(key)
-        known = self.dismissed.pop(key, quiet.NO_FILE)
+        from fuse_ls.changes import quiet
+
+        known = self.dismissed.get(key, quiet.NO_FILE)
         # Ignore comments and dismissals hide findings as in `fuse-ls review FILE`.
         marked = quiet.mark(result, fusion.snapshot.text, known)
         result = marked.result
