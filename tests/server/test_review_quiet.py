@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from lsprotocol import types
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.lsp_sample import JUDGE, POOL
+from tests.pool_sample import run_cli
 from tests.server.conftest import (
-    JUDGE,
-    POOL,
     Session,
     plain,
     server_env,
@@ -49,14 +48,7 @@ def cli(emu: Emulator, home: Path, repo: Path, *args: str) -> subprocess.Complet
     """`fuse-ls` in the repository, on the server's data dir (the same dismissals)."""
     env = {**server_env(emu, home), **GIT_ENV}
     env.update(FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE, COLUMNS="200")
-    return subprocess.run(
-        [sys.executable, "-m", "fuse_ls", *args],
-        cwd=repo,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return run_cli(list(args), env, repo, timeout=120)
 
 
 async def cli_review(emu: Emulator, home: Path, repo: Path) -> dict[str, Any]:
