@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
@@ -169,7 +169,7 @@ class Review(Feature):
             log.warning("dismissed findings unreadable: %s", type(exc).__name__)
             return quiet.Dismissed(None, notes=("dismissed findings could not be read",))
 
-    def _shown(self, key: str, text: str) -> Any:
+    def _shown(self, key: str, text: str) -> Callable[[Sequence[FusedFinding]], list[FusedFinding]]:
         """The findings a review of `key` shows, as the CLI's one-file review."""
         from fuse_ls.changes import quiet
 
