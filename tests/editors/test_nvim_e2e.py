@@ -578,3 +578,11 @@ def test_a_fuse_ls_package_in_the_workspace_is_not_run(
     env = server_env(emulator, FUSE_TEST_MARKER=str(marker))
     require_ok(run_nvim("hostile_package.lua", workspace=workspace, env=env))
     assert not marker.exists()
+
+
+def test_a_hidden_finding_is_information_not_a_warning(
+    run_nvim: Any, emulator: Any, workspace: Path
+) -> None:
+    """Every review with a `# fuse-ls: ignore` line in it showed a WARN ("note: not shown:
+    1 suppressed"), as if the review had gone wrong."""
+    require_ok(run_nvim("quiet_note.lua", workspace=workspace, env=server_env(emulator)))

@@ -32,8 +32,20 @@ function M.degraded(result)
   return type(result.failed) == 'table' and #result.failed > 0
 end
 
+--- Notes that only say what the user's own filters hid (`# fuse-ls: ignore`, dismissals):
+--- nothing went wrong, so they never make a result a warning.
+local function only_hidden(notes)
+  for _, n in ipairs(notes) do
+    if not n:find('^not shown:') then
+      return false
+    end
+  end
+  return true
+end
+
 --- `summary` as INFO (unless `quiet`), or, with notes, as a WARN with one `note:` line
---- each; a degraded result says so, and names the judge's error when no note does.
+--- each (INFO when they only say what the user's filters hid); a degraded result says
+--- so, and names the judge's error when no note does.
 local function report(summary, result, quiet)
   local notes = M.notes(result)
   local degraded = M.degraded(result)
@@ -51,7 +63,8 @@ local function report(summary, result, quiet)
   for _, n in ipairs(notes) do
     table.insert(lines, 'note: ' .. n)
   end
-  notify(table.concat(lines, '\n'), vim.log.levels.WARN)
+  local level = (degraded or not only_hidden(notes)) and vim.log.levels.WARN or vim.log.levels.INFO
+  notify(table.concat(lines, '\n'), level)
 end
 
 local QF_TYPE = { error = 'E', warning = 'W', info = 'I', information = 'I', hint = 'N' }
