@@ -153,7 +153,8 @@ def eval_main(argv: Sequence[str]) -> int:
     out = Console(highlight=False, soft_wrap=False)
     if not out.is_terminal:
         out.width = max(out.width, 120)  # piped output: keep one pool per line
-    err = Console(stderr=True, highlight=False)
+    # Soft wrap: an error names paths, which must stay whole when piped to a log.
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         if args.what == "replay":
             return cmd_replay(args, out, err)

@@ -217,10 +217,13 @@ def test_without_candidates_the_labelled_texts_are_replayed(tmp_path: Path) -> N
 def test_unknown_judge_lists_the_judges_found(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = write_dataset(tmp_path / "ds")
+    # A long path: the error used to be folded at 80 columns when piped (a CI log), so
+    # the path broke mid-name ("nobod" / "y") and could not be copied.
+    root = write_dataset(tmp_path / ("dataset-" * 12))
     assert main(["eval", "replay", str(root), "--judge-labels", "nobody"]) == 2
     err = capsys.readouterr().err
-    assert "nobody" in err and "anthropic_claude-opus-4-5-20251101" in err
+    assert str(root / "results" / "nobody") in err
+    assert "anthropic_claude-opus-4-5-20251101" in err
 
 
 def test_broken_json_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
