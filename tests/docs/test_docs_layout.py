@@ -1,0 +1,78 @@
+"""docs/architecture.md's layout is the package's layout, and the bench scripts the docs
+name exist with the flags shown beside them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "fuse_ls"
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+
+
+def layout() -> dict[str, str]:
+    """The layout block of docs/architecture.md: package ("" for top-level modules) ->
+    the text describing it."""
+    text = ARCHITECTURE.read_text(encoding="utf-8")
+    block = re.search(r"## Layout\n+```\n(.*?)```", text, re.S)
+    assert block, "docs/architecture.md has no layout block"
+    parts: dict[str, str] = {"": ""}
+    current = ""
+    for line in block.group(1).splitlines()[1:]:  # the first line is `fuse_ls/`
+        entry = re.match(r"  (\w+)(/|\.py)?\s", line + " ")
+        if entry and not line.startswith("   "):
+            current = entry.group(1) if entry.group(2) == "/" else ""
+            parts.setdefault(current, "")
+        parts[current] += line + "\n"
+    return parts
+
+
+def modules(package: Path) -> set[str]:
+    return {p.name for p in package.glob("*.py") if p.name not in ("__init__.py", "__main__.py")}
+
+
+def test_every_package_is_in_the_layout() -> None:
+    packages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    assert packages - set(layout()) == set(), "add these packages to docs/architecture.md"
+
+
+def test_every_module_the_layout_names_exists() -> None:
+    wrong = []
+    for package, text in layout().items():
+        for name in re.findall(r"(?<![\w/.])(\w+\.py)\b", text):
+            if not (PACKAGE / package / name).is_file():
+                wrong.append(f"{package or 'fuse_ls'}/{name}")
+        for path in re.findall(r"\b((?:\w+/)+\w+\.py)\b", text):
+            if not (ROOT / path if path.startswith("fuse_ls/") else PACKAGE / path).is_file():
+                wrong.append(path)
+    assert not wrong, "docs/architecture.md names modules that do not exist"
+
+
+def test_packages_listed_module_by_module_list_them_all() -> None:
+    """Where the layout lists a package's modules (core, fusion, server, ...), a new
+    module must be listed too; packages described only in prose (telemetry) are not."""
+    missing = []
+    for package, text in layout().items():
+        named = set(re.findall(r"(?<![\w/.])(\w+\.py)\b", text))
+        if package and named:
+            missing += [f"{package}/{m}" for m in sorted(modules(PACKAGE / package) - named)]
+    top = set(re.findall(r"(?<![\w/.])(\w+\.py)\b", layout()[""]))
+    missing += sorted(modules(PACKAGE) - top)
+    assert not missing, "add to docs/architecture.md's layout"
+
+
+def test_documented_bench_scripts_exist_with_their_flags() -> None:
+    """`bench/NAME.py --flag`: the script exists and parses that flag."""
+    seen = 0
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for m in re.finditer(r"bench/(\w+\.py)((?: +(?:--[\w-]+|[A-Z]+|\w+))*)", text):
+            script = ROOT / "bench" / m.group(1)
+            assert script.is_file(), f"{page.name}: bench/{m.group(1)} does not exist"
+            source = script.read_text(encoding="utf-8")
+            for flag in re.findall(r"--[\w-]+", m.group(2)):
+                assert f'"{flag}"' in source, f"{page.name}: bench/{m.group(1)} has no {flag}"
+            seen += 1
+    assert seen >= 10
