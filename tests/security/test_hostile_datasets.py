@@ -100,3 +100,26 @@ def test_an_unreadable_case_file_is_a_clear_error(
         res = run_cli(["eval", "live", str(case.parent)], home_env(emu.base_url, home), home)
     assert res.returncode == 2
     assert needle in res.stderr and "Traceback" not in res.stderr
+
+
+def test_a_benchmark_s_tool_names_are_shown_not_run(tmp_path: Path) -> None:
+    """Tool names are the benchmark's keys: an ESC in one reached the terminal (here a
+    window title) and rich read `[link=...]` as a hidden link and `[/]` as a traceback."""
+    from tests.eval.test_replay import write_dataset
+
+    root = write_dataset(tmp_path / "ds")
+    hostile = "\x1b]0;owned\x1b\\[link=https://evil.example/]x[/link][/]"
+    judge = root / "results" / "anthropic_claude-opus-4-5-20251101"
+    for name in ("candidates.json", "evaluations.json"):
+        data = json.loads((judge / name).read_text())
+        for per_tool in data.values():
+            per_tool[hostile] = per_tool.pop("a")
+        (judge / name).write_text(json.dumps(data))
+    home = tmp_path / "ws"
+    home.mkdir()
+    env = home_env("http://127.0.0.1:9/api/v1", home)  # replay calls no model
+    res = run_cli(["eval", "replay", str(root), "--pool-size", "2"], env, home)
+    assert res.returncode == 0, res.stderr
+    assert "\x1b" not in res.stdout + res.stderr
+    assert "\\x1b]0;owned" in res.stdout  # the name, as written
+    assert "[link=https://evil.example/]" in res.stdout
