@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from fuse_ls.core.errors import visible as escaped
+
 
 def clean(text: str) -> str:
     """`text` with every lone surrogate replaced by U+FFFD (valid pairs are joined)."""
@@ -38,9 +40,7 @@ def printable(text: str) -> str:
 def visible(text: str) -> str:
     """`text` for one line of a terminal, with every control character (newlines and tabs
     too) written as an escape: a file name is shown as it is, never run as a command."""
-    if text.isprintable():
-        return text
-    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in clean(text))
+    return escaped(clean(text))
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

@@ -21,6 +21,15 @@ and what to do next; messages never include API keys (the provider only ever kno
 from __future__ import annotations
 
 
+def visible(text: str) -> str:
+    """`text` with its control characters written as escapes (`\\x1b`): setting keys and
+    config paths come from repositories and are printed (as `safetext.visible`, which
+    core may not import)."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
+
+
 def named(model: str, message: str) -> str:
     """`model: message`, naming the model once: provider messages already start with it."""
     return f"{model}: {message.removeprefix(f'{model}: ')}"
@@ -45,11 +54,14 @@ class ConfigError(FuseError):
     def __init__(
         self, key: str, value: object, allowed: str, source: str = "", setting: str = ""
     ) -> None:
-        where = f" (from {source})" if source else ""
+        # Keys and paths are a repository's text too: an ESC in one is shown, not sent.
+        where = f" (from {visible(source)})" if source else ""
         shown = repr(value)
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        super().__init__(f"Invalid setting '{key}'{where}: got {shown}; expected {allowed}.")
+        super().__init__(
+            f"Invalid setting '{visible(key)}'{where}: got {shown}; expected {allowed}."
+        )
         self.key = key
         self.setting = setting or key
         self.value = value
@@ -85,8 +97,8 @@ class UnknownSetting(ConfigNotice):
     is never shown (`api_key = "sk-..."` is a typical unknown key)."""
 
     def __init__(self, key: str, hint: str, source: str, setting: str = "") -> None:
-        where = f" (from {source})" if source else ""
-        message = f"Unknown setting '{key}'{where} is ignored; expected {hint}."
+        where = f" (from {visible(source)})" if source else ""
+        message = f"Unknown setting '{visible(key)}'{where} is ignored; expected {hint}."
         super().__init__(key, message, source, setting)
         self.allowed = hint
 

@@ -124,9 +124,23 @@ def env_name(*, null: bool = False) -> dict[str, Any]:
     return checked(ENV_NAME + ("," if null else ""), check, _not_a_key, null=null)
 
 
+def _printable(_instance: object, attribute: Attribute[Any], value: str) -> None:
+    if not value.isprintable():
+        raise ValueError(f"{attribute.name}: control characters")
+
+
+def model_id() -> dict[str, Any]:
+    """A model id: printed in tables, notes and errors, and a repository's config may set
+    it, so an ESC in one (`id = "\\u001b]52;c;..."`) wrote to the user's terminal (the
+    clipboard, the window title) on every review."""
+    return checked(
+        "a non-empty model id such as 'openai/gpt-5'", matches_re(r"(?s).*\S.*"), _printable
+    )
+
+
 @frozen
 class ModelSpec:
-    id: str = field(metadata=not_blank("a non-empty model id such as 'openai/gpt-5'"))
+    id: str = field(metadata=model_id())
     base_url: str | None = field(default=None, metadata=url(null=True))  # None: provider's
     api_key_env: str | None = field(default=None, metadata=env_name(null=True))
     # Ask the same model several times (self-consistency).

@@ -9,9 +9,11 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
 
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import MODES
+from fuse_ls.safetext import visible
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,13 +102,15 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     if args.json:
         print(json.dumps(live.live_json(result), indent=2))
         return 0
-    table = Table(title=f"{len(cases)} cases, judge {result.judge}")
+    from fuse_ls.eval.report import shown
+
+    table = Table(title=Text(f"{len(cases)} cases, judge ") + shown(result.judge))
     for col in ("reviewer", "P", "R", "F1", "tp", "fp"):
         table.add_column(col, justify="left" if col == "reviewer" else "right")
     for owner in [*result.pool, "fused"]:
         s = result.score(owner)
         table.add_row(
-            owner if owner != "fused" else "[b]fused[/b]",
+            shown(owner) if owner != "fused" else Text("fused", style="bold"),
             f"{s.precision * 100:.1f}",
             f"{s.recall * 100:.1f}",
             f"{s.f1 * 100:.1f}",
@@ -117,7 +121,8 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
     for c in result.cases:
         if c.judge_error:
             err.print(
-                f"[yellow]{escape(c.case.name)}:[/yellow] not judged: {escape(c.judge_error)}"
+                Text(f"{visible(c.case.name)}:", style="yellow"),
+                Text(f"not judged: {visible(c.judge_error)}"),
             )
     return 0
 
@@ -161,7 +166,8 @@ def eval_main(argv: Sequence[str]) -> int:
         if args.what == "live":
             return cmd_live(args, out, err)
     except FuseError as exc:
-        err.print(f"[red]error:[/red] {escape(str(exc))}")
+        # Names a dataset's files, pull request urls and tools: their ESC is shown, not run.
+        err.print(Text("error:", style="red"), Text(visible(str(exc))))
         return 2
     parser.print_help()
     return 2

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,45 @@ def _line_of(text: str, needle: str, where: str) -> int:
     raise CaseError(f"{where}: no line contains {needle!r}")
 
 
+_MAX_CASE_BYTES = 2 * 1024 * 1024  # as a changed file in a change review
+
+
+def _case_file(folder: Path, name: str, spec_path: Path, what: str) -> Path:
+    """The file `name` of case.json, which must be in the case folder. Case sets are
+    downloaded: a `"file": "/home/me/.aws/credentials"` (or `../`, or a link out of the
+    folder) would send a file of this machine to every model of the pool."""
+    shown = name if name.isprintable() and len(name) <= 80 else repr(name[:80])
+    try:
+        home = folder.resolve(strict=True)
+        found = (folder / name).resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):  # missing, a link loop, a NUL
+        raise CaseError(f"{spec_path}: {what} {shown} does not exist") from None
+    if not found.is_relative_to(home) or found == home:
+        raise CaseError(f"{spec_path}: {what} {shown} is not inside the case folder {folder}")
+    try:
+        info = found.stat()
+    except OSError as exc:
+        raise CaseError(f"{spec_path}: {what} {shown} is not readable ({exc.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise CaseError(f"{spec_path}: {what} {shown} is not a regular file")
+    if info.st_size > _MAX_CASE_BYTES:
+        raise CaseError(
+            f"{spec_path}: {what} {shown} is larger than {_MAX_CASE_BYTES // 1024 // 1024} MB"
+        )
+    return folder / name  # as named: the path the review shows stays the case's own
+
+
+def _case_text(path: Path, spec_path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CaseError(f"{spec_path}: the code file {path.name} is not UTF-8 text") from None
+    except OSError as exc:
+        raise CaseError(
+            f"{spec_path}: the code file {path.name} is not readable ({exc.strerror})"
+        ) from None
+
+
 def load_case(folder: Path) -> Case:
     spec_path = folder / "case.json"
     if not spec_path.is_file():
@@ -162,15 +202,14 @@ def load_case(folder: Path) -> Case:
         raise CaseError(f"{spec_path}: not readable JSON ({exc})") from exc
     if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
         raise CaseError(f"{spec_path}: has no 'file' naming the code file")
-    code = folder / spec["file"]
-    if not code.is_file():
-        raise CaseError(f"{spec_path}: the code file {code.name} does not exist")
-    text = code.read_text(encoding="utf-8")
+    code = _case_file(folder, spec["file"], spec_path, "the code file")
+    text = _case_text(code, spec_path)
     changed: frozenset[int] | None = None
     if "diff" in spec:
-        if not isinstance(spec["diff"], str) or not (folder / spec["diff"]).is_file():
+        if not isinstance(spec["diff"], str):
             raise CaseError(f"{spec_path}: 'diff' must name the diff file in the case folder")
-        text, changed = _apply(code, folder / spec["diff"], spec_path)
+        diff = _case_file(folder, spec["diff"], spec_path, "the diff file")
+        text, changed = _apply(code, diff, spec_path)
     raw = spec.get("golden")
     if not isinstance(raw, list):
         raise CaseError(f"{spec_path}: has no 'golden' list (use [] for a clean file)")
@@ -218,7 +257,7 @@ def _apply(base: Path, diff: Path, where: Path) -> tuple[str, frozenset[int]]:
         if done.returncode != 0:
             why = (done.stderr.strip().splitlines() or ["it does not apply"])[-1]
             raise CaseError(f"{where}: {diff.name} does not apply to {base.name}: {why}")
-        new = copy.read_text(encoding="utf-8")
+        new = _case_text(copy, where)
     changed = changed_lines(old, new)
     if not changed:
         raise CaseError(f"{where}: {diff.name} changes nothing in {base.name}")

@@ -7,8 +7,18 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from fuse_ls.eval.replay import PoolResult, Replay, Score
+from fuse_ls.safetext import visible
+
+
+def shown(name: str) -> Text:
+    """A dataset's name (a tool, a judge) for the terminal, as written: not read as rich
+    markup (`[link=...]` made a hidden link, `[/]` a traceback), an ESC shown as `\\x1b`
+    rather than run by the terminal (a downloaded benchmark could retitle the window or
+    write the clipboard with OSC 52)."""
+    return Text(visible(name))
 
 
 def _pct(v: float) -> str:
@@ -47,22 +57,24 @@ def replay_json(r: Replay) -> dict[str, Any]:
 
 
 def print_replay(console: Console, r: Replay, max_pools: int = 20) -> None:
-    tools = Table(title=f"per tool: {len(r.dataset.prs)} pull requests, judge {r.dataset.judge}")
+    tools = Table(
+        title=Text(f"per tool: {len(r.dataset.prs)} pull requests, judge ") + shown(r.dataset.judge)
+    )
     for col in ("tool", "P", "R", "F1"):
         tools.add_column(col, justify="left" if col == "tool" else "right")
     for name, s in r.tools.items():
-        tools.add_row(name, _pct(s.precision), _pct(s.recall), _pct(s.f1))
+        tools.add_row(shown(name), _pct(s.precision), _pct(s.recall), _pct(s.f1))
     console.print(tools)
     pools = Table(title="fused pools (product clustering, votes and policy)")
     for col in ("pool", "P", "R", "F1", "best member", "F1 ", "beats", "shown", "hints"):
         pools.add_column(col, justify="left" if col in ("pool", "best member") else "right")
     for p in r.pools[:max_pools]:
         pools.add_row(
-            ", ".join(p.members),
+            shown(", ".join(p.members)),
             _pct(p.fused.precision),
             _pct(p.fused.recall),
             _pct(p.fused.f1),
-            p.best_member,
+            shown(p.best_member),
             _pct(p.best_member_f1),
             "yes" if p.beats_best else "no",
             str(p.shown),
@@ -78,7 +90,7 @@ def print_replay(console: Console, r: Replay, max_pools: int = 20) -> None:
             members.add_column(col, justify="left" if col == "member" else "right")
         for name, st in zip(first.members, first.member_stats, strict=True):
             members.add_row(
-                name,
+                shown(name),
                 str(st.findings),
                 _pct(st.corroborated_share),
                 str(st.lone),

@@ -10,6 +10,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from fuse_ls.safetext import visible
+
 BAR_WIDTH = 24
 RECENT_DAYS = 21  # the terminal shows the last three weeks; --html / --json have all
 
@@ -42,6 +44,13 @@ def _tok(n: int) -> str:
     return str(n)
 
 
+def _plain(text: str) -> Text:
+    """Recorded text (a model id from a repository's config, a workspace path) as written:
+    rich would read `[link=...]` in it as a link and `[/]` as an error, which made every
+    later `fuse-ls stats` fail while that session was kept."""
+    return Text(visible(text))
+
+
 def _table(title: str, **kwargs: Any) -> Table:
     # Light borders and no edge padding keep the widest table inside 80 columns.
     return Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, **kwargs)
@@ -58,7 +67,9 @@ def render(stats: dict[str, Any]) -> Group:
         f"[b]{_usd(t['costUsd'])}[/b], {_tok(t['inputTokens'])} in / "
         f"{_tok(t['outputTokens'])} out tokens, {t['modelFailures']} failed model calls"
     )
-    parts.append(Panel(summary, title="fuse-ls stats", subtitle=stats.get("dataDir", "")))
+    parts.append(
+        Panel(summary, title="fuse-ls stats", subtitle=_plain(str(stats.get("dataDir", ""))))
+    )
 
     daily = stats["daily"][-RECENT_DAYS:]
     if daily:
@@ -92,7 +103,7 @@ def render(stats: dict[str, Any]) -> Group:
             lat = m["latencyS"]
             bo = m["bestOf"]
             table.add_row(
-                m["model"],
+                _plain(m["model"]),
                 str(m["calls"]),
                 _pct(m["failureRate"]),
                 _sec(lat["p50"]),
@@ -109,7 +120,7 @@ def render(stats: dict[str, Any]) -> Group:
         top_cost = max(m["costUsd"] for m in stats["models"])
         for m in stats["models"]:
             table.add_row(
-                m["model"],
+                _plain(m["model"]),
                 _tok(m["inputTokens"]),
                 _tok(m["outputTokens"]),
                 _tok(m["cacheReadTokens"]),
@@ -125,7 +136,7 @@ def render(stats: dict[str, Any]) -> Group:
         top_cost = max(w["costUsd"] for w in stats["workspaces"])
         for w in stats["workspaces"]:
             table.add_row(
-                w["workspace"],
+                _plain(w["workspace"]),
                 str(w["sessions"]),
                 str(w["actions"]),
                 _tok(w["inputTokens"]),
@@ -199,7 +210,8 @@ def print_report(stats: dict[str, Any], console: Console | None = None) -> None:
     if not stats["totals"]["sessions"]:
         console.print(
             f"No sessions recorded yet in {stats.get('dataDir', 'the data folder')}. "
-            "fuse-ls records sessions locally while telemetry.enabled is true."
+            "fuse-ls records sessions locally while telemetry.enabled is true.",
+            markup=False,
         )
         return
     console.print(render(stats))

@@ -26,6 +26,7 @@ import {
   VERSION_ARGS,
 } from './launch';
 import { describeError, type Logger } from './log';
+import { inertLinks } from './messages';
 import { uniqueDiagnostics } from './diagnostics';
 import type { ApiKeyStore } from './secrets';
 import { buildServerSettings, sectionOf } from './settings';
@@ -280,7 +281,9 @@ export class ServerManager implements vscode.Disposable {
       logger.error('The server failed to start', error);
       this.disposeSubscriptions();
       this.current = undefined;
-      const message = logger.redact(`fuse-ls: the server failed to start (${describeError(error)}).`);
+      // The reason is the server's or the process's own text (an initialize error, a path
+      // from the environment): no link in it may run a command when clicked.
+      const message = inertLinks(logger.redact(`fuse-ls: the server failed to start (${describeError(error)}).`));
       this.setState({ kind: 'failed', message });
       void vscode.window.showErrorMessage(message, 'Show Logs').then((choice) => this.onButton(choice));
       return;
@@ -350,7 +353,7 @@ export class ServerManager implements vscode.Disposable {
   }
 
   private promptFor(state: Extract<ServerState, { kind: 'missing-python' | 'missing' }>): void {
-    void vscode.window.showErrorMessage(state.message, SETTINGS_BUTTON, 'Show Logs').then((choice) => this.onButton(choice));
+    void vscode.window.showErrorMessage(inertLinks(state.message), SETTINGS_BUTTON, 'Show Logs').then((choice) => this.onButton(choice));
   }
 
   private async onButton(choice: string | undefined): Promise<void> {

@@ -124,6 +124,17 @@ describe('server install check', () => {
     expect(fake.messages[0].text).toContain('server exited with code 1');
     expect(fake.messages[0].items).toEqual(['Show Logs']);
   });
+
+  it('shows no link from the reason the server failed to start', async () => {
+    // The reason is text fuse-ls did not write: a `command:` link in it ran when clicked.
+    await activate({
+      before: (s) => {
+        s.startError = new Error('bad [Open settings](command:workbench.action.terminal.new)');
+      },
+    });
+    expect(fake.messages[0].text).toContain('bad [Open settings] (command:workbench.action.terminal.new)');
+    expect(fake.messages[0].text).not.toContain('](');
+  });
 });
 
 describe('language client options', () => {
