@@ -4,7 +4,11 @@ name exist with the flags shown beside them."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "fuse_ls"
@@ -76,3 +80,23 @@ def test_documented_bench_scripts_exist_with_their_flags() -> None:
                 assert f'"{flag}"' in source, f"{page.name}: bench/{m.group(1)} has no {flag}"
             seen += 1
     assert seen >= 10
+
+
+DATASET_BENCHES = ["review_quality", "vote_variants", "reliability", "clustering_variants"]
+
+
+@pytest.mark.parametrize("script", [f"bench_{name}" for name in DATASET_BENCHES])
+def test_a_dataset_bench_without_its_dataset_says_where_to_get_it(
+    script: str, tmp_path: Path
+) -> None:
+    """A fresh clone has no dataset beside it: the script says so and exits 2 (it once
+    raised a traceback, or printed its headers over nothing and exited 0)."""
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{script}.py"), str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    assert "github.com/withmartian/code-review-benchmark" in res.stderr
