@@ -100,3 +100,11 @@ def test_a_dataset_bench_without_its_dataset_says_where_to_get_it(
     assert res.returncode == 2, (res.stdout, res.stderr)
     assert "Traceback" not in res.stderr and res.stdout == ""
     assert "github.com/withmartian/code-review-benchmark" in res.stderr
+
+
+def test_the_neovim_readme_names_every_plugin_module() -> None:
+    readme = (ROOT / "editors" / "nvim" / "README.md").read_text(encoding="utf-8")
+    layout_text = readme[readme.index("## Layout") :].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(\w+)`", layout_text)) | {"init"}
+    modules = {p.stem for p in (ROOT / "editors" / "nvim" / "lua" / "fuse_ls").glob("*.lua")}
+    assert modules - named == set(), "add to editors/nvim/README.md's Layout"
