@@ -114,3 +114,24 @@ def test_the_cli_commands_run_against_the_emulator(readme_emulator: str, tmp_pat
     assert res.returncode == 0, res.stderr
     res = run_cli(["review", "--staged"], env, repo)
     assert fingerprints[0] not in res.stdout and "dismissed" in res.stdout, res.stdout
+
+
+def test_the_documented_exit_codes(readme_emulator: str, tmp_path: Path) -> None:
+    """README: "Exit codes: 0 ok, 1 `--fail-on` tripped, 2 setup problem (...), 3 every
+    model failed", each produced the way a user would."""
+    text = " ".join(section("## Use it with real models").split())
+    codes = re.search(
+        r"Exit codes: 0 ok, 1 `--fail-on` tripped, 2 setup problem .*?, 3 every", text
+    )
+    assert codes, "the README's exit codes changed: change this test with them"
+    (tmp_path / "app.py").write_text(demo_source_path().read_text(encoding="utf-8"))
+    env = home_env(readme_emulator, tmp_path / "home")
+    cases = {
+        0: (["review", "app.py"], env),
+        1: (["review", "app.py", "--fail-on", "warning"], env),
+        2: (["review", "app.py", "--deadline", "0"], env),
+        3: (["review", "app.py"], {**env, "FUSE_LS_BASE_URL": "http://127.0.0.1:9/v1"}),
+    }
+    for code, (argv, environ) in cases.items():
+        res = run_cli(argv, environ, tmp_path, timeout=120)
+        assert res.returncode == code, (argv, res.stdout, res.stderr)
