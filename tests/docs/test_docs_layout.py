@@ -3,12 +3,15 @@ name exist with the flags shown beside them."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+import fuse_ls
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "fuse_ls"
@@ -108,3 +111,26 @@ def test_the_neovim_readme_names_every_plugin_module() -> None:
     named = set(re.findall(r"`(\w+)`", layout_text)) | {"init"}
     modules = {p.stem for p in (ROOT / "editors" / "nvim" / "lua" / "fuse_ls").glob("*.lua")}
     assert modules - named == set(), "add to editors/nvim/README.md's Layout"
+
+
+def test_versions_in_the_docs_are_the_versions_built() -> None:
+    """File names a user pastes (the wheel, the .vsix, the pre-commit rev) carry today's
+    version: after a version bump, `pip install dist/fuse_ls-0.1.0-...` would not exist."""
+    extension = json.loads((ROOT / "vscode-extension" / "package.json").read_text())["version"]
+    pages = [
+        *PAGES,
+        *sorted((ROOT / "editors").rglob("README.md")),
+        ROOT / "vscode-extension" / "README.md",
+    ]
+    seen = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for version in re.findall(r"fuse_ls-(\d[\d.]*\d)", text) + re.findall(
+            r"rev: v(\d[\d.]*\d)", text
+        ):
+            assert version == fuse_ls.__version__, f"{page.name}: {version}"
+            seen += 1
+        for version in re.findall(r"fuse-ls-(\d[\d.]*\d)\.vsix", text):
+            assert version == extension, f"{page.name}: {version}.vsix"
+            seen += 1
+    assert seen >= 3
