@@ -164,3 +164,23 @@ def test_documented_command_exists(where: str, kind: str, argv: tuple[str, ...])
     # A code block's command is pasted as is: it must parse whole (choices, counts).
     if kind == "block" and not any("[" in token for token in argv):
         _reach_parser(list(argv), parse=True)
+
+
+def option_sentences() -> Iterator[tuple[str, list[str], list[str]]]:
+    """("where", command words, flags) for prose such as "`fuse-ls review` options:
+    `--mode ...`, `--json` (...)." up to the end of that sentence."""
+    for doc in DOCS:
+        text = " ".join(doc.read_text(encoding="utf-8").split())
+        for m in re.finditer(r"`(?:fuse-ls )?([a-z][a-z ]*)` options: (.*?)\.(?:\s|$)", text):
+            flags = re.findall(r"`(--[\w-]+)", m.group(2))
+            yield str(doc.relative_to(ROOT)), m.group(1).split(), flags
+
+
+def test_options_listed_in_prose_exist() -> None:
+    listed = list(option_sentences())
+    assert {tuple(words) for _, words, _ in listed} >= {("review",), ("eval", "replay")}
+    for where, words, flags in listed:
+        parser = resolve(words)
+        assert parser is not None and flags, (where, words)
+        missing = [f for f in flags if f not in parser._option_string_actions]
+        assert not missing, f"{where}: `fuse-ls {' '.join(words)}` has no {missing}"
