@@ -32,6 +32,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from dataset_arg import DEFAULT_DATASET, dataset_or_exit
+
 from fuse_ls.core.types import Finding
 from fuse_ls.eval.dataset import judges, load_dataset
 from fuse_ls.eval.replay import Clusterer, Pairs, choose_pools, replay_pool, tool_scores
@@ -45,7 +47,6 @@ from fuse_ls.fusion.findings import (
 )
 from fuse_ls.fusion.votes import VotePolicy
 
-REPO = Path(__file__).resolve().parents[1]
 _SPACE = re.compile(r"\s+")
 
 
@@ -106,11 +107,12 @@ VARIANTS: dict[str, Clusterer] = {
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default = REPO.parent / "shared" / "data" / "code-review-bench"
+    default = DEFAULT_DATASET
     parser.add_argument("dataset", nargs="?", type=Path, default=default)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--only", default="", help="only variants whose name contains this")
     args = parser.parse_args(argv)
+    args.dataset = dataset_or_exit(args.dataset)
     policy = VotePolicy()
     for judge in judges(args.dataset):
         ds = load_dataset(args.dataset, judge)

@@ -53,13 +53,13 @@ from itertools import combinations
 from pathlib import Path
 
 from attrs import evolve, frozen
+from dataset_arg import DEFAULT_DATASET, dataset_or_exit
 
 from fuse_ls.eval.dataset import Dataset, PullRequest, judges, load_dataset
 from fuse_ls.eval.replay import Score, choose_pools, member_answers, tool_scores
 from fuse_ls.fusion.findings import Cluster, Vote, cluster_findings, terms
 from fuse_ls.fusion.votes import VotePolicy
 
-REPO = Path(__file__).resolve().parents[1]
 PRIOR = 10.0  # pseudo-findings (corroboration) or pseudo-clusters (Dawid-Skene) of shrinkage
 Voters = frozenset[int]
 
@@ -352,12 +352,13 @@ def bound_row(ds: Dataset, samples: int) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default = REPO.parent / "shared" / "data" / "code-review-bench"
+    default = DEFAULT_DATASET
     parser.add_argument("dataset", nargs="?", type=Path, default=default)
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--by-repo", action="store_true", help="also each repository alone")
     parser.add_argument("--only", default="", help="only variants whose name contains this")
     args = parser.parse_args(argv)
+    args.dataset = dataset_or_exit(args.dataset)
     print("topN: fused F1; randN: median fused F1 / share of pools beating their best member")
     for judge in judges(args.dataset):
         ds = load_dataset(args.dataset, judge)

@@ -31,6 +31,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from dataset_arg import DEFAULT_DATASET, dataset_or_exit
+
 from fuse_ls.core.types import Finding
 from fuse_ls.eval.dataset import DEFAULT_JUDGE, Dataset, load_dataset
 from fuse_ls.eval.replay import (
@@ -44,8 +46,6 @@ from fuse_ls.eval.replay import (
 )
 from fuse_ls.fusion.findings import Cluster, Vote, cluster_findings, severity_rank
 from fuse_ls.fusion.votes import VotePolicy
-
-REPO = Path(__file__).resolve().parents[1]
 
 # --- the clustering shipped before (kept here only to compare) --------------------------
 
@@ -214,12 +214,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "dataset",
         nargs="?",
         type=Path,
-        default=REPO.parent / "shared" / "data" / "code-review-bench",
+        default=DEFAULT_DATASET,
     )
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--judge", default=DEFAULT_JUDGE)
     args = parser.parse_args(argv)
+    args.dataset = dataset_or_exit(args.dataset)
     ds = load_dataset(args.dataset, args.judge)
     tools = tool_scores(ds)
     print(f"{len(ds.prs)} pull requests, {ds.golden_total} golden comments, judge {ds.judge}\n")

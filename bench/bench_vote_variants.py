@@ -46,13 +46,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from attrs import evolve
+from dataset_arg import DEFAULT_DATASET, dataset_or_exit
 
 from fuse_ls.eval.dataset import Dataset, PullRequest, judges, load_dataset
 from fuse_ls.eval.replay import Score, choose_pools, member_answers, tool_scores
 from fuse_ls.fusion.findings import Cluster, Vote, cluster_findings, pair_similarities
 from fuse_ls.fusion.votes import VotePolicy
 
-REPO = Path(__file__).resolve().parents[1]
 Sims = dict[tuple[int, int], float]
 Decide = Callable[[PullRequest, int, list[Cluster], list[Vote], Sims, dict[int, int]], list[Vote]]
 _cache: dict[tuple[str, str, tuple[str, ...]], tuple[list[Cluster], list[Vote], Sims]] = {}
@@ -199,13 +199,14 @@ VARIANTS: dict[str, Decide] = {
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    default = REPO.parent / "shared" / "data" / "code-review-bench"
+    default = DEFAULT_DATASET
     parser.add_argument("dataset", nargs="?", type=Path, default=default)
     parser.add_argument("--samples", type=int, default=60)
     parser.add_argument(
         "--by-repo", action="store_true", help="also score each repository's pull requests alone"
     )
     args = parser.parse_args(argv)
+    args.dataset = dataset_or_exit(args.dataset)
     print("top-N: fused F1; randN: median fused F1 / share of pools beating their best member")
     for judge in judges(args.dataset):
         ds = load_dataset(args.dataset, judge)

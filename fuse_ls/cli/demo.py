@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import shlex
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,9 +45,32 @@ In your editor: editors/ (Neovim, Helix, Emacs, ...) and vscode-extension/.
 Check your setup with: fuse-ls doctor"""
 
 
+def activation_line() -> str | None:
+    """The line that puts fuse-ls on PATH, when this run's virtual environment is not
+    active (`.venv/bin/fuse-ls demo` right after installing): without it, every
+    `fuse-ls ...` line below fails with "command not found"."""
+    if shutil.which("fuse-ls") or sys.prefix == sys.base_prefix:
+        return None
+    activate = Path(sys.prefix) / "bin" / "activate"
+    if not activate.is_file():
+        return None
+    with contextlib.suppress(ValueError):
+        activate = activate.relative_to(Path.cwd())
+    line = f"  . {shlex.quote(str(activate))}"
+    comment = "# puts fuse-ls on PATH"
+    # One whole line that fits 80 columns inside the panel's margins, comment if it fits.
+    width = max(len(line) + 1, 45)
+    return f"{line:<{width}}{comment}" if width + len(comment) <= 78 else line
+
+
 def next_steps() -> Panel:
+    steps = NEXT_STEPS
+    activate = activation_line()
+    if activate is not None:
+        first, rest = steps.split("\n", 1)
+        steps = f"{first}\n{activate}\n{rest}"
     return Panel(
-        Text(NEXT_STEPS),
+        Text(steps),
         title="next steps",
         title_align="left",
         box=box.HORIZONTALS,

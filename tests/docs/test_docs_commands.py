@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pytest
+import yaml
 
 from fuse_ls.cli import build_parser, main
 
@@ -40,29 +41,43 @@ def _lines(text: str) -> Iterator[tuple[str, str]]:
         yield "inline", m.group(1)
 
 
+def _shipped_lines() -> Iterator[tuple[str, str, str]]:
+    """The commands users copy from the shipped CI workflow and pre-commit hook."""
+    workflow = ROOT / ".github" / "workflows" / "fuse-ls-review.yml"
+    for step in yaml.safe_load(workflow.read_text(encoding="utf-8"))["jobs"]["review"]["steps"]:
+        if "run" in step:
+            yield str(workflow.relative_to(ROOT)), "block", step["run"].replace("\n", " ")
+    hooks = ROOT / ".pre-commit-hooks.yaml"
+    for hook in yaml.safe_load(hooks.read_text(encoding="utf-8")):
+        yield hooks.name, "block", hook["entry"]
+
+
 def documented_commands() -> Iterator[tuple[str, str, list[str]]]:
     """(where, kind, argv after `fuse-ls`) for every fuse-ls command in the docs."""
-    for doc in DOCS:
-        where = str(doc.relative_to(ROOT))
-        for kind, line in _lines(doc.read_text(encoding="utf-8")):
-            lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
-            lexer.whitespace_split = True
-            lexer.commenters = "#"
-            try:
-                tokens = list(lexer)
-            except ValueError:  # prose with an apostrophe, not a command
+    sources = [
+        (str(doc.relative_to(ROOT)), kind, line)
+        for doc in DOCS
+        for kind, line in _lines(doc.read_text(encoding="utf-8"))
+    ]
+    for where, kind, line in [*sources, *_shipped_lines()]:
+        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+        lexer.whitespace_split = True
+        lexer.commenters = "#"
+        try:
+            tokens = list(lexer)
+        except ValueError:  # prose with an apostrophe, not a command
+            continue
+        command: list[str] = []
+        for token in [*tokens, ";"]:
+            if token not in SEPARATORS:
+                command.append(token)
                 continue
-            command: list[str] = []
-            for token in [*tokens, ";"]:
-                if token not in SEPARATORS:
-                    command.append(token)
-                    continue
-                # `VAR=value fuse-ls ...` sets the environment for the command.
-                while command and re.match(r"[A-Z_][A-Z0-9_]*=", command[0]):
-                    command.pop(0)
-                if command and command[0] in ("fuse-ls", ".venv/bin/fuse-ls"):
-                    yield where, kind, command[1:]
-                command = []
+            # `VAR=value fuse-ls ...` sets the environment for the command.
+            while command and re.match(r"[A-Z_][A-Z0-9_]*=", command[0]):
+                command.pop(0)
+            if command and command[0] in ("fuse-ls", ".venv/bin/fuse-ls"):
+                yield where, kind, command[1:]
+            command = []
 
 
 class Parsed(Exception):
@@ -149,3 +164,23 @@ def test_documented_command_exists(where: str, kind: str, argv: tuple[str, ...])
     # A code block's command is pasted as is: it must parse whole (choices, counts).
     if kind == "block" and not any("[" in token for token in argv):
         _reach_parser(list(argv), parse=True)
+
+
+def option_sentences() -> Iterator[tuple[str, list[str], list[str]]]:
+    """("where", command words, flags) for prose such as "`fuse-ls review` options:
+    `--mode ...`, `--json` (...)." up to the end of that sentence."""
+    for doc in DOCS:
+        text = " ".join(doc.read_text(encoding="utf-8").split())
+        for m in re.finditer(r"`(?:fuse-ls )?([a-z][a-z ]*)` options: (.*?)\.(?:\s|$)", text):
+            flags = re.findall(r"`(--[\w-]+)", m.group(2))
+            yield str(doc.relative_to(ROOT)), m.group(1).split(), flags
+
+
+def test_options_listed_in_prose_exist() -> None:
+    listed = list(option_sentences())
+    assert {tuple(words) for _, words, _ in listed} >= {("review",), ("eval", "replay")}
+    for where, words, flags in listed:
+        parser = resolve(words)
+        assert parser is not None and flags, (where, words)
+        missing = [f for f in flags if f not in parser._option_string_actions]
+        assert not missing, f"{where}: `fuse-ls {' '.join(words)}` has no {missing}"

@@ -3,8 +3,15 @@ name exist with the flags shown beside them."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
+
+import fuse_ls
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "fuse_ls"
@@ -76,3 +83,54 @@ def test_documented_bench_scripts_exist_with_their_flags() -> None:
                 assert f'"{flag}"' in source, f"{page.name}: bench/{m.group(1)} has no {flag}"
             seen += 1
     assert seen >= 10
+
+
+DATASET_BENCHES = ["review_quality", "vote_variants", "reliability", "clustering_variants"]
+
+
+@pytest.mark.parametrize("script", [f"bench_{name}" for name in DATASET_BENCHES])
+def test_a_dataset_bench_without_its_dataset_says_where_to_get_it(
+    script: str, tmp_path: Path
+) -> None:
+    """A fresh clone has no dataset beside it: the script says so and exits 2 (it once
+    raised a traceback, or printed its headers over nothing and exited 0)."""
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / f"{script}.py"), str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    assert "Traceback" not in res.stderr and res.stdout == ""
+    assert "github.com/withmartian/code-review-benchmark" in res.stderr
+
+
+def test_the_neovim_readme_names_every_plugin_module() -> None:
+    readme = (ROOT / "editors" / "nvim" / "README.md").read_text(encoding="utf-8")
+    layout_text = readme[readme.index("## Layout") :].split("\n## ", 1)[0]
+    named = set(re.findall(r"`(\w+)`", layout_text)) | {"init"}
+    modules = {p.stem for p in (ROOT / "editors" / "nvim" / "lua" / "fuse_ls").glob("*.lua")}
+    assert modules - named == set(), "add to editors/nvim/README.md's Layout"
+
+
+def test_versions_in_the_docs_are_the_versions_built() -> None:
+    """File names a user pastes (the wheel, the .vsix, the pre-commit rev) carry today's
+    version: after a version bump, `pip install dist/fuse_ls-0.1.0-...` would not exist."""
+    extension = json.loads((ROOT / "vscode-extension" / "package.json").read_text())["version"]
+    pages = [
+        *PAGES,
+        *sorted((ROOT / "editors").rglob("README.md")),
+        ROOT / "vscode-extension" / "README.md",
+    ]
+    seen = 0
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for version in re.findall(r"fuse_ls-(\d[\d.]*\d)", text) + re.findall(
+            r"rev: v(\d[\d.]*\d)", text
+        ):
+            assert version == fuse_ls.__version__, f"{page.name}: {version}"
+            seen += 1
+        for version in re.findall(r"fuse-ls-(\d[\d.]*\d)\.vsix", text):
+            assert version == extension, f"{page.name}: {version}.vsix"
+            seen += 1
+    assert seen >= 3
