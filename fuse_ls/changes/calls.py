@@ -27,6 +27,7 @@ from fuse_ls.core.durations import seconds_text
 from fuse_ls.core.errors import BudgetExceeded, FuseError
 from fuse_ls.core.types import FusionResult
 from fuse_ls.fusion.budget import SpendLedger
+from fuse_ls.fusion.pricing import unpriced_note
 
 __all__ = ["RunOverBudget", "UnitCalls", "cost_limit"]
 
@@ -129,8 +130,8 @@ class UnitCalls:
         estimates = await asyncio.gather(*self.tasks)
         if any(e is None for e in estimates):
             self.tracker.notes.append(
-                "the cost could not be estimated before the run (no prices for a model); "
-                "the budget is checked as the units finish"
+                unpriced_note(self.engine.unpriced(), "run")
+                + "; the budget is checked as the units finish"
             )
             return None
         return sum(e for e in estimates if e is not None)

@@ -43,6 +43,7 @@ from fuse_ls.core.events import (
     ModelStreaming,
     Observer,
 )
+from fuse_ls.core.hosts import is_loopback
 from fuse_ls.core.paths import data_dir
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.core.types import (
@@ -69,7 +70,7 @@ from fuse_ls.fusion.answers import (
 from fuse_ls.fusion.budget import SpendLedger
 from fuse_ls.fusion.jsonparse import parse_json_object
 from fuse_ls.fusion.policy import Slot, policy_for, pool_slots
-from fuse_ls.fusion.pricing import PriceBook, estimate_prompt_tokens
+from fuse_ls.fusion.pricing import PriceBook, estimate_prompt_tokens, unpriced_note
 from fuse_ls.fusion.provider import ChatClient
 from fuse_ls.safetext import clean, error_text
 
@@ -156,7 +157,11 @@ class FusionEngine:
         return request.policy or policy_for(self.settings)
 
     async def estimate_cost(self, request: FusionRequest) -> float | None:
-        """Worst-case USD before any call, from cached `/models` prices; None if unknown."""
+        """Worst-case USD before any call, from cached `/models` prices; None if unknown.
+
+        A model its endpoint lists no price for costs nothing when that endpoint is this
+        machine (Ollama, llama.cpp, vLLM, the emulator bill nothing); on any other host its
+        cost is unknown, and so is the estimate."""
         s = self.settings
         policy = self.policy(request)
         judge = policy.judge
@@ -171,19 +176,30 @@ class FusionEngine:
         debate_rounds = policy.debate_rounds if policy.mode == "debate" else 0
         total = 0.0
         for spec in specs:
-            base_url = s.endpoint_for(spec).base_url
-            first = self.prices.estimate(spec.id, base, output_cap(spec), base_url)
+            first = self._call_estimate(spec, base)
             # A debater reads its own answer and the others' on top of the prompt.
-            later = self.prices.estimate(spec.id, base + answers, output_cap(spec), base_url)
+            later = self._call_estimate(spec, base + answers)
             if first is None or later is None:
                 return None
             total += first + later * debate_rounds
-        cost = self.prices.estimate(
-            judge.id, base + answers, output_cap(judge), s.endpoint_for(judge).base_url
-        )
+        cost = self._call_estimate(judge, base + answers)
         if cost is None:
             return None
         return total + 2 * cost  # the judge is asked again once after an unusable answer
+
+    def _call_estimate(self, spec: ModelSpec, prompt_tokens: int) -> float | None:
+        base_url = self.settings.endpoint_for(spec).base_url
+        cost = self.prices.estimate(spec.id, prompt_tokens, output_cap(spec), base_url)
+        if cost is None and is_loopback(base_url):
+            return 0.0
+        return cost
+
+    def unpriced(self, request: FusionRequest | None = None) -> list[str]:
+        """The pool and judge models whose cost `estimate_cost` cannot know (a remote
+        endpoint lists no price for them), from the prices it loaded."""
+        judge = (self.policy(request) if request else policy_for(self.settings)).judge
+        specs = [*(slot.spec for slot in self.slots()), judge]
+        return sorted({spec.id for spec in specs if self._call_estimate(spec, 0) is None})
 
     async def run(
         self,
@@ -431,7 +447,10 @@ class _Run:
             return None
         estimate = await self.engine.estimate_cost(request)
         if estimate is None:
-            self.notes.append("cost could not be estimated before the call (no prices for a model)")
+            self.notes.append(
+                unpriced_note(self.engine.unpriced(request), "call")
+                + ": budget.max_usd_per_request could not be checked"
+            )
             return None
         if budget.max_usd_per_request is not None and estimate > budget.max_usd_per_request:
             raise BudgetExceeded(estimate, budget.max_usd_per_request, "per-request")

@@ -12,7 +12,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,13 @@ def _price(value: object) -> float | None:
     if math.isnan(price) or math.isinf(price) or price < 0:
         return None
     return price
+
+
+def unpriced_note(models: Sequence[str], before: str) -> str:
+    """Why the cost of a `before` ("call", "run") could not be estimated: the models a
+    remote endpoint lists no price for (local models cost nothing and are not named)."""
+    names = ", ".join(models[:3]) + (f" and {len(models) - 3} more" if len(models) > 3 else "")
+    return f"cost could not be estimated before the {before} (no price for {names or 'a model'})"
 
 
 def parse_models(payload: object) -> list[ModelInfo]:

@@ -14,6 +14,7 @@ import pytest
 
 from fuse_ls.emulator import Emulator
 from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.loopback_http import LoopbackServer, forward_proxy
 from tests.pool_sample import JUDGE, POOL, A, B, C, outside_env, run_cli
 
 BASE = """\
@@ -313,8 +314,13 @@ def test_calls_in_flight_never_exceed_the_limit(project: Repo, emu: Emulator) ->
     assert peak <= 2
 
 
-def test_unknown_prices_stop_the_run_cleanly_at_the_budget(project: Repo, emu: Emulator) -> None:
-    # Models /models does not list: no estimate before the run, real costs after each unit.
+@pytest.mark.parametrize("where", ["remote", "this machine"])
+def test_unknown_prices_stop_the_run_cleanly_at_the_budget(
+    project: Repo, emu: Emulator, where: str
+) -> None:
+    # Models /models does not list: on a remote endpoint no estimate before the run (a
+    # note says so), on this machine they cost nothing; real costs after each unit stop
+    # the run either way (the emulator bills what a local server would not).
     emu.set_script(
         {
             "strict_models": False,
@@ -324,29 +330,32 @@ def test_unknown_prices_stop_the_run_cleanly_at_the_budget(project: Repo, emu: E
     for i in range(8):
         project.write(f"m{i}.py", f"def f{i}(x):\n    return eval(x)\n")
     models = "x/unlisted-a,x/unlisted-b,x/unlisted-c"
-    res = fuse(
-        ["review", "--uncommitted", "--format", "json", "--max-cost", "0.01", "--concurrency", "3"],
-        project,
-        emu,
-        FUSE_LS_MODELS=models,
-        FUSE_LS_JUDGE="x/unlisted-j",
-    )
-    assert res.returncode == 0, res.stderr
-    data = json.loads(res.stdout)
-    skipped = [u for u in data["units"] if u["skipped"]]
-    asked = [u for u in data["units"] if not u["skipped"]]
-    assert skipped and asked
-    assert "--max-cost limit ($0.0100) was reached" in data["stopped"]
-    assert any("could not be estimated" in n for n in data["notes"])
-    assert all(u["findings"] for u in asked)  # what was asked is reported
-    # The skipped units were not cached as reviewed: the next run asks them.
-    again = fuse(
-        ["review", "--uncommitted", "--format", "json"],
-        project,
-        emu,
-        FUSE_LS_MODELS=models,
-        FUSE_LS_JUDGE="x/unlisted-j",
-    )
+    unlisted = {"FUSE_LS_MODELS": models, "FUSE_LS_JUDGE": "x/unlisted-j"}
+    seen: list[str] = []
+    with LoopbackServer(forward_proxy(emu.base_url, seen)) as proxy:
+        if where == "remote":  # a name only the proxy carries (to the emulator)
+            unlisted.update(FUSE_LS_BASE_URL="http://models.test/api/v1", HTTP_PROXY=proxy.url)
+        run = ["review", "--uncommitted", "--format", "json"]
+        res = fuse([*run, "--max-cost", "0.01", "--concurrency", "3"], project, emu, **unlisted)
+        assert res.returncode == 0, res.stderr
+        data = json.loads(res.stdout)
+        skipped = [u for u in data["units"] if u["skipped"]]
+        asked = [u for u in data["units"] if not u["skipped"]]
+        assert skipped and asked
+        assert "--max-cost limit ($0.0100) was reached" in data["stopped"]
+        notes = [n for n in data["notes"] if "could not be estimated" in n]
+        if where == "remote":
+            assert seen
+            assert notes == [
+                "cost could not be estimated before the run (no price for x/unlisted-a, "
+                "x/unlisted-b, x/unlisted-c and 1 more); the budget is checked as the units "
+                "finish"
+            ]
+        else:
+            assert notes == []
+        assert all(u["findings"] for u in asked)  # what was asked is reported
+        # The skipped units were not cached as reviewed: the next run asks them.
+        again = fuse(run, project, emu, **unlisted)
     units = json.loads(again.stdout)["units"]
     assert sum(u["cached"] for u in units) == len(asked)
 

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from editor_support import HERE, REPO, hermetic_env, require_ok, script_with, which
 
+from tests.loopback_http import LoopbackServer, forward_proxy
+
 pytestmark = pytest.mark.slow
 
 API_KEY = "test-key-never-printed-3f9a"
@@ -586,3 +588,24 @@ def test_a_hidden_finding_is_information_not_a_warning(
     """Every review with a `# fuse-ls: ignore` line in it showed a WARN ("note: not shown:
     1 suppressed"), as if the review had gone wrong."""
     require_ok(run_nvim("quiet_note.lua", workspace=workspace, env=server_env(emulator)))
+
+
+@pytest.mark.parametrize("where", ["this machine", "remote"])
+def test_the_cost_note_warns_only_when_a_cap_cannot_be_checked(
+    run_nvim: Any, emulator: Any, workspace: Path, where: str
+) -> None:
+    """No model of this pool has a price. On a server on this machine (Ollama, the
+    emulator) that costs nothing: every review warned "cost could not be estimated".
+    Through a remote endpoint (a name only the test's proxy carries to the emulator) the
+    default cost cap really cannot be checked, and the warning stays."""
+    seen: list[str] = []
+    with LoopbackServer(forward_proxy(emulator.base_url, seen)) as proxy:
+        env = server_env(emulator, FUSE_TEST_COST_NOTE="0")
+        if where == "remote":
+            env.update(
+                FUSE_LS_BASE_URL="http://models.test/api/v1",
+                HTTP_PROXY=proxy.url,
+                FUSE_TEST_COST_NOTE="1",
+            )
+        require_ok(run_nvim("cost_note.lua", workspace=workspace, env=env))
+    assert bool(seen) == (where == "remote")

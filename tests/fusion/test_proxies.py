@@ -3,9 +3,7 @@ httpx reads them only for a transport it builds itself, and ours is custom)."""
 
 from __future__ import annotations
 
-import http.client
 import socket
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -15,40 +13,12 @@ from fuse_ls.core.proxies import bypassed, proxy_for
 from fuse_ls.core.types import ChatMessage, ChatRequest, Endpoint
 from fuse_ls.emulator import Emulator
 from fuse_ls.fusion.provider import ChatClient
-from tests.loopback_http import LoopbackServer, QuietHandler
+from tests.loopback_http import LoopbackServer, QuietHandler, forward_proxy
 
 MODEL = "openai/gpt-5"
 # A reserved name (RFC 2606) nothing resolves: only a proxy can carry a call to it, and
 # the client never looks it up itself when it goes through one.
 REMOTE = "http://models.test/api/v1"
-
-
-def forward_proxy(upstream: str, seen: list[str]) -> type[QuietHandler]:
-    """A plain HTTP forward proxy that carries every host to `upstream` (the emulator)."""
-    parts = urlsplit(upstream)
-
-    class Proxy(QuietHandler):
-        def _forward(self) -> None:
-            seen.append(self.path)  # absolute-form: the proxy is told where to go
-            target = urlsplit(self.path)
-            body = self.rfile.read(int(self.headers.get("content-length") or 0))
-            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
-            headers = {k: v for k, v in self.headers.items() if k.lower() != "proxy-connection"}
-            conn.request(self.command, target.path, body=body, headers=headers)
-            answer = conn.getresponse()
-            data = answer.read()
-            self.send_response(answer.status)
-            for key, value in answer.getheaders():
-                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                    self.send_header(key, value)
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-            conn.close()
-
-        do_GET = do_POST = _forward
-
-    return Proxy
 
 
 def closed_port() -> int:

@@ -286,15 +286,21 @@ async def start_session(
     tmp_path: Path,
     options: dict[str, Any] | None = None,
     data_dir: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[Session, Callable[[], Any]]:
-    """A server and client on `emulator`; `data_dir` replaces `tmp_path / "data"`."""
+    """A server and client on `emulator`; `data_dir` replaces `tmp_path / "data"`; `env`
+    adds to the server's environment."""
     workspace = tmp_path / "ws"
     workspace.mkdir(exist_ok=True)
     data_dir = tmp_path / "data" if data_dir is None else data_dir
     recorder = Recorder()
     config = ClientServerConfig(
         server_command=[sys.executable, "-m", "fuse_ls", "serve"],
-        server_env={**server_env(emulator, tmp_path), "FUSE_LS_DATA_DIR": str(data_dir)},
+        server_env={
+            **server_env(emulator, tmp_path),
+            "FUSE_LS_DATA_DIR": str(data_dir),
+            **(env or {}),
+        },
         client_factory=make_client(recorder),
     )
     client = await config.start()

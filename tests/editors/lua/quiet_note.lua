@@ -34,8 +34,10 @@ H.run(function()
     end
   end
   H.check('the server says what it hid', level_of(msgs, 'note: not shown: 1 suppressed') ~= nil, msgs)
-  -- The same result, as if the only note were the one about hidden findings (the emulator
-  -- has no prices, so the real one also notes that the cost was not estimated).
+  -- The emulator lists no prices, but a server on this machine costs nothing: the only
+  -- note is the one about hidden findings, and the review says it as information.
+  H.check('the review itself says it as information', level_of(msgs, 'not shown') == vim.log.levels.INFO, msgs)
+  -- The same with only that note from another result.
   local only = vim.deepcopy(result)
   only.notes = vim.tbl_filter(function(n)
     return n:find('^not shown:') ~= nil
@@ -50,5 +52,17 @@ H.run(function()
     table.insert(shown, H.report.messages[i])
   end
   H.check('said as information', level_of(shown, 'not shown') == vim.log.levels.INFO, shown)
-  H.check('another note still warns', level_of(msgs, 'not shown') == vim.log.levels.WARN, msgs)
+  -- Another note beside it still warns.
+  local other = vim.deepcopy(only)
+  table.insert(other.notes, 'secret-looking text was redacted in 1 part(s) before sending')
+  before = #H.report.messages
+  require('fuse_ls.results').show('fuse-ls.review', nil, other)
+  H.wait(200, function()
+    return #H.report.messages > before
+  end)
+  local warned = {}
+  for i = before + 1, #H.report.messages do
+    table.insert(warned, H.report.messages[i])
+  end
+  H.check('another note still warns', level_of(warned, 'not shown') == vim.log.levels.WARN, warned)
 end)
