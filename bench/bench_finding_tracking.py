@@ -8,7 +8,10 @@ by side:
 - the edit log a review keeps: keystrokes vs logged changes once merged (anchors.record);
 - placing the review's findings when it ends: through every keystroke vs the merged log;
 - one didChange: moving every published finding through one change;
-- one publish: diagnostics.unique over two reviews' findings (similarity dedup).
+- one publish: diagnostics.unique over two reviews' findings (similarity dedup);
+- a publish after each keystroke (findings moved, same messages): unique() scoring every
+  pair anew, as it did, vs looking up the scores it kept for those messages; the same
+  diagnostics either way.
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import PositionCodec
 
+from fuse_ls.core.types import Finding
+from fuse_ls.fusion.findings import MERGE_THRESHOLD, Vote, pair_similarities
+from fuse_ls.server import diagnostics
 from fuse_ls.server.anchors import Snapshot, record
-from fuse_ls.server.diagnostics import Reported, track_all, unique
+from fuse_ls.server.diagnostics import Reported, overlaps, track_all, unique
 
 WORDS = "value parse text eval config load save path data cache".split()
 
@@ -97,6 +103,76 @@ def per_call(fn: Callable[[], object], repeat: int = 5) -> float:
     return best
 
 
+def scored_anew(items: list[Reported]) -> dict[int, set[int]]:
+    """unique()'s pairs as it found them before it kept scores: the clustering's scores of
+    every pair of the findings, on each publish."""
+    reviews = {f: n for n, f in enumerate(dict.fromkeys(r.fusion_id for r in items))}
+    if len(reviews) < 2:
+        return {}
+    votes = [
+        Vote(
+            reviews[r.fusion_id],
+            "",
+            Finding(
+                r.anchor.range.start.line + 1,
+                r.anchor.range.end.line + 1,
+                r.severity,
+                r.category,
+                r.message,
+            ),
+        )
+        for r in items
+    ]
+    out: dict[int, set[int]] = {}
+    for (i, j), score in pair_similarities(votes).items():
+        first = items[i].anchor.range
+        if score >= MERGE_THRESHOLD and overlaps(items[j], first.start.line, first.end.line):
+            out.setdefault(i, set()).add(j)
+            out.setdefault(j, set()).add(i)
+    return out
+
+
+def keystrokes(
+    codec: PositionCodec, text: str, found: list[Reported], keys: int
+) -> list[list[Reported]]:
+    """The findings as each of `keys` keystrokes leaves them."""
+    changes, _ = typing(text, keys)
+    doc = TextDocument("file:///bench.py", text)
+    out = []
+    for n, c in enumerate(changes[:keys]):
+        doc.apply_change(c)
+        found = track_all(found, [c], Snapshot("bench", doc.source, n + 2, codec))
+        out.append(found)
+    return out
+
+
+def publish_per_keystroke(codec: PositionCodec, text: str, then: Snapshot) -> None:
+    print(
+        f"\n{'findings':>8} {'keys':>5} {'unique(), scored anew':>22} "
+        f"{'unique(), kept scores':>22} {'ratio':>6} {'same output':>12}"
+    )
+    kept = diagnostics._same_finding_pairs
+    for count in (20, 50, 200):
+        older = findings(then, count, "old")
+        moved = keystrokes(codec, text, findings(then, count, "new"), 50)
+        versions = [[*older, *found] for found in moved]
+        diagnostics._SIMILARITIES.clear()
+        unique(versions[0])  # the publish when the review ended scores the messages
+        diagnostics._same_finding_pairs = scored_anew
+        try:
+            before = [unique(v) for v in versions]
+            anew = per_call(lambda: [unique(v) for v in versions])  # noqa: B023
+        finally:
+            diagnostics._same_finding_pairs = kept
+        after = [unique(v) for v in versions]
+        cached = per_call(lambda: [unique(v) for v in versions])  # noqa: B023
+        n = len(versions)
+        print(
+            f"{2 * count:>8} {n:>5} {anew / n * 1e3:>19.3f} ms {cached / n * 1e3:>19.3f} ms"
+            f" {anew / cached:>5.1f}x {before == after!s:>12}"
+        )
+
+
 def main() -> None:
     codec = PositionCodec()
     text = document(2000)
@@ -122,6 +198,7 @@ def main() -> None:
                 f"{count:>8} {keys:>6} {len(log):>6} {raw * 1e3:>14.2f} ms {merged * 1e3:>11.2f} ms"
                 f" {raw / merged:>5.1f}x {one * 1e3:>11.3f} ms {dedup * 1e3:>7.2f} ms"
             )
+    publish_per_keystroke(codec, text, then)
 
 
 if __name__ == "__main__":

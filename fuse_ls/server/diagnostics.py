@@ -15,7 +15,6 @@ from lsprotocol import types
 
 from fuse_ls.core.types import (
     CandidateResult,
-    Finding,
     FusedFinding,
     Severity,
     agreement_text,
@@ -150,6 +149,23 @@ def finding_id(f: FusedFinding, fusion_id: str, n: int) -> str:
     return f.id or f"{fusion_id}-{n}"
 
 
+# Fingerprints kept for findings no longer published: a dismissal clicked on a diagnostic
+# a newer review has just replaced (the editor had not redrawn yet) still lands.
+GONE_KEPT = 32
+
+
+def forget_gone(
+    fingerprints: dict[str, tuple[str, str]], published: Iterable[Iterable[Reported]]
+) -> None:
+    """Drop the fingerprints (finding id -> repository, fingerprint) of findings no longer
+    published, but for the `GONE_KEPT` newest: one entry per finding ever shown made the
+    map grow for the whole session."""
+    live = {r.finding_id for findings in published for r in findings}
+    gone = [i for i in fingerprints if i not in live]  # oldest first: insertion order
+    for i in gone[: max(len(gone) - GONE_KEPT, 0)]:
+        del fingerprints[i]
+
+
 def reported_from_fused(
     findings: Sequence[FusedFinding], snapshot: Snapshot, fusion_id: str
 ) -> list[Reported]:
@@ -214,39 +230,80 @@ def overlaps(r: Reported, start: int, end: int) -> bool:
     return r.anchor.range.start.line <= end and r.anchor.range.end.line >= start
 
 
+class _Similarity:
+    """The TF-IDF vectors of one list of messages and the dot products of the pairs asked
+    so far. Edits move findings but never change their words, so a publish after a
+    keystroke only looks these up."""
+
+    def __init__(self, messages: Sequence[str]) -> None:
+        from fuse_ls.fusion.findings import tfidf_vectors
+
+        self.vectors = tfidf_vectors(messages)
+        self.dots: dict[tuple[int, int], float] = {}
+
+    def dot(self, later: int, earlier: int) -> float:
+        """As fusion/findings.pair_similarities sums it when it visits `later` (the
+        finding starting after, or the same line and listed after): the same float."""
+        key = (later, earlier)
+        score = self.dots.get(key)
+        if score is None:
+            score = 0.0
+            other = self.vectors[earlier]
+            for term, weight in self.vectors[later].items():
+                if term in other:
+                    score = score + weight * other[term]
+            self.dots[key] = score
+        return score
+
+
+# The last few message lists (one per document being edited, about): a keystroke in one
+# file must not push out another's.
+_SIMILARITIES: dict[tuple[str, ...], _Similarity] = {}
+_SIMILARITIES_KEPT = 8
+
+
+def _similarity(messages: tuple[str, ...]) -> _Similarity:
+    found = _SIMILARITIES.pop(messages, None)
+    if found is None:
+        found = _Similarity(messages)
+        if len(_SIMILARITIES) >= _SIMILARITIES_KEPT:
+            del _SIMILARITIES[next(iter(_SIMILARITIES))]  # the least recently used
+    _SIMILARITIES[messages] = found
+    return found
+
+
 def _same_finding_pairs(items: Sequence[Reported]) -> dict[int, set[int]]:
     """Which findings of different reviews say the same thing about overlapping lines,
     by the rule that clusters the models' findings into one (fusion/findings.py): the
     TF-IDF similarity of the messages with its line bonus, at its merge threshold. Two
     findings of one review are never the same: its clustering already kept them apart."""
     # Clustering loads after start-up (see server.py); a publish comes after a review.
-    from fuse_ls.fusion.findings import MERGE_THRESHOLD, Vote, pair_similarities
+    from fuse_ls.fusion.findings import MERGE_THRESHOLD, PRECISE_SPAN, SAME_LINES_BONUS
 
-    reviews: dict[str, int] = {}
-    for r in items:
-        reviews.setdefault(r.fusion_id, len(reviews))
-    if len(reviews) < 2:
+    if len({r.fusion_id for r in items}) < 2:
         return {}
-    votes = [
-        Vote(
-            reviews[r.fusion_id],
-            "",
-            Finding(
-                r.anchor.range.start.line + 1,
-                r.anchor.range.end.line + 1,
-                r.severity,
-                r.category,
-                r.message,
-            ),
-        )
-        for r in items
-    ]
+    similarity = _similarity(tuple(r.message for r in items))
     out: dict[int, set[int]] = {}
-    for (i, j), score in pair_similarities(votes).items():
-        first = items[i].anchor.range
-        if score >= MERGE_THRESHOLD and overlaps(items[j], first.start.line, first.end.line):
-            out.setdefault(i, set()).add(j)
-            out.setdefault(j, set()).add(i)
+    reach: list[int] = []  # the findings visited so far that end on or after this start
+    for i in sorted(range(len(items)), key=lambda n: items[n].anchor.range.start.line):
+        here = items[i].anchor.range
+        reach = [j for j in reach if items[j].anchor.range.end.line >= here.start.line]
+        for j in reach:
+            if items[j].fusion_id == items[i].fusion_id:
+                continue
+            score = similarity.dot(i, j)
+            if score <= 0:
+                continue
+            there = items[j].anchor.range
+            if (
+                here.end.line - here.start.line < PRECISE_SPAN
+                and there.end.line - there.start.line < PRECISE_SPAN
+            ):
+                score += SAME_LINES_BONUS
+            if score >= MERGE_THRESHOLD:
+                out.setdefault(i, set()).add(j)
+                out.setdefault(j, set()).add(i)
+        reach.append(i)
     return out
 
 

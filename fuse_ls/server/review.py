@@ -22,6 +22,7 @@ from fuse_ls.server.diagnostics import (
     Reported,
     finding_id,
     finding_json,
+    forget_gone,
     outside,
     provisional_findings,
     reported_from_fused,
@@ -68,8 +69,9 @@ class Review(Feature):
     def document_closed(self, key: str) -> None:
         self.dismissed.pop(key, None)
         # Closed documents cannot be tracked: their findings would soon point anywhere.
-        had = bool(self.findings.pop(key, None) or self.provisional.pop(key, None))
-        if had:
+        findings, provisional = self.findings.pop(key, None), self.provisional.pop(key, None)
+        forget_gone(self.fingerprints, self.findings.values())
+        if findings or provisional:
             self.server.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=self.server.client_uri(key), diagnostics=[])
             )
@@ -257,6 +259,7 @@ class Review(Feature):
         kept = outside(self.findings.get(key, []), reviewed.start.line, reviewed.end.line)
         self.findings[key] = kept + fused
         self.provisional.pop(key, None)
+        forget_gone(self.fingerprints, self.findings.values())
         self.publish(key)
         uri = self.server.client_uri(key)
         said = quiet.hidden_text(marked.hidden)

@@ -62,3 +62,64 @@ def test_a_provisional_answer_never_hides_a_fused_finding() -> None:
     assert messages([fused, so_far]) == [("old", EVAL_ONE)]
     # The same words on the same lines: one diagnostic, within one review too.
     assert len(unique([fused, evolve(fused, finding_id="x")])) == 1
+
+
+def clustering_pairs(items: list[Reported]) -> set[tuple[int, int]]:
+    """The pairs unique() merges, straight from the clustering's own scores
+    (fusion/findings.pair_similarities), as it computed them before it kept any."""
+    from fuse_ls.core.types import Finding
+    from fuse_ls.fusion.findings import MERGE_THRESHOLD, Vote, pair_similarities
+    from fuse_ls.server.diagnostics import overlaps
+
+    reviews = {f: n for n, f in enumerate(dict.fromkeys(r.fusion_id for r in items))}
+    if len(reviews) < 2:
+        return set()
+    votes = [
+        Vote(
+            reviews[r.fusion_id],
+            "",
+            Finding(
+                r.anchor.range.start.line + 1,
+                r.anchor.range.end.line + 1,
+                r.severity,
+                r.category,
+                r.message,
+            ),
+        )
+        for r in items
+    ]
+    return {
+        (i, j)
+        for (i, j), score in pair_similarities(votes).items()
+        if score >= MERGE_THRESHOLD
+        and overlaps(items[j], items[i].anchor.range.start.line, items[i].anchor.range.end.line)
+    }
+
+
+def test_kept_scores_merge_the_same_pairs_as_the_clustering_after_edits() -> None:
+    """unique() keeps the messages' scores between publishes (edits move findings, never
+    change their words); the findings it merges are still the clustering's, wherever
+    the findings moved to."""
+    import random
+
+    from fuse_ls.server.diagnostics import _same_finding_pairs
+
+    rng = random.Random(7)
+    words = [EVAL_ONE, EVAL_TWO, NONE_CHECK, VAGUE, "eval is unsafe here", "None check"]
+    for _ in range(60):
+        items = []
+        for n in range(rng.randrange(2, 30)):
+            start = rng.randrange(12)
+            message = rng.choice(words) + rng.choice(["", " Really.", " value"])
+            items.append(finding(rng.choice("abc"), message, start, start + rng.randrange(4)))
+            items[-1] = evolve(items[-1], finding_id=f"{n}")
+        for _ in range(3):  # the same messages, moved by edits
+            got = _same_finding_pairs(items)
+            pairs = {(i, j) for i, js in got.items() for j in js if i < j}
+            assert pairs == clustering_pairs(items)
+            shift = rng.randrange(-2, 3)
+            items = [
+                evolve(r, anchor=finding(r.fusion_id, r.message, s, s + rng.randrange(4)).anchor)
+                for r in items
+                for s in [max(0, min(12, r.anchor.range.start.line + shift))]
+            ]
