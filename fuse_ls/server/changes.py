@@ -45,12 +45,13 @@ from fuse_ls.server.diagnostics import (
     Reported,
     finding_id,
     finding_json,
+    forget_gone,
     overlaps,
     provisional_findings,
     reported_from_fused,
     track_all,
 )
-from fuse_ls.server.placing import EditLogs, Placing, place
+from fuse_ls.server.placing import EditLogs, FileTexts, Placing, place
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,7 @@ class ChangeRun:
     provisional: dict[str, dict[str, list[Reported]]] = field(factory=dict)
     answers: dict[str, list[CandidateResult]] = field(factory=dict)  # unit key -> answers
     edits: EditLogs = field(factory=EditLogs)  # the open buffers' edits since read
+    texts: FileTexts = field(factory=FileTexts)  # what its findings are placed on
     reviewed: dict[str, tuple[Path, str]] = field(factory=dict)  # uri -> (file, text reviewed)
 
 
@@ -185,7 +187,7 @@ class ChangeReviews:
 
     def _place(self, run: ChangeRun, uri: str) -> Placing | None:
         path, text = run.reviewed[uri]
-        return place(self.server, uri, path, text, run.edits)
+        return place(self.server, uri, path, text, run.edits, run.texts)
 
     # --- the command ------------------------------------------------------------------
 
@@ -259,6 +261,7 @@ class ChangeReviews:
             for uri in list(run.provisional):  # nothing provisional outlives its run
                 for key in list(run.provisional[uri]):
                     self._drop_provisional(run, uri, key)
+            forget_gone(self.fingerprints, server.review.findings.values())
         if run.task.cancelled():
             # Files it did not get to keep the previous review's findings.
             self._end_progress(run, "Cancelled")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from attrs import frozen
 from lsprotocol import types
+from pygls.workspace.position_codec import PositionCodec
 
 from fuse_ls.server.anchors import Snapshot, record
 from fuse_ls.server.base import Change, ServerBase, doc_key
@@ -49,6 +50,40 @@ class EditLogs:
         return logged[1] if logged is not None and logged[0] == text else None
 
 
+class FileTexts:
+    """The texts a change review places its findings on, kept for the run: the reviewed
+    text of each file, and a file's on disk when no editor has it open. Each unit's
+    result and each model's answer is placed; reading and splitting the file each time
+    cost a disk read on the event loop per answer. A file is read again only when it
+    changed on disk since (saved from outside while the review ran)."""
+
+    def __init__(self) -> None:
+        self._reviewed: dict[str, Snapshot] = {}  # doc key -> the text reviewed
+        self._disk: dict[Path, tuple[tuple[int, ...], Snapshot | None]] = {}
+
+    def reviewed(self, key: str, text: str, codec: PositionCodec) -> Snapshot:
+        then = self._reviewed.get(key)
+        if then is None or then.text is not text:
+            then = self._reviewed[key] = Snapshot(key, text, None, codec)
+        return then
+
+    def on_disk(self, key: str, path: Path, codec: PositionCodec) -> Snapshot | None:
+        """The file's text now, or None when it is gone or unreadable."""
+        try:
+            st = path.stat()
+        except OSError:
+            self._disk.pop(path, None)
+            return None
+        stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        kept = self._disk.get(path)
+        if kept is not None and kept[0] == stamp:
+            return kept[1]
+        text = _read(path)
+        now = None if text is None else Snapshot(key, text, None, codec)
+        self._disk[path] = (stamp, now)
+        return now
+
+
 @frozen
 class Placing:
     """How a reviewed file's lines map onto its text now: the edits from `then` to `now`."""
@@ -58,21 +93,23 @@ class Placing:
     edits: Sequence[Change]
 
 
-def place(server: ServerBase, uri: str, path: Path, text: str, logs: EditLogs) -> Placing | None:
+def place(
+    server: ServerBase, uri: str, path: Path, text: str, logs: EditLogs, texts: FileTexts
+) -> Placing | None:
     """Where `text`, reviewed as the content of `uri`, is now; None when the file is gone."""
     key = doc_key(uri)
     codec = server.workspace.position_codec
-    then = Snapshot(key, text, None, codec)
+    then = texts.reviewed(key, text, codec)
     if server.document(key) is not None:
         now = server.snapshot(key)
         edits = logs.since(key, text)
         if edits is not None:
             return Placing(then, now, edits)
     else:
-        current = _read(path)
-        if current is None:
+        on_disk = texts.on_disk(key, path, codec)
+        if on_disk is None:
             return None
-        now = Snapshot(key, current, None, codec)
+        now = on_disk
     if now.text == text:
         return Placing(then, now, ())
     return Placing(then, now, (types.TextDocumentContentChangeWholeDocument(text=now.text),))

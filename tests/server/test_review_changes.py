@@ -216,6 +216,34 @@ async def test_provisional_answers_show_then_go_with_the_run(
     await wait_for(lambda: not provisional(), what="provisional findings withdrawn")
 
 
+async def test_findings_in_an_unopened_file_saved_over_during_the_run_land_on_its_code(
+    session: tuple[Session, Repo],
+) -> None:
+    """A file no editor has open is read when an answer or result is placed, and read
+    again only once it changed on disk (saved from outside while the models think):
+    every answer landed on its code before, the kept text must too."""
+    s, repo = session
+    b_uri = (repo.root / "b.py").as_uri()
+    s.emulator.set_script(script(fast=20, mid=1500, slow=4000))
+    running = s.execute_async("fuse-ls.reviewChanges", {"paths": ["b.py"]})
+
+    def lines(provisional: bool) -> list[int]:
+        return [
+            d.range.start.line
+            for d in security(s, b_uri)
+            if isinstance(d.data, dict) and d.data.get("provisional") is provisional
+        ]
+
+    await wait_for(lambda: lines(True) == [1], what="emu/fast's finding on eval, line 1")
+    b_saved = "# saved from outside\n# during the review\n" + (repo.root / "b.py").read_text()
+    (repo.root / "b.py").write_text(b_saved)
+    # emu/mid's answer is placed on the file as it is now: eval is on line 3.
+    await wait_for(lambda: lines(True) == [3], within=30, what="the answers on the new text")
+    result = await asyncio.wait_for(running, 30)
+    assert result["units"] == 1 and not result["failedUnits"], result
+    assert lines(False) == [3] and lines(True) == []
+
+
 async def test_the_review_reads_open_buffers_unsaved_edits_included(
     session: tuple[Session, Repo],
 ) -> None:
