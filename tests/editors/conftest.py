@@ -64,6 +64,7 @@ def run_nvim(nvim_bin: Path, tmp_path: Path) -> Any:
         workspace: Path,
         env: Mapping[str, str] | None = None,
         timeout: float = 60,
+        cwd: Path | None = None,
     ) -> NvimRun:
         counter[0] += 1
         out = tmp_path / f"report-{counter[0]}.json"
@@ -86,7 +87,7 @@ def run_nvim(nvim_bin: Path, tmp_path: Path) -> Any:
         try:
             proc = subprocess.run(
                 argv,
-                cwd=workspace,
+                cwd=workspace if cwd is None else cwd,
                 env=full_env,
                 capture_output=True,
                 text=True,

@@ -223,6 +223,52 @@ def test_checkhealth_workspace_trust_comes_from_doctor(
     assert not _has(lines, "Neovim passes --trust"), text
 
 
+def test_checkhealth_checks_the_workspace_the_server_has(
+    run_nvim: Any, emulator: Any, workspace: Path, tmp_path: Path
+) -> None:
+    """Neovim started in another project (its own .fuse-ls.toml), a file of the workspace
+    open: the server's workspace is that file's root, and the health check's doctor runs
+    there. It ran in the folder Neovim was started in (:checkhealth shows its own buffer,
+    whose root is the working directory's), so settings and trust were another project's."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / ".fuse-ls.toml").write_text("# another project\n")
+    env = {
+        **server_env(emulator),
+        **NO_ENDPOINTS,
+        "FUSE_TEST_HEALTH_OPEN": str(workspace / "sample.py"),
+    }
+    report = require_ok(run_nvim("health.lua", workspace=workspace, env=env, cwd=elsewhere))
+    lines: list[str] = report["data"]["health"]
+    text = "\n".join(lines)
+    assert _has(lines, "client", f"root {workspace}"), text
+    assert _has(lines, "workspace trust:", f"{workspace} is not trusted"), text
+    assert not _has(lines, str(elsewhere)), text
+
+
+def test_checkhealth_waits_one_timeout_for_a_doctor_that_never_finishes(
+    run_nvim: Any, workspace: Path
+) -> None:
+    """health.timeout_ms bounds the whole check: the offline doctor runs beside the online
+    one, not after it (a doctor stuck on anything but an endpoint took it twice)."""
+    stuck = (
+        "import sys, time\n"
+        "if '--version' in sys.argv: print('fuse-ls 0.1.0')\n"
+        "else: time.sleep(300)"
+    )
+    env = {
+        "FUSE_TEST_HEALTH_CMD": json.dumps([sys.executable, "-c", stuck, "serve"]),
+        "FUSE_TEST_HEALTH_OPTS": json.dumps({"health": {"timeout_ms": 4000}}),
+    }
+    report = require_ok(run_nvim("health.lua", workspace=workspace, env=env))
+    lines: list[str] = report["data"]["health"]
+    text = "\n".join(lines)
+    for what in ("settings", "API keys"):
+        assert _has(lines, "WARNING", what + " not checked", "did not finish within 4 s"), text
+    # One timeout (4 s) and `--version`; twice the timeout is 8 s.
+    assert report["data"]["health_ms"] < 7000, report["data"]["health_ms"]
+
+
 EDITOR_STDIN = ("--editor-settings", "-")
 
 

@@ -1,6 +1,7 @@
 -- :checkhealth fuse_ls. FUSE_TEST_HEALTH_CMD (JSON list) overrides the server command;
 -- FUSE_TEST_HEALTH_SETTINGS (a JSON object) replaces top-level keys of settings.fuseLs;
--- FUSE_TEST_HEALTH_OPTS (a JSON object) adds setup() options (cmd_env, trusted, health).
+-- FUSE_TEST_HEALTH_OPTS (a JSON object) adds setup() options (cmd_env, trusted, health);
+-- FUSE_TEST_HEALTH_OPEN names a file to open (its client running) before the check.
 local H = dofile(os.getenv('FUSE_TEST_LUA') .. '/harness.lua')
 
 H.run(function()
@@ -15,7 +16,13 @@ H.run(function()
   local more = os.getenv('FUSE_TEST_HEALTH_OPTS')
   opts = vim.tbl_extend('force', opts, more and vim.json.decode(more) or {})
   require('fuse_ls').setup(opts)
+  local open = os.getenv('FUSE_TEST_HEALTH_OPEN')
+  if open then
+    H.open_path(open)
+  end
+  local started = vim.uv.hrtime()
   vim.cmd('checkhealth fuse_ls')
+  H.report.data.health_ms = math.floor((vim.uv.hrtime() - started) / 1e6)
   local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
   H.report.data.health = lines
   H.check('health report rendered', #lines > 5, #lines)

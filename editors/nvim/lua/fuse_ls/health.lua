@@ -66,8 +66,8 @@ end
 --- what each endpoint answers. The rules live in doctor alone; this file shows its rows.
 --- `env` is cmd_env: vim.system adds it to Neovim's environment as vim.lsp does when it
 --- starts the server, so doctor sees the variables and keys the server sees.
---- @return table? data, string? why_not, boolean? timed_out
-local function run_doctor(prefix, env, cwd, layers, trusted, online, timeout_ms)
+--- @return vim.SystemObj? process, string? why_not
+local function start_doctor(prefix, env, cwd, layers, trusted, online)
   local okj, input = pcall(vim.json.encode, layers)
   if not okj then
     return nil, 'the editor settings cannot be sent as JSON: ' .. tostring(input)
@@ -83,8 +83,14 @@ local function run_doctor(prefix, env, cwd, layers, trusted, online, timeout_ms)
   if not ok then
     return nil, tostring(obj)
   end
-  -- wait() kills doctor when the time is up: :checkhealth never hangs on an endpoint.
-  local res = obj:wait(timeout_ms)
+  return obj
+end
+
+--- Wait for a doctor until `deadline` (vim.uv.now() ms); wait() kills it when the time is
+--- up: :checkhealth never hangs on an endpoint.
+--- @return table? data, string? why_not, boolean? timed_out
+local function finish_doctor(obj, deadline, timeout_ms)
+  local res = obj:wait(math.max(deadline - vim.uv.now(), 1))
   if res.signal == 9 or res.code == 124 then
     return nil, ('`fuse-ls doctor` did not finish within %g s (option health.timeout_ms)'):format(timeout_ms / 1000), true
   end
@@ -94,6 +100,59 @@ local function run_doctor(prefix, env, cwd, layers, trusted, online, timeout_ms)
     return nil, ('`fuse-ls doctor --editor-settings` failed (exit %s): %s'):format(tostring(res.code), said)
   end
   return data
+end
+
+--- doctor online, and offline beside it: when an endpoint keeps the online one past
+--- `timeout_ms`, the offline rows are ready, and the whole check took one timeout_ms
+--- (it ran them one after the other: twice that).
+--- @return table? data, string? why_not, string? offline, boolean? timed_out
+local function run_doctors(prefix, env, cwd, layers, trusted, offline, timeout_ms)
+  vim.uv.update_time()
+  local deadline = vim.uv.now() + timeout_ms
+  local first, why_not = start_doctor(prefix, env, cwd, layers, trusted, not offline)
+  if not first then
+    return nil, why_not, offline
+  end
+  local spare = not offline and start_doctor(prefix, env, cwd, layers, trusted, false) or nil
+  local data, why, timed_out = finish_doctor(first, deadline, timeout_ms)
+  if not timed_out then
+    if spare then
+      spare:kill(9)
+    end
+    return data, why, offline
+  end
+  if not spare then
+    return nil, why, offline, true
+  end
+  -- An endpoint that never answers costs the endpoint rows, not the rest.
+  local rest, rest_why = finish_doctor(spare, deadline, timeout_ms)
+  return rest, rest_why, why, true
+end
+
+--- The folder the server takes as its workspace (its settings and trust are that
+--- folder's): the root of a running fuse-ls client, the one of the buffer :checkhealth
+--- was called from first; else the root that buffer would get. :checkhealth shows its
+--- own buffer, so the current one is no guide: its root is Neovim's working directory's.
+local function server_root(fuse, config)
+  local from = vim.fn.bufnr('#')
+  from = (from > 0 and vim.api.nvim_buf_is_valid(from)) and from or nil
+  local clients = from and vim.lsp.get_clients({ name = fuse.name, bufnr = from }) or {}
+  if #clients == 0 then
+    clients = vim.lsp.get_clients({ name = fuse.name })
+  end
+  for _, c in ipairs(clients) do
+    if c.root_dir then
+      return c.root_dir
+    end
+  end
+  local markers = config.root_markers or {}
+  if from and vim.bo[from].buftype == '' and vim.api.nvim_buf_get_name(from) ~= '' then
+    local root = vim.fs.root(from, markers)
+    if root then
+      return root
+    end
+  end
+  return vim.fs.root(vim.fn.getcwd(), markers) or vim.fn.getcwd()
 end
 
 local function rows(data, prefix)
@@ -271,7 +330,7 @@ function M.check()
   -- fuse-ls checks the settings, keys and endpoints itself (`fuse-ls doctor`), with the
   -- editor's settings on top of the files and environment, as the server loads them.
   health.start('fuse-ls: settings')
-  local cwd = vim.fs.root(0, config.root_markers or {}) or vim.fn.getcwd()
+  local cwd = server_root(fuse, config)
   local init = type(config.init_options) == 'table' and config.init_options or {}
   local trust_key = require('fuse_ls.lsp').TRUST_KEY
   -- As before_init sends it: the option, or an explicit `true` in init_options.
@@ -288,12 +347,7 @@ function M.check()
     offline = 'option health.endpoints is false'
   end
   if prefix then
-    data, why_not, timed_out = run_doctor(prefix, env, cwd, layers, trusted, not offline, timeout_ms)
-    if timed_out then
-      -- An endpoint that never answers costs the endpoint rows, not the rest.
-      offline = why_not
-      data, why_not = run_doctor(prefix, env, cwd, layers, trusted, false, timeout_ms)
-    end
+    data, why_not, offline, timed_out = run_doctors(prefix, env, cwd, layers, trusted, offline, timeout_ms)
   elseif type(config.cmd) == 'function' then
     why_not = 'cmd is a function, so the fuse-ls executable is unknown; run `fuse-ls doctor` where the server runs'
   else
