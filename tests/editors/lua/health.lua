@@ -15,8 +15,13 @@ H.run(function()
   opts.settings = { fuseLs = fuse_settings }
   local more = os.getenv('FUSE_TEST_HEALTH_OPTS')
   opts = vim.tbl_extend('force', opts, more and vim.json.decode(more) or {})
-  require('fuse_ls').setup(opts)
   local open = os.getenv('FUSE_TEST_HEALTH_OPEN')
+  if open then
+    -- Before setup(): vim.lsp.enable() starts a client for the empty buffer there is,
+    -- rooted in the working directory, and :edit would reuse that buffer for the file.
+    vim.cmd.edit(vim.fn.fnameescape(open))
+  end
+  require('fuse_ls').setup(opts)
   if open then
     H.open_path(open)
   end
