@@ -254,8 +254,11 @@ def print_text(
     """An explanation is Markdown; a fix (`code_path` given) is that file's code, shown
     line for line: as Markdown its lines would run together and comments become headings."""
     answer = result.answer or ""
+    # hyperlinks=False: a link shows its target. Otherwise only its words are shown (the
+    # URL hidden in an OSC 8 link, or dropped when piped), and a model led by the code it
+    # read can word `[the docs](https://host/?d=<the code>)` to be clicked.
     body: list[Any] = [
-        Markdown(answer)
+        Markdown(answer, hyperlinks=False)
         if code_path is None
         else Syntax(
             answer,
@@ -276,7 +279,8 @@ def print_text(
             lines.append(f"- disputed: {c.topic} ({stances})")
         lines += [f"- only {i.model}: {i.insight}" for i in a.unique_insights]
         lines += [f"- nobody covered: {b}" for b in a.blind_spots]
-        console.print(Panel(Markdown("\n".join(lines)), title="analysis", title_align="left"))
+        analysis = Markdown("\n".join(lines), hyperlinks=False)
+        console.print(Panel(analysis, title="analysis", title_align="left"))
     _footer(console, result)
 
 

@@ -54,7 +54,7 @@ class Fix(Feature):
         if not settings.verify.commands:
             raise invalid(
                 "verify.commands is not set: add the project's checks to your settings "
-                "(a workspace file sets them only once the workspace is trusted)."
+                "(they run only in a trusted workspace: they run its code)."
             )
         key = doc_key(data.uri)
         doc = self.server.document(key)

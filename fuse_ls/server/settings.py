@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import shlex
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,7 +28,7 @@ from attrs import frozen
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from fuse_ls.config import EditorLayer, Settings, load_settings
+from fuse_ls.config import EditorLayer, Settings, load_settings, replace
 from fuse_ls.core.errors import ConfigError, ConfigNotice
 from fuse_ls.server.base import CLIENT_TIMEOUT_S, Feature, ServerBase, uri_path
 
@@ -78,6 +79,31 @@ def _without_trust(options: Any) -> dict[str, Any]:
     return {k: v for k, v in options.items() if k not in TRUST_KEYS}
 
 
+UNTRUSTED_CHECKS = (
+    "verify.commands are not run in this workspace because it is not trusted: the checks "
+    "run the workspace's own code (its tests, conftest.py, package scripts) on every "
+    "fused fix. Trust the workspace in your editor, or run `fuse-ls trust {path}`, to "
+    "verify fixes here."
+)
+
+
+def _without_checks(
+    settings: Settings, trusted: bool, problems: list[ConfigError], workspace: Path | None
+) -> Settings:
+    """`settings` with no check commands unless the workspace is trusted. The commands
+    are the user's, but they run the workspace's code (`pytest` imports its conftest.py,
+    `npm test` runs its scripts), and the server runs them by itself on a fused fix: in
+    an untrusted workspace that would be the repository running code on opening a fix,
+    which is what restricted mode is for. `fuse-ls fix --verify` on the command line
+    runs them because it was asked to."""
+    if trusted or not settings.verify.commands:
+        return settings
+    path = shlex.quote(str(workspace)) if workspace is not None else "PATH"
+    message = UNTRUSTED_CHECKS.format(path=path)
+    problems.append(ConfigNotice("verify.commands", message, "", "verify.commands"))
+    return replace(settings, {"verify.commands": []})
+
+
 class SettingsState:
     """The settings in force and where they came from. Loading reads files: callers run
     `reload` in a thread so the event loop never waits on the disk."""
@@ -120,15 +146,19 @@ class SettingsState:
             self.workspace, editor=self.editor_layers, trusted=self.workspace_trusted
         )
         previous = self.current
+        problems = list(loaded.problems)
+        settings = _without_checks(loaded.settings, loaded.trusted, problems, self.workspace)
         # A notice (say, a pyproject table shadowed by .fuse-ls.toml) is worth showing
         # but is no invalid value: it must not pin the old settings.
-        invalid = [p for p in loaded.problems if not isinstance(p, ConfigNotice)]
+        invalid = [p for p in problems if not isinstance(p, ConfigNotice)]
         if invalid and previous is not None:
-            return Reload(previous, tuple(loaded.problems), changed=False)
+            kept = _without_checks(previous, loaded.trusted, [], self.workspace)
+            self.current = kept
+            return Reload(kept, tuple(problems), changed=kept != previous)
         # The first load has no last valid settings: the valid keys apply and every bad
         # key falls back to the layer below it (load_settings does that per key).
-        self.current = loaded.settings
-        return Reload(loaded.settings, tuple(loaded.problems), changed=previous != loaded.settings)
+        self.current = settings
+        return Reload(settings, tuple(problems), changed=previous != settings)
 
     def is_watched(self, path: Path) -> bool:
         return (

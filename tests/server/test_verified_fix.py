@@ -54,7 +54,7 @@ async def run_fix(
     profile: str, emulator: Emulator, tmp_path: Path
 ) -> tuple[dict[str, Any], list[types.ApplyWorkspaceEditParams], Repo]:
     repo = workspace_repo(tmp_path)
-    options = init_options(verify={"commands": [CHECK]})
+    options = init_options(verify={"commands": [CHECK]}, workspaceTrusted=True)
     lsp, stop = await start_session(profile, emulator, tmp_path, options)
     try:
         uri = lsp.open("calc.py", CALC)
@@ -144,7 +144,7 @@ async def test_a_findings_quick_fix_is_verified_on_request(
     emu = emulator_factory({"models": {**models, JUDGE: {}}})
     repo = workspace_repo(tmp_path)
     lsp, stop = await start_session(
-        "neovim", emu, tmp_path, init_options(verify={"commands": [CHECK]})
+        "neovim", emu, tmp_path, init_options(verify={"commands": [CHECK]}, workspaceTrusted=True)
     )
     try:
         uri = lsp.open("calc.py", CALC)
@@ -173,7 +173,7 @@ async def _reviewed(
 ) -> tuple[Any, Any, str, types.Diagnostic, Repo]:
     repo = workspace_repo(tmp_path)
     lsp, stop = await start_session(
-        profile, emu, tmp_path, init_options(verify={"commands": [CHECK]})
+        profile, emu, tmp_path, init_options(verify={"commands": [CHECK]}, workspaceTrusted=True)
     )
     uri = lsp.open("calc.py", CALC)
     await lsp.execute("fuse-ls.review", {"uri": uri})
@@ -254,7 +254,10 @@ async def test_a_quick_fix_is_not_sent_when_the_code_changed_during_its_checks(
     emu = emulator_factory(_finding_script(rule))
     repo = workspace_repo(tmp_path)
     lsp, stop = await start_session(
-        "visual-studio-code", emu, tmp_path, init_options(verify={"commands": [slow]})
+        "visual-studio-code",
+        emu,
+        tmp_path,
+        init_options(verify={"commands": [slow]}, workspaceTrusted=True),
     )
     try:
         uri = lsp.open("calc.py", CALC)
