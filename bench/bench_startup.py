@@ -64,7 +64,13 @@ def make_repo(root: Path) -> None:
 
 
 def default_baseline() -> str:
-    return git(HERE, "merge-base", "HEAD", "main")
+    # A clone of another branch has no local main, only origin/main.
+    for ref in ("main", "origin/main"):
+        try:
+            return git(HERE, "merge-base", "HEAD", ref)
+        except subprocess.CalledProcessError:
+            continue
+    raise SystemExit("bench_startup.py: no main or origin/main here; pass --baseline REV")
 
 
 def add_worktree(base: Path, rev: str) -> Path:
@@ -184,7 +190,9 @@ COMMANDS: dict[str, list[str] | None] = {
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", help="commit to compare with (default: merge base with main)")
+    parser.add_argument(
+        "--baseline", help="commit to compare with (default: merge base with main or origin/main)"
+    )
     parser.add_argument("--runs", type=int, default=9, help="processes per command and code")
     parser.add_argument(
         "--only",

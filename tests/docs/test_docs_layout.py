@@ -134,3 +134,33 @@ def test_versions_in_the_docs_are_the_versions_built() -> None:
             assert version == extension, f"{page.name}: {version}.vsix"
             seen += 1
     assert seen >= 3
+
+
+def test_bench_startup_finds_its_baseline_in_a_clone_of_a_branch(tmp_path: Path) -> None:
+    """A fresh clone of a branch has origin/main but no local main: the documented default
+    baseline (the merge base with main) must still be found."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import bench_startup
+    finally:
+        sys.path.remove(str(ROOT / "bench"))
+
+    def git(cwd: Path, *args: str) -> str:
+        return bench_startup.git(cwd, *args)
+
+    origin = tmp_path / "origin"
+    bench_startup.make_repo(origin)  # main with one commit, a change staged
+    git(origin, "commit", "-qm", "on main")
+    base = git(origin, "rev-parse", "HEAD")
+    git(origin, "checkout", "-qb", "feature")
+    (origin / "calc.py").write_text("x = 1\n")
+    git(origin, "commit", "-qam", "on feature")
+    subprocess.run(
+        ["git", "clone", "-q", "-b", "feature", str(origin), str(tmp_path / "clone")], check=True
+    )
+    original = bench_startup.HERE
+    bench_startup.HERE = tmp_path / "clone"
+    try:
+        assert bench_startup.default_baseline() == base
+    finally:
+        bench_startup.HERE = original
