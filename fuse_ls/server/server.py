@@ -23,6 +23,7 @@ import sys
 from collections.abc import Callable, Generator
 from typing import Any
 
+import attrs
 import cattrs
 from lsprotocol import types
 from pygls.exceptions import (
@@ -110,6 +111,16 @@ class FuseProtocol(LanguageServerProtocol):
                 self._send_response(message["id"], error=error.to_response_error())
             return
         super().handle_message(message)
+
+    @lsp_method(types.WORKSPACE_EXECUTE_COMMAND)
+    def lsp_workspace__execute_command(
+        self, params: types.ExecuteCommandParams
+    ) -> Generator[Any, Any, Any]:
+        # No `arguments` (Helix's command picker sends none) is no argument: pygls called
+        # the command without one, and its TypeError came back as an internal error.
+        if params.arguments is None:
+            params = attrs.evolve(params, arguments=[])
+        return (yield from super().lsp_workspace__execute_command(params))
 
     @lsp_method(types.INITIALIZE)
     def lsp_initialize(self, params: types.InitializeParams) -> Generator[Any, Any, Any]:
@@ -249,7 +260,16 @@ class FuseLanguageServer(ServerBase):
             return await self.fix.verify_finding(data, self.review.findings)
 
         @self.command(actions.CANCEL)
-        async def cancel(args: CancelArgs) -> dict[str, Any]:
+        async def cancel(*given: Any) -> dict[str, Any]:
+            # No argument is allowed (cancel everything): pygls requires every annotated one.
+            if len(given) > 1:
+                raise JsonRpcInvalidParams(
+                    message=f"{actions.CANCEL} takes no argument or one object {{uri?}}"
+                )
+            try:
+                args = wire.structure(given[0], CancelArgs) if given else CancelArgs()
+            except ValueError as exc:
+                raise JsonRpcInvalidParams(message=f"{actions.CANCEL}: {exc}") from None
             result = await self.fusions.cancel_command(args)
             if args.uri is None and self._changes is not None:
                 result["cancelled"] += self._changes.cancel_all()

@@ -160,6 +160,14 @@ MALFORMED: list[tuple[str, Any, Any, int]] = [
     ("resolve params null", "codeAction/resolve", None, -32602),
     ("unknown method", "fuse/nope", {}, -32601),
     ("method not a string", 5, {}, -32600),
+    # No `arguments` member at all (Helix's workspace-command picker): a TypeError, -32603.
+    *(
+        (f"{name} without arguments", EC, {"command": name}, -32602)
+        for name in ("fuse-ls.review", "fuse-ls.explain", "fuse-ls.fix",
+                     "fuse-ls.findingDecision", "fuse-ls.verifyFinding")
+    ),
+    ("cancel with two arguments", EC, command("fuse-ls.cancel", [{}, {}]), -32602),
+    ("cancel of uri 5", EC, command("fuse-ls.cancel", [{"uri": 5}]), -32602),
 ]  # fmt: skip
 
 
@@ -196,6 +204,10 @@ async def test_every_malformed_request_gets_the_right_error(
         assert answers == expected
         stats = await client.request(EC, {"command": "fuse-ls.stats", "arguments": []}, "alive")
         assert stats["result"]["fusions"] == 0  # and the server is still up
+        # fuse-ls.cancel with no argument cancels everything (docs/protocol.md).
+        for n, params in enumerate([{"command": "fuse-ls.cancel"}, command("fuse-ls.cancel", [])]):
+            cancelled = await client.request(EC, params, f"cancel-{n}")
+            assert cancelled.get("result") == {"cancelled": 0}, cancelled
     finally:
         process.kill()
         await process.wait()
