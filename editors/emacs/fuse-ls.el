@@ -135,6 +135,24 @@ The edit arrives through workspace/applyEdit; eglot asks first when
                               (if (eq (plist-get r :applied) t) "applied" "not applied")))))
 
 ;;;###autoload
+(defun fuse-ls-review-changes (&optional scope)
+  "Fused review of the workspace's git change: uncommitted work by default.
+With a prefix argument, ask for SCOPE: uncommitted, staged, or diff (the branch
+since the default branch).  Findings reach flymake in every changed file that is
+open; the message says what was reviewed and how many findings there are."
+  (interactive
+   (list (if current-prefix-arg
+             (completing-read "Review changes: " '("uncommitted" "staged" "diff") nil t)
+           "uncommitted")))
+  (fuse-ls-execute "fuse-ls.reviewChanges" (list :scope (or scope "uncommitted"))
+                   (lambda (r)
+                     (message "fuse-ls: %s: %s unit(s), %d finding(s)%s"
+                              (or (plist-get r :description) (plist-get r :error) "review")
+                              (or (plist-get r :units) 0)
+                              (length (plist-get r :findings))
+                              (if (eq (plist-get r :cancelled) t) " (cancelled)" "")))))
+
+;;;###autoload
 (defun fuse-ls-cancel (&optional all)
   "Cancel the fusions of this buffer; with prefix argument ALL, every fusion."
   (interactive "P")

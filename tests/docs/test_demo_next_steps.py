@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pool_sample import outside_env
+from pool_sample import outside_env, run_cli
 
 VENV_BIN = Path(sys.prefix) / "bin"
 
@@ -23,14 +23,7 @@ pytestmark = pytest.mark.skipif(
 def demo(cwd: Path, path: str) -> list[str]:
     env = outside_env()
     env.update(PATH=path, COLUMNS="80", FUSE_LS_DATA_DIR=str(cwd / ".data"))
-    res = subprocess.run(
-        [sys.executable, "-m", "fuse_ls", "demo"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = run_cli(["demo"], env, cwd, timeout=120)
     assert res.returncode == 0, res.stderr
     return res.stdout.splitlines()
 

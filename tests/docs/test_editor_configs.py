@@ -79,3 +79,11 @@ def test_emacs_starts_the_server() -> None:
     source = (EDITORS / "emacs" / "fuse-ls.el").read_text()
     default = re.search(r"\(defcustom fuse-ls-command '\(([^)]*)\)", source)
     assert default and default.group(1).split() == [f'"{w}"' for w in SERVE]
+
+
+def test_the_protocol_lists_every_command_and_code_action_kind() -> None:
+    protocol = (EDITORS.parent / "docs" / "protocol.md").read_text(encoding="utf-8")
+    table = protocol[protocol.index("## Commands") :].split("\n## ", 1)[0]
+    assert set(re.findall(r"^\| `(fuse-ls\.[a-zA-Z]+)`", table, re.M)) == COMMANDS
+    kinds = {actions.KIND_REVIEW, actions.KIND_EXPLAIN, actions.KIND_FIX, actions.KIND_VERIFY_FIX}
+    assert not [kind for kind in kinds if f"`{kind}`" not in protocol]
