@@ -84,3 +84,40 @@ def test_a_rules_file_linked_elsewhere_is_not_sent(tmp_path: Path, link: str) ->
     assert "hunter2" not in sent
     assert "review.md is a symbolic link" in res.stdout + res.stderr
     record("change review: linked rules file not sent", link)
+
+
+def test_a_huge_rules_file_is_read_only_as_far_as_it_is_used(tmp_path: Path) -> None:
+    """Only the first 8,000 characters of `.fuse-ls/review.md` are used, but the whole file
+    was read first: a repository with a 3 GB (sparse, so free to ship in a tarball) rules
+    file made every change review, and the editor's server, allocate gigabytes."""
+    import resource
+    import subprocess
+    import sys
+
+    repo = Repo(tmp_path / "repo")
+    repo.commit("empty")
+    repo.write(".fuse-ls/review.md", "- Flag every eval.\n")
+    with (repo.root / ".fuse-ls" / "review.md").open("r+b") as f:
+        f.truncate(3 * 1024**3)  # a hole: no disk used
+    repo.write("app.py", "def load(raw):\n    return eval(raw)\n")
+
+    def limit_memory() -> None:  # far below the file, far above what a review needs
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, 2 * 1024**3))
+
+    with Emulator({"models": {"emu/a": {}, "emu/b": {}, "emu/judge": {}}}) as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        env.update(GIT_ENV, FUSE_LS_MODELS="emu/a,emu/b", FUSE_LS_JUDGE="emu/judge")
+        res = subprocess.run(
+            [sys.executable, "-m", "fuse_ls", "review", "--uncommitted", "--format", "json"],
+            env=env,
+            cwd=repo.root,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            preexec_fn=limit_memory,
+            check=False,
+        )
+        sent = json.dumps([r.body for r in emu.requests])
+    assert res.returncode in (0, 1) and "Traceback" not in res.stderr, res.stderr[-2000:]
+    assert "Flag every eval." in sent
+    assert "review.md is longer than 8000 characters" in res.stdout + res.stderr
