@@ -21,6 +21,7 @@ from typing import Any
 from attrs import frozen
 
 from fuse_ls.config import Settings
+from fuse_ls.core.paths import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class ReviewCache:
         return self._db
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(self.path.parent)  # the data dir: the cache holds code (fixes)
         db = sqlite3.connect(self.path, timeout=_BUSY_MS / 1000, isolation_level=None)
         try:
             db.execute(f"PRAGMA busy_timeout={_BUSY_MS}")

@@ -77,7 +77,10 @@ def project_rules(root: Path) -> tuple[str | None, str | None]:
         top = root.resolve()
         if path.resolve() != top / RULES_FILE:
             return None, f"{RULES_FILE} is a symbolic link; it is not read (keep the rules in it)"
-        raw = path.read_bytes()
+        with path.open("rb") as f:
+            # Only the first MAX_RULES_CHARS are used: a repository's multi-gigabyte (even
+            # sparse) file must not be read whole. UTF-8 takes at most 4 bytes a character.
+            raw = f.read(MAX_RULES_CHARS * 4 + 4)
     except OSError as exc:
         return None, f"cannot read {RULES_FILE}: {exc}"
     text = raw.decode("utf-8", "replace").strip()

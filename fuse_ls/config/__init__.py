@@ -110,10 +110,20 @@ class LoadedSettings:
 _TOML_LINE = re.compile(r"at line (\d+)")
 
 
+# Far above any real pyproject.toml; a repository's multi-gigabyte one (sparse: free to
+# ship in a tarball) was read whole on every run and at every server start.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
 def _read_toml(path: Path, problems: list[ConfigError]) -> dict[str, Any] | None:
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            limit = f"larger than {MAX_CONFIG_BYTES // 1024 // 1024} MB"
+            problems.append(ConfigFileError(str(path), limit))
+            return None
+        return tomllib.loads(raw.decode("utf-8"))
     except tomllib.TOMLDecodeError as exc:
         found = _TOML_LINE.search(str(exc))
         reason = "invalid TOML (" + _TOML_LINE.split(str(exc))[0].rstrip(" (") + ")"

@@ -129,12 +129,25 @@ def _printable(_instance: object, attribute: Attribute[Any], value: str) -> None
         raise ValueError(f"{attribute.name}: control characters")
 
 
+# A key pasted where a model id belongs (`--judge sk-or-v1-...`) was sent as the model's
+# name, printed in progress lines and notes (CI logs) and recorded in telemetry.
+_KEY_AS_ID: Final = re.compile(rf"sk-[A-Za-z0-9_-]{{20,}}|{_KEY_AS_NAME.pattern}")
+
+
+def _not_a_key_id(_instance: object, attribute: Attribute[Any], value: str) -> None:
+    if _KEY_AS_ID.fullmatch(value.strip()):
+        raise ValueError(f"{attribute.name}: a key, not a model id")
+
+
 def model_id() -> dict[str, Any]:
     """A model id: printed in tables, notes and errors, and a repository's config may set
     it, so an ESC in one (`id = "\\u001b]52;c;..."`) wrote to the user's terminal (the
     clipboard, the window title) on every review."""
     return checked(
-        "a non-empty model id such as 'openai/gpt-5'", matches_re(r"(?s).*\S.*"), _printable
+        "a non-empty model id such as 'openai/gpt-5'",
+        matches_re(r"(?s).*\S.*"),
+        _printable,
+        _not_a_key_id,
     )
 
 

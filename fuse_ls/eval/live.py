@@ -41,6 +41,7 @@ from fuse_ls.core.types import (
 )
 from fuse_ls.eval.replay import Score
 from fuse_ls.fusion.jsonparse import parse_json_object
+from fuse_ls.fusion.prompts import data_json
 from fuse_ls.fusion.votes import VotePolicy
 
 EVAL_MATCH_SCHEMA = JsonSchema(
@@ -297,10 +298,12 @@ def judge_messages(case: Case, items: Sequence[Item]) -> list[ChatMessage]:
         for i in items
     ]
     numbered = "\n".join(f"{n:>4} | {line}" for n, line in enumerate(case.text.splitlines(), 1))
+    # As in every review prompt (fusion/prompts.py): JSON that cannot close its block, so
+    # a finding the case's code talked a model into cannot speak to the grader.
     user = (
-        f"<code file={json.dumps(case.path.name)}>\n{numbered}\n</code>\n"
-        f"<golden_issues>\n{json.dumps(golden, ensure_ascii=False)}\n</golden_issues>\n"
-        f"<reviewer_findings>\n{json.dumps(findings, ensure_ascii=False)}\n</reviewer_findings>\n"
+        f"<code file={data_json(case.path.name)}>\n{numbered}\n</code>\n"
+        f"<golden_issues>\n{data_json(golden, ensure_ascii=False)}\n</golden_issues>\n"
+        f"<reviewer_findings>\n{data_json(findings, ensure_ascii=False)}\n</reviewer_findings>\n"
         "Answer one entry per reviewer finding id."
     )
     return [ChatMessage("system", _JUDGE_SYSTEM), ChatMessage("user", user)]

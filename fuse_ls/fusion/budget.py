@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from fuse_ls.core.paths import private_dir
+
 
 class SpendLedger:
     def __init__(self, folder: Path) -> None:
@@ -35,7 +37,7 @@ class SpendLedger:
         if usd <= 0:
             return None
         try:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_dir(self.folder)
             path = self._path(day or dt.date.today())
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             with os.fdopen(fd, "r+", encoding="utf-8") as fh:

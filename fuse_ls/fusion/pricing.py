@@ -18,6 +18,7 @@ from typing import Any
 
 from attrs import asdict, frozen
 
+from fuse_ls.core.paths import private_dir
 from fuse_ls.core.types import Endpoint, Usage
 
 log = logging.getLogger(__name__)
@@ -289,7 +290,7 @@ class PriceBook:
             "models": [asdict(m) for m in models],
         }
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)  # not secret, but it may create the data dir
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(payload), encoding="utf-8")
             tmp.replace(path)

@@ -186,7 +186,7 @@ class ChatClient:
             ) from None
         except httpx.HTTPError as exc:
             _raise_transport(exc, label, endpoint, key, self.timeouts)
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise _status_error(
                 label, endpoint, response.status_code, response.text, response.headers, key
             )
@@ -242,7 +242,7 @@ class _Call:
                     headers=headers,
                     timeout=self.client._httpx_timeout(),
                 ) as response:
-                    if response.status_code >= 400:
+                    if response.status_code >= 300:  # a redirect is not followed
                         await response.aread()
                         raise _status_error(
                             self.request.model,
@@ -581,8 +581,31 @@ def _status_error(
     headers: httpx.Headers | None,
     key: str | None,
 ) -> ProviderError:
+    if 300 <= status < 400:
+        return _redirect_error(model, endpoint, status, headers)
     detail, _ = _error_detail(body_text, key)
     return _make_error(model, endpoint, status, detail, _retry_after(headers), mid_stream=False)
+
+
+def _redirect_error(
+    model: str, endpoint: Endpoint, status: int, headers: httpx.Headers | None
+) -> ProviderError:
+    """A redirect is never followed: the request carries the code and, for most endpoints,
+    the key, and a redirect may point anywhere. Say where it pointed (scheme and host only:
+    its path or query may hold anything) so the user can set that base URL if they trust it."""
+    location = urlsplit(headers.get("location", "") if headers is not None else "")
+    where = (
+        f" to {location.scheme}://{location.hostname}"
+        if location.scheme and location.hostname
+        else ""
+    )
+    return BadRequestError(
+        f"{model}: {_server(endpoint)} answered {status}, a redirect{where}, which fuse-ls "
+        "does not follow (the request carries your code and key). Set the base URL to "
+        f"where the endpoint is now, not {hosts.shown(endpoint.base_url)}.",
+        model=model,
+        status_code=status,
+    )
 
 
 def _body_error(

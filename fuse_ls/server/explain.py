@@ -16,7 +16,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 
-from fuse_ls.core.paths import data_dir
+from fuse_ls.core.paths import data_dir, private_dir
 from fuse_ls.core.types import FusionRequest, FusionResult
 from fuse_ls.safetext import clean, inert_markdown
 from fuse_ls.server.anchors import Anchor, Snapshot, track
@@ -191,6 +191,6 @@ def write_explanation(directory: Path, uri: str, request: FusionRequest, markdow
         / folder
         / (f"{source} lines {request.start_line}-{request.end_line}.md")
     )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(target.parent)  # the explained code is in it
     target.write_text(clean(markdown), encoding="utf-8")
     return target

@@ -12,6 +12,13 @@ import subprocess
 from pathlib import Path
 
 
+def _head_of(path: Path) -> str:
+    """The first line of a small git file (`HEAD`, a worktree's `.git`): a repository's
+    multi-gigabyte one (sparse: free to ship) was read whole at every recorded action."""
+    with path.open("rb") as f:
+        return f.read(4096).decode("utf-8", "replace").split("\n", 1)[0].strip()
+
+
 def git_dir(start: Path) -> Path | None:
     """The git directory of the repository containing `start` (worktrees included)."""
     try:
@@ -25,7 +32,7 @@ def git_dir(start: Path) -> Path | None:
                 return dot_git
             if dot_git.is_file():
                 # A worktree or submodule: `.git` is a file `gitdir: <path>`.
-                text = dot_git.read_text("utf-8", "replace").strip()
+                text = _head_of(dot_git)
                 if text.startswith("gitdir:"):
                     target = Path(text[len("gitdir:") :].strip())
                     return target if target.is_absolute() else (folder / target).resolve()
@@ -42,7 +49,7 @@ def current_branch(workspace: Path) -> str | None:
     if gdir is None:
         return None
     try:
-        head = (gdir / "HEAD").read_text("utf-8", "replace").strip()
+        head = _head_of(gdir / "HEAD")
     except OSError:
         return None
     prefix = "ref: refs/heads/"

@@ -32,6 +32,7 @@ from urllib.parse import unquote, urlparse
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core import paths
+from fuse_ls.core.paths import private_dir
 
 log = logging.getLogger(__name__)
 
@@ -75,25 +76,7 @@ def session_path(root: Path, workspace: str | Path, session_id: str) -> Path:
     return sessions_root(root) / encode_workspace(workspace) / f"{session_id}.jsonl"
 
 
-def ensure_dir(path: Path) -> None:
-    """Create `path` and its parents below the data dir with mode 0700.
-
-    `mkdir(mode=...)` is subject to the umask, so the mode is set explicitly afterwards;
-    an existing folder that is too open is tightened too.
-    """
-    missing: list[Path] = []
-    p = path
-    while not p.exists():
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for d in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            d.mkdir(mode=DIR_MODE)
-        os.chmod(d, DIR_MODE)
-    if path.exists() and (path.stat().st_mode & 0o777) != DIR_MODE:
-        os.chmod(path, DIR_MODE)
+ensure_dir = private_dir  # below the data dir, mode 0700 (core.paths)
 
 
 def dumps(record: dict[str, Any]) -> str:

@@ -62,3 +62,25 @@ def test_markup_in_a_repository_s_model_ids_does_not_break_stats(tmp_path: Path)
     assert "Traceback" not in res.stderr
     assert "[link=https://evil.example/]openai/gpt-5[/link]" in res.stdout
     assert "openai/gpt-5-mini[/]" in res.stdout
+
+
+def test_a_key_pasted_as_a_model_id_is_refused_and_not_shown(tmp_path: Path) -> None:
+    """`--judge sk-or-v1-...` (or FUSE_LS_MODELS): the key was taken for a model's name,
+    sent, printed in progress lines and notes (CI logs) and recorded in telemetry."""
+    key = "sk-or-v1-" + "0123456789abcdef" * 4
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "a.py").write_text("x = 1\n", encoding="utf-8")
+    with Emulator() as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        res = run_cli(["review", "a.py", "--judge", key], env, repo)
+        env["FUSE_LS_MODELS"] = f"openai/gpt-5,{key}"
+        from_env = run_cli(["review", "a.py"], env, repo)
+        assert emu.requests == [] or all(key not in str(r.body) for r in emu.requests)
+    assert res.returncode == 2
+    assert "Invalid setting '--judge' (from the command line): got '<hidden>'" in res.stderr
+    assert "Invalid setting 'FUSE_LS_MODELS[1]'" in from_env.stderr
+    for run in (res, from_env):
+        assert key not in run.stdout + run.stderr
+    recorded = "".join(p.read_text() for p in (tmp_path / "home").rglob("*.jsonl"))
+    assert key not in recorded
