@@ -85,7 +85,13 @@ def test_documented_bench_scripts_exist_with_their_flags() -> None:
     assert seen >= 10
 
 
-DATASET_BENCHES = ["review_quality", "vote_variants", "reliability", "clustering_variants"]
+DATASET_BENCHES = [
+    "review_quality",
+    "vote_variants",
+    "reliability",
+    "clustering_variants",
+    "held_out",
+]
 
 
 @pytest.mark.parametrize("script", [f"bench_{name}" for name in DATASET_BENCHES])
