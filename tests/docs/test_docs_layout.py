@@ -85,7 +85,13 @@ def test_documented_bench_scripts_exist_with_their_flags() -> None:
     assert seen >= 10
 
 
-DATASET_BENCHES = ["review_quality", "vote_variants", "reliability", "clustering_variants"]
+DATASET_BENCHES = [
+    "review_quality",
+    "vote_variants",
+    "reliability",
+    "clustering_variants",
+    "held_out",
+]
 
 
 @pytest.mark.parametrize("script", [f"bench_{name}" for name in DATASET_BENCHES])
@@ -164,3 +170,25 @@ def test_bench_startup_finds_its_baseline_in_a_clone_of_a_branch(tmp_path: Path)
         assert bench_startup.default_baseline() == base
     finally:
         bench_startup.HERE = original
+
+
+def _anchors(page: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to dashes."""
+    headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.strip().lower()).replace(" ", "-") for h in headings}
+
+
+def test_relative_links_and_anchors_resolve() -> None:
+    pages = [*PAGES, *sorted((ROOT / "editors").rglob("README.md"))]
+    pages += [ROOT / "vscode-extension" / "README.md", ROOT / "fuse_ls" / "emulator" / "README.md"]
+    broken = []
+    for page in pages:
+        for target, anchor in re.findall(
+            r"\]\((?!https?:|mailto:|command:)([^)#\s]*)(?:#([^)\s]+))?\)", page.read_text()
+        ):
+            linked = (page.parent / target).resolve() if target else page
+            if not linked.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target}")
+            elif anchor and linked.suffix == ".md" and anchor not in _anchors(linked):
+                broken.append(f"{page.relative_to(ROOT)}: {target}#{anchor}")
+    assert not broken
