@@ -108,7 +108,9 @@ def _console(stderr: bool = False) -> Console:
 
     # markup=False: model answers, file names and provider messages are printed as they
     # are; a finding about `xs[i]` or `[/docs]` is text, not a rich style tag.
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False)
+    # stderr soft-wraps: piped to a CI log, rich folded an error at 80 columns and a path
+    # in it broke mid-name. (The live progress there sets its own width: one redrawn line.)
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr, markup=False)
 
 
 def _say(console: Console, label: str, style: str, message: object) -> None:

@@ -236,20 +236,17 @@ def _targets_from_git(
 def cmd_review_changes(args: argparse.Namespace) -> int:
     import asyncio
 
-    from rich.console import Console
     from rich.text import Text
 
     from fuse_ls.changes import output
     from fuse_ls.changes.cache import ReviewCache, cache_path
     from fuse_ls.changes.git import GitError, repo_root
     from fuse_ls.changes.review import ChangeReviewer, ReviewOptions
-    from fuse_ls.cli import _report_problems, apply_overrides, missing_key_message
+    from fuse_ls.cli import _console, _report_problems, apply_overrides, missing_key_message
     from fuse_ls.config import load_settings
     from fuse_ls.core.errors import FuseError
 
-    # markup=False: model text and file names are printed as they are, never as markup.
-    out = Console(highlight=False, markup=False)
-    err = Console(stderr=True, highlight=False, markup=False)
+    out, err = _console(), _console(stderr=True)
     fmt = args.format or ("sarif" if args.sarif else "json" if args.json else "text")
     if args.diff is not None or args.staged or args.uncommitted:
         found = _targets_from_git(args, err)

@@ -18,11 +18,10 @@ import tempfile
 from pathlib import Path
 
 from rich import box
-from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from fuse_ls.cli import render, report, run_fusion
+from fuse_ls.cli import _console, render, report, run_fusion
 from fuse_ls.config import Settings, replace
 from fuse_ls.context import build_request, language_for
 from fuse_ls.core.specs import ModelSpec
@@ -95,8 +94,7 @@ def demo_settings(base_url: str, mode: str, data_dir: str | None = None) -> Sett
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    out = Console(highlight=False, markup=False)
-    err = Console(stderr=True, highlight=False, markup=False)
+    out, err = _console(), _console(stderr=True)
     source = demo_source_path()
     work = Path(tempfile.mkdtemp(prefix="fuse-ls-demo-"))
     try:

@@ -1,0 +1,78 @@
+"""What `fuse-ls` says on stderr when it goes to a pipe (a CI log): every line whole.
+
+Rich folded piped text at 80 columns, so a long path in an error or note broke mid-name
+and could not be copied from the log."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.changes.gitrepo import GIT_ENV, Repo
+from tests.pool_sample import CODE, JUDGE, POOL, home_env, run_cli
+
+
+def piped(args: list[str], cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    """`fuse-ls` with stdout and stderr piped and no COLUMNS: rich's 80-column default."""
+    env = home_env("http://127.0.0.1:9/api/v1", home)
+    env.update(GIT_ENV, FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE)
+    env.pop("COLUMNS", None)
+    return run_cli(args, env, cwd)
+
+
+@pytest.fixture
+def deep(tmp_path: Path) -> Path:
+    """A folder whose path alone is longer than 80 columns."""
+    folder = tmp_path / ("a-rather-long-folder-name-" * 5)
+    folder.mkdir()
+    return folder
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["review", "{missing}"],  # one file
+        ["review", "{present}:1-2", "{missing}"],  # several targets: a change review
+        ["fix", "{missing}:3"],
+        ["explain", "{missing}"],
+    ],
+)
+def test_an_error_naming_a_long_path_is_one_line(
+    deep: Path, tmp_path: Path, command: list[str]
+) -> None:
+    (deep / "present.py").write_text(CODE)
+    missing = deep / "missing.py"
+    args = [a.format(missing=missing, present=deep / "present.py") for a in command]
+    res = piped(args, tmp_path, tmp_path / "home")
+    assert res.returncode == 2, res.stderr
+    assert f"error: {missing} is not a file." in res.stderr.splitlines(), res.stderr
+
+
+def test_trust_names_a_long_path_on_one_line(deep: Path, tmp_path: Path) -> None:
+    missing = deep / "nowhere"
+    res = piped(["trust", str(missing)], tmp_path, tmp_path / "home")
+    assert res.returncode == 2
+    assert f"error: {missing} is not a directory." in res.stderr.splitlines(), res.stderr
+
+
+def test_a_config_problem_in_a_long_path_is_one_line(deep: Path) -> None:
+    repo = Repo(deep / "repo")
+    repo.write("app.py", CODE)
+    repo.write(".fuse-ls.toml", "[quorum]\ndeadlin_s = 5\n")
+    repo.commit("app")
+    res = piped(["review", "app.py:1-2", "--models", ""], repo.root, deep / "home")
+    config = [line for line in res.stderr.splitlines() if line.startswith("config:")]
+    assert config and str(repo.root / ".fuse-ls.toml") in config[0], res.stderr
+
+
+def test_a_git_error_naming_a_long_revision_is_one_line(deep: Path) -> None:
+    repo = Repo(deep / "repo")
+    repo.write("app.py", CODE)
+    repo.commit("app")
+    base = "no-such-branch-" * 8
+    res = piped(["review", "--diff", base], repo.root, deep / "home")
+    assert res.returncode == 2
+    said = [line for line in res.stderr.splitlines() if line.startswith("error:")]
+    assert len(said) == 1 and base in said[0] and "fetch-depth: 0" in said[0], res.stderr
