@@ -13,7 +13,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from fuse_ls.cli.pipes import quiet_on_closed_pipe
 from fuse_ls.core.errors import FuseError
@@ -58,10 +58,15 @@ def find_workspace(path: Path) -> Path:
     return Path.cwd()
 
 
+class BadFlag(FuseError):
+    """A flag's value the settings refuse: bad usage, reported as argparse reports a bad
+    value (`fuse-ls review: error: argument --models: expected ..., got ...`, exit 2)."""
+
+
 def apply_overrides(loaded: LoadedSettings, args: argparse.Namespace) -> Settings:
     """The settings with --mode, --models, --judge and --deadline applied, each checked as
     a layer of its own: a bad one stops the run (the user just typed it), named as typed."""
-    from fuse_ls.config import apply_flags
+    from fuse_ls.config import FLAGS_SOURCE, apply_flags
 
     flags: list[tuple[str, str, Any]] = []
     if getattr(args, "mode", None):
@@ -77,8 +82,23 @@ def apply_overrides(loaded: LoadedSettings, args: argparse.Namespace) -> Setting
         return loaded.settings
     settings, problems = apply_flags(loaded, flags)
     if problems:
-        raise problems[0]
+        problem = problems[0]
+        # A flag's own problem (argparse checked what it could: the value is not empty);
+        # one it causes in a file's setting (a pool smaller than the file's quorum) is
+        # named as that setting, where it is fixed.
+        if problem.source == FLAGS_SOURCE:
+            # The settings' words for the value, secrets hidden; a pool too big, counted.
+            count = problem.key == "--models" and isinstance(problem.value, int)
+            got = f"{problem.value} model ids" if count else repr(problem.value)
+            raise BadFlag(f"argument {problem.key}: expected {problem.allowed}, got {got}")
+        raise problem
     return settings
+
+
+def bad_usage(args: argparse.Namespace, problem: BadFlag) -> NoReturn:
+    """Exit 2 with the command's usage and `problem`, as argparse reports a bad value."""
+    parser: argparse.ArgumentParser = args.command_parser
+    parser.error(str(problem))
 
 
 def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | None:
@@ -205,6 +225,8 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     _report_problems(loaded, err)
     try:
         settings = apply_overrides(loaded, args)
+    except BadFlag as exc:
+        bad_usage(args, exc)
     except FuseError as exc:
         _error(err, exc)
         return 2
@@ -319,12 +341,36 @@ def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
     else:
         p.add_argument("target", help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)")
     p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
-    p.add_argument("--models", help="comma-separated pool of model ids (overrides config)")
-    p.add_argument("--judge", help="judge model id (overrides config)")
+    p.add_argument(
+        "--models",
+        type=_model_ids,
+        help="comma-separated pool of model ids (overrides config)",
+    )
+    p.add_argument("--judge", type=_model_id, help="judge model id (overrides config)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     _add_trust_option(p)
-    p.set_defaults(sarif=False, fail_on=None)
+    # command_parser: a flag found bad once the settings are loaded is reported as this
+    # command's parser reports one (bad_usage).
+    p.set_defaults(sarif=False, fail_on=None, command_parser=p)
+
+
+def _model_ids(text: str) -> str:
+    """An argparse type: at least one model id between the commas (kept as typed)."""
+    if not any(m.strip() for m in text.split(",")):
+        raise argparse.ArgumentTypeError(
+            "expected comma-separated model ids such as openai/gpt-5,google/gemini-2.5-pro, "
+            f"got {text!r}"
+        )
+    return text
+
+
+def _model_id(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected a model id such as openai/gpt-5-mini, got {text!r}"
+        )
+    return text
 
 
 def _add_trust_option(p: argparse.ArgumentParser) -> None:

@@ -87,6 +87,16 @@ def _usd(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    return value
+
+
 def add_change_options(p: argparse.ArgumentParser) -> None:
     scope = p.add_mutually_exclusive_group()
     scope.add_argument(
@@ -118,7 +128,7 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cost", type=_usd, metavar="USD", help="USD limit for the whole run")
     p.add_argument(
         "--deadline",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
         help="one deadline for the whole run; what it cuts is named (default: "
         "quorum.deadline_s for each unit)",
@@ -242,7 +252,14 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     from fuse_ls.changes.cache import ReviewCache, cache_path
     from fuse_ls.changes.git import GitError, repo_root
     from fuse_ls.changes.review import ChangeReviewer, ReviewOptions
-    from fuse_ls.cli import _console, _report_problems, apply_overrides, missing_key_message
+    from fuse_ls.cli import (
+        BadFlag,
+        _console,
+        _report_problems,
+        apply_overrides,
+        bad_usage,
+        missing_key_message,
+    )
     from fuse_ls.config import load_settings
     from fuse_ls.core.errors import FuseError
 
@@ -275,6 +292,8 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     settings = loaded.settings
     try:
         settings = apply_overrides(loaded, args)
+    except BadFlag as exc:
+        bad_usage(args, exc)
     except FuseError as exc:
         _error(err, str(exc))
         return 2
@@ -296,7 +315,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         global_limit=args.concurrency,
         per_endpoint=args.per_endpoint,
         unit_token_budget=args.unit_tokens,
-        deadline_s=args.deadline if args.deadline and args.deadline > 0 else None,
+        deadline_s=args.deadline,
     )
     recorder = _SessionOnFirstEvent(settings, root)
     progress = None if fmt != "text" or args.quiet else output.RunProgress(err)

@@ -392,23 +392,60 @@ def test_a_bad_models_flag_stops_before_any_call(emu: Emulator, project: Path) -
     ):
         res = fuse([*command, "--models", many], project, emu.base_url)
         assert res.returncode == 2, res.stdout + res.stderr
-        assert "Invalid setting '--models' (from the command line): got 17;" in res.stderr
+        # Reported as argparse reports a bad value: the command's usage, then one line.
+        assert res.stderr.startswith(f"usage: fuse-ls {command[0]} "), res.stderr
+        assert res.stderr.endswith(
+            f"fuse-ls {command[0]}: error: argument --models: expected at most 16 model "
+            "calls in total (the sum of every entry's repeat), got 17 model ids\n"
+        ), res.stderr
     assert emu.requests == []
 
 
-def test_a_bad_flag_value_is_named_as_the_flag_in_the_words_of_any_setting(
-    emu: Emulator, project: Path
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [
+        # These said "Invalid setting '--deadline' (from the command line): got 0.0", in a
+        # style of their own, while --max-cost and --concurrency had argparse's.
+        ("--deadline", "0", "expected a number of seconds > 0, got 0"),
+        ("--deadline", "-1", "expected a number of seconds > 0, got -1"),
+        ("--deadline", "abc", "expected a number of seconds, got 'abc'"),
+        ("--deadline", "inf", "expected a number of seconds > 0, got inf"),
+        (
+            "--models",
+            "",
+            "expected comma-separated model ids such as openai/gpt-5,google/gemini-2.5-pro, got ''",
+        ),
+        (
+            "--models",
+            " , ",
+            "expected comma-separated model ids such as "
+            "openai/gpt-5,google/gemini-2.5-pro, got ' , '",
+        ),
+        ("--judge", " ", "expected a model id such as openai/gpt-5-mini, got ' '"),
+        ("--max-findings", "-3", "expected a whole number >= 0, got -3"),
+        (
+            "--min-severity",
+            "bogus",
+            "invalid choice: 'bogus' (choose from 'error', 'warning', 'info', 'hint')",
+        ),
+        ("--mode", "bogus", "invalid choice: 'bogus' (choose from 'best-of', 'merge', 'debate')"),
+    ],
+)
+def test_a_bad_flag_value_is_bad_usage_named_as_typed(
+    emu: Emulator, project: Path, flag: str, value: str, said: str
 ) -> None:
-    for flag, value, said in (
-        ("--deadline", "0", "got 0.0; expected a number > 0."),
-        ("--models", " , ", "got []; expected a non-empty list of model ids"),
-        ("--judge", " ", "got ''; expected a non-empty model id such as 'openai/gpt-5'."),
-    ):
-        res = fuse(["review", "app.py", flag, value], project, emu.base_url)
+    for command in (["review", "app.py"], ["review", "app.py:1-3", "app.py:4-7"]):
+        res = fuse([*command, flag, value], project, emu.base_url)
         assert res.returncode == 2, res.stdout + res.stderr
-        assert f"error: Invalid setting '{flag}' (from the command line): {said}" in res.stderr
+        assert res.stderr.startswith("usage: fuse-ls review "), res.stderr
+        last = res.stderr.splitlines()[-1]
+        assert last == f"fuse-ls review: error: argument {flag}: {said}", res.stderr
+        assert res.stdout == ""
     assert emu.requests == []
-    # The same value from the environment is the same problem, named as the variable (a
+
+
+def test_a_flag_and_the_same_value_from_the_environment(emu: Emulator, project: Path) -> None:
+    # From the environment a bad pool is a settings problem, named as the variable (a
     # warning there: the pool falls back to the default one).
     res = fuse(["review", "app.py"], project, emu.base_url, FUSE_LS_MODELS=" , ")
     assert (
