@@ -59,7 +59,8 @@ class RunProgress:
             line = self._line(state)
             line.no_wrap, line.overflow = True, "ellipsis"
             self.live.update(line)
-        elif state.done != self._last_done and (state.stage != "preparing"):
+        elif state.done != self._last_done and state.stage != "preparing" and state.units:
+            # (No units: nothing to report progress on; "units 0/0" was noise in a log.)
             self._last_done = state.done
             self.console.print(self._line(state), highlight=False)
 

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a finding at or above `--fail-on`, or (`fix --verify`) the fix
 failed its checks; 2 bad usage or setup (missing key, bad range, budget, no check
-commands); 3 the fusion failed (every model failed).
+commands); 3 the fusion failed (every model failed); 4 a change review stopped before it
+reviewed anything (deadline, cost limit); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -394,6 +395,26 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+# What each exit code means, shown under `--help` of the commands that use it: a CI
+# script's author looks there first. Each line fits 80 columns.
+_EXIT_CODES = {
+    0: "done (also when the change has nothing to review)",
+    1: "a finding at or above --fail-on; fixes failed their checks (--verify)",
+    2: "bad usage or setup: a bad flag value, missing key, bad range, budget",
+    3: "every model failed",
+    4: "stopped (--deadline, --max-cost) before any code was reviewed",
+    130: "interrupted",
+}
+
+
+def _exit_codes(said: Mapping[int, str] | None = None) -> str:
+    """The exit codes as a command's help epilog; `said` words some its way ("": unused)."""
+    codes = {**_EXIT_CODES, **(said or {})}
+    return "exit codes:\n" + "\n".join(
+        f"  {code:<4} {text}" for code, text in codes.items() if text
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fuse-ls",
@@ -402,8 +423,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    about = "fused review of a change (--diff, --staged, --uncommitted) or of files"
     p = sub.add_parser(
-        "review", help="fused review of a change (--diff, --staged, --uncommitted) or of files"
+        "review",
+        help=about,
+        description=about[0].upper() + about[1:] + ".",
+        epilog=_exit_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_fusion_options(p, many=True)
     p.add_argument("--sarif", action="store_true", help="print SARIF 2.1.0 for code scanning")
@@ -434,10 +460,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the checks as --verify does, then write the fixes even if they failed",
     )
 
-    p = sub.add_parser("explain", help="consensus explanation of a file or line range")
+    about = "consensus explanation of a file or line range"
+    p = sub.add_parser(
+        "explain",
+        help=about,
+        description=about[0].upper() + about[1:] + ".",
+        epilog=_exit_codes({0: "done", 1: "", 4: ""}),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_fusion_options(p)
 
-    p = sub.add_parser("fix", help="fused fix of a file or line range")
+    about = "fused fix of a file or line range"
+    p = sub.add_parser(
+        "fix",
+        help=about,
+        description=about[0].upper() + about[1:] + " (printed; --apply writes it).",
+        epilog=_exit_codes({0: "done", 1: "the fix failed its checks (--verify)", 4: ""}),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_fusion_options(p)
     p.add_argument(
         "--apply",

@@ -378,7 +378,17 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
             outcome.print(out)
     if outcome is not None and outcome.exit_code is not None:
         return outcome.exit_code
-    return _exit_code(review, args.fail_on)
+    code = _exit_code(review, args.fail_on)
+    if code == NOTHING_REVIEWED and fmt != "text":
+        # The text output says so; a SARIF or JSON file read by a machine does not.
+        _error(err, f"nothing was reviewed: {review.stopped} (exit {NOTHING_REVIEWED})")
+    return code
+
+
+# The run stopped (a deadline, a cost limit or budget) before any unit was reviewed:
+# not a pass, which would let a CI gate through on code no model saw, nor "every model
+# failed" (3). A change with nothing to review is a pass (0).
+NOTHING_REVIEWED = 4
 
 
 def _exit_code(review: ChangeReview, fail_on: Severity | None) -> int:
@@ -387,6 +397,8 @@ def _exit_code(review: ChangeReview, fail_on: Severity | None) -> int:
     asked = [o for o in review.outcomes if not o.cached and not o.skipped]
     if asked and all(o.error for o in asked):
         return 3
+    if review.outcomes and all(o.skipped for o in review.outcomes):
+        return NOTHING_REVIEWED
     if fail_on and output.fails_on(review, fail_on):
         return 1
     return 0
