@@ -62,7 +62,8 @@ def test_a_config_problem_in_a_long_path_is_one_line(deep: Path) -> None:
     repo.write("app.py", CODE)
     repo.write(".fuse-ls.toml", "[quorum]\ndeadlin_s = 5\n")
     repo.commit("app")
-    res = piped(["review", "app.py:1-2", "--models", ""], repo.root, deep / "home")
+    many = ",".join(f"v/m{i}" for i in range(17))  # stops the run once config is read
+    res = piped(["review", "app.py:1-2", "--models", many], repo.root, deep / "home")
     config = [line for line in res.stderr.splitlines() if line.startswith("config:")]
     assert config and str(repo.root / ".fuse-ls.toml") in config[0], res.stderr
 
@@ -76,3 +77,15 @@ def test_a_git_error_naming_a_long_revision_is_one_line(deep: Path) -> None:
     assert res.returncode == 2
     said = [line for line in res.stderr.splitlines() if line.startswith("error:")]
     assert len(said) == 1 and base in said[0] and "fetch-depth: 0" in said[0], res.stderr
+
+
+def test_a_change_reviews_lines_naming_a_long_path_are_whole_on_stdout(tmp_path: Path) -> None:
+    repo = Repo(tmp_path / "repo")
+    repo.write("app.py", CODE)
+    repo.commit("app")
+    name = "assets/" + "a-generated-image-with-a-long-name-" * 3 + ".png"
+    repo.write(name, b"\x89PNG\r\n\x1a\n\x00\x00binary")
+    res = piped(["review", "--uncommitted"], repo.root, tmp_path / "home")
+    assert res.returncode == 0, res.stderr
+    skipped = [line for line in res.stdout.splitlines() if line.startswith("skipped ")]
+    assert skipped == [f"skipped {name}: binary, empty or unreadable new file"], res.stdout
