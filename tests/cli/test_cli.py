@@ -116,6 +116,22 @@ def test_demo_next_steps_paste_into_a_shell_at_80_columns(tmp_path: Path) -> Non
     ]
 
 
+def test_demo_shows_the_ids_dismiss_takes_and_honours_them(project: Path) -> None:
+    """The demo showed no id column, unlike the review it demonstrates: `fuse-ls dismiss`
+    could not be tried on it. A demo writes no review cache of its own."""
+    first = json.loads(fuse(["demo", "--json"], project, None).stdout)
+    prints = [f["fingerprint"] for f in first["findings"]]
+    assert prints and all(re.fullmatch(r"[0-9a-f]{16}", fp) for fp in prints), prints
+    assert not (project / ".data").exists()
+    table = fuse(["demo"], project, None, COLUMNS="80").stdout
+    assert all(fp in table for fp in prints), table
+    assert fuse(["dismiss", prints[0]], project, None).returncode == 0
+    again = json.loads(fuse(["demo", "--json"], project, None).stdout)
+    assert [f["fingerprint"] for f in again["findings"]] == prints[1:]
+    assert again["hidden"] == {"dismissed": 1}
+    assert "not shown: 1 dismissed" in fuse(["demo"], project, None).stdout
+
+
 def in_a_shell(pasted: str) -> list[str]:
     """Pasted lines run in a real shell, with a stand-in for fuse-ls that prints the
     FUSE_LS_ variables it sees and the arguments it got."""
