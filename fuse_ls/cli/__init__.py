@@ -52,6 +52,15 @@ def _shown(path: Path | str) -> str:
     return text if text.isprintable() else repr(text)
 
 
+def not_a_file(target: str, path: Path) -> str:
+    """Why `target` (its file part: `path`) cannot be read: `app.py:ten` names a file with
+    a range that is not one, which "app.py:ten is not a file" hid."""
+    head, sep, _ = target.rpartition(":")
+    if sep and Path(head).is_file():
+        return f"{_shown(target)}: not a line range; use FILE, FILE:LINE or FILE:START-END."
+    return f"{_shown(path)} is not a file."
+
+
 def find_workspace(path: Path) -> Path:
     for folder in [path.resolve().parent, *path.resolve().parents]:
         if any((folder / marker).exists() for marker in _ROOT_MARKERS):
@@ -219,7 +228,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         _error(err, exc)
         return 2
     if not path.is_file():
-        _error(err, f"{_shown(path)} is not a file.")
+        _error(err, not_a_file(args.target, path))
         return 2
     workspace = find_workspace(path)
     loaded = load_settings(workspace, trusted=args.trust)
@@ -340,14 +349,21 @@ def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
             "--staged or --uncommitted: paths that limit the change",
         )
     else:
-        p.add_argument("target", help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)")
+        p.add_argument(
+            "target",
+            metavar="TARGET",
+            help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)",
+        )
     p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
     p.add_argument(
         "--models",
         type=_model_ids,
+        metavar="IDS",
         help="comma-separated pool of model ids (overrides config)",
     )
-    p.add_argument("--judge", type=_model_id, help="judge model id (overrides config)")
+    p.add_argument(
+        "--judge", type=_model_id, metavar="ID", help="judge model id (overrides config)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     _add_trust_option(p)
@@ -495,20 +511,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the checks as --verify does, then write the fix even if they failed",
     )
 
-    p = sub.add_parser("demo", help="a review against the bundled model emulator (no key needed)")
+    p = sub.add_parser(
+        "demo",
+        help="a review against the bundled model emulator (no key needed)",
+        description="A real fused review of a sample file, answered by the bundled model "
+        "emulator on loopback: no key, no network, nothing recorded.",
+    )
     p.add_argument("--mode", choices=MODES, default="merge", help="how answers are fused (merge)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    p = sub.add_parser("doctor", help="check configuration, keys, endpoints and model ids")
+    about = "check configuration, keys, endpoints and model ids"
+    p = sub.add_parser("doctor", help=about, description=about[0].upper() + about[1:] + ".")
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--offline", action="store_true", help="skip network checks")
     p.add_argument("--editor-settings", metavar="FILE", help="editor settings JSON ('-': stdin)")
     _add_trust_option(p)
 
     p = sub.add_parser(
-        "trust", help="trust a workspace's config file (endpoints, keys); --list, --remove"
+        "trust",
+        help="trust a workspace's config file (endpoints, keys); --list, --remove",
+        description="Trust a workspace's .fuse-ls.toml / [tool.fuse-ls]: only then may it "
+        "choose endpoints, API key variables, the data directory and verify.commands.",
     )
-    p.add_argument("path", nargs="?", help="the workspace folder (default: the current one)")
+    p.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="the workspace folder (default: the current one)",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--list", action="store_true", help="print the trusted folders")
     group.add_argument("--remove", action="store_true", help="stop trusting PATH")

@@ -7,7 +7,6 @@ import argparse
 import json
 import math
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -178,7 +177,7 @@ def wants_change_review(args: argparse.Namespace) -> bool:
 
 def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Target] | None:
     from fuse_ls.changes.review import Target
-    from fuse_ls.cli import parse_target
+    from fuse_ls.cli import not_a_file, parse_target
     from fuse_ls.context import language_for
 
     targets: list[Target] = []
@@ -187,7 +186,7 @@ def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Targ
         if not path.is_file() and Path(spec).is_file():
             path, start, end = Path(spec), None, None
         if not path.is_file():
-            _error(err, f"{path} is not a file.")
+            _error(err, not_a_file(spec, path))
             return None
         try:
             text = path.read_text(encoding="utf-8")
@@ -461,23 +460,38 @@ def cache_main(argv: list[str]) -> int:
     return 0
 
 
+def _fingerprint(text: str) -> str:
+    """An argparse type: 16 hex digits. A shorter or longer one was stored as given and
+    matched no finding: "dismissed", yet the finding was still shown."""
+    fp = text.strip().lower()
+    if len(fp) != 16 or any(c not in "0123456789abcdef" for c in fp):
+        raise argparse.ArgumentTypeError(
+            f"expected a finding's id, 16 hex digits such as 3f9a0c1d2b4e5f60, got {text!r}"
+        )
+    return fp
+
+
 def dismiss_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="fuse-ls dismiss",
         description="Never show these findings again in this repository while their code "
-        "is unchanged (fingerprints are the id column of a change review's output).",
+        "is unchanged.",
     )
-    parser.add_argument("fingerprints", nargs="+", metavar="FINGERPRINT")
+    parser.add_argument(
+        "fingerprints",
+        nargs="+",
+        type=_fingerprint,
+        metavar="FINGERPRINT",
+        help="a finding's id: the id column of `fuse-ls review` (and `fuse-ls demo`), "
+        "`fingerprint` in --json",
+    )
     parser.add_argument("--undo", action="store_true", help="show them again")
     parser.add_argument("--note", default="", help="why (kept with the fingerprint)")
     args = parser.parse_args(argv)
     from fuse_ls.changes.cache import ReviewCache, cache_path
 
-    prints = [fp.strip().lower() for fp in args.fingerprints]
-    for fp in prints:  # all checked first: a typo in one dismisses none of them
-        if not fp or any(c not in "0123456789abcdef" for c in fp):
-            print(f"error: {fp!r} is not a finding fingerprint (hex digits)", file=sys.stderr)
-            return 2
+    # Each was checked by the parser before any is dismissed: a typo dismisses none.
+    prints: list[str] = args.fingerprints
     settings, root = _settings_here()
     with ReviewCache(cache_path(settings)) as cache:
         for fp in prints:

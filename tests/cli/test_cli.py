@@ -210,6 +210,21 @@ def test_bad_range_and_missing_file(emu: Emulator, project: Path) -> None:
     assert res.returncode == 2 and "not a file" in res.stderr
 
 
+@pytest.mark.parametrize(
+    "command", [["explain", "app.py:ten"], ["review", "app.py:1-x", "app.py"], ["fix", "app.py:"]]
+)
+def test_a_range_that_is_not_one_is_named_so(
+    emu: Emulator, project: Path, command: list[str]
+) -> None:
+    """`app.py:ten` was reported as "app.py:ten is not a file" while app.py is one."""
+    res = fuse(command, project, emu.base_url)
+    assert res.returncode == 2
+    assert res.stderr == (
+        f"error: {command[1]}: not a line range; use FILE, FILE:LINE or FILE:START-END.\n"
+    )
+    assert emu.requests == []
+
+
 def test_line_zero_is_named_as_written_not_taken_for_line_one(emu: Emulator, project: Path) -> None:
     res = fuse(["review", "app.py:0-2"], project, emu.base_url)
     assert res.returncode == 2

@@ -104,14 +104,23 @@ def test_a_finding_dismissed_from_a_file_review_is_hidden_there_and_undone(
 def test_a_mistyped_fingerprint_is_an_error_on_stderr_and_dismisses_none(
     repo: Repo, emu: Emulator
 ) -> None:
-    """The error went to stdout, after the fingerprints before it were already dismissed."""
+    """The error went to stdout, after the fingerprints before it were already dismissed;
+    and one a digit short was "dismissed in ..." yet matched nothing: the finding stayed."""
     security = by_category(findings(["review", "src/app.py"], repo.root, emu))["security"]
-    res = fuse(["dismiss", security, "not-hex"], repo.root, emu)
-    assert res.returncode == 2
-    assert res.stdout == ""
-    assert "error: 'not-hex' is not a finding fingerprint (hex digits)" in res.stderr
+    for typo in ("not-hex", security[:-1], security + "0"):
+        res = fuse(["dismiss", security, typo], repo.root, emu)
+        assert res.returncode == 2
+        assert res.stdout == ""
+        assert res.stderr.startswith("usage: fuse-ls dismiss "), res.stderr
+        assert res.stderr.splitlines()[-1] == (
+            "fuse-ls dismiss: error: argument FINGERPRINT: expected a finding's id, "
+            f"16 hex digits such as 3f9a0c1d2b4e5f60, got '{typo}'"
+        )
     after = findings(["review", "src/app.py"], repo.root, emu)
     assert by_category(after)["security"] == security and after["hidden"] == {}
+    # Copied with a space or in capitals, it is the same id.
+    res = fuse(["dismiss", f" {security.upper()} "], repo.root, emu)
+    assert res.stdout == f"{security}: dismissed in {repo.root}\n", res.stderr
 
 
 def test_at_80_columns_each_fingerprint_is_whole_on_one_line(repo: Repo, emu: Emulator) -> None:
