@@ -1,4 +1,4 @@
-"""What `fuse-ls` says on stderr when it goes to a pipe (a CI log): every line whole.
+"""What `fuse-ls` says when its output goes to a pipe (a CI log): every line of text whole.
 
 Rich folded piped text at 80 columns, so a long path in an error or note broke mid-name
 and could not be copied from the log."""
@@ -89,3 +89,21 @@ def test_a_change_reviews_lines_naming_a_long_path_are_whole_on_stdout(tmp_path:
     assert res.returncode == 0, res.stderr
     skipped = [line for line in res.stdout.splitlines() if line.startswith("skipped ")]
     assert skipped == [f"skipped {name}: binary, empty or unreadable new file"], res.stdout
+
+
+def test_the_fixes_notes_are_whole_lines_on_stdout(tmp_path: Path) -> None:
+    from fuse_ls.emulator import Emulator
+
+    repo = Repo(tmp_path / "repo")
+    repo.write("app.py", "def load(raw):\n    return raw\n")
+    repo.commit("app")
+    repo.write("app.py", CODE)
+    found = {"match": "eval(", "message": "eval", "severity": "error", "replace": "int("}
+    with Emulator({"models": {**{m: {"findings": [found]} for m in POOL}, JUDGE: {}}}) as emu:
+        env = home_env(emu.base_url, tmp_path / "home")
+        env.update(GIT_ENV, FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE)
+        env.pop("COLUMNS", None)
+        res = run_cli(["review", "--uncommitted", "--fix"], env, repo.root)
+    assert res.returncode == 0, res.stderr
+    said = "not applied: --verify tries them together with verify.commands, --apply writes them"
+    assert said in res.stdout.splitlines(), res.stdout
