@@ -7,6 +7,7 @@ import argparse
 import json
 import math
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -437,7 +438,7 @@ def cache_main(argv: list[str]) -> int:
             return 0
         stats = cache.stats()
         for note in cache.notes:
-            print(f"note: {note}")
+            print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(
@@ -502,5 +503,5 @@ def dismiss_main(argv: list[str]) -> int:
                 cache.dismiss(str(root), fp, args.note)
                 print(f"{fp}: dismissed in {root}")
         for note in cache.notes:
-            print(f"note: {note}")
+            print(f"note: {note}", file=sys.stderr)
     return 0

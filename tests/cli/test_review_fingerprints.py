@@ -149,3 +149,16 @@ def test_an_ignore_comment_hides_the_finding_in_a_file_review_too(
         assert data["hidden"] == {"suppressed": 1}
     table = fuse(["review", "src/app.py"], repo.root, emu)
     assert "not shown: 1 suppressed" in table.stdout
+
+
+def test_cache_stats_json_stays_json_when_the_cache_had_to_be_rebuilt(
+    repo: Repo, emu: Emulator
+) -> None:
+    """The rebuild note was printed on stdout before the JSON: `| jq` failed."""
+    cache = repo.root.parent / "home" / "data" / "review-cache.sqlite3"
+    cache.parent.mkdir(parents=True)
+    cache.write_text("not a database")
+    res = fuse(["cache", "stats", "--json"], repo.root, emu)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["entries"] == 0
+    assert "note: the review cache was unreadable" in res.stderr, res.stderr
