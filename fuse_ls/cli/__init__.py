@@ -521,7 +521,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     about = "check configuration, keys, endpoints and model ids"
-    p = sub.add_parser("doctor", help=about, description=about[0].upper() + about[1:] + ".")
+    p = sub.add_parser(
+        "doctor",
+        help=about,
+        description=about[0].upper() + about[1:] + ".",
+        epilog="exit codes:\n  0    no check failed (warnings and notes included)\n"
+        "  1    a check failed (a red row; `ok: false` in --json)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--offline", action="store_true", help="skip network checks")
     p.add_argument("--editor-settings", metavar="FILE", help="editor settings JSON ('-': stdin)")

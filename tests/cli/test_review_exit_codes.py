@@ -90,3 +90,5 @@ def test_help_lists_the_exit_codes(tmp_path: Path) -> None:
     assert "before any code was reviewed" in codes[4]
     fix = run_cli(["fix", "--help"], env, tmp_path).stdout
     assert "  1    the fix failed its checks (--verify)\n" in fix and "  4 " not in fix
+    doctor = run_cli(["doctor", "--help"], env, tmp_path).stdout
+    assert "  1    a check failed" in doctor, doctor
