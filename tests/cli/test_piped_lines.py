@@ -107,3 +107,31 @@ def test_the_fixes_notes_are_whole_lines_on_stdout(tmp_path: Path) -> None:
     assert res.returncode == 0, res.stderr
     said = "not applied: --verify tries them together with verify.commands, --apply writes them"
     assert said in res.stdout.splitlines(), res.stdout
+
+
+def test_on_a_terminal_the_run_progress_stays_one_redrawn_line() -> None:
+    """stderr soft-wraps so that piped lines stay whole; on a terminal the live progress
+    line must still be cut at the width and redrawn in place, never wrapped."""
+    import io
+    import re
+
+    from rich.console import Console
+
+    from fuse_ls.changes.output import RunProgress
+    from fuse_ls.changes.progress import RunState
+
+    # As fuse_ls.cli._console(stderr=True) makes it, on an 80-column terminal.
+    file = io.StringIO()
+    console = Console(
+        file=file, force_terminal=True, width=80, highlight=False, soft_wrap=True, markup=False
+    )
+    progress = RunProgress(console)
+    with progress:
+        for done in range(4):
+            progress(RunState(units=3, done=done, models=POOL, judge=JUDGE, stage="reviewing"))
+            progress.live.refresh()
+    raw = file.getvalue()
+    frames = [f for f in re.split(r"\r|\x1b\[2K|\x1b\[\d*A|\x1b\[\?25[lh]", raw) if f.strip()]
+    assert frames and all("\n" not in f.rstrip("\n") for f in frames), raw
+    assert all(len(f.rstrip("\n")) <= 80 for f in frames), frames
+    assert any("units 3/3" in f for f in frames)
