@@ -8,7 +8,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from fuse_ls.core.vocab import SEVERITIES, Severity
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from fuse_ls.changes.git import ChangedFile
     from fuse_ls.changes.review import ChangeReview, Target
     from fuse_ls.config import Settings
     from fuse_ls.core.events import FusionEvent
@@ -216,6 +217,7 @@ def _targets_from_git(
 ) -> tuple[Path, str, list[Target], list[tuple[str, str]]] | None:
     from fuse_ls.changes.git import GitError, Scope, read_changes
     from fuse_ls.changes.review import Target
+    from fuse_ls.cli import _shown
     from fuse_ls.context import language_for
 
     scope: Scope = "diff" if args.diff is not None else "staged" if args.staged else "uncommitted"
@@ -234,6 +236,12 @@ def _targets_from_git(
     except GitError as exc:
         _error(err, str(exc))
         return None
+    for spec in args.targets:
+        # A mistyped path limits the change to nothing: "Nothing to review", exit 0, and
+        # a CI gate passed. One that exists, or names a changed (deleted) file, is fine.
+        if not os.path.lexists(spec) and not _names_a_change(spec, changes.root, changes.files):
+            _error(err, f"{_shown(spec)}: no such file or folder, and no changed file there.")
+            return None
     targets = [
         Target(f.path, changes.root / f.path, language_for(Path(f.path)), f.text, f.changed)
         for f in changes.reviewable
@@ -241,6 +249,14 @@ def _targets_from_git(
     ]
     skipped = [(f.path, f.skipped) for f in changes.files if f.skipped]
     return changes.root, changes.description, targets, skipped
+
+
+def _names_a_change(spec: str, root: Path, files: Sequence[ChangedFile]) -> bool:
+    try:
+        where = Path(os.path.abspath(spec)).relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return False
+    return any(f.path == where or f.path.startswith(where.rstrip("/") + "/") for f in files)
 
 
 def cmd_review_changes(args: argparse.Namespace) -> int:

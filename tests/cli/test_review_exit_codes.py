@@ -92,3 +92,21 @@ def test_help_lists_the_exit_codes(tmp_path: Path) -> None:
     assert "  1    the fix failed its checks (--verify)\n" in fix and "  4 " not in fix
     doctor = run_cli(["doctor", "--help"], env, tmp_path).stdout
     assert "  1    a check failed" in doctor, doctor
+
+
+def test_a_mistyped_path_does_not_pass_the_gate_as_an_empty_change(
+    repo: Repo, emu: Emulator
+) -> None:
+    """`--uncommitted src/ap.py` limited the change to nothing: "Nothing to review", 0."""
+    repo.write("gone.py", "x = 1\n")
+    repo.commit("gone")
+    (repo.root / "gone.py").unlink()
+    res = fuse(["review", "--uncommitted", "--fail-on", "error", "ap.py"], repo, emu)
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert res.stderr == "error: ap.py: no such file or folder, and no changed file there.\n"
+    # A path that exists but did not change, and a deleted file: real answers, not typos.
+    for path, said in (("app.py", "Nothing to review"), ("gone.py", "skipped gone.py: deleted")):
+        res = fuse(["review", "--uncommitted", "--fail-on", "error", path], repo, emu)
+        assert res.returncode == 0, res.stdout + res.stderr
+        assert said in res.stdout, res.stdout
+    assert emu.requests == []
