@@ -116,7 +116,7 @@ def print_review(console: Console, review: ChangeReview) -> None:
                 ),
             )
     # The JSON keeps the reasons as keys ("context lines"); the sentence reads "1 on ...".
-    said = {"context lines": "on context lines"}
+    said = {"context lines": "on context lines", "over the limit": "over --max-findings"}
     hidden = ", ".join(f"{n} {said.get(why, why)}" for why, n in review.hidden.items())
     if hidden:
         _say(console, Text(f"not shown: {hidden}", style="dim"))
