@@ -164,9 +164,7 @@ def test_cache_stats_json_stays_json_when_the_cache_had_to_be_rebuilt(
     assert "note: the review cache was unreadable" in res.stderr, res.stderr
 
 
-def test_findings_over_the_cap_name_the_option_that_shows_them(
-    repo: Repo, emu: Emulator
-) -> None:
+def test_findings_over_the_cap_name_the_option_that_shows_them(repo: Repo, emu: Emulator) -> None:
     res = fuse(["review", "src/app.py", "--max-findings", "1"], repo.root, emu)
     assert res.returncode == 0, res.stderr
     assert "not shown: 1 over --max-findings" in res.stdout.splitlines(), res.stdout
