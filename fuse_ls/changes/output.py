@@ -59,15 +59,21 @@ class RunProgress:
             line = self._line(state)
             line.no_wrap, line.overflow = True, "ellipsis"
             self.live.update(line)
-        elif state.done != self._last_done and (state.stage != "preparing"):
+        elif state.done != self._last_done and state.stage != "preparing" and state.units:
+            # (No units: nothing to report progress on; "units 0/0" was noise in a log.)
             self._last_done = state.done
             self.console.print(self._line(state), highlight=False)
 
 
+def _say(console: Console, text: Text) -> None:
+    """One line: whole when piped (a CI log), where rich folded it at 80 columns."""
+    console.print(text, soft_wrap=not console.is_terminal)
+
+
 def print_review(console: Console, review: ChangeReview) -> None:
-    console.print(Text(review.description, style="bold"))
+    _say(console, Text(review.description, style="bold"))
     for path, why in review.skipped_files:
-        console.print(Text(f"skipped {visible(path)}: {why}", style="dim"))
+        _say(console, Text(f"skipped {visible(path)}: {why}", style="dim"))
     by_file = groupby(review.findings, key=lambda r: r.path)
     for path, group in by_file:
         table = Table(title=Text(visible(path)), title_justify="left", show_lines=False)
@@ -93,34 +99,36 @@ def print_review(console: Console, review: ChangeReview) -> None:
             )
         console.print(table)
     if not review.outcomes:
-        console.print(Text("Nothing to review: no changed text in this change.", style="green"))
+        _say(console, Text("Nothing to review: no changed text in this change.", style="green"))
     elif all(o.skipped for o in review.outcomes):
         # Stopped before any unit (a passed deadline, the cost limit): "no findings" in
         # green would read as a clean review of code no model saw.
-        console.print(Text("Nothing was reviewed: the run stopped first.", style="yellow"))
+        _say(console, Text("Nothing was reviewed: the run stopped first.", style="yellow"))
     elif not review.findings:
-        console.print(Text("No findings on the changed lines.", style="green"))
+        _say(console, Text("No findings on the changed lines.", style="green"))
     for outcome in review.outcomes:
         if outcome.error:
-            console.print(
+            _say(
+                console,
                 Text(
                     f"{visible(outcome.unit.path)}:{outcome.unit.start_line}: {outcome.error}",
                     style="red",
-                )
+                ),
             )
     # The JSON keeps the reasons as keys ("context lines"); the sentence reads "1 on ...".
-    said = {"context lines": "on context lines"}
+    said = {"context lines": "on context lines", "over the limit": "over --max-findings"}
     hidden = ", ".join(f"{n} {said.get(why, why)}" for why, n in review.hidden.items())
     if hidden:
-        console.print(Text(f"not shown: {hidden}", style="dim"))
+        _say(console, Text(f"not shown: {hidden}", style="dim"))
     if review.stopped:
         not_run = sum(1 for o in review.outcomes if o.skipped)
-        console.print(
-            Text(f"stopped: {review.stopped}; {not_run} unit(s) not reviewed", style="yellow")
+        _say(
+            console,
+            Text(f"stopped: {review.stopped}; {not_run} unit(s) not reviewed", style="yellow"),
         )
     for note in dict.fromkeys(review.notes):
-        console.print(Text(f"note: {note}", style="yellow"))
-    console.print(summary(review))
+        _say(console, Text(f"note: {note}", style="yellow"))
+    _say(console, summary(review))
 
 
 def summary(review: ChangeReview) -> Text:

@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 a finding at or above `--fail-on`, or (`fix --verify`) the fix
 failed its checks; 2 bad usage or setup (missing key, bad range, budget, no check
-commands); 3 the fusion failed (every model failed).
+commands); 3 the fusion failed (every model failed); 4 a change review stopped before it
+reviewed anything (deadline, cost limit); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from fuse_ls.cli.pipes import quiet_on_closed_pipe
 from fuse_ls.core.errors import FuseError
@@ -51,6 +52,15 @@ def _shown(path: Path | str) -> str:
     return text if text.isprintable() else repr(text)
 
 
+def not_a_file(target: str, path: Path) -> str:
+    """Why `target` (its file part: `path`) cannot be read: `app.py:ten` names a file with
+    a range that is not one, which "app.py:ten is not a file" hid."""
+    head, sep, _ = target.rpartition(":")
+    if sep and Path(head).is_file():
+        return f"{_shown(target)}: not a line range; use FILE, FILE:LINE or FILE:START-END."
+    return f"{_shown(path)} is not a file."
+
+
 def find_workspace(path: Path) -> Path:
     for folder in [path.resolve().parent, *path.resolve().parents]:
         if any((folder / marker).exists() for marker in _ROOT_MARKERS):
@@ -58,10 +68,15 @@ def find_workspace(path: Path) -> Path:
     return Path.cwd()
 
 
+class BadFlag(FuseError):
+    """A flag's value the settings refuse: bad usage, reported as argparse reports a bad
+    value (`fuse-ls review: error: argument --models: expected ..., got ...`, exit 2)."""
+
+
 def apply_overrides(loaded: LoadedSettings, args: argparse.Namespace) -> Settings:
     """The settings with --mode, --models, --judge and --deadline applied, each checked as
     a layer of its own: a bad one stops the run (the user just typed it), named as typed."""
-    from fuse_ls.config import apply_flags
+    from fuse_ls.config import FLAGS_SOURCE, apply_flags
 
     flags: list[tuple[str, str, Any]] = []
     if getattr(args, "mode", None):
@@ -77,8 +92,23 @@ def apply_overrides(loaded: LoadedSettings, args: argparse.Namespace) -> Setting
         return loaded.settings
     settings, problems = apply_flags(loaded, flags)
     if problems:
-        raise problems[0]
+        problem = problems[0]
+        # A flag's own problem (argparse checked what it could: the value is not empty);
+        # one it causes in a file's setting (a pool smaller than the file's quorum) is
+        # named as that setting, where it is fixed.
+        if problem.source == FLAGS_SOURCE:
+            # The settings' words for the value, secrets hidden; a pool too big, counted.
+            count = problem.key == "--models" and isinstance(problem.value, int)
+            got = f"{problem.value} model ids" if count else repr(problem.value)
+            raise BadFlag(f"argument {problem.key}: expected {problem.allowed}, got {got}")
+        raise problem
     return settings
+
+
+def bad_usage(args: argparse.Namespace, problem: BadFlag) -> NoReturn:
+    """Exit 2 with the command's usage and `problem`, as argparse reports a bad value."""
+    parser: argparse.ArgumentParser = args.command_parser
+    parser.error(str(problem))
 
 
 def missing_key_message(settings: Settings, env: Mapping[str, str]) -> str | None:
@@ -108,7 +138,9 @@ def _console(stderr: bool = False) -> Console:
 
     # markup=False: model answers, file names and provider messages are printed as they
     # are; a finding about `xs[i]` or `[/docs]` is text, not a rich style tag.
-    return Console(stderr=stderr, highlight=False, soft_wrap=False, markup=False)
+    # stderr soft-wraps: piped to a CI log, rich folded an error at 80 columns and a path
+    # in it broke mid-name. (The live progress there sets its own width: one redrawn line.)
+    return Console(stderr=stderr, highlight=False, soft_wrap=stderr, markup=False)
 
 
 def _say(console: Console, label: str, style: str, message: object) -> None:
@@ -196,13 +228,15 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         _error(err, exc)
         return 2
     if not path.is_file():
-        _error(err, f"{_shown(path)} is not a file.")
+        _error(err, not_a_file(args.target, path))
         return 2
     workspace = find_workspace(path)
     loaded = load_settings(workspace, trusted=args.trust)
     _report_problems(loaded, err)
     try:
         settings = apply_overrides(loaded, args)
+    except BadFlag as exc:
+        bad_usage(args, exc)
     except FuseError as exc:
         _error(err, exc)
         return 2
@@ -315,14 +349,45 @@ def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
             "--staged or --uncommitted: paths that limit the change",
         )
     else:
-        p.add_argument("target", help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)")
+        p.add_argument(
+            "target",
+            metavar="TARGET",
+            help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)",
+        )
     p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
-    p.add_argument("--models", help="comma-separated pool of model ids (overrides config)")
-    p.add_argument("--judge", help="judge model id (overrides config)")
+    p.add_argument(
+        "--models",
+        type=_model_ids,
+        metavar="IDS",
+        help="comma-separated pool of model ids (overrides config)",
+    )
+    p.add_argument(
+        "--judge", type=_model_id, metavar="ID", help="judge model id (overrides config)"
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     _add_trust_option(p)
-    p.set_defaults(sarif=False, fail_on=None)
+    # command_parser: a flag found bad once the settings are loaded is reported as this
+    # command's parser reports one (bad_usage).
+    p.set_defaults(sarif=False, fail_on=None, command_parser=p)
+
+
+def _model_ids(text: str) -> str:
+    """An argparse type: at least one model id between the commas (kept as typed)."""
+    if not any(m.strip() for m in text.split(",")):
+        raise argparse.ArgumentTypeError(
+            "expected comma-separated model ids such as openai/gpt-5,google/gemini-2.5-pro, "
+            f"got {text!r}"
+        )
+    return text
+
+
+def _model_id(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected a model id such as openai/gpt-5-mini, got {text!r}"
+        )
+    return text
 
 
 def _add_trust_option(p: argparse.ArgumentParser) -> None:
@@ -346,6 +411,26 @@ class _Version(argparse.Action):
         parser.exit()
 
 
+# What each exit code means, shown under `--help` of the commands that use it: a CI
+# script's author looks there first. Each line fits 80 columns.
+_EXIT_CODES = {
+    0: "done (also when the change has nothing to review)",
+    1: "a finding at or above --fail-on; fixes failed their checks (--verify)",
+    2: "bad usage or setup: a bad flag value, missing key, bad range, budget",
+    3: "every model failed",
+    4: "stopped (--deadline, --max-cost) before any code was reviewed",
+    130: "interrupted",
+}
+
+
+def _exit_codes(said: Mapping[int, str] | None = None) -> str:
+    """The exit codes as a command's help epilog; `said` words some its way ("": unused)."""
+    codes = {**_EXIT_CODES, **(said or {})}
+    return "exit codes:\n" + "\n".join(
+        f"  {code:<4} {text}" for code, text in codes.items() if text
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fuse-ls",
@@ -354,8 +439,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    about = "fused review of a change (--diff, --staged, --uncommitted) or of files"
     p = sub.add_parser(
-        "review", help="fused review of a change (--diff, --staged, --uncommitted) or of files"
+        "review",
+        help=about,
+        description=about[0].upper() + about[1:] + ".",
+        epilog=_exit_codes(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_fusion_options(p, many=True)
     p.add_argument("--sarif", action="store_true", help="print SARIF 2.1.0 for code scanning")
@@ -386,10 +476,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the checks as --verify does, then write the fixes even if they failed",
     )
 
-    p = sub.add_parser("explain", help="consensus explanation of a file or line range")
+    about = "consensus explanation of a file or line range"
+    p = sub.add_parser(
+        "explain",
+        help=about,
+        description=about[0].upper() + about[1:] + ".",
+        epilog=_exit_codes({0: "done", 1: "", 4: ""}),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_fusion_options(p)
 
-    p = sub.add_parser("fix", help="fused fix of a file or line range")
+    about = "fused fix of a file or line range"
+    p = sub.add_parser(
+        "fix",
+        help=about,
+        description=about[0].upper() + about[1:] + " (printed; --apply writes it).",
+        epilog=_exit_codes({0: "done", 1: "the fix failed its checks (--verify)", 4: ""}),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _add_fusion_options(p)
     p.add_argument(
         "--apply",
@@ -407,20 +511,41 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the checks as --verify does, then write the fix even if they failed",
     )
 
-    p = sub.add_parser("demo", help="a review against the bundled model emulator (no key needed)")
+    p = sub.add_parser(
+        "demo",
+        help="a review against the bundled model emulator (no key needed)",
+        description="A real fused review of a sample file, answered by the bundled model "
+        "emulator on loopback: no key, no network, nothing recorded.",
+    )
     p.add_argument("--mode", choices=MODES, default="merge", help="how answers are fused (merge)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
-    p = sub.add_parser("doctor", help="check configuration, keys, endpoints and model ids")
+    about = "check configuration, keys, endpoints and model ids"
+    p = sub.add_parser(
+        "doctor",
+        help=about,
+        description=about[0].upper() + about[1:] + ".",
+        epilog="exit codes:\n  0    no check failed (warnings and notes included)\n"
+        "  1    a check failed (a red row; `ok: false` in --json)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--offline", action="store_true", help="skip network checks")
     p.add_argument("--editor-settings", metavar="FILE", help="editor settings JSON ('-': stdin)")
     _add_trust_option(p)
 
     p = sub.add_parser(
-        "trust", help="trust a workspace's config file (endpoints, keys); --list, --remove"
+        "trust",
+        help="trust a workspace's config file (endpoints, keys); --list, --remove",
+        description="Trust a workspace's .fuse-ls.toml / [tool.fuse-ls]: only then may it "
+        "choose endpoints, API key variables, the data directory and verify.commands.",
     )
-    p.add_argument("path", nargs="?", help="the workspace folder (default: the current one)")
+    p.add_argument(
+        "path",
+        nargs="?",
+        metavar="PATH",
+        help="the workspace folder (default: the current one)",
+    )
     group = p.add_mutually_exclusive_group()
     group.add_argument("--list", action="store_true", help="print the trusted folders")
     group.add_argument("--remove", action="store_true", help="stop trusting PATH")

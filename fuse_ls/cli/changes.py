@@ -8,7 +8,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +21,7 @@ from fuse_ls.core.vocab import SEVERITIES, Severity
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from fuse_ls.changes.git import ChangedFile
     from fuse_ls.changes.review import ChangeReview, Target
     from fuse_ls.config import Settings
     from fuse_ls.core.events import FusionEvent
@@ -87,6 +88,16 @@ def _usd(text: str) -> float:
     return value
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
+    return value
+
+
 def add_change_options(p: argparse.ArgumentParser) -> None:
     scope = p.add_mutually_exclusive_group()
     scope.add_argument(
@@ -118,7 +129,7 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cost", type=_usd, metavar="USD", help="USD limit for the whole run")
     p.add_argument(
         "--deadline",
-        type=float,
+        type=_seconds,
         metavar="SECONDS",
         help="one deadline for the whole run; what it cuts is named (default: "
         "quorum.deadline_s for each unit)",
@@ -168,7 +179,7 @@ def wants_change_review(args: argparse.Namespace) -> bool:
 
 def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Target] | None:
     from fuse_ls.changes.review import Target
-    from fuse_ls.cli import parse_target
+    from fuse_ls.cli import not_a_file, parse_target
     from fuse_ls.context import language_for
 
     targets: list[Target] = []
@@ -177,7 +188,7 @@ def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Targ
         if not path.is_file() and Path(spec).is_file():
             path, start, end = Path(spec), None, None
         if not path.is_file():
-            _error(err, f"{path} is not a file.")
+            _error(err, not_a_file(spec, path))
             return None
         try:
             text = path.read_text(encoding="utf-8")
@@ -206,6 +217,7 @@ def _targets_from_git(
 ) -> tuple[Path, str, list[Target], list[tuple[str, str]]] | None:
     from fuse_ls.changes.git import GitError, Scope, read_changes
     from fuse_ls.changes.review import Target
+    from fuse_ls.cli import _shown
     from fuse_ls.context import language_for
 
     scope: Scope = "diff" if args.diff is not None else "staged" if args.staged else "uncommitted"
@@ -224,6 +236,12 @@ def _targets_from_git(
     except GitError as exc:
         _error(err, str(exc))
         return None
+    for spec in args.targets:
+        # A mistyped path limits the change to nothing: "Nothing to review", exit 0, and
+        # a CI gate passed. One that exists, or names a changed (deleted) file, is fine.
+        if not os.path.lexists(spec) and not _names_a_change(spec, changes.root, changes.files):
+            _error(err, f"{_shown(spec)}: no such file or folder, and no changed file there.")
+            return None
     targets = [
         Target(f.path, changes.root / f.path, language_for(Path(f.path)), f.text, f.changed)
         for f in changes.reviewable
@@ -233,23 +251,35 @@ def _targets_from_git(
     return changes.root, changes.description, targets, skipped
 
 
+def _names_a_change(spec: str, root: Path, files: Sequence[ChangedFile]) -> bool:
+    try:
+        where = Path(os.path.abspath(spec)).relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return False
+    return any(f.path == where or f.path.startswith(where.rstrip("/") + "/") for f in files)
+
+
 def cmd_review_changes(args: argparse.Namespace) -> int:
     import asyncio
 
-    from rich.console import Console
     from rich.text import Text
 
     from fuse_ls.changes import output
     from fuse_ls.changes.cache import ReviewCache, cache_path
     from fuse_ls.changes.git import GitError, repo_root
     from fuse_ls.changes.review import ChangeReviewer, ReviewOptions
-    from fuse_ls.cli import _report_problems, apply_overrides, missing_key_message
+    from fuse_ls.cli import (
+        BadFlag,
+        _console,
+        _report_problems,
+        apply_overrides,
+        bad_usage,
+        missing_key_message,
+    )
     from fuse_ls.config import load_settings
     from fuse_ls.core.errors import FuseError
 
-    # markup=False: model text and file names are printed as they are, never as markup.
-    out = Console(highlight=False, markup=False)
-    err = Console(stderr=True, highlight=False, markup=False)
+    out, err = _console(), _console(stderr=True)
     fmt = args.format or ("sarif" if args.sarif else "json" if args.json else "text")
     if args.diff is not None or args.staged or args.uncommitted:
         found = _targets_from_git(args, err)
@@ -278,6 +308,8 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
     settings = loaded.settings
     try:
         settings = apply_overrides(loaded, args)
+    except BadFlag as exc:
+        bad_usage(args, exc)
     except FuseError as exc:
         _error(err, str(exc))
         return 2
@@ -299,7 +331,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         global_limit=args.concurrency,
         per_endpoint=args.per_endpoint,
         unit_token_budget=args.unit_tokens,
-        deadline_s=args.deadline if args.deadline and args.deadline > 0 else None,
+        deadline_s=args.deadline,
     )
     recorder = _SessionOnFirstEvent(settings, root)
     progress = None if fmt != "text" or args.quiet else output.RunProgress(err)
@@ -362,7 +394,17 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
             outcome.print(out)
     if outcome is not None and outcome.exit_code is not None:
         return outcome.exit_code
-    return _exit_code(review, args.fail_on)
+    code = _exit_code(review, args.fail_on)
+    if code == NOTHING_REVIEWED and fmt != "text":
+        # The text output says so; a SARIF or JSON file read by a machine does not.
+        _error(err, f"nothing was reviewed: {review.stopped} (exit {NOTHING_REVIEWED})")
+    return code
+
+
+# The run stopped (a deadline, a cost limit or budget) before any unit was reviewed:
+# not a pass, which would let a CI gate through on code no model saw, nor "every model
+# failed" (3). A change with nothing to review is a pass (0).
+NOTHING_REVIEWED = 4
 
 
 def _exit_code(review: ChangeReview, fail_on: Severity | None) -> int:
@@ -371,6 +413,8 @@ def _exit_code(review: ChangeReview, fail_on: Severity | None) -> int:
     asked = [o for o in review.outcomes if not o.cached and not o.skipped]
     if asked and all(o.error for o in asked):
         return 3
+    if review.outcomes and all(o.skipped for o in review.outcomes):
+        return NOTHING_REVIEWED
     if fail_on and output.fails_on(review, fail_on):
         return 1
     return 0
@@ -410,7 +454,7 @@ def cache_main(argv: list[str]) -> int:
             return 0
         stats = cache.stats()
         for note in cache.notes:
-            print(f"note: {note}")
+            print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(
             json.dumps(
@@ -433,23 +477,38 @@ def cache_main(argv: list[str]) -> int:
     return 0
 
 
+def _fingerprint(text: str) -> str:
+    """An argparse type: 16 hex digits. A shorter or longer one was stored as given and
+    matched no finding: "dismissed", yet the finding was still shown."""
+    fp = text.strip().lower()
+    if len(fp) != 16 or any(c not in "0123456789abcdef" for c in fp):
+        raise argparse.ArgumentTypeError(
+            f"expected a finding's id, 16 hex digits such as 3f9a0c1d2b4e5f60, got {text!r}"
+        )
+    return fp
+
+
 def dismiss_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="fuse-ls dismiss",
         description="Never show these findings again in this repository while their code "
-        "is unchanged (fingerprints are the id column of a change review's output).",
+        "is unchanged.",
     )
-    parser.add_argument("fingerprints", nargs="+", metavar="FINGERPRINT")
+    parser.add_argument(
+        "fingerprints",
+        nargs="+",
+        type=_fingerprint,
+        metavar="FINGERPRINT",
+        help="a finding's id: the id column of `fuse-ls review` (and `fuse-ls demo`), "
+        "`fingerprint` in --json",
+    )
     parser.add_argument("--undo", action="store_true", help="show them again")
     parser.add_argument("--note", default="", help="why (kept with the fingerprint)")
     args = parser.parse_args(argv)
     from fuse_ls.changes.cache import ReviewCache, cache_path
 
-    prints = [fp.strip().lower() for fp in args.fingerprints]
-    for fp in prints:  # all checked first: a typo in one dismisses none of them
-        if not fp or any(c not in "0123456789abcdef" for c in fp):
-            print(f"error: {fp!r} is not a finding fingerprint (hex digits)", file=sys.stderr)
-            return 2
+    # Each was checked by the parser before any is dismissed: a typo dismisses none.
+    prints: list[str] = args.fingerprints
     settings, root = _settings_here()
     with ReviewCache(cache_path(settings)) as cache:
         for fp in prints:
@@ -460,5 +519,5 @@ def dismiss_main(argv: list[str]) -> int:
                 cache.dismiss(str(root), fp, args.note)
                 print(f"{fp}: dismissed in {root}")
         for note in cache.notes:
-            print(f"note: {note}")
+            print(f"note: {note}", file=sys.stderr)
     return 0

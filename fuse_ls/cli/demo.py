@@ -18,12 +18,13 @@ import tempfile
 from pathlib import Path
 
 from rich import box
-from rich.console import Console
 from rich.panel import Panel
 from rich.text import Text
 
-from fuse_ls.cli import render, report, run_fusion
-from fuse_ls.config import Settings, replace
+from fuse_ls.changes import quiet
+from fuse_ls.changes.cache import cache_path
+from fuse_ls.cli import _console, render, report, run_fusion
+from fuse_ls.config import Settings, load_settings, replace
 from fuse_ls.context import build_request, language_for
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.emulator import Emulator, demo_script, demo_source_path
@@ -94,9 +95,19 @@ def demo_settings(base_url: str, mode: str, data_dir: str | None = None) -> Sett
     )
 
 
+def _dismissed_here(name: str) -> quiet.Dismissed:
+    """The demo file named as if at the root of the current folder's repository, with what
+    `fuse-ls dismiss` keeps there: the demo shows the ids a review shows, and one dismissed
+    is hidden in the next demo as in a real review. Only read: a demo writes no cache."""
+    root = quiet.repo_of(Path.cwd())
+    settings = load_settings(root).settings
+    if not cache_path(settings).is_file():
+        return quiet.Dismissed(name)
+    return quiet.dismissed_in(root, root / name, settings)
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
-    out = Console(highlight=False, markup=False)
-    err = Console(stderr=True, highlight=False, markup=False)
+    out, err = _console(), _console(stderr=True)
     source = demo_source_path()
     work = Path(tempfile.mkdtemp(prefix="fuse-ls-demo-"))
     try:
@@ -137,12 +148,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     result = asyncio.run(run_fusion(settings, request, progress, work))
             else:
                 result = asyncio.run(run_fusion(settings, request, None, work))
+        marked = quiet.mark(result, text, _dismissed_here(source.name))
+        result, prints = marked.result, marked.fingerprints
         if args.json:
-            data = report.result_json(result, source.name)
+            data = report.result_json(result, source.name, prints, marked.hidden)
             data["demo"] = True
             print(json.dumps(data, indent=2))
             return 0
-        render.print_review(out, result, f"{source.name} (demo)")
+        render.print_review(out, result, f"{source.name} (demo)", prints, marked.hidden)
         out.print(next_steps())
         return 0
     finally:

@@ -239,14 +239,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"ok": not failed, "checks": checks}, indent=2))
         return 1 if failed else 0
+    console = Console(highlight=False, markup=False)
+    # Below 100 columns a detail column of its own was ~33 wide: a URL or the command to
+    # run broke mid-word on every row. There the detail goes under the check's name.
+    wide = console.width >= 100
     table = Table(title="fuse-ls doctor", title_justify="left")
-    table.add_column("check")
+    table.add_column("check", overflow="fold")
     table.add_column("status")
-    table.add_column("detail", overflow="fold")
+    if wide:
+        table.add_column("detail", overflow="fold")
     style = {"ok": "green", "error": "red", "skipped": "dim", "warning": "yellow", "info": "cyan"}
     for c in checks:
-        table.add_row(c["check"], Text(c["status"], style=style[c["status"]]), c["detail"])
-    console = Console(highlight=False, markup=False)
+        status = Text(c["status"], style=style[c["status"]])
+        if wide:
+            table.add_row(c["check"], status, c["detail"])
+        else:
+            table.add_row(Text(c["check"], style="bold") + Text("\n" + c["detail"]), status)
     console.print(table)
     console.print(
         Text("Problems found: fix the red rows above.", style="red")

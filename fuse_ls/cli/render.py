@@ -129,6 +129,12 @@ class LiveProgress:
             self.console.print(f"[fuse-ls] {kind}: {who} {detail}", highlight=False)
 
 
+def line(console: Console, text: Text) -> None:
+    """One line of text: whole when piped (a CI log), where rich folded it at 80 columns
+    mid-path; a terminal wraps it at its own width."""
+    console.print(text, soft_wrap=not console.is_terminal)
+
+
 def _whose(model: str) -> str:
     return f"{model}'s fix" if model else "the fused fix"
 
@@ -155,9 +161,14 @@ def models_table(result: FusionResult) -> Table:
     def model(label: str, note: str) -> Text:
         return Text(label) + (Text("\n" + note, style="dim") if note else Text())
 
+    below = "\n".join(result.notes)
+
+    def unsaid(why: str) -> str:
+        # A failure the notes under the table say in full is not said twice.
+        return "" if why in below else why
+
     for c in result.candidates:
-        # A failure is said in full in the notes below; its row names the model once.
-        note = (c.error or "").removeprefix(f"{c.model}: ")
+        note = unsaid((c.error or "").removeprefix(f"{c.model}: "))
         if result.winner == c.model and c.status == "ok":
             note = "winner"
         table.add_row(
@@ -170,12 +181,15 @@ def models_table(result: FusionResult) -> Table:
     j = result.judge
     if j is not None:
         table.add_row(
-            model(f"{j.model} (judge)", j.skipped_reason or j.error or ""),
+            model(f"{j.model} (judge)", j.skipped_reason or unsaid(j.error or "")),
             Text(j.status, style="green" if j.status in ("ok", "skipped") else "red"),
             "-" if j.latency_s is None else f"{j.latency_s:.2f}s",
             f"{j.usage.prompt_tokens}/{j.usage.completion_tokens}",
-            # A judge that was not asked cost nothing, not an unknown amount.
-            "-" if j.status == "skipped" else _money(j.usage.cost_usd),
+            # A judge that was not asked cost nothing, not an unknown amount; one that
+            # failed is said as a failed model is.
+            "-"
+            if j.status == "skipped" or (j.status != "ok" and j.usage.cost_usd is None)
+            else _money(j.usage.cost_usd),
         )
     return table
 
@@ -235,16 +249,15 @@ def print_review(
         wide = console.width >= 100
         console.print(findings_table(result, path, fingerprints, models=wide))
     else:
-        console.print(Text(f"No findings for {path}.", style="green"))
+        line(console, Text(f"No findings for {path}.", style="green"))
     if result.rejected:
-        console.print(
-            Text(f"{len(result.rejected)} finding(s) rejected by the judge.", style="dim")
-        )
+        rejected = f"{len(result.rejected)} finding(s) rejected by the judge."
+        line(console, Text(rejected, style="dim"))
     from fuse_ls.changes.quiet import hidden_text
 
     said = hidden_text(hidden or {})  # worded as a change review says it
     if said:
-        console.print(Text(said, style="dim"))
+        line(console, Text(said, style="dim"))
     _footer(console, result)
 
 
@@ -287,5 +300,5 @@ def print_text(
 def _footer(console: Console, result: FusionResult) -> None:
     console.print(models_table(result))
     for note in result.notes:
-        console.print(Text(f"note: {note}", style="yellow"))
-    console.print(summary(result))
+        line(console, Text(f"note: {note}", style="yellow"))
+    line(console, summary(result))

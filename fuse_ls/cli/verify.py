@@ -78,16 +78,22 @@ def print_diff(console: Console, path: str, text: str, fixed: str) -> None:
         console.print(Text(line.rstrip("\n"), style=style), soft_wrap=True)
 
 
+def _say(console: Console, text: Text, style: str = "") -> None:
+    # Whole when piped (a CI log): rich folded a long command or path at 80 columns.
+    console.print(text, style=style, soft_wrap=not console.is_terminal)
+
+
 def _report_lines(console: Console, report: CheckReport, indent: str = "  ") -> None:
     for command in report.commands:
         mark = "ok  " if command.passed else "FAIL"
         extra = f" ({command.cut})" if command.cut else ""
-        console.print(
+        _say(
+            console,
             Text(f"{indent}{mark} {command.command}  {command.duration_s:.1f} s{extra}"),
             style="green" if command.passed else "red",
         )
     if report.skipped:
-        console.print(Text(f"{indent}{report.skipped} more command(s) not run"), style="dim")
+        _say(console, Text(f"{indent}{report.skipped} more command(s) not run"), style="dim")
 
 
 def print_checks(
@@ -101,24 +107,26 @@ def print_checks(
     try:
         print_diff(console, path, text, splice(text, start, end, result.answer))
     except FuseError as exc:
-        console.print(Text(str(exc), style="yellow"))
+        _say(console, Text(str(exc), style="yellow"))
     if result.checks:
-        console.print(Text("candidates:", style="bold"))
+        _say(console, Text("candidates:", style="bold"))
         for c in result.checks:
             verdict = "passed" if c.report.passed else "failed"
-            console.print(
+            _say(
+                console,
                 Text(f"  {c.model}: checks {verdict}"),
                 style="green" if c.report.passed else "red",
             )
     report = result.answer_check
     if report is None:
         return
-    console.print(
-        Text(f"fused fix: {report.summary()}", style="bold green" if report.passed else "bold red")
+    _say(
+        console,
+        Text(f"fused fix: {report.summary()}", style="bold green" if report.passed else "bold red"),
     )
     _report_lines(console, report)
     if not report.passed and report.failing_lines():
-        console.print(Text(report.failing_lines(20)), style="red")
+        _say(console, Text(report.failing_lines(20)), style="red")
 
 
 def apply_if_asked(
@@ -200,35 +208,37 @@ class FixesOutcome:
         fixes = self.fixes
         console.print()
         if not fixes.files:
-            console.print(Text("No fixes to try: no reported finding proposes one.", style="dim"))
+            _say(console, Text("No fixes to try: no reported finding proposes one.", style="dim"))
         else:
             n_files = len(fixes.files)
-            console.print(
+            _say(
+                console,
                 Text(
                     f"fixes: {fixes.count} fix(es) in {n_files} file{'s' if n_files != 1 else ''}",
                     style="bold",
-                )
+                ),
             )
             for f in fixes.files:
                 print_diff(console, f.path, f.base, f.fixed)
         for at, why in fixes.skipped:
-            console.print(Text(f"  left out {at}: {why}", style="dim"))
+            _say(console, Text(f"  left out {at}: {why}", style="dim"))
         report = self.report
         if report is None:
             if fixes.files and not self.applied and self.reason is None:
-                console.print(
+                _say(
+                    console,
                     Text(
                         "not applied: --verify tries them together with verify.commands, "
                         "--apply writes them",
                         style="dim",
-                    )
+                    ),
                 )
             return
         style = "bold green" if report.passed else "bold red"
-        console.print(Text(f"fixes together: {report.summary()}", style=style))
+        _say(console, Text(f"fixes together: {report.summary()}", style=style))
         _report_lines(console, report)
         if not report.passed and report.failing_lines():
-            console.print(Text(report.failing_lines(20)), style="red")
+            _say(console, Text(report.failing_lines(20)), style="red")
 
 
 def review_fixes(

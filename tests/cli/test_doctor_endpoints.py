@@ -174,3 +174,22 @@ def test_doctor_never_prints_a_key_pasted_as_a_variable_name(tmp_path: Path) -> 
         if c["check"] == "config" and "FUSE_LS_PROVIDER__API_KEY_ENV" in c["detail"]
     )
     assert problem["status"] == "error" and "never a key" in problem["detail"]
+
+
+def test_at_80_columns_each_detail_keeps_its_urls_whole(project: Path) -> None:
+    """A detail column of its own was ~33 wide at 80 columns: every URL and the command
+    to run broke mid-word (`.../api/v1/mod` / `els`). The detail goes under the name."""
+    with Emulator() as emu:
+        out = doctor(
+            project, "doctor", FUSE_LS_BASE_URL=emu.base_url, FUSE_LS_MODELS="a/b", COLUMNS="80"
+        )["stdout"]
+    lines = out.splitlines()
+    assert max(len(line) for line in lines[1:-1]) <= 80, out
+    assert any(f"(GET {emu.base_url}/models)" in line for line in lines), out
+    assert any(f"│ endpoint {emu.base_url} " in line for line in lines), out
+    # Wide enough, the detail has its column again.
+    with Emulator() as emu:
+        wide = doctor(
+            project, "doctor", FUSE_LS_BASE_URL=emu.base_url, FUSE_LS_MODELS="a/b", COLUMNS="160"
+        )["stdout"]
+    assert "┃ detail" in wide, wide

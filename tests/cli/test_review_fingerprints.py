@@ -104,14 +104,23 @@ def test_a_finding_dismissed_from_a_file_review_is_hidden_there_and_undone(
 def test_a_mistyped_fingerprint_is_an_error_on_stderr_and_dismisses_none(
     repo: Repo, emu: Emulator
 ) -> None:
-    """The error went to stdout, after the fingerprints before it were already dismissed."""
+    """The error went to stdout, after the fingerprints before it were already dismissed;
+    and one a digit short was "dismissed in ..." yet matched nothing: the finding stayed."""
     security = by_category(findings(["review", "src/app.py"], repo.root, emu))["security"]
-    res = fuse(["dismiss", security, "not-hex"], repo.root, emu)
-    assert res.returncode == 2
-    assert res.stdout == ""
-    assert "error: 'not-hex' is not a finding fingerprint (hex digits)" in res.stderr
+    for typo in ("not-hex", security[:-1], security + "0"):
+        res = fuse(["dismiss", security, typo], repo.root, emu)
+        assert res.returncode == 2
+        assert res.stdout == ""
+        assert res.stderr.startswith("usage: fuse-ls dismiss "), res.stderr
+        assert res.stderr.splitlines()[-1] == (
+            "fuse-ls dismiss: error: argument FINGERPRINT: expected a finding's id, "
+            f"16 hex digits such as 3f9a0c1d2b4e5f60, got '{typo}'"
+        )
     after = findings(["review", "src/app.py"], repo.root, emu)
     assert by_category(after)["security"] == security and after["hidden"] == {}
+    # Copied with a space or in capitals, it is the same id.
+    res = fuse(["dismiss", f" {security.upper()} "], repo.root, emu)
+    assert res.stdout == f"{security}: dismissed in {repo.root}\n", res.stderr
 
 
 def test_at_80_columns_each_fingerprint_is_whole_on_one_line(repo: Repo, emu: Emulator) -> None:
@@ -120,7 +129,9 @@ def test_at_80_columns_each_fingerprint_is_whole_on_one_line(repo: Repo, emu: Em
     for args in (["review", "src/app.py"], ["review", "src/app.py", "--no-cache"]):
         table = fuse(args, repo.root, emu, columns=80)
         assert table.returncode == 0, table.stderr
-        assert max(len(line) for line in table.stdout.splitlines()) <= 80
+        # The tables fit (the lines of text under them are whole: a log wraps them).
+        rows = [line for line in table.stdout.splitlines() if line[:1] in "┏┃┡│└┌├"]
+        assert rows and max(len(line) for line in rows) <= 80
         for fp in prints:
             assert fp in table.stdout, (args, table.stdout)
 
@@ -138,3 +149,22 @@ def test_an_ignore_comment_hides_the_finding_in_a_file_review_too(
         assert data["hidden"] == {"suppressed": 1}
     table = fuse(["review", "src/app.py"], repo.root, emu)
     assert "not shown: 1 suppressed" in table.stdout
+
+
+def test_cache_stats_json_stays_json_when_the_cache_had_to_be_rebuilt(
+    repo: Repo, emu: Emulator
+) -> None:
+    """The rebuild note was printed on stdout before the JSON: `| jq` failed."""
+    cache = repo.root.parent / "home" / "data" / "review-cache.sqlite3"
+    cache.parent.mkdir(parents=True)
+    cache.write_text("not a database")
+    res = fuse(["cache", "stats", "--json"], repo.root, emu)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["entries"] == 0
+    assert "note: the review cache was unreadable" in res.stderr, res.stderr
+
+
+def test_findings_over_the_cap_name_the_option_that_shows_them(repo: Repo, emu: Emulator) -> None:
+    res = fuse(["review", "src/app.py", "--max-findings", "1"], repo.root, emu)
+    assert res.returncode == 0, res.stderr
+    assert "not shown: 1 over --max-findings" in res.stdout.splitlines(), res.stdout

@@ -117,11 +117,14 @@ def test_the_cli_commands_run_against_the_emulator(readme_emulator: str, tmp_pat
 
 
 def test_the_documented_exit_codes(readme_emulator: str, tmp_path: Path) -> None:
-    """README: "Exit codes: 0 ok, 1 `--fail-on` tripped, 2 setup problem (...), 3 every
-    model failed", each produced the way a user would."""
+    """README: "Exit codes: 0 ok, 1 `--fail-on` tripped, 2 bad usage or setup (...), 3 every
+    model failed, 4 a change review stopped (...) before it reviewed anything", each
+    produced the way a user would."""
     text = " ".join(section("## Use it with real models").split())
     codes = re.search(
-        r"Exit codes: 0 ok, 1 `--fail-on` tripped, 2 setup problem .*?, 3 every", text
+        r"Exit codes: 0 ok, 1 `--fail-on` tripped, 2 bad usage or setup .*?, 3 every model "
+        r"failed, 4 a change review stopped .*? before it reviewed anything",
+        text,
     )
     assert codes, "the README's exit codes changed: change this test with them"
     (tmp_path / "app.py").write_text(demo_source_path().read_text(encoding="utf-8"))
@@ -131,6 +134,7 @@ def test_the_documented_exit_codes(readme_emulator: str, tmp_path: Path) -> None
         1: (["review", "app.py", "--fail-on", "warning"], env),
         2: (["review", "app.py", "--deadline", "0"], env),
         3: (["review", "app.py"], {**env, "FUSE_LS_BASE_URL": "http://127.0.0.1:9/v1"}),
+        4: (["review", "app.py", "--no-cache", "--deadline", "0.000001"], env),
     }
     for code, (argv, environ) in cases.items():
         res = run_cli(argv, environ, tmp_path, timeout=120)
