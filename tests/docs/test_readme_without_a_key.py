@@ -16,6 +16,7 @@ import pytest
 from pool_sample import home_env, run_cli
 
 from fuse_ls.emulator import demo_source_path
+from tests.changes.gitrepo import Repo
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -63,24 +64,13 @@ def readme_emulator() -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
-
-
 def test_the_cli_commands_run_against_the_emulator(readme_emulator: str, tmp_path: Path) -> None:
-    repo = tmp_path / "repo"
-    (repo / "src").mkdir(parents=True)
+    git = Repo(tmp_path / "repo")
+    repo = git.root
     # The README reviews src/app.py:40-90: the demo's file, its issues on those lines.
     demo = demo_source_path().read_text(encoding="utf-8")
-    (repo / "src" / "app.py").write_text("\n" * 39 + demo + "\n" * 40, encoding="utf-8")
-    git(repo, "init", "-q", "-b", "main")
-    git(repo, "add", ".")
-    git(repo, "commit", "-qm", "init")
+    git.write("src/app.py", "\n" * 39 + demo + "\n" * 40)
+    git.commit("init")
     env = home_env(readme_emulator, tmp_path / "home")
     ran = []
     for argv in bash_commands("## Use it with real models"):
@@ -97,11 +87,11 @@ def test_the_cli_commands_run_against_the_emulator(readme_emulator: str, tmp_pat
     assert "ast.literal_eval(raw)" in (repo / "src" / "app.py").read_text()  # fix --apply
 
     # Review a change: the fix above is uncommitted work; commit it on a branch.
-    git(repo, "checkout", "-q", "-b", "feature")
-    git(repo, "commit", "-qam", "the fused fix")
+    git.git("checkout", "-q", "-b", "feature")
+    git.commit("the fused fix")
     with (repo / "src" / "app.py").open("a", encoding="utf-8") as f:
         f.write("\n\ndef load(raw: str) -> object:\n    return eval(raw)\n")
-    git(repo, "add", ".")
+    git.git("add", ".")
     fingerprints: list[str] = []
     for argv in bash_commands("## Review a change"):
         if "origin/main" in argv or argv[1] == "dismiss":

@@ -12,23 +12,14 @@ from typing import Any
 import pytest
 from editor_support import HERE, REPO, hermetic_env, which
 
-
-def git(repo: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-        cwd=repo,
-        check=True,
-        capture_output=True,
-    )
+from tests.changes.gitrepo import Repo
 
 
 def test_emacs_review_changes(emulator: Any, workspace: Path, tmp_path: Path) -> None:
     emacs = which("emacs")
     if emacs is None:
         pytest.skip("emacs not installed (apt-get install emacs-nox elpa-eglot)")
-    git(workspace, "init", "-q")
-    git(workspace, "add", ".")
-    git(workspace, "commit", "-qm", "base")
+    Repo(workspace).commit("base")
     sample = workspace / "sample.py"
     committed = sample.read_text()
     sample.write_text(committed + "\n\ndef load(raw):\n    return eval(raw)\n")
