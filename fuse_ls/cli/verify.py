@@ -34,10 +34,9 @@ NO_COMMANDS = (
 
 
 def check_commands(settings: Settings) -> list[CheckCommand]:
-    from fuse_ls.verify.run import CheckCommand
+    from fuse_ls.verify.run import check_commands as commands
 
-    v = settings.verify
-    return [CheckCommand(c.run, c.timeout_s or v.timeout_s) for c in v.commands]
+    return commands(settings)  # without the model keys in their environment
 
 
 def make_verifier(

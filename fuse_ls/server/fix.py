@@ -129,7 +129,7 @@ class Fix(Feature):
 
     def _make(self, path: Path, text: str, start: int, end: int) -> FixVerifier:
         # The verify machinery loads with the first checked fix, not at server start.
-        from fuse_ls.verify.run import CheckCommand
+        from fuse_ls.verify.run import check_commands
         from fuse_ls.verify.verifier import FixVerifier, Verifications
 
         settings = self.server.settings
@@ -141,10 +141,7 @@ class Fix(Feature):
             text,
             start,
             end,
-            [
-                CheckCommand(c.run, c.timeout_s or settings.verify.timeout_s)
-                for c in settings.verify.commands
-            ],
+            check_commands(settings),  # without the model keys in their environment
             max_output_bytes=settings.verify.max_output_kb * 1024,
             limits=self._limits,
         )

@@ -19,7 +19,9 @@ from pathlib import Path
 
 from attrs import frozen
 
+from fuse_ls.config import Settings
 from fuse_ls.core.checks import CheckReport, CommandResult
+from fuse_ls.core.keyscope import OPENROUTER_KEY_ENV
 
 _TERM_GRACE_S = 1.0  # after SIGTERM, before SIGKILL
 _READ_CHUNK = 65536
@@ -29,6 +31,21 @@ _READ_CHUNK = 65536
 class CheckCommand:
     run: str
     timeout_s: float
+    # Variables the command does not get: the model keys (see check_commands).
+    hidden_env: tuple[str, ...] = ()
+
+
+def check_commands(settings: Settings) -> list[CheckCommand]:
+    """The checks in force, without the model API keys in their environment: a check runs
+    the fix a model wrote (pytest imports it), and a model steered by text it read could
+    write one that sends `os.environ["OPENROUTER_API_KEY"]` away. A project's checks need
+    no key of fuse-ls's models."""
+    specs = [*settings.pool, settings.judge]
+    keys: set[str | None] = {OPENROUTER_KEY_ENV, settings.provider.api_key_env}
+    keys.update(settings.endpoint_for(spec).api_key_env for spec in specs)
+    hidden = tuple(sorted(k for k in keys if k))
+    v = settings.verify
+    return [CheckCommand(c.run, c.timeout_s or v.timeout_s, hidden) for c in v.commands]
 
 
 class _Bounded:
@@ -93,7 +110,8 @@ def _kb(n: int) -> str:
 
 async def run_command(command: CheckCommand, cwd: Path, max_output_bytes: int) -> CommandResult:
     began = time.perf_counter()
-    env = {**os.environ, "FUSE_LS_VERIFY": "1"}
+    env = {k: v for k, v in os.environ.items() if k not in command.hidden_env}
+    env["FUSE_LS_VERIFY"] = "1"
     try:
         proc = await asyncio.create_subprocess_shell(
             command.run,

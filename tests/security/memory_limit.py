@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import resource
 import subprocess
-import sys
 from pathlib import Path
+
+from tests.pool_sample import run_cli
 
 SPARSE_BYTES = 3 * 1024**3  # far above the cap
 CAP_BYTES = 2 * 1024**3  # far above what a review needs
@@ -26,13 +27,4 @@ def _cap() -> None:
 
 
 def run_capped(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "fuse_ls", *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=_cap,
-        check=False,
-    )
+    return run_cli(args, env, cwd, timeout=120, preexec_fn=_cap)

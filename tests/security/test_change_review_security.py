@@ -5,6 +5,8 @@ repository's review rules file is delimited data that cannot close its block."""
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,18 @@ def test_a_unit_inside_a_private_key_sends_no_key_line(tmp_path: Path) -> None:
     assert leaked == []
 
 
+def review_change(
+    repo: Repo, home: Path, runner: Callable[..., subprocess.CompletedProcess[str]]
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """`fuse-ls review --uncommitted` of an added `eval` (by `runner`), and what was sent."""
+    repo.write("app.py", "def load(raw):\n    return eval(raw)\n")
+    with Emulator({"models": {"emu/a": {}, "emu/b": {}, "emu/judge": {}}}) as emu:
+        env = home_env(emu.base_url, home)
+        env.update(GIT_ENV, FUSE_LS_MODELS="emu/a,emu/b", FUSE_LS_JUDGE="emu/judge")
+        res = runner(["review", "--uncommitted", "--format", "json"], env, repo.root)
+        return res, json.dumps([r.body for r in emu.requests])
+
+
 @pytest.mark.parametrize("link", ["file", "folder", "git config"])
 def test_a_rules_file_linked_elsewhere_is_not_sent(tmp_path: Path, link: str) -> None:
     """`.fuse-ls/review.md` goes to every model. A repository (a pull request reviewed
@@ -74,14 +88,9 @@ def test_a_rules_file_linked_elsewhere_is_not_sent(tmp_path: Path, link: str) ->
     else:
         repo.write(".fuse-ls/.keep", "")
         (repo.root / ".fuse-ls" / "review.md").symlink_to("../.git/config")
-    repo.write("app.py", "def load(raw):\n    return eval(raw)\n")
-    with Emulator({"models": {"emu/a": {}, "emu/b": {}, "emu/judge": {}}}) as emu:
-        env = home_env(emu.base_url, tmp_path / "home")
-        env.update(GIT_ENV, FUSE_LS_MODELS="emu/a,emu/b", FUSE_LS_JUDGE="emu/judge")
-        res = run_cli(["review", "--uncommitted", "--format", "json"], env, repo.root)
-        sent = json.dumps([r.body for r in emu.requests])
+    res, sent = review_change(repo, tmp_path / "home", run_cli)
     assert res.returncode in (0, 1), res.stderr
-    assert emu.requests, "the change was still reviewed"
+    assert sent != "[]", "the change was still reviewed"
     assert "hunter2" not in sent
     assert "review.md is a symbolic link" in res.stdout + res.stderr
     record("change review: linked rules file not sent", link)
@@ -94,12 +103,7 @@ def test_a_huge_rules_file_is_read_only_as_far_as_it_is_used(tmp_path: Path) -> 
     repo = Repo(tmp_path / "repo")
     repo.commit("empty")
     make_sparse(repo.root / ".fuse-ls" / "review.md", "- Flag every eval.\n")
-    repo.write("app.py", "def load(raw):\n    return eval(raw)\n")
-    with Emulator({"models": {"emu/a": {}, "emu/b": {}, "emu/judge": {}}}) as emu:
-        env = home_env(emu.base_url, tmp_path / "home")
-        env.update(GIT_ENV, FUSE_LS_MODELS="emu/a,emu/b", FUSE_LS_JUDGE="emu/judge")
-        res = run_capped(["review", "--uncommitted", "--format", "json"], env, repo.root)
-        sent = json.dumps([r.body for r in emu.requests])
+    res, sent = review_change(repo, tmp_path / "home", run_capped)
     assert res.returncode in (0, 1) and "Traceback" not in res.stderr, res.stderr[-2000:]
     assert "Flag every eval." in sent
     assert "review.md is longer than 8000 characters" in res.stdout + res.stderr

@@ -43,7 +43,7 @@ def test_a_redirect_is_not_followed_and_says_where_it_pointed(tmp_path: Path) ->
             env = outside_env("XDG_")
             env.update(
                 FUSE_LS_BASE_URL=f"{endpoint.url}/v1",
-                FUSE_LS_API_KEY_ENV="LOCAL_LLM_KEY",
+                FUSE_LS_PROVIDER__API_KEY_ENV="LOCAL_LLM_KEY",
                 LOCAL_LLM_KEY=KEY,
                 FUSE_LS_MODELS="local/coder",
                 FUSE_LS_JUDGE="local/coder",
