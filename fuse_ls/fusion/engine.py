@@ -447,9 +447,17 @@ class _Run:
             return None
         estimate = await self.engine.estimate_cost(request)
         if estimate is None:
+            caps = [
+                f"budget.{name}"
+                for name, cap in (
+                    ("max_usd_per_request", budget.max_usd_per_request),
+                    ("max_usd_per_day", budget.max_usd_per_day),
+                )
+                if cap is not None
+            ]
             self.notes.append(
                 unpriced_note(self.engine.unpriced(request), "call")
-                + ": budget.max_usd_per_request could not be checked"
+                + f": {' and '.join(caps)} could not be checked"
             )
             return None
         if budget.max_usd_per_request is not None and estimate > budget.max_usd_per_request:
