@@ -431,6 +431,21 @@ def _exit_codes(said: Mapping[int, str] | None = None) -> str:
     )
 
 
+def _command(
+    sub: Any, name: str, about: str, exit_codes: str, more: str = ""
+) -> argparse.ArgumentParser:
+    """A command whose --help starts with `about` (+ `more`) and ends with its exit codes
+    (kept as laid out: the raw formatter, so `about` must fit 80 columns)."""
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name,
+        help=about,
+        description=about[0].upper() + about[1:] + more + ".",
+        epilog=exit_codes,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fuse-ls",
@@ -440,13 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     about = "fused review of a change (--diff, --staged, --uncommitted) or of files"
-    p = sub.add_parser(
-        "review",
-        help=about,
-        description=about[0].upper() + about[1:] + ".",
-        epilog=_exit_codes(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = _command(sub, "review", about, _exit_codes())
     _add_fusion_options(p, many=True)
     p.add_argument("--sarif", action="store_true", help="print SARIF 2.1.0 for code scanning")
     p.add_argument(
@@ -477,23 +486,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     about = "consensus explanation of a file or line range"
-    p = sub.add_parser(
-        "explain",
-        help=about,
-        description=about[0].upper() + about[1:] + ".",
-        epilog=_exit_codes({0: "done", 1: "", 4: ""}),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = _command(sub, "explain", about, _exit_codes({0: "done", 1: "", 4: ""}))
     _add_fusion_options(p)
 
     about = "fused fix of a file or line range"
-    p = sub.add_parser(
-        "fix",
-        help=about,
-        description=about[0].upper() + about[1:] + " (printed; --apply writes it).",
-        epilog=_exit_codes({0: "done", 1: "the fix failed its checks (--verify)", 4: ""}),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    fix_codes = _exit_codes({0: "done", 1: "the fix failed its checks (--verify)", 4: ""})
+    p = _command(sub, "fix", about, fix_codes, " (printed; --apply writes it)")
     _add_fusion_options(p)
     p.add_argument(
         "--apply",
@@ -521,14 +519,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
     about = "check configuration, keys, endpoints and model ids"
-    p = sub.add_parser(
-        "doctor",
-        help=about,
-        description=about[0].upper() + about[1:] + ".",
-        epilog="exit codes:\n  0    no check failed (warnings and notes included)\n"
-        "  1    a check failed (a red row; `ok: false` in --json)",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    doctor_codes = (
+        "exit codes:\n  0    no check failed (warnings and notes included)\n"
+        "  1    a check failed (a red row; `ok: false` in --json)"
     )
+    p = _command(sub, "doctor", about, doctor_codes)
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--offline", action="store_true", help="skip network checks")
     p.add_argument("--editor-settings", metavar="FILE", help="editor settings JSON ('-': stdin)")
