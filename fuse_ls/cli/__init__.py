@@ -357,13 +357,11 @@ def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
     p.add_argument(
         "--models",
-        type=_model_ids,
+        type=model_ids,
         metavar="IDS",
         help="comma-separated pool of model ids (overrides config)",
     )
-    p.add_argument(
-        "--judge", type=_model_id, metavar="ID", help="judge model id (overrides config)"
-    )
+    p.add_argument("--judge", type=model_id, metavar="ID", help="judge model id (overrides config)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no live progress")
     _add_trust_option(p)
@@ -372,7 +370,7 @@ def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
     p.set_defaults(sarif=False, fail_on=None, command_parser=p)
 
 
-def _model_ids(text: str) -> str:
+def model_ids(text: str) -> str:
     """An argparse type: at least one model id between the commas (kept as typed)."""
     if not any(m.strip() for m in text.split(",")):
         raise argparse.ArgumentTypeError(
@@ -382,7 +380,7 @@ def _model_ids(text: str) -> str:
     return text
 
 
-def _model_id(text: str) -> str:
+def model_id(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(
             f"expected a model id such as openai/gpt-5-mini, got {text!r}"

@@ -63,7 +63,7 @@ def _error(err: Console, message: str) -> None:
 _MIN_UNIT_TOKENS = 256
 
 
-def _whole_number(minimum: int) -> Callable[[str], int]:
+def whole_number(minimum: int) -> Callable[[str], int]:
     """An argparse type: a whole number >= `minimum` (a bad one stops the run, named)."""
 
     def parse(text: str) -> int:
@@ -122,7 +122,7 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--min-severity", choices=SEVERITIES, help="hide less severe findings")
     p.add_argument(
         "--max-findings",
-        type=_whole_number(0),
+        type=whole_number(0),
         metavar="N",
         help="show at most N (default 50; 0: all)",
     )
@@ -136,21 +136,21 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--concurrency",
-        type=_whole_number(1),
+        type=whole_number(1),
         default=16,
         metavar="N",
         help="model calls in flight (16)",
     )
     p.add_argument(
         "--per-endpoint",
-        type=_whole_number(1),
+        type=whole_number(1),
         default=8,
         metavar="N",
         help="calls in flight per endpoint (8)",
     )
     p.add_argument(
         "--unit-tokens",
-        type=_whole_number(_MIN_UNIT_TOKENS),
+        type=whole_number(_MIN_UNIT_TOKENS),
         default=6000,
         metavar="N",
         help="most tokens of code in one request, for every model (6000; lowered to fit "

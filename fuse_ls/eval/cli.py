@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
+from fuse_ls.cli import model_id, model_ids
+from fuse_ls.cli.changes import whole_number
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import MODES
 from fuse_ls.safetext import visible
@@ -39,7 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="score with the judge labels in results/NAME (default: the Opus judge's)",
     )
     p.add_argument(
-        "--pool-size", type=int, default=5, metavar="N", help="tools per pool (default 5)"
+        "--pool-size",
+        type=whole_number(1),
+        default=5,
+        metavar="N",
+        help="tools per pool (default 5)",
     )
     p.add_argument(
         "--pools",
@@ -48,7 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the N best tools (default), or random draws of N",
     )
     p.add_argument(
-        "--samples", type=int, default=200, metavar="S", help="random pools to draw (default 200)"
+        "--samples",
+        type=whole_number(1),
+        default=200,
+        metavar="S",
+        help="random pools to draw (default 200)",
     )
     p.add_argument("--seed", type=int, default=0, metavar="X", help="seed of the random pools")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -64,8 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("cases", type=Path, help="a folder of case folders (or one case folder)")
-    p.add_argument("--models", help="comma-separated pool of model ids (overrides config)")
-    p.add_argument("--judge", help="judge model id (overrides config)")
+    p.add_argument(
+        "--models",
+        type=model_ids,
+        metavar="IDS",
+        help="comma-separated pool of model ids (overrides config)",
+    )
+    p.add_argument("--judge", type=model_id, metavar="ID", help="judge model id (overrides config)")
     p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
@@ -132,9 +147,6 @@ def cmd_replay(args: argparse.Namespace, out: Console, err: Console) -> int:
     from fuse_ls.eval.dataset import load_dataset
     from fuse_ls.eval.replay import replay
 
-    if args.pool_size < 1 or args.samples < 1:
-        err.print("[red]error:[/red] --pool-size and --samples must be at least 1")
-        return 2
     ds = load_dataset(args.dataset, args.judge_labels)
     result = replay(ds, args.pool_size, args.pools, args.samples, args.seed)
     if args.html:

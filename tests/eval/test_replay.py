@@ -231,3 +231,31 @@ def test_broken_json_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixt
     (root / "golden_comments" / "repo.json").write_text("[{")
     assert main(["eval", "replay", str(root)]) == 2
     assert "repo.json: not readable JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["replay", "DS", "--pool-size", "0"],
+            "argument --pool-size: expected a whole number >= 1, got 0",
+        ),
+        (
+            ["replay", "DS", "--samples", "x"],
+            "argument --samples: expected a whole number, got 'x'",
+        ),
+        (
+            ["live", "DS", "--judge", " "],
+            "argument --judge: expected a model id such as openai/gpt-5-mini, got ' '",
+        ),
+    ],
+)
+def test_a_bad_option_value_reads_as_in_review(
+    argv: list[str], said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ "error: --pool-size and --samples must be at least 1" was a style of its own, and
+    `eval live --judge ' '` was refused only after the cases were read."""
+    with pytest.raises(SystemExit) as stop:
+        main(["eval", *[str(BENCH) if a == "DS" else a for a in argv]])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"fuse-ls eval {argv[0]}: error: {said}"
