@@ -107,6 +107,21 @@ def test_emulator_help_names_the_command_as_typed(tmp_path: Path) -> None:
     assert res.stdout.startswith("usage: python -m fuse_ls.emulator "), res.stdout
 
 
+@pytest.mark.parametrize(
+    ("port", "said"),
+    [("99999", "expected a port from 0 to 65535, got 99999"), ("-1", None), ("x", None)],
+)
+def test_a_port_out_of_range_is_bad_usage_not_a_traceback(
+    tmp_path: Path, port: str, said: str | None
+) -> None:
+    env = home_env("http://127.0.0.1:9/api/v1", tmp_path / "home")
+    res = run_cli(["emulator", "--port", port], env, tmp_path, timeout=30)
+    assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
+    last = res.stderr.splitlines()[-1]
+    assert last.startswith("fuse-ls emulator: error: argument --port: expected a port"), last
+    assert said is None or last.endswith(said)
+
+
 def test_a_small_budget_is_named_as_set_not_rounded_to_zero(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text(CODE)
     with Emulator({"models": {JUDGE: {}}}) as emu:
