@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -238,12 +239,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     p.add_argument(
-        "--since", metavar="DAYS", type=float, help="only sessions of the last DAYS days"
+        "--since", metavar="DAYS", type=_days, help="only sessions of the last DAYS days"
     )
     p.add_argument(
         "--data-dir", metavar="DIR", help="telemetry folder (default: platform data dir)"
     )
     return p
+
+
+def _days(text: str) -> float:
+    """An argparse type: a number of days > 0, worded as `fuse-ls review` words one."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of days > 0, got {text}")
+    return value
 
 
 def stats_main(argv: list[str], settings: TelemetrySettings | None = None) -> int:
@@ -253,9 +265,6 @@ def stats_main(argv: list[str], settings: TelemetrySettings | None = None) -> in
     not given; without either, FUSE_LS_DATA_DIR, then the platform data dir.
     """
     args = build_parser().parse_args(argv)
-    if args.since is not None and args.since <= 0:
-        print("fuse-ls stats: --since needs a positive number of days", file=sys.stderr)
-        return 2
     root = store.data_dir(settings or _configured(args.data_dir), override=args.data_dir)
     started = time.perf_counter()
     sessions = load_sessions(root, since_days=args.since)

@@ -352,3 +352,19 @@ def test_ten_thousand_sessions(big_dir: Path) -> None:
     assert ee["withEarlyErrors"]["rates"]["applied"] < ee["withoutEarlyErrors"]["rates"]["applied"]
     html = render_html(stats)
     assert html.count("<svg") >= 10
+
+
+@pytest.mark.parametrize(
+    ("since", "said"),
+    [("-3", "expected a number of days > 0, got -3"), ("x", "expected a number of days, got 'x'")],
+)
+def test_a_bad_since_reads_as_any_bad_option_value(
+    since: str, said: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It said "fuse-ls stats: --since needs a positive number of days", a style of its own."""
+    with pytest.raises(SystemExit) as stop:
+        stats_main(["--since", since])
+    assert stop.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"fuse-ls stats: error: argument --since: {said}"
+    )
