@@ -78,7 +78,8 @@ def test_a_key_pasted_as_a_model_id_is_refused_and_not_shown(tmp_path: Path) -> 
         from_env = run_cli(["review", "a.py"], env, repo)
         assert emu.requests == [] or all(key not in str(r.body) for r in emu.requests)
     assert res.returncode == 2
-    assert "Invalid setting '--judge' (from the command line): got '<hidden>'" in res.stderr
+    assert "fuse-ls review: error: argument --judge: expected " in res.stderr
+    assert res.stderr.endswith(", got '<hidden>'\n"), res.stderr
     assert "Invalid setting 'FUSE_LS_MODELS[1]'" in from_env.stderr
     for run in (res, from_env):
         assert key not in run.stdout + run.stderr
