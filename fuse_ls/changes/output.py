@@ -191,7 +191,7 @@ def review_json(review: ChangeReview) -> dict[str, Any]:
 def sarif(review: ChangeReview) -> dict[str, Any]:
     """SARIF 2.1.0 of a change review. `partialFingerprints` come from the flagged code,
     not line numbers, so GitHub code scanning matches a finding across runs after lines move."""
-    return sarif_log(
+    log = sarif_log(
         SarifEntry(
             r.finding,
             source_artifact(r.path),
@@ -200,6 +200,25 @@ def sarif(review: ChangeReview) -> dict[str, Any]:
         )
         for r in review.findings
     )
+    # Code scanning reads an empty result list as "every alert fixed": a consumer that
+    # does not see the exit code learns here that the run stopped or failed (exit 3, 4).
+    asked = [o for o in review.outcomes if not o.cached and not o.skipped]
+    failed = bool(review.outcomes) and (
+        all(o.skipped for o in review.outcomes) or (bool(asked) and all(o.error for o in asked))
+    )
+    said = [("error", f"{o.unit.path}:{o.unit.start_line}: {o.error}") for o in asked if o.error]
+    if review.stopped:
+        not_run = sum(1 for o in review.outcomes if o.skipped)
+        said.append(("warning", f"stopped: {review.stopped}; {not_run} unit(s) not reviewed"))
+    log["runs"][0]["invocations"] = [
+        {
+            "executionSuccessful": not failed,
+            "toolExecutionNotifications": [
+                {"level": level, "message": {"text": text}} for level, text in said
+            ],
+        }
+    ]
+    return log
 
 
 _RD_SEVERITY = {"error": "ERROR", "warning": "WARNING", "info": "INFO", "hint": "INFO"}

@@ -54,6 +54,10 @@ def test_a_run_stopped_before_any_unit_fails_the_gate(repo: Repo, emu: Emulator)
     # The same change reviewed: a finding at --fail-on is 1, not 4.
     res = fuse(["review", "--uncommitted", "--fail-on", "error"], repo, emu)
     assert res.returncode == 1, res.stdout + res.stderr
+    sarif = json.loads(fuse(["review", "--uncommitted", "--format", "sarif"], repo, emu).stdout)
+    assert sarif["runs"][0]["invocations"] == [
+        {"executionSuccessful": True, "toolExecutionNotifications": []}
+    ]
 
 
 @pytest.mark.parametrize("fmt", ["sarif", "json", "rdjson"])
@@ -67,7 +71,14 @@ def test_a_machine_format_says_on_stderr_why_nothing_was_reviewed(
     assert res.stderr.splitlines() == [
         "error: nothing was reviewed: the run's 0.000001s deadline had passed (exit 4)"
     ]
-    json.loads(res.stdout)  # the output itself is still whole
+    data = json.loads(res.stdout)  # the output itself is still whole
+    if fmt == "sarif":
+        # Uploaded anyway (`if: always()`), no results would read as every alert fixed.
+        [invocation] = data["runs"][0]["invocations"]
+        assert invocation["executionSuccessful"] is False
+        [note] = invocation["toolExecutionNotifications"]
+        assert note["level"] == "warning"
+        assert note["message"]["text"].startswith("stopped: the run's 0.000001s deadline")
 
 
 def test_an_empty_change_passes_the_gate(repo: Repo, emu: Emulator) -> None:
