@@ -354,6 +354,17 @@ def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
             metavar="TARGET",
             help="FILE, FILE:LINE or FILE:START-END (1-based, inclusive)",
         )
+    add_model_options(p)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no live progress")
+    _add_trust_option(p)
+    # command_parser: a flag found bad once the settings are loaded is reported as this
+    # command's parser reports one (bad_usage).
+    p.set_defaults(sarif=False, fail_on=None, command_parser=p)
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """--mode, --models and --judge, as every command that runs a fusion takes them."""
     p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
     p.add_argument(
         "--models",
@@ -362,12 +373,6 @@ def _add_fusion_options(p: argparse.ArgumentParser, many: bool = False) -> None:
         help="comma-separated pool of model ids (overrides config)",
     )
     p.add_argument("--judge", type=model_id, metavar="ID", help="judge model id (overrides config)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    p.add_argument("--quiet", action="store_true", help="no live progress")
-    _add_trust_option(p)
-    # command_parser: a flag found bad once the settings are loaded is reported as this
-    # command's parser reports one (bad_usage).
-    p.set_defaults(sarif=False, fail_on=None, command_parser=p)
 
 
 def model_ids(text: str) -> str:

@@ -88,14 +88,19 @@ def _usd(text: str) -> float:
     return value
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text}")
-    return value
+def positive_number(unit: str) -> Callable[[str], float]:
+    """An argparse type: a finite number of `unit` (seconds, days) > 0."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text!r}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit} > 0, got {text}")
+        return value
+
+    return parse
 
 
 def add_change_options(p: argparse.ArgumentParser) -> None:
@@ -129,7 +134,7 @@ def add_change_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-cost", type=_usd, metavar="USD", help="USD limit for the whole run")
     p.add_argument(
         "--deadline",
-        type=_seconds,
+        type=positive_number("seconds"),
         metavar="SECONDS",
         help="one deadline for the whole run; what it cuts is named (default: "
         "quorum.deadline_s for each unit)",

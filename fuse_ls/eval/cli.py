@@ -11,10 +11,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from fuse_ls.cli import model_id, model_ids
+from fuse_ls.cli import add_model_options
 from fuse_ls.cli.changes import whole_number
 from fuse_ls.core.errors import FuseError
-from fuse_ls.core.types import MODES
 from fuse_ls.safetext import visible
 
 
@@ -74,14 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     p.add_argument("cases", type=Path, help="a folder of case folders (or one case folder)")
-    p.add_argument(
-        "--models",
-        type=model_ids,
-        metavar="IDS",
-        help="comma-separated pool of model ids (overrides config)",
-    )
-    p.add_argument("--judge", type=model_id, metavar="ID", help="judge model id (overrides config)")
-    p.add_argument("--mode", choices=MODES, help="how answers are fused (default from config)")
+    add_model_options(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -34,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
+from fuse_ls.cli.changes import positive_number
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.aggregate import SessionFacts, compute_stats, percentile
@@ -239,23 +239,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print machine-readable JSON")
     p.add_argument("--html", metavar="FILE", help="write a self-contained HTML report")
     p.add_argument(
-        "--since", metavar="DAYS", type=_days, help="only sessions of the last DAYS days"
+        "--since",
+        metavar="DAYS",
+        type=positive_number("days"),
+        help="only sessions of the last DAYS days",
     )
     p.add_argument(
         "--data-dir", metavar="DIR", help="telemetry folder (default: platform data dir)"
     )
     return p
-
-
-def _days(text: str) -> float:
-    """An argparse type: a number of days > 0, worded as `fuse-ls review` words one."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of days, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number of days > 0, got {text}")
-    return value
 
 
 def stats_main(argv: list[str], settings: TelemetrySettings | None = None) -> int:
