@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fuse_ls.core.errors import BadRange
-from fuse_ls.core.vocab import SEVERITIES, Severity
+from fuse_ls.core.vocab import Severity
 
 # Every `fuse-ls` command builds the parser with `add_change_options`, so what only a
 # change review runs (git, the cache, the engine and its HTTP stack, rich) is imported
@@ -57,110 +56,6 @@ def _error(err: Console, message: str) -> None:
 
     # Text, not markup: paths and git's messages may contain [brackets].
     err.print(Text("error: ", style="red") + Text(message))
-
-
-# Below this a unit holds hardly a function: the smallest budget a review is useful with.
-_MIN_UNIT_TOKENS = 256
-
-
-def whole_number(minimum: int) -> Callable[[str], int]:
-    """An argparse type: a whole number >= `minimum` (a bad one stops the run, named)."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"expected a whole number >= {minimum}, got {text}")
-        return value
-
-    return parse
-
-
-def _usd(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an amount in USD, got {text!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"expected an amount in USD >= 0, got {text}")
-    return value
-
-
-def positive_number(unit: str) -> Callable[[str], float]:
-    """An argparse type: a finite number of `unit` (seconds, days) > 0."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a number of {unit} > 0, got {text}")
-        return value
-
-    return parse
-
-
-def add_change_options(p: argparse.ArgumentParser) -> None:
-    scope = p.add_mutually_exclusive_group()
-    scope.add_argument(
-        "--diff",
-        nargs="?",
-        const="",
-        metavar="BASE",
-        help="review the changes since BASE (default: the merge base with the default branch), "
-        "uncommitted work included",
-    )
-    scope.add_argument("--staged", action="store_true", help="review the staged changes")
-    scope.add_argument(
-        "--uncommitted", action="store_true", help="review staged, unstaged and untracked work"
-    )
-    p.add_argument(
-        "--format",
-        choices=("text", "json", "sarif", "rdjson"),
-        help="output format (rdjson: reviewdog's diagnostic format)",
-    )
-    p.add_argument("--all-lines", action="store_true", help="report findings on context lines too")
-    p.add_argument("--no-cache", action="store_true", help="ask the models even for cached units")
-    p.add_argument("--min-severity", choices=SEVERITIES, help="hide less severe findings")
-    p.add_argument(
-        "--max-findings",
-        type=whole_number(0),
-        metavar="N",
-        help="show at most N (default 50; 0: all)",
-    )
-    p.add_argument("--max-cost", type=_usd, metavar="USD", help="USD limit for the whole run")
-    p.add_argument(
-        "--deadline",
-        type=positive_number("seconds"),
-        metavar="SECONDS",
-        help="one deadline for the whole run; what it cuts is named (default: "
-        "quorum.deadline_s for each unit)",
-    )
-    p.add_argument(
-        "--concurrency",
-        type=whole_number(1),
-        default=16,
-        metavar="N",
-        help="model calls in flight (16)",
-    )
-    p.add_argument(
-        "--per-endpoint",
-        type=whole_number(1),
-        default=8,
-        metavar="N",
-        help="calls in flight per endpoint (8)",
-    )
-    p.add_argument(
-        "--unit-tokens",
-        type=whole_number(_MIN_UNIT_TOKENS),
-        default=6000,
-        metavar="N",
-        help="most tokens of code in one request, for every model (6000; lowered to fit "
-        "the smallest context window)",
-    )
 
 
 _CHANGE_ONLY = (

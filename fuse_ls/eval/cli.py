@@ -11,8 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from fuse_ls.cli import add_model_options
-from fuse_ls.cli.changes import whole_number
+from fuse_ls.cli.parser import add_model_options, whole_number
 from fuse_ls.core.errors import FuseError
 from fuse_ls.safetext import visible
 
