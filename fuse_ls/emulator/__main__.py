@@ -7,20 +7,10 @@ import asyncio
 import signal
 import sys
 
+from fuse_ls.core.hosts import port_argument
 from fuse_ls.emulator.demo import demo_script
 from fuse_ls.emulator.script import EmulatorScript, ScriptError, load_script
 from fuse_ls.emulator.server import Emulator
-
-
-def _port(text: str) -> int:
-    """An argparse type: 0-65535 (beyond, the bind raised OverflowError: a traceback)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port from 0 to 65535, got {text}")
-    return value
 
 
 def build_parser(prog: str = "python -m fuse_ls.emulator") -> argparse.ArgumentParser:
@@ -32,7 +22,7 @@ def build_parser(prog: str = "python -m fuse_ls.emulator") -> argparse.ArgumentP
         "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
     )
     parser.add_argument(
-        "--port", type=_port, default=0, metavar="PORT", help="port; 0 picks a free one"
+        "--port", type=port_argument, default=0, metavar="PORT", help="port; 0 picks a free one"
     )
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--script", help="a JSON or TOML emulator script")

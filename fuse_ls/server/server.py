@@ -35,6 +35,7 @@ from pygls.protocol import LanguageServerProtocol, lsp_method
 
 from fuse_ls import __version__
 from fuse_ls.core.events import FusionEvent
+from fuse_ls.core.hosts import port_argument
 from fuse_ls.server import actions, transports, wire
 from fuse_ls.server.base import Feature, ServerBase, doc_key
 from fuse_ls.server.explain import Explain
@@ -445,7 +446,12 @@ def serve_main(argv: list[str]) -> int:
     parser.add_argument(
         "--host", default="127.0.0.1", help="address for --tcp/--ws (default 127.0.0.1)"
     )
-    parser.add_argument("--port", type=int, default=2087, help="port for --tcp/--ws (default 2087)")
+    parser.add_argument(
+        "--port",
+        type=port_argument,
+        default=2087,
+        help="port for --tcp/--ws (default 2087)",
+    )
     parser.add_argument(
         "--allow-origin",
         action="append",
@@ -464,11 +470,15 @@ def serve_main(argv: list[str]) -> int:
     if args.log_file:
         logging.basicConfig(filename=args.log_file, level=logging.INFO)
     server = create_server()
-    with contextlib.suppress(KeyboardInterrupt):
-        if args.tcp:
-            transports.serve_tcp(server, args.host, args.port)
-        elif args.ws:
-            transports.serve_ws(server, args.host, args.port, args.allow_origin)
-        else:
-            server.start_io()
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            if args.tcp:
+                transports.serve_tcp(server, args.host, args.port)
+            elif args.ws:
+                transports.serve_ws(server, args.host, args.port, args.allow_origin)
+            else:
+                server.start_io()
+    except transports.ListenError as exc:
+        print(f"fuse-ls serve: {exc}; choose another --port", file=sys.stderr)
+        return 1
     return 0

@@ -31,6 +31,10 @@ log = logging.getLogger(__name__)
 _LSP_HEADER = re.compile(rb"^Content-(Length|Type):", re.IGNORECASE)
 
 
+class ListenError(Exception):
+    """The address could not be listened on (in use, not this machine's, no permission)."""
+
+
 class _FirstLineBack:
     """The connection's reader with its first line, already read, handed back first."""
 
@@ -46,6 +50,13 @@ class _FirstLineBack:
 
     async def readexactly(self, n: int) -> bytes:
         return await self._reader.readexactly(n)
+
+
+def _why(exc: OSError) -> str:
+    # asyncio words it "error while attempting to bind on address (...): address already
+    # in use"; the last part is what the user needs.
+    text = exc.strerror or str(exc)
+    return text.rsplit(": ", 1)[-1]
 
 
 def _report(server: LanguageServer) -> Any:
@@ -83,7 +94,10 @@ def serve_tcp(server: LanguageServer, host: str, port: int) -> None:
         server.shutdown()  # type: ignore[no-untyped-call]
 
     async def main() -> None:
-        listener = await asyncio.start_server(connection, host, port)
+        try:
+            listener = await asyncio.start_server(connection, host, port)
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {host}:{port}: {_why(exc)}") from exc
         server._server = listener
         log.info("Serving on %s", ", ".join(str(s.getsockname()) for s in listener.sockets))
         async with listener:
@@ -124,7 +138,11 @@ def serve_ws(server: LanguageServer, host: str, port: int, origins: Sequence[str
         # websockets answers 403 to a handshake whose Origin is not listed; None is "no
         # Origin header", what editors and other non-browser clients send.
         allowed: list[Origin | None] = [None, *(Origin(o) for o in origins)]
-        async with serve(connection, host, port, origins=allowed) as listener:
+        try:
+            started = await serve(connection, host, port, origins=allowed)
+        except OSError as exc:
+            raise ListenError(f"cannot listen on {host}:{port}: {_why(exc)}") from exc
+        async with started as listener:
             server._server = listener
             log.info("Serving on %s", ", ".join(str(s.getsockname()) for s in listener.sockets))
             await listener.serve_forever()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -107,19 +108,35 @@ def test_emulator_help_names_the_command_as_typed(tmp_path: Path) -> None:
     assert res.stdout.startswith("usage: python -m fuse_ls.emulator "), res.stdout
 
 
+@pytest.mark.parametrize("command", [["emulator"], ["serve", "--tcp"], ["serve", "--ws"]])
 @pytest.mark.parametrize(
     ("port", "said"),
     [("99999", "expected a port from 0 to 65535, got 99999"), ("-1", None), ("x", None)],
 )
 def test_a_port_out_of_range_is_bad_usage_not_a_traceback(
-    tmp_path: Path, port: str, said: str | None
+    tmp_path: Path, command: list[str], port: str, said: str | None
 ) -> None:
     env = home_env("http://127.0.0.1:9/api/v1", tmp_path / "home")
-    res = run_cli(["emulator", "--port", port], env, tmp_path, timeout=30)
+    res = run_cli([*command, "--port", port], env, tmp_path, timeout=30)
     assert res.returncode == 2 and "Traceback" not in res.stderr, res.stderr
     last = res.stderr.splitlines()[-1]
-    assert last.startswith("fuse-ls emulator: error: argument --port: expected a port"), last
+    assert last.startswith(f"fuse-ls {command[0]}: error: argument --port: expected a port"), last
     assert said is None or last.endswith(said)
+
+
+@pytest.mark.parametrize("transport", ["--tcp", "--ws"])
+def test_a_port_in_use_is_said_not_a_traceback(tmp_path: Path, transport: str) -> None:
+    env = home_env("http://127.0.0.1:9/api/v1", tmp_path / "home")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        res = run_cli(["serve", transport, "--port", str(port)], env, tmp_path, timeout=60)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr.strip() == (
+        f"fuse-ls serve: cannot listen on 127.0.0.1:{port}: address already in use; "
+        "choose another --port"
+    ), res.stderr
 
 
 def test_a_small_budget_is_named_as_set_not_rounded_to_zero(tmp_path: Path) -> None:
