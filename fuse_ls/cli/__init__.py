@@ -321,7 +321,8 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     else:
         title = "consensus explanation" if task == "explain" else "fused fix"
         where = f"{title}: {shown}:{request.start_line}-{request.end_line}"
-        render.print_text(out, result, where, code_path=shown if task == "fix" else None)
+        code_path = shown if task == "fix" else None
+        render.print_text(out, result, where, code_path, request.start_line)
         if verify:
             from fuse_ls.cli.verify import print_checks
 

@@ -262,11 +262,24 @@ def print_review(
 
 
 def print_text(
-    console: Console, result: FusionResult, title: str, code_path: str | None = None
+    console: Console,
+    result: FusionResult,
+    title: str,
+    code_path: str | None = None,
+    first_line: int = 1,
 ) -> None:
     """An explanation is Markdown; a fix (`code_path` given) is that file's code, shown
     line for line: as Markdown its lines would run together and comments become headings."""
     answer = result.answer or ""
+    if code_path is not None and not console.is_terminal:
+        # Piped, the code is printed as it is: in a panel rich wrapped its long lines at 80
+        # columns, and a wrapped line read as two lines of the fix and could not be copied.
+        line(console, Text(title, style="bold"))
+        console.print(Text(answer.rstrip("\n")), soft_wrap=True)
+        if result.explanation:
+            console.print(Text("\n" + result.explanation, style="italic"), soft_wrap=True)
+        _footer(console, result)
+        return
     # hyperlinks=False: a link shows its target. Otherwise only its words are shown (the
     # URL hidden in an OSC 8 link, or dropped when piped), and a model led by the code it
     # read can word `[the docs](https://host/?d=<the code>)` to be clicked.
@@ -278,6 +291,10 @@ def print_text(
             Syntax.guess_lexer(code_path, answer),
             word_wrap=True,
             background_color="default",
+            # The file's line numbers: a long line the terminal wraps has none on its
+            # continuation, so it does not read as a line of its own.
+            line_numbers=True,
+            start_line=first_line,
         )
     ]
     if result.explanation:

@@ -188,6 +188,23 @@ def test_explain_and_fix_apply(emu: Emulator, project: Path) -> None:
     assert "    value = ast.literal_eval(user_input)\n" in (project / "app.py").read_text()
 
 
+LONG_FIX = "ast.literal_eval(user_input)  # literal_eval: no calls, no names, no attributes ("
+
+
+def test_a_piped_fix_keeps_its_long_lines_whole(project: Path) -> None:
+    """`fuse-ls fix F:A-B | ...` at 80 columns: rich wrapped the fused code in a panel, so
+    one long line of the fix came out as two (and the panel's borders around them)."""
+    fix = {"find": "eval(user_input)", "replace": LONG_FIX}
+    script = {"models": {**{m: {"fix": fix} for m in (A, B, C)}, JUDGE: {}}}
+    with Emulator(script) as emulator:
+        res = fuse(["fix", "app.py:2"], project, emulator.base_url, COLUMNS="80")
+    assert res.returncode == 0, res.stderr
+    expected = f"    value = {LONG_FIX}"
+    assert len(expected) > 80
+    assert expected in res.stdout.splitlines(), res.stdout
+    assert res.stdout.splitlines()[0] == "fused fix: app.py:2-2", res.stdout
+
+
 def test_missing_key_says_what_to_set(project: Path) -> None:
     res = fuse(["review", "app.py"], project, None, COLUMNS="80")
     assert res.returncode == 2
