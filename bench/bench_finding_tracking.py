@@ -156,7 +156,7 @@ def publish_per_keystroke(codec: PositionCodec, text: str, then: Snapshot) -> No
         older = findings(then, count, "old")
         moved = keystrokes(codec, text, findings(then, count, "new"), 50)
         versions = [[*older, *found] for found in moved]
-        diagnostics._SIMILARITIES.clear()
+        diagnostics._similarity.cache_clear()
         unique(versions[0])  # the publish when the review ended scores the messages
         diagnostics._same_finding_pairs = scored_anew
         try:

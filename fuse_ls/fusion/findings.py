@@ -249,6 +249,16 @@ def _cap_per_model(findings: Sequence[Finding]) -> Sequence[Finding]:
     return [findings[i] for i in chosen]
 
 
+def line_adjusted(score: float, start_a: int, end_a: int, start_b: int, end_b: int) -> float:
+    """A pair's text score with what its lines say: less when the two findings are apart,
+    more when both point precisely at the same lines."""
+    if max(start_a, start_b) - min(end_a, end_b) > 0:
+        return score - NEARBY_PENALTY
+    if end_a - start_a < PRECISE_SPAN and end_b - start_b < PRECISE_SPAN:
+        return score + SAME_LINES_BONUS
+    return score
+
+
 def pair_similarities(votes: Sequence[Vote]) -> dict[tuple[int, int], float]:
     """Scores of the pairs that may merge (different members, close lines), i < j.
 
@@ -280,14 +290,7 @@ def pair_similarities(votes: Sequence[Vote]) -> dict[tuple[int, int], float]:
             fj = votes[j].finding
             if votes[j].voter == voter_i or score <= 0:
                 continue
-            gap = max(fi.start_line, fj.start_line) - min(fi.end_line, fj.end_line)
-            if gap > 0:
-                score -= NEARBY_PENALTY
-            elif (
-                fi.end_line - fi.start_line < PRECISE_SPAN
-                and fj.end_line - fj.start_line < PRECISE_SPAN
-            ):
-                score += SAME_LINES_BONUS
+            score = line_adjusted(score, fi.start_line, fi.end_line, fj.start_line, fj.end_line)
             if score > 0:
                 out[(i, j) if i < j else (j, i)] = score
     return out

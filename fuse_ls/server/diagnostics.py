@@ -7,6 +7,7 @@ current anchors each time it is published.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -258,18 +259,9 @@ class _Similarity:
 
 # The last few message lists (one per document being edited, about): a keystroke in one
 # file must not push out another's.
-_SIMILARITIES: dict[tuple[str, ...], _Similarity] = {}
-_SIMILARITIES_KEPT = 8
-
-
+@functools.lru_cache(maxsize=8)
 def _similarity(messages: tuple[str, ...]) -> _Similarity:
-    found = _SIMILARITIES.pop(messages, None)
-    if found is None:
-        found = _Similarity(messages)
-        if len(_SIMILARITIES) >= _SIMILARITIES_KEPT:
-            del _SIMILARITIES[next(iter(_SIMILARITIES))]  # the least recently used
-    _SIMILARITIES[messages] = found
-    return found
+    return _Similarity(messages)
 
 
 def _same_finding_pairs(items: Sequence[Reported]) -> dict[int, set[int]]:
@@ -278,7 +270,7 @@ def _same_finding_pairs(items: Sequence[Reported]) -> dict[int, set[int]]:
     TF-IDF similarity of the messages with its line bonus, at its merge threshold. Two
     findings of one review are never the same: its clustering already kept them apart."""
     # Clustering loads after start-up (see server.py); a publish comes after a review.
-    from fuse_ls.fusion.findings import MERGE_THRESHOLD, PRECISE_SPAN, SAME_LINES_BONUS
+    from fuse_ls.fusion.findings import MERGE_THRESHOLD, line_adjusted
 
     if len({r.fusion_id for r in items}) < 2:
         return {}
@@ -295,11 +287,9 @@ def _same_finding_pairs(items: Sequence[Reported]) -> dict[int, set[int]]:
             if score <= 0:
                 continue
             there = items[j].anchor.range
-            if (
-                here.end.line - here.start.line < PRECISE_SPAN
-                and there.end.line - there.start.line < PRECISE_SPAN
-            ):
-                score += SAME_LINES_BONUS
+            score = line_adjusted(
+                score, here.start.line, here.end.line, there.start.line, there.end.line
+            )
             if score >= MERGE_THRESHOLD:
                 out.setdefault(i, set()).add(j)
                 out.setdefault(j, set()).add(i)
