@@ -129,8 +129,10 @@ async def test_a_buffer_with_no_file_still_honours_ignore_comments(
     """An untitled buffer has no repository (nothing dismissed, no fingerprint), but its
     ignore comments are the user's words in the text the models saw; the provisional
     diagnostics shown while the judge works hide them too."""
-    judge_waits = {**SCRIPT, "models": {**SCRIPT["models"], JUDGE: {"ttft_ms": 1500}}}
-    emu = emulator_factory(judge_waits)
+    emu = emulator_factory(SCRIPT)
+    # The judge is held until the provisional diagnostics are seen: ordered by state, not
+    # by a judge latency a loaded machine can outlast (CI once missed a 1.5 s window).
+    emu.hold(JUDGE)
     lsp, stop = await start_session("visual-studio-code", emu, tmp_path)
     try:
         uri = "untitled:Untitled-1"
@@ -149,6 +151,7 @@ async def test_a_buffer_with_no_file_still_honours_ignore_comments(
         # All three answered, the judge has not: what they agree on so far is shown.
         assert await wait_for(provisional, what="provisional diagnostics") == {"security", "bugs"}
         assert not running.done()
+        emu.release()
         editor = plain(await asyncio.wait_for(running, 15))
         assert {str(d.code) for d in lsp.diagnostics(uri)} == {"security", "bugs"}
         assert {f["category"] for f in editor["findings"]} == {"security", "bugs"}
