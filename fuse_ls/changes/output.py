@@ -82,7 +82,7 @@ def print_review(console: Console, review: ChangeReview) -> None:
         table.add_column("votes", justify="center", max_width=14)
         table.add_column("finding", overflow="fold")
         # Whole on one line: it is copied for `fuse-ls dismiss`.
-        table.add_column("id", style="dim", no_wrap=True, min_width=16)
+        table.add_column("fingerprint", style="dim", no_wrap=True, min_width=16)
         for r in group:
             f = r.finding
             verdict = " (judge: confirmed)" if f.confirmed else ""

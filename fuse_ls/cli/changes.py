@@ -383,7 +383,8 @@ def _fingerprint(text: str) -> str:
     fp = text.strip().lower()
     if len(fp) != 16 or any(c not in "0123456789abcdef" for c in fp):
         raise argparse.ArgumentTypeError(
-            f"expected a finding's id, 16 hex digits such as 3f9a0c1d2b4e5f60, got {text!r}"
+            f"expected a finding's fingerprint, 16 hex digits such as 3f9a0c1d2b4e5f60, "
+            f"got {text!r}"
         )
     return fp
 
@@ -399,8 +400,8 @@ def dismiss_main(argv: list[str]) -> int:
         nargs="+",
         type=_fingerprint,
         metavar="FINGERPRINT",
-        help="a finding's id: the id column of `fuse-ls review` (and `fuse-ls demo`), "
-        "`fingerprint` in --json",
+        help="a finding's fingerprint: the fingerprint column of `fuse-ls review` (and "
+        "`fuse-ls demo`), `fingerprint` in --json",
     )
     parser.add_argument("--undo", action="store_true", help="show them again")
     parser.add_argument("--note", default="", help="why (kept with the fingerprint)")

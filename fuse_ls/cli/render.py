@@ -197,8 +197,8 @@ def models_table(result: FusionResult) -> Table:
 def findings_table(
     result: FusionResult, path: str, fingerprints: Sequence[str] = (), models: bool = True
 ) -> Table:
-    """`fingerprints` (one per finding) fill an "id" column, as in a change review: what
-    `fuse-ls dismiss` takes, kept whole on one line to be copied. `models`: a column
+    """`fingerprints` (one per finding) fill a "fingerprint" column, as in a change
+    review: what `fuse-ls dismiss` takes, kept whole on one line to be copied. `models`: a column
     naming who found each (the votes cell counts them; `--json` names them too)."""
     table = Table(title=f"fused findings for {path}", title_justify="left", show_lines=True)
     table.add_column("lines", justify="right")
@@ -208,7 +208,7 @@ def findings_table(
     if models:
         table.add_column("models", overflow="fold")
     if fingerprints:
-        table.add_column("id", style="dim", no_wrap=True, min_width=16)
+        table.add_column("fingerprint", style="dim", no_wrap=True, min_width=16)
     for n, f in enumerate(result.findings):
         lines = str(f.start_line) if f.start_line == f.end_line else f"{f.start_line}-{f.end_line}"
         verdict = {True: " (judge: confirmed)", False: "", None: ""}[f.confirmed]

@@ -17,8 +17,11 @@ from fuse_ls.core.types import (
 from fuse_ls.sarif import SarifEntry, file_artifact, sarif_log
 
 
-def finding_json(f: FusedFinding) -> dict[str, Any]:
-    return {"id": f.id, **f.to_json()}
+def finding_json(f: FusedFinding, fingerprint: str | None = None) -> dict[str, Any]:
+    """A finding in `--json`, keyed as in a change review by the `fingerprint` that
+    `fuse-ls dismiss` takes (a review has one per finding). It also carried the fusion's
+    own finding id as `id`: a second "id", not the one the table showed or dismiss took."""
+    return {**({"fingerprint": fingerprint} if fingerprint else {}), **f.to_json()}
 
 
 def candidate_json(c: CandidateResult) -> dict[str, Any]:
@@ -72,9 +75,8 @@ def result_json(
     """`fingerprints` (one per finding, what `fuse-ls dismiss` takes) and the findings
     `hidden` (why -> how many) come with a review; the keys are a change review's."""
     judge = result.judge
-    findings = [finding_json(f) for f in result.findings]
-    for entry, fp in zip(findings, fingerprints, strict=False):
-        entry["fingerprint"] = fp
+    prints: Sequence[str | None] = fingerprints or [None] * len(result.findings)
+    findings = [finding_json(f, fp) for f, fp in zip(result.findings, prints, strict=True)]
     out: dict[str, Any] = {
         "fusion_id": result.fusion_id,
         "path": path,

@@ -78,6 +78,25 @@ def test_a_file_review_shows_the_fingerprints_a_change_review_shows(
     assert prints == {f"fuse-ls/{c}": fp for c, fp in single.items()}
 
 
+def test_a_file_review_and_a_change_review_print_a_finding_in_one_json_shape(
+    repo: Repo, emu: Emulator
+) -> None:
+    """A file review's findings carried an `id` (the fusion's own numbering, "3c1f...-0")
+    beside `fingerprint`; the table's "id" column showed the fingerprint. One name now:
+    a finding is keyed by `fingerprint` in both JSON shapes and in both tables' headers."""
+    single = findings(["review", "src/app.py"], repo.root, emu)["findings"]
+    change = findings(["review", "src/app.py", "--no-cache"], repo.root, emu)["findings"]
+    # A change review spans files and unchanged context: those two keys are its own.
+    assert {tuple(sorted(f)) for f in single} == {
+        tuple(sorted(set(f) - {"path", "on_changed_line"})) for f in change
+    }
+    assert all("id" not in f and "fingerprint" in f for f in single + change)
+    for args in (["review", "src/app.py"], ["review", "src/app.py", "--no-cache"]):
+        table = fuse(args, repo.root, emu, columns=100).stdout
+        header = next(line for line in table.splitlines() if "severity" in line)
+        assert header.split("┃")[-2].strip() == "fingerprint", table
+
+
 def test_a_finding_dismissed_from_a_file_review_is_hidden_there_and_undone(
     repo: Repo, emu: Emulator
 ) -> None:
@@ -113,8 +132,8 @@ def test_a_mistyped_fingerprint_is_an_error_on_stderr_and_dismisses_none(
         assert res.stdout == ""
         assert res.stderr.startswith("usage: fuse-ls dismiss "), res.stderr
         assert res.stderr.splitlines()[-1] == (
-            "fuse-ls dismiss: error: argument FINGERPRINT: expected a finding's id, "
-            f"16 hex digits such as 3f9a0c1d2b4e5f60, got '{typo}'"
+            "fuse-ls dismiss: error: argument FINGERPRINT: expected a finding's "
+            f"fingerprint, 16 hex digits such as 3f9a0c1d2b4e5f60, got '{typo}'"
         )
     after = findings(["review", "src/app.py"], repo.root, emu)
     assert by_category(after)["security"] == security and after["hidden"] == {}
