@@ -405,6 +405,12 @@ def _with_buffers(
     return sorted(by_path.values(), key=lambda f: f.path)
 
 
+_DESCRIPTIONS = {
+    "staged": "staged changes (the index against HEAD)",
+    "uncommitted": "uncommitted changes (staged, unstaged and untracked files, against HEAD)",
+}
+
+
 def read_changes(
     start: Path,
     scope: Scope,
@@ -424,14 +430,18 @@ def read_changes(
     if scope == "diff":
         against, description = resolve_base(root, base, env)
         cached: list[str] = []
-    elif scope == "staged":
-        against = "HEAD" if has_head(root, env) else EMPTY_TREE
-        description = "staged changes (the index against HEAD)"
-        cached = ["--cached"]
     else:
-        against = "HEAD" if has_head(root, env) else EMPTY_TREE
-        description = "uncommitted changes (staged, unstaged and untracked files, against HEAD)"
-        cached = []
+        # Before the first commit there is no HEAD: every file is compared with nothing,
+        # which "against HEAD" would misstate.
+        born = has_head(root, env)
+        against = "HEAD" if born else EMPTY_TREE
+        cached = ["--cached"] if scope == "staged" else []
+        what = "staged file" if scope == "staged" else "file"
+        description = (
+            _DESCRIPTIONS[scope]
+            if born
+            else f"{scope} changes (no commits yet: every {what} is reviewed as new)"
+        )
     # --ignore-submodules=dirty: a moved submodule commit is still listed, but git does
     # not look inside a submodule's working tree (that would run its own configuration).
     common = [

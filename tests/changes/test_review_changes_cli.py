@@ -274,6 +274,32 @@ def test_clear_messages_for_git_problems(tmp_path: Path, emu: Emulator, project:
     assert res.returncode == 0 and "skipped pic.png: binary" in res.stdout
 
 
+def test_before_the_first_commit_a_review_says_every_file_is_new(repo: Repo, emu: Emulator) -> None:
+    """Right after `git init` the scopes said "against HEAD", a commit that does not exist."""
+    repo.write("app.py", BASE)
+    repo.git("add", "app.py")
+    repo.write("notes.py", "def f(text):\n    return eval(text)\n")  # untracked
+    said = {
+        "--staged": "staged changes (no commits yet: every staged file is reviewed as new)",
+        "--uncommitted": "uncommitted changes (no commits yet: every file is reviewed as new)",
+    }
+    reviewed = {"--staged": {"app.py"}, "--uncommitted": {"app.py", "notes.py"}}
+    for scope, description in said.items():
+        res = fuse(["review", scope, "--quiet"], repo, emu)
+        assert res.returncode == 0, res.stderr
+        assert res.stdout.splitlines()[0] == description, res.stdout
+        assert "HEAD" not in res.stdout + res.stderr
+        data = json.loads(fuse(["review", scope, "--format", "json"], repo, emu).stdout)
+        assert data["description"] == description
+        assert {f["path"] for f in data["findings"]} == reviewed[scope]
+    repo.commit("first")
+    repo.write("app.py", BASE + "\nrisky = eval('1')\n")
+    res = fuse(["review", "--uncommitted", "--quiet"], repo, emu)
+    assert res.stdout.splitlines()[0] == (
+        "uncommitted changes (staged, unstaged and untracked files, against HEAD)"
+    )
+
+
 def test_several_file_targets_in_one_run_outside_git(tmp_path: Path, emu: Emulator) -> None:
     folder = Repo.__new__(Repo)
     folder.root = tmp_path / "nogit"
