@@ -334,16 +334,24 @@ def _settings_here() -> tuple[Settings, Path]:
 def cache_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="fuse-ls cache",
+        # The action is required; nargs="?" (to show this help without one) would mark it optional.
+        usage="%(prog)s [-h] [--json] {stats,clear}",
         description="Show or clear the review cache of `fuse-ls review` (dismissed findings "
         "are kept by clear).",
     )
     parser.add_argument(
         "action",
+        nargs="?",
         choices=("stats", "clear"),
         help="stats: entries, size, hits, dismissed findings; clear: forget cached units",
     )
     parser.add_argument("--json", action="store_true", help="print the stats as JSON")
     args = parser.parse_args(argv)
+    if args.action is None:
+        # As `fuse-ls eval` with no action: the actions and what they do, not argparse's
+        # "the following arguments are required: action", which named neither.
+        parser.print_help()
+        return 2
     from fuse_ls.changes.cache import ReviewCache, cache_path
 
     settings, _ = _settings_here()

@@ -322,6 +322,19 @@ def test_cache_stats_and_clear(project: Repo, emu: Emulator) -> None:
     assert json.loads(fuse(["cache", "stats", "--json"], project, emu).stdout)["entries"] == 0
 
 
+def test_cache_without_an_action_shows_the_actions(project: Repo) -> None:
+    """It said "error: the following arguments are required: action": which actions, and
+    what they do, the user had to find with --help."""
+    for args in (["cache"], ["cache", "--json"]):
+        res = fuse(args, project, None)
+        assert res.returncode == 2, res.stdout + res.stderr
+        assert res.stdout.startswith("usage: fuse-ls cache [-h] [--json] {stats,clear}\n")
+        assert "stats: entries, size, hits, dismissed findings" in res.stdout
+        assert "clear: forget cached units" in res.stdout
+        assert "error" not in res.stderr, res.stderr
+    assert not (project.root.parent / ".data").exists()  # nothing was opened or created
+
+
 def test_calls_in_flight_never_exceed_the_limit(project: Repo, emu: Emulator) -> None:
     emu.set_script({"models": {"*": {"ttft_ms": 60}}})
     for i in range(5):
