@@ -62,6 +62,36 @@ def not_a_file(target: str, path: Path) -> str:
     return f"{_shown(path)} is not a file."
 
 
+def target_lines(
+    target: str, path: Path, text: str, start: int | None, end: int | None
+) -> tuple[int, int]:
+    """The lines (1-based, inclusive) of `text`, the file at `path`, that `target` names:
+    all of them without a range. FuseError: one line naming the target as typed and the
+    file's length ("app.py:5-99: past the end of app.py, which has 7 lines"), where the
+    engine's BadRange spoke of "the document" and of "Range 1-1" for an empty file."""
+    from fuse_ls.core.lines import line_count
+
+    count = line_count(text)
+    name = _shown(path)
+    if start is None:
+        if not count:
+            raise FuseError(f"{name} is empty: there is nothing to send to the models.")
+        return 1, count
+    last = start if end is None else end
+    # An editor shows an empty line after a final line break; a range ending there ends
+    # at the last line (as a selection down to it does in the editor).
+    if last == count + 1 and text.endswith(("\n", "\r")):
+        last = count
+    size = f"has {count} line{'' if count == 1 else 's'}" if count else "is empty"
+    if start < 1:
+        raise FuseError(f"{_shown(target)}: lines are numbered from 1 ({name} {size}).")
+    if last < start:
+        raise FuseError(f"{_shown(target)}: the range ends before it starts.")
+    if last > count:
+        raise FuseError(f"{_shown(target)}: past the end of {name}, which {size}.")
+    return start, last
+
+
 def find_workspace(path: Path) -> Path:
     for folder in [path.resolve().parent, *path.resolve().parents]:
         if any((folder / marker).exists() for marker in _ROOT_MARKERS):
@@ -219,7 +249,6 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     from fuse_ls.cli import render, report
     from fuse_ls.config import load_settings
     from fuse_ls.context import build_request, language_for
-    from fuse_ls.core.lines import line_count
     from fuse_ls.fusion.policy import policy_for, pool_slots
 
     out, err = _console(), _console(stderr=True)
@@ -250,15 +279,14 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     except (OSError, UnicodeDecodeError) as exc:
         _error(err, f"cannot read {_shown(path)}: {exc}")
         return 2
-    n_lines = max(line_count(text), 1)
     try:
+        first, last = target_lines(args.target, path, text, start, end)
         request = build_request(
             task,
             path.resolve(),
             text,
-            # Line 0 is a mistake to report, not "from the start": only absent means all.
-            1 if start is None else start,
-            n_lines if end is None else end,
+            first,
+            last,
             settings,
             workspace,
             language_for(path),

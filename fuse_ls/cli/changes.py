@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fuse_ls.core.errors import BadRange
 from fuse_ls.core.vocab import Severity
 
 # Every `fuse-ls` command builds the parser with `add_change_options`, so what only a
@@ -77,12 +76,18 @@ def wants_change_review(args: argparse.Namespace) -> bool:
     return any(getattr(args, name, None) for name in _CHANGE_ONLY)
 
 
-def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Target] | None:
+def _targets_from_files(
+    specs: list[str], root: Path, err: Console
+) -> tuple[list[Target], list[tuple[str, str]]] | None:
+    """The targets to review, and the files skipped (an empty one: no model call for it,
+    as an empty new file in a git change is skipped)."""
     from fuse_ls.changes.review import Target
-    from fuse_ls.cli import not_a_file, parse_target
+    from fuse_ls.cli import not_a_file, parse_target, target_lines
     from fuse_ls.context import language_for
+    from fuse_ls.core.errors import FuseError
 
     targets: list[Target] = []
+    skipped: list[tuple[str, str]] = []
     for spec in specs:
         path, start, end = parse_target(spec)
         if not path.is_file() and Path(spec).is_file():
@@ -95,21 +100,23 @@ def _targets_from_files(specs: list[str], root: Path, err: Console) -> list[Targ
         except (OSError, UnicodeDecodeError) as exc:
             _error(err, f"cannot read {path}: {exc}")
             return None
-        count = max(len(text.splitlines()), 1)
-        first = 1 if start is None else start
-        last = count if end is None else end
-        if first < 1 or last > count or last < first:
-            _error(err, f"{spec}: {BadRange(first, last, count)}")
-            return None
         absolute = path.resolve()
         try:
             shown = absolute.relative_to(root).as_posix()
         except ValueError:
             shown = absolute.as_posix()
+        if start is None and not text:
+            skipped.append((shown, "empty file"))
+            continue
+        try:
+            first, last = target_lines(spec, path, text, start, end)
+        except FuseError as exc:
+            _error(err, str(exc))
+            return None
         targets.append(
             Target(shown, absolute, language_for(path), text, frozenset(range(first, last + 1)))
         )
-    return targets
+    return targets, skipped
 
 
 def _targets_from_git(
@@ -201,7 +208,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         picked = _targets_from_files(args.targets, root, err)
         if picked is None:
             return 2
-        targets, skipped = picked, []
+        targets, skipped = picked
         description = f"review of {len(targets)} file target(s)"
     loaded = load_settings(root, trusted=bool(getattr(args, "trust", False)))
     _report_problems(loaded, err)

@@ -222,7 +222,7 @@ def test_missing_key_says_what_to_set(project: Path) -> None:
 
 def test_bad_range_and_missing_file(emu: Emulator, project: Path) -> None:
     res = fuse(["review", "app.py:50-60"], project, emu.base_url)
-    assert res.returncode == 2 and "outside the document" in res.stderr
+    assert res.returncode == 2 and "past the end of app.py" in res.stderr
     res = fuse(["review", "nope.py"], project, emu.base_url)
     assert res.returncode == 2 and "not a file" in res.stderr
 
@@ -245,15 +245,72 @@ def test_a_range_that_is_not_one_is_named_so(
 def test_line_zero_is_named_as_written_not_taken_for_line_one(emu: Emulator, project: Path) -> None:
     res = fuse(["review", "app.py:0-2"], project, emu.base_url)
     assert res.returncode == 2
-    assert "Range 0-2 is outside the document" in res.stderr
-    assert "numbered from 1" in res.stderr
+    assert res.stderr == "error: app.py:0-2: lines are numbered from 1 (app.py has 7 lines).\n"
     res = fuse(["review", "app.py:2-0"], project, emu.base_url)
-    assert res.returncode == 2 and "Range 2-0 is reversed" in res.stderr
+    assert res.returncode == 2
+    assert res.stderr == "error: app.py:2-0: the range ends before it starts.\n"
     # Several files go through the change-review path; same check, same words.
     (project / "other.py").write_text("x = 1\n")
     res = fuse(["review", "app.py:0-2", "other.py"], project, emu.base_url)
     assert res.returncode == 2
-    assert "app.py:0-2: Range 0-2 is outside the document" in res.stderr
+    assert res.stderr == "error: app.py:0-2: lines are numbered from 1 (app.py has 7 lines).\n"
+    assert emu.requests == []
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["review", "app.py:5-99"],
+        ["explain", "app.py:5-99"],
+        ["fix", "app.py:5-99", "--apply"],
+        ["review", "app.py:5-99", "--json"],
+        ["review", "app.py:5-99", "--min-severity", "info"],  # the change-review path
+        ["review", "app.py:5-99", "other.py"],
+    ],
+)
+def test_a_range_past_the_end_names_the_file_and_its_length(
+    emu: Emulator, project: Path, command: list[str]
+) -> None:
+    """It said "Range 5-99 is outside the document (7 lines)": which document, when a
+    command names several files? One line, the target as typed, exit 2, no model call."""
+    (project / "other.py").write_text("x = 1\n")
+    res = fuse(command, project, emu.base_url)
+    assert res.returncode == 2
+    assert res.stdout == ""
+    assert res.stderr == "error: app.py:5-99: past the end of app.py, which has 7 lines.\n"
+    assert emu.requests == []
+    assert (project / "app.py").read_text() == CODE
+
+
+def test_the_line_after_a_final_line_break_ends_a_range_in_every_review(
+    emu: Emulator, project: Path
+) -> None:
+    """An editor shows line 8 (empty) after the last line break of a 7-line file: `2-8`
+    was the range 2-7 for one file, and "outside the document" beside another file."""
+    (project / "other.py").write_text("x = 1\n")
+    single = json.loads(fuse(["review", "app.py:2-8", "--json"], project, emu.base_url).stdout)
+    change = fuse(["review", "app.py:2-8", "other.py", "--format", "json"], project, emu.base_url)
+    assert change.returncode == 0, change.stderr
+    in_change = [f for f in json.loads(change.stdout)["findings"] if f["path"] == "app.py"]
+    assert [f["start_line"] for f in single["findings"]] == [2]
+    assert [f["start_line"] for f in in_change] == [2]
+    res = fuse(["review", "app.py:9"], project, emu.base_url)
+    assert res.stderr == "error: app.py:9: past the end of app.py, which has 7 lines.\n"
+
+
+def test_an_empty_file_is_said_to_be_empty(emu: Emulator, project: Path) -> None:
+    """`fuse-ls review empty.py` said "Range 1-1 is outside the document (0 lines)", a
+    range nobody typed; beside other files (a change review) it cost a model call each."""
+    (project / "empty.py").write_text("")
+    res = fuse(["review", "empty.py"], project, emu.base_url)
+    assert res.returncode == 2
+    assert res.stderr == "error: empty.py is empty: there is nothing to send to the models.\n"
+    assert emu.requests == []
+    res = fuse(["review", "empty.py", "app.py:1-2", "--format", "json"], project, emu.base_url)
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["skipped_files"] == [{"path": "empty.py", "reason": "empty file"}]
+    assert [u["path"] for u in data["units"]] == ["app.py"]
 
 
 def test_bad_config_is_reported_and_the_run_goes_on(emu: Emulator, project: Path) -> None:
