@@ -145,3 +145,19 @@ class _NotJsonEvent(QuietHandler):
 async def test_a_malformed_event_closes_the_stream() -> None:
     with LoopbackServer(_NotJsonEvent) as server:
         await closes_after(chat(server.url), MalformedAnswer)
+
+
+async def test_cancelling_the_call_closes_the_stream(emulator: Emulator) -> None:
+    emulator.set_script({"models": {MODEL: {"ttft_ms": 0, "token_ms": 50}}})
+    first = asyncio.Event()
+    async with ChatClient(timeouts=TimeoutSettings(), retries=ONE_TRY) as client, recording() as g:
+        call = asyncio.create_task(
+            client.complete(chat(emulator.base_url), on_first_token=first.set)
+        )
+        await asyncio.wait_for(first.wait(), 5)
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert g.seen and g.open(OURS) == []
+        assert await g.until_closed() == []
+    assert await emulator.until(lambda: emulator.open_streams == 0, timeout_s=2)
