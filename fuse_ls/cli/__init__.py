@@ -386,6 +386,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    # The server's stderr belongs to the editor and the emulator logs as uvicorn does.
+    if not (args_list and args_list[0] in ("serve", "emulator")):
+        from fuse_ls.cli.logs import to_stderr
+
+        to_stderr()
     if args_list and args_list[0] in _PASSTHROUGH:
         import importlib
 

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from fuse_ls.core.arguments import positive_number
 from fuse_ls.core.vocab import MODES, SEVERITIES
 
 # Below this a unit holds hardly a function: the smallest budget a review is useful with.
@@ -37,21 +38,6 @@ def _usd(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"expected an amount in USD >= 0, got {text}")
     return value
-
-
-def positive_number(unit: str) -> Callable[[str], float]:
-    """An argparse type: a finite number of `unit` (seconds, days) > 0."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text!r}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a number of {unit} > 0, got {text}")
-        return value
-
-    return parse
 
 
 def add_change_options(p: argparse.ArgumentParser) -> None:

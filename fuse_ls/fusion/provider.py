@@ -325,40 +325,44 @@ class _Call:
         done = False
         # httpx-sse drops `:` comment lines (OpenRouter's `: OPENROUTER PROCESSING`
         # keep-alives), so only data events arrive here.
-        events = EventSource(response).aiter_sse()
-        async for event in events:
-            data = event.data.strip()
-            if not data:
-                continue
-            if data == "[DONE]":
-                done = True
-                break
-            if result.first_data_at is None:
-                result.first_data_at = loop.time()
-                # Any data event proves the model is working (reasoning models stream
-                # reasoning before content): from here only the whole-call deadline holds.
-                limit.reschedule(self.deadline)
-            try:
-                chunk = json.loads(data)
-            except ValueError:
-                raise MalformedAnswer(
-                    f"{self.request.model}: {_server(self.endpoint)} sent a stream event "
-                    f"that is not JSON: {_excerpt(data, key)!r}.",
-                    model=self.request.model,
-                ) from None
-            if not isinstance(chunk, dict):
-                continue
-            if "error" in chunk:
-                raise _body_error(self.request.model, self.endpoint, chunk["error"], key, True)
-            self._absorb(chunk, result, "delta", started)
-        if done:
-            # Read the body to its end (it ends right after [DONE]): a response left
-            # half-read closes its connection, and every call would pay a new connect
-            # (and TLS handshake) instead of reusing a kept-alive one.
-            with contextlib.suppress(TimeoutError, httpx.HTTPError):
-                async with asyncio.timeout(_DRAIN_S):
-                    async for _ in events:
-                        pass
+        # Closed here, not left to the garbage collector: an exit from the loop (an error
+        # event, a malformed chunk) would leave the generator and the httpx ones under
+        # it suspended, and the event loop closing them all at once at shutdown fails
+        # with "asynchronous generator is already running".
+        async with contextlib.aclosing(EventSource(response).aiter_sse()) as events:
+            async for event in events:
+                data = event.data.strip()
+                if not data:
+                    continue
+                if data == "[DONE]":
+                    done = True
+                    break
+                if result.first_data_at is None:
+                    result.first_data_at = loop.time()
+                    # Any data event proves the model is working (reasoning models stream
+                    # reasoning before content): from here only the whole-call deadline holds.
+                    limit.reschedule(self.deadline)
+                try:
+                    chunk = json.loads(data)
+                except ValueError:
+                    raise MalformedAnswer(
+                        f"{self.request.model}: {_server(self.endpoint)} sent a stream event "
+                        f"that is not JSON: {_excerpt(data, key)!r}.",
+                        model=self.request.model,
+                    ) from None
+                if not isinstance(chunk, dict):
+                    continue
+                if "error" in chunk:
+                    raise _body_error(self.request.model, self.endpoint, chunk["error"], key, True)
+                self._absorb(chunk, result, "delta", started)
+            if done:
+                # Read the body to its end (it ends right after [DONE]): a response left
+                # half-read closes its connection, and every call would pay a new connect
+                # (and TLS handshake) instead of reusing a kept-alive one.
+                with contextlib.suppress(TimeoutError, httpx.HTTPError):
+                    async with asyncio.timeout(_DRAIN_S):
+                        async for _ in events:
+                            pass
         if not done and result.finish_reason is None:
             raise MalformedAnswer(
                 f"{self.request.model}: the answer stream from {_server(self.endpoint)} was "

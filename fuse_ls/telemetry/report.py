@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from rich import box
 from rich.console import Console, Group
@@ -14,6 +14,7 @@ from fuse_ls.safetext import visible
 
 BAR_WIDTH = 24
 RECENT_DAYS = 21  # the terminal shows the last three weeks; --html / --json have all
+_NAME_MIN = 16  # below this a folded model id is more lines than name
 
 
 def bar(value: float, maximum: float, width: int = BAR_WIDTH, style: str = "cyan") -> Text:
@@ -56,6 +57,21 @@ def _table(title: str, **kwargs: Any) -> Table:
     return Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, **kwargs)
 
 
+def _name_column(table: Table, header: str) -> None:
+    """A model id or workspace path: the one column that gives way when the terminal is
+    narrow. It folds onto more lines, whole (two ids that differ only at the end, `:free`
+    and `:nitro`, stay told apart, which an ellipsis would hide); `--json` has it on one."""
+    table.add_column(header, overflow="fold", min_width=_NAME_MIN)
+
+
+def _value_column(table: Table, header: str, justify: Literal["left", "right"] = "right") -> None:
+    """Numbers never wrap and never give way to a name: a 67-character model id once left
+    the other seven columns of its table a `…` or nothing at 80 columns. A bar (header "")
+    is cropped rather than wrapped."""
+    overflow: Literal["crop", "ellipsis"] = "crop" if not header else "ellipsis"
+    table.add_column(header, justify=justify, no_wrap=True, overflow=overflow)
+
+
 def render(stats: dict[str, Any]) -> Group:
     t = stats["totals"]
     parts: list[Any] = []
@@ -95,10 +111,9 @@ def render(stats: dict[str, Any]) -> Group:
             "Models: latency, failures, best-of wins (won / of best-of fusions)",
             title_justify="left",
         )
-        width = max(len(m["model"]) for m in stats["models"])
-        table.add_column("model", no_wrap=True, min_width=min(width, 40))
+        _name_column(table, "model")
         for col in ("calls", "failed", "p50", "p90", "p99", "won", "of"):
-            table.add_column(col, justify="right")
+            _value_column(table, col)
         for m in stats["models"]:
             lat = m["latencyS"]
             bo = m["bestOf"]
@@ -114,9 +129,9 @@ def render(stats: dict[str, Any]) -> Group:
             )
         parts.append(table)
         table = _table("Models: tokens and cost", title_justify="left")
-        table.add_column("model", no_wrap=True, min_width=min(width, 40))
+        _name_column(table, "model")
         for col in ("input", "output", "cache read", "cost", ""):
-            table.add_column(col, justify="left" if col == "" else "right")
+            _value_column(table, col, "left" if col == "" else "right")
         top_cost = max(m["costUsd"] for m in stats["models"])
         for m in stats["models"]:
             table.add_row(
@@ -131,8 +146,9 @@ def render(stats: dict[str, Any]) -> Group:
 
     if stats["workspaces"]:
         table = _table("Workspaces", title_justify="left")
-        for col in ("workspace", "sessions", "actions", "input", "output", "cost", ""):
-            table.add_column(col, justify="left" if col in ("workspace", "") else "right")
+        _name_column(table, "workspace")
+        for col in ("sessions", "actions", "input", "output", "cost", ""):
+            _value_column(table, col, "left" if col == "" else "right")
         top_cost = max(w["costUsd"] for w in stats["workspaces"])
         for w in stats["workspaces"]:
             table.add_row(

@@ -33,8 +33,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
-from fuse_ls.cli.parser import positive_number
 from fuse_ls.config import TelemetrySettings
+from fuse_ls.core.arguments import positive_number
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.aggregate import SessionFacts, compute_stats, percentile
 

@@ -22,6 +22,7 @@ from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.report import print_report
 from fuse_ls.telemetry.stats import compute_stats, load_sessions, percentile, stats_main
 from fuse_ls.telemetry.synthetic import generate_corpus
+from tests.pool_sample import outside_env, run_cli
 
 T0 = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 DAY = 86400.0
@@ -368,3 +369,51 @@ def test_a_bad_since_reads_as_any_bad_option_value(
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"fuse-ls stats: error: argument --since: {said}"
     )
+
+
+LONG_ID = "nousresearch/hermes-3-llama-3.1-405b-instruct-extended-context:free"
+
+
+def _row(lines: list[str], header: str, name: str) -> tuple[str, list[str]]:
+    """The name (its folded pieces joined) and the other cells of `name`'s row in the table
+    whose header line starts with `header`."""
+    start = next(i for i, line in enumerate(lines) if line.split()[:1] == [header])
+    first = next(i for i in range(start, len(lines)) if name.startswith(lines[i].split()[0]))
+    piece, *cells = lines[first].split()
+    for line in lines[first + 1 :]:
+        more = line.split()
+        if len(more) != 1:
+            break
+        piece += more[0]
+    return piece, cells
+
+
+def test_a_long_model_id_folds_and_the_numbers_stay_whole(tmp_path: Path) -> None:
+    root = tmp_path / "data"
+    clock = Clock(T0)
+    rec = _recorder(root, "/ws/one", "cli", clock)
+    for n in range(3):
+        run_fusion(
+            rec,
+            clock,
+            f"L{n}",
+            mode="best-of",
+            winner=LONG_ID,
+            results=(ok(LONG_ID, 0, latency=12.25), ok(POOL[1], 1, latency=4.0)),
+        )
+    rec.close()
+    env = {**outside_env(), "COLUMNS": "80"}
+    shown = run_cli(["stats", "--data-dir", str(root)], env, tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    lines = [line for line in shown.stdout.splitlines() if line.strip()]
+    assert max(len(line.rstrip()) for line in lines) <= 80
+    # calls, failed, p50, p90, p99, won, of
+    assert _row(lines, "model", LONG_ID) == (
+        LONG_ID,
+        ["3", "0.0%", "12.2s", "12.2s", "12.2s", "100.0%", "3"],
+    )
+    tokens = lines[next(i for i, line in enumerate(lines) if "tokens and cost" in line) :]
+    name, cells = _row(tokens, "model", LONG_ID)
+    assert (name, cells[:4]) == (LONG_ID, ["3.6k", "1.2k", "600", "$0.0300"])
+    as_json = run_cli(["stats", "--json", "--data-dir", str(root)], env, tmp_path)
+    assert LONG_ID in [m["model"] for m in json.loads(as_json.stdout)["models"]]
