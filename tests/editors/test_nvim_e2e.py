@@ -655,3 +655,15 @@ def test_the_cost_note_warns_only_when_a_cap_cannot_be_checked(
             )
         require_ok(run_nvim("cost_note.lua", workspace=workspace, env=env))
     assert bool(seen) == (where == "remote")
+
+
+@pytest.mark.parametrize("style", ["setup", "lspconfig"])
+def test_the_server_runs_in_the_buffers_root(
+    run_nvim: Any, emulator: Any, workspace: Path, tmp_path: Path, style: str
+) -> None:
+    """Neovim started in another folder (`nvim ~/proj/src/app.py` from ~): the server ran
+    in Neovim's working directory, not in the root of the file it was started for."""
+    home = tmp_path / "started-here"
+    home.mkdir()
+    env = server_env(emulator, FUSE_TEST_STYLE=style)
+    require_ok(run_nvim("server_cwd.lua", workspace=workspace, env=env, cwd=home))

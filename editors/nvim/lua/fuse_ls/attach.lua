@@ -1,6 +1,7 @@
 --- fuse-ls: attach to buffers without a filetype (with `filetypes = nil`).
 local client = require('fuse_ls.client')
 local config = require('fuse_ls.config')
+local lsp = require('fuse_ls.lsp')
 
 local M = {}
 
@@ -19,22 +20,18 @@ function M.untyped(bufnr)
   if vim.api.nvim_buf_get_name(bufnr) == '' then
     return
   end
-  local cfg = vim.deepcopy(vim.lsp.config[config.name])
+  local cfg = vim.lsp.config[config.name]
   if not cfg or cfg.filetypes then
     return
   end
   local rd = cfg.root_dir
   if type(rd) == 'function' then
+    -- The plugin's own root_dir starts the client itself; a user's calls on_dir.
     rd(bufnr, function(dir)
-      cfg.root_dir = dir
-      vim.schedule(function()
-        if vim.api.nvim_buf_is_valid(bufnr) and vim.bo[bufnr].filetype == '' then
-          vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = cfg.reuse_client })
-        end
-      end)
+      lsp.start(bufnr, dir)
     end)
   else
-    vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = cfg.reuse_client })
+    lsp.start(bufnr, rd)
   end
 end
 
