@@ -667,3 +667,16 @@ def test_the_server_runs_in_the_buffers_root(
     home.mkdir()
     env = server_env(emulator, FUSE_TEST_STYLE=style)
     require_ok(run_nvim("server_cwd.lua", workspace=workspace, env=env, cwd=home))
+
+
+@pytest.mark.parametrize("style", ["setup", "lspconfig"])
+def test_a_buffer_without_a_name_gets_a_server_once_it_has_one(
+    run_nvim: Any, emulator: Any, workspace: Path, tmp_path: Path, style: str
+) -> None:
+    """An empty or new buffer (its filetype set before its name) started a server rooted
+    in Neovim's working directory, and kept it once written into another workspace."""
+    home = tmp_path / "started-here"
+    home.mkdir()
+    (home / ".fuse-ls.toml").write_text("# another project\n")
+    env = server_env(emulator, FUSE_TEST_STYLE=style)
+    require_ok(run_nvim("unnamed.lua", workspace=workspace, env=env, cwd=home))

@@ -25,14 +25,22 @@ function M.start(bufnr, root)
   end
   -- As vim.lsp.enable() does: not inside the autocommand that asked.
   vim.schedule(function()
-    if vim.api.nvim_buf_is_valid(bufnr) and vim.bo[bufnr].buftype == '' then
-      vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = cfg.reuse_client })
+    if not vim.api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
+      return
     end
+    -- A buffer renamed into another workspace leaves the server of the old one.
+    for _, c in ipairs(vim.lsp.get_clients({ bufnr = bufnr, name = config.name })) do
+      if c.root_dir ~= root then
+        vim.lsp.buf_detach_client(bufnr, c.id)
+      end
+    end
+    vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = cfg.reuse_client })
   end)
 end
 
---- root_dir: the nearest marker's folder; never for the plugin's own explanation
---- documents or for buffers of other URI schemes. It starts the client itself (M.start)
+--- root_dir: the nearest marker's folder; never for a buffer without a file name (its
+--- root would be the working directory's: another project's, or none), for the plugin's
+--- own explanation documents or for buffers of other URI schemes. It starts the client itself (M.start)
 --- rather than through `on_dir`, which starts it without a working directory. The
 --- markers are read when a buffer opens, so vim.lsp.config('fuse_ls', { root_markers =
 --- ... }) counts without setup().
@@ -41,6 +49,9 @@ local function root_dir(bufnr, _)
     return
   end
   local name = vim.api.nvim_buf_get_name(bufnr)
+  if name == '' then
+    return
+  end
   if name:match('^%a[%w+.-]*://') and not name:match('^file://') then
     return
   end
