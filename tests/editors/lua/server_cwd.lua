@@ -31,7 +31,13 @@ H.run(function()
     H.setup()
   else
     vim.cmd('runtime plugin/fuse_ls.lua')
-    vim.lsp.config('fuse_ls', { cmd = H.server_cmd(), settings = { fuseLs = H.settings() } })
+    -- root_markers of the user's own, without setup(): `.project` marks a folder inside
+    -- the workspace as a workspace of its own (they were read from lsp/fuse_ls.lua only).
+    vim.lsp.config('fuse_ls', {
+      cmd = H.server_cmd(),
+      settings = { fuseLs = H.settings() },
+      root_markers = { '.project', '.fuse-ls.toml' },
+    })
     vim.lsp.enable('fuse_ls')
   end
   local _, client = H.open('sample.py')
@@ -51,4 +57,13 @@ H.run(function()
   local want = { H.workspace, other }
   table.sort(want)
   H.check('each server runs in its root', vim.deep_equal(cwds, want), { cwds = cwds, want = want })
+
+  if style == 'lspconfig' then
+    local sub = H.workspace .. '/sub'
+    vim.fn.mkdir(sub, 'p')
+    vim.fn.writefile({}, sub .. '/.project')
+    vim.fn.writefile({ 'y = 2' }, sub .. '/c.py')
+    local _, sc = H.open_path(sub .. '/c.py')
+    H.check("the user's root_markers", sc.root_dir == sub, sc.root_dir)
+  end
 end)
