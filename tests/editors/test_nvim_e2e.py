@@ -719,4 +719,4 @@ def test_a_buffer_without_a_name_gets_a_server_once_it_has_one(
     home.mkdir()
     (home / ".fuse-ls.toml").write_text("# another project\n")
     env = server_env(emulator, FUSE_TEST_STYLE=style)
-    require_ok(run_nvim("unnamed.lua", workspace=workspace, env=env, cwd=home))
+    require_ok(run_nvim("unnamed.lua", workspace=workspace, env=env, cwd=home, timeout=150))

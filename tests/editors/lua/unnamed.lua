@@ -77,6 +77,16 @@ H.run(function()
   settle()
   H.check('one server, for the workspace', vim.deep_equal(roots(), { H.workspace }), roots())
 
+  -- No filetype at all: setup() attaches those too (filetypes = nil), once written.
+  if style == 'setup' then
+    vim.cmd('enew')
+    local plain = vim.api.nvim_get_current_buf()
+    vim.cmd.write(vim.fn.fnameescape(H.workspace .. '/NOTES'))
+    H.check('the written file has no filetype', vim.bo[plain].filetype == '', vim.bo[plain].filetype)
+    H.check('written buffer without a filetype attached once', attached_once(plain), roots())
+    vim.cmd.buffer(named)
+  end
+
   -- Saved into another workspace: the buffer moves to that one's server.
   local other = vim.fs.dirname(H.workspace) .. '/other'
   vim.fn.mkdir(other, 'p')
