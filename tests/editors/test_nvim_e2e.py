@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -175,26 +176,33 @@ def test_checkhealth_checks_with_the_servers_environment(
 def test_checkhealth_says_when_doctor_cannot_finish(
     run_nvim: Any, emulator: Any, workspace: Path
 ) -> None:
-    """An endpoint that accepts the connection and never answers: the health check stops
-    waiting (option health.timeout_ms), says the endpoints were not checked, and still
-    shows the settings and keys."""
+    """An endpoint that accepts the connection and never answers. Doctor gives it
+    timeouts.connect_s + 5 s: inside health.timeout_ms, its one run says so and has every
+    other row. Past health.timeout_ms the health check stops waiting and says what was
+    not checked and why, in every section."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
-        settings = {"timeouts": {"connect_s": 300}}
-        opts = {"health": {"timeout_ms": 3000}}
+        base = server_env(emulator, FUSE_LS_BASE_URL=url)
+        bounded = {"FUSE_TEST_HEALTH_SETTINGS": json.dumps({"timeouts": {"connect_s": 1}})}
+        lines = _health(run_nvim, workspace, {**base, **bounded})
+        text = "\n".join(lines)
+        assert _has(lines, "ERROR", url, "got no answer within 6s"), text
+        assert _has(lines, "OK", "all settings valid"), text
+        assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set"), text
+
         env = {
-            **server_env(emulator, FUSE_LS_BASE_URL=url),
-            "FUSE_TEST_HEALTH_SETTINGS": json.dumps(settings),
-            "FUSE_TEST_HEALTH_OPTS": json.dumps(opts),
+            **base,
+            "FUSE_TEST_HEALTH_SETTINGS": json.dumps({"timeouts": {"connect_s": 300}}),
+            "FUSE_TEST_HEALTH_OPTS": json.dumps({"health": {"timeout_ms": 3000}}),
         }
         lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
-    assert _has(lines, "WARNING", "endpoints not checked", "did not finish within 3 s"), text
-    assert _has(lines, "health.timeout_ms"), text
-    assert _has(lines, "OK", "all settings valid"), text
-    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set"), text
+    for what in ("settings", "API keys", "endpoints"):
+        assert _has(lines, "WARNING", what + " not checked", "did not finish within 3 s"), text
+    assert _has(lines, "timeouts.connect_s + 5 s", "health = { timeout_ms = 60000 }"), text
+    assert _has(lines, "health = { endpoints = false }"), text
 
 
 def test_checkhealth_workspace_trust_comes_from_doctor(
@@ -249,8 +257,7 @@ def test_checkhealth_checks_the_workspace_the_server_has(
 def test_checkhealth_waits_one_timeout_for_a_doctor_that_never_finishes(
     run_nvim: Any, workspace: Path
 ) -> None:
-    """health.timeout_ms bounds the whole check: the offline doctor runs beside the online
-    one, not after it (a doctor stuck on anything but an endpoint took it twice)."""
+    """health.timeout_ms bounds the whole check: one doctor, waited for once."""
     stuck = (
         "import sys, time\n"
         "if '--version' in sys.argv: print('fuse-ls 0.1.0')\n"
@@ -265,8 +272,41 @@ def test_checkhealth_waits_one_timeout_for_a_doctor_that_never_finishes(
     text = "\n".join(lines)
     for what in ("settings", "API keys"):
         assert _has(lines, "WARNING", what + " not checked", "did not finish within 4 s"), text
-    # One timeout (4 s) and `--version`; twice the timeout is 8 s.
+    # One timeout (4 s) and `--version`; a second wait for another doctor would be 8 s.
     assert report["data"]["health_ms"] < 7000, report["data"]["health_ms"]
+
+
+def test_checkhealth_runs_doctor_once(
+    run_nvim: Any, listing_emulator: Any, workspace: Path, tmp_path: Path
+) -> None:
+    """One `fuse-ls doctor` serves every section (settings, trust, keys, endpoints): an
+    online and an offline one ran side by side, two Python processes per :checkhealth.
+    `fuse-ls` on PATH is a wrapper that logs each start, then runs the real CLI."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "starts.log"
+    wrapper = bin_dir / "fuse-ls"
+    wrapper.write_text(
+        f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\n'
+        f'exec {shlex.quote(sys.executable)} -m fuse_ls "$@"\n'
+    )
+    wrapper.chmod(0o755)
+    env = {
+        **server_env(listing_emulator),
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "FUSE_TEST_HEALTH_CMD": json.dumps(["fuse-ls", "serve"]),
+    }
+    lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert _has(lines, "OK", "server executable", str(wrapper)), text
+    assert _has(lines, "OK", "all settings valid"), text
+    assert _has(lines, "workspace trust:", f"{workspace} is not trusted"), text
+    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set (value not shown)"), text
+    assert _has(lines, "OK", listing_emulator.base_url, "reachable"), text
+    starts = log.read_text().splitlines()
+    doctors = [s for s in starts if s.startswith("doctor")]
+    assert len(doctors) == 1, starts
+    assert "--offline" not in doctors[0], starts
 
 
 EDITOR_STDIN = ("--editor-settings", "-")
@@ -655,3 +695,28 @@ def test_the_cost_note_warns_only_when_a_cap_cannot_be_checked(
             )
         require_ok(run_nvim("cost_note.lua", workspace=workspace, env=env))
     assert bool(seen) == (where == "remote")
+
+
+@pytest.mark.parametrize("style", ["setup", "lspconfig"])
+def test_the_server_runs_in_the_buffers_root(
+    run_nvim: Any, emulator: Any, workspace: Path, tmp_path: Path, style: str
+) -> None:
+    """Neovim started in another folder (`nvim ~/proj/src/app.py` from ~): the server ran
+    in Neovim's working directory, not in the root of the file it was started for."""
+    home = tmp_path / "started-here"
+    home.mkdir()
+    env = server_env(emulator, FUSE_TEST_STYLE=style)
+    require_ok(run_nvim("server_cwd.lua", workspace=workspace, env=env, cwd=home))
+
+
+@pytest.mark.parametrize("style", ["setup", "lspconfig"])
+def test_a_buffer_without_a_name_gets_a_server_once_it_has_one(
+    run_nvim: Any, emulator: Any, workspace: Path, tmp_path: Path, style: str
+) -> None:
+    """An empty or new buffer (its filetype set before its name) started a server rooted
+    in Neovim's working directory, and kept it once written into another workspace."""
+    home = tmp_path / "started-here"
+    home.mkdir()
+    (home / ".fuse-ls.toml").write_text("# another project\n")
+    env = server_env(emulator, FUSE_TEST_STYLE=style)
+    require_ok(run_nvim("unnamed.lua", workspace=workspace, env=env, cwd=home, timeout=150))

@@ -10,3 +10,5 @@ if vim.fn.has('nvim-0.11') == 0 then
   return
 end
 require('fuse_ls').create_user_commands()
+-- A new buffer gets the server when it gets a file name, in both styles.
+require('fuse_ls.attach').watch_named()

@@ -17,8 +17,7 @@ H.run(function()
   opts = vim.tbl_extend('force', opts, more and vim.json.decode(more) or {})
   local open = os.getenv('FUSE_TEST_HEALTH_OPEN')
   if open then
-    -- Before setup(): vim.lsp.enable() starts a client for the empty buffer there is,
-    -- rooted in the working directory, and :edit would reuse that buffer for the file.
+    -- Before setup(), as `nvim {file}` does.
     vim.cmd.edit(vim.fn.fnameescape(open))
   end
   require('fuse_ls').setup(opts)

@@ -26,8 +26,15 @@ end
 --- @param bufnr? integer
 --- @return vim.lsp.Client?
 function M.attached(bufnr)
+  bufnr = vim._resolve_bufnr(bufnr or 0)
   local client = M.get(bufnr)
-  if not client then
+  if not client and vim.bo[bufnr].buftype == '' and vim.api.nvim_buf_get_name(bufnr) == '' then
+    -- No file, no workspace: no server (:help fuse_ls-unnamed).
+    M.notify(
+      'this buffer has no file: write it to a file first (:write {file}), then run the command again',
+      vim.log.levels.ERROR
+    )
+  elseif not client then
     M.notify(
       'the language server is not attached to this buffer. Run :checkhealth fuse_ls',
       vim.log.levels.ERROR

@@ -86,11 +86,11 @@ local function start_doctor(prefix, env, cwd, layers, trusted, online)
   return obj
 end
 
---- Wait for a doctor until `deadline` (vim.uv.now() ms); wait() kills it when the time is
---- up: :checkhealth never hangs on an endpoint.
+--- Wait for doctor at most `timeout_ms`; wait() kills it when the time is up:
+--- :checkhealth never hangs on an endpoint.
 --- @return table? data, string? why_not, boolean? timed_out
-local function finish_doctor(obj, deadline, timeout_ms)
-  local res = obj:wait(math.max(deadline - vim.uv.now(), 1))
+local function finish_doctor(obj, timeout_ms)
+  local res = obj:wait(timeout_ms)
   if res.signal == 9 or res.code == 124 then
     return nil, ('`fuse-ls doctor` did not finish within %g s (option health.timeout_ms)'):format(timeout_ms / 1000), true
   end
@@ -102,31 +102,17 @@ local function finish_doctor(obj, deadline, timeout_ms)
   return data
 end
 
---- doctor online, and offline beside it: when an endpoint keeps the online one past
---- `timeout_ms`, the offline rows are ready, and the whole check took one timeout_ms
---- (it ran them one after the other: twice that).
---- @return table? data, string? why_not, string? offline, boolean? timed_out
-local function run_doctors(prefix, env, cwd, layers, trusted, offline, timeout_ms)
-  vim.uv.update_time()
-  local deadline = vim.uv.now() + timeout_ms
-  local first, why_not = start_doctor(prefix, env, cwd, layers, trusted, not offline)
-  if not first then
-    return nil, why_not, offline
+--- One doctor for every section: its settings, trust and key rows come with the endpoint
+--- rows. (An offline one beside it cost a second Python process on every :checkhealth,
+--- for the one case where an endpoint keeps doctor past timeout_ms; doctor bounds each
+--- endpoint by timeouts.connect_s + 5 s, inside the default timeout_ms.)
+--- @return table? data, string? why_not, boolean? timed_out
+local function run_doctor(prefix, env, cwd, layers, trusted, online, timeout_ms)
+  local obj, why_not = start_doctor(prefix, env, cwd, layers, trusted, online)
+  if not obj then
+    return nil, why_not
   end
-  local spare = not offline and start_doctor(prefix, env, cwd, layers, trusted, false) or nil
-  local data, why, timed_out = finish_doctor(first, deadline, timeout_ms)
-  if not timed_out then
-    if spare then
-      spare:kill(9)
-    end
-    return data, why, offline
-  end
-  if not spare then
-    return nil, why, offline, true
-  end
-  -- An endpoint that never answers costs the endpoint rows, not the rest.
-  local rest, rest_why = finish_doctor(spare, deadline, timeout_ms)
-  return rest, rest_why, why, true
+  return finish_doctor(obj, timeout_ms)
 end
 
 --- The folder the server takes as its workspace (its settings and trust are that
@@ -213,21 +199,14 @@ end
 
 --- Doctor's endpoint rows, each followed by the rows of the models it serves.
 --- @param offline string? why the endpoints were not asked
---- @param timed_out boolean? doctor was asked but did not finish in time
-local function report_endpoints(data, offline, timed_out)
+local function report_endpoints(data, offline)
   local fix_url = 'check provider.base_url / $FUSE_LS_BASE_URL (or the pool entry\'s or judge\'s base_url), and the network'
-  if timed_out then
-    health.warn('endpoints not checked: ' .. offline, {
-      'an endpoint accepts connections but does not answer: run `fuse-ls doctor` in a terminal to see which',
-      'or wait longer: setup({ health = { timeout_ms = 60000 } })',
-    })
-  end
   for _, c in ipairs(data.checks or {}) do
     local name, status, detail = tostring(c.check or ''), c.status, tostring(c.detail or '')
     if vim.startswith(name, 'endpoint ') then
       local base = name:sub(#'endpoint ' + 1)
       if offline then
-        health.info(('%s: not checked%s'):format(base, timed_out and '' or (' (%s)'):format(offline)))
+        health.info(('%s: not checked (%s)'):format(base, offline))
       elseif status == 'ok' then
         health.ok(('%s %s'):format(base, detail))
       else
@@ -342,21 +321,28 @@ function M.check()
   local given = fuse.options.health
   local opts = vim.tbl_extend('force', require('fuse_ls.config').defaults.health, type(given) == 'table' and given or {})
   local timeout_ms = tonumber(opts.timeout_ms) or require('fuse_ls.config').defaults.health.timeout_ms
-  local data, why_not, offline, timed_out
+  local data, why_not, timed_out, offline
   if not opts.endpoints then
     offline = 'option health.endpoints is false'
   end
   if prefix then
-    data, why_not, offline, timed_out = run_doctors(prefix, env, cwd, layers, trusted, offline, timeout_ms)
+    data, why_not, timed_out = run_doctor(prefix, env, cwd, layers, trusted, not offline, timeout_ms)
   elseif type(config.cmd) == 'function' then
     why_not = 'cmd is a function, so the fuse-ls executable is unknown; run `fuse-ls doctor` where the server runs'
   else
     why_not = 'fuse-ls not found (see "server" above)'
   end
+  local advice = {
+    'run `fuse-ls doctor` in a terminal in the workspace; an older fuse-ls has no `doctor --editor-settings`: upgrade it',
+  }
+  if timed_out then
+    advice = {
+      'most often an endpoint accepts connections but does not answer: run `fuse-ls doctor` in a terminal to see which',
+      'doctor waits timeouts.connect_s + 5 s for each endpoint: wait longer, setup({ health = { timeout_ms = 60000 } }), or check without them, setup({ health = { endpoints = false } })',
+    }
+  end
   local unchecked = function(what)
-    health.warn(('%s not checked: %s'):format(what, why_not), {
-      'run `fuse-ls doctor` in a terminal in the workspace; an older fuse-ls has no `doctor --editor-settings`: upgrade it',
-    })
+    health.warn(('%s not checked: %s'):format(what, why_not), advice)
   end
   if data then
     report_trust(data, trusted)
@@ -377,7 +363,7 @@ function M.check()
   -- Endpoint ------------------------------------------------------------
   health.start('fuse-ls: endpoint')
   if data then
-    report_endpoints(data, offline, timed_out)
+    report_endpoints(data, offline)
   else
     unchecked('endpoints')
   end

@@ -91,6 +91,7 @@ function M.setup(opts)
     user_commands.set_keymaps(options.keymaps)
   end
   attach.watch_untyped(not options.filetypes)
+  attach.watch_named()
 end
 
 return M

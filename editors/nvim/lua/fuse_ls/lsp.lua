@@ -7,19 +7,57 @@ local progress = require('fuse_ls.progress')
 
 local M = {}
 
---- root_dir: the nearest marker's folder; never for the plugin's own explanation
---- documents or for buffers of other URI schemes.
-local function root_dir(markers)
-  return function(bufnr, on_dir)
-    if vim.b[bufnr].fuse_ls_skip then
-      return
-    end
-    local name = vim.api.nvim_buf_get_name(bufnr)
-    if name:match('^%a[%w+.-]*://') and not name:match('^file://') then
-      return
-    end
-    on_dir(vim.fs.root(bufnr, markers or {}))
+--- Start (or reuse) the fuse-ls client for `bufnr` with the workspace `root`, the server
+--- running in that root. vim.lsp.enable() would start it in Neovim's working directory:
+--- `nvim ~/proj/src/app.py` from ~ ran the server in ~, and `python -m fuse_ls` put ~
+--- first on its sys.path. A `cmd_cwd` the user set wins.
+--- @param bufnr integer
+--- @param root string?
+function M.start(bufnr, root)
+  local cfg = vim.lsp.config[config.name]
+  if not cfg then
+    return
   end
+  cfg = vim.deepcopy(cfg)
+  cfg.root_dir = root
+  if root and cfg.cmd_cwd == nil then
+    cfg.cmd_cwd = root
+  end
+  -- As vim.lsp.enable() does: not inside the autocommand that asked.
+  vim.schedule(function()
+    if not vim.api.nvim_buf_is_valid(bufnr) or vim.bo[bufnr].buftype ~= '' then
+      return
+    end
+    -- A buffer renamed into another workspace leaves the server of the old one.
+    for _, c in ipairs(vim.lsp.get_clients({ bufnr = bufnr, name = config.name })) do
+      if c.root_dir ~= root then
+        vim.lsp.buf_detach_client(bufnr, c.id)
+      end
+    end
+    vim.lsp.start(cfg, { bufnr = bufnr, reuse_client = cfg.reuse_client })
+  end)
+end
+
+--- root_dir: the nearest marker's folder; never for a buffer without a file name (its
+--- root would be the working directory's: another project's, or none), for the plugin's
+--- own explanation documents or for buffers of other URI schemes. It starts the client itself (M.start)
+--- rather than through `on_dir`, which starts it without a working directory. The
+--- markers are read when a buffer opens, so vim.lsp.config('fuse_ls', { root_markers =
+--- ... }) counts without setup().
+local function root_dir(bufnr, _)
+  if vim.b[bufnr].fuse_ls_skip then
+    return
+  end
+  local name = vim.api.nvim_buf_get_name(bufnr)
+  if name == '' then
+    return
+  end
+  if name:match('^%a[%w+.-]*://') and not name:match('^file://') then
+    return
+  end
+  local cfg = vim.lsp.config[config.name]
+  local markers = cfg and cfg.root_markers or config.options.root_markers or {}
+  M.start(bufnr, vim.fs.root(bufnr, markers))
 end
 
 --- The top-level key of initializationOptions and of pushed settings that carries the
@@ -86,7 +124,7 @@ function M.config(opts)
     cmd_env = vim.tbl_extend('force', { PYTHONSAFEPATH = '1' }, opts.cmd_env or {}),
     filetypes = opts.filetypes,
     root_markers = opts.root_markers,
-    root_dir = root_dir(opts.root_markers),
+    root_dir = root_dir,
     settings = settings,
     init_options = init_options,
     capabilities = capabilities,
