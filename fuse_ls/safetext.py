@@ -47,14 +47,17 @@ def visible(text: str) -> str:
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
+# What may follow the `<` of raw HTML or an autolink (`<https://...>`, an address
+# `<1x@host>`); `a < b` stays as written.
+_TAG_START = re.compile(r"[A-Za-z0-9/!?.#$%&'*+=^_`{|}~-]")
 _MARKDOWN = MarkdownIt("commonmark")  # the parser of VS Code's Markdown preview, ported
 
 
 def _inert_prose(text: str, keep_links: bool) -> str:
     out: list[str] = []
     run = 0  # backslashes just before: an odd run escapes the next character already
-    for char in text:
-        if char == "<" and run % 2 == 0:
+    for at, char in enumerate(text):
+        if char == "<" and run % 2 == 0 and _TAG_START.match(text, at + 1):
             char = "&lt;"
         elif char == "[" and run % 2 == 0 and (not keep_links or (out and out[-1] == "!")):
             char = "\\["

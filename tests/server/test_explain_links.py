@@ -7,6 +7,7 @@ a link shows only its words, so the document shows it as written, its target in 
 from __future__ import annotations
 
 import asyncio
+import random
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,7 +24,7 @@ LEAK = "https://collector.example/c?d=ZGVmIGxvYWQ"
 ANSWER = "\n".join(
     [
         f"It parses with eval(); see [the docs]({LEAK}&inline) and [the guide][g].",
-        f'A titled [link]({LEAK}&titled "Python docs") and <{LEAK}&autolink>.',
+        f'A titled [link]({LEAK}&titled "Python docs"), <{LEAK}&autolink> and <0d@c.example>.',
         # Code spans as CommonMark reads them, not line by line: an escaped backtick opens
         # none, and a span can go on over a line break.
         f"An escaped \\`[tick]({LEAK}&escaped) and a span `over",
@@ -42,6 +43,9 @@ ANSWER = "\n".join(
         f"[g]: {LEAK}&reference",
     ]
 )
+
+
+ACTIVE = {"link_open", "image", "html_inline", "html_block"}
 
 
 def _tokens(markdown: str) -> list[Token]:
@@ -79,12 +83,13 @@ async def test_an_explanation_shows_where_each_link_goes(tmp_path: Path) -> None
     document = Path(unquote(urlsplit(result["documentUri"]).path))
     on_disk = await asyncio.to_thread(document.read_text, encoding="utf-8")
     for markdown in (result["markdown"], hover.contents.value, on_disk):
-        active = [t for t in _tokens(markdown) if t.type in ("link_open", "image", "html_inline")]
+        active = [t for t in _tokens(markdown) if t.type in ACTIVE]
         assert not active, [t.attrs for t in active]
         shown = _shown(markdown)
         for where in ("inline", "titled", "autolink", "escaped", "multiline", "image", "fence"):
             assert f"{LEAK}&{where}" in shown, (where, markdown)
         assert f"[g]: {LEAK}&reference" in shown  # the definition is shown, not hidden
+        assert "<0d@c.example>" in shown
         assert "[the docs](" in shown and "It parses with eval()" in shown
 
 
@@ -101,3 +106,34 @@ def test_code_the_parser_sees_is_left_as_written() -> None:
         "```python\nvalues[0] = '[x](y)'\n```\n"
     )
     assert not [t for t in _tokens(markdown) if t.type == "link_open"]
+
+
+PIECES = ["[", "]", "(", ")", "!", "<", ">", "`", "```", "~~~", "\\", "\n", "\n\n", " ", "    "]
+PIECES += [
+    "> ",
+    "- ",
+    "a",
+    "img",
+    "/",
+    ":",
+    "@x.y",
+    "0",
+    "&",
+    ";",
+    '"',
+    "http://h/",
+    "![",
+    "](",
+    "\\`",
+]
+
+
+def test_no_arrangement_of_markdown_punctuation_gets_a_link_or_image_through() -> None:
+    """Random texts of the characters links, images, HTML and code are made of (seeded:
+    the same texts each run); the CommonMark parser finds nothing active in any."""
+    rnd = random.Random(8)
+    for _ in range(2000):
+        text = "".join(rnd.choice(PIECES) for _ in range(rnd.randint(1, 30)))
+        markdown = inert_markdown(text, keep_links=False)
+        active = [t.type for t in _tokens(markdown) if t.type in ACTIVE]
+        assert not active, (text, markdown, active)
