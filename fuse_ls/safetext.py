@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from markdown_it import MarkdownIt
+
 from fuse_ls.core.errors import visible as escaped
 
 
@@ -44,19 +46,47 @@ def visible(text: str) -> str:
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)")
-_ACTIVE = re.compile(r"!\[|<(?=[A-Za-z/!?])")
+_BACKTICKS = re.compile(r"`+")
+# What may follow the `<` of raw HTML or an autolink (`<https://...>`, an address
+# `<1x@host>`); `a < b` stays as written.
+_TAG_START = re.compile(r"[A-Za-z0-9/!?.#$%&'*+=^_`{|}~-]")
+_MARKDOWN = MarkdownIt("commonmark")  # the parser of VS Code's Markdown preview, ported
 
 
-def _inert_prose(text: str) -> str:
-    return _ACTIVE.sub(lambda m: "!\\[" if m[0] == "![" else "&lt;", text)
+def _inert_prose(text: str, keep_links: bool) -> str:
+    out: list[str] = []
+    run = 0  # backslashes just before: an odd run escapes the next character already
+    for at, char in enumerate(text):
+        if char == "<" and run % 2 == 0 and _TAG_START.match(text, at + 1):
+            char = "&lt;"
+        elif char == "[" and run % 2 == 0 and (not keep_links or (out and out[-1] == "!")):
+            char = "\\["
+        out.append(char)
+        run = run + 1 if char == "\\" else 0
+    return "".join(out)
 
 
-def inert_markdown(text: str) -> str:
-    """Markdown a model wrote, with nothing an editor would load by itself: an image
-    (`![](https://host/?data)`) or raw HTML (`<img src=...>`) fetches from that host when
-    the preview or hover shows it, so a prompt injection could make it a beacon carrying
-    code. Both are shown as text; code spans and fenced blocks are left as they are."""
+def _code_spans(line: str) -> list[tuple[int, int]]:
+    """Where CommonMark sees code spans on this line: a backtick run opens one unless a
+    backslash escapes its first backtick (`\\`x` is a backtick and prose), and only a run
+    of the same length closes it."""
+    spans, at = [], 0
+    while (opening := _BACKTICKS.search(line, at)) is not None:
+        before = line[: opening.start()]
+        slashes = len(before) - len(before.rstrip("\\"))
+        start = opening.start() + slashes % 2  # an escaped backtick is text
+        width = opening.end() - start
+        at = opening.end()
+        if width == 0:
+            continue
+        closing = next((m for m in _BACKTICKS.finditer(line, at) if len(m[0]) == width), None)
+        if closing is not None:
+            spans.append((start, closing.end()))
+            at = closing.end()
+    return spans
+
+
+def _inert_lines(text: str, keep_links: bool) -> str:
     out: list[str] = []
     fence = ""
     for line in text.splitlines(keepends=True):
@@ -69,16 +99,46 @@ def inert_markdown(text: str) -> str:
                 fence = ""
             out.append(line)
             continue
-        if opened:
+        # A backtick in a backtick fence's info string makes the line prose (CommonMark).
+        if opened and not (opened[1][0] == "`" and "`" in line[opened.end() :]):
             fence = opened[1]
             out.append(line)
             continue
         parts, last = [], 0
-        for span in _CODE_SPAN.finditer(line):
-            parts += [_inert_prose(line[last : span.start()]), span[0]]
-            last = span.end()
-        out.append("".join([*parts, _inert_prose(line[last:])]))
+        for start, end in _code_spans(line):
+            parts += [_inert_prose(line[last:start], keep_links), line[start:end]]
+            last = end
+        out.append("".join([*parts, _inert_prose(line[last:], keep_links)]))
     return "".join(out)
+
+
+def _loads_or_links(markdown: str, keep_links: bool) -> bool:
+    """Whether a CommonMark renderer (markdown-it, as VS Code's preview) would make an
+    image, raw HTML or (unless kept) a link of `markdown`."""
+    active = {"image", "html_inline", "html_block"} | (set() if keep_links else {"link_open"})
+    for token in _MARKDOWN.parse(markdown):
+        if token.type in active or any(c.type in active for c in token.children or ()):
+            return True
+    return False
+
+
+def inert_markdown(text: str, *, keep_links: bool = True) -> str:
+    """Markdown a model wrote, with nothing an editor would load by itself: an image
+    (`![](https://host/?data)`) or raw HTML (`<img src=...>`) fetches from that host when
+    the preview or hover shows it, so a prompt injection could make it a beacon carrying
+    code. Both are shown as text; code spans and fenced blocks are left as they are.
+
+    Without `keep_links`, a link is shown as written, `[words](target)`, its whole target
+    in sight: as a link, only its words show, and a click sends whatever the model (led by
+    the code it read) put in the target.
+
+    The line-by-line reading of code spans and fences is checked with a CommonMark parser;
+    where the two disagree (a code span over several lines), every line is made inert,
+    code included: a backslash too many in a code span, nothing loaded."""
+    inert = _inert_lines(text, keep_links)
+    if _loads_or_links(inert, keep_links):
+        inert = "".join(_inert_prose(line, keep_links) for line in text.splitlines(True))
+    return inert
 
 
 def shorten(text: str, limit: int) -> str:

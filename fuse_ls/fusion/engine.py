@@ -70,7 +70,12 @@ from fuse_ls.fusion.answers import (
 from fuse_ls.fusion.budget import SpendLedger
 from fuse_ls.fusion.jsonparse import parse_json_object
 from fuse_ls.fusion.policy import Slot, policy_for, pool_slots
-from fuse_ls.fusion.pricing import PriceBook, estimate_prompt_tokens, unpriced_note
+from fuse_ls.fusion.pricing import (
+    PriceBook,
+    estimate_prompt_tokens,
+    names_paid_model,
+    unpriced_note,
+)
 from fuse_ls.fusion.provider import ChatClient
 from fuse_ls.safetext import clean, error_text
 
@@ -160,8 +165,10 @@ class FusionEngine:
         """Worst-case USD before any call, from cached `/models` prices; None if unknown.
 
         A model its endpoint lists no price for costs nothing when that endpoint is this
-        machine (Ollama, llama.cpp, vLLM, the emulator bill nothing); on any other host its
-        cost is unknown, and so is the estimate."""
+        machine (Ollama, llama.cpp, vLLM, the emulator bill nothing), unless its id names
+        a model only a paid API serves (a local proxy forwards `openai/gpt-4o`): priced
+        from another endpoint's list, else unknown. On any other host its cost is
+        unknown, and so is the estimate."""
         s = self.settings
         policy = self.policy(request)
         judge = policy.judge
@@ -190,7 +197,7 @@ class FusionEngine:
     def _call_estimate(self, spec: ModelSpec, prompt_tokens: int) -> float | None:
         base_url = self.settings.endpoint_for(spec).base_url
         cost = self.prices.estimate(spec.id, prompt_tokens, output_cap(spec), base_url)
-        if cost is None and is_loopback(base_url):
+        if cost is None and is_loopback(base_url) and not names_paid_model(spec.id):
             return 0.0
         return cost
 

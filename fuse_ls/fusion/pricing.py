@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import math
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
@@ -102,9 +103,26 @@ def _price(value: object) -> float | None:
     return price
 
 
+# Model families sold only by the token through their makers' APIs: no open weights
+# to run at home. `gpt-oss`, Gemma, Llama, Qwen, DeepSeek and Mistral models are run
+# locally, so their names say nothing about a bill.
+_PAID_FAMILY = re.compile(r"(gpt-(3\.5|4|5)|chatgpt-|o[1-9](-|$)|claude-|gemini-|grok-)", re.I)
+
+
+def names_paid_model(model_id: str) -> bool:
+    """Whether `model_id` names a model only a paid API serves (`openai/gpt-4o`,
+    `claude-sonnet-4-5`, Bedrock's `anthropic.claude-3-haiku`), whatever the endpoint:
+    a proxy on this machine (LiteLLM, a gateway) forwards it and lists no price, yet each
+    call is billed."""
+    name = model_id.rsplit("/", 1)[-1]
+    vendor, dot, rest = name.partition(".")
+    return bool(_PAID_FAMILY.match(name) or (dot and vendor.isalpha() and _PAID_FAMILY.match(rest)))
+
+
 def unpriced_note(models: Sequence[str], before: str) -> str:
     """Why the cost of a `before` ("call", "run") could not be estimated: the models a
-    remote endpoint lists no price for (local models cost nothing and are not named)."""
+    remote endpoint lists no price for, and paid ones a local proxy forwards (models run
+    on this machine cost nothing and are not named)."""
     names = ", ".join(models[:3]) + (f" and {len(models) - 3} more" if len(models) > 3 else "")
     return f"cost could not be estimated before the {before} (no price for {names or 'a model'})"
 
@@ -233,6 +251,17 @@ class PriceBook:
         for candidate in candidates:
             for book in books:
                 info = book.get(candidate)
+                if info is not None:
+                    return info
+        if base_url is not None and names_paid_model(model_id):
+            # Its endpoint (a proxy) lists no price, yet the model is billed: the price
+            # another endpoint lists for it (OpenRouter's for the judge) is the one known.
+            name = model_id.rsplit("/", 1)[-1]
+            others = [b for key, b in self._models.items() if key != _key(base_url)]
+            for book in others:
+                info = book.get(model_id) or next(
+                    (i for i in book.values() if i.id.rsplit("/", 1)[-1] == name), None
+                )
                 if info is not None:
                     return info
         return None

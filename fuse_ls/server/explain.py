@@ -161,8 +161,9 @@ def render_markdown(request: FusionRequest, result: FusionResult) -> str:
     if result.notes:
         lines += ["", "## Notes", ""]
         lines += [f"- {n}" for n in result.notes]
-    # Model words and file names: shown, never loaded (no remote image or HTML).
-    return inert_markdown("\n".join(lines) + "\n")
+    # Model words and file names: shown, never loaded (no remote image or HTML), and a
+    # link shows its target: the model read the code and may have put it in the URL.
+    return inert_markdown("\n".join(lines) + "\n", keep_links=False)
 
 
 def _provenance(result: FusionResult) -> str:

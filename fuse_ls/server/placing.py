@@ -11,6 +11,8 @@ one whole-document change stands for them: findings are found again by their tex
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -68,7 +70,8 @@ class FileTexts:
         return then
 
     def on_disk(self, key: str, path: Path, codec: PositionCodec) -> Snapshot | None:
-        """The file's text now, or None when it is gone or unreadable."""
+        """The file's text now, or None when it is gone, unreadable, not a regular file or
+        far larger than any file a change review reads."""
         try:
             st = path.stat()
         except OSError:
@@ -115,9 +118,25 @@ def place(
     return Placing(then, now, (types.TextDocumentContentChangeWholeDocument(text=now.text),))
 
 
+# A change review reads no changed file over 2 MB (changes/git.py); twice that is surely
+# not the file it reviewed. A file swapped in while the models think was read whole on
+# the event loop: a sparse multi-gigabyte one (free to make) took gigabytes of memory.
+MAX_PLACED_BYTES = 4 * 1024 * 1024
+
+
 def _read(path: Path) -> str | None:
-    """A file's text as the change reader takes it (line breaks as they are), or None."""
+    """A file's text as the change reader takes it (line breaks as they are), or None when
+    it is not a regular file of at most MAX_PLACED_BYTES (or not UTF-8, or unreadable)."""
     try:
-        return path.read_bytes().decode("utf-8")
+        # Non-blocking: opening a FIFO to read waits for a writer, and this runs on the
+        # server's event loop. What was opened is what is checked (no race with a swap).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return None
+            raw = handle.read(MAX_PLACED_BYTES + 1)
+        if len(raw) > MAX_PLACED_BYTES:
+            return None
+        return raw.decode("utf-8")
     except (OSError, UnicodeDecodeError):
         return None

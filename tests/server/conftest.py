@@ -287,15 +287,16 @@ async def start_session(
     options: dict[str, Any] | None = None,
     data_dir: Path | None = None,
     env: dict[str, str] | None = None,
+    server_command: list[str] | None = None,
 ) -> tuple[Session, Callable[[], Any]]:
     """A server and client on `emulator`; `data_dir` replaces `tmp_path / "data"`; `env`
-    adds to the server's environment."""
+    adds to the server's environment; `server_command` replaces `python -m fuse_ls serve`."""
     workspace = tmp_path / "ws"
     workspace.mkdir(exist_ok=True)
     data_dir = tmp_path / "data" if data_dir is None else data_dir
     recorder = Recorder()
     config = ClientServerConfig(
-        server_command=[sys.executable, "-m", "fuse_ls", "serve"],
+        server_command=server_command or [sys.executable, "-m", "fuse_ls", "serve"],
         server_env={
             **server_env(emulator, tmp_path),
             "FUSE_LS_DATA_DIR": str(data_dir),

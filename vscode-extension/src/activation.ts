@@ -87,7 +87,8 @@ export function activateWith(context: vscode.ExtensionContext, deps: ActivationD
     'fuseLs.explain': run('explain'),
     // With a {uri, range}: those lines (a refused fix's "Fix Again"), else the selection.
     'fuseLs.fix': (target?: unknown) => fusions.runOnEditor('fix', fusionTarget(target)),
-    'fuseLs.verifyFix': () => fusions.verifyFixAtCursor(),
+    // With a {uri, range}: the finding on those lines (a refused verified fix's "Fix Again").
+    'fuseLs.verifyFix': (target?: unknown) => fusions.verifyFixAtCursor(fusionTarget(target)),
     'fuseLs.reviewChanges': () => fusions.reviewChanges(),
     'fuseLs.cancel': () => fusions.cancel(),
     'fuseLs.showStats': () => fusions.showStats(),

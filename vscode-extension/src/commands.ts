@@ -92,10 +92,10 @@ interface FindingDiagnostic {
   data?: { findingId?: unknown; fix?: unknown };
 }
 
-/** The fuse-ls findings with a fix on the cursor's line. */
-export function fixableFindingsAt(diagnostics: readonly FindingDiagnostic[], line: number): FindingDiagnostic[] {
+/** The fuse-ls findings with a fix on the cursor's line, or on any of `line`..`lastLine`. */
+export function fixableFindingsAt(diagnostics: readonly FindingDiagnostic[], line: number, lastLine = line): FindingDiagnostic[] {
   return diagnostics.filter(
-    (d) => d.source === 'fuse-ls' && typeof d.data?.findingId === 'string' && d.data.fix !== undefined && d.data.fix !== null && d.range.start.line <= line && line <= d.range.end.line,
+    (d) => d.source === 'fuse-ls' && typeof d.data?.findingId === 'string' && d.data.fix !== undefined && d.data.fix !== null && d.range.start.line <= lastLine && line <= d.range.end.line,
   );
 }
 
@@ -289,16 +289,20 @@ export class Fusions {
    * then the fix preview asks to apply it, saying whether the checks passed, or asks
    * "apply anyway?" after showing the failure. The lightbulb's "Verify, then apply"
    * action (from the server) takes the same path through the command middleware.
+   * `target`: the findings on these lines instead of the cursor's (a refused verified
+   * fix's "Fix Again"); they are selected and shown.
    */
-  async verifyFixAtCursor(): Promise<VerifyResult | undefined> {
-    const editor = vscode.window.activeTextEditor;
+  async verifyFixAtCursor(target?: FusionArgs): Promise<VerifyResult | undefined> {
+    const editor = target ? await showTarget(target) : vscode.window.activeTextEditor;
     if (!editor) {
       void vscode.window.showWarningMessage('fuse-ls: open a file with a fuse-ls finding to verify its fix.');
       return undefined;
     }
-    const found = fixableFindingsAt(vscode.languages.getDiagnostics(editor.document.uri), editor.selection.active.line);
+    const diagnostics = vscode.languages.getDiagnostics(editor.document.uri);
+    const asked = target?.range ? selectedLines(target.range) : { start: editor.selection.active.line, end: editor.selection.active.line };
+    const found = fixableFindingsAt(diagnostics, asked.start, asked.end);
     if (found.length === 0) {
-      void vscode.window.showInformationMessage('fuse-ls: no fuse-ls finding with a fix on this line.');
+      void vscode.window.showInformationMessage(`fuse-ls: no fuse-ls finding with a fix on ${asked.start === asked.end ? 'this line' : 'these lines'}.`);
       return undefined;
     }
     let chosen = found[0];

@@ -17,7 +17,7 @@
  * only waits for the answer.
  */
 import * as vscode from 'vscode';
-import { type FixArrival, fixKindOf } from './fixwaits';
+import { type FixArrival, type FixKind, fixKindOf } from './fixwaits';
 import { describeError, type Logger } from './log';
 import { inertLinks } from './messages';
 import { linesLabel, rebaseEdits, type Span, type TextChange } from './rebase';
@@ -196,7 +196,7 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
     const current = this.catchUp(documents);
     if (!Array.isArray(current)) {
       const what = 'changed since the fix was made';
-      return current.where ? this.refuse(current.document, current.where, what) : { applied: false, failureReason: `${basename(current.document.uri)} ${what}` };
+      return current.where ? this.refuse(current.document, current.where, what, fixKindOf(params.label)) : { applied: false, failureReason: `${basename(current.document.uri)} ${what}` };
     }
     if (!needsConfirmation(params.edit) || current.length !== 1) {
       return this.apply(current);
@@ -268,10 +268,11 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
   private async previewAndAsk(target: DocumentEdits, params: ApplyWorkspaceEditParams, changes: readonly TextChange[]): Promise<ApplyWorkspaceEditResult> {
     const document = await vscode.workspace.openTextDocument(vscode.Uri.parse(target.uri));
     const name = basename(document.uri);
+    const kind = fixKindOf(params.label);
     // Typed into while its request's notification closed: shown where its lines are now.
     const atShow = rebaseEdits(target.edits, changes);
     if (!atShow.ok) {
-      return this.refuse(document, atShow.where, 'changed before the fix was shown');
+      return this.refuse(document, atShow.where, 'changed before the fix was shown', kind);
     }
     const shown = atShow.edits;
     const original = shown.map((e) => document.getText(toRange(e.range)));
@@ -305,11 +306,11 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
       // applies where its own lines went, as long as they are exactly as it saw them.
       const now = rebaseEdits(shown, changes.slice(seen));
       if (!now.ok) {
-        return this.refuse(document, now.where, 'changed while the fix was shown');
+        return this.refuse(document, now.where, 'changed while the fix was shown', kind);
       }
       const moved = now.edits.findIndex((e, i) => document.getText(toRange(e.range)) !== original[i]);
       if (moved >= 0) {
-        return this.refuse(document, now.edits[moved].range, 'changed while the fix was shown');
+        return this.refuse(document, now.edits[moved].range, 'changed while the fix was shown', kind);
       }
       edits = now.edits;
     }
@@ -321,21 +322,24 @@ export class FixPreview implements vscode.TextDocumentContentProvider, vscode.Di
   }
 
   /**
-   * The fix's own lines changed: nothing is applied, and the message offers a new fused
-   * fix of those lines as they are now. The answer's reason says the same to the server,
-   * and the command that asked for the fix does not say it a second time.
+   * The fix's own lines changed: nothing is applied, and the message offers to fix those
+   * lines again as they are now, the way the refused fix was asked for: a new fused fix,
+   * or "Verify fix" of the finding there again (its checks are why the user asked for it).
+   * The answer's reason says the same to the server, and the command that asked for the
+   * fix does not say it a second time.
    */
-  private refuse(document: vscode.TextDocument, where: Span, what: string): ApplyWorkspaceEditResult {
+  private refuse(document: vscode.TextDocument, where: Span, what: string, kind: FixKind | undefined): ApplyWorkspaceEditResult {
     const name = basename(document.uri);
     const lines = linesLabel(where);
     const reason = `${name} ${lines} ${what}`;
     this.refused(reason);
     const range = wholeLines(document, where);
+    const verify = kind === 'verify';
     void vscode.window
-      .showWarningMessage(inertLinks(`fuse-ls: the fused fix was not applied: ${name} ${lines} ${what}.`), FIX_AGAIN)
+      .showWarningMessage(inertLinks(`fuse-ls: the ${verify ? 'verified' : 'fused'} fix was not applied: ${name} ${lines} ${what}.`), FIX_AGAIN)
       .then(async (choice) => {
         if (choice === FIX_AGAIN) {
-          await vscode.commands.executeCommand('fuseLs.fix', { uri: document.uri.toString(), range });
+          await vscode.commands.executeCommand(verify ? 'fuseLs.verifyFix' : 'fuseLs.fix', { uri: document.uri.toString(), range });
         }
       });
     return { applied: false, failureReason: reason };

@@ -386,6 +386,37 @@ describe('a fused fix and a verification on one document', () => {
   });
 });
 
+describe('a refused fix, fixed again', () => {
+  it('"Fix Again" after a refused "Verify fix" verifies the finding on those lines again, not a fused fix', async () => {
+    const harness = await activate();
+    const document = new FakeTextDocument(Uri.parse(URI), SOURCE);
+    fake.documents.push(document);
+    fake.diagnostics.set(URI, [{ range: new Range(4, 4, 4, 22), message: 'eval of input', source: 'fuse-ls', data: { findingId: 'f1-1', fix: { replacement: 'x' } } }]);
+    const pending = scriptedServer(harness, document);
+    const held = holdQuestions();
+    fake.setEditor(URI, SOURCE, [4, 0, 4, 0]);
+    const verify = fake.commands.get('fuseLs.verifyFix')!() as Promise<unknown>;
+    await settle();
+    void pending[0].finish({ range: lines(4, 4, 22), newText: '    value = int(text)' });
+    await settle();
+    // The user types into the fix's line while its question is up.
+    document.replace(new Range(4, 12, 4, 16), 'evaluate');
+    const hold = fake.answerMessage;
+    fake.answerMessage = (m) => (m.items.includes(FIX_AGAIN) ? FIX_AGAIN : hold(m));
+    held[0].answer(APPLY);
+    expect(await verify).toMatchObject({ applied: false, reason: 'app.py line 5 changed while the fix was shown' });
+    expect(fake.messages.filter((m) => !m.items.includes(APPLY))).toEqual([
+      { kind: 'warning', text: 'fuse-ls: the verified fix was not applied: app.py line 5 changed while the fix was shown.', items: [FIX_AGAIN] },
+    ]);
+    await settle();
+    expect(pending.map((p) => [p.command, p.args.findingId])).toEqual([
+      ['fuse-ls.verifyFinding', 'f1-1'],
+      ['fuse-ls.verifyFinding', 'f1-1'],
+    ]);
+    expect(fake.shownSelections.at(-1)).toEqual(new Range(4, 0, 4, 26));
+  });
+});
+
 describe('FixWaits', () => {
   it('reads the lines the server rewrites from a selection', () => {
     expect(selectedLines(lines(3, 5, 0))).toEqual({ start: 3, end: 4 });
