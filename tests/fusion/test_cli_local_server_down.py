@@ -4,11 +4,13 @@ involved on this machine)."""
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 
 import pytest
 
+from tests.loopback_http import LoopbackServer, QuietHandler
 from tests.pool_sample import CODE, home_env, run_cli
 
 
@@ -53,3 +55,25 @@ def test_ollama_that_is_not_running(tmp_path: Path) -> None:
         "http://127.0.0.1:11434/v1."
     )
     assert "network" not in said
+
+
+class OneModel(QuietHandler):
+    """A local server with one model pulled, as Ollama lists it at /v1/models."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"object": "list", "data": [{"id": "llama3.2", "object": "model"}]})
+        self.send_response(200 if self.path == "/v1/models" else 404)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+
+def test_doctor_counts_one_listed_model_in_the_singular(tmp_path: Path) -> None:
+    """It said "1 models listed"."""
+    with LoopbackServer(OneModel) as server:
+        env = home_env(f"{server.url}/v1", tmp_path)
+        env.update(FUSE_LS_MODELS="llama3.2", FUSE_LS_JUDGE="llama3.2", COLUMNS="200")
+        done = run_cli(["doctor"], env, tmp_path)
+    said = " ".join(done.stdout.split())
+    assert f"reachable (GET {server.url}/v1/models), 1 model listed" in said, done.stdout
