@@ -18,6 +18,7 @@ from rich.text import Text
 from fuse_ls import __version__, trust
 from fuse_ls.config import EditorLayer, Settings, load_settings
 from fuse_ls.core import hosts
+from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import ConfigNotice, ProviderError
 from fuse_ls.core.keyscope import key_may_be_sent, unset_key, withheld_key_note
 from fuse_ls.core.types import Endpoint
@@ -79,7 +80,7 @@ async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, 
             _check(
                 f"endpoint {hosts.shown(base)}",
                 True,
-                f"reachable (GET {url}), {len(models)} models listed",
+                f"reachable (GET {url}), {counted(len(models), 'model')} listed",
             )
         )
         known = {m.id for m in models}

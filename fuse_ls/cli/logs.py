@@ -4,7 +4,8 @@ With no handler configured, Python printed every warning of fuse-ls and of the l
 under it as it was written (an OpenTelemetry exporter retrying a collector that is down
 wrote eight lines of connection-pool reprs into a review's output), and a logged
 exception as a whole traceback. A run shows fuse-ls's warnings, and only the errors of
-libraries, each as one `note:` line; `FUSE_LS_LOG_LEVEL=debug` (or info, warning)
+libraries (not the OpenTelemetry exporters': fuse-ls says once that the export did not
+finish), each as one `note:` line; `FUSE_LS_LOG_LEVEL=debug` (or info, warning)
 shows every logger's records at that level, named, with tracebacks, for a bug report.
 """
 
@@ -30,6 +31,8 @@ class _Notes(logging.Handler):
         if self.verbose is not None:
             return record.levelno >= self.verbose
         ours = record.name == "fuse_ls" or record.name.startswith("fuse_ls.")
+        if record.name.startswith("opentelemetry.exporter."):
+            return False  # the OpenTelemetry export says once, itself, that it did not finish
         return record.levelno >= (logging.WARNING if ours else logging.ERROR)
 
     def format(self, record: logging.LogRecord) -> str:

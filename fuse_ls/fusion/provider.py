@@ -19,7 +19,7 @@ import os
 import random
 from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any, Final, NoReturn
 from urllib.parse import urlsplit
 
 import httpx
@@ -716,15 +716,40 @@ def _raise_transport(
     # `from None`: httpx exceptions carry the request (and its Authorization header);
     # only our own scrubbed text may reach a traceback.
     reason = _excerpt(str(exc), key) or type(exc).__name__
+    base = hosts.shown(endpoint.base_url)
+    local = hosts.is_loopback(endpoint.base_url)
     if isinstance(exc, httpx.TimeoutException):
+        check = "Check the local server" if local else "Check the network"
         raise ProviderTimeout(
             f"{model}: timed out talking to {_server(endpoint)} ({type(exc).__name__}; "
-            f"connect timeout {timeouts.connect_s:g}s). Check the network or raise "
+            f"connect timeout {timeouts.connect_s:g}s). {check} or raise "
             "timeouts.connect_s.",
             model=model,
         ) from None
+    if local and isinstance(exc, httpx.ConnectError):
+        # This machine refused: no network is involved, a server is not running.
+        raise ConnectionFailed(
+            f"{model}: nothing answers at {urlsplit(base).netloc or base} ({reason}): "
+            f"{_start_hint(endpoint.base_url)}, or check the base URL {base}.",
+            model=model,
+        ) from None
     raise ConnectionFailed(
-        f"{model}: could not reach {_server(endpoint)} ({reason}). Check the network and "
-        f"the base URL {hosts.shown(endpoint.base_url)}.",
+        f"{model}: could not reach {_server(endpoint)} ({reason}). "
+        f"{'Check the local server' if local else 'Check the network'} and the base URL "
+        f"{base}.",
         model=model,
     ) from None
+
+
+OLLAMA_PORT: Final = 11434
+
+
+def _start_hint(base_url: str) -> str:
+    """What to start for a loopback base URL where nothing listens."""
+    try:
+        port = urlsplit(base_url).port
+    except ValueError:
+        port = None
+    if port == OLLAMA_PORT:  # Ollama's own port: its OpenAI-compatible API is at /v1
+        return "is Ollama running? Start it with `ollama serve`"
+    return "is the local model server running? Start it"

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from fuse_ls.core.counts import counted
+
 PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
 ACTION_COLORS = {"review": "#4e79a7", "fix": "#59a14f", "explain": "#f28e2b"}
 OUTCOME_COLORS = {
@@ -400,9 +402,9 @@ def render_html(stats: dict[str, Any]) -> str:
     sections.append("<h2>Abandonment and early errors</h2>")
     sections.append(
         f'<p id="abandonment">Left within {ab["windowS"]:.0f} s of starting a review or fix '
-        f"without a decision: <b>{_fmt_pct(ab['actionRate'])}</b> of {ab['actions']} actions; "
-        f"<b>{_fmt_pct(ab['sessionRate'])}</b> of {ab['sessions']} editor sessions ended "
-        "that way.</p>"
+        f"without a decision: <b>{_fmt_pct(ab['actionRate'])}</b> of "
+        f"{counted(ab['actions'], 'action')}; <b>{_fmt_pct(ab['sessionRate'])}</b> of "
+        f"{counted(ab['sessions'], 'editor session')} ended that way.</p>"
     )
     groups = [("with early errors", ee["withEarlyErrors"]), ("without", ee["withoutEarlyErrors"])]
     sections.append(

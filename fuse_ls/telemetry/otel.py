@@ -12,23 +12,37 @@ No code, prompt or answer text is exported unless `telemetry.otel_content` is on
 only after the secret redactor. Where it goes: `telemetry.otel_endpoint`, else the standard
 `OTEL_EXPORTER_OTLP_*` variables (endpoint, headers, timeout, compression, certificates),
 read by the OTLP exporter itself; `OTEL_SERVICE_NAME` / `OTEL_RESOURCE_ATTRIBUTES` name it.
+
+Closing is bounded: the exporters retry a collector that is down or silent for up to their
+timeout (10 s by default) per signal, one signal after the other, which kept every CLI run
+15-20 s at exit. So both signals flush side by side, a CLI run's exporters give up after
+`CLI_EXPORT_TIMEOUT_S` unless `OTEL_EXPORTER_OTLP_*TIMEOUT` says otherwise, and a close that
+does not finish in time leaves the exporter threads behind and says so in one warning.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.metrics import Meter
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
+from opentelemetry.sdk.metrics.export import (
+    MetricExporter,
+    MetricExportResult,
+    MetricReader,
+    MetricsData,
+    PeriodicExportingMetricReader,
+)
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from fuse_ls.core import hosts
@@ -50,6 +64,17 @@ from fuse_ls.core.types import CandidateResult, FusionResult, JudgeResult, Usage
 log = logging.getLogger(__name__)
 
 SCOPE: Final = "fuse_ls"
+# A CLI run's exporters give up on a collector after this (the SDK's default is 10 s, then
+# retried per signal); a collector that is up answers in milliseconds.
+CLI_EXPORT_TIMEOUT_S: Final = 2.0
+# How long `close` waits for the last export: past it the run (or the editor's shutdown)
+# goes on and the export threads are left to end on their own.
+CLOSE_WAIT_S: Final = CLI_EXPORT_TIMEOUT_S + 0.5
+TIMEOUT_ENV: Final = (
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT",
+)
 _CONTENT_LIMIT: Final = 16_000  # characters per attribute; collectors drop huge spans
 # Vendor prefixes of routed ids -> the semantic conventions' well-known provider names.
 _PROVIDERS: Final = {
@@ -88,6 +113,42 @@ def _endpoint(base: str | None, signal: str) -> str | None:
     return f"{base.rstrip('/')}/v1/{signal}" if base else None
 
 
+def timeout_is_set(env: Mapping[str, str] | None = None) -> bool:
+    """Whether the user chose the exporters' timeout (then a CLI run waits for it)."""
+    env = os.environ if env is None else env
+    return any(env.get(name, "").strip() for name in TIMEOUT_ENV)
+
+
+def _otlp_exporters(
+    endpoint: str | None, timeout_s: float | None, failed: threading.Event
+) -> tuple[SpanExporter, MetricExporter]:
+    """The OTLP/HTTP exporters, setting `failed` when an export is not taken: with their
+    own error lines hidden from a CLI run, `close` reports the outcome once."""
+    from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    class Spans(OTLPSpanExporter):
+        def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+            result = super().export(spans)
+            if result is not SpanExportResult.SUCCESS:
+                failed.set()
+            return result
+
+    class Metrics(OTLPMetricExporter):
+        def export(
+            self, metrics_data: MetricsData, timeout_millis: float | None = 10_000, **kw: Any
+        ) -> MetricExportResult:
+            result = super().export(metrics_data, timeout_millis, **kw)
+            if result is not MetricExportResult.SUCCESS:
+                failed.set()
+            return result
+
+    return (
+        Spans(endpoint=_endpoint(endpoint, "traces"), timeout=timeout_s),
+        Metrics(endpoint=_endpoint(endpoint, "metrics"), timeout=timeout_s),
+    )
+
+
 class OtelObserver:
     """Turns engine events into spans and metrics. `observe` never raises."""
 
@@ -100,31 +161,35 @@ class OtelObserver:
         version: str = "",
         span_processor: SpanProcessor | None = None,
         metric_reader: MetricReader | None = None,
+        export_timeout_s: float | None = None,
+        close_wait_s: float | None = CLOSE_WAIT_S,
     ) -> None:
         """`endpoint`: the collector's base URL (`/v1/traces` and `/v1/metrics` are
         appended); None leaves it to `OTEL_EXPORTER_OTLP_*`. Tests pass their own
-        `span_processor` / `metric_reader` (in-memory) instead of the OTLP exporters."""
+        `span_processor` / `metric_reader` (in-memory) instead of the OTLP exporters.
+        `export_timeout_s`: each export's budget, retries included (None: the SDK's, from
+        `OTEL_EXPORTER_OTLP_*TIMEOUT`); `close_wait_s`: how long `close` waits (None: as
+        long as the exporters take)."""
         resource = Resource.create({"service.version": version})
         if str(resource.attributes.get("service.name", "")).startswith("unknown_service"):
             # Named `fuse-ls` unless OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES say otherwise.
             resource = resource.merge(Resource({"service.name": "fuse-ls"}))
-        if span_processor is None:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-            span_processor = BatchSpanProcessor(
-                OTLPSpanExporter(endpoint=_endpoint(endpoint, "traces"))
-            )
-        if metric_reader is None:
-            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
-                OTLPMetricExporter,
-            )
-
-            metric_reader = PeriodicExportingMetricReader(
-                OTLPMetricExporter(endpoint=_endpoint(endpoint, "metrics"))
-            )
-        self._tracer_provider = TracerProvider(resource=resource)
+        self._export_failed = threading.Event()
+        if span_processor is None or metric_reader is None:
+            spans, metrics = _otlp_exporters(endpoint, export_timeout_s, self._export_failed)
+            span_processor = span_processor or BatchSpanProcessor(spans)
+            metric_reader = metric_reader or PeriodicExportingMetricReader(metrics)
+        # Where the exporters send it (the SDK's own default last), for the warning.
+        self._where = hosts.shown(
+            endpoint or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318"
+        )
+        self._close_wait_s = close_wait_s
+        # No exit hooks: `close` flushes (bounded); the SDK's hooks would wait again, unbounded.
+        self._tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         self._tracer_provider.add_span_processor(span_processor)
-        self._meter_provider = MeterProvider(resource=resource, metric_readers=[metric_reader])
+        self._meter_provider = MeterProvider(
+            resource=resource, metric_readers=[metric_reader], shutdown_on_exit=False
+        )
         self._tracer = self._tracer_provider.get_tracer(SCOPE, version)
         self._instruments(self._meter_provider.get_meter(SCOPE, version))
         self.content = content
@@ -178,10 +243,12 @@ class OtelObserver:
                 self._failed_once = True
                 log.warning("OpenTelemetry export failed; fusions go on without it: %s", e)
 
-    def close(self) -> None:
-        """End what is still open, flush and stop the exporters (bounded by their timeouts)."""
+    def close(self) -> bool:
+        """End what is still open, flush and stop the exporters, both signals at once and
+        for at most `close_wait_s`. False (after one warning) when the export did not
+        finish: the collector did not answer in time or did not take it."""
         if self._closed:
-            return
+            return True
         self._closed = True
         try:
             with self._lock:
@@ -190,8 +257,42 @@ class OtelObserver:
                     span.end()
                 self._calls.clear()
                 self._roots.clear()
-            self._tracer_provider.shutdown()
-            self._meter_provider.shutdown()
+        except Exception as e:
+            log.warning("OpenTelemetry shutdown failed: %s", e)
+        # Daemon threads: one left waiting on a silent collector does not hold the exit.
+        stops = [
+            threading.Thread(target=self._stop, args=(stop,), name=f"fuse-ls {name}", daemon=True)
+            for name, stop in (
+                ("trace export", self._tracer_provider.shutdown),
+                ("metric export", self._meter_provider.shutdown),
+            )
+        ]
+        for thread in stops:
+            thread.start()
+        deadline = None if self._close_wait_s is None else time.monotonic() + self._close_wait_s
+        for thread in stops:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        late = any(thread.is_alive() for thread in stops)
+        if late or self._export_failed.is_set():
+            what = (
+                f"did not answer within {self._close_wait_s:g} s"
+                if late
+                else "refused or did not answer"
+            )
+            log.warning(
+                "telemetry export did not finish: the OpenTelemetry collector at %s %s; "
+                "traces or metrics are missing there (FUSE_LS_LOG_LEVEL=warning shows the "
+                "exporter's errors)",
+                self._where,
+                what,
+            )
+            return False
+        return True
+
+    @staticmethod
+    def _stop(stop: Any) -> None:
+        try:
+            stop()
         except Exception as e:
             log.warning("OpenTelemetry shutdown failed: %s", e)
 

@@ -10,6 +10,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from fuse_ls.core.counts import counted, noun_for
 from fuse_ls.safetext import visible
 
 BAR_WIDTH = 24
@@ -78,10 +79,12 @@ def render(stats: dict[str, Any]) -> Group:
     rng = stats["range"]
     by_type = ", ".join(f"{k} {v}" for k, v in sorted(t["actionsByType"].items())) or "none"
     summary = (
-        f"[b]{t['sessions']}[/b] sessions ({rng['first'] or '–'} → {rng['last'] or '–'}), "
-        f"[b]{t['actions']}[/b] actions ({by_type}), "
+        f"[b]{t['sessions']}[/b] {noun_for(t['sessions'], 'session')} "
+        f"({rng['first'] or '–'} → {rng['last'] or '–'}), "
+        f"[b]{t['actions']}[/b] {noun_for(t['actions'], 'action')} ({by_type}), "
         f"[b]{_usd(t['costUsd'])}[/b], {_tok(t['inputTokens'])} in / "
-        f"{_tok(t['outputTokens'])} out tokens, {t['modelFailures']} failed model calls"
+        f"{_tok(t['outputTokens'])} out tokens, "
+        f"{counted(t['modelFailures'], 'failed model call')}"
     )
     parts.append(
         Panel(summary, title="fuse-ls stats", subtitle=_plain(str(stats.get("dataDir", ""))))
@@ -90,7 +93,7 @@ def render(stats: dict[str, Any]) -> Group:
     daily = stats["daily"][-RECENT_DAYS:]
     if daily:
         table = _table(
-            f"Activity (last {len(daily)} active day{'' if len(daily) == 1 else 's'})",
+            f"Activity (last {counted(len(daily), 'active day')})",
             title_justify="left",
         )
         for col in ("day", "sessions", "actions", "", "cost"):
@@ -214,8 +217,8 @@ def render(stats: dict[str, Any]) -> Group:
     parts.append(
         Text.from_markup(
             f"Abandonment (left within {ab['windowS']:.0f} s of a review/fix, no decision): "
-            f"[b]{_pct(ab['actionRate'])}[/b] of {ab['actions']} actions, "
-            f"[b]{_pct(ab['sessionRate'])}[/b] of {ab['sessions']} editor sessions."
+            f"[b]{_pct(ab['actionRate'])}[/b] of {counted(ab['actions'], 'action')}, "
+            f"[b]{_pct(ab['sessionRate'])}[/b] of {counted(ab['sessions'], 'editor session')}."
         )
     )
     return Group(*parts)

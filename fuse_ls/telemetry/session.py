@@ -107,12 +107,20 @@ def open_session(
                 "fuse-ls with its otel extra (in a clone: pip install -e '.[otel]')"
             )
         else:
+            from fuse_ls.telemetry.otel import CLI_EXPORT_TIMEOUT_S, CLOSE_WAIT_S, timeout_is_set
+
+            # A CLI run must not sit at exit on a collector that is down: short exports,
+            # unless the user chose the timeout. The server's exports run in the
+            # background; only its close (the editor waits on it) is bounded.
+            cli_own = source == "cli" and not timeout_is_set()
             try:
                 exporter = OtelObserver(
                     endpoint=t.otel_endpoint,
                     content=t.otel_content,
                     base_url=base_url,
                     version=version,
+                    export_timeout_s=CLI_EXPORT_TIMEOUT_S if cli_own else None,
+                    close_wait_s=None if source == "cli" and not cli_own else CLOSE_WAIT_S,
                 )
             except Exception:
                 log.exception("OpenTelemetry export unavailable")

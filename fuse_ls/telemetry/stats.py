@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core.arguments import positive_number
+from fuse_ls.core.counts import counted
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.aggregate import SessionFacts, compute_stats, percentile
 
@@ -275,7 +276,7 @@ def stats_main(argv: list[str], settings: TelemetrySettings | None = None) -> in
             return 1
         if not args.json:
             n = stats["totals"]["sessions"]
-            print(f"Wrote {out} ({n} session{'' if n == 1 else 's'}).", file=sys.stderr)
+            print(f"Wrote {out} ({counted(n, 'session')}).", file=sys.stderr)
     try:
         if args.json:
             json.dump(stats, sys.stdout, indent=2)

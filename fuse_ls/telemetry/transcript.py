@@ -32,6 +32,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
+from fuse_ls.core.counts import counted
 from fuse_ls.core.types import FusedFinding, FusionResult, Usage, agreement_text
 from fuse_ls.telemetry.models import vendor_model_id
 
@@ -181,7 +182,7 @@ def finished_facts(fusion_id: str, result: FusionResult) -> dict[str, Any]:
 def finished_summary(result: FusionResult) -> str:
     parts = [f"fuse-ls {result.task} ({result.mode}) finished"]
     if result.task == "review":
-        parts.append(f"{len(result.findings)} findings")
+        parts.append(counted(len(result.findings), "finding"))
     if result.winner:
         parts.append(f"winner {result.winner}")
     parts.append(f"{len(result.answered)}/{len(result.candidates)} models answered")

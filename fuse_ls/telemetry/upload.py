@@ -30,6 +30,7 @@ from attrs import frozen
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core import hosts
+from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import UploadError
 from fuse_ls.core.proxies import environment_proxies, proxy_for, unusable
 from fuse_ls.core.redact import redact
@@ -398,8 +399,8 @@ def upload_main(
                 org = item.envelope.get("organizationId")
                 where = f" to organization {org}" if org else " to your personal workspace"
                 print(
-                    f"uploaded {item.session_id}{where} ({item.lines} lines, "
-                    f"{item.size} bytes{extra})",
+                    f"uploaded {item.session_id}{where} ({counted(item.lines, 'line')}, "
+                    f"{counted(item.size, 'byte')}{extra})",
                     file=out,
                 )
                 sent_before[item.session_id] = {
@@ -434,7 +435,7 @@ def _print_dry_run(
         content = item.envelope["content"]
         shown = dict(item.envelope)
         shown["content"] = (
-            f"<{len(content.encode())} bytes, {item.lines} lines, sha256 "
+            f"<{counted(len(content.encode()), 'byte')}, {counted(item.lines, 'line')}, sha256 "
             f"{hashlib.sha256(content.encode()).hexdigest()[:16]}>"
         )
         print(f"\nsession {item.session_id} ({item.path})", file=out)

@@ -1,11 +1,18 @@
 """What telemetry's troubles look like on the stderr of a real `fuse-ls review`: fuse-ls's
 own warnings as one-line `note:`s like the CLI's others, the libraries' chatter (an
-OpenTelemetry exporter retrying) hidden unless FUSE_LS_LOG_LEVEL asks for it."""
+OpenTelemetry exporter retrying) hidden unless FUSE_LS_LOG_LEVEL asks for it, and a
+collector that is down, silent or failing costing a run one note, not 15-20 s at exit."""
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from fuse_ls.emulator import Emulator
 from tests.loopback_http import LoopbackServer, QuietHandler
@@ -78,6 +85,7 @@ def test_library_retries_are_not_shown(emulator: Emulator, tmp_path: Path) -> No
     assert taken == ["/v1/metrics", "/v1/traces"]  # each retried once, then exported
     assert [line for line in lines if "Transient" in line or "opentelemetry" in line] == []
     assert all(line.startswith(("[fuse-ls] ", "note: ")) for line in lines), lines
+    assert [line for line in lines if "telemetry" in line] == []  # it all arrived
 
 
 def test_the_log_level_variable_shows_them_named(emulator: Emulator, tmp_path: Path) -> None:
@@ -86,3 +94,60 @@ def test_the_log_level_variable_shows_them_named(emulator: Emulator, tmp_path: P
     retries = [line for line in lines if "Transient error" in line]
     assert len(retries) == 2, lines
     assert all(line.startswith("warning: opentelemetry.exporter.") for line in retries)
+
+
+class Failing(QuietHandler):
+    """A collector that is always busy (503): the exporters back off and retry."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(503)
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+
+@contextmanager
+def collector(kind: str) -> Iterator[str]:
+    """The URL of a loopback collector that is `silent` (takes the connection, never
+    answers), `down` (nothing listens) or `failing` (answers 503)."""
+    if kind == "failing":
+        with LoopbackServer(Failing) as server:
+            yield server.url
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        if kind == "silent":
+            sock.listen(8)  # the kernel completes the handshakes; no one ever reads
+            yield url
+            return
+    yield url  # closed: the port refuses
+
+
+@pytest.mark.parametrize("kind", ["silent", "down", "failing"])
+def test_a_collector_that_does_not_take_the_export_costs_one_note(
+    emulator: Emulator, tmp_path: Path, kind: str
+) -> None:
+    """The exporters used to retry for their 10 s timeout per signal, one after the
+    other, at every run's exit (15-20 s for a review done in under one)."""
+    (tmp_path / "app.py").write_text(CODE)
+    with collector(kind) as url:
+        env = review_env(
+            emulator,
+            tmp_path,
+            FUSE_LS_TELEMETRY__OTEL="true",
+            FUSE_LS_TELEMETRY__OTEL_ENDPOINT=url,
+        )
+        try:
+            # Generous: the bounded exit takes about 2.5 s; it took 15 s and more.
+            done = run_cli(["review", "app.py"], env, tmp_path, timeout=8)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"fuse-ls review still waiting on a {kind} collector after 8 s")
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    about = [line for line in lines if "telemetry" in line or "opentelemetry" in line]
+    assert about == [
+        "note: telemetry export did not finish: the OpenTelemetry collector at "
+        f"{url} refused or did not answer; traces or metrics are missing there "
+        "(FUSE_LS_LOG_LEVEL=warning shows the exporter's errors)"
+    ], lines

@@ -17,12 +17,13 @@ from rich.console import Console
 from telemetry_events import JUDGE, POOL, Clock, failed, finding, ok, run_fusion
 
 from fuse_ls.config import TelemetrySettings
+from fuse_ls.emulator import Emulator
 from fuse_ls.telemetry.html import render_html
 from fuse_ls.telemetry.recorder import SessionRecorder
 from fuse_ls.telemetry.report import print_report
 from fuse_ls.telemetry.stats import compute_stats, load_sessions, percentile, stats_main
 from fuse_ls.telemetry.synthetic import generate_corpus
-from tests.pool_sample import outside_env, run_cli
+from tests.pool_sample import CODE, home_env, outside_env, run_cli
 
 T0 = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 DAY = 86400.0
@@ -196,6 +197,11 @@ def test_terminal_report(small_corpus: Path) -> None:
     first_day = [s for s in load_sessions(small_corpus) if s.workspace == "/ws/two"]
     print_report(compute_stats(first_day), Console(file=one_day, width=100, color_system=None))
     assert "(last 1 active day)" in one_day.getvalue()
+    # Session B alone: its one review was abandoned ("of 1 actions, ... of 1 editor sessions").
+    said = " ".join(one_day.getvalue().split())
+    assert "100.0% of 1 action, 100.0% of 1 editor session." in said, said
+    html = " ".join(render_html(compute_stats(first_day)).split())
+    assert "of 1 action; <b>100.0%</b> of 1 editor session ended that way." in html
     empty = io.StringIO()
     print_report(compute_stats([]), Console(file=empty, width=80))
     assert "No sessions recorded yet" in empty.getvalue()
@@ -417,3 +423,20 @@ def test_a_long_model_id_folds_and_the_numbers_stay_whole(tmp_path: Path) -> Non
     assert (name, cells[:4]) == (LONG_ID, ["3.6k", "1.2k", "600", "$0.0300"])
     as_json = run_cli(["stats", "--json", "--data-dir", str(root)], env, tmp_path)
     assert LONG_ID in [m["model"] for m in json.loads(as_json.stdout)["models"]]
+
+
+def test_one_of_each_reads_in_the_singular(emulator: Emulator, tmp_path: Path) -> None:
+    """A real review with one model failing, then `fuse-ls stats`: it said "1 sessions",
+    "1 actions" and "1 failed model calls"."""
+    emulator.set_script({"models": {POOL[2]: {"fault": {"kind": "http", "status": 400}}}})
+    (tmp_path / "app.py").write_text(CODE)
+    env = {k: v for k, v in home_env(emulator.base_url, tmp_path).items() if k != "COLUMNS"}
+    env.update(FUSE_LS_MODELS=",".join(POOL), FUSE_LS_JUDGE=JUDGE, COLUMNS="200")
+    assert run_cli(["review", "app.py"], env, tmp_path).returncode == 0
+    done = run_cli(["stats"], env, tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = " ".join(done.stdout.split())  # the panel may fold it
+    assert "1 session (" in summary, done.stdout
+    assert "1 action (review 1)" in summary
+    assert "1 failed model call" in summary and "1 failed model calls" not in summary
+    assert "(last 1 active day)" in summary
