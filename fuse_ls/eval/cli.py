@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from fuse_ls.cli.parser import add_model_options, whole_number
+from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import FuseError
 from fuse_ls.safetext import visible
 
@@ -103,7 +104,8 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"[red]error:[/red] {escape(message)}")
         return 2
     if not args.json:
-        err.print(f"reviewing {len(cases)} cases with {len(settings.pool)} models ...")
+        pool = counted(len(settings.pool), "model")
+        err.print(f"reviewing {counted(len(cases), 'case')} with {pool} ...")
     result = live.run(settings, cases, workspace)
     if args.json:
         print(json.dumps(live.live_json(result), indent=2))

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 
 from fuse_ls.core.checks import CandidateCheck, CheckReport
+from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import RedactedFix
 from fuse_ls.core.types import FusionResult
 from fuse_ls.server import actions
@@ -185,7 +186,7 @@ class Fix(Feature):
                     if check and not check.passed
                     else ""
                 )
-                + f"Rewrite fused from {len(result.answered)} models ({answered}). "
+                + f"Rewrite fused from {counted(len(result.answered), 'model')} ({answered}). "
                 + (result.explanation or ""),
             ),
             annotation_id=request_key,

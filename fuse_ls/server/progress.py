@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from attrs import define, field
 
+from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import named
 from fuse_ls.core.events import (
     ChecksFinished,
@@ -164,7 +165,7 @@ class FusionReporter:
         self._progress(kind, value)
 
     def begin(self) -> None:
-        self._report("begin", f"asking {self.pool_size} models", 0)
+        self._report("begin", f"asking {counted(self.pool_size, 'model')}", 0)
         self._fusion_status("started")
 
     def end(self, state: FusionState, message: str) -> None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcContentModified
 
+from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import RedactedFix
 from fuse_ls.core.events import FusionEvent, ModelFinished
 from fuse_ls.core.types import FusedFinding, FusionResult
@@ -271,7 +272,7 @@ class Review(Feature):
             ],
             **partial(result, said),
             "hidden": marked.hidden,
-            "_summary": f"{len(fused)} findings" + (f" ({said})" if said else ""),
+            "_summary": counted(len(fused), "finding") + (f" ({said})" if said else ""),
         }
 
 
