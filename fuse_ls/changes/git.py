@@ -90,6 +90,7 @@ def run_git(
     *,
     check: bool = True,
     env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """git `args` in `root`. `env` from `repo_env(root)`; without it, it is worked out."""
     try:
@@ -97,6 +98,7 @@ def run_git(
             [_git_executable(), "-c", "core.quotepath=off", *args],
             cwd=root,
             env=dict(env) if env is not None else repo_env(root),
+            input=stdin if stdin is not None else b"",
             capture_output=True,
             timeout=60,
             check=False,
@@ -192,11 +194,9 @@ _STATUS: dict[str, FileStatus] = {
 }
 
 
+@frozen
 class _TooLarge:
-    pass
-
-
-TOO_LARGE = _TooLarge()
+    size: int
 
 
 class _TextBudget:
@@ -225,6 +225,68 @@ def _size_text(size: int) -> str:
     return f"{size // mb} MB" if size >= mb and size % mb == 0 else f"{size} bytes"
 
 
+def _rough_size(size: int) -> str:
+    """3.0 GB, 52.4 MB; exact bytes near the cap, where a rounded "2.0 MB" would read as
+    under it."""
+    if size >= 1024**3:
+        return f"{size / 1024**3:.1f} GB"
+    if size >= 10 * 1024**2:
+        return f"{size / 1024**2:.1f} MB"
+    return f"{size:,} bytes"
+
+
+def _too_large(size: int, before: bool = False) -> str:
+    cap = _MAX_FILE_BYTES // 1024 // 1024
+    return f"larger than {cap} MB{' before this change' if before else ''} ({_rough_size(size)})"
+
+
+def _blob_sizes(root: Path, ids: Sequence[str], env: Mapping[str, str]) -> dict[str, int]:
+    """The size of each object, from its header only (one `cat-file --batch-check`)."""
+    wanted = sorted({i for i in ids if i.strip("0")})
+    if not wanted:
+        return {}
+    done = run_git(
+        root, ["cat-file", "--batch-check"], env=env, stdin="\n".join(wanted).encode() + b"\n"
+    )
+    sizes: dict[str, int] = {}
+    for line in done.stdout.decode("ascii", "replace").splitlines():
+        fields = line.split()
+        if len(fields) == 3 and fields[1] == "blob" and fields[2].isdigit():
+            sizes[fields[0]] = int(fields[2])
+    return sizes
+
+
+def _oversized(
+    root: Path, scope: Scope, entries: Sequence[RawEntry], env: Mapping[str, str]
+) -> dict[int, str]:
+    """The entries (by index) with a side over the per-file cap, and why they are skipped.
+
+    Decided from sizes alone, before git diffs any content: git reads both sides of every
+    file it diffs whole, and a sparse 3 GB file took it 30 s before the cap could apply.
+    The old side and an index side are blobs (sizes from their headers); the working
+    tree's side, which --raw leaves unhashed (all zeros), is what lstat says."""
+    blobs = _blob_sizes(
+        root,
+        [e.old_sha for e in entries if e.old_mode != "160000"]
+        + [e.new_sha for e in entries if e.new_mode != "160000"],
+        env,
+    )
+    found: dict[int, str] = {}
+    for i, entry in enumerate(entries):
+        new = blobs.get(entry.new_sha)
+        if new is None and scope != "staged" and entry.new_mode not in ("000000", "160000"):
+            try:
+                new = (root / entry.path).lstat().st_size
+            except OSError:
+                new = None
+        old = blobs.get(entry.old_sha) if entry.old_mode != "160000" else None
+        if new is not None and new > _MAX_FILE_BYTES:
+            found[i] = _too_large(new)
+        elif old is not None and old > _MAX_FILE_BYTES:
+            found[i] = _too_large(old, before=True)
+    return found
+
+
 def _read_new_side(
     root: Path,
     scope: Scope,
@@ -249,7 +311,7 @@ def _read_new_side(
             return None
     # The same limit for the index as on disk: the pre-commit hook reviews what is staged.
     if size > _MAX_FILE_BYTES:
-        return TOO_LARGE
+        return _TooLarge(size)
     if budget is not None and size > budget.left:
         return OVER_TOTAL
     if scope == "staged":
@@ -305,8 +367,8 @@ def _file_from(
     raw = _read_new_side(root, scope, entry.path, env, budget)
     if raw is None:
         return _evolve(base, skipped="not readable in the working tree")
-    if isinstance(raw, _TooLarge):
-        return _evolve(base, skipped=f"larger than {_MAX_FILE_BYTES // 1024 // 1024} MB")
+    if isinstance(raw, _TooLarge):  # grew past the cap since it was listed
+        return _evolve(base, skipped=_too_large(raw.size))
     if isinstance(raw, _OverTotal):
         return _evolve(base, skipped=budget.skip_reason())
     if not raw.strip():
@@ -453,14 +515,21 @@ def read_changes(
         *cached,
         against,
     ]
-    tail = ["--", *pathspec]
 
-    def diff(*args: str) -> bytes:
+    def diff(*args: str, leave_out: Sequence[str] = ()) -> bytes:
+        tail = ["--", *pathspec, *(f":(exclude,literal){p}" for p in leave_out)]
         return run_git(root, ["diff", *args, *common, *tail], env=env).stdout
 
-    entries = raw_entries(diff("--raw", "-z"))
-    binary = numstat_binary(diff("--numstat", "-z"))
-    sections = hunks(diff("-U0", "--submodule=short"))
+    # --raw reads no content (the working tree's side stays unhashed); the listings that
+    # do read it leave out the files over the cap, so their size is all git looks at.
+    listed = raw_entries(diff("--raw", "-z", "--no-abbrev"))
+    oversized = _oversized(root, scope, listed, env)
+    entries = [e for i, e in enumerate(listed) if i not in oversized]
+    leave_out = sorted(
+        {p for i in oversized for p in (listed[i].path, listed[i].old_path) if p is not None}
+    )
+    binary = numstat_binary(diff("--numstat", "-z", leave_out=leave_out))
+    sections = hunks(diff("-U0", "--submodule=short", leave_out=leave_out))
     if len(binary) != len(entries) or len(sections) != len(entries):
         raise GitError("git's diff listings disagree; is the repository changing right now?")
     budget = _TextBudget(max_total_bytes)
@@ -468,6 +537,12 @@ def read_changes(
         _file_from(root, scope, entry, is_binary, changed, env, budget)
         for entry, is_binary, changed in zip(entries, binary, sections, strict=True)
     ]
+    for i, why in oversized.items():
+        entry = listed[i]
+        status = _STATUS.get(entry.status, "modified")
+        if status == "deleted":
+            why = "deleted (nothing left to review)"
+        files.append(ChangedFile(entry.path, status, entry.old_path, skipped=why))
     if scope != "staged":
         known = {f.path for f in files}
         for path in _untracked(root, pathspec, env):
@@ -475,7 +550,7 @@ def read_changes(
                 continue
             raw_bytes = _read_new_side(root, scope, path, env, budget)
             if isinstance(raw_bytes, _TooLarge):
-                why = f"new file larger than {_MAX_FILE_BYTES // 1024 // 1024} MB"
+                why = f"new file {_too_large(raw_bytes.size)}"
                 files.append(ChangedFile(path, "added", skipped=why))
                 continue
             if isinstance(raw_bytes, _OverTotal):
