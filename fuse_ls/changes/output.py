@@ -231,9 +231,12 @@ def rdjson(review: ChangeReview) -> dict[str, Any]:
         f = r.finding
         diagnostic: dict[str, Any] = {
             # reviewdog posts it as a pull-request comment, which GitHub renders as
-            # Markdown: a model's image or HTML would be fetched, so it stays text.
+            # Markdown: a model's image or HTML would be fetched, so it stays text. A
+            # link shows its target as written: as a link it hid a URL the model, led
+            # by the code it read, may have filled with that code, one click from sent.
             "message": inert_markdown(
-                f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})"
+                f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})",
+                keep_links=False,
             ),
             "location": {
                 "path": r.path,
