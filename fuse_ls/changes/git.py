@@ -160,7 +160,7 @@ def resolve_base(
     env = env if env is not None else repo_env(root)
     if not has_head(root, env):
         raise GitError(
-            "This repository has no commit yet, so there is no base to compare with; "
+            "This repository has no commits yet, so there is no base to compare with; "
             "use --uncommitted (or --staged) to review the work in progress."
         )
     name = base or default_branch(root, env)

@@ -144,7 +144,7 @@ def test_no_commit_yet(repo: Repo) -> None:
     repo.git("add", "a.py")
     assert read_changes(repo.root, "staged").files[0].changed == {1}
     assert read_changes(repo.root, "uncommitted").files[0].changed == {1}
-    with pytest.raises(GitError, match="no commit yet"):
+    with pytest.raises(GitError, match="no commits yet, so there is no base"):
         read_changes(repo.root, "diff")
 
 
