@@ -99,7 +99,8 @@ def print_review(console: Console, review: ChangeReview) -> None:
             )
         console.print(table)
     if not review.outcomes:
-        _say(console, Text("Nothing to review: no changed text in this change.", style="green"))
+        why = "every file was skipped" if review.skipped_files else "no changed text in this change"
+        _say(console, Text(f"Nothing to review: {why}.", style="green"))
     elif all(o.skipped for o in review.outcomes):
         # Stopped before any unit (a passed deadline, the cost limit): "no findings" in
         # green would read as a clean review of code no model saw.

@@ -298,14 +298,27 @@ def test_the_line_after_a_final_line_break_ends_a_range_in_every_review(
     assert res.stderr == "error: app.py:9: past the end of app.py, which has 7 lines.\n"
 
 
-def test_an_empty_file_is_said_to_be_empty(emu: Emulator, project: Path) -> None:
+def test_an_empty_file_is_skipped_alone_as_among_others(emu: Emulator, project: Path) -> None:
     """`fuse-ls review empty.py` said "Range 1-1 is outside the document (0 lines)", a
-    range nobody typed; beside other files (a change review) it cost a model call each."""
+    range nobody typed; beside other files (a change review) it cost a model call each.
+    Alone it was then an error (exit 2) where beside another file it is skipped (exit 0):
+    a CI step failed or passed on the number of files."""
     (project / "empty.py").write_text("")
     res = fuse(["review", "empty.py"], project, emu.base_url)
-    assert res.returncode == 2
-    assert res.stderr == "error: empty.py is empty: there is nothing to send to the models.\n"
+    assert (res.returncode, res.stderr) == (0, ""), res.stderr
+    assert "skipped empty.py: empty file" in res.stdout
+    assert "Nothing to review: every file was skipped." in res.stdout
+    res = fuse(["review", "empty.py", "--json"], project, emu.base_url)
+    assert res.returncode == 0, res.stderr
+    alone = json.loads(res.stdout)
+    assert (alone["findings"], alone["units"]) == ([], [])
+    assert alone["skipped_files"] == [{"path": "empty.py", "reason": "empty file"}]
+    sarif = fuse(["review", "empty.py", "--sarif"], project, emu.base_url)
+    assert sarif.returncode == 0 and json.loads(sarif.stdout)["runs"][0]["results"] == []
     assert emu.requests == []
+    # A range names lines that do not exist: still an error.
+    res = fuse(["review", "empty.py:1"], project, emu.base_url)
+    assert res.returncode == 2 and "past the end of empty.py, which is empty" in res.stderr
     res = fuse(["review", "empty.py", "app.py:1-2", "--format", "json"], project, emu.base_url)
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
