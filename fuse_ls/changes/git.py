@@ -3,17 +3,16 @@
 Only plumbing-stable output is parsed: `--raw -z` for paths, modes and statuses (so
 names with spaces, quotes or newlines are exact), `--numstat -z` to tell binary files,
 and `-U0` hunk headers for the changed lines. The three listings come from the same
-diff queue, so their entries line up one to one. User configuration that changes diff
-output (external diff drivers, colour, textconv) is switched off on every call, and so is
-configuration of the repository's own that runs programs (core/gitsafe.py): reviewing a
-change must not run what a downloaded repository's `.git/config` names.
+diff queue, so their entries line up one to one, less the files too large to diff
+(sizes.py), which the two that read content leave out. User configuration that changes
+diff output (external diff drivers, colour, textconv) is switched off on every call, and
+so is configuration of the repository's own that runs programs (gitrun.py,
+core/gitsafe.py): reviewing a change must not run what a downloaded repository's
+`.git/config` names.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,21 +21,17 @@ from typing import Literal
 from attrs import field, frozen
 
 from fuse_ls.changes.diffparse import RawEntry, hunks, numstat_binary, raw_entries, split_z
-from fuse_ls.core.errors import FuseError
-from fuse_ls.core.gitsafe import safe_env
+from fuse_ls.changes.gitrun import GitError as GitError
+from fuse_ls.changes.gitrun import base_env, repo_env, run_git
+from fuse_ls.changes.sizes import MAX_FILE_BYTES, oversized, too_large
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_MAX_FILE_BYTES = 2 * 1024 * 1024  # a changed file larger than this is generated, not written
 # All the changed text one review holds at once (16 files at the per-file cap). More than
 # this is not a change people review in one go, and each file is in memory until the end.
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
 
 Scope = Literal["diff", "staged", "uncommitted"]
 FileStatus = Literal["added", "modified", "renamed", "copied", "deleted", "type-changed"]
-
-
-class GitError(FuseError):
-    """git is missing, this is not a repository, or a revision does not exist."""
 
 
 @frozen
@@ -62,55 +57,6 @@ class ChangeSet:
     @property
     def reviewable(self) -> tuple[ChangedFile, ...]:
         return tuple(f for f in self.files if f.text is not None and f.changed)
-
-
-def _git_executable() -> str:
-    git = shutil.which("git")
-    if git is None:
-        raise GitError("git is not installed or not on PATH; install git to review changes.")
-    return git
-
-
-def _base_env() -> dict[str, str]:
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
-    env.pop("GIT_EXTERNAL_DIFF", None)
-    return env
-
-
-def repo_env(root: Path) -> dict[str, str]:
-    """The environment for git in `root`: the repository's own programs (fsmonitor,
-    filter drivers, hooks) switched off. Worked out once per change read: it costs a
-    git call."""
-    return safe_env(_git_executable(), root, _base_env())
-
-
-def run_git(
-    root: Path,
-    args: Sequence[str],
-    *,
-    check: bool = True,
-    env: Mapping[str, str] | None = None,
-    stdin: bytes | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """git `args` in `root`. `env` from `repo_env(root)`; without it, it is worked out."""
-    try:
-        done = subprocess.run(
-            [_git_executable(), "-c", "core.quotepath=off", *args],
-            cwd=root,
-            env=dict(env) if env is not None else repo_env(root),
-            input=stdin if stdin is not None else b"",
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git {args[0]} failed: {exc}") from None
-    except ValueError:  # a NUL in an argument (a base or path an editor sent)
-        raise GitError(f"git {args[0]}: an argument holds a NUL character") from None
-    if check and done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {' '.join(args[:2])} failed: {message[-1] if message else 'error'}")
-    return done
 
 
 def repo_root(start: Path) -> Path:
@@ -225,68 +171,6 @@ def _size_text(size: int) -> str:
     return f"{size // mb} MB" if size >= mb and size % mb == 0 else f"{size} bytes"
 
 
-def _rough_size(size: int) -> str:
-    """3.0 GB, 52.4 MB; exact bytes near the cap, where a rounded "2.0 MB" would read as
-    under it."""
-    if size >= 1024**3:
-        return f"{size / 1024**3:.1f} GB"
-    if size >= 10 * 1024**2:
-        return f"{size / 1024**2:.1f} MB"
-    return f"{size:,} bytes"
-
-
-def _too_large(size: int, before: bool = False) -> str:
-    cap = _MAX_FILE_BYTES // 1024 // 1024
-    return f"larger than {cap} MB{' before this change' if before else ''} ({_rough_size(size)})"
-
-
-def _blob_sizes(root: Path, ids: Sequence[str], env: Mapping[str, str]) -> dict[str, int]:
-    """The size of each object, from its header only (one `cat-file --batch-check`)."""
-    wanted = sorted({i for i in ids if i.strip("0")})
-    if not wanted:
-        return {}
-    done = run_git(
-        root, ["cat-file", "--batch-check"], env=env, stdin="\n".join(wanted).encode() + b"\n"
-    )
-    sizes: dict[str, int] = {}
-    for line in done.stdout.decode("ascii", "replace").splitlines():
-        fields = line.split()
-        if len(fields) == 3 and fields[1] == "blob" and fields[2].isdigit():
-            sizes[fields[0]] = int(fields[2])
-    return sizes
-
-
-def _oversized(
-    root: Path, scope: Scope, entries: Sequence[RawEntry], env: Mapping[str, str]
-) -> dict[int, str]:
-    """The entries (by index) with a side over the per-file cap, and why they are skipped.
-
-    Decided from sizes alone, before git diffs any content: git reads both sides of every
-    file it diffs whole, and a sparse 3 GB file took it 30 s before the cap could apply.
-    The old side and an index side are blobs (sizes from their headers); the working
-    tree's side, which --raw leaves unhashed (all zeros), is what lstat says."""
-    blobs = _blob_sizes(
-        root,
-        [e.old_sha for e in entries if e.old_mode != "160000"]
-        + [e.new_sha for e in entries if e.new_mode != "160000"],
-        env,
-    )
-    found: dict[int, str] = {}
-    for i, entry in enumerate(entries):
-        new = blobs.get(entry.new_sha)
-        if new is None and scope != "staged" and entry.new_mode not in ("000000", "160000"):
-            try:
-                new = (root / entry.path).lstat().st_size
-            except OSError:
-                new = None
-        old = blobs.get(entry.old_sha) if entry.old_mode != "160000" else None
-        if new is not None and new > _MAX_FILE_BYTES:
-            found[i] = _too_large(new)
-        elif old is not None and old > _MAX_FILE_BYTES:
-            found[i] = _too_large(old, before=True)
-    return found
-
-
 def _read_new_side(
     root: Path,
     scope: Scope,
@@ -310,7 +194,7 @@ def _read_new_side(
         except OSError:
             return None
     # The same limit for the index as on disk: the pre-commit hook reviews what is staged.
-    if size > _MAX_FILE_BYTES:
+    if size > MAX_FILE_BYTES:
         return _TooLarge(size)
     if budget is not None and size > budget.left:
         return OVER_TOTAL
@@ -368,7 +252,7 @@ def _file_from(
     if raw is None:
         return _evolve(base, skipped="not readable in the working tree")
     if isinstance(raw, _TooLarge):  # grew past the cap since it was listed
-        return _evolve(base, skipped=_too_large(raw.size))
+        return _evolve(base, skipped=too_large(raw.size))
     if isinstance(raw, _OverTotal):
         return _evolve(base, skipped=budget.skip_reason())
     if not raw.strip():
@@ -413,7 +297,7 @@ def changed_lines(old: str | None, new: str) -> frozenset[int]:
         # Outside any repository: only the user's own configuration applies. --text:
         # a NUL in a buffer must not turn it into "Binary files differ" (no lines).
         args = ["diff", "--no-index", "--text", "--no-color", "--no-ext-diff", "--no-textconv"]
-        done = run_git(Path(folder), [*args, "-U0", "old", "new"], check=False, env=_base_env())
+        done = run_git(Path(folder), [*args, "-U0", "old", "new"], check=False, env=base_env())
     if done.returncode not in (0, 1):
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git diff failed: {message[-1] if message else 'error'}")
@@ -523,10 +407,10 @@ def read_changes(
     # --raw reads no content (the working tree's side stays unhashed); the listings that
     # do read it leave out the files over the cap, so their size is all git looks at.
     listed = raw_entries(diff("--raw", "-z", "--no-abbrev"))
-    oversized = _oversized(root, scope, listed, env)
-    entries = [e for i, e in enumerate(listed) if i not in oversized]
+    too_big = oversized(root, scope == "staged", listed, env)
+    entries = [e for i, e in enumerate(listed) if i not in too_big]
     leave_out = sorted(
-        {p for i in oversized for p in (listed[i].path, listed[i].old_path) if p is not None}
+        {p for i in too_big for p in (listed[i].path, listed[i].old_path) if p is not None}
     )
     binary = numstat_binary(diff("--numstat", "-z", leave_out=leave_out))
     sections = hunks(diff("-U0", "--submodule=short", leave_out=leave_out))
@@ -537,7 +421,7 @@ def read_changes(
         _file_from(root, scope, entry, is_binary, changed, env, budget)
         for entry, is_binary, changed in zip(entries, binary, sections, strict=True)
     ]
-    for i, why in oversized.items():
+    for i, why in too_big.items():
         entry = listed[i]
         status = _STATUS.get(entry.status, "modified")
         if status == "deleted":
@@ -550,7 +434,7 @@ def read_changes(
                 continue
             raw_bytes = _read_new_side(root, scope, path, env, budget)
             if isinstance(raw_bytes, _TooLarge):
-                why = f"new file {_too_large(raw_bytes.size)}"
+                why = f"new file {too_large(raw_bytes.size)}"
                 files.append(ChangedFile(path, "added", skipped=why))
                 continue
             if isinstance(raw_bytes, _OverTotal):
