@@ -305,9 +305,16 @@ def changed_lines(old: str | None, new: str) -> frozenset[int]:
     return sections[0] if sections else frozenset()
 
 
-def _base_text(root: Path, against: str, path: str, env: Mapping[str, str]) -> str | None:
+def _base_size(root: Path, against: str, path: str, env: Mapping[str, str]) -> int | None:
+    """The size of `path` in the base; None when the base has no such file."""
     if against == EMPTY_TREE:
         return None
+    done = run_git(root, ["cat-file", "-s", f"{against}:{path}"], check=False, env=env)
+    size = done.stdout.strip()
+    return int(size) if done.returncode == 0 and size.isdigit() else None
+
+
+def _base_text(root: Path, against: str, path: str, env: Mapping[str, str]) -> str | None:
     done = run_git(root, ["show", f"{against}:{path}"], check=False, env=env)
     return _decode(done.stdout) if done.returncode == 0 else None
 
@@ -338,12 +345,22 @@ def _with_buffers(
             on_disk = _read_new_side(root, "uncommitted", path, env)
             if isinstance(on_disk, bytes) and _decode(on_disk) == text:
                 continue  # a clean buffer of an unchanged file
+            if isinstance(on_disk, _TooLarge):
+                continue  # unchanged on disk and over the cap: out, as when saved
         old_path = known.old_path if known is not None else None
-        old = _base_text(root, against, old_path or path, env)
-        if known is None and old is None:
+        base_size = _base_size(root, against, old_path or path, env)
+        if known is None and base_size is None:
             continue  # neither changed on disk nor tracked: not part of the repository
-        changed = changed_lines(old, text) if text.strip() else frozenset()
         status: FileStatus = known.status if known is not None else "modified"
+        # The per-file cap as for the saved file: an unsaved edit of a generated bundle
+        # would send all of it to every model.
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_FILE_BYTES or (base_size or 0) > MAX_FILE_BYTES:
+            big = too_large(size) if size > MAX_FILE_BYTES else too_large(base_size or 0, True)
+            by_path[path] = ChangedFile(path, status, old_path, skipped=big)
+            continue
+        old = _base_text(root, against, old_path or path, env) if base_size is not None else None
+        changed = changed_lines(old, text) if text.strip() else frozenset()
         if not changed:
             by_path.pop(path, None)  # the buffer undid the change
             continue

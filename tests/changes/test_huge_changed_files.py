@@ -147,3 +147,20 @@ def test_a_3_gb_file_of_the_base_is_not_diffed(repo: Repo, zero_blob: tuple[str,
     assert files["app.py"].changed == {17, 18}
     assert used < 2.0, f"git used {used:.1f} s of CPU"
     assert sorted(files) == ["app.py", "big.py", "gone.py"]
+
+
+def test_an_unsaved_buffer_over_the_cap_is_skipped_as_the_saved_file_is(repo: Repo) -> None:
+    """The editor's change review reads open buffers: an unsaved paste into a small file
+    went to the models whole (3 MB here), where the same text saved is skipped."""
+    repo.write("gen.js", "x = 1\n")
+    repo.write("bundle.js", "y = 2\n" * 600_000)  # 3.6 MB, unchanged
+    repo.commit("base")
+    pasted = "z = 3\n" * 524_288  # 3 MB
+    buffers = {repo.root / "gen.js": pasted, repo.root / "bundle.js": "y = 2\n" * 600_000}
+    files = {f.path: f for f in read_changes(repo.root, "uncommitted", buffers=buffers).files}
+    assert set(files) == {"gen.js"}  # an unchanged file stays out, however large
+    assert files["gen.js"].text is None
+    assert files["gen.js"].skipped == "larger than 2 MB (3,145,728 bytes)"
+    repo.write("gen.js", pasted)
+    saved = {f.path: f for f in read_changes(repo.root, "uncommitted").files}
+    assert saved["gen.js"].skipped == files["gen.js"].skipped
