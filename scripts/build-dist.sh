@@ -19,4 +19,5 @@ trap 'rm -rf "$tmp"' EXIT
 (cd "$tmp" && XDG_DATA_HOME="$tmp/data" XDG_CONFIG_HOME="$tmp/config" FUSE_LS_DATA_DIR="$tmp/data" \
   "$tmp/venv/bin/fuse-ls" demo >"$tmp/demo.txt" 2>&1) || { cat "$tmp/demo.txt"; exit 1; }
 grep -q "models" "$tmp/demo.txt"
+grep -q "fuse-ls#in-the-editor" "$tmp/demo.txt"  # not the clone's editors/, absent here
 echo "dist: $(cd dist && echo *) (the wheel installs and runs the demo)"

@@ -23,6 +23,8 @@ class RawEntry:
     status: str
     path: str
     old_path: str | None
+    old_sha: str = ""  # as --raw gives them: all zeros for a side git has not hashed
+    new_sha: str = ""
 
 
 def raw_entries(data: bytes) -> list[RawEntry]:
@@ -33,10 +35,12 @@ def raw_entries(data: bytes) -> list[RawEntry]:
         meta = parts[i].lstrip(":").split()
         status = meta[4] if len(meta) >= 5 else "M"
         if status[0] in "RC":
-            out.append(RawEntry(meta[0], meta[1], status[0], parts[i + 2], parts[i + 1]))
+            out.append(
+                RawEntry(meta[0], meta[1], status[0], parts[i + 2], parts[i + 1], *meta[2:4])
+            )
             i += 3
         else:
-            out.append(RawEntry(meta[0], meta[1], status[0], parts[i + 1], None))
+            out.append(RawEntry(meta[0], meta[1], status[0], parts[i + 1], None, *meta[2:4]))
             i += 2
     return out
 

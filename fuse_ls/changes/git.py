@@ -3,17 +3,16 @@
 Only plumbing-stable output is parsed: `--raw -z` for paths, modes and statuses (so
 names with spaces, quotes or newlines are exact), `--numstat -z` to tell binary files,
 and `-U0` hunk headers for the changed lines. The three listings come from the same
-diff queue, so their entries line up one to one. User configuration that changes diff
-output (external diff drivers, colour, textconv) is switched off on every call, and so is
-configuration of the repository's own that runs programs (core/gitsafe.py): reviewing a
-change must not run what a downloaded repository's `.git/config` names.
+diff queue, so their entries line up one to one, less the files too large to diff
+(sizes.py), which the two that read content leave out. User configuration that changes
+diff output (external diff drivers, colour, textconv) is switched off on every call, and
+so is configuration of the repository's own that runs programs (gitrun.py,
+core/gitsafe.py): reviewing a change must not run what a downloaded repository's
+`.git/config` names.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -22,21 +21,17 @@ from typing import Literal
 from attrs import field, frozen
 
 from fuse_ls.changes.diffparse import RawEntry, hunks, numstat_binary, raw_entries, split_z
-from fuse_ls.core.errors import FuseError
-from fuse_ls.core.gitsafe import safe_env
+from fuse_ls.changes.gitrun import GitError as GitError
+from fuse_ls.changes.gitrun import base_env, repo_env, run_git
+from fuse_ls.changes.sizes import MAX_FILE_BYTES, oversized, too_large
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
-_MAX_FILE_BYTES = 2 * 1024 * 1024  # a changed file larger than this is generated, not written
 # All the changed text one review holds at once (16 files at the per-file cap). More than
 # this is not a change people review in one go, and each file is in memory until the end.
 MAX_TOTAL_BYTES = 32 * 1024 * 1024
 
 Scope = Literal["diff", "staged", "uncommitted"]
 FileStatus = Literal["added", "modified", "renamed", "copied", "deleted", "type-changed"]
-
-
-class GitError(FuseError):
-    """git is missing, this is not a repository, or a revision does not exist."""
 
 
 @frozen
@@ -62,53 +57,6 @@ class ChangeSet:
     @property
     def reviewable(self) -> tuple[ChangedFile, ...]:
         return tuple(f for f in self.files if f.text is not None and f.changed)
-
-
-def _git_executable() -> str:
-    git = shutil.which("git")
-    if git is None:
-        raise GitError("git is not installed or not on PATH; install git to review changes.")
-    return git
-
-
-def _base_env() -> dict[str, str]:
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
-    env.pop("GIT_EXTERNAL_DIFF", None)
-    return env
-
-
-def repo_env(root: Path) -> dict[str, str]:
-    """The environment for git in `root`: the repository's own programs (fsmonitor,
-    filter drivers, hooks) switched off. Worked out once per change read: it costs a
-    git call."""
-    return safe_env(_git_executable(), root, _base_env())
-
-
-def run_git(
-    root: Path,
-    args: Sequence[str],
-    *,
-    check: bool = True,
-    env: Mapping[str, str] | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """git `args` in `root`. `env` from `repo_env(root)`; without it, it is worked out."""
-    try:
-        done = subprocess.run(
-            [_git_executable(), "-c", "core.quotepath=off", *args],
-            cwd=root,
-            env=dict(env) if env is not None else repo_env(root),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise GitError(f"git {args[0]} failed: {exc}") from None
-    except ValueError:  # a NUL in an argument (a base or path an editor sent)
-        raise GitError(f"git {args[0]}: an argument holds a NUL character") from None
-    if check and done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitError(f"git {' '.join(args[:2])} failed: {message[-1] if message else 'error'}")
-    return done
 
 
 def repo_root(start: Path) -> Path:
@@ -158,7 +106,7 @@ def resolve_base(
     env = env if env is not None else repo_env(root)
     if not has_head(root, env):
         raise GitError(
-            "This repository has no commit yet, so there is no base to compare with; "
+            "This repository has no commits yet, so there is no base to compare with; "
             "use --uncommitted (or --staged) to review the work in progress."
         )
     name = base or default_branch(root, env)
@@ -192,11 +140,9 @@ _STATUS: dict[str, FileStatus] = {
 }
 
 
+@frozen
 class _TooLarge:
-    pass
-
-
-TOO_LARGE = _TooLarge()
+    size: int
 
 
 class _TextBudget:
@@ -248,8 +194,8 @@ def _read_new_side(
         except OSError:
             return None
     # The same limit for the index as on disk: the pre-commit hook reviews what is staged.
-    if size > _MAX_FILE_BYTES:
-        return TOO_LARGE
+    if size > MAX_FILE_BYTES:
+        return _TooLarge(size)
     if budget is not None and size > budget.left:
         return OVER_TOTAL
     if scope == "staged":
@@ -305,8 +251,8 @@ def _file_from(
     raw = _read_new_side(root, scope, entry.path, env, budget)
     if raw is None:
         return _evolve(base, skipped="not readable in the working tree")
-    if isinstance(raw, _TooLarge):
-        return _evolve(base, skipped=f"larger than {_MAX_FILE_BYTES // 1024 // 1024} MB")
+    if isinstance(raw, _TooLarge):  # grew past the cap since it was listed
+        return _evolve(base, skipped=too_large(raw.size))
     if isinstance(raw, _OverTotal):
         return _evolve(base, skipped=budget.skip_reason())
     if not raw.strip():
@@ -351,7 +297,7 @@ def changed_lines(old: str | None, new: str) -> frozenset[int]:
         # Outside any repository: only the user's own configuration applies. --text:
         # a NUL in a buffer must not turn it into "Binary files differ" (no lines).
         args = ["diff", "--no-index", "--text", "--no-color", "--no-ext-diff", "--no-textconv"]
-        done = run_git(Path(folder), [*args, "-U0", "old", "new"], check=False, env=_base_env())
+        done = run_git(Path(folder), [*args, "-U0", "old", "new"], check=False, env=base_env())
     if done.returncode not in (0, 1):
         message = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise GitError(f"git diff failed: {message[-1] if message else 'error'}")
@@ -359,9 +305,16 @@ def changed_lines(old: str | None, new: str) -> frozenset[int]:
     return sections[0] if sections else frozenset()
 
 
-def _base_text(root: Path, against: str, path: str, env: Mapping[str, str]) -> str | None:
+def _base_size(root: Path, against: str, path: str, env: Mapping[str, str]) -> int | None:
+    """The size of `path` in the base; None when the base has no such file."""
     if against == EMPTY_TREE:
         return None
+    done = run_git(root, ["cat-file", "-s", f"{against}:{path}"], check=False, env=env)
+    size = done.stdout.strip()
+    return int(size) if done.returncode == 0 and size.isdigit() else None
+
+
+def _base_text(root: Path, against: str, path: str, env: Mapping[str, str]) -> str | None:
     done = run_git(root, ["show", f"{against}:{path}"], check=False, env=env)
     return _decode(done.stdout) if done.returncode == 0 else None
 
@@ -392,12 +345,22 @@ def _with_buffers(
             on_disk = _read_new_side(root, "uncommitted", path, env)
             if isinstance(on_disk, bytes) and _decode(on_disk) == text:
                 continue  # a clean buffer of an unchanged file
+            if isinstance(on_disk, _TooLarge):
+                continue  # unchanged on disk and over the cap: out, as when saved
         old_path = known.old_path if known is not None else None
-        old = _base_text(root, against, old_path or path, env)
-        if known is None and old is None:
+        base_size = _base_size(root, against, old_path or path, env)
+        if known is None and base_size is None:
             continue  # neither changed on disk nor tracked: not part of the repository
-        changed = changed_lines(old, text) if text.strip() else frozenset()
         status: FileStatus = known.status if known is not None else "modified"
+        # The per-file cap as for the saved file: an unsaved edit of a generated bundle
+        # would send all of it to every model.
+        size = len(text.encode("utf-8", "surrogatepass"))
+        if size > MAX_FILE_BYTES or (base_size or 0) > MAX_FILE_BYTES:
+            big = too_large(size) if size > MAX_FILE_BYTES else too_large(base_size or 0, True)
+            by_path[path] = ChangedFile(path, status, old_path, skipped=big)
+            continue
+        old = _base_text(root, against, old_path or path, env) if base_size is not None else None
+        changed = changed_lines(old, text) if text.strip() else frozenset()
         if not changed:
             by_path.pop(path, None)  # the buffer undid the change
             continue
@@ -453,14 +416,21 @@ def read_changes(
         *cached,
         against,
     ]
-    tail = ["--", *pathspec]
 
-    def diff(*args: str) -> bytes:
+    def diff(*args: str, leave_out: Sequence[str] = ()) -> bytes:
+        tail = ["--", *pathspec, *(f":(exclude,literal){p}" for p in leave_out)]
         return run_git(root, ["diff", *args, *common, *tail], env=env).stdout
 
-    entries = raw_entries(diff("--raw", "-z"))
-    binary = numstat_binary(diff("--numstat", "-z"))
-    sections = hunks(diff("-U0", "--submodule=short"))
+    # --raw reads no content (the working tree's side stays unhashed); the listings that
+    # do read it leave out the files over the cap, so their size is all git looks at.
+    listed = raw_entries(diff("--raw", "-z", "--no-abbrev"))
+    too_big = oversized(root, scope == "staged", listed, env)
+    entries = [e for i, e in enumerate(listed) if i not in too_big]
+    leave_out = sorted(
+        {p for i in too_big for p in (listed[i].path, listed[i].old_path) if p is not None}
+    )
+    binary = numstat_binary(diff("--numstat", "-z", leave_out=leave_out))
+    sections = hunks(diff("-U0", "--submodule=short", leave_out=leave_out))
     if len(binary) != len(entries) or len(sections) != len(entries):
         raise GitError("git's diff listings disagree; is the repository changing right now?")
     budget = _TextBudget(max_total_bytes)
@@ -468,6 +438,12 @@ def read_changes(
         _file_from(root, scope, entry, is_binary, changed, env, budget)
         for entry, is_binary, changed in zip(entries, binary, sections, strict=True)
     ]
+    for i, why in too_big.items():
+        entry = listed[i]
+        status = _STATUS.get(entry.status, "modified")
+        if status == "deleted":
+            why = "deleted (nothing left to review)"
+        files.append(ChangedFile(entry.path, status, entry.old_path, skipped=why))
     if scope != "staged":
         known = {f.path for f in files}
         for path in _untracked(root, pathspec, env):
@@ -475,7 +451,7 @@ def read_changes(
                 continue
             raw_bytes = _read_new_side(root, scope, path, env, budget)
             if isinstance(raw_bytes, _TooLarge):
-                why = f"new file larger than {_MAX_FILE_BYTES // 1024 // 1024} MB"
+                why = f"new file {too_large(raw_bytes.size)}"
                 files.append(ChangedFile(path, "added", skipped=why))
                 continue
             if isinstance(raw_bytes, _OverTotal):

@@ -99,7 +99,8 @@ def print_review(console: Console, review: ChangeReview) -> None:
             )
         console.print(table)
     if not review.outcomes:
-        _say(console, Text("Nothing to review: no changed text in this change.", style="green"))
+        why = "every file was skipped" if review.skipped_files else "no changed text in this change"
+        _say(console, Text(f"Nothing to review: {why}.", style="green"))
     elif all(o.skipped for o in review.outcomes):
         # Stopped before any unit (a passed deadline, the cost limit): "no findings" in
         # green would read as a clean review of code no model saw.
@@ -231,9 +232,12 @@ def rdjson(review: ChangeReview) -> dict[str, Any]:
         f = r.finding
         diagnostic: dict[str, Any] = {
             # reviewdog posts it as a pull-request comment, which GitHub renders as
-            # Markdown: a model's image or HTML would be fetched, so it stays text.
+            # Markdown: a model's image or HTML would be fetched, so it stays text. A
+            # link shows its target as written: as a link it hid a URL the model, led
+            # by the code it read, may have filled with that code, one click from sent.
             "message": inert_markdown(
-                f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})"
+                f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})",
+                keep_links=False,
             ),
             "location": {
                 "path": r.path,

@@ -68,12 +68,31 @@ _CHANGE_ONLY = (
 
 
 def wants_change_review(args: argparse.Namespace) -> bool:
-    """Change review for git scopes, several targets, or options only it has."""
+    """Change review for git scopes, several targets, an empty file, or options only it
+    has."""
     if args.diff is not None or args.staged or args.uncommitted:
         return True
     if len(args.targets) != 1 or args.format == "rdjson":
         return True
+    if _a_whole_empty_file(args.targets[0]):
+        return True
     return any(getattr(args, name, None) for name in _CHANGE_ONLY)
+
+
+def _a_whole_empty_file(spec: str) -> bool:
+    """An empty file named without a range. The change review skips it ("empty file",
+    exit 0) as it skips one among others or in a git change; the review of that file alone
+    was an error (exit 2), failing a CI step that a second file would have passed."""
+    from fuse_ls.cli import parse_target
+    from fuse_ls.core.errors import FuseError
+
+    try:
+        path, start, _ = parse_target(spec)
+        if not path.is_file() and Path(spec).is_file():
+            path, start = Path(spec), None
+        return start is None and path.is_file() and path.stat().st_size == 0
+    except (FuseError, OSError):
+        return False
 
 
 def _targets_from_files(
@@ -209,7 +228,7 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         if picked is None:
             return 2
         targets, skipped = picked
-        description = f"review of {len(targets)} file target(s)"
+        description = f"review of {len(args.targets)} file target(s)"
     loaded = load_settings(root, trusted=bool(getattr(args, "trust", False)))
     _report_problems(loaded, err)
     settings = loaded.settings

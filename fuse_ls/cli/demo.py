@@ -42,8 +42,27 @@ Or with a local OpenAI-compatible server (Ollama, vLLM, llama.cpp):
   export FUSE_LS_MODELS=qwen2.5-coder:7b,llama3.1:8b
   export FUSE_LS_JUDGE=qwen2.5-coder:7b
   fuse-ls review path/to/file.py
-In your editor: editors/ (Neovim, Helix, Emacs, ...) and vscode-extension/.
+{editors}
 Check your setup with: fuse-ls doctor"""
+
+EDITORS = "In your editor, set-up for Neovim, Helix, Emacs, ... and VS Code:"
+EDITOR_DOCS = "https://github.com/fuse-ls/fuse-ls#in-the-editor"
+
+
+def editor_lines() -> str:
+    """Where the editor set-ups are: the clone's folders when this runs from a clone
+    (`pip install -e .`); the README's section otherwise, as a wheel holds only the
+    package and the folders the clone has are not on this machine."""
+    clone = Path(__file__).resolve().parents[2]
+    folders = [clone / "editors", clone / "vscode-extension"]
+    if not all(f.is_dir() for f in folders):
+        return f"{EDITORS}\n  {EDITOR_DOCS}"
+    shown = []
+    for folder in folders:
+        with contextlib.suppress(ValueError):
+            folder = folder.relative_to(Path.cwd().resolve())
+        shown.append(f"  {folder}/")
+    return "\n".join([EDITORS, *shown])
 
 
 def activation_line() -> str | None:
@@ -65,7 +84,7 @@ def activation_line() -> str | None:
 
 
 def next_steps() -> Panel:
-    steps = NEXT_STEPS
+    steps = NEXT_STEPS.format(editors=editor_lines())
     activate = activation_line()
     if activate is not None:
         first, rest = steps.split("\n", 1)

@@ -144,7 +144,7 @@ def test_no_commit_yet(repo: Repo) -> None:
     repo.git("add", "a.py")
     assert read_changes(repo.root, "staged").files[0].changed == {1}
     assert read_changes(repo.root, "uncommitted").files[0].changed == {1}
-    with pytest.raises(GitError, match="no commit yet"):
+    with pytest.raises(GitError, match="no commits yet, so there is no base"):
         read_changes(repo.root, "diff")
 
 
@@ -177,8 +177,8 @@ def test_emptied_and_oversized_files_say_why(repo: Repo) -> None:
     repo.write("huge_new.txt", "b\n" * (1024 * 1024 + 10))
     files = by_path(read_changes(repo.root, "uncommitted"))
     assert files["empty_me.py"].skipped == "emptied (nothing left to review)"
-    assert files["big.txt"].skipped == "larger than 2 MB"
-    assert files["huge_new.txt"].skipped == "new file larger than 2 MB"
+    assert files["big.txt"].skipped == "larger than 2 MB (2,097,172 bytes)"
+    assert files["huge_new.txt"].skipped == "new file larger than 2 MB (2,097,172 bytes)"
 
 
 def test_staged_oversized_files_are_skipped_too(repo: Repo) -> None:
@@ -191,8 +191,8 @@ def test_staged_oversized_files_are_skipped_too(repo: Repo) -> None:
     repo.write("small.txt", "c\n")
     repo.git("add", "big.txt", "huge_new.txt", "small.txt")
     files = by_path(read_changes(repo.root, "staged"))
-    assert files["big.txt"].skipped == "larger than 2 MB"
-    assert files["huge_new.txt"].skipped == "larger than 2 MB"
+    assert files["big.txt"].skipped == "larger than 2 MB (2,097,172 bytes)"
+    assert files["huge_new.txt"].skipped == "larger than 2 MB (2,097,172 bytes)"
     assert files["small.txt"].skipped is None and files["small.txt"].changed == {1}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -114,6 +115,37 @@ def test_demo_next_steps_paste_into_a_shell_at_80_columns(tmp_path: Path) -> Non
         "FUSE_LS_MODELS=qwen2.5-coder:7b,llama3.1:8b",
         "args: review path/to/file.py",
     ]
+
+
+def next_steps_editor_lines(stdout: str) -> list[str]:
+    lines = [line.strip() for line in stdout.splitlines()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("In your editor"))
+    end = next(i for i, line in enumerate(lines) if line.startswith("Check your setup"))
+    return lines[start + 1 : end]
+
+
+def test_demo_points_at_editor_set_ups_that_exist(tmp_path: Path) -> None:
+    """Installed from the wheel, the demo sent users to editors/ and vscode-extension/,
+    folders only a clone has. The package alone, as a wheel installs it, is run here."""
+    clone = Path(__file__).resolve().parents[2]
+    site = tmp_path / "site"
+    shutil.copytree(
+        clone / "fuse_ls", site / "fuse_ls", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    installed = fuse(["demo"], tmp_path, None, COLUMNS="80", PYTHONPATH=str(site))
+    assert installed.returncode == 0, installed.stderr
+    assert "editors/" not in installed.stdout and "vscode-extension" not in installed.stdout
+    readme = (clone / "README.md").read_text()
+    (link,) = next_steps_editor_lines(installed.stdout)
+    assert link == "https://github.com/fuse-ls/fuse-ls#in-the-editor"
+    assert "\n## In the editor\n" in readme  # the section the anchor names
+    # From the clone (an editable install), its folders, wherever the demo runs.
+    for cwd, shown in ((clone, ["editors/", "vscode-extension/"]), (tmp_path, None)):
+        res = fuse(["demo"], cwd, None, COLUMNS="80", FUSE_LS_DATA_DIR=str(tmp_path / "d"))
+        assert res.returncode == 0, res.stderr
+        folders = next_steps_editor_lines(res.stdout)
+        assert shown is None or folders == shown
+        assert [(cwd / f).is_dir() for f in folders] == [True, True], folders
 
 
 def test_demo_shows_the_ids_dismiss_takes_and_honours_them(project: Path) -> None:
@@ -298,14 +330,27 @@ def test_the_line_after_a_final_line_break_ends_a_range_in_every_review(
     assert res.stderr == "error: app.py:9: past the end of app.py, which has 7 lines.\n"
 
 
-def test_an_empty_file_is_said_to_be_empty(emu: Emulator, project: Path) -> None:
+def test_an_empty_file_is_skipped_alone_as_among_others(emu: Emulator, project: Path) -> None:
     """`fuse-ls review empty.py` said "Range 1-1 is outside the document (0 lines)", a
-    range nobody typed; beside other files (a change review) it cost a model call each."""
+    range nobody typed; beside other files (a change review) it cost a model call each.
+    Alone it was then an error (exit 2) where beside another file it is skipped (exit 0):
+    a CI step failed or passed on the number of files."""
     (project / "empty.py").write_text("")
     res = fuse(["review", "empty.py"], project, emu.base_url)
-    assert res.returncode == 2
-    assert res.stderr == "error: empty.py is empty: there is nothing to send to the models.\n"
+    assert (res.returncode, res.stderr) == (0, ""), res.stderr
+    assert "skipped empty.py: empty file" in res.stdout
+    assert "Nothing to review: every file was skipped." in res.stdout
+    res = fuse(["review", "empty.py", "--json"], project, emu.base_url)
+    assert res.returncode == 0, res.stderr
+    alone = json.loads(res.stdout)
+    assert (alone["findings"], alone["units"]) == ([], [])
+    assert alone["skipped_files"] == [{"path": "empty.py", "reason": "empty file"}]
+    sarif = fuse(["review", "empty.py", "--sarif"], project, emu.base_url)
+    assert sarif.returncode == 0 and json.loads(sarif.stdout)["runs"][0]["results"] == []
     assert emu.requests == []
+    # A range names lines that do not exist: still an error.
+    res = fuse(["review", "empty.py:1"], project, emu.base_url)
+    assert res.returncode == 2 and "past the end of empty.py, which is empty" in res.stderr
     res = fuse(["review", "empty.py", "app.py:1-2", "--format", "json"], project, emu.base_url)
     assert res.returncode == 0, res.stderr
     data = json.loads(res.stdout)
