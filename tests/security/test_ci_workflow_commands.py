@@ -220,3 +220,13 @@ def test_json_never_holds_a_double_hash_and_decodes_the_same(text: str) -> None:
         written = ci_safe_json(data, **kwargs)
         assert "##" not in written
         assert json.loads(written) == data
+
+
+def test_a_stream_without_a_zero_width_space_gets_a_space() -> None:
+    """A Windows runner's pipe is often a code page (cp1252) that cannot encode U+200B:
+    writing one raised UnicodeEncodeError mid-review."""
+    raw = io.BytesIO()
+    stream = io.TextIOWrapper(raw, encoding="cp1252", errors="strict")
+    GuardedStream(stream).write("::error::x\n##[error]y\n")
+    stream.flush()
+    assert raw.getvalue().decode("cp1252") == ": :error::x\n## [error]y\n"
