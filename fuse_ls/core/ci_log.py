@@ -25,6 +25,7 @@ import json
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any, TextIO, cast
 
@@ -132,9 +133,13 @@ class GuardedStream:
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.filter = CommandFilter(_mark_for(stream))
+        # rich's live display writes from a thread of its own: the filter's state and
+        # the order of the writes must stay one.
+        self._lock = threading.Lock()
 
     def write(self, text: str) -> int:
-        self.stream.write(self.filter.feed(text))
+        with self._lock:
+            self.stream.write(self.filter.feed(text))
         return len(text)
 
     def writelines(self, lines: Iterable[str]) -> None:
