@@ -241,7 +241,6 @@ def _recorder(settings: Settings, workspace: Path) -> Any:
 
 def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     import asyncio
-    import json
 
     import attrs
     from rich.text import Text
@@ -249,6 +248,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     from fuse_ls.cli import render, report
     from fuse_ls.config import load_settings
     from fuse_ls.context import build_request, language_for
+    from fuse_ls.core.ci_log import ci_safe_json
     from fuse_ls.fusion.policy import policy_for, pool_slots
 
     out, err = _console(), _console(stderr=True)
@@ -341,9 +341,9 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
         result = marked.result
     prints, hidden = (marked.fingerprints, marked.hidden) if marked else ((), None)
     if args.sarif:
-        print(json.dumps(report.sarif(result, Path(shown), prints), indent=2))
+        print(ci_safe_json(report.sarif(result, Path(shown), prints), indent=2))
     elif args.json:
-        print(json.dumps(report.result_json(result, shown, prints, hidden), indent=2))
+        print(ci_safe_json(report.result_json(result, shown, prints, hidden), indent=2))
     elif task == "review":
         render.print_review(out, result, shown, prints, hidden or {})
     else:
@@ -386,6 +386,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    # First, before any console or log handler: a CI runner reads commands in what a
+    # step prints (docs/security.md). The server's stdout is its editor's, not a log.
+    if not (args_list and args_list[0] == "serve"):
+        from fuse_ls.core.ci_log import guard_ci_streams
+
+        guard_ci_streams()
     # The server's stderr belongs to the editor and the emulator logs as uvicorn does.
     if not (args_list and args_list[0] in ("serve", "emulator")):
         from fuse_ls.cli.logs import to_stderr

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fuse_ls.core.ci_log import ci_safe_json
 from fuse_ls.core.vocab import Severity
 
 # Every `fuse-ls` command builds the parser with `add_change_options`, so what only a
@@ -309,11 +309,11 @@ def cmd_review_changes(args: argparse.Namespace) -> int:
         data = output.review_json(review)
         if outcome is not None:
             data["fixes"] = outcome.to_json()
-        print(json.dumps(data, indent=2))
+        print(ci_safe_json(data, indent=2))
     elif fmt == "sarif":
-        print(json.dumps(output.sarif(review), indent=2))
+        print(ci_safe_json(output.sarif(review), indent=2))
     elif fmt == "rdjson":
-        print(json.dumps(output.rdjson(review), indent=2))
+        print(ci_safe_json(output.rdjson(review), indent=2))
     else:
         output.print_review(out, review)
         if outcome is not None and fmt == "text":
@@ -391,7 +391,7 @@ def cache_main(argv: list[str]) -> int:
             print(f"note: {note}", file=sys.stderr)
     if args.json:
         print(
-            json.dumps(
+            ci_safe_json(
                 {
                     "path": stats.path,
                     "entries": stats.entries,

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import shlex
 import shutil
 import sys
@@ -26,6 +25,7 @@ from fuse_ls.changes.cache import cache_path
 from fuse_ls.cli import _console, render, report, run_fusion
 from fuse_ls.config import Settings, load_settings, replace
 from fuse_ls.context import build_request, language_for
+from fuse_ls.core.ci_log import ci_safe_json
 from fuse_ls.core.specs import ModelSpec
 from fuse_ls.emulator import Emulator, demo_script, demo_source_path
 from fuse_ls.emulator.demo import DEMO_JUDGE, DEMO_POOL
@@ -172,7 +172,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if args.json:
             data = report.result_json(result, source.name, prints, marked.hidden)
             data["demo"] = True
-            print(json.dumps(data, indent=2))
+            print(ci_safe_json(data, indent=2))
             return 0
         render.print_review(out, result, f"{source.name} (demo)", prints, marked.hidden)
         out.print(next_steps())

@@ -18,6 +18,7 @@ from rich.text import Text
 from fuse_ls import __version__, trust
 from fuse_ls.config import EditorLayer, Settings, load_settings
 from fuse_ls.core import hosts
+from fuse_ls.core.ci_log import ci_safe_json
 from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import ConfigNotice, ProviderError
 from fuse_ls.core.keyscope import key_may_be_sent, unset_key, withheld_key_note
@@ -238,7 +239,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     checks, _ = run_checks(Path.cwd(), args.offline, getattr(args, "trust", False), editor)
     failed = any(c["status"] == "error" for c in checks)
     if args.json:
-        print(json.dumps({"ok": not failed, "checks": checks}, indent=2))
+        print(ci_safe_json({"ok": not failed, "checks": checks}, indent=2))
         return 1 if failed else 0
     console = Console(highlight=False, markup=False)
     # Below 100 columns a detail column of its own was ~33 wide: a URL or the command to

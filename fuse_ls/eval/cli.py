@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from fuse_ls.cli.parser import add_model_options, whole_number
+from fuse_ls.core.ci_log import ci_safe_json
 from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import FuseError
 from fuse_ls.safetext import visible
@@ -108,7 +108,7 @@ def cmd_live(args: argparse.Namespace, out: Console, err: Console) -> int:
         err.print(f"reviewing {counted(len(cases), 'case')} with {pool} ...")
     result = live.run(settings, cases, workspace)
     if args.json:
-        print(json.dumps(live.live_json(result), indent=2))
+        print(ci_safe_json(live.live_json(result), indent=2))
         return 0
     from fuse_ls.eval.report import shown
 
@@ -149,7 +149,7 @@ def cmd_replay(args: argparse.Namespace, out: Console, err: Console) -> int:
             err.print(f"[red]error:[/red] cannot write {args.html}: {exc}")
             return 2
     if args.json:
-        print(json.dumps(report.replay_json(result), indent=2))
+        print(ci_safe_json(report.replay_json(result), indent=2))
     else:
         report.print_replay(out, result)
         if args.html:

@@ -35,6 +35,7 @@ from typing import Any, Final
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core.arguments import positive_number
+from fuse_ls.core.ci_log import ci_safe_json
 from fuse_ls.core.counts import counted
 from fuse_ls.telemetry import store
 from fuse_ls.telemetry.aggregate import SessionFacts, compute_stats, percentile
@@ -279,7 +280,7 @@ def stats_main(argv: list[str], settings: TelemetrySettings | None = None) -> in
             print(f"Wrote {out} ({counted(n, 'session')}).", file=sys.stderr)
     try:
         if args.json:
-            json.dump(stats, sys.stdout, indent=2)
+            sys.stdout.write(ci_safe_json(stats, indent=2))
             sys.stdout.write("\n")
             sys.stdout.flush()
         elif not args.html:

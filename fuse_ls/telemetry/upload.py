@@ -30,6 +30,7 @@ from attrs import frozen
 
 from fuse_ls.config import TelemetrySettings
 from fuse_ls.core import hosts
+from fuse_ls.core.ci_log import ci_safe_json
 from fuse_ls.core.counts import counted
 from fuse_ls.core.errors import UploadError
 from fuse_ls.core.proxies import environment_proxies, proxy_for, unusable
@@ -439,7 +440,7 @@ def _print_dry_run(
             f"{hashlib.sha256(content.encode()).hexdigest()[:16]}>"
         )
         print(f"\nsession {item.session_id} ({item.path})", file=out)
-        print(json.dumps({"json": shown}, indent=2, ensure_ascii=False), file=out)
+        print(ci_safe_json({"json": shown}, indent=2, ensure_ascii=False), file=out)
         counts = ", ".join(f"{k}: {v}" for k, v in sorted(item.redactions.items())) or "none"
         print(f"redacted before sending: {counts}", file=out)
         if show_content:
