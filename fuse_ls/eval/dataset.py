@@ -74,12 +74,27 @@ def judges(root: Path) -> list[str]:
     return sorted(p.name for p in results.iterdir() if (p / "evaluations.json").is_file())
 
 
+# Code Review Bench's largest file is a few MB. A downloaded copy can hold any size (a
+# sparse 3 GB file costs nothing in a tarball), read whole it was a MemoryError.
+_MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
 def _load_json(path: Path) -> Any:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
+        size = path.stat().st_size
+        if size > _MAX_JSON_BYTES:
+            raise DatasetError(
+                f"{path}: {size / 1024**2:,.0f} MB, over the {_MAX_JSON_BYTES // 1024**2} MB "
+                "a dataset file may have"
+            )
         return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:
+        # Arrays nested past the decoder's depth: a traceback, before.
+        raise DatasetError(f"{path}: not readable JSON (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: besides malformed JSON, an integer of over 4300 digits.
         raise DatasetError(f"{path}: not readable JSON ({exc})") from exc
 
 
@@ -90,6 +105,14 @@ def _need(obj: Any, key: str, kind: type, path: Path, where: str) -> Any:
     if not isinstance(value, kind):
         raise DatasetError(f"{path}: {where}: {key!r} is not a {kind.__name__}")
     return value
+
+
+def _count(obj: Any, key: str, path: Path, where: str) -> int:
+    """A tp / fp / fn count: `true` or -5 scored a tool above 100%."""
+    value = _need(obj, key, int, path, where)
+    if isinstance(value, bool) or value < 0:
+        raise DatasetError(f"{path}: {where}: {key!r} is {json.dumps(value)}, not a count")
+    return int(value)
 
 
 def _golden(root: Path) -> dict[str, tuple[str, ...]]:
@@ -123,7 +146,7 @@ def _review(
     where = f"{url} / {tool}"
     tps = _need(ev, "true_positives", list, path, where)
     fps = _need(ev, "false_positives", list, path, where)
-    counts = [int(_need(ev, k, int, path, where)) for k in ("tp", "fp", "fn")]
+    counts = [_count(ev, k, path, where) for k in ("tp", "fp", "fn")]
     matches: dict[str, set[str]] = {}
     for i, item in enumerate(tps):
         cand = _need(item, "matched_candidate", str, path, f"{where} true positive #{i + 1}")
