@@ -227,6 +227,10 @@ def _clip_lines(lines: list[str], limit: int) -> str:
 # --- blast radius: Rocky's catalog ----------------------------------------------------
 
 _MAX_NAMES = 15  # per list in the text: the reviewer needs the shape, not an inventory
+# A model or column name is an identifier; the catalog is the repository's, and 1,000-
+# character names in it made every review of the model's file cost 80 times as much.
+_MAX_NAME_CHARS = 120
+_MAX_BLAST_CHARS = 4000
 _MAX_DEPTH = 3  # direct consumers, then two more levels as "indirectly"
 
 
@@ -307,7 +311,8 @@ def _walk_downstream(
 def _listing(names: list[str], columns: dict[str, list[str]] | None = None) -> str:
     shown = []
     for name in names[:_MAX_NAMES]:
-        cols = (columns or {}).get(name.lower())
+        cols = [_clip(c, _MAX_NAME_CHARS) for c in (columns or {}).get(name.lower(), ())]
+        name = _clip(name, _MAX_NAME_CHARS)
         shown.append(
             f"{name} ({', '.join(cols[:8])}{', ...' if len(cols) > 8 else ''})" if cols else name
         )
@@ -324,7 +329,7 @@ def _describe(
     text = "Downstream: " + _listing(sorted(direct, key=str.lower), columns)
     if further:
         text += "; indirectly: " + _listing(sorted(further, key=str.lower))
-    return text + (f" ({note})" if note else "")
+    return _clip_lines([text + (f" ({note})" if note else "")], _MAX_BLAST_CHARS)
 
 
 def _from_catalog(catalog: _Catalog, model: str) -> str | None:
