@@ -356,6 +356,9 @@ def _from_catalog(catalog: _Catalog, model: str) -> str | None:
 
 _MAX_FILES = 2000
 _MAX_ENTRIES = 50_000  # directory entries looked at, files or not
+# All the models' text is kept while the scan runs: 2,000 (sparse, so free to ship) 1 MB
+# files were 2 GB in memory, as fast as the disk could give them.
+_MAX_SCAN_CHARS = 64 * 1024 * 1024
 _SCAN_BUDGET_S = 1.5
 # sqlglot is pure Python and cannot be interrupted, so the scan's deadline is only checked
 # between files: these bound one file's share. Parsing 50,000 characters takes up to a
@@ -486,13 +489,15 @@ def _from_scan(path: Path, workspace: Path | None, model: str) -> str | None:
     files: dict[str, tuple[Path, str]] = {}  # model name (lowercase) -> (file, text)
     found = list(_iter_models(root, deadline))
     partial = len(found) >= _MAX_FILES
+    kept = 0
     for file in found:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or kept > _MAX_SCAN_CHARS:
             partial = True
             break
         text = _read_text(file, _MAX_SQL_BYTES) if _absolute(file) != me else None
         if text is not None:
             files[file.stem.lower()] = (file, text)
+            kept += len(text)
     refs: dict[str, _Refs] = {}
 
     def refs_of(key: str) -> _Refs:
