@@ -79,23 +79,32 @@ def judges(root: Path) -> list[str]:
 _MAX_JSON_BYTES = 64 * 1024 * 1024
 
 
+def read_json(path: Path, limit: int) -> Any:
+    """A downloaded JSON file, or ValueError saying why not (never a traceback): over
+    `limit` bytes, nested past the decoder's depth, an integer of over 4300 digits,
+    malformed, not UTF-8 or unreadable. The caller names the file."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ValueError(f"not readable ({exc.strerror})") from None
+    if size > limit:
+        raise ValueError(f"{size / 1024**2:,.0f} MB, over the {limit / 1024**2:g} MB allowed")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError("not readable JSON (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: besides malformed JSON, an integer of over 4300 digits.
+        raise ValueError(f"not readable JSON ({exc})") from None
+
+
 def _load_json(path: Path) -> Any:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
-        size = path.stat().st_size
-        if size > _MAX_JSON_BYTES:
-            raise DatasetError(
-                f"{path}: {size / 1024**2:,.0f} MB, over the {_MAX_JSON_BYTES // 1024**2} MB "
-                "a dataset file may have"
-            )
-        return json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        # Arrays nested past the decoder's depth: a traceback, before.
-        raise DatasetError(f"{path}: not readable JSON (nested too deeply)") from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        # ValueError: besides malformed JSON, an integer of over 4300 digits.
-        raise DatasetError(f"{path}: not readable JSON ({exc})") from exc
+        return read_json(path, _MAX_JSON_BYTES)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
 
 
 def _need(obj: Any, key: str, kind: type, path: Path, where: str) -> Any:
