@@ -227,6 +227,10 @@ def _clip_lines(lines: list[str], limit: int) -> str:
 # --- blast radius: Rocky's catalog ----------------------------------------------------
 
 _MAX_NAMES = 15  # per list in the text: the reviewer needs the shape, not an inventory
+# A model or column name is an identifier; the catalog is the repository's, and 1,000-
+# character names in it made every review of the model's file cost 80 times as much.
+_MAX_NAME_CHARS = 120
+_MAX_BLAST_CHARS = 4000
 _MAX_DEPTH = 3  # direct consumers, then two more levels as "indirectly"
 
 
@@ -307,7 +311,8 @@ def _walk_downstream(
 def _listing(names: list[str], columns: dict[str, list[str]] | None = None) -> str:
     shown = []
     for name in names[:_MAX_NAMES]:
-        cols = (columns or {}).get(name.lower())
+        cols = [_clip(c, _MAX_NAME_CHARS) for c in (columns or {}).get(name.lower(), ())]
+        name = _clip(name, _MAX_NAME_CHARS)
         shown.append(
             f"{name} ({', '.join(cols[:8])}{', ...' if len(cols) > 8 else ''})" if cols else name
         )
@@ -324,7 +329,7 @@ def _describe(
     text = "Downstream: " + _listing(sorted(direct, key=str.lower), columns)
     if further:
         text += "; indirectly: " + _listing(sorted(further, key=str.lower))
-    return text + (f" ({note})" if note else "")
+    return _clip_lines([text + (f" ({note})" if note else "")], _MAX_BLAST_CHARS)
 
 
 def _from_catalog(catalog: _Catalog, model: str) -> str | None:
@@ -351,8 +356,16 @@ def _from_catalog(catalog: _Catalog, model: str) -> str | None:
 
 _MAX_FILES = 2000
 _MAX_ENTRIES = 50_000  # directory entries looked at, files or not
+# All the models' text is kept while the scan runs: 2,000 (sparse, so free to ship) 1 MB
+# files were 2 GB in memory, as fast as the disk could give them.
+_MAX_SCAN_CHARS = 64 * 1024 * 1024
 _SCAN_BUDGET_S = 1.5
-_MAX_PARSE_CHARS = 200_000
+# sqlglot is pure Python and cannot be interrupted, so the scan's deadline is only checked
+# between files: these bound one file's share. Parsing 50,000 characters takes up to a
+# second; column lineage costs more (5,000 UNION branches: 41 s), so bigger files give
+# the tables they read without columns.
+_MAX_PARSE_CHARS = 50_000
+_MAX_LINEAGE_CHARS = 20_000
 _SKIP_DIRS = {"node_modules", "target", "dist", "build", "venv", "__pycache__", "site-packages"}
 
 
@@ -433,8 +446,12 @@ def _sqlglot_refs(text: str) -> _Refs | None:
         query = statement if isinstance(statement, exp.Query) else statement.find(exp.Query)
         if query is None:
             continue
+        if len(text) > _MAX_LINEAGE_CHARS:
+            continue
         try:
-            nodes = lineage(None, query, {})
+            # trim_selects copies the whole SELECT once per output column: 250 columns
+            # took 3 s, 1,000 took 38 s. Untrimmed, the lineage walk is the same.
+            nodes = lineage(None, query, {}, trim_selects=False)
         except Exception:
             continue  # tables are known; only the column detail is lost
         for output, node in nodes.items():
@@ -472,13 +489,15 @@ def _from_scan(path: Path, workspace: Path | None, model: str) -> str | None:
     files: dict[str, tuple[Path, str]] = {}  # model name (lowercase) -> (file, text)
     found = list(_iter_models(root, deadline))
     partial = len(found) >= _MAX_FILES
+    kept = 0
     for file in found:
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or kept > _MAX_SCAN_CHARS:
             partial = True
             break
         text = _read_text(file, _MAX_SQL_BYTES) if _absolute(file) != me else None
         if text is not None:
             files[file.stem.lower()] = (file, text)
+            kept += len(text)
     refs: dict[str, _Refs] = {}
 
     def refs_of(key: str) -> _Refs:

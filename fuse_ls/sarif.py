@@ -43,6 +43,15 @@ def source_artifact(relative: str) -> dict[str, str]:
     return {"uri": quote(relative), "uriBaseId": "%SRCROOT%"}
 
 
+def plain(text: str) -> str:
+    """Model text as a SARIF message that links nowhere. SARIF's one markup in plain text
+    is the embedded link `[words](target)` (3.11.6), which Microsoft's SARIF viewers show
+    as a link naming only its words (older ones render the text as Markdown, images
+    included); the model read the code and may have put it in the target. `](` and a
+    reference definition's `]:` get a space, so the whole target is shown as written."""
+    return text.replace("](", "] (").replace("]:", "] :")
+
+
 def _inserted(replacement: str) -> str:
     """A fix's inserted text. A region of whole lines ends before its last line's newline
     (SARIF 3.30.7), which the file keeps: so does the fix, the way an editor applies it."""
@@ -55,7 +64,7 @@ def sarif_result(entry: SarifEntry) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": f"fuse-ls/{f.category}",
         "level": _LEVEL[f.severity],
-        "message": {"text": f"{f.message} ({f.agreement})"},
+        "message": {"text": plain(f"{f.message} ({f.agreement})")},
         "locations": [
             {"physicalLocation": {"artifactLocation": dict(entry.artifact), "region": region}}
         ],
@@ -102,7 +111,8 @@ def sarif_log(entries: Iterable[SarifEntry]) -> dict[str, Any]:
         category = entry.finding.category
         rule_id = f"fuse-ls/{category}"
         rules.setdefault(
-            rule_id, {"id": rule_id, "name": category, "shortDescription": {"text": category}}
+            rule_id,
+            {"id": rule_id, "name": plain(category), "shortDescription": {"text": plain(category)}},
         )
         results.append(sarif_result(entry))
     return {

@@ -146,14 +146,16 @@ def cmd_replay(args: argparse.Namespace, out: Console, err: Console) -> int:
         try:
             args.html.write_text(report.replay_html(result), encoding="utf-8")
         except OSError as exc:
-            err.print(f"[red]error:[/red] cannot write {args.html}: {exc}")
+            err.print(
+                Text("error:", style="red"), Text(visible(f"cannot write {args.html}: {exc}"))
+            )
             return 2
     if args.json:
         print(ci_safe_json(report.replay_json(result), indent=2))
     else:
         report.print_replay(out, result)
         if args.html:
-            err.print(f"wrote {args.html}")
+            err.print(Text(visible(f"wrote {args.html}")))
     return 0
 
 

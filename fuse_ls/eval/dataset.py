@@ -74,13 +74,37 @@ def judges(root: Path) -> list[str]:
     return sorted(p.name for p in results.iterdir() if (p / "evaluations.json").is_file())
 
 
+# Code Review Bench's largest file is a few MB. A downloaded copy can hold any size (a
+# sparse 3 GB file costs nothing in a tarball), read whole it was a MemoryError.
+_MAX_JSON_BYTES = 64 * 1024 * 1024
+
+
+def read_json(path: Path, limit: int) -> Any:
+    """A downloaded JSON file, or ValueError saying why not (never a traceback): over
+    `limit` bytes, nested past the decoder's depth, an integer of over 4300 digits,
+    malformed, not UTF-8 or unreadable. The caller names the file."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ValueError(f"not readable ({exc.strerror})") from None
+    if size > limit:
+        raise ValueError(f"{size / 1024**2:,.0f} MB, over the {limit / 1024**2:g} MB allowed")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        raise ValueError("not readable JSON (nested too deeply)") from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        # ValueError: besides malformed JSON, an integer of over 4300 digits.
+        raise ValueError(f"not readable JSON ({exc})") from None
+
+
 def _load_json(path: Path) -> Any:
     if not path.is_file():
         raise DatasetError(f"{path}: file not found")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: not readable JSON ({exc})") from exc
+        return read_json(path, _MAX_JSON_BYTES)
+    except ValueError as exc:
+        raise DatasetError(f"{path}: {exc}") from None
 
 
 def _need(obj: Any, key: str, kind: type, path: Path, where: str) -> Any:
@@ -90,6 +114,14 @@ def _need(obj: Any, key: str, kind: type, path: Path, where: str) -> Any:
     if not isinstance(value, kind):
         raise DatasetError(f"{path}: {where}: {key!r} is not a {kind.__name__}")
     return value
+
+
+def _count(obj: Any, key: str, path: Path, where: str) -> int:
+    """A tp / fp / fn count: `true` or -5 scored a tool above 100%."""
+    value = _need(obj, key, int, path, where)
+    if isinstance(value, bool) or value < 0:
+        raise DatasetError(f"{path}: {where}: {key!r} is {json.dumps(value)}, not a count")
+    return int(value)
 
 
 def _golden(root: Path) -> dict[str, tuple[str, ...]]:
@@ -123,7 +155,7 @@ def _review(
     where = f"{url} / {tool}"
     tps = _need(ev, "true_positives", list, path, where)
     fps = _need(ev, "false_positives", list, path, where)
-    counts = [int(_need(ev, k, int, path, where)) for k in ("tp", "fp", "fn")]
+    counts = [_count(ev, k, path, where) for k in ("tp", "fp", "fn")]
     matches: dict[str, set[str]] = {}
     for i, item in enumerate(tps):
         cand = _need(item, "matched_candidate", str, path, f"{where} true positive #{i + 1}")

@@ -22,7 +22,6 @@ finding matching an already matched golden one counts as neither.
 from __future__ import annotations
 
 import asyncio
-import json
 import stat
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,6 +38,7 @@ from fuse_ls.core.types import (
     FusionResult,
     JsonSchema,
 )
+from fuse_ls.eval.dataset import read_json
 from fuse_ls.eval.replay import Score
 from fuse_ls.fusion.jsonparse import parse_json_object
 from fuse_ls.fusion.prompts import data_json
@@ -198,9 +198,9 @@ def load_case(folder: Path) -> Case:
     if not spec_path.is_file():
         raise CaseError(f"{spec_path}: file not found (a case needs case.json and a code file)")
     try:
-        spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CaseError(f"{spec_path}: not readable JSON ({exc})") from exc
+        spec = read_json(spec_path, _MAX_CASE_BYTES)
+    except ValueError as exc:
+        raise CaseError(f"{spec_path}: {exc}") from None
     if not isinstance(spec, dict) or not isinstance(spec.get("file"), str):
         raise CaseError(f"{spec_path}: has no 'file' naming the code file")
     code = _case_file(folder, spec["file"], spec_path, "the code file")

@@ -23,6 +23,7 @@ from fuse_ls.config import Settings
 from fuse_ls.core.checks import CheckReport, CommandResult
 from fuse_ls.core.keyscope import OPENROUTER_KEY_ENV
 
+RUDEL_KEY_ENV = "RUDEL_API_KEY"  # read by fuse_ls/telemetry/rudel.py
 _TERM_GRACE_S = 1.0  # after SIGTERM, before SIGKILL
 _READ_CHUNK = 65536
 
@@ -39,9 +40,9 @@ def check_commands(settings: Settings) -> list[CheckCommand]:
     """The checks in force, without the model API keys in their environment: a check runs
     the fix a model wrote (pytest imports it), and a model steered by text it read could
     write one that sends `os.environ["OPENROUTER_API_KEY"]` away. A project's checks need
-    no key of fuse-ls's models."""
+    no key of fuse-ls's models, nor the Rudel key that uploads the user's transcripts."""
     specs = [*settings.pool, settings.judge]
-    keys: set[str | None] = {OPENROUTER_KEY_ENV, settings.provider.api_key_env}
+    keys: set[str | None] = {OPENROUTER_KEY_ENV, RUDEL_KEY_ENV, settings.provider.api_key_env}
     keys.update(settings.endpoint_for(spec).api_key_env for spec in specs)
     hidden = tuple(sorted(k for k in keys if k))
     v = settings.verify

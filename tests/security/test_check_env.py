@@ -1,7 +1,8 @@
 """A verified fix runs the project's checks on code a model wrote: `pytest` imports the
 fixed module. A model steered by text it read (a comment, a vendored file) could write a
 fix that reads `os.environ["OPENROUTER_API_KEY"]` and sends it away while the checks run.
-The checks get the user's environment without the model keys, which they never need."""
+The checks get the user's environment without the model keys and the Rudel key
+(`fuse-ls upload`'s), which they never need."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from tests.verify.verify_sample import CALC, JUDGE, A, B, C, environ, fuse, user
 
 PROBE = (
     "import os, sys\n"
-    "names = ('OPENROUTER_API_KEY', 'LOCAL_LLM_KEY', 'PROJECT_SETTING')\n"
+    "names = ('OPENROUTER_API_KEY', 'LOCAL_LLM_KEY', 'RUDEL_API_KEY', 'PROJECT_SETTING')\n"
     "seen = [k for k in names if k in os.environ]\n"
     "print('the check sees', seen)\n"
     "sys.exit(0 if seen == ['PROJECT_SETTING'] else 1)\n"
@@ -37,6 +38,7 @@ def test_checks_do_not_get_the_model_keys(tmp_path: Path) -> None:
             OPENROUTER_API_KEY="sk-or-v1-" + "ab" * 32,
             FUSE_LS_PROVIDER__API_KEY_ENV="LOCAL_LLM_KEY",  # the endpoint's own key variable
             LOCAL_LLM_KEY="local-secret",
+            RUDEL_API_KEY="rudel-secret",  # `fuse-ls upload`'s key to the user's transcripts
             PROJECT_SETTING="kept",  # anything else is the project's to use
         )
         res = fuse(["fix", "calc.py:2", "--verify"], repo, env)
