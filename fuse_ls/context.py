@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import re
 import time
@@ -28,6 +29,8 @@ from fuse_ls.config import Settings
 from fuse_ls.core.errors import BadRange
 from fuse_ls.core.lines import split_keepends
 from fuse_ls.core.types import FusionRequest, Task
+
+_log = logging.getLogger(__name__)
 
 # --- languages ------------------------------------------------------------------------
 
@@ -481,53 +484,155 @@ def _load_sql_parser() -> None:
         import sqlglot.lineage  # noqa: F401
 
 
-def _from_scan(path: Path, workspace: Path | None, model: str) -> str | None:
-    _load_sql_parser()
-    deadline = time.monotonic() + _SCAN_BUDGET_S
-    root = _scan_root(path, workspace)
-    me = _absolute(path)
-    files: dict[str, tuple[Path, str]] = {}  # model name (lowercase) -> (file, text)
-    found = list(_iter_models(root, deadline))
-    partial = len(found) >= _MAX_FILES
-    kept = 0
-    for file in found:
-        if time.monotonic() > deadline or kept > _MAX_SCAN_CHARS:
-            partial = True
-            break
-        text = _read_text(file, _MAX_SQL_BYTES) if _absolute(file) != me else None
-        if text is not None:
-            files[file.stem.lower()] = (file, text)
-            kept += len(text)
-    refs: dict[str, _Refs] = {}
+_WORDS = re.compile(r"\w+")
+_ASCII_WORD = re.compile(r"[a-z0-9_]+")
 
-    def refs_of(key: str) -> _Refs:
-        if key not in refs:
-            file, text = files[key]
+
+class _ModelScan:
+    """The SQL models under one folder, read once, and what parsing them found.
+
+    A change review asks for every changed file's blast radius; `blast` gives each file
+    what a scan made for that file alone would (itself left out), so prompts and cache
+    keys do not depend on which files were reviewed together. Text is read when the scan
+    is made: files edited later in the run are not seen.
+    """
+
+    def __init__(self, root: Path, deadline: float) -> None:
+        self.root = root
+        found = list(_iter_models(root, deadline))
+        self.listed_all = len(found) < _MAX_FILES
+        # One file more than a scan for a single file keeps: that one leaves itself out,
+        # so it may read past the cap by its own size (see `blast`).
+        cap = _MAX_SCAN_CHARS + _MAX_SQL_BYTES
+        self.entries: list[tuple[str, Path, str | None]] = []  # (model key, file, text)
+        self._paths: list[str] = []
+        kept = 0
+        self.read_all = True
+        for file in found:
+            if time.monotonic() > deadline or kept > cap:
+                self.read_all = False
+                break
+            text = _read_text(file, _MAX_SQL_BYTES)
+            self.entries.append((file.stem.lower(), file, text))
+            self._paths.append(str(_absolute(file)))  # compared with each file asked about
+            kept += len(text) if text is not None else 0
+        self._refs: dict[int, _Refs] = {}
+        self._readers: dict[str, frozenset[int]] = {}  # model key -> entries reading it
+        # model key (an ASCII word) -> ASCII entries holding it as a word, made when
+        # first needed: one pass over the text instead of one per name looked for
+        self._names: dict[str, list[int]] | None = None
+        self._unindexed: list[int] = []  # entries with text beyond ASCII
+        self._keys: set[str] = set()  # the model keys _names may hold
+
+    def _refs_of(self, index: int) -> _Refs:
+        if index not in self._refs:
+            _key, file, text = self.entries[index]
+            assert text is not None
             # Rocky DSL is not SQL, and a huge generated file could parse for seconds.
             sql = file.suffix.lower() == ".sql" and len(text) <= _MAX_PARSE_CHARS
             parsed = _sqlglot_refs(text) if sql else None
-            refs[key] = parsed or _regex_refs(text)
-        return refs[key]
+            self._refs[index] = parsed or _regex_refs(text)
+        return self._refs[index]
 
-    def consumers(name: str) -> list[str]:
-        key = name.lower()
+    def _readers_of(self, key: str, deadline: float) -> tuple[frozenset[int], bool]:
+        """Entries whose model reads `key`, and whether that is all of them: a search
+        the deadline cut short is not remembered (the next file asking searches again)."""
+        if key in self._readers:
+            return self._readers[key], True
         word = re.compile(rf"\b{re.escape(key)}\b", re.IGNORECASE)
-        out = []
-        for other, (file, text) in files.items():
+        found: list[int] = []
+        for index in self._mentioning(key, deadline):
+            other, _file, text = self.entries[index]
             if time.monotonic() > deadline:
-                break
+                return frozenset(found), False
             # The word search is the cheap filter that keeps parsing to likely consumers.
-            if other != key and word.search(text) and key in refs_of(other).tables:
-                out.append(file.stem)
-        return out
+            if (
+                text is not None
+                and other != key
+                and word.search(text)
+                and key in self._refs_of(index).tables
+            ):
+                found.append(index)
+        self._readers[key] = frozenset(found)
+        return self._readers[key], True
 
-    direct, further = _walk_downstream(model, consumers)
-    columns = {d.lower(): list(refs_of(d.lower()).columns.get(model.lower(), ())) for d in direct}
-    if time.monotonic() > deadline:
-        partial = True
-    return _describe(
-        direct, further, columns, f"found in {root.name}/" + (", partial scan" if partial else "")
-    )
+    def _mentioning(self, key: str, deadline: float) -> Iterable[int]:
+        """Entries whose text may hold `key` as a word (all of them, in order, when the
+        index cannot tell): the word search then runs on a few files, not on all."""
+        if self._names is None:
+            self._keys = {k for k, _f, _t in self.entries if _ASCII_WORD.fullmatch(k)}
+            self._names = {}
+            for index, (_key, _file, text) in enumerate(self.entries):
+                if text is None:
+                    continue
+                # Case-insensitive matching outside ASCII has its own rules (the Kelvin
+                # sign matches "k"), and splitting a big file into words costs more than
+                # searching it for a name: such files are searched for every name.
+                big = len(text) > _MAX_PARSE_CHARS or time.monotonic() > deadline
+                if big or not text.isascii():
+                    self._unindexed.append(index)
+                else:
+                    for name in self._keys.intersection(_WORDS.findall(text.lower())):
+                        self._names.setdefault(name, []).append(index)
+        if key not in self._keys:  # not a model of this folder, or not an ASCII word
+            return range(len(self.entries))
+        return sorted([*self._names.get(key, ()), *self._unindexed])
+
+    def blast(self, path: Path, model: str, deadline: float) -> str | None:
+        me = str(_absolute(path))
+        # The models as a scan for `path` alone keeps them: by name, the last file of a
+        # name winning, in the order names were first seen, without `path` itself, and
+        # no more text than _MAX_SCAN_CHARS.
+        files: dict[str, int] = {}
+        partial = not self.listed_all or not self.read_all
+        kept = 0
+        for index, (key, _file, text) in enumerate(self.entries):
+            if kept > _MAX_SCAN_CHARS:
+                partial = True
+                break
+            if text is not None and self._paths[index] != me:
+                files[key] = index
+                kept += len(text)
+        position = {index: place for place, index in enumerate(files.values())}
+
+        def consumers(name: str) -> list[str]:
+            nonlocal partial
+            readers, complete = self._readers_of(name.lower(), deadline)
+            partial = partial or not complete
+            shown = sorted((position[i], i) for i in readers if i in position)
+            return [self.entries[i][1].stem for _place, i in shown]
+
+        direct, further = _walk_downstream(model, consumers)
+        columns = {
+            d.lower(): list(self._refs_of(files[d.lower()]).columns.get(model.lower(), ()))
+            for d in direct
+        }
+        if time.monotonic() > deadline:
+            partial = True
+        return _describe(
+            direct,
+            further,
+            columns,
+            f"found in {self.root.name}/" + (", partial scan" if partial else ""),
+        )
+
+
+def _blast_radius(
+    path: Path, workspace: Path | None, scan: Callable[[Path, float], _ModelScan]
+) -> str | None:
+    if path.suffix.lower() not in _SQL_SUFFIXES:
+        return None
+    model = path.stem
+    if workspace is not None:
+        catalog = _load_catalog(workspace / ".rocky" / "catalog" / "catalog.json")
+        if catalog is not None and model.lower() in catalog.downstream:
+            return _from_catalog(catalog, model)
+    try:
+        _load_sql_parser()
+        deadline = time.monotonic() + _SCAN_BUDGET_S
+        return scan(_scan_root(path, workspace), deadline).blast(path, model, deadline)
+    except (OSError, RecursionError, KeyError):
+        return None
 
 
 def find_blast_radius(path: Path, workspace: Path | None) -> str | None:
@@ -537,17 +642,53 @@ def find_blast_radius(path: Path, workspace: Path | None) -> str | None:
     knows the model; otherwise the models folder is scanned. None for non-SQL files and
     for models nobody reads (or none was found within the scan's limits).
     """
-    if path.suffix.lower() not in _SQL_SUFFIXES:
-        return None
-    model = path.stem
-    if workspace is not None:
-        catalog = _load_catalog(workspace / ".rocky" / "catalog" / "catalog.json")
-        if catalog is not None and model.lower() in catalog.downstream:
-            return _from_catalog(catalog, model)
-    try:
-        return _from_scan(path, workspace, model)
-    except (OSError, RecursionError, KeyError):
-        return None
+    return _blast_radius(path, workspace, _ModelScan)
+
+
+class BlastRadii:
+    """`find_blast_radius` for many files of one run (a change review): each models
+    folder is scanned once, and each file's answer is the one `find_blast_radius` gives.
+
+    The scan's time budget covers reading the folder once, then each file's search of
+    it; a search cut short by its budget is not remembered. Files edited while the run
+    goes on are not read again: the run reviews the repository as it was when it began.
+    """
+
+    def __init__(self, workspace: Path | None) -> None:
+        self.workspace = workspace
+        self._scans: dict[Path, _ModelScan] = {}
+        self._answers: dict[Path, str | None] = {}
+
+    @property
+    def scans(self) -> int:
+        """Folders scanned so far (read once each)."""
+        return len(self._scans)
+
+    def __call__(self, path: Path) -> str | None:
+        key = _absolute(path)
+        if key not in self._answers:
+            self._answers[key] = _blast_radius(path, self.workspace, self._scan)
+            _log.debug("blast radius of %s: %s", path.name, self.summary())
+        return self._answers[key]
+
+    def _scan(self, root: Path, deadline: float) -> _ModelScan:
+        scan = self._scans.get(root)
+        if scan is None:
+            scan = self._scans[root] = _ModelScan(root, deadline)
+            _log.debug(
+                "blast radius: scanned %s once for this run (%d models read)",
+                root.name + "/",
+                len(scan.entries),
+            )
+        return scan
+
+    def summary(self) -> str:
+        """For the debug log: how often the scans answered, and how much was parsed."""
+        return (
+            f"{len(self._answers)} file(s) answered from "
+            f"{len(self._scans)} scan(s), "
+            f"{sum(len(s._refs) for s in self._scans.values())} model(s) parsed"
+        )
 
 
 # --- the request ----------------------------------------------------------------------

@@ -12,7 +12,7 @@ import asyncio
 import functools
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attrs import evolve
 
@@ -39,6 +39,9 @@ from fuse_ls.core.types import ChatMessage, FusionRequest
 from fuse_ls.fusion import prompts
 from fuse_ls.fusion.policy import pool_slots
 from fuse_ls.fusion.pricing import PriceBook, estimate_prompt_tokens
+
+if TYPE_CHECKING:
+    from fuse_ls.context import BlastRadii
 
 # What the engine would redact besides the code and its context (those come from the
 # file redacted whole): the change review sends nothing else.
@@ -112,6 +115,16 @@ class Planner:
         self._budgets: dict[str, int] = {}  # pool model -> tokens of code it may be sent
         self._settings_part: dict[str, Any] | None = None
         self._prompt_version = ""
+        # Asked twice per changed SQL file (the cost bound, then the units), and each
+        # file's answer comes from one scan of the models for the whole run.
+        self._blast: BlastRadii | None = None
+
+    def blast_radius(self, file: Path) -> str | None:
+        if self._blast is None:
+            from fuse_ls.context import BlastRadii
+
+            self._blast = BlastRadii(self.root)
+        return self._blast(file)
 
     async def token_limit(self, prices: PriceBook) -> int:
         """Tokens of code per unit; also sets each pool model's own budget.
@@ -196,7 +209,7 @@ class Planner:
         one of its units is asked, so a secret that starts above a unit (a private key's
         BEGIN line) is still recognised.
         """
-        from fuse_ls.context import find_blast_radius, find_intent, redacted_document
+        from fuse_ls.context import find_intent, redacted_document
 
         if self._settings_part is None:
             self._settings_part = settings_fingerprint(self.settings)
@@ -209,7 +222,7 @@ class Planner:
         if not units:
             return []
         intent = find_intent(target.file, self.root)
-        blast = find_blast_radius(target.file, self.root)
+        blast = self.blast_radius(target.file)
         redacted: list[str] | None = None
         out: list[UnitOutcome] = []
         for unit in units:
@@ -266,7 +279,7 @@ class Planner:
         if limit is None:
             return True
         from fuse_ls.changes.units import CONTEXT_LINES, runs
-        from fuse_ls.context import find_blast_radius, find_intent
+        from fuse_ls.context import find_intent
 
         piece_chars = max(max_unit_chars(token_limit), 1)
         bound = 0.0
@@ -282,7 +295,7 @@ class Planner:
                 code=target.text,
                 start_line=1,
                 intent=find_intent(target.file, self.root),
-                blast_radius=find_blast_radius(target.file, self.root),
+                blast_radius=self.blast_radius(target.file),
                 instruction=_changed_note_for(runs(target.changed))
                 + (f"\n\n{rules}" if rules else ""),
             )
