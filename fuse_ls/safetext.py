@@ -45,6 +45,12 @@ def visible(text: str) -> str:
     return escaped(clean(text))
 
 
+def visible_lines(text: str) -> str:
+    """`visible` for each line of a message of several lines: its line breaks kept, every
+    other control character (ESC, a bidi override) written as an escape."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _BACKTICKS = re.compile(r"`+")
 # What may follow the `<` of raw HTML or an autolink (`<https://...>`, an address

@@ -282,7 +282,9 @@ def review_fixes(
         outcome.exit_code = 1
     if not (getattr(args, "apply", False) or getattr(args, "apply_anyway", False)):
         return outcome
-    files = ", ".join(f.path for f in outcome.fixes.files)
+    from fuse_ls.safetext import visible
+
+    files = ", ".join(visible(f.path) for f in outcome.fixes.files)  # a PR names them
     if failed and not args.apply_anyway:
         outcome.reason = "the fixes did not pass their checks"
         err.print(
