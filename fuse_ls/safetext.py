@@ -9,7 +9,9 @@ with U+FFFD once, where text enters.
 from __future__ import annotations
 
 import re
+from typing import Any, TypeVar
 
+import attrs
 from markdown_it import MarkdownIt
 
 from fuse_ls.core.errors import visible as escaped
@@ -43,6 +45,49 @@ def visible(text: str) -> str:
     """`text` for one line of a terminal, with every control character (newlines and tabs
     too) written as an escape: a file name is shown as it is, never run as a command."""
     return escaped(clean(text))
+
+
+def visible_lines(text: str) -> str:
+    """`visible` for each line of a message of several lines: its line breaks kept, every
+    other control character (ESC, a bidi override) written as an escape."""
+    return "\n".join(visible(line) for line in text.split("\n"))
+
+
+# Unicode's bidirectional formatting characters (UAX #9): the embeddings and overrides
+# U+202A-U+202E, the isolates U+2066-U+2069 and the marks U+200E, U+200F and U+061C.
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c"
+_BIDI_SHOWN = {ord(char): f"<U+{ord(char):04X}>" for char in BIDI_CONTROLS}
+
+T = TypeVar("T")
+
+
+def bidi_shown(text: str) -> str:
+    """`text` with every bidi control written as `<U+202E>`. Shown raw, they reorder what a
+    terminal displays (Trojan Source, CVE-2021-42574): a fused fix whose code reads one
+    way on screen and runs another, a finding that reads as its opposite. For people
+    only: `--json` and the code a fix writes keep them as the model wrote them."""
+    return text.translate(_BIDI_SHOWN)
+
+
+def bidi_shown_in(value: T) -> T:
+    """`value` (a result: attrs classes, tuples, lists, dicts of them) with `bidi_shown` on
+    every string in it: what a terminal shows of it, never what is written or sent."""
+    shown: Any = value
+    if isinstance(shown, str):
+        shown = bidi_shown(shown)
+    elif attrs.has(type(shown)):
+        changes = {
+            field.alias: bidi_shown_in(getattr(shown, field.name))
+            for field in attrs.fields(type(shown))
+            if field.init
+        }
+        shown = attrs.evolve(shown, **changes)
+    elif isinstance(shown, tuple | list):
+        items = [bidi_shown_in(item) for item in shown]
+        shown = type(shown)(*items) if hasattr(shown, "_fields") else type(shown)(items)
+    elif isinstance(shown, dict):
+        shown = {bidi_shown_in(k): bidi_shown_in(v) for k, v in shown.items()}
+    return shown  # type: ignore[no-any-return]
 
 
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")

@@ -32,6 +32,8 @@ from typing import Any
 import platformdirs
 from attrs import frozen
 
+from fuse_ls.core.errors import visible
+
 TRUST_FILE_NAME = "trusted-workspaces.toml"
 
 # Keys that decide where requests (with a key, with the user's code) go or where the
@@ -169,9 +171,32 @@ class Ignored:
     settings: tuple[str, ...] = ()
 
 
+def shell_quoted(path: Path | str) -> str:
+    """`path` as one shell word to paste. A name with control characters (an ESC from a
+    tarball's folder name) is written `$'...'` with escapes, which bash and zsh read back
+    as the same name: printed as is, the terminal would run the ESC as a command."""
+    text = str(path)
+    if text.isprintable():
+        return shlex.quote(text)
+    out = []
+    for char in text:
+        code = ord(char)
+        if char in "\\'":
+            out.append("\\" + char)
+        elif char.isprintable():
+            out.append(char)
+        elif 0xDC80 <= code <= 0xDCFF:  # a byte os.fsdecode could not decode
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "$'" + "".join(out) + "'"
+
+
 def how_to_trust(workspace: Path) -> str:
     return (
-        f"if you trust this repository, run `fuse-ls trust {shlex.quote(str(workspace))}`, "
+        f"if you trust this repository, run `fuse-ls trust {shell_quoted(workspace)}`, "
         "trust the workspace in your editor, or pass --trust"
     )
 
@@ -236,7 +261,7 @@ def restrict(
             ignored.append(
                 Ignored(
                     keys,
-                    f"{source} sets {', '.join(keys)}, ignored because this workspace is "
+                    f"{visible(source)} sets {', '.join(keys)}, ignored because this workspace is "
                     "not trusted (these settings choose where requests, code and keys go, or "
                     "which programs run); " + how_to_trust(workspace) + ".",
                     tuple(dropped),
@@ -254,7 +279,7 @@ def restrict(
         ignored.append(
             Ignored(
                 (key,),
-                f"{source} sets {key} = {_toml(new)}, ignored: a workspace file may only "
+                f"{visible(source)} sets {key} = {_toml(new)}, ignored: a workspace file may only "
                 f"tighten your own limits (in force: {_toml(old)}). Change it in your user "
                 "config or editor settings instead.",
                 (dotted,),

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from fuse_ls.changes.review import ChangeReview, RunState
 from fuse_ls.core.types import SEVERITIES, Severity
-from fuse_ls.safetext import inert_markdown, visible
+from fuse_ls.safetext import bidi_shown, inert_markdown, visible
 from fuse_ls.sarif import SarifEntry, sarif_log, source_artifact
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
@@ -91,8 +91,9 @@ def print_review(console: Console, review: ChangeReview) -> None:
                 Text(f.severity, style=_STYLE[f.severity]),
                 f.votes_text,
                 # Text, not a str: model words and file names are never rich markup.
+                # Bidi controls shown as <U+202E>: raw, they reorder what the row says.
                 Text(
-                    f"[{f.category}] {f.message}{verdict}"
+                    bidi_shown(f"[{f.category}] {f.message}{verdict}")
                     + ("" if r.on_changed_line else " (context)")
                 ),
                 r.fingerprint,
@@ -112,7 +113,8 @@ def print_review(console: Console, review: ChangeReview) -> None:
             _say(
                 console,
                 Text(
-                    f"{visible(outcome.unit.path)}:{outcome.unit.start_line}: {outcome.error}",
+                    f"{visible(outcome.unit.path)}:{outcome.unit.start_line}: "
+                    + bidi_shown(outcome.error),
                     style="red",
                 ),
             )
@@ -128,7 +130,7 @@ def print_review(console: Console, review: ChangeReview) -> None:
             Text(f"stopped: {review.stopped}; {not_run} unit(s) not reviewed", style="yellow"),
         )
     for note in dict.fromkeys(review.notes):
-        _say(console, Text(f"note: {note}", style="yellow"))
+        _say(console, Text(f"note: {bidi_shown(note)}", style="yellow"))
     _say(console, summary(review))
 
 

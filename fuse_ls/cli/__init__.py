@@ -177,7 +177,11 @@ def _console(stderr: bool = False) -> Console:
 def _say(console: Console, label: str, style: str, message: object) -> None:
     from rich.text import Text
 
-    console.print(Text.assemble((label, style), " ", str(message)))
+    from fuse_ls.safetext import visible_lines
+
+    # Messages name paths and settings from repositories: an ESC or a bidi override in a
+    # folder's name is shown as an escape, not run by the terminal.
+    console.print(Text.assemble((label, style), " ", visible_lines(str(message))))
 
 
 def _error(console: Console, message: object) -> None:
@@ -250,6 +254,7 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     from fuse_ls.context import build_request, language_for
     from fuse_ls.core.ci_log import ci_safe_json
     from fuse_ls.fusion.policy import policy_for, pool_slots
+    from fuse_ls.safetext import visible
 
     out, err = _console(), _console(stderr=True)
     try:
@@ -345,10 +350,10 @@ def cmd_fusion(args: argparse.Namespace, task: Task) -> int:
     elif args.json:
         print(ci_safe_json(report.result_json(result, shown, prints, hidden), indent=2))
     elif task == "review":
-        render.print_review(out, result, shown, prints, hidden or {})
+        render.print_review(out, result, visible(shown), prints, hidden or {})
     else:
         title = "consensus explanation" if task == "explain" else "fused fix"
-        where = f"{title}: {shown}:{request.start_line}-{request.end_line}"
+        where = f"{title}: {visible(shown)}:{request.start_line}-{request.end_line}"
         code_path = shown if task == "fix" else None
         render.print_text(out, result, where, code_path, request.start_line)
         if verify:

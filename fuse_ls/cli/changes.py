@@ -441,6 +441,7 @@ def dismiss_main(argv: list[str]) -> int:
     parser.add_argument("--note", default="", help="why (kept with the fingerprint)")
     args = parser.parse_args(argv)
     from fuse_ls.changes.cache import ReviewCache, cache_path
+    from fuse_ls.core.errors import visible
 
     # Each was checked by the parser before any is dismissed: a typo dismisses none.
     prints: list[str] = args.fingerprints
@@ -452,7 +453,7 @@ def dismiss_main(argv: list[str]) -> int:
                 print(f"{fp}: {'shown again' if found else 'was not dismissed'}")
             else:
                 cache.dismiss(str(root), fp, args.note)
-                print(f"{fp}: dismissed in {root}")
+                print(f"{fp}: dismissed in {visible(str(root))}")
         for note in cache.notes:
             print(f"note: {note}", file=sys.stderr)
     return 0

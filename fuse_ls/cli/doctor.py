@@ -25,6 +25,7 @@ from fuse_ls.core.keyscope import key_may_be_sent, unset_key, withheld_key_note
 from fuse_ls.core.types import Endpoint
 from fuse_ls.fusion.pricing import ModelInfo
 from fuse_ls.fusion.provider import ChatClient
+from fuse_ls.safetext import visible_lines
 
 
 def _check(name: str, ok: bool | None, detail: str) -> dict[str, Any]:
@@ -253,6 +254,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     style = {"ok": "green", "error": "red", "skipped": "dim", "warning": "yellow", "info": "cyan"}
     for c in checks:
         status = Text(c["status"], style=style[c["status"]])
+        # Paths (the workspace, a config file) and messages come from repositories: a
+        # folder name from a tarball may hold an ESC, shown here, not run. JSON escapes it.
+        c = {**c, "check": visible_lines(c["check"]), "detail": visible_lines(c["detail"])}
         if wide:
             table.add_row(c["check"], status, c["detail"])
         else:

@@ -29,6 +29,7 @@ from fuse_ls.core.events import (
     RoundStarted,
 )
 from fuse_ls.core.types import FusionResult
+from fuse_ls.safetext import bidi_shown, bidi_shown_in
 
 _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
 _STATE_STYLE = {
@@ -93,7 +94,7 @@ class LiveProgress:
                 )
             case ModelFailed(candidate=c) if row is not None:
                 row["state"] = "cancelled" if c.status == "cancelled" else "failed"
-                row["detail"] = c.error or ""
+                row["detail"] = bidi_shown(c.error or "")
             case RoundStarted():
                 self.stage = event.message or "debate"
             case JudgeStarted():
@@ -105,7 +106,7 @@ class LiveProgress:
                     self.judge["detail"] = f"{judge.latency_s:.2f}s"
             case JudgeFailed():
                 self.judge["state"] = "failed"
-                self.judge["detail"] = event.message
+                self.judge["detail"] = bidi_shown(event.message)
             case ChecksStarted():
                 self.stage = f"checking {_whose(event.model)}"
             case ChecksFinished():
@@ -244,6 +245,7 @@ def print_review(
     fingerprints: Sequence[str] = (),
     hidden: Mapping[str, int] | None = None,
 ) -> None:
+    result = bidi_shown_in(result)  # what is shown; --json and --sarif keep them
     if result.findings:
         # Below 100 columns the models column left the finding a dozen characters wide.
         wide = console.width >= 100
@@ -269,13 +271,19 @@ def print_text(
     first_line: int = 1,
 ) -> None:
     """An explanation is Markdown; a fix (`code_path` given) is that file's code, shown
-    line for line: as Markdown its lines would run together and comments become headings."""
+    line for line: as Markdown its lines would run together and comments become headings.
+
+    Bidi controls in model text are shown as `<U+202E>`: raw, a fix's code could display
+    as other code than it is. The code of a piped fix is the exception, printed exactly
+    (`fuse-ls fix ... > fixed.py`); the text around it is marked."""
+    code = result.answer or ""
+    result = bidi_shown_in(result)
     answer = result.answer or ""
     if code_path is not None and not console.is_terminal:
         # Piped, the code is printed as it is: in a panel rich wrapped its long lines at 80
         # columns, and a wrapped line read as two lines of the fix and could not be copied.
         line(console, Text(title, style="bold"))
-        console.print(Text(answer.rstrip("\n")), soft_wrap=True)
+        console.print(Text(code.rstrip("\n")), soft_wrap=True)
         if result.explanation:
             console.print(Text("\n" + result.explanation, style="italic"), soft_wrap=True)
         _footer(console, result)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fuse_ls import trust
 from fuse_ls.cli import _console
+from fuse_ls.safetext import visible
 
 
 def cmd_trust(args: argparse.Namespace) -> int:
@@ -16,27 +17,29 @@ def cmd_trust(args: argparse.Namespace) -> int:
         if args.list:
             folders = trust.trusted_folders()
             for folder in folders:
-                out.print(str(folder), markup=False)
+                # A folder name from a tarball may hold an ESC: shown, not run.
+                out.print(visible(str(folder)), markup=False)
             if not folders:
-                err.print(f"No trusted workspaces ({trust.default_trust_file()}).", markup=False)
+                listed_in = visible(str(trust.default_trust_file()))
+                err.print(f"No trusted workspaces ({listed_in}).", markup=False)
             return 0
         folder = Path(args.path or ".")
         if args.remove:
             if trust.remove_trusted(folder):
-                err.print(f"No longer trusted: {folder.resolve()}", markup=False)
+                err.print(f"No longer trusted: {visible(str(folder.resolve()))}", markup=False)
                 return 0
-            err.print(f"Not on the trust list: {folder.resolve()}", markup=False)
+            err.print(f"Not on the trust list: {visible(str(folder.resolve()))}", markup=False)
             return 1
         if not folder.is_dir():
-            err.print(f"error: {folder} is not a directory.", markup=False)
+            err.print(f"error: {visible(str(folder))} is not a directory.", markup=False)
             return 2
         added = trust.add_trusted(folder)
     except trust.TrustFileError as exc:
-        err.print(f"error: {exc}", markup=False)
+        err.print(visible(f"error: {exc}"), markup=False)
         return 2
     err.print(
-        f"Trusted: {added}. Its .fuse-ls.toml / [tool.fuse-ls] may now choose endpoints, "
-        "API key variables, the telemetry directory and OpenTelemetry endpoint, and the "
+        f"Trusted: {visible(str(added))}. Its .fuse-ls.toml / [tool.fuse-ls] may now choose "
+        "endpoints, API key variables, the telemetry directory and OpenTelemetry endpoint, and the "
         "verify.commands run to check fixes (limits can still only be tightened).",
         markup=False,
     )

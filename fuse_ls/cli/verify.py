@@ -18,6 +18,7 @@ from fuse_ls.config import Settings
 from fuse_ls.core.checks import CheckReport
 from fuse_ls.core.errors import FuseError
 from fuse_ls.core.types import FusedFinding, FusionResult
+from fuse_ls.safetext import bidi_shown, visible
 
 # fuse_ls.verify (isolated copies, check commands) is imported where a fix is tried:
 # every `fuse-ls review` imports this module for `wants_fixes`, and most never try one.
@@ -65,6 +66,9 @@ def print_diff(console: Console, path: str, text: str, fixed: str) -> None:
             # long lines at the console width and turn tabs into spaces: no patch applies.
             console.file.write(line)
             continue
+        # On screen, a bidi control in the fix would reorder the line it is in: the diff
+        # would show other code than the patch applies.
+        line = bidi_shown(line)
         style = (
             "green"
             if line.startswith("+") and not line.startswith("+++")
@@ -282,7 +286,7 @@ def review_fixes(
         outcome.exit_code = 1
     if not (getattr(args, "apply", False) or getattr(args, "apply_anyway", False)):
         return outcome
-    files = ", ".join(f.path for f in outcome.fixes.files)
+    files = ", ".join(visible(f.path) for f in outcome.fixes.files)  # a PR names them
     if failed and not args.apply_anyway:
         outcome.reason = "the fixes did not pass their checks"
         err.print(

@@ -28,7 +28,7 @@ from fuse_ls.config.structure import (
     type_text,
     validate_settings,
 )
-from fuse_ls.core.errors import ConfigError, ConfigFileError, ConfigNotice
+from fuse_ls.core.errors import ConfigError, ConfigFileError, ConfigNotice, visible
 from fuse_ls.core.settings import (
     MAX_POOL_CALLS,
     OPENROUTER_BASE_URL,
@@ -157,7 +157,8 @@ def _workspace_layer(workspace: Path, problems: list[ConfigError]) -> tuple[Any,
                 problems.append(
                     ConfigNotice(
                         "tool.fuse-ls",
-                        f"[tool.fuse-ls] in {pyproject} is ignored because {dedicated} "
+                        f"[tool.fuse-ls] in {visible(str(pyproject))} is ignored because "
+                        f"{visible(str(dedicated))} "
                         "exists; keep the settings in one of them.",
                         str(pyproject),
                     )

@@ -76,7 +76,7 @@ class ConfigFileError(ConfigError):
         super().__init__("", None, "a valid TOML file", path)
         where = f" at line {line}" if line is not None else ""
         self.message = (
-            f"Cannot use config file {path}: {reason}{where}. "
+            f"Cannot use config file {visible(path)}: {reason}{where}. "
             "Its settings are ignored until it is fixed."
         )
         self.args = (self.message,)
