@@ -24,6 +24,10 @@ from fuse_ls.core.checks import CheckReport, CommandResult
 from fuse_ls.core.keyscope import OPENROUTER_KEY_ENV
 
 RUDEL_KEY_ENV = "RUDEL_API_KEY"  # read by fuse_ls/telemetry/rudel.py
+# fuse-ls's own OpenTelemetry export reads these; they carry the user's collector token.
+OTEL_HEADER_ENVS = tuple(
+    f"OTEL_EXPORTER_OTLP{signal}_HEADERS" for signal in ("", "_TRACES", "_METRICS", "_LOGS")
+)
 _TERM_GRACE_S = 1.0  # after SIGTERM, before SIGKILL
 _READ_CHUNK = 65536
 
@@ -40,9 +44,11 @@ def check_commands(settings: Settings) -> list[CheckCommand]:
     """The checks in force, without the model API keys in their environment: a check runs
     the fix a model wrote (pytest imports it), and a model steered by text it read could
     write one that sends `os.environ["OPENROUTER_API_KEY"]` away. A project's checks need
-    no key of fuse-ls's models, nor the Rudel key that uploads the user's transcripts."""
+    no key of fuse-ls's models, nor the Rudel key that uploads the user's transcripts, nor
+    the headers (a collector token) fuse-ls's OpenTelemetry export sends."""
     specs = [*settings.pool, settings.judge]
     keys: set[str | None] = {OPENROUTER_KEY_ENV, RUDEL_KEY_ENV, settings.provider.api_key_env}
+    keys.update(OTEL_HEADER_ENVS)
     keys.update(settings.endpoint_for(spec).api_key_env for spec in specs)
     hidden = tuple(sorted(k for k in keys if k))
     v = settings.verify

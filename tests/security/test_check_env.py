@@ -1,8 +1,9 @@
 """A verified fix runs the project's checks on code a model wrote: `pytest` imports the
 fixed module. A model steered by text it read (a comment, a vendored file) could write a
 fix that reads `os.environ["OPENROUTER_API_KEY"]` and sends it away while the checks run.
-The checks get the user's environment without the model keys and the Rudel key
-(`fuse-ls upload`'s), which they never need."""
+The checks get the user's environment without the model keys, the Rudel key
+(`fuse-ls upload`'s) and the OpenTelemetry export headers (a collector token), which they
+never need."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from tests.verify.verify_sample import CALC, JUDGE, A, B, C, environ, fuse, user
 
 PROBE = (
     "import os, sys\n"
-    "names = ('OPENROUTER_API_KEY', 'LOCAL_LLM_KEY', 'RUDEL_API_KEY', 'PROJECT_SETTING')\n"
+    "names = ('OPENROUTER_API_KEY', 'LOCAL_LLM_KEY', 'RUDEL_API_KEY',\n"
+    "         'OTEL_EXPORTER_OTLP_HEADERS', 'OTEL_EXPORTER_OTLP_TRACES_HEADERS',\n"
+    "         'PROJECT_SETTING')\n"
     "seen = [k for k in names if k in os.environ]\n"
     "print('the check sees', seen)\n"
     "sys.exit(0 if seen == ['PROJECT_SETTING'] else 1)\n"
@@ -39,6 +42,9 @@ def test_checks_do_not_get_the_model_keys(tmp_path: Path) -> None:
             FUSE_LS_PROVIDER__API_KEY_ENV="LOCAL_LLM_KEY",  # the endpoint's own key variable
             LOCAL_LLM_KEY="local-secret",
             RUDEL_API_KEY="rudel-secret",  # `fuse-ls upload`'s key to the user's transcripts
+            # fuse-ls's telemetry export: a token to the user's collector
+            OTEL_EXPORTER_OTLP_HEADERS="authorization=Bearer%20collector-secret",
+            OTEL_EXPORTER_OTLP_TRACES_HEADERS="x-honeycomb-team=collector-secret",
             PROJECT_SETTING="kept",  # anything else is the project's to use
         )
         res = fuse(["fix", "calc.py:2", "--verify"], repo, env)
