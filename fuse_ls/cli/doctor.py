@@ -52,7 +52,9 @@ async def _list_models(client: ChatClient, ep: Endpoint, bound_s: float) -> list
         return f"not reachable: GET {url}: {exc}"
 
 
-async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, Any]]:
+async def _endpoint_checks(
+    settings: Settings, offline: bool, timeout_s: float | None = None
+) -> list[dict[str, Any]]:
     endpoints: dict[str, tuple[Endpoint, list[str]]] = {}
     for spec in [*settings.pool, settings.judge]:
         ep = settings.endpoint_for(spec)
@@ -63,8 +65,12 @@ async def _endpoint_checks(settings: Settings, offline: bool) -> list[dict[str, 
             for base in endpoints
         ]
     # All at once, each bounded: doctor (and Neovim's :checkhealth, which waits for it)
-    # takes as long as the slowest endpoint, not the sum of them.
+    # takes as long as the slowest endpoint, not the sum of them. `--timeout` caps that
+    # bound, so a caller that stops waiting at some point (:checkhealth) still gets every
+    # row, the unanswered endpoints among them, instead of killing doctor for none.
     bound_s = settings.timeouts.connect_s + 5
+    if timeout_s is not None:
+        bound_s = min(bound_s, timeout_s)
     client = ChatClient(timeouts=settings.timeouts, retries=settings.retries)
     try:
         listed = await asyncio.gather(
@@ -207,9 +213,11 @@ def run_checks(
     offline: bool,
     trusted: bool = False,
     editor: Sequence[EditorLayer] | str | None = None,
+    timeout_s: float | None = None,
 ) -> tuple[list[dict[str, Any]], Settings]:
     """`editor`: the editor's settings layers, or why they could not be read (an error
-    row; the check goes on without them)."""
+    row; the check goes on without them). `timeout_s`: the most the endpoint checks may
+    take together (`--timeout`)."""
     unreadable = editor if isinstance(editor, str) else None
     layers = None if isinstance(editor, str) else editor
     loaded = load_settings(workspace, editor=layers, trusted=trusted)
@@ -230,14 +238,16 @@ def run_checks(
         checks.append(_check("config", True, "all settings valid"))
     checks += _key_checks(settings)
     checks += [c for c in (_otel_check(settings),) if c is not None]
-    checks += asyncio.run(_endpoint_checks(settings, offline))
+    checks += asyncio.run(_endpoint_checks(settings, offline, timeout_s))
     return checks, settings
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     source = getattr(args, "editor_settings", None)
     editor = read_editor_settings(source) if source else None
-    checks, _ = run_checks(Path.cwd(), args.offline, getattr(args, "trust", False), editor)
+    trusted = getattr(args, "trust", False)
+    timeout_s = getattr(args, "timeout", None)
+    checks, _ = run_checks(Path.cwd(), args.offline, trusted, editor, timeout_s)
     failed = any(c["status"] == "error" for c in checks)
     if args.json:
         print(ci_safe_json({"ok": not failed, "checks": checks}, indent=2))

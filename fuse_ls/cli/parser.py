@@ -288,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = _command(sub, "doctor", about, doctor_codes)
     p.add_argument("--json", action="store_true", help="print the checks as JSON")
     p.add_argument("--offline", action="store_true", help="skip network checks")
+    p.add_argument(
+        "--timeout",
+        type=positive_number("seconds"),
+        metavar="SECONDS",
+        help="ask the endpoints for at most this long in all (default: timeouts.connect_s + 5)",
+    )
     p.add_argument("--editor-settings", metavar="FILE", help="editor settings JSON ('-': stdin)")
     _add_trust_option(p)
 
