@@ -173,13 +173,12 @@ def test_checkhealth_checks_with_the_servers_environment(
     assert "ERROR" not in text, text
 
 
-def test_checkhealth_says_when_doctor_cannot_finish(
+def test_checkhealth_says_when_an_endpoint_gives_no_answer(
     run_nvim: Any, emulator: Any, workspace: Path
 ) -> None:
     """An endpoint that accepts the connection and never answers. Doctor gives it
     timeouts.connect_s + 5 s: inside health.timeout_ms, its one run says so and has every
-    other row. Past health.timeout_ms the health check stops waiting and says what was
-    not checked and why, in every section."""
+    other row."""
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen()
@@ -187,22 +186,89 @@ def test_checkhealth_says_when_doctor_cannot_finish(
         base = server_env(emulator, FUSE_LS_BASE_URL=url)
         bounded = {"FUSE_TEST_HEALTH_SETTINGS": json.dumps({"timeouts": {"connect_s": 1}})}
         lines = _health(run_nvim, workspace, {**base, **bounded})
-        text = "\n".join(lines)
-        assert _has(lines, "ERROR", url, "got no answer within 6s"), text
-        assert _has(lines, "OK", "all settings valid"), text
-        assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set"), text
+    text = "\n".join(lines)
+    assert _has(lines, "ERROR", url, "got no answer within 6s"), text
+    assert _has(lines, "OK", "all settings valid"), text
+    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set"), text
+    # Doctor's own bound, not the health check's --timeout: no advice to wait longer.
+    assert not _has(lines, "health.timeout_ms less 2 s"), text
 
+
+def test_checkhealth_keeps_every_row_when_an_endpoint_outlasts_its_timeout(
+    run_nvim: Any, emulator: Any, workspace: Path
+) -> None:
+    """The same endpoint with timeouts.connect_s = 300: doctor's own bound (305 s) is far
+    past health.timeout_ms. The health check passes `doctor --timeout` (timeout_ms less
+    2 s), so the one run still ends in time with its settings, trust and key rows, and the
+    endpoint's row says how long it was asked. It killed doctor at timeout_ms, and every
+    section said "not checked"."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
         env = {
-            **base,
+            **server_env(emulator, FUSE_LS_BASE_URL=url),
             "FUSE_TEST_HEALTH_SETTINGS": json.dumps({"timeouts": {"connect_s": 300}}),
-            "FUSE_TEST_HEALTH_OPTS": json.dumps({"health": {"timeout_ms": 3000}}),
+            "FUSE_TEST_HEALTH_OPTS": json.dumps({"health": {"timeout_ms": 6000}}),
+        }
+        lines = _health(run_nvim, workspace, env)
+    text = "\n".join(lines)
+    assert not _has(lines, "not checked"), text
+    assert _has(lines, "OK", "all settings valid"), text
+    assert _has(lines, "workspace trust:", f"{workspace} is not trusted"), text
+    assert _has(lines, "OK", "$FUSE_TEST_EMU_KEY is set (value not shown)"), text
+    assert _has(lines, "ERROR", url, "got no answer within 4s"), text
+    assert _has(lines, "at most 4 s (health.timeout_ms less 2 s)", "timeout_ms = 60000"), text
+
+
+def _older_fuse_ls(tmp_path: Path) -> tuple[Path, Path]:
+    """A `fuse-ls` on PATH as one from before `doctor --timeout`: it logs each start, stops
+    at that flag with argparse's usage error (exit 2), else runs the real CLI."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "starts.log"
+    wrapper = bin_dir / "fuse-ls"
+    wrapper.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        f"with open({str(log)!r}, 'a') as f: f.write(' '.join(sys.argv[1:]) + '\\n')\n"
+        "if sys.argv[1:2] == ['doctor'] and '--timeout' in sys.argv:\n"
+        "    sys.stderr.write('usage: fuse-ls [-h] [--version] COMMAND ...\\n'\n"
+        "                     'fuse-ls: error: unrecognized arguments: --timeout 4\\n')\n"
+        "    sys.exit(2)\n"
+        f"os.execv({sys.executable!r}, [{sys.executable!r}, '-m', 'fuse_ls', *sys.argv[1:]])\n"
+    )
+    wrapper.chmod(0o755)
+    return bin_dir, log
+
+
+def test_checkhealth_runs_an_older_doctor_without_timeout(
+    run_nvim: Any, emulator: Any, workspace: Path, tmp_path: Path
+) -> None:
+    """A fuse-ls without `doctor --timeout` refuses the flag: the health check asks it
+    again without, as before, and past health.timeout_ms it still stops waiting and says
+    what was not checked and why, in every section."""
+    bin_dir, log = _older_fuse_ls(tmp_path)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
+        env = {
+            **server_env(emulator, FUSE_LS_BASE_URL=url),
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "FUSE_TEST_HEALTH_CMD": json.dumps(["fuse-ls", "serve"]),
+            "FUSE_TEST_HEALTH_SETTINGS": json.dumps({"timeouts": {"connect_s": 300}}),
+            "FUSE_TEST_HEALTH_OPTS": json.dumps({"health": {"timeout_ms": 6000}}),
         }
         lines = _health(run_nvim, workspace, env)
     text = "\n".join(lines)
     for what in ("settings", "API keys", "endpoints"):
-        assert _has(lines, "WARNING", what + " not checked", "did not finish within 3 s"), text
-    assert _has(lines, "timeouts.connect_s + 5 s", "health = { timeout_ms = 60000 }"), text
-    assert _has(lines, "health = { endpoints = false }"), text
+        assert _has(lines, "WARNING", what + " not checked", "did not finish within 6 s"), text
+    assert _has(lines, "without `doctor --timeout`", "timeouts.connect_s + 5 s"), text
+    assert _has(lines, "health = { timeout_ms = 60000 }", "health = { endpoints = false }"), text
+    doctors = [s for s in log.read_text().splitlines() if s.startswith("doctor")]
+    assert len(doctors) == 2 and "--timeout 4" in doctors[0], doctors
+    assert "--timeout" not in doctors[1], doctors
 
 
 def test_checkhealth_workspace_trust_comes_from_doctor(
@@ -307,6 +373,7 @@ def test_checkhealth_runs_doctor_once(
     doctors = [s for s in starts if s.startswith("doctor")]
     assert len(doctors) == 1, starts
     assert "--offline" not in doctors[0], starts
+    assert "--timeout 28" in doctors[0], starts
 
 
 EDITOR_STDIN = ("--editor-settings", "-")

@@ -66,8 +66,9 @@ end
 --- what each endpoint answers. The rules live in doctor alone; this file shows its rows.
 --- `env` is cmd_env: vim.system adds it to Neovim's environment as vim.lsp does when it
 --- starts the server, so doctor sees the variables and keys the server sees.
+--- `endpoint_s`: doctor's `--timeout` (nil: none), the most its endpoint checks take.
 --- @return vim.SystemObj? process, string? why_not
-local function start_doctor(prefix, env, cwd, layers, trusted, online)
+local function start_doctor(prefix, env, cwd, layers, trusted, online, endpoint_s)
   local okj, input = pcall(vim.json.encode, layers)
   if not okj then
     return nil, 'the editor settings cannot be sent as JSON: ' .. tostring(input)
@@ -75,6 +76,8 @@ local function start_doctor(prefix, env, cwd, layers, trusted, online)
   local argv = vim.list_extend(vim.deepcopy(prefix), { 'doctor', '--json', '--editor-settings', '-' })
   if not online then
     table.insert(argv, '--offline')
+  elseif endpoint_s then
+    vim.list_extend(argv, { '--timeout', ('%g'):format(endpoint_s) })
   end
   if trusted then
     table.insert(argv, '--trust')
@@ -86,11 +89,9 @@ local function start_doctor(prefix, env, cwd, layers, trusted, online)
   return obj
 end
 
---- Wait for doctor at most `timeout_ms`; wait() kills it when the time is up:
---- :checkhealth never hangs on an endpoint.
+--- Doctor's rows from its finished (or killed) process `res`.
 --- @return table? data, string? why_not, boolean? timed_out
-local function finish_doctor(obj, timeout_ms)
-  local res = obj:wait(timeout_ms)
+local function finish_doctor(res, timeout_ms)
   if res.signal == 9 or res.code == 124 then
     return nil, ('`fuse-ls doctor` did not finish within %g s (option health.timeout_ms)'):format(timeout_ms / 1000), true
   end
@@ -102,17 +103,37 @@ local function finish_doctor(obj, timeout_ms)
   return data
 end
 
+--- Doctor's `--timeout` for a wait of `timeout_ms`: 2 s below it (at least 1 s), for
+--- doctor's start-up and the rows it prints after the endpoints.
+function M.endpoint_seconds(timeout_ms)
+  return math.max(1, timeout_ms / 1000 - 2)
+end
+
 --- One doctor for every section: its settings, trust and key rows come with the endpoint
---- rows. (An offline one beside it cost a second Python process on every :checkhealth,
---- for the one case where an endpoint keeps doctor past timeout_ms; doctor bounds each
---- endpoint by timeouts.connect_s + 5 s, inside the default timeout_ms.)
+--- rows. `--timeout` ends its endpoint checks before timeout_ms, so an endpoint that takes
+--- the connection and never answers costs its own row, not every row. Waiting at most
+--- `timeout_ms` in all stays: wait() kills a doctor that is still running then, so
+--- :checkhealth never hangs.
 --- @return table? data, string? why_not, boolean? timed_out
 local function run_doctor(prefix, env, cwd, layers, trusted, online, timeout_ms)
-  local obj, why_not = start_doctor(prefix, env, cwd, layers, trusted, online)
+  local started = vim.uv.hrtime()
+  local endpoint_s = M.endpoint_seconds(timeout_ms)
+  local obj, why_not = start_doctor(prefix, env, cwd, layers, trusted, online, endpoint_s)
   if not obj then
     return nil, why_not
   end
-  return finish_doctor(obj, timeout_ms)
+  local res = obj:wait(timeout_ms)
+  if online and res.code == 2 and (res.stderr or ''):find('--timeout', 1, true) then
+    -- A fuse-ls older than `doctor --timeout` stops at its usage error: ask it without,
+    -- for what is left of timeout_ms.
+    local left = timeout_ms - (vim.uv.hrtime() - started) / 1e6
+    obj, why_not = start_doctor(prefix, env, cwd, layers, trusted, online, nil)
+    if not obj then
+      return nil, why_not
+    end
+    res = obj:wait(math.max(1, math.floor(left)))
+  end
+  return finish_doctor(res, timeout_ms)
 end
 
 --- The folder the server takes as its workspace (its settings and trust are that
@@ -199,8 +220,14 @@ end
 
 --- Doctor's endpoint rows, each followed by the rows of the models it serves.
 --- @param offline string? why the endpoints were not asked
-local function report_endpoints(data, offline)
+--- @param timeout_ms number health.timeout_ms, of which doctor's --timeout comes
+local function report_endpoints(data, offline, timeout_ms)
   local fix_url = 'check provider.base_url / $FUSE_LS_BASE_URL (or the pool entry\'s or judge\'s base_url), and the network'
+  -- Doctor's row names its bound: this one is ours (--timeout), not timeouts.connect_s + 5.
+  local ours = ('got no answer within %gs'):format(M.endpoint_seconds(timeout_ms))
+  local wait_longer = ('here doctor asks the endpoints for at most %g s (health.timeout_ms less 2 s): for a slower one, setup({ health = { timeout_ms = 60000 } })'):format(
+    M.endpoint_seconds(timeout_ms)
+  )
   for _, c in ipairs(data.checks or {}) do
     local name, status, detail = tostring(c.check or ''), c.status, tostring(c.detail or '')
     if vim.startswith(name, 'endpoint ') then
@@ -210,7 +237,11 @@ local function report_endpoints(data, offline)
       elseif status == 'ok' then
         health.ok(('%s %s'):format(base, detail))
       else
-        health.error(('%s %s'):format(base, detail), { fix_url })
+        local advice = { fix_url }
+        if vim.endswith(detail, ours) then
+          table.insert(advice, wait_longer)
+        end
+        health.error(('%s %s'):format(base, detail), advice)
       end
     elseif vim.startswith(name, 'model ') and not offline then
       local msg = ('%s: %s'):format(name, detail)
@@ -338,7 +369,7 @@ function M.check()
   if timed_out then
     advice = {
       'most often an endpoint accepts connections but does not answer: run `fuse-ls doctor` in a terminal to see which',
-      'doctor waits timeouts.connect_s + 5 s for each endpoint: wait longer, setup({ health = { timeout_ms = 60000 } }), or check without them, setup({ health = { endpoints = false } })',
+      'a fuse-ls without `doctor --timeout` waits timeouts.connect_s + 5 s for each endpoint: upgrade it, wait longer, setup({ health = { timeout_ms = 60000 } }), or check without them, setup({ health = { endpoints = false } })',
     }
   end
   local unchecked = function(what)
@@ -363,7 +394,7 @@ function M.check()
   -- Endpoint ------------------------------------------------------------
   health.start('fuse-ls: endpoint')
   if data then
-    report_endpoints(data, offline)
+    report_endpoints(data, offline, timeout_ms)
   else
     unchecked('endpoints')
   end
