@@ -9,6 +9,7 @@ with U+FFFD once, where text enters.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import attrs
@@ -132,6 +133,12 @@ def _code_spans(line: str) -> list[tuple[int, int]]:
 
 
 def _inert_lines(text: str, keep_links: bool) -> str:
+    return _prose_changed(text, lambda prose: _inert_prose(prose, keep_links))
+
+
+def _prose_changed(text: str, change: Callable[[str], str]) -> str:
+    """`text` with `change` applied to its prose: code spans and fenced blocks, as read
+    line by line, left as written."""
     out: list[str] = []
     fence = ""
     for line in text.splitlines(keepends=True):
@@ -151,9 +158,9 @@ def _inert_lines(text: str, keep_links: bool) -> str:
             continue
         parts, last = [], 0
         for start, end in _code_spans(line):
-            parts += [_inert_prose(line[last:start], keep_links), line[start:end]]
+            parts += [change(line[last:start]), line[start:end]]
             last = end
-        out.append("".join([*parts, _inert_prose(line[last:], keep_links)]))
+        out.append("".join([*parts, change(line[last:])]))
     return "".join(out)
 
 
@@ -184,6 +191,41 @@ def inert_markdown(text: str, *, keep_links: bool = True) -> str:
     if _loads_or_links(inert, keep_links):
         inert = "".join(_inert_prose(line, keep_links) for line in text.splitlines(True))
     return inert
+
+
+# A GitHub @mention as its comment renderer finds one in the rendered text: `@login` or
+# `@org/team` not right after a letter or digit (`a@b.com` is an address, not a ping).
+# In the Markdown, an `@` may also be written as an entity (`&#64;`), and so may the
+# login's first letter; an underscore before it may be emphasis (`_@login_`).
+_MENTION = re.compile(r"(?<![A-Za-z0-9])(?:@|&#0*64;|&#[xX]0*40;|&commat;)(?=[A-Za-z0-9&])")
+
+
+def _quiet_prose(text: str) -> str:
+    return _MENTION.sub("@\u200b", text)
+
+
+def _mentions_left(markdown: str) -> bool:
+    """Whether GitHub would find a mention in the prose of `markdown` (code spans and
+    blocks never ping), as a CommonMark parser reads it."""
+    for token in _MARKDOWN.parse(markdown):
+        if token.type == "inline":
+            prose = "".join(c.content if c.type == "text" else "\0" for c in token.children or ())
+            if _MENTION.search(prose):
+                return True
+    return False
+
+
+def quiet_mentions(markdown: str) -> str:
+    """`markdown` whose `@login` and `@org/team` mentions notify nobody when posted on
+    GitHub: a zero-width space after the `@` (it reads the same). A model led by the code
+    it reads could otherwise make a review bot ping anyone, over and over. Code spans and
+    fences keep their `@`, and so do e-mail addresses. Where the line-by-line reading of
+    code disagrees with the CommonMark parser (a code span over a line break), every `@`
+    is quieted, code included."""
+    quiet = _prose_changed(markdown, _quiet_prose)
+    if _mentions_left(quiet):
+        quiet = _quiet_prose(markdown)
+    return quiet
 
 
 def shorten(text: str, limit: int) -> str:

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from fuse_ls.changes.review import ChangeReview, RunState
 from fuse_ls.core.types import SEVERITIES, Severity
-from fuse_ls.safetext import bidi_shown, inert_markdown, visible
+from fuse_ls.safetext import bidi_shown, inert_markdown, quiet_mentions, visible
 from fuse_ls.sarif import SarifEntry, sarif_log, source_artifact
 
 _STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan", "hint": "dim"}
@@ -237,9 +237,12 @@ def rdjson(review: ChangeReview) -> dict[str, Any]:
             # Markdown: a model's image or HTML would be fetched, so it stays text. A
             # link shows its target as written: as a link it hid a URL the model, led
             # by the code it read, may have filled with that code, one click from sent.
-            "message": inert_markdown(
-                f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})",
-                keep_links=False,
+            # An @mention would notify that person or team once per posted comment.
+            "message": quiet_mentions(
+                inert_markdown(
+                    f"{f.message} ({f.agreement}: {', '.join(dict.fromkeys(f.models))})",
+                    keep_links=False,
+                )
             ),
             "location": {
                 "path": r.path,

@@ -15,6 +15,7 @@ from lsprotocol import types
 
 from fuse_ls.core.lines import keep_blank_edges, split_keepends
 from fuse_ls.core.types import MODES
+from fuse_ls.safetext import bidi_shown
 from fuse_ls.server.diagnostics import SOURCE, Reported
 from fuse_ls.server.wire import FixData, unstructure
 
@@ -93,7 +94,7 @@ def quick_fix_title(r: Reported) -> str:
     first_line = r.message.strip().splitlines()[0] if r.message.strip() else r.category
     if len(first_line) > 60:
         first_line = first_line[:57] + "..."
-    return f"Apply fused fix: {first_line}"
+    return bidi_shown(f"Apply fused fix: {first_line}")
 
 
 def quick_fixes(
@@ -198,7 +199,9 @@ def workspace_edit(
     """
     if confirm is not None and supports_annotations(caps):
         annotation_id = annotation_id or f"fuse-ls-{uuid.uuid4().hex[:8]}"
-        label, description = confirm
+        # The preview's words are shown with bidi controls marked; `new_text` is the
+        # code and stays exact (the editor highlights bidi controls in code itself).
+        label, description = bidi_shown(confirm[0]), bidi_shown(confirm[1])
         return types.WorkspaceEdit(
             document_changes=[
                 types.TextDocumentEdit(

@@ -22,6 +22,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from fuse_ls.config import Settings
+from fuse_ls.safetext import bidi_shown
 from fuse_ls.server.anchors import Snapshot
 
 if TYPE_CHECKING:
@@ -96,7 +97,9 @@ class ServerBase(LanguageServer):
         return self.client_capabilities
 
     def show(self, kind: types.MessageType, message: str) -> None:
-        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+        # Model and provider words reach these notices (a failed model's error, a fix
+        # refused); a bidi control in them would reorder what the editor displays.
+        self.window_show_message(types.ShowMessageParams(type=kind, message=bidi_shown(message)))
 
     def notify(self, method: str, payload: Any) -> None:
         self.protocol.notify(method, payload)

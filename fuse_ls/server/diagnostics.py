@@ -20,6 +20,7 @@ from fuse_ls.core.types import (
     Severity,
     agreement_text,
 )
+from fuse_ls.safetext import bidi_shown
 from fuse_ls.server.anchors import Anchor, Mover, Snapshot
 from fuse_ls.server.wire import FindingData, FindingFix, unstructure
 
@@ -100,15 +101,19 @@ def finding_data(r: Reported, uri: str) -> dict[str, Any]:
 
 
 def to_diagnostic(r: Reported, uri: str) -> types.Diagnostic:
+    """The finding as the editor lists it. Its words are shown with their bidi controls
+    as `<U+202E>`: raw, a model led by the code could make a finding read as its opposite
+    (Trojan Source). `data` keeps the model's text exactly: it is data, and the fix in it
+    is code."""
     related = [
         types.DiagnosticRelatedInformation(
-            location=types.Location(uri=uri, range=anchor.range), message=message
+            location=types.Location(uri=uri, range=anchor.range), message=bidi_shown(message)
         )
         for anchor, message in r.related
     ]
     return types.Diagnostic(
         range=r.anchor.range,
-        message=f"{r.message} ({r.agreement})",
+        message=bidi_shown(f"{r.message} ({r.agreement})"),
         severity=lsp_severity(r),
         code=r.category,
         source=SOURCE,

@@ -18,7 +18,7 @@ from pygls.exceptions import JsonRpcException
 
 from fuse_ls.core.paths import data_dir, private_dir
 from fuse_ls.core.types import FusionRequest, FusionResult
-from fuse_ls.safetext import clean, inert_markdown
+from fuse_ls.safetext import bidi_shown, clean, inert_markdown
 from fuse_ls.server.anchors import Anchor, Snapshot, track
 from fuse_ls.server.base import CLIENT_TIMEOUT_S, Change, Feature, ServerBase, doc_key
 from fuse_ls.server.fusions import Fusion, Fusions, partial
@@ -163,7 +163,9 @@ def render_markdown(request: FusionRequest, result: FusionResult) -> str:
         lines += [f"- {n}" for n in result.notes]
     # Model words and file names: shown, never loaded (no remote image or HTML), and a
     # link shows its target: the model read the code and may have put it in the URL.
-    return inert_markdown("\n".join(lines) + "\n", keep_links=False)
+    # Bidi controls are shown as `<U+202E>`, code blocks too: this document is read, not
+    # run, and raw they make it display other words or code than it holds.
+    return bidi_shown(inert_markdown("\n".join(lines) + "\n", keep_links=False))
 
 
 def _provenance(result: FusionResult) -> str:

@@ -35,6 +35,7 @@ from fuse_ls.core.types import (
     Task,
     Usage,
 )
+from fuse_ls.safetext import bidi_shown
 
 Notify = Callable[[str, Any], None]
 ModelState = Literal["started", "streaming", "finished", "failed", "cancelled"]
@@ -156,7 +157,7 @@ class FusionReporter:
     def _report(self, kind: str, message: str, percentage: int | None = None) -> None:
         if self._progress is None:
             return
-        value: dict[str, Any] = {"message": message}
+        value: dict[str, Any] = {"message": bidi_shown(message)}
         if percentage is not None:
             value["percentage"] = percentage
         if kind == "begin":
@@ -285,7 +286,7 @@ class FusionReporter:
         if cost is not None:
             payload["costUsd"] = cost
         if error is not None:
-            payload["error"] = error
+            payload["error"] = bidi_shown(error)  # shown in the editor's status
         self._notify(MODEL_STATUS, payload)
 
     def _fusion_status(self, state: FusionState) -> None:
