@@ -8,12 +8,15 @@ with U+FFFD once, where text enters.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
-from markdown_it import MarkdownIt
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
 
 from fuse_ls.core.errors import visible as escaped
 
@@ -96,7 +99,15 @@ _BACKTICKS = re.compile(r"`+")
 # What may follow the `<` of raw HTML or an autolink (`<https://...>`, an address
 # `<1x@host>`); `a < b` stays as written.
 _TAG_START = re.compile(r"[A-Za-z0-9/!?.#$%&'*+=^_`{|}~-]")
-_MARKDOWN = MarkdownIt("commonmark")  # the parser of VS Code's Markdown preview, ported
+
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    """The parser of VS Code's Markdown preview, ported; built on first use: importing it
+    costs ~40 ms, and most uses of this module (every review's text) never parse Markdown."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
 
 
 def _inert_prose(text: str, keep_links: bool) -> str:
@@ -168,7 +179,7 @@ def _loads_or_links(markdown: str, keep_links: bool) -> bool:
     """Whether a CommonMark renderer (markdown-it, as VS Code's preview) would make an
     image, raw HTML or (unless kept) a link of `markdown`."""
     active = {"image", "html_inline", "html_block"} | (set() if keep_links else {"link_open"})
-    for token in _MARKDOWN.parse(markdown):
+    for token in _markdown().parse(markdown):
         if token.type in active or any(c.type in active for c in token.children or ()):
             return True
     return False
@@ -207,7 +218,7 @@ def _quiet_prose(text: str) -> str:
 def _mentions_left(markdown: str) -> bool:
     """Whether GitHub would find a mention in the prose of `markdown` (code spans and
     blocks never ping), as a CommonMark parser reads it."""
-    for token in _MARKDOWN.parse(markdown):
+    for token in _markdown().parse(markdown):
         if token.type == "inline":
             prose = "".join(c.content if c.type == "text" else "\0" for c in token.children or ())
             if _MENTION.search(prose):
